@@ -1,0 +1,127 @@
+package config
+
+// CI is ci.yaml: the project's pipeline, from which CI jobs are generated.
+type CI struct {
+	APIVersion  string            `yaml:"apiVersion" required:"true" doc:"configuration version; must be slipway/v1"`
+	Agent       Agent             `yaml:"agent" doc:"where CI runs the steps"`
+	Triggers    Triggers          `yaml:"triggers" doc:"what starts the pipeline"`
+	Credentials map[string]string `yaml:"credentials" doc:"CI credential IDs by purpose (e.g. registry-dev: jenkins-id); IDs only, never values"`
+	Env         map[string]string `yaml:"env" doc:"environment variables for every step"`
+	Tasks       Tasks             `yaml:"tasks" doc:"generic task names mapped to the commands the team owns"`
+	Pipeline    []Step            `yaml:"pipeline" doc:"ordered steps"`
+	Modules     []string          `yaml:"modules" doc:"monorepo: sub-directories with their own slipway.yaml and ci.yaml"`
+
+	// Dir is the directory ci.yaml was loaded from.
+	Dir string `yaml:"-"`
+	// Source locates fields of the loaded file for later, position-aware errors.
+	Source *Source `yaml:"-"`
+}
+
+// Agent is the CI executor.
+type Agent struct {
+	Image   string `yaml:"image" doc:"container image the steps run in"`
+	Label   string `yaml:"label" doc:"agent label (Jenkins) or runner tag (GitLab)"`
+	Slipway string `yaml:"slipway" doc:"command that runs Slipway on the agent (default slipway)"`
+}
+
+// Triggers say what starts the pipeline.
+type Triggers struct {
+	Branches     []string `yaml:"branches" doc:"branch names or globs (default main)"`
+	Tags         bool     `yaml:"tags" doc:"run on tags"`
+	PullRequests bool     `yaml:"pullRequests" doc:"run on pull requests"`
+}
+
+// Task is a team-owned command behind a generic name.
+type Task struct {
+	Run string            `yaml:"run" required:"true" doc:"shell command"`
+	Env map[string]string `yaml:"env" doc:"environment variables"`
+	Dir string            `yaml:"dir" doc:"directory to run in, relative to the project"`
+	// Name is the key under tasks.
+	Name string `yaml:"-"`
+}
+
+// Tasks are the tasks of ci.yaml in file order; a string is shorthand for {run: ...}.
+type Tasks []Task
+
+// Get returns the task with that name.
+func (ts Tasks) Get(name string) (Task, bool) {
+	for _, t := range ts {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// Names lists the task names in file order.
+func (ts Tasks) Names() []string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// StepKind names what a pipeline step does.
+type StepKind string
+
+// The kinds of pipeline step.
+const (
+	StepTask     StepKind = "task"
+	StepRelease  StepKind = "release"
+	StepBuild    StepKind = "build"
+	StepPush     StepKind = "push"
+	StepDeploy   StepKind = "deploy"
+	StepPromote  StepKind = "promote"
+	StepParallel StepKind = "parallel"
+)
+
+// Step is one pipeline step. Written as a bare word (a task name, release or
+// build) or a mapping with exactly one of task, release, build, push, deploy,
+// promote or parallel, plus options.
+type Step struct {
+	Kind     StepKind          `yaml:"-"`
+	Task     string            `yaml:"task" doc:"run a task from tasks"`
+	Release  bool              `yaml:"release" doc:"tag the next version"`
+	Build    bool              `yaml:"build" doc:"build the image"`
+	Push     string            `yaml:"push" doc:"push the image to this environment's registry"`
+	Deploy   string            `yaml:"deploy" doc:"deploy to this environment"`
+	Promote  *Promotion        `yaml:"promote" doc:"copy the image between registries"`
+	Parallel []Step            `yaml:"parallel" doc:"steps run at the same time"`
+	Name     string            `yaml:"name" doc:"display name (default from the step)"`
+	Approve  bool              `yaml:"approve" doc:"wait for a person to approve before this step"`
+	When     *When             `yaml:"when" doc:"run only when this matches"`
+	Env      map[string]string `yaml:"env" doc:"environment variables for this step"`
+
+	// Line and Column locate the step in ci.yaml.
+	Line, Column int `yaml:"-"`
+}
+
+// Promotion names the two sides of a promote step.
+type Promotion struct {
+	From string `yaml:"from" required:"true" doc:"source registry or environment"`
+	To   string `yaml:"to" required:"true" doc:"target registry or environment"`
+}
+
+// When restricts a step.
+type When struct {
+	Branch []string `yaml:"branch" doc:"branch names or globs the step runs on"`
+	Tag    bool     `yaml:"tag" doc:"run only for tags"`
+}
+
+// Target returns the step's argument: task, environment or "from->to".
+func (s Step) Target() string {
+	switch s.Kind {
+	case StepTask:
+		return s.Task
+	case StepPush:
+		return s.Push
+	case StepDeploy:
+		return s.Deploy
+	case StepPromote:
+		if s.Promote != nil {
+			return s.Promote.From + "->" + s.Promote.To
+		}
+	}
+	return ""
+}

@@ -1,0 +1,2 @@
+// Package config loads, validates and describes slipway.yaml and ci.yaml.
+package config

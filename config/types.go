@@ -1,0 +1,96 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Duration is a time.Duration written as "15s", "5m" or "1h30m".
+type Duration struct{ time.Duration }
+
+// String returns the duration in Go's notation, or "" when zero.
+func (d Duration) String() string {
+	if d.Duration == 0 {
+		return ""
+	}
+	return d.Duration.String()
+}
+
+// MarshalYAML writes the duration as text.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Registries are the named registries of slipway.yaml, in file order.
+type Registries []Registry
+
+// Get returns the registry with that name.
+func (rs Registries) Get(name string) (Registry, bool) {
+	for _, r := range rs {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Registry{}, false
+}
+
+// Names lists the registry names in file order.
+func (rs Registries) Names() []string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// Environments are the named environments of slipway.yaml, in file order.
+type Environments []Environment
+
+// Get returns the environment with that name.
+func (es Environments) Get(name string) (Environment, bool) {
+	for _, e := range es {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Environment{}, false
+}
+
+// Names lists the environment names in file order.
+func (es Environments) Names() []string {
+	names := make([]string, len(es))
+	for i, e := range es {
+		names[i] = e.Name
+	}
+	return names
+}
+
+// EnvironmentError reports an environment name slipway.yaml does not define.
+type EnvironmentError struct {
+	Name  string
+	Valid []string
+}
+
+func (e *EnvironmentError) Error() string {
+	return fmt.Sprintf("unknown environment %q; valid: %s", e.Name, choices(e.Valid))
+}
+
+// Environment returns the named environment or an *EnvironmentError.
+func (p *Project) Environment(name string) (Environment, error) {
+	if e, ok := p.Environments.Get(name); ok {
+		return e, nil
+	}
+	return Environment{}, &EnvironmentError{Name: name, Valid: p.Environments.Names()}
+}
+
+// RegistryOf returns the registry an environment pulls from.
+func (p *Project) RegistryOf(env Environment) Registry {
+	r, _ := p.Registries.Get(env.Registry)
+	return r
+}
+
+// ReplicaCount returns the desired replicas, defaulting to 1.
+func (e Environment) ReplicaCount() int {
+	if e.Replicas == nil {
+		return 1
+	}
+	return *e.Replicas
+}
