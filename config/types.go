@@ -94,3 +94,21 @@ func (e Environment) ReplicaCount() int {
 	}
 	return *e.Replicas
 }
+
+// ResolveRegistry returns the registry called name, or the registry of the
+// environment called name.
+func (p *Project) ResolveRegistry(name string) (Registry, error) {
+	if r, ok := p.Registries.Get(name); ok {
+		return r, nil
+	}
+	if env, ok := p.Environments.Get(name); ok {
+		return p.RegistryOf(env), nil
+	}
+	valid := p.Registries.Names()
+	for _, e := range p.Environments.Names() {
+		if !contains(valid, e) {
+			valid = append(valid, e)
+		}
+	}
+	return Registry{}, fmt.Errorf("%s; name a registry or an environment of %s", unknown("registry", name, valid), ProjectFile)
+}

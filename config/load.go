@@ -1,0 +1,152 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ErrNotFound is matched when a configuration file does not exist.
+var ErrNotFound = errors.New("configuration file not found")
+
+// LoadProject reads, decodes, defaults and validates dir/slipway.yaml. Every
+// problem is returned at once as Problems.
+func LoadProject(dir string) (*Project, error) {
+	path := filepath.Join(dir, ProjectFile)
+	data, err := readFile(path, "slipway init")
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParseProject(displayPath(path), data)
+	if p != nil {
+		p.Dir = dir
+	}
+	return p, err
+}
+
+// ParseProject decodes and validates slipway.yaml content; file names it in
+// problems. The project is returned even when it has problems.
+func ParseProject(file string, data []byte) (*Project, error) {
+	d := newDecoder(file)
+	var p Project
+	d.parse(data, &p)
+	p.Source = d.src
+	if d.probs.fatal() {
+		return &p, d.probs.orNil()
+	}
+	p.applyDefaults()
+	return &p, d.probs.merge(p.Validate())
+}
+
+// LoadCI reads, decodes and validates dir/ci.yaml against its project.
+func LoadCI(dir string, p *Project) (*CI, error) {
+	path := filepath.Join(dir, CIFile)
+	data, err := readFile(path, "slipway init")
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseCI(displayPath(path), data, p)
+	if c != nil {
+		c.Dir = dir
+	}
+	return c, err
+}
+
+// ParseCI decodes and validates ci.yaml content; p, when non-nil, is the
+// project whose environments and registries the pipeline may name.
+func ParseCI(file string, data []byte, p *Project) (*CI, error) {
+	d := newDecoder(file)
+	var c CI
+	d.parse(data, &c)
+	c.Source = d.src
+	if d.probs.fatal() {
+		return &c, d.probs.orNil()
+	}
+	return &c, d.probs.merge(c.Validate(p))
+}
+
+func readFile(path, hint string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w (create one with `%s`)", displayPath(path), ErrNotFound, hint)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", displayPath(path), err)
+	}
+	return data, nil
+}
+
+// displayPath shortens path relative to the working directory when that is
+// shorter, so problems read "slipway.yaml:3:1" rather than an absolute path.
+func displayPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, abs); err == nil && len(rel) < len(path) {
+		return rel
+	}
+	return path
+}
+
+// applyDefaults fills what the file left out.
+func (p *Project) applyDefaults() {
+	r := &p.Release
+	if !p.Source.Has("release.tagPrefix") {
+		r.TagPrefix = "v"
+	}
+	if r.Bump == "" {
+		r.Bump = "auto"
+	}
+	if r.DefaultBump == "" {
+		r.DefaultBump = "patch"
+	}
+	if r.SnapshotSuffix == "" {
+		r.SnapshotSuffix = "SNAPSHOT"
+	}
+	if r.Initial == "" {
+		r.Initial = "0.1.0"
+	}
+	if r.Remote == "" {
+		r.Remote = "origin"
+	}
+	im := &p.Image
+	if im.Base == "" {
+		im.Base = "scratch"
+	}
+	if len(im.Platforms) == 0 {
+		im.Platforms = []string{"linux/amd64"}
+	}
+	if im.User == "" && im.Base == "scratch" {
+		im.User = "65532"
+	}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		if e.Namespace == "" {
+			e.Namespace = p.App
+		}
+	}
+	dp := &p.Deploy
+	if dp.Pod == "" {
+		dp.Pod = PodFile
+	}
+	if dp.Port == 0 {
+		dp.Port = 8080
+		if len(im.Ports) > 0 {
+			dp.Port = im.Ports[0]
+		}
+	}
+	if !p.Source.Has("deploy.drain") {
+		dp.Drain.Duration = 15 * time.Second
+	}
+	if dp.Timeout.Duration == 0 {
+		dp.Timeout.Duration = 5 * time.Minute
+	}
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ErrInvalid is matched (errors.Is) by every configuration problem report.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Problem is one thing wrong in a configuration file.
+type Problem struct {
+	File  string `json:"file"`
+	Line  int    `json:"line,omitempty"`
+	Col   int    `json:"column,omitempty"`
+	Field string `json:"field,omitempty"`
+	Msg   string `json:"message"`
+}
+
+// Error formats the problem as FILE:LINE:COL: FIELD: MESSAGE.
+func (p Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, ":%d", p.Col)
+		}
+	}
+	b.WriteString(": ")
+	if p.Field != "" {
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is every problem found in one run, sorted by file and position.
+type Problems []Problem
+
+// Error lists the problems one per line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is makes errors.Is(ps, ErrInvalid) true.
+func (ps Problems) Is(target error) bool { return target == ErrInvalid }
+
+func (ps Problems) sorted() Problems {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return ps
+}
+
+// orNil returns nil for no problems, so callers can return it as an error.
+func (ps Problems) orNil() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps.sorted()
+}
+
+// choices formats valid values for a message.
+func choices(valid []string) string {
+	if len(valid) == 0 {
+		return "(none defined)"
+	}
+	return strings.Join(valid, ", ")
+}
+
+// suggest returns the valid value closest to got, when one is close enough.
+func suggest(got string, valid []string) string {
+	best, bestDist := "", 3
+	lg := strings.ToLower(got)
+	for _, v := range valid {
+		lv := strings.ToLower(v)
+		if lv == lg {
+			return v
+		}
+		if d := distance(lg, lv); d < bestDist {
+			best, bestDist = v, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// notValid is the message for a value outside a fixed set.
+func notValid(got string, valid []string) string {
+	return oneOf(fmt.Sprintf("%q is not valid", got), got, valid)
+}
+
+// unknown is the message for a name that refers to nothing, e.g. an
+// environment naming a registry that is not defined.
+func unknown(what, got string, valid []string) string {
+	return oneOf(fmt.Sprintf("unknown %s %q", what, got), got, valid)
+}
+
+func oneOf(msg, got string, valid []string) string {
+	if s := suggest(got, valid); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg + "; valid: " + choices(valid)
+}
+
+// fatal reports whether the file could not be read as YAML at all, so
+// nothing more can be said about it.
+func (ps Problems) fatal() bool {
+	for _, p := range ps {
+		if p.Field == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// merge adds the problems in err (from validation) to the structural ones in
+// ps, leaving out any about a field that already has a structural problem, or
+// lies under one, so each mistake is reported once.
+func (ps Problems) merge(err error) error {
+	var more Problems
+	if !errors.As(err, &more) {
+		return ps.orNil()
+	}
+	out := ps
+	for _, m := range more {
+		if !ps.covers(m.Field) {
+			out = append(out, m)
+		}
+	}
+	return out.orNil()
+}
+
+func (ps Problems) covers(field string) bool {
+	for _, p := range ps {
+		if p.Field == field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+			return true
+		}
+	}
+	return false
+}

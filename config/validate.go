@@ -1,0 +1,215 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+var (
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	hostname   = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	platform   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+	imageRef   = regexp.MustCompile(`^[a-z0-9]+([._:/-][a-zA-Z0-9_]+)*(@sha256:[a-f0-9]{64})?$`)
+	registryRe = regexp.MustCompile(`^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	taskName   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	preID      = regexp.MustCompile(`^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$`)
+	tagPrefix  = regexp.MustCompile(`^[A-Za-z0-9._/-]*$`)
+)
+
+// maxAppLen leaves room for the "-canary" suffix within a DNS label.
+const maxAppLen = 63 - len("-canary")
+
+// Validate checks the meaning of a decoded project and returns every problem.
+func (p *Project) Validate() error {
+	v := &validator{src: p.Source}
+	if p.APIVersion != APIVersion {
+		v.add("apiVersion", "%s", notValid(p.APIVersion, []string{APIVersion}))
+	}
+	if !dnsLabel.MatchString(p.App) || len(p.App) > maxAppLen {
+		v.add("app", "%q is not a valid app name; use lower-case letters, digits and '-', starting and ending with a letter or digit, at most %d characters", p.App, maxAppLen)
+	}
+	v.release(p.Release)
+	v.image(p.Image)
+	regNames := p.Registries.Names()
+	for _, r := range p.Registries {
+		v.registry(r)
+	}
+	if len(p.Environments) > 0 && len(p.Registries) == 0 {
+		v.add("registries", "environments pull from a registry, but none is defined; add e.g. registries: {dev: registry.example.com/team}")
+	}
+	envNames := p.Environments.Names()
+	for _, e := range p.Environments {
+		at := "environments." + e.Name
+		if !dnsLabel.MatchString(e.Name) {
+			v.add(at, "environment name %q must be a DNS label (lower-case letters, digits, '-')", e.Name)
+		}
+		if _, ok := p.Registries.Get(e.Registry); !ok && e.Registry != "" {
+			v.add(at+".registry", "%s", unknown("registry", e.Registry, regNames))
+		}
+		if v.src.Has(at+".namespace") && !dnsLabel.MatchString(e.Namespace) {
+			v.add(at+".namespace", "%q is not a valid namespace (a DNS label)", e.Namespace)
+		}
+		if e.Replicas != nil && *e.Replicas < 0 {
+			v.add(at+".replicas", "replicas must be 0 or more, got %d", *e.Replicas)
+		}
+		if e.Ingress != nil && !hostname.MatchString(e.Ingress.Host) {
+			v.add(at+".ingress.host", "%q is not a valid host name", e.Ingress.Host)
+		}
+		if e.Requires != nil {
+			switch {
+			case e.Requires.Env == e.Name:
+				v.add(at+".requires", "an environment cannot require itself")
+			case !contains(envNames, e.Requires.Env):
+				v.add(at+".requires", "%s", unknown("environment", e.Requires.Env, without(envNames, e.Name)))
+			}
+		}
+		if e.CanaryOf != "" {
+			switch {
+			case e.CanaryOf == e.Name:
+				v.add(at+".canaryOf", "an environment cannot be a canary of itself")
+			case !contains(envNames, e.CanaryOf):
+				v.add(at+".canaryOf", "%s", unknown("environment", e.CanaryOf, without(envNames, e.Name)))
+			}
+		}
+		if e.Canary != nil {
+			if e.CanaryOf == "" {
+				v.add(at+".canary", "canary settings need canaryOf: ENV")
+			}
+			if e.Canary.Weight < 0 || e.Canary.Weight > 100 {
+				v.add(at+".canary.weight", "weight is a percentage from 0 to 100, got %d", e.Canary.Weight)
+			}
+		}
+	}
+	v.cycles(p.Environments)
+	if p.Deploy.Port < 1 || p.Deploy.Port > 65535 {
+		v.add("deploy.port", "port must be 1 to 65535, got %d", p.Deploy.Port)
+	}
+	return v.probs.orNil()
+}
+
+// validator collects problems located through a Source.
+type validator struct {
+	src   *Source
+	probs Problems
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.probs = append(v.probs, v.src.problem(path, format, args...))
+}
+
+func (v *validator) release(r Release) {
+	if !tagPrefix.MatchString(r.TagPrefix) || strings.Contains(r.TagPrefix, "..") {
+		v.add("release.tagPrefix", "%q cannot start a git tag name; use letters, digits, '.', '_', '-' and '/'", r.TagPrefix)
+	}
+	if !preID.MatchString(r.SnapshotSuffix) {
+		v.add("release.snapshotSuffix", "%q is not a semver pre-release; use letters, digits, '-' and '.'", r.SnapshotSuffix)
+	}
+	if _, err := semver.StrictNewVersion(r.Initial); err != nil {
+		v.add("release.initial", "%q is not a version X.Y.Z", r.Initial)
+	}
+	for i, p := range r.Paths {
+		if path.IsAbs(p) || strings.HasPrefix(path.Clean(p), "..") {
+			v.add(fmt.Sprintf("release.paths[%d]", i), "%q must be relative to the repository root and inside it", p)
+		}
+	}
+}
+
+func (v *validator) image(im Image) {
+	if im.Base != "scratch" && !imageRef.MatchString(im.Base) {
+		v.add("image.base", "%q is not an image reference; use scratch or e.g. gcr.io/distroless/static:nonroot", im.Base)
+	}
+	seen := map[string]bool{}
+	for i, p := range im.Platforms {
+		at := fmt.Sprintf("image.platforms[%d]", i)
+		if !platform.MatchString(p) {
+			v.add(at, "%q is not a platform; write os/arch[/variant], e.g. linux/amd64 or linux/arm64", p)
+		}
+		if seen[p] {
+			v.add(at, "platform %q is listed twice", p)
+		}
+		seen[p] = true
+	}
+	if im.Dockerfile != "" && len(im.Layers) > 0 {
+		v.add("image.dockerfile", "use either dockerfile or layers, not both")
+	}
+	for i, l := range im.Layers {
+		at := fmt.Sprintf("image.layers[%d]", i)
+		if !path.IsAbs(l.To) && l.To != "" {
+			v.add(at+".to", "%q must be an absolute path in the image, e.g. /app/%s", l.To, path.Base(l.To))
+		}
+		if l.Mode != "" {
+			if m, err := strconv.ParseUint(l.Mode, 8, 32); err != nil || m > 0o7777 {
+				v.add(at+".mode", "%q is not an octal file mode such as \"0755\" (quote it)", l.Mode)
+			}
+		}
+	}
+	for i, port := range im.Ports {
+		if port < 1 || port > 65535 {
+			v.add(fmt.Sprintf("image.ports[%d]", i), "port must be 1 to 65535, got %d", port)
+		}
+	}
+}
+
+func (v *validator) registry(r Registry) {
+	at := "registries." + r.Name
+	switch {
+	case r.URL == "":
+		v.add(at+".url", "missing the registry address, e.g. registry.example.com/team")
+	case strings.Contains(r.URL, "://"):
+		v.add(at+".url", "write %q without a scheme; for plain HTTP add insecure: true", r.URL)
+	case strings.Contains(r.URL, "@"):
+		v.add(at+".url", "the address must not hold credentials; use `docker login` or SLIPWAY_REGISTRY_%s_USERNAME/_PASSWORD", EnvName(r.Name))
+	case !registryRe.MatchString(r.URL):
+		v.add(at+".url", "%q is not a registry address; write HOST[:PORT][/path], e.g. registry.example.com/team", r.URL)
+	}
+}
+
+// cycles reports requires chains that loop.
+func (v *validator) cycles(envs Environments) {
+	for _, e := range envs {
+		seen := map[string]bool{e.Name: true}
+		chain := []string{e.Name}
+		for cur := e; cur.Requires != nil; {
+			next, ok := envs.Get(cur.Requires.Env)
+			if !ok {
+				break
+			}
+			chain = append(chain, next.Name)
+			if seen[next.Name] {
+				if next.Name == e.Name && len(chain) > 2 {
+					v.add("environments."+e.Name+".requires", "requirements loop: %s", strings.Join(chain, " -> "))
+				}
+				break
+			}
+			seen[next.Name] = true
+			cur = next
+		}
+	}
+}
+
+func without(list []string, drop string) []string {
+	var out []string
+	for _, s := range list {
+		if s != drop {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// EnvName turns a registry name into the part of SLIPWAY_REGISTRY_<NAME>_*
+// variable names that stands for it.
+func EnvName(name string) string {
+	b := []byte(strings.ToUpper(name))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

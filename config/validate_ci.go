@@ -1,0 +1,146 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+var credentialID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@/-]{0,127}$`)
+
+// reservedTasks are step words a task may not be named after.
+var reservedTasks = stepKinds
+
+// Validate checks a decoded ci.yaml; p, when non-nil, is the project whose
+// environments and registries the steps may name.
+func (c *CI) Validate(p *Project) error {
+	v := &validator{src: c.Source}
+	if c.APIVersion != APIVersion {
+		v.add("apiVersion", "%s", notValid(c.APIVersion, []string{APIVersion}))
+	}
+	for _, t := range c.Tasks {
+		at := "tasks." + t.Name
+		if !taskName.MatchString(t.Name) {
+			v.add(at, "task name %q must start with a letter and hold only letters, digits, '-' and '_'", t.Name)
+		}
+		if contains(reservedTasks, t.Name) {
+			v.add(at, "%q is a built-in step; name the task something else, e.g. ci%s", t.Name, strings.ToUpper(t.Name[:1])+t.Name[1:])
+		}
+		if strings.TrimSpace(t.Run) == "" {
+			v.add(at, "the task has no command to run")
+		}
+	}
+	for k, id := range c.Credentials {
+		if !credentialID.MatchString(id) {
+			v.add("credentials."+k, "this must be the ID of a credential stored in the CI system (letters, digits, '.', '_', '-', '@', '/'), never the secret itself")
+		}
+	}
+	for i, m := range c.Modules {
+		if path.IsAbs(m) || strings.HasPrefix(path.Clean(m), "..") {
+			v.add(fmt.Sprintf("modules[%d]", i), "%q must be a directory inside the project", m)
+		}
+	}
+	if len(c.Pipeline) == 0 && len(c.Modules) == 0 {
+		v.add("pipeline", "the pipeline has no steps; list them, e.g. pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}]")
+	}
+	pv := pipelineValidator{validator: v, ci: c, project: p, deployed: map[string]bool{}, filled: map[string]bool{}}
+	for _, s := range c.Pipeline {
+		if s.Kind == StepBuild {
+			pv.builds = true
+		}
+	}
+	for i, s := range c.Pipeline {
+		pv.step(s, fmt.Sprintf("pipeline[%d]", i), false)
+	}
+	return v.probs.orNil()
+}
+
+// pipelineValidator walks the steps in order, remembering what earlier steps
+// did so later ones can be checked against it.
+type pipelineValidator struct {
+	*validator
+	ci       *CI
+	project  *Project
+	builds   bool            // the pipeline builds its image
+	deployed map[string]bool // environments deployed by earlier steps
+	filled   map[string]bool // registries pushed or promoted to by earlier steps
+}
+
+func (pv *pipelineValidator) step(s Step, at string, inParallel bool) {
+	switch s.Kind {
+	case StepTask:
+		if _, ok := pv.ci.Tasks.Get(s.Task); !ok {
+			pv.add(at, "%s; define it under tasks: or use a built-in step (%s)", unknown("task", s.Task, pv.ci.Tasks.Names()), choices(stepKinds[1:6]))
+		}
+	case StepPush:
+		if env, ok := pv.env(s.Push, at+".push"); ok {
+			pv.filled[env.Registry] = true
+		}
+	case StepDeploy:
+		env, ok := pv.env(s.Deploy, at+".deploy")
+		if !ok {
+			break
+		}
+		if env.Requires != nil && !pv.deployed[env.Requires.Env] {
+			pv.add(at+".deploy", "%s requires %s, so deploy %s in an earlier step", env.Name, env.Requires.Env, env.Requires.Env)
+		}
+		if pv.builds && !pv.filled[env.Registry] {
+			pv.add(at+".deploy", "%s pulls from registry %s, but no earlier step pushes or promotes to it; add {push: %s} or {promote: {from: ..., to: %s}} before it", env.Name, env.Registry, env.Name, env.Registry)
+		}
+		pv.deployed[env.Name] = true
+	case StepPromote:
+		if s.Promote == nil {
+			break
+		}
+		pv.side(s.Promote.From, at+".promote.from")
+		to := pv.side(s.Promote.To, at+".promote.to")
+		if s.Promote.From == s.Promote.To {
+			pv.add(at+".promote", "from and to are the same (%s)", s.Promote.From)
+		}
+		pv.filled[to] = true
+	case StepParallel:
+		if inParallel {
+			pv.add(at, "parallel groups cannot nest")
+		}
+		if len(s.Parallel) < 2 {
+			pv.add(at+".parallel", "a parallel group needs two or more steps")
+		}
+		for i, sub := range s.Parallel {
+			pv.step(sub, fmt.Sprintf("%s.parallel[%d]", at, i), true)
+		}
+	}
+	if s.Approve && inParallel {
+		pv.add(at+".approve", "approve the whole parallel group, not a step inside it")
+	}
+	if s.When != nil && len(s.When.Branch) == 0 && !s.When.Tag {
+		pv.add(at+".when", "when needs branch: [...] or tag: true")
+	}
+}
+
+// env resolves an environment name, reporting it when unknown.
+func (pv *pipelineValidator) env(name, at string) (Environment, bool) {
+	if pv.project == nil {
+		return Environment{Name: name}, false
+	}
+	env, err := pv.project.Environment(name)
+	if err != nil {
+		pv.add(at, "%s in %s", unknown("environment", name, pv.project.Environments.Names()), ProjectFile)
+		return env, false
+	}
+	return env, true
+}
+
+// side resolves a promotion side (a registry or an environment name) to a
+// registry name.
+func (pv *pipelineValidator) side(name, at string) string {
+	if pv.project == nil {
+		return name
+	}
+	r, err := pv.project.ResolveRegistry(name)
+	if err != nil {
+		pv.add(at, "%v", err)
+		return name
+	}
+	return r.Name
+}
