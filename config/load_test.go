@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,5 +310,25 @@ func TestSuggest(t *testing.T) {
 		if s := suggest(tc.got, []string{"tagPrefix", "platforms", "bump"}); s != tc.want {
 			t.Errorf("suggest(%q) = %q, want %q", tc.got, s, tc.want)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestReference keeps docs/config.md true to the types.
+func TestReference(t *testing.T) {
+	golden := filepath.Join("..", "docs", "config.md")
+	got := Reference()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != got {
+		t.Errorf("docs/config.md is out of date; run go test ./config -update")
 	}
 }

@@ -1,0 +1,41 @@
+# Slipway's build, test and demo entry points. `make test` and `make demo`
+# install what they need (Debian packages, Go tools from the module proxy).
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+export GOBIN := $(BIN)
+
+STATICCHECK_VERSION := v0.8.2
+APT_PACKAGES := docker-registry
+
+.PHONY: all build test unit lint deps demo demo-down clean
+
+all: build
+
+build: ## build bin/slipway
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/slipway ./cmd/slipway
+
+deps: ## install what the test suite needs, when missing
+	@hack/install-deps.sh $(APT_PACKAGES)
+	@test -x $(BIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: deps ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+test: deps lint ## the whole suite, with real registries (what CI runs)
+	SLIPWAY_E2E=1 $(GO) test -count=1 ./...
+
+unit: ## tests that need no servers
+	$(GO) test ./...
+
+demo: deps build ## walk an example project through Slipway on local defaults
+	@hack/demo.sh
+
+demo-down: ## stop what the demo started
+	@hack/demo.sh down
+
+clean:
+	rm -rf $(BIN) .slipway

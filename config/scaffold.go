@@ -1,0 +1,98 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/slipwayhq/slipway/templates"
+)
+
+// ErrExists is matched when init would overwrite files without force.
+var ErrExists = errors.New("files already exist")
+
+// ScaffoldOptions say what `slipway init` writes.
+type ScaffoldOptions struct {
+	App      string // default: from the directory name
+	Registry string // dev registry address (default 127.0.0.1:5000/team)
+	Port     int    // default 8080
+	Force    bool   // overwrite existing files
+}
+
+// Scaffold writes slipway.yaml, pod.yml and ci.yaml into dir and returns the
+// paths written. It writes nothing when any file exists, unless Force.
+func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
+	if o.App == "" {
+		o.App = AppName(dir)
+	}
+	if o.Registry == "" {
+		o.Registry = "127.0.0.1:5000/team"
+	}
+	if o.Port == 0 {
+		o.Port = 8080
+	}
+	host, _, _ := strings.Cut(o.Registry, "/")
+	data := map[string]any{
+		"App": o.App, "Registry": o.Registry, "Port": o.Port,
+		"Insecure": strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "localhost"),
+	}
+	files := []struct{ name, tmpl string }{
+		{ProjectFile, "init/slipway.yaml.tmpl"},
+		{PodFile, "init/pod.yml.tmpl"},
+		{CIFile, "init/ci.yaml.tmpl"},
+	}
+	var existing []string
+	out := make([][]byte, len(files))
+	for i, f := range files {
+		if _, err := os.Stat(filepath.Join(dir, f.name)); err == nil && !o.Force {
+			existing = append(existing, f.name)
+		}
+		b, err := templates.Render(f.tmpl, data)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	if len(existing) > 0 {
+		return nil, fmt.Errorf("initialising %s: %w: %s; use --force to overwrite", dir, ErrExists, strings.Join(existing, ", "))
+	}
+	// What is written must load: check before touching the disk.
+	p, err := ParseProject(ProjectFile, out[0])
+	if err != nil {
+		return nil, fmt.Errorf("initialising %s: %w", dir, err)
+	}
+	if _, err := ParseCI(CIFile, out[2], p); err != nil {
+		return nil, fmt.Errorf("initialising %s: %w", dir, err)
+	}
+	var written []string
+	for i, f := range files {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, out[i], 0o644); err != nil {
+			return written, fmt.Errorf("writing %s: %w", path, err)
+		}
+		written = append(written, f.name)
+	}
+	return written, nil
+}
+
+var notLabel = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// AppName turns a directory's name into a valid app name.
+func AppName(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	name := notLabel.ReplaceAllString(strings.ToLower(filepath.Base(abs)), "-")
+	name = strings.Trim(name, "-")
+	if len(name) > maxAppLen {
+		name = strings.Trim(name[:maxAppLen], "-")
+	}
+	if name == "" {
+		return "app"
+	}
+	return name
+}
