@@ -240,6 +240,7 @@ func (d *decoder) keys(n *yaml.Node, path string, each func(key string, k, val *
 		}
 		if line, dup := seen[k.Value]; dup {
 			d.addf(k, join(path, k.Value), "duplicate key %q (first defined on line %d)", k.Value, line)
+			d.probs[len(d.probs)-1].soft = true
 			continue
 		}
 		seen[k.Value] = k.Line

@@ -17,6 +17,10 @@ type Problem struct {
 	Col   int    `json:"column,omitempty"`
 	Field string `json:"field,omitempty"`
 	Msg   string `json:"message"`
+
+	// soft problems (such as a duplicate key) leave the value readable, so
+	// they do not hide problems found in it.
+	soft bool
 }
 
 // Error formats the problem as FILE:LINE:COL: FIELD: MESSAGE.
@@ -168,6 +172,9 @@ func (ps Problems) merge(err error) error {
 
 func (ps Problems) covers(field string) bool {
 	for _, p := range ps {
+		if p.soft {
+			continue
+		}
 		if p.Field == field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
 			return true
 		}

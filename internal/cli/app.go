@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/ui"
+)
+
+// Stdio is where a run reads and writes.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+func init() {
+	// -v is --verbose here; --version prints Slipway's own version.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print Slipway's version and exit"}
+}
+
+// Main runs the slipway command line with args (args[0] is the program name)
+// and returns the process exit code.
+func Main(ctx context.Context, args []string, stdio Stdio) int {
+	app := newApp(stdio)
+	notFound := false
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		notFound = true
+		fmt.Fprintf(stdio.Err, "slipway: unknown command %q; run `slipway help` for the list\n", name)
+	}
+	err := app.RunContext(ctx, args)
+	if notFound {
+		return ExitUsage
+	}
+	if err == nil {
+		return ExitOK
+	}
+	return report(stdio, args, err)
+}
+
+func newApp(stdio Stdio) *cli.App {
+	app := &cli.App{
+		Name:                 "slipway",
+		Usage:                "ship containers to Kubernetes: release, build, push, promote, deploy",
+		Version:              buildVersion(),
+		Reader:               stdio.In,
+		Writer:               stdio.Out,
+		ErrWriter:            stdio.Err,
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		HideHelpCommand:      false,
+		Suggest:              true,
+		// Errors are reported and mapped to exit codes by Main, never by
+		// os.Exit inside the library.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{
+			initCommand(),
+			configCommand(),
+			schemaCommand(),
+			versionCommand(),
+			releaseCommand(),
+			exitCodesCommand(),
+		},
+	}
+	for _, c := range app.Commands {
+		c.Flags = append(c.Flags, globalFlags()...)
+		c.OnUsageError = app.OnUsageError
+		for _, sub := range c.Subcommands {
+			sub.Flags = append(sub.Flags, globalFlags()...)
+			sub.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
+}
+
+// usageError is a mistake in how slipway was called.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// usagef returns a usage error.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// globalFlags are accepted before or after the command.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dir", Aliases: []string{"C"}, Usage: "run as if started in `DIR`"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result format: text or json", Value: "text"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more about each step"},
+		&cli.BoolFlag{Name: "no-color", Usage: "no colour or progress bars (as does NO_COLOR)", EnvVars: []string{"NO_COLOR"}},
+	}
+}
+
+// env is what every command gets: where the project is, how to print.
+type env struct {
+	dir  string
+	json bool
+	ui   *ui.UI
+	ctx  context.Context
+	c    *cli.Context
+}
+
+// lookup returns the value of a global flag, set after the command or
+// before it.
+func lookup[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return get(cc, name)
+		}
+	}
+	return get(c, name)
+}
+
+func newEnv(c *cli.Context) (*env, error) {
+	dir := lookup(c, "dir", (*cli.Context).String)
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving -C %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, usagef("-C %s: not a directory", dir)
+	}
+	out := lookup(c, "output", (*cli.Context).String)
+	if out != "text" && out != "json" {
+		return nil, usagef("-o %s: valid formats are text and json", out)
+	}
+	u := ui.New(c.App.Writer, c.App.ErrWriter, ui.Options{
+		NoColor: lookup(c, "no-color", (*cli.Context).Bool),
+		Verbose: lookup(c, "verbose", (*cli.Context).Bool),
+	})
+	return &env{dir: abs, json: out == "json", ui: u, ctx: c.Context, c: c}, nil
+}
+
+// action adapts a command body to urfave/cli.
+func action(run func(e *env) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		e, err := newEnv(c)
+		if err != nil {
+			return err
+		}
+		err = run(e)
+		e.ui.Done()
+		return err
+	}
+}
+
+// project loads slipway.yaml from the project directory.
+func (e *env) project() (*config.Project, error) {
+	p, err := config.LoadProject(e.dir)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// args checks the number of positional arguments.
+func (e *env) args(min, max int, usage string) ([]string, error) {
+	a := e.c.Args().Slice()
+	if len(a) < min || (max >= 0 && len(a) > max) {
+		return nil, usagef("usage: slipway %s %s", e.c.Command.FullName(), usage)
+	}
+	return a, nil
+}
+
+// report prints err on stderr (or as JSON on stdout with -o json) and
+// returns its exit code.
+func report(stdio Stdio, args []string, err error) int {
+	code := exitCode(err)
+	if wantsJSON(args) {
+		writeJSON(stdio.Out, errorJSON(err, code))
+		return code
+	}
+	u := ui.New(stdio.Out, stdio.Err, ui.Options{NoColor: hasFlag(args, "--no-color")})
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			u.Failure(p.Error())
+		}
+		u.Hint(fmt.Sprintf("%d problem(s); `slipway schema` describes every field", len(ps)))
+		return code
+	}
+	msg := err.Error()
+	first, rest, _ := strings.Cut(msg, "\n")
+	u.Failure(first)
+	if rest != "" {
+		for _, l := range strings.Split(rest, "\n") {
+			u.Hint(l)
+		}
+	}
+	if h := hint(err); h != "" {
+		u.Hint(h)
+	}
+	return code
+}
+
+// wantsJSON scans the raw arguments for -o json, since a failed parse
+// leaves no flags to read.
+func wantsJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case (a == "-o" || a == "--output") && i+1 < len(args):
+			if args[i+1] == "json" {
+				return true
+			}
+		case a == "-o=json" || a == "--output=json" || a == "-ojson":
+			return true
+		}
+	}
+	return false
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == flag {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/release"
+)
+
+// Exit codes. They are part of Slipway's interface: scripts and CI rely on
+// them, so they only ever gain members.
+const (
+	ExitOK          = 0   // success, including an up-to-date no-op
+	ExitFailure     = 1   // the command failed; the message says why
+	ExitUsage       = 2   // bad flags or arguments, or invalid slipway.yaml / ci.yaml
+	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate
+	ExitAuth        = 4   // authentication or permission failure (registry, git remote, cluster)
+	ExitDeployFail  = 5   // a deploy failed its rollout (and was rolled back unless --no-rollback)
+	ExitInterrupted = 130 // interrupted (Ctrl-C or SIGTERM); nothing is left half done
+)
+
+// exitCodes documents the codes for `slipway help exit-codes` and the README.
+var exitCodes = []struct {
+	Code int
+	Name string
+	Text string
+}{
+	{ExitOK, "ok", "success, including a step that was already up to date"},
+	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
+	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml or ci.yaml"},
+	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate"},
+	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
+	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
+	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done"},
+}
+
+// Refusal, auth and deploy-failure sentinels from core packages map to exit
+// codes here, the one place that knows them all.
+var (
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists}
+	authErrs = []error{release.ErrAuth}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer}
+)
+
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &u), isAny(err, usages):
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case isAny(err, authErrs):
+		return ExitAuth
+	case isAny(err, refusals):
+		return ExitRefused
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	if strings.HasPrefix(err.Error(), "flag provided but not defined") {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// hint returns a next step for errors whose message does not carry one.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted; re-run the command to finish"
+	}
+	return ""
+}
+
+func exitCodesText() string {
+	var b strings.Builder
+	b.WriteString("Slipway exits with one of these codes:\n\n")
+	for _, c := range exitCodes {
+		b.WriteString(pad(itoa(c.Code), 5) + pad(c.Name, 15) + c.Text + "\n")
+	}
+	return b.String()
+}
+
+func exitCodesCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "exit-codes",
+		Usage:       "list the exit codes and what they mean",
+		Description: exitCodesText(),
+		Action: action(func(e *env) error {
+			if e.json {
+				return e.printJSON(exitCodes)
+			}
+			_, err := e.ui.Out.Write([]byte(exitCodesText()))
+			return err
+		}),
+	}
+}

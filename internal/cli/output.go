@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/slipwayhq/slipway/config"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
+}
+
+// printJSON writes v as the command's JSON result on stdout.
+func (e *env) printJSON(v any) error { return writeJSON(e.ui.Out, v) }
+
+// result prints text on stdout, or v as JSON with -o json.
+func (e *env) result(v any, text string) error {
+	if e.json {
+		return e.printJSON(v)
+	}
+	_, err := fmt.Fprintln(e.ui.Out, text)
+	return err
+}
+
+type jsonError struct {
+	Error    string            `json:"error"`
+	Code     int               `json:"exitCode"`
+	Problems []config.Problem  `json:"problems,omitempty"`
+	Hint     string            `json:"hint,omitempty"`
+	Extra    map[string]string `json:"details,omitempty"`
+}
+
+func errorJSON(err error, code int) jsonError {
+	j := jsonError{Error: err.Error(), Code: code, Hint: hint(err)}
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		j.Problems = ps
+		j.Error = fmt.Sprintf("%d problem(s) in the configuration", len(ps))
+	}
+	return j
+}
+
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s + " "
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

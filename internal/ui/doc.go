@@ -1,0 +1,2 @@
+// Package ui renders Slipway's terminal output: step lines, progress bars and tables.
+package ui

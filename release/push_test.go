@@ -1,0 +1,301 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
+)
+
+func TestMain(m *testing.M) {
+	// go-git pushes to local repositories through git-receive-pack; without
+	// git installed, serve them in process instead.
+	if _, err := exec.LookPath("git"); err != nil {
+		client.InstallProtocol("file", server.DefaultServer)
+	}
+	m.Run()
+}
+
+// bareRemote creates an empty bare repository and adds it to tr as remote
+// name with a file:// URL.
+func bareRemote(t *testing.T, tr *testRepo, name string) (string, *git.Repository) {
+	t.Helper()
+	dir := t.TempDir()
+	r, err := git.PlainInit(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: name, URLs: []string{"file://" + filepath.ToSlash(dir)}}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, r
+}
+
+func TestPushTag(t *testing.T) {
+	isolateGitConfig(t)
+	tr := newTestRepo(t)
+	tr.commit("feat: a", nil)
+	_, remote := bareRemote(t, tr, "origin")
+	r := tr.open()
+	head, _ := r.Head()
+	if err := r.CreateTag("v1.0.0", head, "Release v1.0.0", Signature{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.PushTag(ctx, "origin", "v1.0.0", Auth{}); err != nil {
+		t.Fatalf("PushTag: %v", err)
+	}
+	if got := refNames(t, remote, "refs/tags/"); len(got) != 1 || got[0] != "v1.0.0" {
+		t.Errorf("remote tags = %q, want [v1.0.0]", got)
+	}
+	if got := refNames(t, remote, "refs/heads/"); len(got) != 0 {
+		t.Errorf("remote branches = %q, want none", got)
+	}
+	ref, _ := remote.Tag("v1.0.0")
+	if obj, err := remote.TagObject(ref.Hash()); err != nil || obj.Target.String() != head.Hash {
+		t.Errorf("remote tag object = %v, %v", obj, err)
+	}
+
+	// Pushing again is a no-op, and "" means origin.
+	if err := r.PushTag(ctx, "", "v1.0.0", Auth{}); err != nil {
+		t.Errorf("second PushTag: %v", err)
+	}
+	if err := r.PushTag(ctx, "origin", "v9.9.9", Auth{}); err == nil {
+		t.Error("PushTag of a tag that does not exist: no error")
+	}
+	if err := r.PushTag(ctx, "upstream", "v1.0.0", Auth{}); err == nil || !strings.Contains(err.Error(), "git remote add upstream") {
+		t.Errorf("PushTag to an unknown remote: error %v", err)
+	}
+
+	// A path works as a remote too.
+	other := t.TempDir()
+	if _, err := git.PlainInit(other, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.PushTag(ctx, other, "v1.0.0", Auth{}); err != nil {
+		t.Errorf("PushTag to a path: %v", err)
+	}
+}
+
+func TestPushTagConflict(t *testing.T) {
+	isolateGitConfig(t)
+	tr := newTestRepo(t)
+	tr.commit("feat: a", nil)
+	dir, _ := bareRemote(t, tr, "origin")
+
+	// Someone else releases v1.0.0 from another commit first.
+	other := newTestRepo(t)
+	other.commit("feat: theirs", nil)
+	other.annotated("v1.0.0", other.head())
+	if _, err := other.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.open().PushTag(context.Background(), "origin", "v1.0.0", Auth{}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := tr.open()
+	head, _ := r.Head()
+	if err := r.CreateTag("v1.0.0", head, "", Signature{}); err != nil {
+		t.Fatal(err)
+	}
+	err := r.PushTag(context.Background(), "origin", "v1.0.0", Auth{})
+	if !errors.Is(err, ErrTagExists) || !strings.Contains(err.Error(), "git fetch --tags") {
+		t.Errorf("PushTag over someone else's tag: error %v, want ErrTagExists", err)
+	}
+}
+
+func TestPushTagAuthFailure(t *testing.T) {
+	const token = "s3cr3t-t0ken"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+
+	tr := newTestRepo(t)
+	tr.commit("feat: a", nil)
+	r := tr.open()
+	head, _ := r.Head()
+	if err := r.CreateTag("v1.0.0", head, "", Signature{Name: "a", Email: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(srv.URL + "/org/repo.git")
+	u.User = url.UserPassword("bob", "url-p4ssword")
+	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{u.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "plain", URLs: []string{srv.URL + "/org/repo.git"}}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{EnvGitToken: token}
+	auth := Auth{Getenv: func(k string) string { return env[k] }}
+
+	for _, remote := range []string{"origin", "plain"} {
+		err := r.PushTag(context.Background(), remote, "v1.0.0", auth)
+		if !errors.Is(err, ErrAuth) {
+			t.Fatalf("PushTag to %s with bad credentials: error %v, want ErrAuth", remote, err)
+		}
+		msg := err.Error()
+		for _, secret := range []string{token, "url-p4ssword", "bob@"} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("error shows %q: %s", secret, msg)
+			}
+		}
+		if !strings.Contains(msg, srv.URL+"/org/repo.git") || !strings.Contains(msg, EnvGitToken) {
+			t.Errorf("error does not name the remote URL and what to set: %s", msg)
+		}
+	}
+}
+
+func TestAuthResolve(t *testing.T) {
+	ctx := context.Background()
+	var asked *url.URL
+	helper := func(_ context.Context, u *url.URL) (string, string, error) {
+		asked = u
+		return "helper-user", "helper-pass", nil
+	}
+	none := func(context.Context, *url.URL) (string, string, error) { return "", "", nil }
+	tests := []struct {
+		name    string
+		url     string
+		env     map[string]string
+		helper  CredentialHelper
+		user    string // "" for no method
+		pass    string
+		secrets int
+	}{
+		{name: "token", url: "https://git.example.com/org/repo.git", env: map[string]string{EnvGitToken: "tok", EnvGitUsername: "u", EnvGitPassword: "p"},
+			user: "x-access-token", pass: "tok", secrets: 1},
+		{name: "username and password", url: "https://git.example.com/org/repo.git", env: map[string]string{EnvGitUsername: "u", EnvGitPassword: "p"},
+			user: "u", pass: "p", secrets: 1},
+		{name: "password with URL user", url: "https://ann@git.example.com/org/repo.git", env: map[string]string{EnvGitPassword: "p"},
+			user: "ann", pass: "p", secrets: 1},
+		{name: "URL credentials are left to go-git", url: "https://ann:pw@git.example.com/org/repo.git", env: map[string]string{EnvGitToken: "tok"},
+			secrets: 1},
+		{name: "credential helper", url: "https://git.example.com:8443/org/repo.git", helper: helper,
+			user: "helper-user", pass: "helper-pass", secrets: 1},
+		{name: "helper has nothing", url: "http://git.example.com/org/repo.git", helper: none},
+		{name: "local path", url: "/srv/git/repo.git", helper: helper},
+		{name: "file URL", url: "file:///srv/git/repo.git", helper: helper},
+		{name: "git protocol", url: "git://git.example.com/repo.git", helper: helper},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked = nil
+			a := Auth{Getenv: func(k string) string { return tt.env[k] }, Helper: tt.helper}
+			c, err := a.resolve(ctx, tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.user == "" {
+				if c.method != nil {
+					t.Errorf("method = %v, want none", c.method)
+				}
+			} else if b, ok := c.method.(*githttp.BasicAuth); !ok || b.Username != tt.user || b.Password != tt.pass {
+				t.Errorf("method = %v, want basic auth %s", c.method, tt.user)
+			}
+			if len(c.secrets) != tt.secrets {
+				t.Errorf("secrets = %d, want %d", len(c.secrets), tt.secrets)
+			}
+		})
+	}
+	// The helper is asked with protocol, host and port, and path.
+	a := Auth{Getenv: func(string) string { return "" }, Helper: helper}
+	if _, err := a.resolve(ctx, "https://git.example.com:8443/org/repo.git"); err != nil {
+		t.Fatal(err)
+	}
+	if asked == nil || asked.Scheme != "https" || asked.Host != "git.example.com:8443" || asked.Path != "/org/repo.git" {
+		t.Errorf("helper asked about %v", asked)
+	}
+
+	// An explicit method wins.
+	explicit := &githttp.BasicAuth{Username: "me"}
+	if c, err := (Auth{Method: explicit}).resolve(ctx, "https://git.example.com/r.git"); err != nil || c.method != transport.AuthMethod(explicit) {
+		t.Errorf("explicit method: %v, %v", c.method, err)
+	}
+}
+
+func TestAuthResolveSSHWithoutAgent(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	for _, u := range []string{"git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"} {
+		_, err := (Auth{}).resolve(context.Background(), u)
+		if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "ssh-add") {
+			t.Errorf("resolve(%s) without an SSH agent: error %v, want ErrAuth", u, err)
+		}
+	}
+}
+
+func TestParseCredentials(t *testing.T) {
+	user, pass, err := parseCredentials("protocol=https\nhost=example.com\nusername=bob\npassword=a=b\n")
+	if err != nil || user != "bob" || pass != "a=b" {
+		t.Errorf("parseCredentials = %q, %q, %v", user, pass, err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://user:pass@github.com/org/repo.git", "https://github.com/org/repo.git"},
+		{"https://token@github.com/org/repo.git", "https://github.com/org/repo.git"},
+		{"https://github.com/org/repo.git", "https://github.com/org/repo.git"},
+		{"ssh://git@github.com/org/repo.git", "ssh://github.com/org/repo.git"},
+		{"git@github.com:org/repo.git", "github.com:org/repo.git"},
+		{"/srv/git/a@b.git", "/srv/git/a@b.git"},
+		{"origin", "origin"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	err := redact(errors.Join(ErrAuth, errors.New("token abc123 refused")), []string{"abc123", ""})
+	if !errors.Is(err, ErrAuth) || strings.Contains(err.Error(), "abc123") {
+		t.Errorf("redact = %v", err)
+	}
+	if redact(nil, []string{"x"}) != nil {
+		t.Error("redact(nil) is not nil")
+	}
+}
+
+func TestClassifyPushErrors(t *testing.T) {
+	tests := []struct {
+		err            string
+		auth, rejected bool
+	}{
+		{"ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey]", true, false},
+		{"git@github.com: Permission denied (publickey).", true, false},
+		{"non-fast-forward update: refs/tags/v1.0.0", false, true},
+		{"failed to update refs/tags/v1.0.0: reference already exists", false, true},
+		{"failed to update refs/tags/v1.0.0: cannot lock ref 'refs/tags/v1.0.0'", false, true},
+		{"failed to update refs/tags/v1.0.0: pre-receive hook declined", false, false},
+		{"dial tcp: connection refused", false, false},
+	}
+	for _, tt := range tests {
+		err := errors.New(tt.err)
+		if got := isAuthError(err); got != tt.auth {
+			t.Errorf("isAuthError(%q) = %v", tt.err, got)
+		}
+		if got := isRejected(err); got != tt.rejected {
+			t.Errorf("isRejected(%q) = %v", tt.err, got)
+		}
+	}
+	if !isAuthError(fmt.Errorf("x: %w", transport.ErrAuthorizationFailed)) {
+		t.Error("isAuthError(ErrAuthorizationFailed) = false")
+	}
+}
