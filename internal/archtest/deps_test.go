@@ -1,0 +1,57 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/slipwayhq/slipway/"
+
+var (
+	cliLibs     = []string{"github.com/urfave/cli", "github.com/charmbracelet/lipgloss", module + "internal/cli", module + "internal/ui"}
+	gitLibs     = []string{"github.com/go-git/"}
+	registryLib = []string{"github.com/google/go-containerregistry"}
+	kubeLibs    = []string{"k8s.io/"}
+	netLibs     = []string{"net/http"}
+)
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// TestImportsFlowOneWay checks what each core package may depend on, directly
+// or through others.
+func TestImportsFlowOneWay(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	rules := map[string][]string{
+		"progress":  concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"config":    concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"templates": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"release":   concat(cliLibs, registryLib, kubeLibs),
+		"registry":  concat(cliLibs, gitLibs, kubeLibs),
+		"image":     concat(cliLibs, gitLibs, kubeLibs),
+		"internal/ui": concat([]string{"github.com/urfave/cli", module + "internal/cli"},
+			gitLibs, registryLib, kubeLibs),
+	}
+	for pkg, banned := range rules {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+pkg).Output()
+		if err != nil {
+			t.Errorf("listing the dependencies of %s: %v", pkg, err)
+			continue
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, b := range banned {
+				if strings.HasPrefix(dep, b) {
+					t.Errorf("%s depends on %s, which it must not", pkg, dep)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,2 @@
+// Package archtest holds tests that keep Slipway's imports flowing one way.
+package archtest
