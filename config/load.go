@@ -23,6 +23,11 @@ func LoadProject(dir string) (*Project, error) {
 	p, err := ParseProject(displayPath(path), data)
 	if p != nil {
 		p.Dir = dir
+		for i, r := range p.Registries {
+			if r.CA != "" && !filepath.IsAbs(r.CA) {
+				p.Registries[i].CA = filepath.Join(dir, r.CA)
+			}
+		}
 	}
 	return p, err
 }

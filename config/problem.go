@@ -89,7 +89,8 @@ func choices(valid []string) string {
 
 // suggest returns the valid value closest to got, when one is close enough.
 func suggest(got string, valid []string) string {
-	best, bestDist := "", 3
+	// Close enough: one edit per three letters, at least one, at most two.
+	best, bestDist := "", min(max(len(got)/3, 1), 2)+1
 	lg := strings.ToLower(got)
 	for _, v := range valid {
 		lv := strings.ToLower(v)

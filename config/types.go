@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -63,22 +62,32 @@ func (es Environments) Names() []string {
 	return names
 }
 
-// EnvironmentError reports an environment name slipway.yaml does not define.
-type EnvironmentError struct {
+// NameError reports a name (of an environment, a registry, a task) that
+// the configuration does not define. It matches ErrInvalid.
+type NameError struct {
+	Kind  string // "environment", "registry", ...
 	Name  string
 	Valid []string
+	Hint  string // what else may be named, if anything
 }
 
-func (e *EnvironmentError) Error() string {
-	return fmt.Sprintf("unknown environment %q; valid: %s", e.Name, choices(e.Valid))
+func (e *NameError) Error() string {
+	msg := unknown(e.Kind, e.Name, e.Valid)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
 }
 
-// Environment returns the named environment or an *EnvironmentError.
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *NameError) Is(target error) bool { return target == ErrInvalid }
+
+// Environment returns the named environment or a *NameError.
 func (p *Project) Environment(name string) (Environment, error) {
 	if e, ok := p.Environments.Get(name); ok {
 		return e, nil
 	}
-	return Environment{}, &EnvironmentError{Name: name, Valid: p.Environments.Names()}
+	return Environment{}, &NameError{Kind: "environment", Name: name, Valid: p.Environments.Names(), Hint: "environments are defined in " + ProjectFile}
 }
 
 // RegistryOf returns the registry an environment pulls from.
@@ -110,5 +119,5 @@ func (p *Project) ResolveRegistry(name string) (Registry, error) {
 			valid = append(valid, e)
 		}
 	}
-	return Registry{}, fmt.Errorf("%s; name a registry or an environment of %s", unknown("registry", name, valid), ProjectFile)
+	return Registry{}, &NameError{Kind: "registry", Name: name, Valid: valid, Hint: "name a registry or an environment of " + ProjectFile}
 }

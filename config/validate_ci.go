@@ -125,7 +125,7 @@ func (pv *pipelineValidator) env(name, at string) (Environment, bool) {
 	}
 	env, err := pv.project.Environment(name)
 	if err != nil {
-		pv.add(at, "%s in %s", unknown("environment", name, pv.project.Environments.Names()), ProjectFile)
+		pv.add(at, "%v", err)
 		return env, false
 	}
 	return env, true

@@ -2,17 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/slipwayhq/slipway/internal/cli"
+	"github.com/slipwayhq/slipway/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the scripts' golden files")
@@ -42,13 +49,19 @@ func TestScripts(t *testing.T) {
 			return os.MkdirAll(home, 0o755)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits": exits,
+			"exits":    exits,
+			"registry": startRegistry,
+			"tags":     listTags,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "git":
 				_, err := exec.LookPath("git")
 				return err == nil, nil
+			case "registry":
+				// Under make test a missing registry must fail, not skip.
+				_, err := os.Stat(testenv.RegistryBinary)
+				return err == nil || os.Getenv(testenv.E2EEnv) == "1", nil
 			}
 			return false, nil
 		},
@@ -75,5 +88,61 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// registry NAME [tls] [USER:PASSWORD] starts a real docker-registry on
+// 127.0.0.1 for the script and sets $NAME_HOST (and $NAME_CA with tls).
+func startRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: registry NAME [tls] [USER:PASSWORD]")
+	}
+	opts := testenv.RegistryOptions{Dir: ts.MkAbs("registry-" + args[0])}
+	ts.Check(os.MkdirAll(opts.Dir, 0o755))
+	for _, a := range args[1:] {
+		if a == "tls" {
+			opts.TLS = true
+		} else if user, pass, ok := strings.Cut(a, ":"); ok {
+			opts.Users = map[string]string{user: pass}
+		}
+	}
+	r, err := testenv.Start(opts)
+	ts.Check(err)
+	ts.Defer(func() { _ = r.Stop() })
+	ts.Setenv(args[0]+"_HOST", r.Host)
+	ts.Setenv(args[0]+"_CA", r.CAFile)
+}
+
+// tags HOST REPO [CAFILE USER:PASSWORD] prints the repository's tags, one a
+// line, as the registry lists them.
+func listTags(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 && len(args) != 4 {
+		ts.Fatalf("usage: tags HOST REPO [CAFILE USER:PASSWORD]")
+	}
+	scheme, client := "http", http.DefaultClient
+	req, err := http.NewRequest("GET", "", nil)
+	ts.Check(err)
+	if len(args) == 4 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(ts.ReadFile(args[2])))
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		scheme = "https"
+		user, pass, _ := strings.Cut(args[3], ":")
+		req.SetBasicAuth(user, pass)
+	}
+	req.URL, err = req.URL.Parse(fmt.Sprintf("%s://%s/v2/%s/tags/list", scheme, args[0], args[1]))
+	ts.Check(err)
+	resp, err := client.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	var list struct{ Tags []string }
+	if resp.StatusCode == http.StatusOK {
+		ts.Check(json.NewDecoder(resp.Body).Decode(&list))
+	}
+	if neg != (len(list.Tags) == 0) {
+		ts.Fatalf("tags: %v (status %d)", list.Tags, resp.StatusCode)
+	}
+	for _, t := range list.Tags {
+		fmt.Fprintln(ts.Stdout(), t)
 	}
 }

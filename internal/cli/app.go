@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 		notFound = true
 		fmt.Fprintf(stdio.Err, "slipway: unknown command %q; run `slipway help` for the list\n", name)
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, intersperse(app, args))
 	if notFound {
 		return ExitUsage
 	}
@@ -69,6 +69,8 @@ func newApp(stdio Stdio) *cli.App {
 			schemaCommand(),
 			versionCommand(),
 			releaseCommand(),
+			buildCommand(),
+			pushCommand(),
 			exitCodesCommand(),
 		},
 	}

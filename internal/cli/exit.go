@@ -8,7 +8,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/registry"
 	"github.com/slipwayhq/slipway/release"
+	"github.com/slipwayhq/slipway/ship"
 )
 
 // Exit codes. They are part of Slipway's interface: scripts and CI rely on
@@ -41,9 +44,9 @@ var exitCodes = []struct {
 // Refusal, auth and deploy-failure sentinels from core packages map to exit
 // codes here, the one place that knows them all.
 var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists}
-	authErrs = []error{release.ErrAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer}
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale}
+	authErrs = []error{release.ErrAuth, registry.ErrAuth}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL}
 )
 
 func exitCode(err error) int {
@@ -84,6 +87,8 @@ func hint(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "interrupted; re-run the command to finish"
+	case errors.Is(err, image.ErrNoBuild):
+		return "run `slipway build` first"
 	}
 	return ""
 }

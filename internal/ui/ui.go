@@ -101,7 +101,9 @@ func (u *UI) Report(e progress.Event) {
 		}
 		u.line(u.style(faint).Render("  " + stepMsg(e)))
 	case progress.Start:
-		if u.verbose || !u.tty {
+		// A finished step gets its own line; a started one is news only
+		// to those who asked for more.
+		if u.verbose {
 			u.line(u.style(faint).Render("→ " + stepMsg(e)))
 		}
 	case progress.Finish:

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# make demo: walks examples/hello-go through Slipway on local defaults.
+#   hack/demo.sh        run the demo (re-running it does nothing new)
+#   hack/demo.sh down   stop what it started
+# The example is copied to $SLIPWAY_DEMO_DIR (default .demo/) as a git
+# repository of its own, so the demo never tags this repository.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${SLIPWAY_DEMO_DIR:-$root/.demo}
+slipway=$root/bin/slipway
+reg=$root/hack/testenv/registry.sh
+
+if [ "${1:-}" = down ]; then
+  "$reg" stop 5000 5001
+  exit 0
+fi
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+"$root/hack/install-deps.sh" git curl
+step "local registries: dev on 127.0.0.1:5000, rc on 127.0.0.1:5001"
+"$reg" start 5000 5001
+
+app=$work/hello-go
+if [ ! -d "$app/.git" ]; then
+  step "a fresh copy of examples/hello-go, as its own git repository"
+  mkdir -p "$work"
+  cp -r "$root/examples/hello-go" "$app"
+  git -C "$app" init -q -b main
+  git -C "$app" add -A
+  git -C "$app" -c user.name=Demo -c user.email=demo@localhost commit -q -m "feat: hello service"
+fi
+cd "$app"
+
+step "slipway config check"
+"$slipway" config check
+
+step "slipway release   (tags v0.1.0; on a re-run: already released)"
+"$slipway" release --allow-dirty=false
+
+step "slipway version"
+version=$("$slipway" version)
+echo "$version"
+
+step "compile the service for each platform (the team's own build: make dist)"
+make -s dist VERSION="$version"
+
+step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
+"$slipway" build
+
+step "slipway push dev"
+"$slipway" push dev
+
+step "what the registry now holds"
+curl -fsS "http://127.0.0.1:5000/v2/team/hello/tags/list"; echo
+
+cat >&2 <<'TXT'
+
+Done. Run `make demo` again: every step says it is up to date.
+`make demo-down` stops the registries.
+TXT

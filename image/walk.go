@@ -1,0 +1,192 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Fingerprint identifies the state of an input file without reading it.
+// Directories carry only their mode: their mtime changes with their
+// entries, which are fingerprinted themselves.
+type Fingerprint struct {
+	Path  string      `json:"path"`
+	Size  int64       `json:"size,omitempty"`
+	MTime int64       `json:"mtime,omitempty"` // nanoseconds since the Unix epoch
+	Mode  fs.FileMode `json:"mode"`
+	Link  string      `json:"link,omitempty"`
+}
+
+// entry is one tar entry of a layer.
+type entry struct {
+	name string      // path in the image without the leading slash; dirs without trailing slash
+	src  string      // file on disk; "" for a directory Slipway creates
+	mode fs.FileMode // type bits and permissions as they go into the tar
+	size int64
+	link string
+	fp   *Fingerprint // nil for directories Slipway creates
+}
+
+// source is what one layer copies: everything below one path.
+type source struct {
+	from    string // as written in slipway.yaml after templating, slash-separated
+	abs     string
+	to      string // clean absolute path in the image
+	intoDir bool   // to ended in /: a file goes into that directory
+	mode    *fs.FileMode
+	exclude []string
+}
+
+// walker collects layer entries, skipping excluded paths, .git and the
+// output directory.
+type walker struct {
+	dir    string // project root, absolute
+	output string // output directory, absolute
+	ignore *matcher
+}
+
+// collect lists the entries of a layer in tar order: parents first, then
+// each directory's entries by name.
+func (w *walker) collect(s source) ([]entry, error) {
+	own, err := newMatcher("layer exclude", s.exclude)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(s.abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading layer source: %w", err)
+	}
+	var entries []entry
+	to := strings.TrimPrefix(s.to, "/")
+	if !fi.IsDir() && (s.intoDir || to == "") {
+		to = path.Join(to, path.Base(s.from))
+	}
+	// Parent directories of the destination.
+	if to != "" {
+		parts := strings.Split(to, "/")
+		for i := 1; i < len(parts); i++ {
+			entries = append(entries, entry{name: strings.Join(parts[:i], "/"), mode: fs.ModeDir | 0o755})
+		}
+	}
+	if !fi.IsDir() {
+		e, err := w.entry(s.abs, to, fi, s.mode)
+		if err != nil {
+			return nil, err
+		}
+		return append(entries, e), nil
+	}
+	if to != "" {
+		e, err := w.entry(s.abs, to, fi, nil)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	err = filepath.WalkDir(s.abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading layer source: %w", err)
+		}
+		if p == s.abs {
+			return nil
+		}
+		if d.Name() == ".git" || p == w.output {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		relSrc, err := filepath.Rel(s.abs, p)
+		if err != nil {
+			return err
+		}
+		relSrc = filepath.ToSlash(relSrc)
+		if own.match(relSrc, d.IsDir()) || w.ignore.match(w.rel(p), d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading layer source: %w", err)
+		}
+		e, err := w.entry(p, path.Join(to, relSrc), info, s.mode)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// rel is p relative to the project root, slash-separated.
+func (w *walker) rel(p string) string {
+	r, err := filepath.Rel(w.dir, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+func (w *walker) entry(p, name string, fi fs.FileInfo, force *fs.FileMode) (entry, error) {
+	m := fi.Mode()
+	e := entry{name: name, src: p}
+	fp := &Fingerprint{Path: w.rel(p), Mode: m}
+	switch {
+	case m.IsRegular():
+		e.size = fi.Size()
+		e.mode = m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		if force != nil {
+			e.mode = *force
+		}
+		fp.Size, fp.MTime = fi.Size(), fi.ModTime().UnixNano()
+	case m.IsDir():
+		e.mode = fs.ModeDir | m&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+	case m&fs.ModeSymlink != 0:
+		link, err := os.Readlink(p)
+		if err != nil {
+			return entry{}, fmt.Errorf("reading symlink: %w", err)
+		}
+		e.mode, e.link = fs.ModeSymlink|0o777, link
+		fp.Link, fp.MTime = link, fi.ModTime().UnixNano()
+	default:
+		return entry{}, fmt.Errorf("copying %s: %w (%s)", w.rel(p), ErrUnsupportedFile, m.Type())
+	}
+	e.fp = fp
+	return e, nil
+}
+
+// ErrUnsupportedFile is returned for devices, sockets and pipes in a layer.
+var ErrUnsupportedFile = errors.New("unsupported file type")
+
+// fingerprints lists the fingerprints of entries.
+func fingerprints(entries []entry) []Fingerprint {
+	fps := make([]Fingerprint, 0, len(entries))
+	for _, e := range entries {
+		if e.fp != nil {
+			fps = append(fps, *e.fp)
+		}
+	}
+	return fps
+}
+
+// hashJSON is the hex SHA-256 of v's JSON encoding.
+func hashJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encoding %T: %v", v, err)) // only plain data is hashed
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,2 @@
+// Package registry builds the go-containerregistry options Slipway uses to reach a registry.
+package registry

@@ -1,0 +1,2 @@
+// Package ship runs Slipway's steps for a project, joining its configuration, git and the core packages.
+package ship
