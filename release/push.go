@@ -326,3 +326,41 @@ func redact(err error, secrets []string) error {
 	}
 	return &redactedError{err: err, secrets: secrets}
 }
+
+// SourceURL returns the web address of the named remote's repository, for
+// the org.opencontainers.image.source label: credentials removed, scp-like
+// git@host:path and ssh:// addresses turned into https://host/path, local
+// paths left out. It returns "" when the remote does not exist.
+func (r *Repo) SourceURL(remote string) string {
+	rem, err := r.repo.Remote(remote)
+	if err != nil || len(rem.Config().URLs) == 0 {
+		return ""
+	}
+	return sourceURL(rem.Config().URLs[0])
+}
+
+func sourceURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		at, colon := strings.Index(raw, "@"), strings.Index(raw, ":")
+		if colon <= 0 || strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, ".") {
+			return "" // a local path
+		}
+		host := raw[at+1 : colon]
+		return "https://" + host + "/" + strings.TrimSuffix(strings.TrimPrefix(raw[colon+1:], "/"), ".git")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	u.User = nil
+	u.Path = strings.TrimSuffix(u.Path, ".git")
+	switch u.Scheme {
+	case "ssh", "git", "git+ssh":
+		u.Scheme = "https"
+		u.Host = u.Hostname()
+	case "http", "https":
+	default:
+		return ""
+	}
+	return u.String()
+}

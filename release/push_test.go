@@ -299,3 +299,19 @@ func TestClassifyPushErrors(t *testing.T) {
 		t.Error("isAuthError(ErrAuthorizationFailed) = false")
 	}
 }
+
+func TestSourceURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"git@github.com:acme/hello.git", "https://github.com/acme/hello"},
+		{"ssh://git@git.example.com:2222/acme/hello.git", "https://git.example.com/acme/hello"},
+		{"https://bob:s3cret@github.com/acme/hello.git", "https://github.com/acme/hello"},
+		{"https://github.com/acme/hello", "https://github.com/acme/hello"},
+		{"file:///srv/git/hello.git", ""},
+		{"../remote.git", ""},
+		{"/srv/git/hello.git", ""},
+	} {
+		if got := sourceURL(tc.in); got != tc.want {
+			t.Errorf("sourceURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

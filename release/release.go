@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -231,6 +232,12 @@ type Info struct {
 	Dirty        bool   `json:"dirty"`
 	CommitsSince int    `json:"commitsSinceTag"`
 	Snapshot     bool   `json:"snapshot"`
+	// CommitTime is HEAD's committer time: the time reproducible builds
+	// stamp on their files.
+	CommitTime time.Time `json:"commitTime"`
+	// Source is the web address of the repository's origin remote, without
+	// credentials; empty when there is none.
+	Source string `json:"source,omitempty"`
 }
 
 // Version returns the version of HEAD as Describe computes it, with the
@@ -265,5 +272,7 @@ func Version(opt VersionOptions) (Info, error) {
 		Dirty:        len(dirty) > 0,
 		CommitsSince: st.CommitsSince,
 		Snapshot:     d.Snapshot,
+		CommitTime:   st.Head.Time.UTC(),
+		Source:       r.SourceURL("origin"),
 	}, nil
 }

@@ -236,7 +236,11 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Info{Version: "1.1.0-SNAPSHOT", Commit: head, ShortCommit: head[:7], CommitsSince: 1, Snapshot: true}
+	if got.CommitTime.IsZero() {
+		t.Error("Version has no commit time")
+	}
+	when := got.CommitTime
+	want := Info{Version: "1.1.0-SNAPSHOT", Commit: head, ShortCommit: head[:7], CommitsSince: 1, Snapshot: true, CommitTime: when}
 	if got != want {
 		t.Errorf("Version = %+v, want %+v", got, want)
 	}
@@ -252,7 +256,7 @@ func TestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Info{Version: "1.1.0", Tag: "v1.1.0", Commit: head, ShortCommit: head[:7], Dirty: true}
+	want = Info{Version: "1.1.0", Tag: "v1.1.0", Commit: head, ShortCommit: head[:7], Dirty: true, CommitTime: when}
 	if got != want {
 		t.Errorf("Version on a release = %+v, want %+v", got, want)
 	}
