@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ import (
 
 // formatVersion changes whenever Slipway would build different bytes from
 // the same inputs, so that records from older Slipways are not trusted.
-const formatVersion = 1
+const formatVersion = 2
 
 // ErrLayer is matched by every error about a layer's from, to or mode.
 var ErrLayer = errors.New("invalid layer")
@@ -57,13 +58,13 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	rep := o.Progress
 	rep.Report(progress.Event{Kind: progress.Start, Step: "build", Msg: "building " + describe(o.App, o.Meta.Version)})
 
-	p, err := newPlan(o)
-	if err != nil {
-		return Result{}, err
-	}
 	prev, err := ReadRecord(o.Output)
 	if err != nil && !errors.Is(err, ErrNoBuild) {
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "build", Msg: "ignoring unreadable build record: " + err.Error()})
+	}
+	p, err := newPlan(o, prev.Files)
+	if err != nil {
+		return Result{}, err
 	}
 	lp := layout.Path(filepath.Join(o.Output, LayoutDir))
 	base, err := pinBase(ctx, o, prev, lp)
@@ -81,6 +82,14 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	}{formatVersion, o.App, o.Image, Meta{Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source, Created: p.epoch}, base.name, base.pinned.String(), p.ignore})
 
 	if upToDate(prev, p, lp) {
+		if !slices.Equal(prev.Files, p.files) {
+			// Touched but unchanged files: remember their new mtimes so the
+			// next check needs no reading at all.
+			prev.Files = p.files
+			if err := writeRecord(o.Output, prev); err != nil {
+				return Result{}, err
+			}
+		}
 		rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "up to date: " + prev.Digest})
 		return Result{Record: prev, Layout: string(lp), UpToDate: true}, nil
 	}
@@ -124,7 +133,14 @@ type layerPlan struct {
 
 func (l *layerPlan) id() string { return l.key + "/" + l.files }
 
-func newPlan(o BuildOptions) (*plan, error) {
+// newPlan lists every layer's entries; known are the fingerprints of the
+// last build, whose content hashes are reused for files whose metadata did
+// not change.
+func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
+	knownByPath := make(map[string]Fingerprint, len(known))
+	for _, fp := range known {
+		knownByPath[fp.Path] = fp
+	}
 	epoch, err := buildTime(o.Meta.Created)
 	if err != nil {
 		return nil, err
@@ -171,6 +187,13 @@ func newPlan(o BuildOptions) (*plan, error) {
 			if err != nil {
 				return nil, fmt.Errorf("layer %d (%s, from %s): %w", i+1, plat, src.from, err)
 			}
+			for _, e := range entries {
+				if e.fp != nil {
+					if err := hashContent(e.fp, e.src, knownByPath); err != nil {
+						return nil, fmt.Errorf("layer %d (%s): %w", i+1, plat, err)
+					}
+				}
+			}
 			lp := &layerPlan{src: src, entries: entries, key: key, files: hashEntries(entries)}
 			seen[key] = lp
 			lps = append(lps, lp)
@@ -199,7 +222,11 @@ func hashEntries(entries []entry) string {
 	}
 	es := make([]e, len(entries))
 	for i, x := range entries {
-		es[i] = e{x.name, x.mode, x.link, x.fp}
+		es[i] = e{x.name, x.mode, x.link, nil}
+		if x.fp != nil {
+			id := x.fp.identity()
+			es[i].FP = &id
+		}
 	}
 	return hashJSON(es)
 }
@@ -284,7 +311,7 @@ func upToDate(prev Record, p *plan, lp layout.Path) bool {
 		return false
 	}
 	for i := range p.files {
-		if prev.Files[i] != p.files[i] {
+		if prev.Files[i].identity() != p.files[i].identity() {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -13,15 +14,48 @@ import (
 	"strings"
 )
 
-// Fingerprint identifies the state of an input file without reading it.
-// Directories carry only their mode: their mtime changes with their
-// entries, which are fingerprinted themselves.
+// Fingerprint identifies an input file. A file is what its path, size,
+// mode and content hash say; its mtime only tells whether the hash recorded
+// last time can be trusted without reading the file again. Directories carry
+// only their mode: their mtime changes with their entries, which are
+// fingerprinted themselves.
 type Fingerprint struct {
-	Path  string      `json:"path"`
-	Size  int64       `json:"size,omitempty"`
-	MTime int64       `json:"mtime,omitempty"` // nanoseconds since the Unix epoch
-	Mode  fs.FileMode `json:"mode"`
-	Link  string      `json:"link,omitempty"`
+	Path   string      `json:"path"`
+	Size   int64       `json:"size,omitempty"`
+	MTime  int64       `json:"mtime,omitempty"` // nanoseconds since the Unix epoch
+	Mode   fs.FileMode `json:"mode"`
+	Link   string      `json:"link,omitempty"`
+	SHA256 string      `json:"sha256,omitempty"` // content of regular files
+}
+
+// identity is the fingerprint without its mtime: equal identities mean
+// equal inputs, however the files were touched.
+func (f Fingerprint) identity() Fingerprint {
+	f.MTime = 0
+	return f
+}
+
+// hashContent fills in fp's content hash, reusing the one known from the
+// last build when the file's size, mtime and mode are unchanged.
+func hashContent(fp *Fingerprint, src string, known map[string]Fingerprint) error {
+	if !fp.Mode.IsRegular() || fp.SHA256 != "" {
+		return nil
+	}
+	if k, ok := known[fp.Path]; ok && k.SHA256 != "" && k.Size == fp.Size && k.MTime == fp.MTime && k.Mode == fp.Mode {
+		fp.SHA256 = k.SHA256
+		return nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", fp.Path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading %s: %w", fp.Path, err)
+	}
+	fp.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
 }
 
 // entry is one tar entry of a layer.
