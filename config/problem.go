@@ -87,7 +87,11 @@ func choices(valid []string) string {
 	return strings.Join(valid, ", ")
 }
 
-// suggest returns the valid value closest to got, when one is close enough.
+// Suggest returns the valid value closest to got, when one is close enough
+// to be what was meant: the same but for case, or one edit per three
+// letters (at most two).
+func Suggest(got string, valid []string) string { return suggest(got, valid) }
+
 func suggest(got string, valid []string) string {
 	// Close enough: one edit per three letters, at least one, at most two.
 	best, bestDist := "", min(max(len(got)/3, 1), 2)+1

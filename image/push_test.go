@@ -480,7 +480,7 @@ func TestBaseAuthError(t *testing.T) {
 	o.Image.Base = host + "/library/alpine:3"
 	o.Remote = set
 	_, err := Build(context.Background(), o)
-	if !errors.Is(err, registry.ErrAuth) || !strings.Contains(err.Error(), "base registry "+host) ||
+	if !errors.Is(err, registry.ErrAuth) || !strings.Contains(err.Error(), "base registry mirror ("+host+")") ||
 		!strings.Contains(err.Error(), "SLIPWAY_REGISTRY_MIRROR_USERNAME") {
 		t.Errorf("err = %v, want an ErrAuth about the base registry", err)
 	}

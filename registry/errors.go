@@ -45,8 +45,13 @@ type Target struct {
 	Anonymous bool
 }
 
-func (t Target) what() string {
+// String names the registry for messages: "[SIDE ]registry [NAME (]HOST[)]",
+// e.g. "target registry rc (registry.example.com)".
+func (t Target) String() string {
 	r := "registry " + t.Host
+	if t.Name != "" {
+		r = "registry " + t.Name + " (" + t.Host + ")"
+	}
 	if t.Side != "" {
 		r = t.Side + " " + r
 	}
@@ -79,7 +84,7 @@ type AuthError struct {
 
 func (e *AuthError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.what())
+	b.WriteString(e.String())
 	switch {
 	case e.Status == http.StatusForbidden:
 		if e.Anonymous {
@@ -128,15 +133,15 @@ func (e *Error) Error() string {
 	var msg string
 	switch e.Kind {
 	case ErrNotFound:
-		msg = e.what() + ": not found"
+		msg = e.String() + ": not found"
 	case ErrRateLimited:
-		msg = e.what() + " is rate limiting requests (429) and retries ran out"
+		msg = e.String() + " is rate limiting requests (429) and retries ran out"
 	case ErrUnreachable:
-		msg = e.what() + " is unreachable"
+		msg = e.String() + " is unreachable"
 	case ErrTLS:
-		msg = e.what() + ": TLS failed"
+		msg = e.String() + ": TLS failed"
 	default:
-		msg = e.what()
+		msg = e.String()
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

@@ -297,7 +297,7 @@ func TestAuthErrors(t *testing.T) {
 			if strings.Contains(msg, "password") && tt.pass != "" && strings.Contains(msg, tt.pass) {
 				t.Errorf("message shows the password: %s", msg)
 			}
-			if !strings.HasPrefix(msg, "target registry "+host(s)) {
+			if !strings.HasPrefix(msg, "target registry dev ("+host(s)+")") {
 				t.Errorf("message does not start with the side and host: %s", msg)
 			}
 		})
@@ -337,7 +337,7 @@ func TestClassifyStatus(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "source registry "+host(s)) {
+			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "source registry dev ("+host(s)+")") {
 				t.Errorf("message = %q, want it to start with the side and host and say %q", err, tt.text)
 			}
 		})
@@ -543,3 +543,28 @@ func mustRepo(t *testing.T, s string) name.Repository {
 }
 
 var _ authn.Keychain = (*keychain)(nil)
+
+func TestResolve(t *testing.T) {
+	s := httptest.NewServer(ggcr.New())
+	defer s.Close()
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s) + "/team", Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := c.Repo("hello")
+	if err := remote.Write(repo.Tag("1.0.0"), img, c.RemoteOptions(context.Background())...); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	got, err := c.Resolve(context.Background(), "hello", "1.0.0")
+	if err != nil || got != want.String() {
+		t.Errorf("Resolve = %s, %v; want %s", got, err, want)
+	}
+	if _, err := c.Resolve(context.Background(), "hello", "9.9.9"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a missing tag: %v, want ErrNotFound", err)
+	}
+}

@@ -37,6 +37,8 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"release":   concat(cliLibs, registryLib, kubeLibs),
 		"registry":  concat(cliLibs, gitLibs, kubeLibs),
 		"image":     concat(cliLibs, gitLibs, kubeLibs),
+		"promote":   concat(cliLibs, gitLibs, kubeLibs),
+		"deploy":    concat(cliLibs, gitLibs, registryLib),
 		"ship":      cliLibs,
 		"internal/ui": concat([]string{"github.com/urfave/cli", module + "internal/cli"},
 			gitLibs, registryLib, kubeLibs),

@@ -13,11 +13,7 @@ import (
 )
 
 func (e *env) shipOptions() ship.Options {
-	jobs := 0
-	if e.c.IsSet("jobs") {
-		jobs = e.c.Int("jobs")
-	}
-	return ship.Options{UserAgent: UserAgent(), Jobs: jobs, Progress: e.ui}
+	return ship.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}
 }
 
 func buildCommand() *cli.Command {
@@ -83,7 +79,7 @@ func pushCommand() *cli.Command {
 			"Credentials: SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD, else the Docker\n" +
 			"config and its credential helpers (docker login).",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob uploads", Value: 4},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob uploads (default 4)"},
 			&cli.BoolFlag{Name: "force", Usage: "move a version tag that points at another digest"},
 			&cli.BoolFlag{Name: "allow-stale", Usage: "push a build of another commit than HEAD"},
 		},

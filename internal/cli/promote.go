@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/internal/ui"
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/ship"
+)
+
+func promoteCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "promote",
+		Usage:     "copy the image by digest from one registry to another",
+		ArgsUsage: "FROM TO",
+		Description: "FROM and TO are registry names from slipway.yaml, or environment names meaning their\n" +
+			"registries. The version at HEAD (or --version, or --digest) is resolved to a digest once\n" +
+			"in FROM, then the manifest or whole index, every blob and the referrers (signatures,\n" +
+			"SBOMs, attestations) are copied so the digest in TO is byte-identical; the version tag\n" +
+			"is written last. Blobs TO has are skipped, the rest copied in parallel, largest first;\n" +
+			"within one registry they are mounted. Re-running is a no-op. A promotion record (from,\n" +
+			"to, version, commit, who, when) is attached to the digest in TO unless --no-record.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "version", Usage: "promote this `VERSION` instead of the one at HEAD"},
+			&cli.StringFlag{Name: "digest", Usage: "promote exactly this `sha256:...`"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob copies (default 4)"},
+			&cli.BoolFlag{Name: "force", Usage: "move a version tag in TO that points at another digest"},
+			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record"},
+		},
+		Action: action(func(e *env) error {
+			a, err := e.args(2, 2, "FROM TO")
+			if err != nil {
+				return err
+			}
+			p, err := e.project()
+			if err != nil {
+				return err
+			}
+			res, err := ship.Promote(e.ctx, p, a[0], a[1], ship.PromoteOptions{
+				Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
+				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"),
+			})
+			if err != nil {
+				return err
+			}
+			if res.UpToDate {
+				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "promote", Msg: fmt.Sprintf("already promoted from %s to %s", a[0], a[1])})
+			} else {
+				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "promote", Msg: fmt.Sprintf(
+					"promoted %s from %s to %s (%d blobs copied, %d mounted, %d already there, %d referrers; %s in %.1fs)",
+					res.Digest[:19], a[0], a[1], res.BlobsCopied, res.BlobsMounted, res.BlobsSkipped, res.Referrers,
+					ui.Amount(res.Bytes, "B"), res.Seconds)})
+			}
+			return e.result(res, res.Target)
+		}),
+	}
+}

@@ -1,0 +1,395 @@
+package promote
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/registry"
+)
+
+// step names the progress step of a promotion.
+const step = "promote"
+
+// copier copies manifests and blobs from a source repository to a target
+// repository. It collects what the target lacks with add, then copies it
+// with flush: blobs first, then manifests, children before parents.
+type copier struct {
+	from, to  *registry.Client // to counts its requests in Stats
+	records   *registry.Client // the target, uncounted
+	src, dst  name.Repository
+	srcOpts   []remote.Option
+	dstOpts   []remote.Option
+	srcPuller *remote.Puller
+	dstPuller *remote.Puller
+	pusher    *remote.Pusher
+	mount     bool // same host: mount blobs instead of copying them
+	jobs      int
+	rep       progress.Reporter
+	meter     meter
+	seen      map[v1.Hash]bool
+	pendManif []node
+	pendBlobs map[v1.Hash]v1.Descriptor
+}
+
+// node is a manifest with its raw bytes.
+type node struct {
+	desc v1.Descriptor
+	raw  []byte
+}
+
+func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.Stats, src, dst name.Repository, jobs int, rep progress.Reporter) (*copier, error) {
+	c := &copier{
+		from: from, to: to.WithStats(stats), records: to, src: src, dst: dst,
+		srcOpts:   from.RemoteOptions(ctx),
+		dstOpts:   to.WithStats(stats).RemoteOptions(ctx),
+		mount:     from.Host() == to.Host(),
+		jobs:      jobs,
+		rep:       rep,
+		seen:      map[v1.Hash]bool{},
+		pendBlobs: map[v1.Hash]v1.Descriptor{},
+	}
+	var err error
+	if c.srcPuller, err = remote.NewPuller(c.srcOpts...); err != nil {
+		return nil, fmt.Errorf("setting up the source registry: %w", err)
+	}
+	if c.dstPuller, err = remote.NewPuller(c.dstOpts...); err != nil {
+		return nil, fmt.Errorf("setting up the target registry: %w", err)
+	}
+	if c.pusher, err = remote.NewPusher(c.dstOpts...); err != nil {
+		return nil, fmt.Errorf("setting up the target registry: %w", err)
+	}
+	return c, nil
+}
+
+// sourceError marks an error as the source registry's while it travels
+// through a target request, e.g. a failed blob read during an upload.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// named classifies an error from registry c (see registry.Classify) and,
+// when that did not name the registry, names it and the side.
+func named(c *registry.Client, side string, err error) error {
+	err = c.Classify(err, side)
+	var ae *registry.AuthError
+	var re *registry.Error
+	if err == nil || errors.As(err, &ae) || errors.As(err, &re) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", c.Target(side), err)
+}
+
+// srcErr and dstErr name the source or target registry in err.
+func (c *copier) srcErr(err error) error { return named(c.from, "source", err) }
+func (c *copier) dstErr(err error) error { return named(c.to, "target", err) }
+
+// classify names the side an error came from: the source when it is marked
+// so, else the target.
+func (c *copier) classify(err error) error {
+	var se *sourceError
+	if errors.As(err, &se) {
+		return c.srcErr(err)
+	}
+	return c.dstErr(err)
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// headSource returns the descriptor of ref in the source, or nil when it
+// does not exist.
+func (c *copier) headSource(ctx context.Context, ref name.Reference) (*v1.Descriptor, error) {
+	d, err := c.srcPuller.Head(ctx, ref)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checking %s: %w", ref, c.srcErr(err))
+	}
+	return d, nil
+}
+
+// headTarget returns the digest ref points at in the target, or the zero
+// hash when it does not exist.
+func (c *copier) headTarget(ctx context.Context, ref name.Reference) (v1.Hash, error) {
+	d, err := c.dstPuller.Head(ctx, ref)
+	if isNotFound(err) {
+		return v1.Hash{}, nil
+	}
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("checking %s: %w", ref, c.dstErr(err))
+	}
+	return d.Digest, nil
+}
+
+// fetch gets a manifest from the source by digest, verified against it.
+func (c *copier) fetch(ctx context.Context, h v1.Hash) (node, error) {
+	ref := c.src.Digest(h.String())
+	d, err := c.srcPuller.Get(ctx, ref)
+	if err != nil {
+		return node{}, fmt.Errorf("reading %s: %w", ref, c.srcErr(err))
+	}
+	return node{desc: v1.Descriptor{MediaType: d.MediaType, Size: int64(len(d.Manifest)), Digest: d.Digest}, raw: d.Manifest}, nil
+}
+
+// add plans copying the manifest n (fetched when n.raw is nil) and
+// everything it refers to that the target lacks. A manifest the target
+// has is complete there, since registries accept a manifest only when what
+// it refers to is present; with put, it is put again all the same (which
+// lets the target's referrers tag be brought up to date). add returns n
+// with its raw bytes when it fetched them.
+func (c *copier) add(ctx context.Context, n node, put bool) (node, error) {
+	if c.seen[n.desc.Digest] {
+		return n, nil
+	}
+	c.seen[n.desc.Digest] = true
+	has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
+	if err != nil {
+		return n, err
+	}
+	exists := has == n.desc.Digest
+	if exists && !put {
+		return n, nil
+	}
+	if n.raw == nil {
+		if n, err = c.fetch(ctx, n.desc.Digest); err != nil {
+			return n, err
+		}
+	}
+	if !exists {
+		r, err := references(n.raw, n.desc.MediaType)
+		if err != nil {
+			return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), err)
+		}
+		for _, m := range r.manifests {
+			if _, err := c.add(ctx, node{desc: m}, false); err != nil {
+				return n, err
+			}
+		}
+		for _, b := range r.blobs {
+			c.pendBlobs[b.Digest] = b
+		}
+	}
+	c.pendManif = append(c.pendManif, n)
+	return n, nil
+}
+
+// flush copies the planned blobs, then puts the planned manifests by
+// digest in the order they were planned (children first).
+func (c *copier) flush(ctx context.Context) error {
+	blobs := make([]v1.Descriptor, 0, len(c.pendBlobs))
+	for _, b := range c.pendBlobs {
+		blobs = append(blobs, b)
+	}
+	clear(c.pendBlobs)
+	if err := c.copyBlobs(ctx, blobs); err != nil {
+		return err
+	}
+	manifests := c.pendManif
+	c.pendManif = nil
+	for _, n := range manifests {
+		ref := c.dst.Digest(n.desc.Digest.String())
+		if err := c.pusher.Put(ctx, ref, rawManifest{raw: n.raw, mt: n.desc.MediaType}); err != nil {
+			return fmt.Errorf("writing manifest %s: %w", ref, c.dstErr(err))
+		}
+	}
+	return nil
+}
+
+// largestFirst sorts blobs by size, largest first, then by digest.
+func largestFirst(blobs []v1.Descriptor) {
+	slices.SortFunc(blobs, func(a, b v1.Descriptor) int {
+		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Digest.String(), b.Digest.String()))
+	})
+}
+
+// copyBlobs copies blobs to the target, Jobs at a time, largest first.
+// Each is streamed from the source into the upload, skipped when the target
+// has it, or mounted when both repositories are on the same host.
+func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	largestFirst(blobs)
+	for _, b := range blobs {
+		c.meter.total.Add(b.Size)
+	}
+	stop := c.meter.run(c.rep, 100*time.Millisecond)
+	defer stop()
+	return parallel(ctx, c.jobs, blobs, func(ctx context.Context, d v1.Descriptor) error {
+		b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
+			l, err := c.srcPuller.Layer(ctx, c.src.Digest(d.Digest.String()))
+			if err != nil {
+				return nil, err
+			}
+			return l.Compressed()
+		}}
+		var l v1.Layer = b
+		if c.mount {
+			l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(d.Digest.String())}
+		}
+		if err := c.pusher.Upload(ctx, c.dst, l); err != nil {
+			return fmt.Errorf("copying blob %s: %w", d.Digest, c.classify(err))
+		}
+		b.done()
+		return nil
+	})
+}
+
+// parallel calls f for each item, at most n at a time, starting them in
+// order. It stops at the first error and returns it.
+func parallel[T any](ctx context.Context, n int, items []T, f func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan T)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range min(max(n, 1), len(items)) {
+		wg.Go(func() {
+			for it := range work {
+				if err := f(ctx, it); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for _, it := range items {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// meter counts blob bytes done of a total for progress reports.
+type meter struct {
+	done, total atomic.Int64
+}
+
+// run reports progress every interval until the returned function is
+// called, which reports once more and waits for the reporter to stop.
+func (m *meter) run(rep progress.Reporter, interval time.Duration) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	report := func() {
+		rep.Report(progress.Event{Kind: progress.Update, Step: step, Done: m.done.Load(), Total: m.total.Load(), Unit: "B"})
+	}
+	wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				report()
+			}
+		}
+	})
+	return func() {
+		close(quit)
+		wg.Wait()
+		report()
+	}
+}
+
+// sourceBlob is a blob of the source registry as a layer to upload: its
+// size and media type come from the descriptor (no request), its content
+// streams from the source as the upload reads it.
+type sourceBlob struct {
+	desc  v1.Descriptor
+	open  func() (io.ReadCloser, error)
+	meter *meter
+	read  atomic.Int64 // bytes read by the current attempt
+}
+
+var _ v1.Layer = (*sourceBlob)(nil)
+
+var errNotALayer = errors.New("a blob being copied has no uncompressed form")
+
+// Digest implements v1.Layer.
+func (b *sourceBlob) Digest() (v1.Hash, error) { return b.desc.Digest, nil }
+
+// DiffID implements v1.Layer; copying does not need it.
+func (b *sourceBlob) DiffID() (v1.Hash, error) { return v1.Hash{}, errNotALayer }
+
+// Uncompressed implements v1.Layer; copying does not need it.
+func (b *sourceBlob) Uncompressed() (io.ReadCloser, error) { return nil, errNotALayer }
+
+// Size implements v1.Layer.
+func (b *sourceBlob) Size() (int64, error) { return b.desc.Size, nil }
+
+// MediaType implements v1.Layer.
+func (b *sourceBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
+
+// Compressed opens the blob in the source. Every call starts a new attempt
+// (an upload retried from the start).
+func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
+	b.meter.done.Add(-b.read.Swap(0))
+	rc, err := b.open()
+	if err != nil {
+		return nil, &sourceError{err}
+	}
+	return &blobReader{rc: rc, b: b}, nil
+}
+
+// done counts the whole blob as done, however much was read (none when the
+// target had it or mounted it).
+func (b *sourceBlob) done() {
+	b.meter.done.Add(b.desc.Size - b.read.Swap(b.desc.Size))
+}
+
+// blobReader counts what is read and marks read errors as the source's.
+type blobReader struct {
+	rc io.ReadCloser
+	b  *sourceBlob
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.b.read.Add(int64(n))
+	r.b.meter.done.Add(int64(n))
+	if err != nil && err != io.EOF {
+		err = &sourceError{err}
+	}
+	return n, err
+}
+
+func (r *blobReader) Close() error { return r.rc.Close() }
+
+// digestOf is the sha256 digest of b.
+func digestOf(b []byte) v1.Hash {
+	h, _, _ := v1.SHA256(bytes.NewReader(b))
+	return h
+}

@@ -1,0 +1,336 @@
+package promote
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/registry"
+)
+
+var (
+	// ErrVersionMismatch is returned when both a version and a digest are
+	// given and the version's tag in the source points at another digest.
+	ErrVersionMismatch = errors.New("the version tag does not point at the given digest")
+	// ErrDigestMismatch is returned when the target ends up with another
+	// digest than the source's, e.g. because it rewrote the manifest.
+	ErrDigestMismatch = errors.New("the target registry holds another digest than the source")
+)
+
+// Options configure Promote.
+type Options struct {
+	// From and To are the source and target registries, each with its own
+	// credentials.
+	From, To *registry.Client
+	// FromName and ToName name the registries in messages and records,
+	// e.g. dev and rc (default the clients' names, else their hosts).
+	FromName, ToName string
+	// App is the repository name under each registry's URL.
+	App string
+	// Version is the version to promote; its tag is resolved to a digest
+	// in the source once, and the same tag is set in the target.
+	Version string
+	// Digest is the sha256:... to promote. With Version too, the version
+	// tag must point at it; without, nothing is tagged in the target.
+	Digest string
+	// Commit is the full revision the version was built from, optional.
+	// When the source's git-SHORTSHA tag points at the digest, that tag is
+	// promoted too. It also fills Record.Commit when that is empty.
+	Commit string
+	// Force moves a target version tag that points at another digest.
+	Force bool
+	// Jobs is how many blobs are copied at once (default
+	// registry.DefaultJobs).
+	Jobs int
+	// Record, when not nil, is written to the target as a promotion record
+	// referring to the digest. Promote fills in From, To, Source, Target,
+	// Digest and Version; the caller supplies Who, When (default now) and
+	// Commit.
+	Record *Record
+	// Progress receives Start, Update (bytes), Info, Warn and Skip events.
+	Progress progress.Reporter
+}
+
+// Result is what Promote did.
+type Result struct {
+	// Source and Target are REPO@sha256:... in each registry.
+	Source string `json:"source"`
+	Target string `json:"target"`
+	// Digest is the promoted manifest's digest, the same on both sides.
+	Digest string `json:"digest"`
+	// Tags are the full tag references set in the target.
+	Tags []string `json:"tags"`
+	// BlobsCopied, BlobsSkipped and BlobsMounted count blobs by what
+	// happened to them: streamed from the source, already in the target,
+	// or mounted from the source repository on the same host. Bytes counts
+	// blob bytes sent.
+	BlobsCopied  int   `json:"blobsCopied"`
+	BlobsSkipped int   `json:"blobsSkipped"`
+	BlobsMounted int   `json:"blobsMounted"`
+	Bytes        int64 `json:"bytes"`
+	// Referrers counts the artifacts attached to the image (signatures,
+	// SBOMs, attestations) that were copied or brought up to date.
+	Referrers int `json:"referrers"`
+	// Seconds is how long the promotion took.
+	Seconds float64 `json:"seconds"`
+	// UpToDate is true when the target already held the promotion and
+	// nothing was written.
+	UpToDate bool `json:"upToDate"`
+	// RecordDigest is the digest of the promotion record, written or found.
+	RecordDigest string `json:"recordDigest,omitempty"`
+}
+
+// Promote copies the image Version (or Digest) of App from one registry to
+// another, byte for byte: the version tag is resolved in the source once,
+// then the manifest (or the index with every platform's manifest), its
+// blobs and the artifacts that refer to it are copied by digest; blobs the
+// target has are skipped, blobs on the same host are mounted. The
+// promotion record, when asked for, comes next, and the tags come last, so
+// an interrupted promotion leaves no tag behind and running it again
+// completes it. A target version tag that points at another digest is
+// refused with an error matching image.ErrTagConflict unless Force. When
+// the target's tags already point at the digest (and the record exists),
+// Promote writes nothing and reports UpToDate.
+func Promote(ctx context.Context, o Options) (Result, error) {
+	start := time.Now()
+	if err := o.check(); err != nil {
+		return Result{}, err
+	}
+	rep := progress.Or(o.Progress)
+	o.FromName = cmp.Or(o.FromName, o.From.Name(), o.From.Host())
+	o.ToName = cmp.Or(o.ToName, o.To.Name(), o.To.Host())
+	src, err := o.From.Repo(o.App)
+	if err != nil {
+		return Result{}, err
+	}
+	dst, err := o.To.Repo(o.App)
+	if err != nil {
+		return Result{}, err
+	}
+	stats := &registry.Stats{}
+	c, err := newCopier(ctx, o.From, o.To, stats, src, dst, cmp.Or(o.Jobs, registry.DefaultJobs), rep)
+	if err != nil {
+		return Result{}, err
+	}
+	what := o.App + " " + cmp.Or(o.Version, o.Digest)
+	rep.Report(progress.Event{Kind: progress.Start, Step: step, Msg: fmt.Sprintf("promoting %s from %s to %s", what, o.FromName, o.ToName)})
+
+	top, err := c.resolve(ctx, o)
+	if err != nil {
+		return Result{}, err
+	}
+	digest := top.Digest.String()
+	res := Result{Source: src.Digest(digest).String(), Target: dst.Digest(digest).String(), Digest: digest}
+	finish := func(err error) (Result, error) {
+		res.BlobsCopied, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
+		res.Seconds = time.Since(start).Seconds()
+		return res, err
+	}
+	tags, err := c.tags(ctx, o, top.Digest)
+	if err != nil {
+		return res, err
+	}
+	for _, t := range tags {
+		res.Tags = append(res.Tags, t.String())
+	}
+
+	// What does the target hold already? The first tag (or, without tags,
+	// the manifest by digest) says whether the image is complete there.
+	var complete bool
+	var pending []name.Tag
+	if len(tags) == 0 {
+		has, err := c.headTarget(ctx, dst.Digest(digest))
+		if err != nil {
+			return res, err
+		}
+		complete = has == top.Digest
+	} else {
+		complete, pending, err = c.pendingTags(ctx, tags, top.Digest, o.Force)
+		if err != nil {
+			return res, err
+		}
+	}
+	var rec Record
+	recorded := o.Record == nil
+	if o.Record != nil {
+		rec = o.record(src, dst, digest)
+		d, err := findRecord(ctx, c.records, dst, top.Digest, rec)
+		if err != nil {
+			return res, err
+		}
+		recorded, res.RecordDigest = d != "", d
+	}
+	if complete && len(pending) == 0 && recorded {
+		res.UpToDate = true
+		rep.Report(progress.Event{Kind: progress.Skip, Step: step, Msg: "up to date: " + res.Target})
+		return finish(nil)
+	}
+
+	var topNode node
+	if !complete || len(pending) > 0 {
+		if topNode, err = c.fetch(ctx, top.Digest); err != nil {
+			return finish(err)
+		}
+	}
+	if !complete {
+		if _, err = c.add(ctx, topNode, false); err != nil {
+			return finish(err)
+		}
+		if err := c.flush(ctx); err != nil {
+			return finish(err)
+		}
+		if err := c.verify(ctx, dst.Digest(digest), top.Digest); err != nil {
+			return finish(err)
+		}
+		if res.Referrers, err = c.copyReferrers(ctx, topNode); err != nil {
+			return finish(err)
+		}
+	}
+	if !recorded {
+		d, err := c.writeRecord(ctx, rec, top)
+		if err != nil {
+			return finish(err)
+		}
+		res.RecordDigest = d.String()
+		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, d)})
+	}
+	if len(pending) > 0 {
+		for _, t := range pending {
+			if err := c.pusher.Put(ctx, t, rawManifest{raw: topNode.raw, mt: top.MediaType}); err != nil {
+				return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
+			}
+		}
+		if err := c.verify(ctx, tags[0], top.Digest); err != nil {
+			return finish(err)
+		}
+	}
+	rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("promoted %s to %s", what, res.Target)})
+	return finish(nil)
+}
+
+// check reports missing options and normalises Digest.
+func (o *Options) check() error {
+	switch {
+	case o.From == nil || o.To == nil:
+		return errors.New("promoting: source and target registries are required")
+	case o.App == "":
+		return errors.New("promoting: no app name given")
+	case o.Version == "" && o.Digest == "":
+		return errors.New("promoting: give a version or a digest to promote")
+	}
+	if o.Digest != "" {
+		if _, err := v1.NewHash(o.Digest); err != nil {
+			return fmt.Errorf("promoting: parsing digest %q: %w", o.Digest, err)
+		}
+	}
+	return nil
+}
+
+// record is the promotion record to write, from o.Record.
+func (o *Options) record(src, dst name.Repository, digest string) Record {
+	r := *o.Record
+	r.From, r.To = o.FromName, o.ToName
+	r.Source, r.Target = src.Digest(digest).String(), dst.Digest(digest).String()
+	r.Digest, r.Version = digest, o.Version
+	r.Commit = cmp.Or(r.Commit, o.Commit)
+	if r.When.IsZero() {
+		r.When = time.Now().UTC().Truncate(time.Second)
+	}
+	return r
+}
+
+// resolve returns the descriptor of what to promote: the version's tag
+// resolved once in the source (and checked against Digest when given), or
+// Digest.
+func (c *copier) resolve(ctx context.Context, o Options) (v1.Descriptor, error) {
+	var ref name.Reference = c.src.Digest(o.Digest)
+	what := "digest " + o.Digest
+	if o.Version != "" {
+		ref = c.src.Tag(image.VersionTag(o.Version))
+		what = "version " + o.Version
+	}
+	d, err := c.headSource(ctx, ref)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if d == nil {
+		return v1.Descriptor{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
+			Target: c.from.Target("source"), Kind: registry.ErrNotFound,
+			Err:  fmt.Errorf("%s does not exist", ref),
+			Hint: fmt.Sprintf("push it there first with `slipway push %s`", o.FromName),
+		})
+	}
+	if o.Version != "" && o.Digest != "" && d.Digest.String() != o.Digest {
+		return v1.Descriptor{}, fmt.Errorf("resolving %s: %s points at %s, not at %s: %w", what, ref, d.Digest, o.Digest, ErrVersionMismatch)
+	}
+	return v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}, nil
+}
+
+// tags are the target tags to set: the version tag, and the git tag when
+// Commit is given and its tag in the source points at the digest.
+func (c *copier) tags(ctx context.Context, o Options, digest v1.Hash) ([]name.Tag, error) {
+	if o.Version == "" {
+		return nil, nil
+	}
+	tags := []name.Tag{c.dst.Tag(image.VersionTag(o.Version))}
+	if g := image.GitTag(o.Commit); g != "" {
+		d, err := c.headSource(ctx, c.src.Tag(g))
+		if err != nil {
+			return nil, err
+		}
+		if d != nil && d.Digest == digest {
+			tags = append(tags, c.dst.Tag(g))
+		}
+	}
+	return tags, nil
+}
+
+// pendingTags checks the target's tags: complete is true when the first
+// (version) tag points at digest already, pending lists the tags to set.
+// A version tag pointing elsewhere is a *image.TagConflictError unless
+// force.
+func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Hash, force bool) (complete bool, pending []name.Tag, err error) {
+	for i, t := range tags {
+		existing, err := c.headTarget(ctx, t)
+		if err != nil {
+			return false, nil, err
+		}
+		switch {
+		case existing == digest:
+			if i == 0 {
+				complete = true
+			}
+			continue
+		case i == 0 && existing != v1.Hash{} && !force:
+			return false, nil, &image.TagConflictError{Tag: t.String(), Existing: existing.String(), New: digest.String()}
+		case i == 0 && existing != v1.Hash{}:
+			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
+				Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing, digest)})
+		}
+		pending = append(pending, t)
+	}
+	return complete, pending, nil
+}
+
+// verify checks that ref in the target points at want.
+func (c *copier) verify(ctx context.Context, ref name.Reference, want v1.Hash) error {
+	got, err := c.headTarget(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		found := "nothing"
+		if got != (v1.Hash{}) {
+			found = got.String()
+		}
+		return fmt.Errorf("verifying %s: %w: %s, not %s", ref, ErrDigestMismatch, found, want)
+	}
+	return nil
+}

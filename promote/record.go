@@ -1,0 +1,246 @@
+package promote
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/registry"
+)
+
+// ArtifactType is the artifact type of promotion records, and the media
+// type of their config blob, which holds the Record as JSON.
+const ArtifactType = "application/vnd.slipway.promotion.v1+json"
+
+// Annotations of a promotion record's manifest, so that a list of
+// referrers tells records apart without reading them. The manifest also
+// carries image.AnnotationCreated.
+const (
+	AnnotationFrom    = "vnd.slipway.promotion.from"
+	AnnotationTo      = "vnd.slipway.promotion.to"
+	AnnotationVersion = "vnd.slipway.promotion.version"
+)
+
+// maxRecordSize bounds how much of a record blob is read.
+const maxRecordSize = 64 << 10
+
+// Record is a promotion record: a small OCI artifact in the target
+// repository whose subject is the promoted manifest.
+type Record struct {
+	// From and To name the registries, e.g. dev and rc.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Source and Target are REPO@sha256:... in each registry.
+	Source string `json:"source"`
+	Target string `json:"target"`
+	// Digest is the promoted manifest's digest.
+	Digest string `json:"digest"`
+	// Version is the promoted version; empty when promoted by digest.
+	Version string `json:"version,omitempty"`
+	// Commit is the revision the image was built from, when known.
+	Commit string `json:"commit,omitempty"`
+	// Who promoted, e.g. a user or CI job.
+	Who string `json:"who,omitempty"`
+	// When the promotion happened.
+	When time.Time `json:"when"`
+}
+
+// same reports whether r records the same promotion as o: same registries,
+// digest and version, whoever made it and whenever.
+func (r Record) same(o Record) bool {
+	return r.From == o.From && r.To == o.To && r.Digest == o.Digest && r.Version == o.Version
+}
+
+// annotations are the manifest annotations of a record.
+func (r Record) annotations() map[string]string {
+	a := map[string]string{
+		AnnotationFrom:          r.From,
+		AnnotationTo:            r.To,
+		image.AnnotationCreated: r.When.UTC().Format(time.RFC3339),
+	}
+	if r.Version != "" {
+		a[AnnotationVersion] = r.Version
+	}
+	return a
+}
+
+// recordManifest returns the manifest of a record artifact for subject,
+// with the record as its config blob and the empty JSON blob as its one
+// layer, and both blobs.
+func recordManifest(r Record, subject v1.Descriptor) (raw []byte, config, layer v1.Layer, err error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encoding promotion record: %w", err)
+	}
+	config = static.NewLayer(body, ArtifactType)
+	layer = static.NewLayer([]byte("{}"), types.OCIEmptyJSON)
+	desc := func(mt types.MediaType, b []byte) v1.Descriptor {
+		return v1.Descriptor{MediaType: mt, Size: int64(len(b)), Digest: digestOf(b)}
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  ArtifactType,
+		Config:        desc(ArtifactType, body),
+		Layers:        []v1.Descriptor{desc(types.OCIEmptyJSON, []byte("{}"))},
+		Subject:       &subject,
+		Annotations:   r.annotations(),
+	}
+	raw, err = json.Marshal(m)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encoding promotion record: %w", err)
+	}
+	return raw, config, layer, nil
+}
+
+// writeRecord writes the record artifact for subject into the target and
+// returns its digest. Putting a manifest with a subject also maintains the
+// sha256-HEX referrers tag on registries without the referrers API.
+func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descriptor) (v1.Hash, error) {
+	raw, config, layer, err := recordManifest(r, subject)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	// Not through c.pusher: the record's blobs are not the image's.
+	pusher, err := remote.NewPusher(c.records.RemoteOptions(ctx)...)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("writing promotion record: %w", err)
+	}
+	for _, l := range []v1.Layer{config, layer} {
+		if err := pusher.Upload(ctx, c.dst, l); err != nil {
+			return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, "target", err))
+		}
+	}
+	h := digestOf(raw)
+	ref := c.dst.Digest(h.String())
+	if err := pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}); err != nil {
+		return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, "target", err))
+	}
+	return h, nil
+}
+
+// Records lists the promotion records of digest in the repository of app
+// in the registry of c, oldest first. It reads them through the OCI
+// referrers API, or the sha256-HEX referrers tag where the registry lacks
+// it.
+func Records(ctx context.Context, c *registry.Client, app, digest string) ([]Record, error) {
+	repo, err := c.Repo(app)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, fmt.Errorf("listing promotion records: parsing digest %q: %w", digest, err)
+	}
+	opts := c.RemoteOptions(ctx)
+	descs, err := recordDescriptors(repo, h, opts)
+	if err != nil {
+		return nil, named(c, "", err)
+	}
+	recs := make([]Record, 0, len(descs))
+	for _, d := range descs {
+		r, err := readRecord(repo, d.Digest, opts)
+		if err != nil {
+			return nil, named(c, "", err)
+		}
+		recs = append(recs, r)
+	}
+	slices.SortStableFunc(recs, func(a, b Record) int {
+		return cmp.Or(a.When.Compare(b.When), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
+	})
+	return recs, nil
+}
+
+// recordDescriptors lists the promotion records that refer to h.
+func recordDescriptors(repo name.Repository, h v1.Hash, opts []remote.Option) ([]v1.Descriptor, error) {
+	ref := repo.Digest(h.String())
+	idx, err := remote.Referrers(ref, append(opts, remote.WithFilter("artifactType", ArtifactType))...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
+	}
+	var out []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.ArtifactType == ArtifactType {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// readRecord reads the record artifact h of repo.
+func readRecord(repo name.Repository, h v1.Hash, opts []remote.Option) (Record, error) {
+	ref := repo.Digest(h.String())
+	d, err := remote.Get(ref, opts...)
+	if err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
+	if err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	if m.Config.MediaType != ArtifactType || m.Config.Size > maxRecordSize {
+		return Record{}, fmt.Errorf("reading promotion record %s: unexpected config %s of %d bytes", ref, m.Config.MediaType, m.Config.Size)
+	}
+	l, err := remote.Layer(repo.Digest(m.Config.Digest.String()), opts...)
+	if err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxRecordSize))
+	if err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("reading promotion record %s: %w", ref, err)
+	}
+	return r, nil
+}
+
+// findRecord returns the digest of a record of the same promotion as want
+// that refers to h in the target, or "" when there is none. Annotations
+// decide without reading records; records without them are read.
+func findRecord(ctx context.Context, c *registry.Client, repo name.Repository, h v1.Hash, want Record) (string, error) {
+	opts := c.RemoteOptions(ctx)
+	descs, err := recordDescriptors(repo, h, opts)
+	if err != nil {
+		return "", fmt.Errorf("looking for a promotion record: %w", named(c, "target", err))
+	}
+	for _, d := range descs {
+		if from, ok := d.Annotations[AnnotationFrom]; ok {
+			got := Record{From: from, To: d.Annotations[AnnotationTo], Version: d.Annotations[AnnotationVersion], Digest: h.String()}
+			if got.same(want) {
+				return d.Digest.String(), nil
+			}
+			continue
+		}
+		r, err := readRecord(repo, d.Digest, opts)
+		if err != nil {
+			return "", fmt.Errorf("looking for a promotion record: %w", named(c, "target", err))
+		}
+		if r.same(want) {
+			return d.Digest.String(), nil
+		}
+	}
+	return "", nil
+}
