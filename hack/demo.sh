@@ -10,13 +10,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=${SLIPWAY_DEMO_DIR:-$root/.demo}
 slipway=$root/bin/slipway
 reg=$root/hack/testenv/registry.sh
+# The demo's registries keep their data with the demo, so removing .demo/
+# starts everything afresh.
+export SLIPWAY_TESTENV=$work/testenv
 
 if [ "${1:-}" = down ]; then
   "$reg" stop 5000 5001
   exit 0
 fi
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+else
+  step() { printf '\n== %s\n' "$*" >&2; }
+fi
 
 "$root/hack/install-deps.sh" git curl
 step "local registries: dev on 127.0.0.1:5000, rc on 127.0.0.1:5001"
@@ -37,7 +44,7 @@ step "slipway config check"
 "$slipway" config check
 
 step "slipway release   (tags v0.1.0; on a re-run: already released)"
-"$slipway" release --allow-dirty=false
+"$slipway" release
 
 step "slipway version"
 version=$("$slipway" version)
