@@ -71,6 +71,8 @@ func newApp(stdio Stdio) *cli.App {
 			releaseCommand(),
 			buildCommand(),
 			pushCommand(),
+			promoteCommand(),
+			deployCommand(),
 			exitCodesCommand(),
 		},
 	}

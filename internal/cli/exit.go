@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/deploy"
 	"github.com/slipwayhq/slipway/image"
 	"github.com/slipwayhq/slipway/registry"
 	"github.com/slipwayhq/slipway/release"
@@ -45,8 +46,8 @@ var exitCodes = []struct {
 // codes here, the one place that knows them all.
 var (
 	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale}
-	authErrs = []error{release.ErrAuth, registry.ErrAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL}
+	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext}
 )
 
 func exitCode(err error) int {
@@ -62,6 +63,8 @@ func exitCode(err error) int {
 		return ExitAuth
 	case isAny(err, refusals):
 		return ExitRefused
+	case errors.Is(err, deploy.ErrFailed):
+		return ExitDeployFail
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/deploy"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -33,15 +34,20 @@ func (e *env) result(v any, text string) error {
 }
 
 type jsonError struct {
-	Error    string            `json:"error"`
-	Code     int               `json:"exitCode"`
-	Problems []config.Problem  `json:"problems,omitempty"`
-	Hint     string            `json:"hint,omitempty"`
-	Extra    map[string]string `json:"details,omitempty"`
+	Error    string           `json:"error"`
+	Code     int              `json:"exitCode"`
+	Problems []config.Problem `json:"problems,omitempty"`
+	Hint     string           `json:"hint,omitempty"`
+	Result   any              `json:"result,omitempty"`
 }
 
 func errorJSON(err error, code int) jsonError {
 	j := jsonError{Error: err.Error(), Code: code, Hint: hint(err)}
+	var failed *deploy.FailedError
+	if errors.As(err, &failed) {
+		j.Result = failed.Result
+		j.Error, _, _ = strings.Cut(err.Error(), "\n")
+	}
 	var ps config.Problems
 	if errors.As(err, &ps) {
 		j.Problems = ps

@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ErrConflict is matched when another field manager owns fields Slipway
+// would set.
+var ErrConflict = errors.New("field ownership conflict")
+
+// ErrNoNamespace is matched when the namespace is missing and Slipway may
+// not create it.
+var ErrNoNamespace = errors.New("namespace does not exist")
+
+// ApplyOptions configure Apply.
+type ApplyOptions struct {
+	// Force takes ownership of fields another manager owns.
+	Force bool
+	// DryRun asks the API server to validate and default everything but
+	// persist nothing.
+	DryRun bool
+}
+
+// Applied is what the API server made of the manifests.
+type Applied struct {
+	Objects    []runtime.Object // as returned by the server, in apply order
+	Deployment *appsv1.Deployment
+}
+
+// Apply server-side applies the manifests in dependency order with field
+// manager "slipway". Without a Namespace in m, the namespace must exist.
+func (c *Cluster) Apply(ctx context.Context, m Manifests, o ApplyOptions) (Applied, error) {
+	var out Applied
+	if m.Namespace == nil {
+		ns := m.Deployment.Namespace
+		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return out, fmt.Errorf("deploying to %s: %w: %s, and environments.%s.createNamespace is false; create it or allow Slipway to",
+				c.Env, ErrNoNamespace, ns, c.Env)
+		} else if err != nil {
+			return out, c.explain(err, "reading namespace "+ns)
+		}
+	}
+	for _, obj := range m.Objects() {
+		got, err := c.apply(ctx, obj, o)
+		if err != nil {
+			return out, err
+		}
+		out.Objects = append(out.Objects, got)
+		if d, ok := got.(*appsv1.Deployment); ok {
+			out.Deployment = d
+		}
+	}
+	return out, nil
+}
+
+func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions) (runtime.Object, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %T: %w", obj, err)
+	}
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &o.Force}
+	if o.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	kind, name := describeObject(obj)
+	var got runtime.Object
+	switch v := obj.(type) {
+	case *corev1.Namespace:
+		got, err = c.Client.CoreV1().Namespaces().Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	case *corev1.Secret:
+		got, err = c.Client.CoreV1().Secrets(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	case *corev1.Service:
+		got, err = c.Client.CoreV1().Services(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	case *appsv1.Deployment:
+		got, err = c.Client.AppsV1().Deployments(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	case *networkingv1.Ingress:
+		got, err = c.Client.NetworkingV1().Ingresses(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	default:
+		return nil, fmt.Errorf("applying %T: not a kind Slipway deploys", obj)
+	}
+	switch {
+	case err == nil:
+		return got, nil
+	case apierrors.IsConflict(err):
+		return nil, fmt.Errorf("applying %s %s: %w: %s; another tool manages these fields; pass --force-conflicts to take them over",
+			kind, name, ErrConflict, apiMessage(err))
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return nil, fmt.Errorf("applying %s %s: the API server rejected it: %s", kind, name, apiMessage(err))
+	}
+	return nil, c.explain(err, fmt.Sprintf("applying %s %s", kind, name))
+}
+
+func describeObject(obj runtime.Object) (kind, name string) {
+	switch v := obj.(type) {
+	case *corev1.Namespace:
+		return "Namespace", v.Name
+	case *corev1.Secret:
+		return "Secret", v.Namespace + "/" + v.Name
+	case *corev1.Service:
+		return "Service", v.Namespace + "/" + v.Name
+	case *appsv1.Deployment:
+		return "Deployment", v.Namespace + "/" + v.Name
+	case *networkingv1.Ingress:
+		return "Ingress", v.Namespace + "/" + v.Name
+	}
+	return fmt.Sprintf("%T", obj), ""
+}

@@ -1,0 +1,168 @@
+package deploy
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipwayhq/slipway/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func example(t *testing.T) (*config.Project, PodTemplate) {
+	t.Helper()
+	dir := filepath.Join("..", "examples", "hello-go")
+	p, err := config.LoadProject(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, p.Deploy.Pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := ParsePod("pod.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, pod
+}
+
+// TestRenderGolden renders every environment of examples/hello-go.
+func TestRenderGolden(t *testing.T) {
+	p, pod := example(t)
+	for _, env := range p.Environments {
+		t.Run(env.Name, func(t *testing.T) {
+			m, err := Render(RenderInput{
+				Project: p, Env: env, Pod: pod, Version: "1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567",
+				Image: p.RegistryOf(env).URL + "/hello@" + digest,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "render", env.Name+".golden"), got)
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./deploy -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs (go test ./deploy -update rewrites it):\n%s", path, got)
+	}
+}
+
+func TestRenderRules(t *testing.T) {
+	p, pod := example(t)
+	prod, _ := p.Environments.Get("prod")
+	dev, _ := p.Environments.Get("dev")
+	canary, _ := p.Environments.Get("canary")
+	in := func(env config.Environment, pod PodTemplate) RenderInput {
+		return RenderInput{Project: p, Env: env, Pod: pod, Version: "1.2.3", Image: "r.example.com/hello@" + digest}
+	}
+	noProbe := PodTemplate{}
+
+	if _, err := Render(in(prod, noProbe)); err == nil || !strings.Contains(err.Error(), "readinessProbe") {
+		t.Errorf("prod without a readiness probe: %v", err)
+	}
+	m, err := Render(in(dev, noProbe))
+	if err != nil || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "readinessProbe") {
+		t.Errorf("dev without a readiness probe: %v %v", err, m.Warnings)
+	}
+	if c := m.Deployment.Spec.Template.Spec.Containers[0]; c.Name != "app" || !strings.HasSuffix(c.Image, digest) {
+		t.Errorf("a container is made for an empty pod.yml: %+v", c)
+	}
+	if _, err := Render(RenderInput{Project: p, Env: dev, Image: "r.example.com/hello:1.2.3"}); err == nil {
+		t.Error("an image by tag must be refused")
+	}
+
+	m, err = Render(in(canary, pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Deployment.Name != "hello-canary" || m.Service != nil || m.Ingress != nil {
+		t.Errorf("canary: deployment %s, service %v, ingress %v", m.Deployment.Name, m.Service, m.Ingress)
+	}
+	if got := m.Deployment.Spec.Template.Labels[LabelService]; got != "prod" {
+		t.Errorf("canary pods must be selected by prod's service, label %q", got)
+	}
+
+	// pod.yml wins over every default.
+	custom := pod
+	custom.Spec = *pod.Spec.DeepCopy()
+	custom.Spec.AutomountServiceAccountToken = ptr(true)
+	grace := int64(2)
+	custom.Spec.TerminationGracePeriodSeconds = &grace
+	m, err = Render(in(dev, custom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !*m.Deployment.Spec.Template.Spec.AutomountServiceAccountToken || *m.Deployment.Spec.Template.Spec.TerminationGracePeriodSeconds != 2 {
+		t.Error("pod.yml's own values must be kept")
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "does not cover") {
+		t.Errorf("warnings: %v", m.Warnings)
+	}
+
+	m, err = Render(RenderInput{Project: p, Env: dev, Pod: pod, Image: "r.example.com/hello@" + digest, PullSecret: []byte(`{"auths":{"r.example.com":{"auth":"c2VjcmV0"}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _ := m.YAML()
+	if strings.Contains(string(y), "c2VjcmV0") || !strings.Contains(string(y), "hello-pull") {
+		t.Errorf("the rendered YAML must name the pull secret but never hold it:\n%s", y)
+	}
+}
+
+func TestParsePod(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"bare spec", "containers:\n  - name: web\n    image: x\n", nil},
+		{"pod", "metadata:\n  labels: {a: b}\nspec:\n  containers: [{name: web}]\n", nil},
+		{"unknown fields", "metadata:\n  lables: {a: b}\nspec:\n  containers:\n    - name: web\n      readinesProbe: {}\n",
+			[]string{`pod.yml:2:3: metadata.lables: unknown field "lables"; did you mean "labels"?`,
+				`pod.yml:6:7: spec.containers[0].readinesProbe: unknown field "readinesProbe"; did you mean "readinessProbe"?`}},
+		{"wrong type", "spec:\n  containers:\n    - name: web\n      ports: [{containerPort: http}]\n",
+			[]string{`cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32`}},
+		{"another kind", "kind: Deployment\nspec: {}\n", []string{`"Deployment": pod.yml holds a Pod`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePod("pod.yml", []byte(tc.yaml))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ps config.Problems
+			if !errors.As(err, &ps) || len(ps) != len(tc.want) {
+				t.Fatalf("got %v", err)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(ps[i].Error(), w) {
+					t.Errorf("problem %d: %s\nwant %s", i, ps[i].Error(), w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/deploy"
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/ship"
+)
+
+func deployCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "deploy",
+		Usage:     "roll out the image to an environment and wait for a verdict",
+		ArgsUsage: "ENV",
+		Description: "Renders the Deployment (image by digest), Service and Ingress from slipway.yaml and\n" +
+			"pod.yml, applies them server-side (field manager slipway) and waits for THIS rollout's\n" +
+			"verdict: done, or failed with the reason (crash loops, image pull errors, unschedulable\n" +
+			"pods, quota, the progress deadline) without waiting out the timeout. A failed rollout\n" +
+			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
+			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the rendered manifests; touch nothing"},
+			&cli.BoolFlag{Name: "diff", Usage: "show what would change against what is live (server-side dry run)"},
+			&cli.StringFlag{Name: "version", Usage: "deploy this `VERSION` instead of the one at HEAD"},
+			&cli.StringFlag{Name: "digest", Usage: "deploy exactly this `sha256:...` from the environment's registry"},
+			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
+			&cli.BoolFlag{Name: "no-rollback", Usage: "leave a failed rollout as it is"},
+			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
+			&cli.StringFlag{Name: "context", Usage: "kubeconfig `CONTEXT` (default: the environment's)"},
+			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: the environment's, $KUBECONFIG, ~/.kube/config)"},
+			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
+		},
+		Action: action(func(e *env) error {
+			a, err := e.args(1, 1, "ENV")
+			if err != nil {
+				return err
+			}
+			p, err := e.project()
+			if err != nil {
+				return err
+			}
+			res, err := ship.Deploy(e.ctx, p, a[0], ship.DeployOptions{
+				Options: e.shipOptions(),
+				Cluster: deploy.ClusterOptions{Context: e.c.String("context"), Kubeconfig: e.c.String("kubeconfig")},
+				Version: e.c.String("version"), Digest: e.c.String("digest"),
+				DryRun: e.c.Bool("dry-run"), Diff: e.c.Bool("diff"), Timeout: e.c.Duration("timeout"),
+				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
+			})
+			if err != nil {
+				return err
+			}
+			switch {
+			case e.c.Bool("dry-run"):
+				if e.json {
+					return e.printJSON(res)
+				}
+				_, err := e.ui.Out.Write(res.Manifests)
+				return err
+			case e.c.Bool("diff"):
+				if res.Diff == "" {
+					e.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
+				}
+				return e.result(res, strings.TrimRight(res.Diff, "\n"))
+			case res.UpToDate:
+				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: fmt.Sprintf("%s %s already runs in %s", p.App, res.Version, res.Env)})
+			default:
+				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: fmt.Sprintf(
+					"%s %s runs in %s (revision %d, %.1fs)", p.App, res.Version, res.Env, res.Revision, res.Seconds)})
+			}
+			return e.result(res, res.Image)
+		}),
+	}
+}

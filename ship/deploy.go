@@ -1,0 +1,152 @@
+package ship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/deploy"
+	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/registry"
+)
+
+// DeployOptions configure Deploy.
+type DeployOptions struct {
+	Options
+	Cluster deploy.ClusterOptions
+	// Version deploys this version instead of the one at HEAD.
+	Version string
+	// Digest deploys exactly this digest (sha256:...) from the environment's
+	// registry.
+	Digest string
+	// DryRun renders without touching the cluster; Diff compares with what
+	// is live.
+	DryRun, Diff bool
+	// Timeout overrides deploy.timeout.
+	Timeout time.Duration
+	// NoRollback leaves a failed rollout as it is.
+	NoRollback bool
+	// ForceConflicts takes over fields other managers own.
+	ForceConflicts bool
+	// Reason is recorded with the deploy.
+	Reason string
+}
+
+// DeployResult is what Deploy did; with DryRun or Diff, Manifests or Diff
+// hold the output.
+type DeployResult struct {
+	deploy.Result
+	Manifests []byte `json:"-"`
+	Diff      string `json:"diff,omitempty"`
+}
+
+// Deploy rolls the project's image out to the environment called envName:
+// the version at HEAD (or o.Version / o.Digest) from that environment's
+// registry, by digest.
+func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOptions) (DeployResult, error) {
+	env, err := p.Environment(envName)
+	if err != nil {
+		return DeployResult{}, fmt.Errorf("deploying: %w", err)
+	}
+	pod, err := readPod(p)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	in, err := target(ctx, p, env, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	in.Pod = pod
+	if o.DryRun {
+		m, err := deploy.Render(in)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		y, err := m.YAML()
+		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings}, Manifests: y}, err
+	}
+	cluster, err := deploy.Connect(env, o.Cluster)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if o.Diff {
+		m, err := deploy.Render(in)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		d, err := cluster.Diff(ctx, m)
+		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version}, Diff: d}, err
+	}
+	res, err := deploy.Deploy(ctx, deploy.Options{
+		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
+		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+	})
+	return DeployResult{Result: res}, err
+}
+
+func readPod(p *config.Project) (deploy.PodTemplate, error) {
+	path := filepath.Join(p.Dir, p.Deploy.Pod)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return deploy.PodTemplate{}, nil // Slipway makes the one container itself
+	}
+	if err != nil {
+		return deploy.PodTemplate{}, fmt.Errorf("reading %s: %w", p.Deploy.Pod, err)
+	}
+	return deploy.ParsePod(p.Deploy.Pod, data)
+}
+
+// target works out which image, by digest, an environment gets.
+func target(ctx context.Context, p *config.Project, env config.Environment, o DeployOptions) (deploy.RenderInput, error) {
+	reg := p.RegistryOf(env)
+	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	if err != nil {
+		return deploy.RenderInput{}, err
+	}
+	repo, err := client.Repo(p.App)
+	if err != nil {
+		return deploy.RenderInput{}, err
+	}
+	in := deploy.RenderInput{Project: p, Env: env}
+	if o.Digest != "" {
+		if !strings.HasPrefix(o.Digest, "sha256:") || len(o.Digest) != len("sha256:")+64 {
+			return in, fmt.Errorf("deploying %s: --digest %q: %w: want sha256: and 64 hex digits", env.Name, o.Digest, config.ErrInvalid)
+		}
+		in.Image, in.Version = repo.String()+"@"+o.Digest, o.Version
+		return in, nil
+	}
+	version, commit := o.Version, ""
+	if version == "" {
+		info, err := Version(p)
+		if err != nil {
+			return in, err
+		}
+		version, commit = info.Version, info.Commit
+	}
+	digest, err := client.Resolve(ctx, p.App, image.VersionTag(version))
+	if err != nil {
+		if errors.Is(err, registry.ErrNotFound) {
+			return in, fmt.Errorf("deploying %s %s to %s: %w; push it first: slipway push %s (or promote it to registry %s)",
+				p.App, version, env.Name, err, env.Name, reg.Name)
+		}
+		return in, err
+	}
+	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
+	return in, nil
+}
+
+// Actor names who runs Slipway, for records: SLIPWAY_ACTOR, else the CI
+// system's user, else the login name.
+func Actor() string {
+	for _, k := range []string{"SLIPWAY_ACTOR", "BUILD_USER_ID", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "DRONE_COMMIT_AUTHOR", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "unknown"
+}
