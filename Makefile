@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
 STATICCHECK_VERSION := v0.8.2
-APT_PACKAGES := docker-registry
+APT_PACKAGES := docker-registry git curl openssl
 
 .PHONY: all build test unit lint deps demo demo-down clean
 
@@ -18,6 +18,7 @@ build: ## build bin/slipway
 
 deps: ## install what the test suite needs, when missing
 	@hack/install-deps.sh $(APT_PACKAGES)
+	@hack/testenv/k8s.sh install
 	@test -x $(BIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 lint: deps ## gofmt, go vet, staticcheck
@@ -34,7 +35,7 @@ unit: ## tests that need no servers
 demo: deps build ## walk an example project through Slipway on local defaults
 	@hack/demo.sh
 
-demo-down: ## stop what the demo started
+demo-down: ## stop what the demo started (registries and control plane)
 	@hack/demo.sh down
 
 clean:

@@ -138,7 +138,15 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 		before = revisionOf(live)
 	}
 	if live != nil && live.Annotations[AnnotationDigest] == digestOf(in.Image) && healthy(live) {
-		dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: m.Deployment}, ApplyOptions{DryRun: true, Force: o.ForceConflicts})
+		// Keep the live deploy record in the dry run: a Deployment's
+		// generation counts annotation changes too.
+		same := m.Deployment.DeepCopy()
+		for _, k := range []string{AnnotationBy, AnnotationAt, AnnotationReason} {
+			if v, ok := live.Annotations[k]; ok {
+				same.Annotations[k] = v
+			}
+		}
+		dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: same}, ApplyOptions{DryRun: true, Force: o.ForceConflicts})
 		if err != nil {
 			return res, err
 		}

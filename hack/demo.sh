@@ -14,8 +14,11 @@ reg=$root/hack/testenv/registry.sh
 # starts everything afresh.
 export SLIPWAY_TESTENV=$work/testenv
 
+k8s=$root/hack/testenv/k8s.sh
+
 if [ "${1:-}" = down ]; then
   "$reg" stop 5000 5001
+  "$k8s" stop
   exit 0
 fi
 
@@ -59,11 +62,34 @@ step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
 step "slipway push dev"
 "$slipway" push dev
 
-step "what the registry now holds"
-curl -fsS "http://127.0.0.1:5000/v2/team/hello/tags/list"; echo
+step "a local Kubernetes control plane (context slipway-local; built once, then cached)"
+eval "$("$k8s" start)"
+export KUBECONFIG
+
+step "slipway deploy dev   (waits for a verdict; on a re-run: already runs)"
+"$slipway" deploy dev
+
+step "slipway promote dev rc   (by digest; on a re-run: already promoted)"
+"$slipway" promote dev rc
+
+for env in showcase canary prod; do
+  step "slipway deploy $env"
+  "$slipway" deploy "$env"
+done
+
+step "what runs where"
+"$("$k8s" bin)/kubectl" get deployments -A -l app.kubernetes.io/managed-by=slipway \
+  -o custom-columns='NAMESPACE:.metadata.namespace,NAME:.metadata.name,VERSION:.metadata.annotations.slipway\.dev/version,READY:.status.readyReplicas,WANT:.spec.replicas'
+
+cat >&2 <<'TXT'
+
+The cluster is simulated (kwok): pods are scheduled and turn Ready, but no
+container runs, so there is no traffic to send to the service. The
+Deployments, ReplicaSets, Services and Ingresses above are real API objects.
+TXT
 
 cat >&2 <<'TXT'
 
 Done. Run `make demo` again: every step says it is up to date.
-`make demo-down` stops the registries.
+`make demo-down` stops the registries and the control plane.
 TXT

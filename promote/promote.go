@@ -169,7 +169,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	}
 	if complete && len(pending) == 0 && recorded {
 		res.UpToDate = true
-		rep.Report(progress.Event{Kind: progress.Skip, Step: step, Msg: "up to date: " + res.Target})
+		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "up to date: " + res.Target})
 		return finish(nil)
 	}
 

@@ -325,8 +325,8 @@ func TestPromoteUpToDate(t *testing.T) {
 			if len(srcReqs) != 1 || len(dstReqs) > 3 {
 				t.Errorf("re-run made %d source and %d target requests: %v %v", len(srcReqs), len(dstReqs), srcReqs, dstReqs)
 			}
-			if !slices.ContainsFunc(ev.all(), func(e progress.Event) bool { return e.Kind == progress.Skip }) {
-				t.Errorf("no Skip event: %+v", ev.all())
+			if !slices.ContainsFunc(ev.all(), func(e progress.Event) bool { return strings.Contains(e.Msg, "up to date") }) {
+				t.Errorf("no up-to-date event: %+v", ev.all())
 			}
 			if record {
 				recs, err := Records(context.Background(), to, "hello", first.Digest)

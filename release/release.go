@@ -102,7 +102,7 @@ func Release(ctx context.Context, opt Options) (Result, error) {
 	if plan.UpToDate {
 		res.UpToDate = true
 		res.Tag, res.Version = plan.Existing.Name, plan.Existing.Version.String()
-		rep.Report(progress.Event{Kind: progress.Skip, Step: "release", Msg: res.Tag + " already covers " + st.Head.Short})
+		rep.Report(progress.Event{Kind: progress.Info, Step: "release", Msg: res.Tag + " already covers " + st.Head.Short})
 		if opt.Push && !opt.DryRun {
 			if err := r.push(ctx, rep, opt, res.Tag); err != nil {
 				return Result{}, err

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -25,7 +26,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the scripts' golden files")
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(stopCluster{m}, map[string]func(){
 		"slipway": func() {
 			os.Exit(cli.Main(context.Background(), os.Args, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 		},
@@ -50,6 +51,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":    exits,
+			"cluster":  useCluster,
 			"registry": startRegistry,
 			"tags":     listTags,
 		},
@@ -58,6 +60,8 @@ func TestScripts(t *testing.T) {
 			case "git":
 				_, err := exec.LookPath("git")
 				return err == nil, nil
+			case "cluster":
+				return testenv.ClusterInstalled() || os.Getenv(testenv.E2EEnv) == "1", nil
 			case "registry":
 				// Under make test a missing registry must fail, not skip.
 				_, err := os.Stat(testenv.RegistryBinary)
@@ -145,4 +149,41 @@ func listTags(ts *testscript.TestScript, neg bool, args []string) {
 	for _, t := range list.Tags {
 		fmt.Fprintln(ts.Stdout(), t)
 	}
+}
+
+// One control plane serves every script that needs one; each script uses
+// namespaces of its own.
+var (
+	clusterOnce sync.Once
+	cluster     *testenv.Cluster
+	clusterErr  error
+	clusterDir  string
+)
+
+// useCluster starts the shared control plane if it is not running yet and
+// sets $KUBECONFIG and $KUBECTL for the script.
+func useCluster(ts *testscript.TestScript, neg bool, args []string) {
+	clusterOnce.Do(func() {
+		clusterDir, clusterErr = os.MkdirTemp("", "slipway-cluster-")
+		if clusterErr == nil {
+			cluster, clusterErr = testenv.StartCluster(clusterDir)
+		}
+	})
+	ts.Check(clusterErr)
+	ts.Setenv("KUBECONFIG", cluster.Kubeconfig)
+	ts.Setenv("KUBECTL", cluster.Kubectl)
+}
+
+// stopCluster stops the shared control plane after the tests.
+type stopCluster struct{ m *testing.M }
+
+func (s stopCluster) Run() int {
+	code := s.m.Run()
+	if cluster != nil {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.RemoveAll(clusterDir)
+	}
+	return code
 }

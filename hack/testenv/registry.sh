@@ -31,6 +31,10 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YAML
+    if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
+      echo "127.0.0.1:$port is taken by a process this script did not start; stop it or pick another port" >&2
+      exit 1
+    fi
     setsid docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 </dev/null &
     echo $! >"$dir/pid"
     for _ in $(seq 1 100); do
