@@ -12,7 +12,8 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # timed VAR CMD...: runs CMD quietly and appends its seconds to array VAR.
-timed() { local -n _out=$1; shift; local a b; a=$(now); "$@" >/dev/null 2>&1; b=$(now); _out+=("$(secs "$a" "$b")"); }
+# A failing command is timed too: failing fast is what some runs measure.
+timed() { local -n _out=$1; shift; local a b; a=$(now); "$@" >/dev/null 2>&1 || true; b=$(now); _out+=("$(secs "$a" "$b")"); }
 
 need_crane() { [ -x "$root/bin/crane" ] || go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"; }
 need_slipway() { (cd "$root" && CGO_ENABLED=0 go build -trimpath -o bin/slipway ./cmd/slipway); }

@@ -151,6 +151,9 @@ func (p *Project) applyDefaults() {
 	if !p.Source.Has("deploy.drain") {
 		dp.Drain.Duration = 15 * time.Second
 	}
+	if !p.Source.Has("deploy.stability") {
+		dp.Stability.Duration = 3 * time.Second
+	}
 	if dp.Timeout.Duration == 0 {
 		dp.Timeout.Duration = 5 * time.Minute
 	}

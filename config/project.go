@@ -113,4 +113,6 @@ type Deploy struct {
 	Port    int      `yaml:"port" doc:"container port the Service targets (default: the first image port, else 8080)"`
 	Drain   Duration `yaml:"drain" doc:"preStop drain before SIGTERM (default 15s)"`
 	Timeout Duration `yaml:"timeout" doc:"how long a rollout may take before it fails (default 5m)"`
+	// Stability becomes the Deployment's minReadySeconds.
+	Stability Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off)"`
 }

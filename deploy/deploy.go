@@ -23,9 +23,10 @@ type Options struct {
 	Cluster *Cluster
 	// Timeout bounds the wait for a verdict (default: deploy.timeout).
 	Timeout time.Duration
-	// Stability is how long all new pods must stay ready before the rollout
-	// counts as done (default 3s), so a pod that crashes right after
-	// starting is caught.
+	// Stability is how long the rollout must look done before it counts as
+	// done. The Deployment's minReadySeconds (deploy.stability) already
+	// keeps a new pod from counting as available, or replacing an old one,
+	// until it has stayed ready that long, so the default is 0.
 	Stability time.Duration
 	// NoRollback leaves a failed rollout as it is.
 	NoRollback bool
@@ -173,12 +174,8 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 	if timeout == 0 {
 		timeout = in.Project.Deploy.Timeout.Duration
 	}
-	stability := o.Stability
-	if stability == 0 {
-		stability = 3 * time.Second
-	}
 	wait := WaitOptions{Namespace: env.Namespace, Name: name, Generation: applied.Deployment.Generation,
-		Timeout: timeout, Stability: stability, Progress: rep}
+		Timeout: timeout, Stability: o.Stability, Progress: rep}
 	v, err := Wait(ctx, c.Client, wait)
 	if err != nil {
 		return res, c.explain(err, "waiting for "+name)

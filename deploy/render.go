@@ -209,6 +209,7 @@ func Render(in RenderInput) (Manifests, error) {
 		ObjectMeta: dm,
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                &replicas,
+			MinReadySeconds:         int32(p.Deploy.Stability.Seconds()),
 			Selector:                &metav1.LabelSelector{MatchLabels: selector},
 			ProgressDeadlineSeconds: &deadline,
 			RevisionHistoryLimit:    &history,
