@@ -65,7 +65,9 @@ type Layer struct {
 type Registry struct {
 	URL      string `yaml:"url" required:"true" doc:"registry host and repository prefix, e.g. registry.example.com/team"`
 	Insecure bool   `yaml:"insecure" doc:"allow plain HTTP and unverified TLS (local registries only)"`
-	CA       string `yaml:"ca" doc:"PEM file of extra certificate authorities to trust for this registry, relative to slipway.yaml"`
+	// PullSecret makes deploy create an image pull secret.
+	PullSecret bool   `yaml:"pullSecret" doc:"deploy an image pull secret made from SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD to environments pulling from this registry"`
+	CA         string `yaml:"ca" doc:"PEM file of extra certificate authorities to trust for this registry, relative to slipway.yaml"`
 	// Name is the key under registries.
 	Name string `yaml:"-"`
 }

@@ -85,9 +85,11 @@ func (m Manifests) YAML() ([]byte, error) {
 
 func redacted(s *corev1.Secret) *corev1.Secret {
 	c := s.DeepCopy()
+	c.StringData = map[string]string{}
 	for k := range c.Data {
-		c.Data[k] = []byte("REDACTED")
+		c.StringData[k] = "REDACTED"
 	}
+	c.Data = nil
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/slipwayhq/slipway/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,15 +19,7 @@ import (
 // SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD, NAME upper-cased with
 // every other character than A-Z and 0-9 turned into _.
 func EnvVars(name string) (username, password string) {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(name) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	p := "SLIPWAY_REGISTRY_" + b.String()
+	p := "SLIPWAY_REGISTRY_" + config.EnvName(name)
 	return p + "_USERNAME", p + "_PASSWORD"
 }
 

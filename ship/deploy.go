@@ -2,6 +2,8 @@ package ship
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -137,7 +139,24 @@ func target(ctx context.Context, p *config.Project, env config.Environment, o De
 		return in, err
 	}
 	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
-	return in, nil
+	in.PullSecret, err = pullSecret(reg, client.Host())
+	return in, err
+}
+
+// pullSecret is the .dockerconfigjson of an image pull secret for reg, from
+// its SLIPWAY_REGISTRY_<NAME>_* variables, when reg asks for one.
+func pullSecret(reg config.Registry, host string) ([]byte, error) {
+	if !reg.PullSecret {
+		return nil, nil
+	}
+	userVar, passVar := registry.EnvVars(reg.Name)
+	user, pass := os.Getenv(userVar), os.Getenv(passVar)
+	if user == "" || pass == "" {
+		return nil, fmt.Errorf("making the image pull secret for registry %s: %w: registries.%s.pullSecret is true, so set %s and %s",
+			reg.Name, config.ErrInvalid, reg.Name, userVar, passVar)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	return json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"username": user, "password": pass, "auth": auth}}})
 }
 
 // Actor names who runs Slipway, for records: SLIPWAY_ACTOR, else the CI
