@@ -77,9 +77,8 @@ for env in showcase canary prod; do
   "$slipway" deploy "$env"
 done
 
-step "what runs where"
-"$("$k8s" bin)/kubectl" get deployments -A -l app.kubernetes.io/managed-by=slipway \
-  -o custom-columns='NAMESPACE:.metadata.namespace,NAME:.metadata.name,VERSION:.metadata.annotations.slipway\.dev/version,READY:.status.readyReplicas,WANT:.spec.replicas'
+step "slipway status"
+"$slipway" status
 
 cat >&2 <<'TXT'
 

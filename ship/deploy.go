@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -160,12 +161,15 @@ func pullSecret(reg config.Registry, host string) ([]byte, error) {
 }
 
 // Actor names who runs Slipway, for records: SLIPWAY_ACTOR, else the CI
-// system's user, else the login name.
+// system's user, else the login name, else the account.
 func Actor() string {
 	for _, k := range []string{"SLIPWAY_ACTOR", "BUILD_USER_ID", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "DRONE_COMMIT_AUTHOR", "USER", "LOGNAME"} {
 		if v := os.Getenv(k); v != "" {
 			return v
 		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "unknown"
 }

@@ -338,6 +338,7 @@ args_of() { # COMPONENT: its command line, one argument a line
         --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
         --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
         --service-cluster-ip-range="$service_cidr" --cluster-name=slipway-local \
+        --node-monitor-grace-period=10m \
         --profiling=false
       ;;
     kube-scheduler)

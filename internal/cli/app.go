@@ -73,6 +73,9 @@ func newApp(stdio Stdio) *cli.App {
 			pushCommand(),
 			promoteCommand(),
 			deployCommand(),
+			statusCommand(),
+			historyCommand(),
+			rollbackCommand(),
 			exitCodesCommand(),
 		},
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/deploy"
 	"github.com/slipwayhq/slipway/progress"
 	"github.com/slipwayhq/slipway/ship"
 )
@@ -22,7 +21,7 @@ func deployCommand() *cli.Command {
 			"pods, quota, the progress deadline) without waiting out the timeout. A failed rollout\n" +
 			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
 			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the rendered manifests; touch nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show what would change against what is live (server-side dry run)"},
 			&cli.StringFlag{Name: "version", Usage: "deploy this `VERSION` instead of the one at HEAD"},
@@ -30,10 +29,8 @@ func deployCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
 			&cli.BoolFlag{Name: "no-rollback", Usage: "leave a failed rollout as it is"},
 			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
-			&cli.StringFlag{Name: "context", Usage: "kubeconfig `CONTEXT` (default: the environment's)"},
-			&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: the environment's, $KUBECONFIG, ~/.kube/config)"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
-		},
+		}, clusterFlags()...),
 		Action: action(func(e *env) error {
 			a, err := e.args(1, 1, "ENV")
 			if err != nil {
@@ -45,7 +42,7 @@ func deployCommand() *cli.Command {
 			}
 			res, err := ship.Deploy(e.ctx, p, a[0], ship.DeployOptions{
 				Options: e.shipOptions(),
-				Cluster: deploy.ClusterOptions{Context: e.c.String("context"), Kubeconfig: e.c.String("kubeconfig")},
+				Cluster: e.clusterOptions(),
 				Version: e.c.String("version"), Digest: e.c.String("digest"),
 				DryRun: e.c.Bool("dry-run"), Diff: e.c.Bool("diff"), Timeout: e.c.Duration("timeout"),
 				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),

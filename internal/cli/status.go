@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/deploy"
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/ship"
+)
+
+func clusterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "context", Usage: "kubeconfig `CONTEXT` (default: the environment's)"},
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: the environment's, $KUBECONFIG, ~/.kube/config)"},
+	}
+}
+
+func (e *env) clusterOptions() deploy.ClusterOptions {
+	return deploy.ClusterOptions{Context: e.c.String("context"), Kubeconfig: e.c.String("kubeconfig")}
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show which version runs in which environment",
+		ArgsUsage: "[ENV]",
+		Description: "A table of every environment: version, digest, ready of desired, when and by whom\n" +
+			"it was deployed, health, and drift (the registry's tag and the pods disagree, an image\n" +
+			"changed behind Slipway's back, a canary ahead of its environment). Environments are\n" +
+			"queried in parallel; one whose cluster cannot be reached is shown as such. With ENV,\n" +
+			"pod by pod.",
+		Flags: clusterFlags(),
+		Action: action(func(e *env) error {
+			a, err := e.args(0, 1, "[ENV]")
+			if err != nil {
+				return err
+			}
+			p, err := e.project()
+			if err != nil {
+				return err
+			}
+			st, err := ship.Status(e.ctx, p, a, ship.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
+			if err != nil {
+				return err
+			}
+			if e.json {
+				if len(a) == 1 {
+					return e.printJSON(st[0])
+				}
+				return e.printJSON(st)
+			}
+			statusTable(e, st)
+			if len(a) == 1 {
+				podTable(e, st[0])
+			}
+			return nil
+		}),
+	}
+}
+
+func statusTable(e *env, st []deploy.EnvStatus) {
+	rows := make([][]string, 0, len(st))
+	for _, s := range st {
+		notes := strings.Join(s.Drift, "; ")
+		if s.Error != "" {
+			notes = s.Error
+		}
+		rows = append(rows, []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s),
+			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health), notes})
+	}
+	e.ui.Table([]string{"ENV", "VERSION", "DIGEST", "READY", "DEPLOYED", "BY", "HEALTH", "NOTES"}, rows)
+}
+
+func podTable(e *env, s deploy.EnvStatus) {
+	if len(s.Pods) == 0 {
+		return
+	}
+	fmt.Fprintln(e.ui.Out)
+	rows := make([][]string, 0, len(s.Pods))
+	for _, p := range s.Pods {
+		rows = append(rows, []string{p.Name, p.Phase, fmt.Sprint(p.Ready), dash(p.Node), fmt.Sprint(p.Restarts), ago(p.Started), p.Problem})
+	}
+	e.ui.Table([]string{"POD", "PHASE", "READY", "NODE", "RESTARTS", "STARTED", "PROBLEM"}, rows)
+}
+
+func readyText(s deploy.EnvStatus) string {
+	if s.Health == deploy.Missing || s.Health == deploy.Unreachable {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", s.Ready, s.Desired)
+}
+
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return dash(d)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ago says how long ago t was, coarsely.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+func historyCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "history",
+		Usage:       "list an environment's revisions: version, digest, when, who, why",
+		ArgsUsage:   "ENV",
+		Description: "The revisions Kubernetes keeps for the environment's Deployment, newest first, with\nthe version, digest, time, person and reason Slipway recorded.",
+		Flags:       clusterFlags(),
+		Action: action(func(e *env) error {
+			a, err := e.args(1, 1, "ENV")
+			if err != nil {
+				return err
+			}
+			p, err := e.project()
+			if err != nil {
+				return err
+			}
+			hist, err := ship.History(e.ctx, p, a[0], ship.HistoryOptions{Cluster: e.clusterOptions()})
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(hist)
+			}
+			rows := make([][]string, 0, len(hist))
+			for _, r := range hist {
+				mark := ""
+				if r.Current {
+					mark = "*"
+				}
+				rows = append(rows, []string{fmt.Sprint(r.Revision) + mark, dash(r.Version), shortDigest(r.Digest),
+					r.DeployedAt.UTC().Format(time.RFC3339), dash(r.DeployedBy), r.Reason})
+			}
+			e.ui.Table([]string{"REVISION", "VERSION", "DIGEST", "DEPLOYED", "BY", "REASON"}, rows)
+			return nil
+		}),
+	}
+}
+
+func rollbackCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rollback",
+		Usage:     "return an environment to an earlier revision, and wait for it",
+		ArgsUsage: "ENV",
+		Description: "Rolls back to the revision before the current one, or --to a revision number,\n" +
+			"version or digest that `slipway history ENV` lists, and waits for the same verdict\n" +
+			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.",
+		Flags: append(clusterFlags(),
+			&cli.StringFlag{Name: "to", Usage: "`REVISION`, version or digest to return to (default: the previous revision)"},
+			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the rollback"},
+			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
+		),
+		Action: action(func(e *env) error {
+			a, err := e.args(1, 1, "ENV")
+			if err != nil {
+				return err
+			}
+			p, err := e.project()
+			if err != nil {
+				return err
+			}
+			res, err := ship.Rollback(e.ctx, p, a[0], ship.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
+				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout")})
+			if err != nil {
+				return err
+			}
+			if res.UpToDate {
+				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "rollback", Msg: fmt.Sprintf("%s already runs revision %d (%s)", res.Env, res.Revision, res.Version)})
+			} else {
+				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "rollback", Msg: fmt.Sprintf("%s runs %s again, as revision %d (%.1fs)", res.Env, res.Version, res.Revision, res.Seconds)})
+			}
+			return e.result(res, res.Image)
+		}),
+	}
+}
