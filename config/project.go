@@ -115,6 +115,7 @@ type Deploy struct {
 	Port    int      `yaml:"port" doc:"container port the Service targets (default: the first image port, else 8080)"`
 	Drain   Duration `yaml:"drain" doc:"preStop drain before SIGTERM (default 15s)"`
 	Timeout Duration `yaml:"timeout" doc:"how long a rollout may take before it fails (default 5m)"`
+	JVM     bool     `yaml:"jvm" doc:"apply the JVM preset in every environment: heap from the memory limit, no CPU limit (an environment's jvm overrides it)"`
 	// Stability becomes the Deployment's minReadySeconds.
 	Stability Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off)"`
 }

@@ -39,6 +39,10 @@ type Manifests struct {
 	Deployment *appsv1.Deployment
 	Service    *corev1.Service
 	Ingress    *networkingv1.Ingress
+	// CanaryService and CanaryIngress send canary.weight percent of the
+	// ingress traffic to a canary (NGINX canary annotations).
+	CanaryService *corev1.Service
+	CanaryIngress *networkingv1.Ingress
 	// Warnings are things to look at that do not stop a deploy.
 	Warnings []string
 }
@@ -59,6 +63,12 @@ func (m Manifests) Objects() []runtime.Object {
 	}
 	if m.Ingress != nil {
 		out = append(out, m.Ingress)
+	}
+	if m.CanaryService != nil {
+		out = append(out, m.CanaryService)
+	}
+	if m.CanaryIngress != nil {
+		out = append(out, m.CanaryIngress)
 	}
 	return out
 }
@@ -226,21 +236,41 @@ func Render(in RenderInput) (Manifests, error) {
 		},
 	}
 
-	if env.CanaryOf == "" {
-		m.Service = &corev1.Service{
+	service := func(selector map[string]string) *corev1.Service {
+		return &corev1.Service{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 			ObjectMeta: meta(name),
 			Spec: corev1.ServiceSpec{
 				Type:     corev1.ServiceTypeClusterIP,
-				Selector: map[string]string{LabelName: p.App, LabelService: env.Name},
+				Selector: selector,
 				Ports: []corev1.ServicePort{{
 					Name: "http", Port: 80, Protocol: corev1.ProtocolTCP,
 					TargetPort: intstr.FromInt32(int32(p.Deploy.Port)),
 				}},
 			},
 		}
+	}
+	if env.CanaryOf == "" {
+		m.Service = service(map[string]string{LabelName: p.App, LabelService: env.Name})
 		if env.Ingress != nil {
 			m.Ingress = ingress(name, meta(name), env.Ingress)
+		}
+		return m, nil
+	}
+	// A canary takes its share of the target's traffic through the target's
+	// Service, as its share of ready pods; with canary.weight, an NGINX
+	// canary Ingress on the target's host sends that percentage to it.
+	target, _ := p.Environments.Get(env.CanaryOf)
+	if env.Canary != nil && env.Canary.Weight > 0 {
+		if target.Ingress == nil {
+			return Manifests{}, fmt.Errorf("rendering %s: canary.weight needs an ingress on %s to share", env.Name, target.Name)
+		}
+		m.CanaryService = service(selector)
+		m.CanaryIngress = ingress(name, meta(name), target.Ingress)
+		m.CanaryIngress.Spec.TLS = nil // the target's Ingress serves TLS for the host
+		m.CanaryIngress.Annotations = map[string]string{
+			"nginx.ingress.kubernetes.io/canary":        "true",
+			"nginx.ingress.kubernetes.io/canary-weight": fmt.Sprint(env.Canary.Weight),
 		}
 	}
 	return m, nil
@@ -310,6 +340,10 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 			return spec, nil, fmt.Errorf("rendering %s: %s (required for production environments)", env.Name, msg)
 		}
 		warnings = append(warnings, msg)
+	}
+
+	if jvm := p.Deploy.JVM; env.JVM != nil && *env.JVM || env.JVM == nil && jvm {
+		warnings = append(warnings, jvmPreset(c)...)
 	}
 
 	// Zero downtime: drain before SIGTERM, and a grace period that covers it.
@@ -400,3 +434,28 @@ func copyMap(m map[string]string) map[string]string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// jvmPreset sizes a JVM for its container: a heap of half the memory limit
+// (-Xmx in JAVA_TOOL_OPTIONS, the rest is metaspace, threads and buffers),
+// pages touched up front, and no CPU limit, because a CPU limit throttles
+// the garbage collector's threads and stretches pauses. pod.yml's own
+// JAVA_TOOL_OPTIONS is kept as it is.
+func jvmPreset(c *corev1.Container) []string {
+	var warnings []string
+	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+		delete(c.Resources.Limits, corev1.ResourceCPU)
+		warnings = append(warnings, fmt.Sprintf("jvm preset: removed the CPU limit %s of container %q (CPU limits throttle garbage collection); set a CPU request instead", cpu.String(), c.Name))
+	}
+	for _, e := range c.Env {
+		if e.Name == "JAVA_TOOL_OPTIONS" {
+			return append(warnings, fmt.Sprintf("jvm preset: container %q sets JAVA_TOOL_OPTIONS itself, so the heap is left as it says", c.Name))
+		}
+	}
+	mem, ok := c.Resources.Limits[corev1.ResourceMemory]
+	if !ok {
+		return append(warnings, fmt.Sprintf("jvm preset: container %q has no memory limit to size the heap from; add resources.limits.memory", c.Name))
+	}
+	heap := mem.Value() / 2 / (1 << 20)
+	c.Env = append(c.Env, corev1.EnvVar{Name: "JAVA_TOOL_OPTIONS", Value: fmt.Sprintf("-Xmx%dm -XX:+AlwaysPreTouch", heap)})
+	return warnings
+}

@@ -166,3 +166,48 @@ func TestParsePod(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderJVMPreset(t *testing.T) {
+	p, _ := example(t)
+	dev, _ := p.Environments.Get("dev")
+	on := true
+	dev.JVM = &on
+	pod, err := ParsePod("pod.yml", []byte(`spec:
+  containers:
+    - name: app
+      readinessProbe: {httpGet: {path: /, port: 8080}}
+      resources: {limits: {memory: 1Gi, cpu: "2"}, requests: {cpu: 500m}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Render(RenderInput{Project: p, Env: dev, Pod: pod, Image: "r.example.com/hello@" + digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Deployment.Spec.Template.Spec.Containers[0]
+	if _, ok := c.Resources.Limits["cpu"]; ok {
+		t.Error("the CPU limit must go")
+	}
+	if len(c.Env) != 1 || c.Env[0].Value != "-Xmx512m -XX:+AlwaysPreTouch" {
+		t.Errorf("env: %+v", c.Env)
+	}
+	if len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "removed the CPU limit 2") {
+		t.Errorf("warnings: %v", m.Warnings)
+	}
+}
+
+func TestRenderCanaryWeight(t *testing.T) {
+	p, pod := example(t)
+	canary, _ := p.Environments.Get("canary")
+	canary.Canary = &config.Canary{Weight: 10}
+	m, err := Render(RenderInput{Project: p, Env: canary, Pod: pod, Image: "r.example.com/hello@" + digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := m.CanaryIngress
+	if ing == nil || ing.Name != "hello-canary" || ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"] != "10" ||
+		ing.Spec.Rules[0].Host != "hello.localtest.me" || m.CanaryService.Spec.Selector[LabelEnv] != "canary" {
+		t.Errorf("canary ingress %+v, service %+v", ing, m.CanaryService)
+	}
+}

@@ -38,6 +38,9 @@ type DeployOptions struct {
 	ForceConflicts bool
 	// Reason is recorded with the deploy.
 	Reason string
+	// SkipGate deploys despite the environment's requirement; Reason must
+	// say why, and is recorded.
+	SkipGate bool
 }
 
 // DeployResult is what Deploy did; with DryRun or Diff, Manifests or Diff
@@ -77,6 +80,27 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 	if err != nil {
 		return DeployResult{}, err
 	}
+	digest := in.Image[strings.Index(in.Image, "@")+1:]
+	if env.CanaryOf != "" && !o.Diff {
+		target, _ := p.Environments.Get(env.CanaryOf)
+		st := envStatus(ctx, p, target, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
+		if st.Digest == digest && st.Health == deploy.Healthy {
+			return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, UpToDate: true,
+				Note: fmt.Sprintf("%s already runs this digest, healthy: no canary needed", target.Name)}}, nil
+		}
+	}
+	if !o.Diff {
+		switch {
+		case o.SkipGate && strings.TrimSpace(o.Reason) == "":
+			return DeployResult{}, fmt.Errorf("deploying to %s: %w: --skip-gate needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+		case o.SkipGate && env.Requires != nil:
+			o.Reason = fmt.Sprintf("gate skipped (requires %s): %s", env.Requires.Env, o.Reason)
+		default:
+			if err := checkGate(ctx, p, env, digest, o); err != nil {
+				return DeployResult{}, err
+			}
+		}
+	}
 	if o.Diff {
 		m, err := deploy.Render(in)
 		if err != nil {
@@ -89,7 +113,10 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
 		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
 	})
-	return DeployResult{Result: res}, err
+	if err != nil {
+		return DeployResult{Result: res}, err
+	}
+	return DeployResult{Result: res}, retireCanaries(ctx, p, env, digest, o)
 }
 
 func readPod(p *config.Project) (deploy.PodTemplate, error) {

@@ -30,6 +30,7 @@ func deployCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-rollback", Usage: "leave a failed rollout as it is"},
 			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
+			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
 		}, clusterFlags()...),
 		Action: action(func(e *env) error {
 			a, err := e.args(1, 1, "ENV")
@@ -46,6 +47,7 @@ func deployCommand() *cli.Command {
 				Version: e.c.String("version"), Digest: e.c.String("digest"),
 				DryRun: e.c.Bool("dry-run"), Diff: e.c.Bool("diff"), Timeout: e.c.Duration("timeout"),
 				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
+				SkipGate: e.c.Bool("skip-gate"),
 			})
 			if err != nil {
 				return err
@@ -62,6 +64,8 @@ func deployCommand() *cli.Command {
 					e.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
 				}
 				return e.result(res, strings.TrimRight(res.Diff, "\n"))
+			case res.Note != "":
+				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: res.Note})
 			case res.UpToDate:
 				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: fmt.Sprintf("%s %s already runs in %s", p.App, res.Version, res.Env)})
 			default:
