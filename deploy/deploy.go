@@ -41,16 +41,16 @@ type Options struct {
 
 // Result is what a deploy did.
 type Result struct {
-	Env        string   `json:"environment"`
-	Namespace  string   `json:"namespace"`
-	Deployment string   `json:"deployment"`
-	Image      string   `json:"image"`
-	Version    string   `json:"version"`
-	Revision   int64    `json:"revision,omitempty"`
-	UpToDate   bool     `json:"upToDate"`
+	Env        string `json:"environment"`
+	Namespace  string `json:"namespace"`
+	Deployment string `json:"deployment"`
+	Image      string `json:"image"`
+	Version    string `json:"version"`
+	Revision   int64  `json:"revision,omitempty"`
+	UpToDate   bool   `json:"upToDate"`
 	// Note says why an up-to-date deploy had nothing to do, when it is not
 	// the obvious reason.
-	Note string `json:"note,omitempty"`
+	Note       string   `json:"note,omitempty"`
 	Verdict    *Verdict `json:"verdict,omitempty"`
 	RolledBack bool     `json:"rolledBack,omitempty"`
 	// RolledBackTo is the revision restored after a failure; 0 with
