@@ -26,6 +26,7 @@ func buildCommand() *cli.Command {
 			"times come from the commit (or SOURCE_DATE_EPOCH), so the same inputs give the same\n" +
 			"digest anywhere. Unchanged inputs make it an up-to-date no-op. Prints the digest.",
 		Flags: []cli.Flag{
+			noDepsFlag(),
 			&cli.BoolFlag{Name: "refresh-base", Usage: "resolve the base image's tag again instead of reusing the pinned digest"},
 		},
 		Action: action(func(e *env) error {
@@ -79,6 +80,7 @@ func pushCommand() *cli.Command {
 			"Credentials: SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD, else the Docker\n" +
 			"config and its credential helpers (docker login).",
 		Flags: []cli.Flag{
+			noDepsFlag(),
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob uploads (default 4)"},
 			&cli.BoolFlag{Name: "force", Usage: "move a version tag that points at another digest"},
 			&cli.BoolFlag{Name: "allow-stale", Usage: "push a build of another commit than HEAD"},

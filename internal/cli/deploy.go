@@ -22,6 +22,7 @@ func deployCommand() *cli.Command {
 			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
 			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.",
 		Flags: append([]cli.Flag{
+			noDepsFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the rendered manifests; touch nothing"},
 			&cli.BoolFlag{Name: "diff", Usage: "show what would change against what is live (server-side dry run)"},
 			&cli.StringFlag{Name: "version", Usage: "deploy this `VERSION` instead of the one at HEAD"},

@@ -23,6 +23,7 @@ func promoteCommand() *cli.Command {
 			"within one registry they are mounted. Re-running is a no-op. A promotion record (from,\n" +
 			"to, version, commit, who, when) is attached to the digest in TO unless --no-record.",
 		Flags: []cli.Flag{
+			noDepsFlag(),
 			&cli.StringFlag{Name: "version", Usage: "promote this `VERSION` instead of the one at HEAD"},
 			&cli.StringFlag{Name: "digest", Usage: "promote exactly this `sha256:...`"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob copies (default 4)"},

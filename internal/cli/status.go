@@ -200,3 +200,10 @@ func rollbackCommand() *cli.Command {
 		}),
 	}
 }
+
+// noDepsFlag is accepted by every step: run just this step, never the
+// earlier steps it needs. Generated CI jobs pass it, since CI runs each
+// step as a stage of its own.
+func noDepsFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "no-deps", Usage: "run just this step, never the missing steps before it"}
+}
