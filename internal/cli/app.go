@@ -76,6 +76,7 @@ func newApp(stdio Stdio) *cli.App {
 			statusCommand(),
 			historyCommand(),
 			rollbackCommand(),
+			doctorCommand(),
 			ciCommand(),
 			exitCodesCommand(),
 		},

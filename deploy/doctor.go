@@ -1,0 +1,349 @@
+package deploy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+)
+
+// CheckStatus is the outcome of one Check.
+type CheckStatus string
+
+// Check outcomes.
+const (
+	CheckOK   CheckStatus = "ok"
+	CheckWarn CheckStatus = "warn"
+	CheckFail CheckStatus = "fail"
+)
+
+// Check is the outcome of one thing Doctor looked at, with the next step
+// when it is not ok.
+type Check struct {
+	Name   string      `json:"name"`
+	Status CheckStatus `json:"status"`
+	Detail string      `json:"detail"`
+	Hint   string      `json:"hint,omitempty"`
+}
+
+// Names of the checks Doctor makes.
+const (
+	CheckReachability = "reachability"
+	CheckRBAC         = "rbac"
+	CheckClientCert   = "client-certificate"
+	CheckServerCert   = "server-certificate"
+)
+
+// CertWarning is how long before a certificate expires Doctor warns.
+const CertWarning = 30 * 24 * time.Hour
+
+// permission is one thing a deploy asks the API server to do.
+type permission struct {
+	verb, group, resource string
+	cluster               bool // cluster scoped: asked about the namespace by name
+}
+
+// String is the "verb resource[.group]" form kubectl auth can-i takes.
+func (p permission) String() string { return p.verb + " " + p.qualified() }
+
+func (p permission) qualified() string {
+	if p.group == "" {
+		return p.resource
+	}
+	return p.resource + "." + p.group
+}
+
+// permissions are what a deploy, its wait and its rollback need: the
+// namespace and the objects it applies (server-side apply is a patch), the
+// Deployment it reads, watches, rolls back and deletes, and what it reads
+// to judge a rollout.
+var permissions = []permission{
+	{verb: "get", resource: "namespaces", cluster: true},
+	{verb: "patch", resource: "namespaces", cluster: true},
+	{verb: "patch", resource: "secrets"},
+	{verb: "get", group: "apps", resource: "deployments"},
+	{verb: "list", group: "apps", resource: "deployments"},
+	{verb: "watch", group: "apps", resource: "deployments"},
+	{verb: "patch", group: "apps", resource: "deployments"},
+	{verb: "delete", group: "apps", resource: "deployments"},
+	{verb: "list", group: "apps", resource: "replicasets"},
+	{verb: "watch", group: "apps", resource: "replicasets"},
+	{verb: "list", resource: "pods"},
+	{verb: "watch", resource: "pods"},
+	{verb: "list", resource: "events"},
+	{verb: "patch", resource: "services"},
+	{verb: "patch", group: "networking.k8s.io", resource: "ingresses"},
+}
+
+// Doctor checks that a deploy to namespace ns of this cluster can work:
+// that the API server answers, that the credentials carry every permission
+// a deploy needs there, and that neither the client certificate nor the API
+// server's certificate has expired or expires within CertWarning of now. It
+// makes every check, whatever the others found.
+func (c *Cluster) Doctor(ctx context.Context, ns string, now time.Time) []Check {
+	reach := c.reachability(ctx)
+	rbac := Check{Name: CheckRBAC, Status: CheckWarn,
+		Detail: "not checked: the API server did not answer", Hint: "fix reachability first"}
+	if reach.Status == CheckOK {
+		rbac = c.rbac(ctx, ns)
+	}
+	return []Check{reach, rbac, c.clientCert(now), c.serverCert(ctx, now)}
+}
+
+func (c *Cluster) reachability(ctx context.Context) Check {
+	type answer struct {
+		v   *version.Info
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := c.Client.Discovery().ServerVersion()
+		ch <- answer{v, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		a.err = ctx.Err()
+	}
+	v, err := a.v, a.err
+	if err != nil {
+		return Check{Name: CheckReachability, Status: CheckFail,
+			Detail: fmt.Sprintf("asking %s (context %s) for its version: %v", c.Server, c.Context, err),
+			Hint:   c.nextStep(err)}
+	}
+	return Check{Name: CheckReachability, Status: CheckOK,
+		Detail: fmt.Sprintf("Kubernetes %s at %s (context %s)", v.GitVersion, c.Server, c.Context)}
+}
+
+// nextStep says what to do about an error from the API server, as explain
+// does.
+func (c *Cluster) nextStep(err error) string {
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return fmt.Sprintf("the credentials of kubeconfig context %s are not accepted; refresh them (e.g. your cloud's get-credentials command) or pick another context with --context", c.Context)
+	case apierrors.IsForbidden(err):
+		return fmt.Sprintf("the user of context %s needs RBAC permission for this; ask the cluster's admin", c.Context)
+	case strings.Contains(err.Error(), "certificate"):
+		return fmt.Sprintf("the API server's certificate is not trusted by context %s; fetch a fresh kubeconfig for it (certificate-authority-data) or pick another context with --context", c.Context)
+	case isUnreachable(err) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("check that the cluster is running and that %s is reachable from here (VPN, firewall, proxy), or pick another context with --context", c.Server)
+	}
+	return "check the kubeconfig context with `kubectl --context " + c.Context + " version`"
+}
+
+// rbac asks the API server, one SelfSubjectAccessReview per permission,
+// whether the credentials may do what a deploy does in ns.
+func (c *Cluster) rbac(ctx context.Context, ns string) Check {
+	allowed := make([]bool, len(permissions))
+	errs := make([]error, len(permissions))
+	var wg sync.WaitGroup
+	for i, p := range permissions {
+		wg.Go(func() { allowed[i], errs[i] = c.canI(ctx, ns, p) })
+	}
+	wg.Wait()
+
+	var missing []permission
+	for i, p := range permissions {
+		if errs[i] != nil {
+			return Check{Name: CheckRBAC, Status: CheckWarn,
+				Detail: fmt.Sprintf("not checked: asking whether it may %s: %v", p, errs[i]),
+				Hint:   c.nextStep(errs[i])}
+		}
+		if !allowed[i] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return Check{Name: CheckRBAC, Status: CheckOK,
+			Detail: fmt.Sprintf("all %d permissions a deploy needs in namespace %s", len(permissions), ns)}
+	}
+	names := make([]string, len(missing))
+	for i, p := range missing {
+		names[i] = p.String()
+	}
+	return Check{Name: CheckRBAC, Status: CheckFail,
+		Detail: fmt.Sprintf("context %s may not %s in namespace %s", c.Context, strings.Join(names, ", "), ns),
+		Hint: fmt.Sprintf("confirm with `%s`, then ask the cluster's admin for a Role (and a ClusterRole for namespaces) granting them",
+			c.canIHint(ns, missing[0]))}
+}
+
+func (c *Cluster) canI(ctx context.Context, ns string, p permission) (bool, error) {
+	attrs := &authorizationv1.ResourceAttributes{Verb: p.verb, Group: p.group, Resource: p.resource, Namespace: ns}
+	if p.cluster {
+		attrs.Namespace, attrs.Name = "", ns
+	}
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: attrs}}
+	got, err := c.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	return got.Status.Allowed, nil
+}
+
+// canIHint is the kubectl command that asks what p asks.
+func (c *Cluster) canIHint(ns string, p permission) string {
+	if p.cluster {
+		return fmt.Sprintf("kubectl auth can-i %s %s/%s --context %s", p.verb, p.qualified(), ns, c.Context)
+	}
+	return fmt.Sprintf("kubectl auth can-i %s %s -n %s --context %s", p.verb, p.qualified(), ns, c.Context)
+}
+
+func (c *Cluster) clientCert(now time.Time) Check {
+	if c.Config == nil {
+		return Check{Name: CheckClientCert, Status: CheckOK, Detail: "not checked: no kubeconfig"}
+	}
+	data, where := c.Config.CertData, "the kubeconfig's client-certificate-data"
+	if len(data) == 0 && c.Config.CertFile != "" {
+		where = c.Config.CertFile
+		var err error
+		if data, err = os.ReadFile(c.Config.CertFile); err != nil {
+			return Check{Name: CheckClientCert, Status: CheckFail,
+				Detail: fmt.Sprintf("reading client certificate: %v", err),
+				Hint:   fmt.Sprintf("fix client-certificate of context %s's user in the kubeconfig", c.Context)}
+		}
+	}
+	if len(data) == 0 {
+		return Check{Name: CheckClientCert, Status: CheckOK, Detail: "not checked: context " + c.Context + " uses no client certificate"}
+	}
+	cert, err := parseCert(data)
+	if err != nil {
+		return Check{Name: CheckClientCert, Status: CheckFail,
+			Detail: fmt.Sprintf("parsing client certificate from %s: %v", where, err),
+			Hint:   fmt.Sprintf("fix client-certificate of context %s's user in the kubeconfig", c.Context)}
+	}
+	ch := certCheck(CheckClientCert, cert, now)
+	if ch.Status != CheckOK {
+		ch.Hint = fmt.Sprintf("renew the client certificate of context %s (e.g. your cloud's get-credentials command, or `kubeadm kubeconfig user`)", c.Context)
+	}
+	return ch
+}
+
+// parseCert parses the first certificate of PEM data: the leaf.
+func parseCert(data []byte) (*x509.Certificate, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("no PEM CERTIFICATE block")
+		}
+		if b.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(b.Bytes)
+		}
+	}
+}
+
+func (c *Cluster) serverCert(ctx context.Context, now time.Time) Check {
+	if c.Config == nil {
+		return Check{Name: CheckServerCert, Status: CheckOK, Detail: "not checked: no kubeconfig"}
+	}
+	rc := c.Config
+	defaultTLS := len(rc.CAData) > 0 || rc.CAFile != "" || len(rc.CertData) > 0 || rc.CertFile != "" || rc.Insecure || rc.ServerName != ""
+	u, _, err := rest.DefaultServerURL(rc.Host, "", schema.GroupVersion{}, defaultTLS)
+	if err != nil {
+		return Check{Name: CheckServerCert, Status: CheckWarn, Detail: fmt.Sprintf("not checked: server %q: %v", rc.Host, err)}
+	}
+	if u.Scheme != "https" {
+		return Check{Name: CheckServerCert, Status: CheckOK, Detail: "not checked: " + u.Host + " is plain HTTP"}
+	}
+	cfg, err := rest.TLSConfigFor(rc)
+	if err != nil {
+		return Check{Name: CheckServerCert, Status: CheckWarn, Detail: fmt.Sprintf("not checked: reading the kubeconfig's TLS settings: %v", err)}
+	}
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	cert, err := peerCert(ctx, addr, cfg)
+	var verify *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &verify) && len(verify.UnverifiedCertificates) > 0:
+		ch := certCheck(CheckServerCert, verify.UnverifiedCertificates[0], now)
+		if ch.Status == CheckOK {
+			ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%s, but not trusted: %v", ch.Detail, verify.Err)
+			ch.Hint = fmt.Sprintf("fetch a fresh kubeconfig for context %s (certificate-authority-data), or pick another context with --context", c.Context)
+			return ch
+		}
+		ch.Hint = "the cluster's admin must renew the API server's certificate (e.g. `kubeadm certs renew apiserver`)"
+		return ch
+	case err != nil:
+		return Check{Name: CheckServerCert, Status: CheckWarn, Detail: fmt.Sprintf("not checked: connecting to %s: %v", addr, err)}
+	}
+	ch := certCheck(CheckServerCert, cert, now)
+	if ch.Status != CheckOK {
+		ch.Hint = "the cluster's admin must renew the API server's certificate (e.g. `kubeadm certs renew apiserver`)"
+	}
+	return ch
+}
+
+// peerCert completes a TLS handshake with addr and returns the leaf
+// certificate it presented.
+func peerCert(ctx context.Context, addr string, cfg *tls.Config) (*x509.Certificate, error) {
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: cfg.Clone()}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s presented no certificate", addr)
+	}
+	return certs[0], nil
+}
+
+// certCheck judges a certificate's validity at now: fail when it has
+// expired or is not valid yet, warn when it expires within CertWarning.
+func certCheck(name string, cert *x509.Certificate, now time.Time) Check {
+	if cert == nil {
+		return Check{Name: name, Status: CheckOK, Detail: "not checked: no certificate"}
+	}
+	what := "certificate"
+	if cn := cert.Subject.CommonName; cn != "" {
+		what = fmt.Sprintf("certificate %q", cn)
+	}
+	date := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+	left := cert.NotAfter.Sub(now)
+	switch {
+	case now.Before(cert.NotBefore):
+		return Check{Name: name, Status: CheckFail,
+			Detail: fmt.Sprintf("%s is not valid until %s (is this machine's clock right?)", what, date(cert.NotBefore))}
+	case left <= 0:
+		return Check{Name: name, Status: CheckFail,
+			Detail: fmt.Sprintf("%s expired on %s", what, date(cert.NotAfter))}
+	case left < CertWarning:
+		return Check{Name: name, Status: CheckWarn,
+			Detail: fmt.Sprintf("%s expires on %s (in %s)", what, date(cert.NotAfter), days(left))}
+	}
+	return Check{Name: name, Status: CheckOK,
+		Detail: fmt.Sprintf("%s valid until %s (%s)", what, date(cert.NotAfter), days(left))}
+}
+
+// days says how long d is in whole days, "less than a day" below one.
+func days(d time.Duration) string {
+	switch n := int(d / (24 * time.Hour)); n {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	default:
+		return fmt.Sprintf("%d days", n)
+	}
+}
