@@ -7,7 +7,8 @@ export PATH := $(BIN):$(PATH)
 export GOBIN := $(BIN)
 
 STATICCHECK_VERSION := v0.8.2
-APT_PACKAGES := docker-registry git curl openssl
+ACTIONLINT_VERSION := v1.7.12
+APT_PACKAGES := docker-registry git curl openssl groovy
 
 .PHONY: all build test unit lint deps demo demo-down clean
 
@@ -20,6 +21,7 @@ deps: ## install what the test suite needs, when missing
 	@hack/install-deps.sh $(APT_PACKAGES)
 	@hack/testenv/k8s.sh install
 	@test -x $(BIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@test -x $(BIN)/actionlint || $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 lint: deps ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -8,7 +8,7 @@ import (
 	"text/template"
 )
 
-//go:embed init
+//go:embed init pipeline
 var files embed.FS
 
 // FS is every template, by path (e.g. "init/slipway.yaml.tmpl").

@@ -34,6 +34,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"progress":  concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"config":    concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"templates": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"pipeline":  concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"release":   concat(cliLibs, registryLib, kubeLibs),
 		"registry":  concat(cliLibs, gitLibs, kubeLibs),
 		"image":     concat(cliLibs, gitLibs, kubeLibs),

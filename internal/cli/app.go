@@ -78,6 +78,7 @@ func newApp(stdio Stdio) *cli.App {
 			rollbackCommand(),
 			doctorCommand(),
 			ciCommand(),
+			pipelineCommand(),
 			exitCodesCommand(),
 		},
 	}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/pipeline"
+	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/ship"
+)
+
+func targetNames() string {
+	var names []string
+	for _, t := range pipeline.Targets {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+func pipelineCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "pipeline",
+		Usage: "generate CI configuration from ci.yaml",
+		Subcommands: []*cli.Command{{
+			Name:      "generate",
+			Usage:     "write the CI configuration of one CI system",
+			ArgsUsage: " ",
+			Description: "Targets: " + targetNames() + ". Every CI step runs `slipway ...` or\n" +
+				"`slipway ci TASK`, so CI does what a developer does; approve: true becomes the\n" +
+				"target's own manual gate. The output is the same, byte for byte, for the same input.",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Usage: "`TARGET`: " + targetNames()},
+				&cli.StringFlag{Name: "out", Usage: "write under `DIR` instead of the repository's root"},
+				&cli.StringFlag{Name: "folder", Usage: "Jenkins `FOLDER` for the jobs (default: the app name)"},
+				&cli.StringFlag{Name: "branch", Usage: "`BRANCH` CI runs on when ci.yaml names none (default main)"},
+			},
+			Action: action(func(e *env) error {
+				if _, err := e.args(0, 0, ""); err != nil {
+					return err
+				}
+				t, err := pipeline.ParseTarget(e.c.String("target"))
+				if err != nil {
+					return usageError{err}
+				}
+				p, err := e.project()
+				if err != nil {
+					return err
+				}
+				written, err := ship.GeneratePipeline(p, t, e.c.String("out"), ship.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch")})
+				if err != nil {
+					return err
+				}
+				for _, f := range written {
+					e.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: "wrote " + f})
+				}
+				return e.result(map[string]any{"target": t, "files": written}, strings.Join(written, "\n"))
+			}),
+		}, {
+			Name:      "check",
+			Usage:     "fail with a diff when committed generated files have drifted from ci.yaml",
+			ArgsUsage: " ",
+			Action: action(func(e *env) error {
+				p, err := e.project()
+				if err != nil {
+					return err
+				}
+				checked, err := ship.CheckPipeline(p)
+				var drift *ship.DriftError
+				if errors.As(err, &drift) {
+					fmt.Fprint(e.ui.Out, drift.Diff)
+				}
+				if err != nil {
+					return err
+				}
+				for _, f := range checked {
+					e.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: f + " matches ci.yaml"})
+				}
+				return nil
+			}),
+		}, {
+			Name:      "bootstrap",
+			Usage:     "print one Job DSL seed script for many projects",
+			ArgsUsage: " ",
+			Description: "The seed creates a folder and a bootstrap job per project; each bootstrap job then\n" +
+				"builds out its project's own pipeline from its ci.yaml. Projects come from\n" +
+				"--projects projects.yaml (projects: [{name, repo, branch, dir}]) or from the\n" +
+				"checkouts under --checkouts DIR. Names that would collide are refused.",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "projects", Usage: "projects.yaml `FILE`"},
+				&cli.StringFlag{Name: "checkouts", Usage: "`DIR` whose subdirectories are project checkouts"},
+			},
+			Action: action(func(e *env) error {
+				file, dir := e.c.String("projects"), e.c.String("checkouts")
+				if (file == "") == (dir == "") {
+					return usagef("give either --projects FILE or --checkouts DIR")
+				}
+				projects, err := ship.BootstrapProjects(file, dir)
+				if err != nil {
+					return err
+				}
+				out, err := pipeline.Bootstrap(projects)
+				if err != nil {
+					return err
+				}
+				_, err = e.ui.Out.Write(out)
+				return err
+			}),
+		}},
+	}
+}

@@ -1,0 +1,258 @@
+package pipeline
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// droneSegment is a run of levels Drone runs as one pipeline: the levels
+// before the first approval, then each approved level and those after it,
+// up to the next approval, started by promoting a build.
+type droneSegment struct {
+	name   string
+	target string // promotion target, "" for the first segment
+	levels []*level
+}
+
+// drone writes .drone.yml: for each plan a pipeline started by pushes, tags
+// and pull requests, and one more per approval, started by `drone build
+// promote` with the approval's target. Drone runs steps in one workspace,
+// so files pass from step to step within a pipeline.
+func drone(plans []*plan) ([]File, error) {
+	first := plans[0]
+	var docs []*yaml.Node
+	var targets []string
+	names := newNamer()
+	for _, p := range plans {
+		for _, seg := range droneSegments(p) {
+			name := names.id(seg.name)
+			doc, err := dronePipeline(p, seg, name)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, doc)
+			if seg.target != "" {
+				targets = append(targets, seg.target)
+			}
+		}
+	}
+	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir})
+	var secrets []string
+	seen := map[string]bool{}
+	for _, p := range plans {
+		for _, c := range p.usedCreds() {
+			for _, s := range droneSecrets(c) {
+				if !seen[s] {
+					seen[s] = true
+					secrets = append(secrets, s)
+				}
+			}
+		}
+	}
+	if len(secrets) > 0 {
+		head = append(head, "", "Drone secrets it reads (from ci.yaml credentials; a kubeconfig secret holds the file's content):")
+		head = append(head, wrap("  ", secrets)...)
+	}
+	if len(targets) > 0 {
+		head = append(head, "", "Approvals: promote a finished build to run the steps after an approval, e.g.",
+			fmt.Sprintf("  drone build promote OWNER/REPO BUILD %s", targets[0]),
+			"Targets: "+strings.Join(targets, ", "))
+	}
+	b, err := encodeYAML(head, docs...)
+	if err != nil {
+		return nil, err
+	}
+	return []File{{Path: path.Join(first.rootDir, ".drone.yml"), Content: b}}, nil
+}
+
+func droneSegments(p *plan) []droneSegment {
+	segs := []droneSegment{{name: p.name}}
+	for _, l := range p.levels {
+		if l.approve {
+			target := l.gate
+			if p.module != "" {
+				target = p.module + "/" + l.gate
+			}
+			segs = append(segs, droneSegment{name: p.name + "-" + l.gate, target: target})
+		}
+		s := &segs[len(segs)-1]
+		s.levels = append(s.levels, l)
+	}
+	if len(segs[0].levels) == 0 {
+		segs = segs[1:]
+	}
+	return segs
+}
+
+// droneSecrets names the Drone secrets a credential reads.
+func droneSecrets(c credential) []string {
+	if c.kind == credUserPass {
+		return []string{c.id + "_username", c.id + "_password"}
+	}
+	return []string{c.id}
+}
+
+func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
+	doc := ymap()
+	set(doc, "kind", ystr("pipeline"))
+	docker := p.agent.Image != ""
+	if docker {
+		set(doc, "type", ystr("docker"))
+	} else {
+		set(doc, "type", ystr("exec"))
+	}
+	set(doc, "name", ystr(name))
+	if !docker {
+		set(doc, "platform", set(set(ymap(), "os", ystr("linux")), "arch", ystr("amd64")))
+	}
+	trig := ymap()
+	if seg.target == "" {
+		events := []string{"push"}
+		var refs []string
+		for _, b := range p.trigger.branches {
+			refs = append(refs, "refs/heads/"+b)
+		}
+		if p.trigger.tags != "" {
+			events = append(events, "tag")
+			refs = append(refs, "refs/tags/"+p.trigger.tags)
+		}
+		if p.trigger.pullRequests {
+			events = append(events, "pull_request")
+			refs = append(refs, "refs/pull/**", "refs/merge-requests/**")
+		}
+		set(trig, "event", ylist(events...))
+		set(trig, "ref", ylist(refs...))
+	} else {
+		set(trig, "event", ylist("promote"))
+		set(trig, "target", ylist(seg.target))
+	}
+	set(doc, "trigger", trig)
+
+	graph := false
+	for _, l := range seg.levels {
+		graph = graph || l.parallel
+	}
+	fetch := "fetch-tags"
+	for taken := true; taken; {
+		taken = false
+		for _, st := range p.allSteps() {
+			if st.name == fetch {
+				fetch, taken = fetch+"-", true
+			}
+		}
+	}
+	steps := yseq()
+	fs := ymap()
+	set(fs, "name", ystr(fetch))
+	if docker {
+		set(fs, "image", ystr(p.agent.Image))
+	}
+	set(fs, "commands", ylist("git fetch --tags --force"))
+	steps.Content = append(steps.Content, fs)
+	prev := []string{fetch}
+	for _, l := range seg.levels {
+		var names []string
+		for _, st := range l.steps {
+			s, err := droneStep(p, l, st, docker)
+			if err != nil {
+				return nil, err
+			}
+			if graph {
+				set(s, "depends_on", ylist(prev...))
+			}
+			steps.Content = append(steps.Content, s)
+			names = append(names, st.name)
+		}
+		prev = names
+	}
+	set(doc, "steps", steps)
+	return doc, nil
+}
+
+func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
+	s := ymap()
+	set(s, "name", ystr(st.name))
+	if docker {
+		set(s, "image", ystr(p.agent.Image))
+	}
+	env := ymap()
+	for _, v := range mergeEnv(p.env, st.env) {
+		set(env, v.name, ystr(droneEscape(v.value)))
+	}
+	var commands []string
+	for _, c := range st.creds {
+		switch c.kind {
+		case credUserPass:
+			set(env, c.vars[0], set(ymap(), "from_secret", ystr(c.id+"_username")))
+			set(env, c.vars[1], set(ymap(), "from_secret", ystr(c.id+"_password")))
+		case credFile:
+			set(env, c.vars[0]+"_DATA", set(ymap(), "from_secret", ystr(c.id)))
+			v := "$$" + c.vars[0]
+			commands = append(commands,
+				fmt.Sprintf(`export %s="$$(mktemp)"`, c.vars[0]),
+				fmt.Sprintf(`trap 'rm -f "%s"' EXIT`, v),
+				fmt.Sprintf(`printf '%%s\n' "%s_DATA" > "%s"`, v, v))
+		default:
+			set(env, c.vars[0], set(ymap(), "from_secret", ystr(c.id)))
+		}
+	}
+	if len(env.Content) > 0 {
+		set(s, "environment", env)
+	}
+	set(s, "commands", ylist(append(commands, droneEscape(p.command(st)))...))
+	switch c := conds(l, st); len(c) {
+	case 0:
+	case 1:
+		var refs []string
+		for _, a := range c[0] {
+			if a.tag {
+				refs = append(refs, "refs/tags/**")
+			} else {
+				refs = append(refs, "refs/heads/"+a.branch)
+			}
+		}
+		set(s, "when", set(ymap(), "ref", ylist(refs...)))
+	default:
+		return nil, fmt.Errorf("step %s: Drone cannot combine the when of parallel group %s with the step's own; keep one of them", st.name, l.name)
+	}
+	return s, nil
+}
+
+// droneEscape doubles '$', which Drone would otherwise substitute itself.
+func droneEscape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+// mergeEnv lays step variables over pipeline ones, sorted by name.
+func mergeEnv(base, over []envVar) []envVar {
+	m := map[string]string{}
+	for _, v := range base {
+		m[v.name] = v.value
+	}
+	for _, v := range over {
+		m[v.name] = v.value
+	}
+	out, _ := envVars("", m)
+	return out
+}
+
+// wrap joins words into comment lines of at most about 76 characters.
+func wrap(indent string, words []string) []string {
+	var lines []string
+	line := indent
+	for i, w := range words {
+		if i < len(words)-1 {
+			w += ","
+		}
+		if line != indent && len(line)+1+len(w) > 76 {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
+}

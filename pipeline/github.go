@@ -1,0 +1,398 @@
+package pipeline
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/slipwayhq/slipway/config"
+	"gopkg.in/yaml.v3"
+)
+
+// ghJob is one GitHub Actions job.
+type ghJob struct {
+	id, name string
+	index    int // position in the workflow
+	needs    []*ghJob
+	gate     string // environment whose protection rules approve the job
+	gateOnly bool   // an approval and nothing else
+	cond     string // job-level if
+	level    *level // set when the job runs one step, whose conditions become the job's
+	steps    []ghStep
+	// from are the jobs whose workspace this job restores, earliest first,
+	// save whether it keeps its own for later jobs.
+	from                       []*ghJob
+	restore, save              bool
+	needsFiles, produces, perm bool
+}
+
+type ghStep struct {
+	l  *level
+	st *step
+}
+
+// github writes a workflow per plan. Consecutive steps share one job (and
+// so one workspace); an approval becomes a job with the environment whose
+// protection rules give it, and a parallel group a job per step. When a
+// later job needs the files of earlier ones, the workspace travels between
+// jobs as an artifact.
+func github(plans []*plan) ([]File, error) {
+	var files []File
+	for _, p := range plans {
+		b, err := githubWorkflow(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: workflowPath(p), Content: b})
+	}
+	return files, nil
+}
+
+func githubJobs(p *plan) ([]*ghJob, error) {
+	var jobs []*ghJob
+	ids := newNamer()
+	add := func(j *ghJob) *ghJob {
+		j.id = ids.id(j.id)
+		j.index = len(jobs)
+		jobs = append(jobs, j)
+		return j
+	}
+	var prev []*ghJob
+	var run *ghJob // the job plain steps join
+	for _, l := range p.levels {
+		switch {
+		case l.parallel:
+			run = nil
+			needs := prev
+			if l.approve {
+				cond, err := ghCond(alts(l.when))
+				if err != nil {
+					return nil, err
+				}
+				g := add(&ghJob{id: "approve-" + l.id, name: "approve " + l.name, needs: prev, gate: l.gate, gateOnly: true, cond: cond})
+				needs = []*ghJob{g}
+			}
+			var branches []*ghJob
+			for _, st := range l.steps {
+				cond, err := ghConds(conds(l, st))
+				if err != nil {
+					return nil, err
+				}
+				branches = append(branches, add(&ghJob{id: st.id, name: st.name, needs: needs, cond: cond, level: l, steps: []ghStep{{l, st}}}))
+			}
+			prev = branches
+		case l.approve:
+			run = nil
+			st := l.steps[0]
+			cond, err := ghCond(alts(st.when))
+			if err != nil {
+				return nil, err
+			}
+			prev = []*ghJob{add(&ghJob{id: l.id, name: l.name, needs: prev, gate: l.gate, cond: cond, level: l, steps: []ghStep{{l, st}}})}
+		default:
+			if run == nil {
+				run = add(&ghJob{id: l.id, name: l.name, needs: prev})
+				prev = []*ghJob{run}
+			}
+			run.steps = append(run.steps, ghStep{l, l.steps[0]})
+			if n := len(run.steps); n > 1 {
+				run.name = run.steps[0].st.name + " ... " + run.steps[n-1].st.name
+			}
+		}
+	}
+	// Work out which jobs pass their workspace on. Only jobs that run a
+	// task or build leave files later jobs need; a job that needs files
+	// restores the workspaces of the nearest such jobs before it.
+	for _, j := range jobs {
+		for _, s := range j.steps {
+			j.needsFiles = j.needsFiles || s.st.needsFiles()
+			j.produces = j.produces || s.st.kind == config.StepTask || s.st.kind == config.StepBuild
+			j.perm = j.perm || s.st.kind == config.StepRelease
+		}
+		for _, n := range j.needs {
+			j.from = addSource(j.from, n)
+		}
+		// Jobs come in the order they run, so later workspaces, which
+		// hold the earlier ones, are unpacked last.
+		sort.Slice(j.from, func(a, b int) bool { return j.from[a].index < j.from[b].index })
+		j.restore = j.needsFiles && len(j.from) > 0
+		if j.restore {
+			for _, f := range j.from {
+				f.save = true
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// addSource adds the workspace sources that job f stands for: f itself
+// when it leaves files, after the sources before it when f leaves none or
+// may be skipped by its condition.
+func addSource(from []*ghJob, f *ghJob) []*ghJob {
+	if !f.produces || f.cond != "" {
+		for _, ff := range f.from {
+			from = addSource(from, ff)
+		}
+	}
+	if !f.produces || contains(from, f) {
+		return from
+	}
+	return append(from, f)
+}
+
+func contains(js []*ghJob, j *ghJob) bool {
+	for _, x := range js {
+		if x == j {
+			return true
+		}
+	}
+	return false
+}
+
+func githubWorkflow(p *plan) ([]byte, error) {
+	jobs, err := githubJobs(p)
+	if err != nil {
+		return nil, err
+	}
+	head := header(GitHub, p)
+	var secrets []string
+	for _, c := range p.usedCreds() {
+		secrets = append(secrets, ghSecrets(c)...)
+	}
+	if len(secrets) > 0 {
+		head = append(head, "", "Repository secrets it reads (from ci.yaml credentials; a kubeconfig secret holds the file's content):")
+		head = append(head, wrap("  ", secrets)...)
+	}
+	if gates := p.approvals(); len(gates) > 0 {
+		head = append(head, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
+			"give them required reviewers (Settings > Environments).")
+	}
+	if p.agent.Image == "" && p.slipway == "slipway" {
+		head = append(head, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
+			"to an image that has it, or agent.slipway to a command that runs it.")
+	}
+	for _, s := range secrets {
+		if strings.HasPrefix(s, "GITHUB_") {
+			return nil, fmt.Errorf("credential makes the secret name %s, but GitHub reserves names starting GITHUB_", s)
+		}
+	}
+
+	wf := ymap()
+	set(wf, "name", ystr(p.name))
+	on := ymap()
+	push := ymap()
+	set(push, "branches", ylist(p.trigger.branches...))
+	if p.trigger.tags != "" {
+		tags := p.trigger.tags
+		if tags == "*" {
+			tags = "**"
+		}
+		set(push, "tags", ylist(tags))
+	}
+	set(on, "push", push)
+	if p.trigger.pullRequests {
+		set(on, "pull_request", ynull())
+	}
+	set(wf, "on", on)
+	set(wf, "permissions", set(ymap(), "contents", ystr("read")))
+	if len(p.env) > 0 {
+		set(wf, "env", yenv(p.env, ghEscape))
+	}
+	jm := ymap()
+	for _, j := range jobs {
+		jn, err := githubJob(p, j)
+		if err != nil {
+			return nil, err
+		}
+		set(jm, j.id, jn)
+	}
+	set(wf, "jobs", jm)
+	return encodeYAML(head, wf)
+}
+
+func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
+	m := ymap()
+	set(m, "name", ystr(j.name))
+	cond := j.cond
+	if len(j.needs) > 0 {
+		var ids []string
+		skippable := false
+		for _, n := range j.needs {
+			ids = append(ids, n.id)
+			skippable = skippable || n.cond != ""
+		}
+		set(m, "needs", yflow(ids...))
+		if skippable {
+			// A job skipped by its condition would skip every job
+			// after it; run unless an earlier job failed.
+			if cond == "" {
+				cond = "${{ !cancelled() && !failure() }}"
+			} else {
+				cond = "${{ !cancelled() && !failure() && (" + cond + ") }}"
+			}
+		}
+	}
+	if cond != "" {
+		set(m, "if", ystr(cond))
+	}
+	set(m, "runs-on", ystr("ubuntu-latest"))
+	if j.gate != "" {
+		set(m, "environment", ystr(j.gate))
+	}
+	if j.gateOnly {
+		set(m, "steps", yseq(set(set(ymap(), "name", ystr("Approved")), "run", ystr("echo Approved"))))
+		return m, nil
+	}
+	if p.agent.Image != "" {
+		set(m, "container", set(ymap(), "image", ystr(p.agent.Image)))
+	}
+	if j.perm {
+		set(m, "permissions", set(ymap(), "contents", ystr("write")))
+	}
+	steps := yseq(set(set(ymap(), "uses", ystr("actions/checkout@v4")), "with", set(ymap(), "fetch-depth", yint(0))))
+	if j.restore {
+		var untar []string
+		for _, f := range j.from {
+			dir := "slipway-workspace/" + f.id
+			tar := dir + "/slipway-workspace.tar"
+			dl := set(ymap(), "uses", ystr("actions/download-artifact@v4"))
+			if f.cond != "" {
+				// A job skipped by its condition leaves no workspace.
+				set(dl, "continue-on-error", ybool(true))
+				untar = append(untar, "[ ! -f "+tar+" ] || tar -xf "+tar)
+			} else {
+				untar = append(untar, "tar -xf "+tar)
+			}
+			set(dl, "with", set(set(ymap(), "name", ystr("workspace-"+f.id)), "path", ystr(dir)))
+			steps.Content = append(steps.Content, dl)
+		}
+		untar = append(untar, "rm -rf slipway-workspace")
+		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Restore the workspace of earlier jobs")), "run", yblock(strings.Join(untar, "\n")+"\n")))
+	}
+	for _, s := range j.steps {
+		sn, err := githubStep(p, j, s)
+		if err != nil {
+			return nil, err
+		}
+		steps.Content = append(steps.Content, sn)
+	}
+	if j.save {
+		steps.Content = append(steps.Content,
+			set(set(ymap(), "name", ystr("Save the workspace for later jobs")), "run", ystr("tar --exclude=./.git --exclude=./slipway-workspace.tar -cf slipway-workspace.tar .")),
+			set(set(ymap(), "uses", ystr("actions/upload-artifact@v4")), "with",
+				set(set(set(ymap(), "name", ystr("workspace-"+j.id)), "path", ystr("slipway-workspace.tar")), "retention-days", yint(1))))
+	}
+	set(m, "steps", steps)
+	return m, nil
+}
+
+func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
+	m := ymap()
+	set(m, "name", ystr(s.st.name))
+	// A job of its own carries its conditions at the job level.
+	if j.level == nil {
+		cond, err := ghConds(conds(s.l, s.st))
+		if err != nil {
+			return nil, err
+		}
+		if cond != "" {
+			set(m, "if", ystr(cond))
+		}
+	}
+	env := ymap()
+	for _, v := range s.st.env {
+		set(env, v.name, ystr(ghEscape(v.value)))
+	}
+	var lines []string
+	for _, c := range s.st.creds {
+		names := ghSecrets(c)
+		switch c.kind {
+		case credFile:
+			set(env, c.vars[0]+"_DATA", ystr("${{ secrets."+names[0]+" }}"))
+			lines = append(lines,
+				fmt.Sprintf(`export %s="$RUNNER_TEMP/%s"`, c.vars[0], strings.ToLower(c.vars[0])),
+				fmt.Sprintf(`(umask 077 && printf '%%s\n' "$%s_DATA" > "$%s")`, c.vars[0], c.vars[0]))
+		default:
+			for i, v := range c.vars {
+				set(env, v, ystr("${{ secrets."+names[i]+" }}"))
+			}
+		}
+	}
+	lines = append(lines, p.command(s.st))
+	if len(env.Content) > 0 {
+		set(m, "env", env)
+	}
+	run := strings.Join(lines, "\n")
+	if len(lines) > 1 {
+		run += "\n"
+	}
+	set(m, "run", yblock(run))
+	return m, nil
+}
+
+// ghSecrets names the GitHub secrets a credential reads: the ID upper-cased
+// with '_' for other characters, as GitHub secret names allow no more.
+func ghSecrets(c credential) []string {
+	n := upperName(c.id)
+	if c.kind == credUserPass {
+		return []string{n + "_USERNAME", n + "_PASSWORD"}
+	}
+	return []string{n}
+}
+
+// ghEscape keeps GitHub from reading ${{ in a literal value as an
+// expression.
+func ghEscape(s string) string {
+	return strings.ReplaceAll(s, "${{", "${{ '${{' }}")
+}
+
+// ghConds is an if expression requiring every group of alternatives.
+func ghConds(groups [][]whenAlt) (string, error) {
+	var parts []string
+	for _, g := range groups {
+		c, err := ghCond(g)
+		if err != nil {
+			return "", err
+		}
+		if len(groups) > 1 && len(g) > 1 {
+			c = "(" + c + ")"
+		}
+		parts = append(parts, c)
+	}
+	return strings.Join(parts, " && "), nil
+}
+
+// ghCond is an if expression true when any alternative matches.
+func ghCond(as []whenAlt) (string, error) {
+	var parts []string
+	for _, a := range as {
+		if a.tag {
+			parts = append(parts, "startsWith(github.ref, 'refs/tags/')")
+			continue
+		}
+		prefix, glob := strings.CutSuffix(a.branch, "*")
+		prefix = strings.TrimSuffix(prefix, "*")
+		if strings.ContainsAny(prefix, "*?[") {
+			return "", fmt.Errorf("branch pattern %q: a GitHub Actions condition can test a branch name or a prefix ending in *, not other patterns", a.branch)
+		}
+		ref := ghString("refs/heads/" + prefix)
+		if glob {
+			parts = append(parts, "startsWith(github.ref, "+ref+")")
+		} else {
+			parts = append(parts, "github.ref == "+ref)
+		}
+	}
+	return strings.Join(parts, " || "), nil
+}
+
+// ghString quotes s as a GitHub expression string literal.
+func ghString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// workflowPath is where GitHub reads the workflow of plan p.
+func workflowPath(p *plan) string {
+	if p.dir == "" {
+		return ".github/workflows/slipway.yml"
+	}
+	return path.Join(".github/workflows", "slipway-"+slug(p.dir)+".yml")
+}

@@ -1,0 +1,404 @@
+package pipeline
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/slipwayhq/slipway/config"
+	"gopkg.in/yaml.v3"
+)
+
+// gitlabReserved are top-level keys of .gitlab-ci.yml a job cannot be
+// called, and pages, which GitLab treats as the Pages job.
+var gitlabReserved = map[string]bool{
+	"image": true, "services": true, "stages": true, "types": true, "before_script": true,
+	"after_script": true, "variables": true, "cache": true, "include": true, "default": true,
+	"workflow": true, "pages": true, "true": true, "false": true, "nil": true, "spec": true,
+}
+
+// gitlab writes .gitlab-ci.yml: a stage per level and a job per step (the
+// jobs of a parallel group share a stage). Each module gets a child
+// pipeline in its own directory, which the root file triggers. Files that
+// later jobs need travel as untracked-file artifacts.
+func gitlab(plans []*plan) ([]File, error) {
+	var root *plan
+	var modules []*plan
+	for _, p := range plans {
+		if p.module == "" {
+			root = p
+		} else {
+			modules = append(modules, p)
+		}
+	}
+	first := plans[0]
+	var files []File
+
+	names, stageNames := newNamer(), newNamer()
+	top := ymap()
+	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir})
+	var rules []string
+	for _, p := range plans {
+		rules = appendNew(rules, gitlabTriggerRules(p)...)
+	}
+	var ruleNodes []*yaml.Node
+	for _, r := range rules {
+		ruleNodes = append(ruleNodes, set(ymap(), "if", ystr(r)))
+	}
+	set(top, "workflow", set(ymap(), "rules", yseq(ruleNodes...)))
+	var stages []string
+	var jobs [][2]*yaml.Node
+	if root != nil {
+		head = append(head, gitlabNotes(root)...)
+		var err error
+		// The root's jobs run only in the pipelines its own triggers start,
+		// when those of its modules start more.
+		var only []string
+		if own := gitlabTriggerRules(root); len(own) < len(rules) {
+			only = own
+		}
+		stages, jobs, err = gitlabJobs(root, names, stageNames, only)
+		if err != nil {
+			return nil, err
+		}
+		gitlabDefaults(top, root)
+	}
+	if len(modules) > 0 {
+		stages = append(stages, stageNames.id("modules"))
+		stage := stages[len(stages)-1]
+		for _, m := range modules {
+			j := ymap()
+			set(j, "stage", ystr(stage))
+			set(j, "trigger", set(set(ymap(), "include", ystr(path.Join(m.dir, ".gitlab-ci.yml"))), "strategy", ystr("depend")))
+			var rs []*yaml.Node
+			for _, r := range gitlabTriggerRules(m) {
+				rs = append(rs, set(ymap(), "if", ystr(r)))
+			}
+			set(j, "rules", yseq(rs...))
+			jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName(slug(m.module), names)), j})
+		}
+	}
+	set(top, "stages", ylist(stages...))
+	for _, j := range jobs {
+		top.Content = append(top.Content, j[0], j[1])
+	}
+	b, err := encodeYAML(head, top)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, File{Path: path.Join(first.rootDir, ".gitlab-ci.yml"), Content: b})
+
+	for _, m := range modules {
+		doc := ymap()
+		set(doc, "workflow", set(ymap(), "rules", yseq(set(ymap(), "if", ystr(`$CI_PIPELINE_SOURCE == "parent_pipeline"`)))))
+		stages, jobs, err := gitlabJobs(m, newNamer(), newNamer(), nil)
+		if err != nil {
+			return nil, err
+		}
+		set(doc, "stages", ylist(stages...))
+		gitlabDefaults(doc, m)
+		for _, j := range jobs {
+			doc.Content = append(doc.Content, j[0], j[1])
+		}
+		head := header(GitLab, m)
+		head = append(head, "The root .gitlab-ci.yml triggers it as a child pipeline.")
+		head = append(head, gitlabNotes(m)...)
+		b, err := encodeYAML(head, doc)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: path.Join(m.dir, ".gitlab-ci.yml"), Content: b})
+	}
+	return files, nil
+}
+
+// gitlabNotes are the header lines naming the variables and approvals of p.
+func gitlabNotes(p *plan) []string {
+	var out, vars []string
+	for _, c := range p.usedCreds() {
+		for _, v := range ghSecrets(c) {
+			if c.kind == credFile {
+				v += " (type File)"
+			}
+			vars = append(vars, v)
+		}
+	}
+	if len(vars) > 0 {
+		out = append(out, "", "CI/CD variables it reads (from ci.yaml credentials):")
+		out = append(out, wrap("  ", vars)...)
+	}
+	if gates := p.approvals(); len(gates) > 0 {
+		out = append(out, "", "Approvals are manual jobs that hold the pipeline until someone runs them:",
+			"  "+strings.Join(gates, ", "))
+	}
+	return out
+}
+
+// gitlabDefaults sets the image, runner tag and variables every job gets.
+func gitlabDefaults(doc *yaml.Node, p *plan) {
+	def := ymap()
+	if p.agent.Image != "" {
+		set(def, "image", ystr(p.agent.Image))
+	}
+	if p.agent.Label != "" {
+		set(def, "tags", ylist(p.agent.Label))
+	}
+	if len(def.Content) > 0 {
+		set(doc, "default", def)
+	}
+	vars := ymap()
+	set(vars, "GIT_DEPTH", ystr("0"))
+	for _, v := range p.env {
+		set(vars, v.name, ystr(gitlabEscape(v.value)))
+	}
+	set(doc, "variables", vars)
+}
+
+// gitlabJobs returns the stages and jobs of p; every job also needs one of
+// the rules expressions in only, when there are any.
+func gitlabJobs(p *plan, names, stageNames *namer, only []string) ([]string, [][2]*yaml.Node, error) {
+	var stages []string
+	var jobs [][2]*yaml.Node
+	// Which levels keep their files for later ones, and which take them.
+	produces := func(l *level) bool {
+		for _, st := range l.steps {
+			if st.kind == config.StepTask || st.kind == config.StepBuild {
+				return true
+			}
+		}
+		return false
+	}
+	save := make([]bool, len(p.levels))
+	saved := false
+	for i, l := range p.levels {
+		if !produces(l) {
+			continue
+		}
+		for _, later := range p.levels[i+1:] {
+			save[i] = save[i] || later.needsFiles()
+		}
+	}
+	rulesNeeded := p.trigger.pullRequests || len(only) > 0
+	for i, l := range p.levels {
+		restore := saved && l.needsFiles()
+		if l.parallel && l.approve {
+			stage := stageNames.id("approve-" + l.id)
+			stages = append(stages, stage)
+			j := ymap()
+			set(j, "stage", ystr(stage))
+			set(j, "script", ylist("echo Approved"))
+			if err := gitlabRules(j, only, [][]whenAlt{alts(l.when)}, true, rulesNeeded); err != nil {
+				return nil, nil, err
+			}
+			if saved {
+				set(j, "dependencies", yseq())
+			}
+			jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName("approve-"+l.id, names)), j})
+		}
+		stage := stageNames.id(l.id)
+		stages = append(stages, stage)
+		for _, st := range l.steps {
+			j := ymap()
+			set(j, "stage", ystr(stage))
+			if st.deploy != "" {
+				env := st.deploy
+				if p.module != "" {
+					env = p.module + "/" + env
+				}
+				set(j, "environment", set(ymap(), "name", ystr(env)))
+			}
+			vars := ymap()
+			for _, v := range st.env {
+				set(vars, v.name, ystr(gitlabEscape(v.value)))
+			}
+			for _, c := range st.creds {
+				for k, v := range ghSecrets(c) {
+					// A CI/CD variable is in every job's environment
+					// already; only a different name needs mapping.
+					if v != c.vars[k] {
+						set(vars, c.vars[k], ystr("$"+v))
+					}
+				}
+			}
+			if len(vars.Content) > 0 {
+				set(j, "variables", vars)
+			}
+			set(j, "script", ylist(p.command(st)))
+			manual := l.approve && !l.parallel
+			c := conds(l, st)
+			if len(c) == 0 {
+				c = [][]whenAlt{nil}
+			}
+			if err := gitlabRules(j, only, c, manual, rulesNeeded); err != nil {
+				return nil, nil, fmt.Errorf("step %s: %w", st.name, err)
+			}
+			if saved && !restore {
+				set(j, "dependencies", yseq())
+			}
+			if save[i] {
+				set(j, "artifacts", set(set(ymap(), "untracked", ybool(true)), "expire_in", ystr("1 day")))
+			}
+			jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName(st.id, names)), j})
+		}
+		saved = saved || save[i]
+	}
+	return stages, jobs, nil
+}
+
+// gitlabRules sets the rules (or when) of job j: one of the expressions in
+// only (when any) and every group must hold, each group by any of its
+// alternatives; a nil group always holds.
+func gitlabRules(j *yaml.Node, only []string, groups [][]whenAlt, manual, always bool) error {
+	exprs := []string{""}
+	if len(only) > 0 {
+		exprs = only
+	}
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		var next []string
+		for _, e := range exprs {
+			for _, a := range g {
+				x, err := gitlabAlt(a)
+				if err != nil {
+					return err
+				}
+				if e != "" {
+					x = e + " && " + x
+				}
+				next = append(next, x)
+			}
+		}
+		exprs = next
+	}
+	when := "on_success"
+	if manual {
+		when = "manual"
+	}
+	if len(exprs) == 1 && exprs[0] == "" && !always {
+		if manual {
+			set(j, "when", ystr(when))
+			set(j, "allow_failure", ybool(false))
+		}
+		return nil
+	}
+	var rules []*yaml.Node
+	for _, e := range exprs {
+		r := ymap()
+		if e != "" {
+			set(r, "if", ystr(e))
+		}
+		if manual || e == "" {
+			set(r, "when", ystr(when))
+		}
+		rules = append(rules, r)
+	}
+	set(j, "rules", yseq(rules...))
+	if manual {
+		set(j, "allow_failure", ybool(false))
+	}
+	return nil
+}
+
+// gitlabAlt is the rules expression of one when alternative.
+func gitlabAlt(a whenAlt) (string, error) {
+	if a.tag {
+		return "$CI_COMMIT_TAG", nil
+	}
+	return gitlabMatch("$CI_COMMIT_BRANCH", a.branch)
+}
+
+// gitlabMatch compares variable v with a name or glob.
+func gitlabMatch(v, glob string) (string, error) {
+	if !strings.ContainsAny(glob, "*?[") {
+		q, err := gitlabString(glob)
+		if err != nil {
+			return "", err
+		}
+		return v + " == " + q, nil
+	}
+	return v + " =~ /^" + globRegexp(glob) + "$/", nil
+}
+
+// gitlabTriggerRules are the workflow rules that start the pipeline of p.
+func gitlabTriggerRules(p *plan) []string {
+	var out []string
+	for _, b := range p.trigger.branches {
+		if r, err := gitlabMatch("$CI_COMMIT_BRANCH", b); err == nil {
+			out = append(out, r)
+		}
+	}
+	if t := p.trigger.tags; t == "*" {
+		out = append(out, "$CI_COMMIT_TAG")
+	} else if t != "" {
+		out = append(out, "$CI_COMMIT_TAG =~ /^"+globRegexp(t)+"$/")
+	}
+	if p.trigger.pullRequests {
+		out = append(out, `$CI_PIPELINE_SOURCE == "merge_request_event"`)
+	}
+	return out
+}
+
+// globRegexp turns a glob into a regular expression body for GitLab's
+// /.../ syntax: * matches within a path segment, ** across them.
+func globRegexp(glob string) string {
+	var b strings.Builder
+	for i := 0; i < len(glob); i++ {
+		c := glob[i]
+		switch {
+		case c == '*' && i+1 < len(glob) && glob[i+1] == '*':
+			b.WriteString(".*")
+			i++
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		case c == '/':
+			b.WriteString(`\/`)
+		case strings.IndexByte(`\.+()|[]{}^$`, c) >= 0:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// gitlabString quotes s for a rules expression.
+func gitlabString(s string) (string, error) {
+	switch {
+	case !strings.Contains(s, `"`):
+		return `"` + s + `"`, nil
+	case !strings.Contains(s, `'`):
+		return `'` + s + `'`, nil
+	}
+	return "", fmt.Errorf("%q holds both kinds of quote, which a GitLab rule cannot compare", s)
+}
+
+// gitlabEscape doubles '$', which GitLab would otherwise expand in a
+// variable's value.
+func gitlabEscape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+// gitlabJobName makes a job name that is no reserved key.
+func gitlabJobName(id string, names *namer) string {
+	if gitlabReserved[strings.ToLower(id)] {
+		id += "-job"
+	}
+	return names.id(id)
+}
+
+// appendNew appends the items not yet in list.
+func appendNew(list []string, items ...string) []string {
+outer:
+	for _, it := range items {
+		for _, x := range list {
+			if x == it {
+				continue outer
+			}
+		}
+		list = append(list, it)
+	}
+	return list
+}

@@ -1,0 +1,475 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/slipwayhq/slipway/config"
+)
+
+// plan is one pipeline to write, independent of the CI system: the project
+// (or one module of it) as levels of steps that run one after the other.
+type plan struct {
+	name    string // job or pipeline name
+	folder  string // Jenkins folder
+	repo    string // git URL, may be empty
+	dir     string // slipway -C dir; "" for the repository root
+	module  string // module directory, "" for the root project
+	root    string // the root project's name
+	rootDir string // the root project's directory
+	slipway string // the command that runs Slipway
+	agent   config.Agent
+	trigger trigger
+	env     []envVar     // ci.yaml env, for every step
+	creds   []credential // every credential, by purpose
+	levels  []*level
+}
+
+// trigger says what starts a pipeline.
+type trigger struct {
+	branches     []string // branch names or globs
+	tags         string   // tag glob, "" when tags do not start the pipeline
+	pullRequests bool
+}
+
+// level is one entry of ci.yaml's pipeline: a step, or a parallel group.
+type level struct {
+	id       string // unique among levels: a slug of name
+	name     string // display name
+	approve  bool
+	gate     string // what an approval is for: an environment, or the level's id
+	when     *config.When
+	parallel bool
+	steps    []*step // one step, or the steps of a parallel group
+}
+
+// step is one slipway command.
+type step struct {
+	id         string // unique among steps: a slug of name
+	name       string // display name, unique among steps
+	kind       config.StepKind
+	args       []string // slipway arguments
+	env        []envVar // the task's env, then the step's
+	when       *config.When
+	creds      []credential // the credentials this step gets
+	deploy     string       // the environment a deploy step deploys to
+	registries []string     // the registries a push, deploy or promote uses
+}
+
+// envVar is one environment variable with a literal value.
+type envVar struct{ name, value string }
+
+// credKind is the kind of credential a CI system stores.
+type credKind int
+
+const (
+	credSecret   credKind = iota // a secret text in one variable
+	credUserPass                 // a username and password in two variables
+	credFile                     // a file whose path is in one variable
+)
+
+// credential is a CI credential and the variables it fills.
+type credential struct {
+	purpose  string
+	id       string // the CI system's credential ID
+	kind     credKind
+	vars     []string // one variable, or the username and password variables
+	registry string   // the registry a username and password are for
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// newPlan builds the plan of one project or module; module is the module's
+// directory, "" for the root project.
+func newPlan(in Input, module string) (*plan, error) {
+	ci, proj := in.CI, in.Project
+	p := &plan{
+		name:    in.Name,
+		folder:  in.Folder,
+		repo:    in.Repo,
+		dir:     in.Dir,
+		module:  module,
+		root:    in.Name,
+		rootDir: in.Dir,
+		slipway: strings.TrimSpace(ci.Agent.Slipway),
+		agent:   ci.Agent,
+	}
+	if p.slipway == "" {
+		p.slipway = "slipway"
+	}
+	var errs []error
+	p.trigger = trigger{branches: ci.Triggers.Branches, pullRequests: ci.Triggers.PullRequests}
+	if len(p.trigger.branches) == 0 {
+		p.trigger.branches = []string{in.Branch}
+	}
+	if ci.Triggers.Tags {
+		p.trigger.tags = proj.Release.TagPrefix + "*"
+	}
+	env, err := envVars(ciFile(ci)+": env", ci.Env)
+	errs = append(errs, err)
+	p.env = env
+	p.creds = credentials(ci.Credentials)
+	n := newNamer()
+	for _, s := range ci.Pipeline {
+		l := &level{approve: s.Approve, when: s.When}
+		if s.Kind == config.StepParallel {
+			l.parallel = true
+			groupEnv, err := envVars(fmt.Sprintf("%s:%d: env", ciFile(ci), s.Line), s.Env)
+			errs = append(errs, err)
+			var names []string
+			for _, sub := range s.Parallel {
+				st, err := newStep(p, ci, proj, sub, n)
+				errs = append(errs, err)
+				st.env = mergeEnv(groupEnv, st.env)
+				l.steps = append(l.steps, st)
+				names = append(names, st.name)
+			}
+			l.name = s.Name
+			if l.name == "" {
+				l.name = strings.Join(names, " + ")
+			}
+			l.name = n.name(l.name)
+			l.id = n.id(l.name)
+			l.gate = l.id
+		} else {
+			l.when = nil
+			st, err := newStep(p, ci, proj, s, n)
+			errs = append(errs, err)
+			l.steps = []*step{st}
+			l.id, l.name = st.id, st.name
+			l.gate = gateOf(s, st)
+		}
+		p.levels = append(p.levels, l)
+	}
+	return p, errors.Join(errs...)
+}
+
+// gateOf names what approving step s is for: the environment it pushes or
+// deploys to, the registry or environment it promotes to, else its id.
+func gateOf(s config.Step, st *step) string {
+	switch s.Kind {
+	case config.StepDeploy:
+		return s.Deploy
+	case config.StepPush:
+		return s.Push
+	case config.StepPromote:
+		if s.Promote != nil {
+			return s.Promote.To
+		}
+	}
+	return st.id
+}
+
+// newStep builds a step of p from ci.yaml step s.
+func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *namer) (*step, error) {
+	st := &step{kind: s.Kind, when: s.When}
+	var name string
+	switch s.Kind {
+	case config.StepTask:
+		st.args = []string{"ci", s.Task}
+		name = s.Task
+	case config.StepRelease:
+		st.args = []string{"release", "--push"}
+		name = "release"
+	case config.StepBuild:
+		st.args = []string{"build", "--no-deps"}
+		name = "build"
+	case config.StepPush:
+		st.args = []string{"push", s.Push, "--no-deps"}
+		name = "push " + s.Push
+		st.registries = []string{registryOf(proj, s.Push)}
+	case config.StepDeploy:
+		st.args = []string{"deploy", s.Deploy, "--no-deps"}
+		name = "deploy " + s.Deploy
+		st.deploy = s.Deploy
+		st.registries = []string{registryOf(proj, s.Deploy)}
+	case config.StepPromote:
+		if s.Promote == nil {
+			return st, fmt.Errorf("%s:%d: promote needs from and to", ciFile(ci), s.Line)
+		}
+		st.args = []string{"promote", s.Promote.From, s.Promote.To, "--no-deps"}
+		name = "promote " + s.Promote.From + " to " + s.Promote.To
+		st.registries = []string{registryOf(proj, s.Promote.From), registryOf(proj, s.Promote.To)}
+	default:
+		return st, fmt.Errorf("%s:%d: a %s step cannot go here", ciFile(ci), s.Line, s.Kind)
+	}
+	if s.Name != "" {
+		name = s.Name
+	}
+	st.name = n.name(name)
+	st.id = n.id(st.name)
+	env := map[string]string{}
+	if s.Kind == config.StepTask {
+		if t, ok := ci.Tasks.Get(s.Task); ok {
+			for k, v := range t.Env {
+				env[k] = v
+			}
+		}
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	vars, err := envVars(fmt.Sprintf("%s:%d: env", ciFile(ci), s.Line), env)
+	st.env = vars
+	for _, c := range p.creds {
+		if c.usedBy(st) {
+			st.creds = append(st.creds, c)
+		}
+	}
+	return st, err
+}
+
+// ciFile names ci's file in messages.
+func ciFile(ci *config.CI) string {
+	if ci.Source != nil && ci.Source.File != "" {
+		return ci.Source.File
+	}
+	return config.CIFile
+}
+
+// registryOf names the registry behind an environment or registry name.
+func registryOf(proj *config.Project, name string) string {
+	if r, err := proj.ResolveRegistry(name); err == nil {
+		return r.Name
+	}
+	return name
+}
+
+// envVars sorts env, checking the names are valid environment variables.
+func envVars(at string, env map[string]string) ([]envVar, error) {
+	var out []envVar
+	var bad []string
+	for k, v := range env {
+		if !envName.MatchString(k) {
+			bad = append(bad, k)
+			continue
+		}
+		out = append(out, envVar{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, fmt.Errorf("%s: %s: environment variable names hold only letters, digits and '_' and do not start with a digit", at, strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+// credentials turns ci.yaml's purpose -> ID map into credentials, sorted by
+// purpose: registry-NAME is a username and password in
+// SLIPWAY_REGISTRY_NAME_USERNAME and _PASSWORD, kubeconfig a file in
+// KUBECONFIG, and anything else a secret text in the purpose upper-cased.
+func credentials(m map[string]string) []credential {
+	var out []credential
+	for purpose, id := range m {
+		c := credential{purpose: purpose, id: id}
+		switch {
+		case purpose == "kubeconfig":
+			c.kind, c.vars = credFile, []string{"KUBECONFIG"}
+		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
+			c.registry = strings.TrimPrefix(purpose, "registry-")
+			v := "SLIPWAY_REGISTRY_" + upperName(c.registry)
+			c.kind, c.vars = credUserPass, []string{v + "_USERNAME", v + "_PASSWORD"}
+		default:
+			c.kind, c.vars = credSecret, []string{upperName(purpose)}
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].purpose < out[j].purpose })
+	return out
+}
+
+// usedBy reports whether step st gets the credential: the kubeconfig goes
+// to deploy steps only; a registry's username and password to build (the
+// base image may come from any registry) and to the push, promote and
+// deploy steps using that registry; any other credential to every step.
+func (c credential) usedBy(st *step) bool {
+	switch c.kind {
+	case credFile:
+		return st.kind == config.StepDeploy
+	case credUserPass:
+		if st.kind == config.StepBuild {
+			return true
+		}
+		for _, r := range st.registries {
+			if upperName(r) == upperName(c.registry) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// kindName describes the credential kind for people setting it up.
+func (c credential) kindName() string {
+	switch c.kind {
+	case credFile:
+		return "secret file"
+	case credUserPass:
+		return "username with password"
+	}
+	return "secret text"
+}
+
+// upperName makes an environment variable name: upper case, with every
+// character other than a letter or digit turned into '_'.
+func upperName(s string) string {
+	b := []byte(strings.ToUpper(s))
+	for i, c := range b {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
+		return "_" + string(b)
+	}
+	return string(b)
+}
+
+// command is the shell command a step runs.
+func (p *plan) command(st *step) string {
+	parts := []string{p.slipway}
+	if p.dir != "" {
+		parts = append(parts, "-C", shellQuote(p.dir))
+	}
+	for _, a := range st.args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// allSteps lists the steps of every level in order.
+func (p *plan) allSteps() []*step {
+	var out []*step
+	for _, l := range p.levels {
+		out = append(out, l.steps...)
+	}
+	return out
+}
+
+// usedCreds lists the credentials some step uses.
+func (p *plan) usedCreds() []credential {
+	var out []credential
+	for _, c := range p.creds {
+		for _, st := range p.allSteps() {
+			if c.usedBy(st) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// needsFiles reports whether a step needs the files earlier steps left in
+// the workspace: tasks may use them, build packs them and push sends the
+// built image. Release, promote and deploy work from git and registries.
+func (st *step) needsFiles() bool {
+	return st.kind == config.StepTask || st.kind == config.StepBuild || st.kind == config.StepPush
+}
+
+// needsFiles reports whether a step of the level needs earlier files.
+func (l *level) needsFiles() bool {
+	for _, st := range l.steps {
+		if st.needsFiles() {
+			return true
+		}
+	}
+	return false
+}
+
+// approvals lists what the approvals of p are for, in order, once each.
+func (p *plan) approvals() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range p.levels {
+		if l.approve && !seen[l.gate] {
+			seen[l.gate] = true
+			out = append(out, l.gate)
+		}
+	}
+	return out
+}
+
+// namer hands out unique display names and ids.
+type namer struct{ ids, names map[string]int }
+
+func newNamer() *namer { return &namer{ids: map[string]int{}, names: map[string]int{}} }
+
+func (n *namer) name(s string) string {
+	n.names[s]++
+	if c := n.names[s]; c > 1 {
+		s = fmt.Sprintf("%s (%d)", s, c)
+		n.names[s]++
+	}
+	return s
+}
+
+func (n *namer) id(name string) string {
+	s := slug(name)
+	n.ids[s]++
+	if c := n.ids[s]; c > 1 {
+		s = fmt.Sprintf("%s-%d", s, c)
+		n.ids[s]++
+	}
+	return s
+}
+
+// slug keeps letters, digits and '_', turning runs of anything else into
+// one '-'.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	if b.Len() == 0 {
+		return "step"
+	}
+	return b.String()
+}
+
+// whenAlt is one alternative of a when: a branch glob, or any tag.
+type whenAlt struct {
+	branch string // "" for a tag
+	tag    bool
+}
+
+// alts lists the alternatives of w: the step runs when any matches.
+func alts(w *config.When) []whenAlt {
+	if w == nil {
+		return nil
+	}
+	var out []whenAlt
+	for _, b := range w.Branch {
+		out = append(out, whenAlt{branch: b})
+	}
+	if w.Tag {
+		out = append(out, whenAlt{tag: true})
+	}
+	return out
+}
+
+// conds is the condition a step of level l runs under: every inner list is
+// an alternative (any may match), and every outer entry must hold.
+func conds(l *level, st *step) [][]whenAlt {
+	var out [][]whenAlt
+	if a := alts(l.when); len(a) > 0 {
+		out = append(out, a)
+	}
+	if a := alts(st.when); len(a) > 0 {
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/slipwayhq/slipway/config"
+)
+
+// Target names a CI system's configuration format.
+type Target string
+
+// The targets Generate writes.
+const (
+	JenkinsJobDSL Target = "jenkins-jobdsl"
+	Jenkinsfile   Target = "jenkinsfile"
+	Drone         Target = "drone"
+	GitHub        Target = "github"
+	GitLab        Target = "gitlab"
+)
+
+// Targets lists every target, in the order help text shows them.
+var Targets = []Target{JenkinsJobDSL, Jenkinsfile, Drone, GitHub, GitLab}
+
+// ErrUnknownTarget is matched (errors.Is) when a target name is not one of
+// Targets.
+var ErrUnknownTarget = errors.New("unknown pipeline target")
+
+// ParseTarget returns the target called s; the error lists the valid ones.
+func ParseTarget(s string) (Target, error) {
+	want := strings.ToLower(strings.TrimSpace(s))
+	for _, t := range Targets {
+		if string(t) == want {
+			return t, nil
+		}
+	}
+	names := make([]string, len(Targets))
+	for i, t := range Targets {
+		names[i] = string(t)
+	}
+	msg := fmt.Sprintf("%q", s)
+	if sug := config.Suggest(want, names); sug != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", sug)
+	}
+	return "", fmt.Errorf("%w %s; valid targets: %s", ErrUnknownTarget, msg, strings.Join(names, ", "))
+}
+
+// Input is what Generate works from: a loaded, validated ci.yaml and its
+// slipway.yaml, and how the CI system should name and find the project.
+type Input struct {
+	CI      *config.CI
+	Project *config.Project
+	// Name names the CI job or pipeline (default Project.App).
+	Name string
+	// Folder is the Jenkins folder the jobs go in (default Name); a slash
+	// nests folders.
+	Folder string
+	// Repo is the git URL Jenkins Job DSL checks out. When empty, the Job
+	// DSL script reads it from the SLIPWAY_REPO variable, which the
+	// bootstrap job passes.
+	Repo string
+	// Branch is the branch CI runs on when ci.yaml lists no
+	// triggers.branches (default main).
+	Branch string
+	// Dir is the project's directory inside the repository, slash
+	// separated, empty for the repository's root. CI runs slipway -C Dir and
+	// File paths start with it, except for GitHub workflows, which GitHub
+	// reads from the root only.
+	Dir string
+	// Modules holds the loaded ci.yaml and slipway.yaml of each module CI
+	// lists, by the directory written under modules. Name defaults to the
+	// parent's Name and the module directory; Folder, Repo and Branch to the
+	// parent's.
+	Modules map[string]Input
+}
+
+// File is one generated file.
+type File struct {
+	// Path is relative to the repository root, slash separated: e.g.
+	// ".drone.yml", ".github/workflows/slipway.yml", "Jenkinsfile",
+	// "jobs/hello.groovy" or ".gitlab-ci.yml".
+	Path    string
+	Content []byte
+}
+
+// Generate writes the CI configuration of target t for in. It is a pure
+// function: the same input gives byte-identical files, in a fixed order.
+func Generate(t Target, in Input) ([]File, error) {
+	plans, err := plansOf(in)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s pipeline: %w", t, err)
+	}
+	var files []File
+	switch t {
+	case Jenkinsfile:
+		files, err = jenkinsfiles(plans)
+	case JenkinsJobDSL:
+		files, err = jobDSL(plans)
+	case Drone:
+		files, err = drone(plans)
+	case GitHub:
+		files, err = github(plans)
+	case GitLab:
+		files, err = gitlab(plans)
+	default:
+		_, err = ParseTarget(string(t))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generating %s pipeline: %w", t, err)
+	}
+	return files, nil
+}
+
+// plansOf turns in and its modules into one plan each: the root first (when
+// it has steps of its own), then the modules in ci.yaml order.
+func plansOf(in Input) ([]*plan, error) {
+	if in.CI == nil || in.Project == nil {
+		return nil, errors.New("the input needs a loaded ci.yaml and slipway.yaml")
+	}
+	root := in
+	if root.Name == "" {
+		root.Name = root.Project.App
+	}
+	if root.Folder == "" {
+		root.Folder = root.Name
+	}
+	if root.Branch == "" {
+		root.Branch = "main"
+	}
+	dir, err := cleanDir(root.Dir)
+	if err != nil {
+		return nil, err
+	}
+	root.Dir = dir
+	var plans []*plan
+	if len(in.CI.Pipeline) > 0 {
+		p, err := newPlan(root, "")
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	var errs []error
+	listed := map[string]bool{}
+	for _, m := range in.CI.Modules {
+		listed[m] = true
+		mi, ok := in.Modules[m]
+		if !ok || mi.CI == nil || mi.Project == nil {
+			errs = append(errs, fmt.Errorf("module %s: its ci.yaml and slipway.yaml are not loaded", m))
+			continue
+		}
+		if len(mi.CI.Modules) > 0 {
+			errs = append(errs, fmt.Errorf("module %s: modules cannot have modules of their own", m))
+			continue
+		}
+		md, err := cleanDir(m)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
+			continue
+		}
+		if mi.Name == "" {
+			mi.Name = root.Name + "-" + slug(md)
+		}
+		if mi.Folder == "" {
+			mi.Folder = root.Folder
+		}
+		if mi.Repo == "" {
+			mi.Repo = root.Repo
+		}
+		if mi.Branch == "" {
+			mi.Branch = root.Branch
+		}
+		mi.Dir = path.Join(root.Dir, md)
+		p, err := newPlan(mi, md)
+		if p != nil {
+			p.root, p.rootDir = root.Name, root.Dir
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
+			continue
+		}
+		plans = append(plans, p)
+	}
+	var extra []string
+	for m := range in.Modules {
+		if !listed[m] {
+			extra = append(extra, m)
+		}
+	}
+	sort.Strings(extra)
+	for _, m := range extra {
+		errs = append(errs, fmt.Errorf("module %s is not listed under modules in ci.yaml", m))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(plans) == 0 {
+		return nil, errors.New("ci.yaml has no pipeline steps and no modules")
+	}
+	return plans, nil
+}
+
+// cleanDir checks and cleans a directory inside the repository.
+func cleanDir(d string) (string, error) {
+	if d == "" || d == "." {
+		return "", nil
+	}
+	c := path.Clean(strings.ReplaceAll(d, `\`, "/"))
+	if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("directory %q must be inside the repository", d)
+	}
+	if c == "." {
+		return "", nil
+	}
+	return c, nil
+}
+
+// header is the comment every generated file starts with.
+func header(t Target, p *plan) []string {
+	src := config.CIFile
+	if p.module != "" {
+		src = p.module + "/" + config.CIFile
+	}
+	return []string{
+		fmt.Sprintf("Generated by `slipway pipeline generate --target %s` from %s.", t, src),
+		"Do not edit it by hand: change ci.yaml and generate it again.",
+	}
+}
