@@ -29,14 +29,28 @@ type Options struct {
 // Version describes HEAD of the project's repository with its release
 // settings.
 func Version(p *config.Project) (release.Info, error) {
-	def, err := release.ParseBump(p.Release.DefaultBump)
+	o, err := ReleaseOptions(p)
 	if err != nil {
 		return release.Info{}, err
 	}
 	return release.Version(release.VersionOptions{
-		Dir: p.Dir, Prefix: p.Release.TagPrefix, Paths: p.Release.Paths, Bump: p.Release.Bump,
-		DefaultBump: def, Initial: p.Release.Initial, Suffix: p.Release.SnapshotSuffix,
+		Dir: o.Dir, Prefix: o.Prefix, Paths: o.Paths, Bump: o.Bump,
+		DefaultBump: o.DefaultBump, Initial: o.Initial, Suffix: p.Release.SnapshotSuffix,
 	})
+}
+
+// ReleaseOptions are the release settings of slipway.yaml as options for
+// release.Release; the caller adds what flags say.
+func ReleaseOptions(p *config.Project) (release.Options, error) {
+	rc := p.Release
+	def, err := release.ParseBump(rc.DefaultBump)
+	if err != nil {
+		return release.Options{}, err
+	}
+	return release.Options{
+		Dir: p.Dir, Prefix: rc.TagPrefix, Paths: rc.Paths, Bump: rc.Bump,
+		DefaultBump: def, Initial: rc.Initial, Remote: rc.Remote,
+	}, nil
 }
 
 // BuildOptions configure Build.

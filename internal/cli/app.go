@@ -168,12 +168,16 @@ func action(run func(e *env) error) cli.ActionFunc {
 }
 
 // project loads slipway.yaml from the project directory.
-func (e *env) project() (*config.Project, error) {
-	p, err := config.LoadProject(e.dir)
+func (e *env) project() (*config.Project, error) { return config.LoadProject(e.dir) }
+
+// projectArgs checks the positional arguments and loads slipway.yaml.
+func (e *env) projectArgs(min, max int, usage string) ([]string, *config.Project, error) {
+	a, err := e.args(min, max, usage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p, nil
+	p, err := e.project()
+	return a, p, err
 }
 
 // args checks the number of positional arguments.

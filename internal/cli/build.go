@@ -86,11 +86,7 @@ func pushCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-stale", Usage: "push a build of another commit than HEAD"},
 		},
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}

@@ -19,11 +19,7 @@ func ciCommand() *cli.Command {
 			"with ci.yaml's env and the task's env), exactly as the generated CI jobs do. Exits\n" +
 			"with the task's exit code.",
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "TASK")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "TASK")
 			if err != nil {
 				return err
 			}

@@ -34,11 +34,7 @@ func deployCommand() *cli.Command {
 			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
 		}, clusterFlags()...),
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}

@@ -22,11 +22,7 @@ func doctorCommand() *cli.Command {
 			"the API server's serving certificate expires within 30 days. Exits 1 when a check fails.",
 		Flags: clusterFlags(),
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}

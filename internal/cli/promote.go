@@ -31,11 +31,7 @@ func promoteCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record"},
 		},
 		Action: action(func(e *env) error {
-			a, err := e.args(2, 2, "FROM TO")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(2, 2, "FROM TO")
 			if err != nil {
 				return err
 			}

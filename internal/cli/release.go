@@ -9,41 +9,20 @@ import (
 	"github.com/slipwayhq/slipway/config"
 	"github.com/slipwayhq/slipway/progress"
 	"github.com/slipwayhq/slipway/release"
+	"github.com/slipwayhq/slipway/ship"
 )
 
-// releaseConfig is slipway.yaml's release section, or its defaults when the
-// project has no slipway.yaml yet: versioning works in any git repository.
-func (e *env) releaseConfig() (config.Release, error) {
+// releaseProject is slipway.yaml, or its defaults when the project has no
+// slipway.yaml yet: versioning works in any git repository.
+func (e *env) releaseProject() (*config.Project, error) {
 	p, err := e.project()
 	if errors.Is(err, config.ErrNotFound) {
 		p, err = config.ParseProject(config.ProjectFile, []byte("apiVersion: slipway/v1\napp: app\n"))
+		if p != nil {
+			p.Dir = e.dir
+		}
 	}
-	if err != nil {
-		return config.Release{}, err
-	}
-	return p.Release, nil
-}
-
-func releaseOptions(e *env, rc config.Release) (release.Options, error) {
-	def, err := release.ParseBump(rc.DefaultBump)
-	if err != nil {
-		return release.Options{}, err
-	}
-	return release.Options{
-		Dir: e.dir, Prefix: rc.TagPrefix, Paths: rc.Paths, Bump: rc.Bump,
-		DefaultBump: def, Initial: rc.Initial, Remote: rc.Remote, Progress: e.ui,
-	}, nil
-}
-
-func versionOptions(e *env, rc config.Release) (release.VersionOptions, error) {
-	def, err := release.ParseBump(rc.DefaultBump)
-	if err != nil {
-		return release.VersionOptions{}, err
-	}
-	return release.VersionOptions{
-		Dir: e.dir, Prefix: rc.TagPrefix, Paths: rc.Paths, Bump: rc.Bump,
-		DefaultBump: def, Initial: rc.Initial, Suffix: rc.SnapshotSuffix,
-	}, nil
+	return p, err
 }
 
 func versionCommand() *cli.Command {
@@ -58,15 +37,11 @@ func versionCommand() *cli.Command {
 			if _, err := e.args(0, 0, ""); err != nil {
 				return err
 			}
-			rc, err := e.releaseConfig()
+			p, err := e.releaseProject()
 			if err != nil {
 				return err
 			}
-			o, err := versionOptions(e, rc)
-			if err != nil {
-				return err
-			}
-			info, err := release.Version(o)
+			info, err := ship.Version(p)
 			if err != nil {
 				return err
 			}
@@ -99,14 +74,15 @@ func releaseCommand() *cli.Command {
 			if _, err := e.args(0, 0, ""); err != nil {
 				return err
 			}
-			rc, err := e.releaseConfig()
+			p, err := e.releaseProject()
 			if err != nil {
 				return err
 			}
-			o, err := releaseOptions(e, rc)
+			o, err := ship.ReleaseOptions(p)
 			if err != nil {
 				return err
 			}
+			o.Progress = e.ui
 			if b := e.c.String("bump"); b != "" {
 				switch b {
 				case "auto", "major", "minor", "patch":

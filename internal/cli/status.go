@@ -35,11 +35,7 @@ func statusCommand() *cli.Command {
 			"pod by pod.",
 		Flags: clusterFlags(),
 		Action: action(func(e *env) error {
-			a, err := e.args(0, 1, "[ENV]")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(0, 1, "[ENV]")
 			if err != nil {
 				return err
 			}
@@ -134,11 +130,7 @@ func historyCommand() *cli.Command {
 		Description: "The revisions Kubernetes keeps for the environment's Deployment, newest first, with\nthe version, digest, time, person and reason Slipway recorded.",
 		Flags:       clusterFlags(),
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
@@ -178,11 +170,7 @@ func rollbackCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
 		),
 		Action: action(func(e *env) error {
-			a, err := e.args(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			p, err := e.project()
+			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
