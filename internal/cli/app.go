@@ -35,7 +35,7 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 		notFound = true
 		fmt.Fprintf(stdio.Err, "slipway: unknown command %q; run `slipway help` for the list\n", name)
 	}
-	err := app.RunContext(ctx, intersperse(app, args))
+	err := app.RunContext(ctx, intersperse(app, routeTasks(app, args)))
 	if notFound {
 		return ExitUsage
 	}
@@ -79,6 +79,8 @@ func newApp(stdio Stdio) *cli.App {
 			doctorCommand(),
 			ciCommand(),
 			pipelineCommand(),
+			tasksCommand(),
+			runCommand(),
 			exitCodesCommand(),
 		},
 	}
@@ -248,4 +250,23 @@ func hasFlag(args []string, flag string) bool {
 		}
 	}
 	return false
+}
+
+// routeTasks turns `slipway deployToDev ...` into `slipway run deployToDev ...`.
+func routeTasks(app *cli.App, args []string) []string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if isFlag(a) {
+			if takesValue(app.Flags, a) && !strings.Contains(a, "=") {
+				i++
+			}
+			continue
+		}
+		if findCommand(app.Commands, a) == nil && isTask(a) {
+			out := append([]string{}, args[:i]...)
+			return append(append(out, "run"), args[i:]...)
+		}
+		return args
+	}
+	return args
 }

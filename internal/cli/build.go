@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -90,8 +91,15 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			goal := ship.Step{Kind: ship.KindPush, Env: a[0]}
+			deps, err := e.withDeps(p, goal)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
 			res, err := ship.Push(e.ctx, p, a[0], ship.PushOptions{Options: e.shipOptions(),
 				Force: e.c.Bool("force"), AllowStale: e.c.Bool("allow-stale")})
+			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,6 +39,16 @@ func deployCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var deps []ship.StepResult
+			goal := ship.Step{Kind: ship.KindDeploy, Env: a[0]}
+			_, envErr := p.Environment(a[0])
+			plain := !e.c.Bool("dry-run") && !e.c.Bool("diff") && e.c.String("version") == "" && e.c.String("digest") == ""
+			if envErr == nil && plain {
+				if deps, err = e.withDeps(p, goal); err != nil {
+					return err
+				}
+			}
+			start := time.Now()
 			res, err := ship.Deploy(e.ctx, p, a[0], ship.DeployOptions{
 				Options: e.shipOptions(),
 				Cluster: e.clusterOptions(),
@@ -46,6 +57,7 @@ func deployCommand() *cli.Command {
 				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
 				SkipGate: e.c.Bool("skip-gate"),
 			})
+			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,10 +36,21 @@ func promoteCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			var deps []ship.StepResult
+			from, fromErr := p.ResolveRegistry(a[0])
+			to, toErr := p.ResolveRegistry(a[1])
+			goal := ship.Step{Kind: ship.KindPromote, From: from.Name, To: to.Name}
+			if fromErr == nil && toErr == nil && e.c.String("version") == "" && e.c.String("digest") == "" {
+				if deps, err = e.withDeps(p, goal); err != nil {
+					return err
+				}
+			}
+			start := time.Now()
 			res, err := ship.Promote(e.ctx, p, a[0], a[1], ship.PromoteOptions{
 				Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
 				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"),
 			})
+			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
 				return err
 			}

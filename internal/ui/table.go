@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -9,7 +10,17 @@ import (
 
 // Table prints rows under headers on Out, columns aligned. Cells may hold
 // styled text; widths count what is seen, not escape codes.
-func (u *UI) Table(headers []string, rows [][]string) {
+func (u *UI) Table(headers []string, rows [][]string) { u.table(u.Out, u.ro, headers, rows) }
+
+// ErrTable prints a table on Err, with progress, not results.
+func (u *UI) ErrTable(headers []string, rows [][]string) {
+	u.mu.Lock()
+	u.clearBar()
+	u.mu.Unlock()
+	u.table(u.Err, u.r, headers, rows)
+}
+
+func (u *UI) table(w io.Writer, r *lipgloss.Renderer, headers []string, rows [][]string) {
 	widths := make([]int, len(headers))
 	for i, h := range headers {
 		widths[i] = lipgloss.Width(h)
@@ -21,7 +32,7 @@ func (u *UI) Table(headers []string, rows [][]string) {
 			}
 		}
 	}
-	head := u.ro.NewStyle().Bold(true)
+	head := r.NewStyle().Bold(true)
 	line := func(cells []string, style *lipgloss.Style) {
 		var b strings.Builder
 		for i, c := range cells {
@@ -34,7 +45,7 @@ func (u *UI) Table(headers []string, rows [][]string) {
 			}
 			b.WriteString(c + pad)
 		}
-		fmt.Fprintln(u.Out, strings.TrimRight(b.String(), " "))
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 	line(headers, &head)
 	for _, r := range rows {

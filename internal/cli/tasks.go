@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/ship"
+)
+
+// withDeps runs the steps goal needs that are missing, unless --no-deps,
+// and returns what they did, for the summary.
+func (e *env) withDeps(p *config.Project, goal ship.Step) ([]ship.StepResult, error) {
+	if e.c.Bool("no-deps") {
+		return nil, nil
+	}
+	plan := ship.Plan(p, []ship.Step{goal})
+	return ship.RunSteps(e.ctx, p, plan[:len(plan)-1], e.shipOptions())
+}
+
+// summary prints, after a run of several steps, a table of each one on
+// stderr: results stay alone on stdout.
+func (e *env) summary(deps []ship.StepResult, goal ship.Step, upToDate bool, err error, start time.Time) {
+	if len(deps) == 0 || e.json {
+		return
+	}
+	goalOutcome, seconds := ship.Ran, time.Since(start).Seconds()
+	switch {
+	case err != nil:
+		goalOutcome = ship.Failed
+	case upToDate:
+		goalOutcome = ship.UpToDate
+	}
+	rows := make([][]string, 0, len(deps)+1)
+	for _, r := range append(deps, ship.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}) {
+		rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
+	}
+	e.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
+}
+
+var taskName = regexp.MustCompile(`^(buildImage|pushImageTo|promoteFrom|deployTo)`)
+
+// isTask reports whether a word is a Gradle-style task name rather than a
+// command, so `slipway deployToDev` means `slipway run deployToDev`.
+func isTask(word string) bool { return taskName.MatchString(word) }
+
+func tasksCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "tasks",
+		Usage:     "list the Gradle-style task names of this project",
+		ArgsUsage: " ",
+		Action: action(func(e *env) error {
+			_, p, err := e.projectArgs(0, 0, "")
+			if err != nil {
+				return err
+			}
+			steps := ship.Tasks(p)
+			if e.json {
+				return e.printJSON(steps)
+			}
+			rows := make([][]string, 0, len(steps))
+			for _, s := range steps {
+				var needs []string
+				for _, n := range ship.Needs(p, s) {
+					needs = append(needs, n.Name())
+				}
+				rows = append(rows, []string{s.Name(), strings.TrimSuffix(s.Command(), " --no-deps"), dash(strings.Join(needs, ", "))})
+			}
+			e.ui.Table([]string{"TASK", "RUNS", "NEEDS"}, rows)
+			return nil
+		}),
+	}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run Gradle-style tasks and what they need, in order",
+		ArgsUsage: "TASK...",
+		Description: "`slipway buildImage pushImageToDev deployToDev promoteFromDevToRc deployToShowcase`\n" +
+			"works too: task names are run in dependency order, each step once, up-to-date steps\n" +
+			"skipped with the reason. --dry-run prints the plan.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; do nothing"},
+			noDepsFlag(),
+		},
+		Action: action(func(e *env) error {
+			a, p, err := e.projectArgs(1, -1, "TASK...")
+			if err != nil {
+				return err
+			}
+			var goals []ship.Step
+			for _, name := range a {
+				s, err := ship.ParseTask(p, name)
+				if err != nil {
+					return err
+				}
+				goals = append(goals, s)
+			}
+			plan := goals
+			if !e.c.Bool("no-deps") {
+				plan = ship.Plan(p, goals)
+			}
+			if e.c.Bool("dry-run") {
+				var lines []string
+				for _, s := range plan {
+					lines = append(lines, s.Name()+"\t"+s.Command())
+				}
+				return e.result(plan, strings.Join(lines, "\n"))
+			}
+			res, err := ship.RunSteps(e.ctx, p, plan, e.shipOptions())
+			if !e.json && len(res) > 0 {
+				rows := make([][]string, 0, len(res))
+				for _, r := range res {
+					rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
+				}
+				e.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
+			}
+			if err != nil {
+				return err
+			}
+			return e.result(res, "")
+		}),
+	}
+}
