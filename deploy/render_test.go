@@ -17,7 +17,12 @@ const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef012345678
 
 func example(t *testing.T) (*config.Project, PodTemplate) {
 	t.Helper()
-	dir := filepath.Join("..", "examples", "hello-go")
+	return exampleAt(t, "hello-go")
+}
+
+func exampleAt(t *testing.T, name string) (*config.Project, PodTemplate) {
+	t.Helper()
+	dir := filepath.Join("..", "examples", name)
 	p, err := config.LoadProject(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +38,22 @@ func example(t *testing.T) (*config.Project, PodTemplate) {
 	return p, pod
 }
 
-// TestRenderGolden renders every environment of examples/hello-go.
+// TestRenderGolden renders every environment of examples/hello-go, and
+// examples/hello-jvm for the JVM preset.
 func TestRenderGolden(t *testing.T) {
-	p, pod := example(t)
+	for _, ex := range []string{"hello-go", "hello-jvm"} {
+		renderGolden(t, ex)
+	}
+}
+
+func renderGolden(t *testing.T, ex string) {
+	p, pod := exampleAt(t, ex)
+	prefix := ""
+	if ex != "hello-go" {
+		prefix = ex + "-"
+	}
 	for _, env := range p.Environments {
-		t.Run(env.Name, func(t *testing.T) {
+		t.Run(prefix+env.Name, func(t *testing.T) {
 			m, err := Render(RenderInput{
 				Project: p, Env: env, Pod: pod, Version: "1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567",
 				Image: p.RegistryOf(env).URL + "/hello@" + digest,
@@ -49,7 +65,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "render", env.Name+".golden"), got)
+			golden(t, filepath.Join("testdata", "render", prefix+env.Name+".golden"), got)
 		})
 	}
 }

@@ -46,8 +46,8 @@ func load(t testing.TB, dir string) Input {
 	return in
 }
 
-// cases are every example project and the test projects in
-// testdata/projects.
+// cases are every example project (examples/monorepo is the monorepo) and
+// the test projects in testdata/projects.
 func cases(t testing.TB) []testCase {
 	t.Helper()
 	var out []testCase
@@ -63,9 +63,6 @@ func cases(t testing.TB) []testCase {
 	ks.Repo = "https://git.example.com/shop/shop.git"
 	ks.Folder = "teams/shop's"
 	out = append(out, testCase{name: "kitchen-sink", in: ks})
-	mono := load(t, "testdata/projects/monorepo")
-	mono.Repo = "git@git.example.com:platform/platform.git"
-	out = append(out, testCase{name: "monorepo", in: mono})
 	return out
 }
 
@@ -414,7 +411,7 @@ func TestGenerateCommands(t *testing.T) {
 			t.Errorf("the Jenkinsfile has no %s", want)
 		}
 	}
-	mono := load(t, "testdata/projects/monorepo")
+	mono := load(t, "../examples/monorepo")
 	files, err = Generate(Drone, mono)
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +423,7 @@ func TestGenerateCommands(t *testing.T) {
 
 func TestGenerateErrors(t *testing.T) {
 	hello := func() Input { return load(t, "../examples/hello-go") }
-	mono := load(t, "testdata/projects/monorepo")
+	mono := load(t, "../examples/monorepo")
 	tests := []struct {
 		name   string
 		target Target
