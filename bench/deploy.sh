@@ -60,7 +60,7 @@ s=(); k=()
 for i in $(seq 1 "$runs"); do
   new_version "run $i"
   slipway deploy kc --dry-run >"$work/kc.yaml" 2>/dev/null
-  timed s slipway deploy sw
+  timed s slipway deploy sw --no-deps
   timed k sh -c "'$kubectl' apply --server-side --field-manager=slipway -f '$work/kc.yaml' && '$kubectl' -n bench-kubectl rollout status deploy/bench --timeout=${deadline}s"
 done
 
@@ -73,7 +73,7 @@ YAML
 new_version crash
 slipway deploy kc --dry-run >"$work/kc.yaml" 2>/dev/null
 cs=(); ck=()
-timed cs slipway deploy sw
+timed cs slipway deploy sw --no-deps
 timed ck sh -c "'$kubectl' apply --server-side --field-manager=slipway -f '$work/kc.yaml' && '$kubectl' -n bench-kubectl rollout status deploy/bench --timeout=$(( deadline * 2 ))s"
 "$kubectl" -n bench-kubectl rollout undo deploy/bench >/dev/null 2>&1 || true
 

@@ -54,14 +54,14 @@ fresh_b() {
 regcpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$(cat "$SLIPWAY_TESTENV/registry-$pb/pid")/stat"; }
 s=(); c=(); k=(); rs=(); rc=()
 for i in $(seq 1 "$runs"); do
-  fresh_b; timed s sh -c "cd '$proj' && slipway promote a b$i --no-record"; rs+=("$(regcpu)")
+  fresh_b; timed s sh -c "cd '$proj' && slipway promote a b$i --no-record --no-deps"; rs+=("$(regcpu)")
   fresh_b; timed c crane copy --insecure "$src" "127.0.0.1:$pb/c$i/bench:1"; rc+=("$(regcpu)")
   fresh_b; timed k skopeo copy --all --src-tls-verify=false --dest-tls-verify=false "docker://$src" "docker://127.0.0.1:$pb/k$i/bench:1"
 done
 same=(); again=()
-timed same sh -c "cd '$proj' && slipway promote a a2"
-fresh_b; (cd "$proj" && slipway promote a b1 --no-record) >/dev/null 2>&1
-for i in $(seq 1 "$runs"); do timed again sh -c "cd '$proj' && slipway promote a b1 --no-record"; done
+timed same sh -c "cd '$proj' && slipway promote a a2 --no-deps"
+fresh_b; (cd "$proj" && slipway promote a b1 --no-record --no-deps) >/dev/null 2>&1
+for i in $(seq 1 "$runs"); do timed again sh -c "cd '$proj' && slipway promote a b1 --no-record --no-deps"; done
 
 ms=$(median "${s[@]}"); mc=$(median "${c[@]}"); mk=$(median "${k[@]}")
 best=$(printf '%s\n%s\n' "$mc" "$mk" | sort -g | head -1)
