@@ -83,7 +83,7 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 	digest := in.Image[strings.Index(in.Image, "@")+1:]
 	if env.CanaryOf != "" && !o.Diff {
 		target, _ := p.Environments.Get(env.CanaryOf)
-		st := envStatus(ctx, p, target, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
+		st := clusterStatus(ctx, p, target, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
 		if st.Digest == digest && st.Health == deploy.Healthy {
 			return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, UpToDate: true,
 				Note: fmt.Sprintf("%s already runs this digest, healthy: no canary needed", target.Name)}}, nil

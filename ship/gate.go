@@ -49,12 +49,12 @@ func checkGate(ctx context.Context, p *config.Project, env config.Environment, d
 		return nil
 	}
 	// What an environment already runs, healthy, passed its gate before.
-	own := envStatus(ctx, p, env, StatusOptions{Options: o.Options, Cluster: o.Cluster})
+	own := clusterStatus(ctx, p, env, StatusOptions{Options: o.Options, Cluster: o.Cluster})
 	if own.Digest == digest && own.Health == deploy.Healthy {
 		return nil
 	}
 	req, _ := p.Environments.Get(env.Requires.Env)
-	st := envStatus(ctx, p, req, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
+	st := clusterStatus(ctx, p, req, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
 	if err := Gate(env.Name, *env.Requires, st, digest, time.Now()); err != nil {
 		return fmt.Errorf("deploying to %s: %w", env.Name, err)
 	}

@@ -58,13 +58,20 @@ func Status(ctx context.Context, p *config.Project, names []string, o StatusOpti
 	return out, nil
 }
 
-func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
+// clusterStatus is what the cluster says runs in env, without asking the
+// registry: enough for gates.
+func clusterStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
 	name := deploy.Name(p, env)
 	c, err := deploy.Connect(env, o.Cluster)
 	if err != nil {
 		return deploy.EnvStatus{Env: env.Name, Namespace: env.Namespace, Deployment: name, Health: deploy.Unreachable, Error: err.Error()}
 	}
-	s := c.Status(ctx, env.Namespace, name, o.Pods)
+	return c.Status(ctx, env.Namespace, name, o.Pods)
+}
+
+// envStatus is clusterStatus plus drift against the environment's registry.
+func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
+	s := clusterStatus(ctx, p, env, o)
 	if s.Version == "" || s.Digest == "" {
 		return s
 	}

@@ -12,9 +12,13 @@ import (
 	"github.com/slipwayhq/slipway/ship"
 )
 
-// releaseProject is slipway.yaml, or its defaults when the project has no
-// slipway.yaml yet: versioning works in any git repository.
+// releaseProject checks that no arguments were given and returns
+// slipway.yaml, or its defaults when the project has no slipway.yaml yet:
+// versioning works in any git repository.
 func (e *env) releaseProject() (*config.Project, error) {
+	if _, err := e.args(0, 0, ""); err != nil {
+		return nil, err
+	}
 	p, err := e.project()
 	if errors.Is(err, config.ErrNotFound) {
 		p, err = config.ParseProject(config.ProjectFile, []byte("apiVersion: slipway/v1\napp: app\n"))
@@ -34,9 +38,6 @@ func versionCommand() *cli.Command {
 			"the next version with the snapshot suffix, e.g. 1.4.3-SNAPSHOT. -o json adds the tag,\n" +
 			"commit, dirty flag and commits since the tag. (Slipway's own version: slipway --version.)",
 		Action: action(func(e *env) error {
-			if _, err := e.args(0, 0, ""); err != nil {
-				return err
-			}
 			p, err := e.releaseProject()
 			if err != nil {
 				return err
@@ -71,9 +72,6 @@ func releaseCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "release even with uncommitted changes"},
 		},
 		Action: action(func(e *env) error {
-			if _, err := e.args(0, 0, ""); err != nil {
-				return err
-			}
 			p, err := e.releaseProject()
 			if err != nil {
 				return err

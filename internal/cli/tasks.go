@@ -35,8 +35,13 @@ func (e *env) summary(deps []ship.StepResult, goal ship.Step, upToDate bool, err
 	case upToDate:
 		goalOutcome = ship.UpToDate
 	}
-	rows := make([][]string, 0, len(deps)+1)
-	for _, r := range append(deps, ship.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}) {
+	e.stepTable(append(deps, ship.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}))
+}
+
+// stepTable prints each step's result and time on stderr.
+func (e *env) stepTable(results []ship.StepResult) {
+	rows := make([][]string, 0, len(results))
+	for _, r := range results {
 		rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
 	}
 	e.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
@@ -114,11 +119,7 @@ func runCommand() *cli.Command {
 			}
 			res, err := ship.RunSteps(e.ctx, p, plan, e.shipOptions())
 			if !e.json && len(res) > 0 {
-				rows := make([][]string, 0, len(res))
-				for _, r := range res {
-					rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
-				}
-				e.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
+				e.stepTable(res)
 			}
 			if err != nil {
 				return err
