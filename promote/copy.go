@@ -42,7 +42,8 @@ type copier struct {
 	jobs      int
 	rep       progress.Reporter
 	meter     meter
-	seen      map[v1.Hash]bool
+	seen      map[v1.Hash]bool // manifests planned or found in the target
+	listed    map[v1.Hash]bool // subjects whose referrers were copied
 	pendManif []node
 	pendBlobs map[v1.Hash]v1.Descriptor
 }
@@ -62,6 +63,7 @@ func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.S
 		jobs:      jobs,
 		rep:       rep,
 		seen:      map[v1.Hash]bool{},
+		listed:    map[v1.Hash]bool{},
 		pendBlobs: map[v1.Hash]v1.Descriptor{},
 	}
 	var err error

@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/registry"
@@ -123,4 +130,75 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Errorf("prod records %+v, %v; want dev->rc copied along and rc->rc", recs, err)
 	}
+}
+
+// TestEndToEndMemory promotes a 64 MiB blob between two docker-registry
+// processes and checks that the copy allocates a small, fixed amount: the
+// blob is streamed from the source into the upload, never held whole.
+func TestEndToEndMemory(t *testing.T) {
+	isolate(t)
+	dev := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	rc := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	from, err := registry.New(registry.Options{Registry: dev.Config("dev", "team")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := registry.New(registry.Options{Registry: rc.Config("rc", "team")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 64 << 20
+	img, err := mutate.AppendLayers(empty.Image, newStreamLayer(t, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, from, "big", "1.0.0", img)
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "big", Version: "1.0.0"})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bytes < size {
+		t.Fatalf("copied %d bytes, want the %d-byte blob", res.Bytes, size)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("promoting %d MiB allocated %.1f MiB", size>>20, float64(alloc)/(1<<20))
+	if alloc > size/16 {
+		t.Errorf("promoting a %d MiB blob allocated %.1f MiB; memory use grows with the image", size>>20, float64(alloc)/(1<<20))
+	}
+}
+
+// streamLayer is an uncompressed layer of pseudo-random bytes, generated
+// anew on every read, so that the test itself holds none of it.
+type streamLayer struct {
+	size   int64
+	digest v1.Hash
+}
+
+func newStreamLayer(t testing.TB, size int64) *streamLayer {
+	l := &streamLayer{size: size}
+	h, n, err := v1.SHA256(l.open())
+	if err != nil || n != size {
+		t.Fatalf("hashing the layer: %d bytes, %v", n, err)
+	}
+	l.digest = h
+	return l
+}
+
+func (l *streamLayer) open() io.ReadCloser {
+	var seed [32]byte
+	return io.NopCloser(io.LimitReader(rand.NewChaCha8(seed), l.size))
+}
+
+func (l *streamLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
+func (l *streamLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
+func (l *streamLayer) Compressed() (io.ReadCloser, error)   { return l.open(), nil }
+func (l *streamLayer) Uncompressed() (io.ReadCloser, error) { return l.open(), nil }
+func (l *streamLayer) Size() (int64, error)                 { return l.size, nil }
+func (l *streamLayer) MediaType() (types.MediaType, error) {
+	return types.OCIUncompressedLayer, nil
 }

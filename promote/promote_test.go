@@ -138,6 +138,8 @@ func TestPromoteReferrers(t *testing.T) {
 			digest := push(t, from, "hello", "1.0.0", idx)
 			top := descriptor(t, from, "hello", digest.String()).Descriptor
 			sig := attach(t, from, "hello", top)
+			// A signature of the signature: a referrer of a referrer.
+			sigSig := attach(t, from, "hello", descriptor(t, from, "hello", sig.String()).Descriptor)
 			// A referrer of one platform's manifest.
 			im, _ := idx.IndexManifest()
 			child := descriptor(t, from, "hello", im.Manifests[0].Digest.String()).Descriptor
@@ -150,13 +152,13 @@ func TestPromoteReferrers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Referrers != 3 {
-				t.Errorf("copied %d referrers, want 3", res.Referrers)
+			if res.Referrers != 4 {
+				t.Errorf("copied %d referrers, want 4", res.Referrers)
 			}
 			for _, tt := range []struct {
 				subject v1.Hash
 				want    v1.Hash
-			}{{digest, sig}, {child.Digest, childSig}} {
+			}{{digest, sig}, {sig, sigSig}, {child.Digest, childSig}} {
 				repo, _ := to.Repo("hello")
 				refs, err := remote.Referrers(repo.Digest(tt.subject.String()), to.RemoteOptions(context.Background())...)
 				if err != nil {

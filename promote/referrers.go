@@ -24,14 +24,19 @@ func cosignTags(digest v1.Hash) []string {
 	return tags
 }
 
+// maxReferrerDepth bounds how deep referrers of referrers are followed: a
+// signature of an SBOM of the image is depth 2.
+const maxReferrerDepth = 4
+
 // copyReferrers copies the artifacts attached to top: those the source
 // lists as its referrers (through the OCI referrers API or the referrers
 // tag), and cosign's sha256-HEX.sig, .att and .sbom tags with the tags
-// themselves. For an index, the referrers of each platform's manifest are
-// copied too, as far as they can be read. top must have its raw bytes.
-// It returns how many artifacts it copied.
+// themselves, and in turn the artifacts attached to those (a signature of
+// an SBOM), up to maxReferrerDepth. For an index, the referrers of each
+// platform's manifest are copied too, as far as they can be read. top must
+// have its raw bytes. It returns how many artifacts it copied.
 func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
-	n, err := c.referrersOf(ctx, top.desc.Digest)
+	n, err := c.referrersOf(ctx, top.desc.Digest, 1)
 	if err != nil {
 		return n, err
 	}
@@ -41,7 +46,7 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 			return n, err
 		}
 		for _, m := range r.manifests {
-			k, err := c.referrersOf(ctx, m.Digest)
+			k, err := c.referrersOf(ctx, m.Digest, 1)
 			n += k
 			if err != nil {
 				c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
@@ -55,8 +60,13 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 	return n, nil
 }
 
-// referrersOf copies the referrers and cosign tags of one manifest.
-func (c *copier) referrersOf(ctx context.Context, subject v1.Hash) (int, error) {
+// referrersOf copies the referrers and cosign tags of one manifest at the
+// given depth, then theirs. Each subject is listed once.
+func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (int, error) {
+	if depth > maxReferrerDepth || c.listed[subject] {
+		return 0, nil
+	}
+	c.listed[subject] = true
 	ref := c.src.Digest(subject.String())
 	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.Reuse(c.srcPuller))...)
 	if err != nil {
@@ -67,12 +77,14 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash) (int, error) 
 		return 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
 	}
 	n := 0
+	var found []v1.Hash
 	for _, d := range im.Manifests {
 		// Put each again even when the target has it, so that a target
 		// without the referrers API gets its referrers tag updated.
 		if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
 			return n, err
 		}
+		found = append(found, d.Digest)
 		n++
 	}
 	type tagged struct {
@@ -93,6 +105,7 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash) (int, error) 
 			return n, err
 		}
 		tags = append(tags, tagged{t, nd})
+		found = append(found, d.Digest)
 		n++
 	}
 	if err := c.flush(ctx); err != nil {
@@ -119,6 +132,13 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash) (int, error) 
 		}
 		if err := c.pusher.Put(ctx, tag, rawManifest{raw: nd.raw, mt: nd.desc.MediaType}); err != nil {
 			return n, fmt.Errorf("tagging %s: %w", tag, c.dstErr(err))
+		}
+	}
+	for _, d := range found {
+		k, err := c.referrersOf(ctx, d, depth+1)
+		n += k
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, nil
