@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Copy a 256 MB, 8-layer image (and a 2-platform index) between two local
-# registries: slipway promote against crane copy and skopeo copy, in one
-# run; then a same-registry promotion and a repeated one.
+# Copy a 256 MB, 8-layer image, and a 2-platform index of the same size,
+# between two local registries: slipway promote against crane copy and
+# skopeo copy, in one run; then a same-registry promotion and a repeated
+# one. Every copy goes to an empty target registry. Besides wall time it
+# prints the CPU each process spent (client, source registry, target
+# registry): on a small machine the registries' own CPU is most of the work.
 #   bench/promote.sh [RUNS]       (default 3; SIZE_MB=256 LAYERS=8)
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}; size_mb=${SIZE_MB:-256}; layers=${LAYERS:-8}
@@ -14,62 +17,98 @@ need_slipway; need_crane
 "$root/hack/install-deps.sh" skopeo
 "$root/hack/testenv/registry.sh" start "$pa" "$pb" 2>/dev/null
 
-proj=$work/proj
-mkdir -p "$proj"
-per=$(( size_mb / layers ))
-{
-  echo "apiVersion: slipway/v1"
-  echo "app: bench"
-  echo "image:"
-  echo "  platforms: [linux/amd64, linux/arm64]"
-  echo "  layers:"
-  for i in $(seq 1 "$layers"); do
-    echo "    - {from: \"l$i/{{.Arch}}\", to: /data/l$i}"
-    for arch in amd64 arm64; do
-      mkdir -p "$proj/l$i"
-      head -c $(( per * 1024 * 1024 / 2 )) /dev/urandom >"$proj/l$i/$arch"
+# project NAME PLATFORM...: a project whose image has $layers layers of
+# $size_mb MB in all, split evenly over the platforms, pushed to registry a.
+project() {
+  local app=$1; shift
+  local dir=$work/$app n=$# per
+  per=$(( size_mb * 1024 * 1024 / layers / n ))
+  mkdir -p "$dir"
+  {
+    echo "apiVersion: slipway/v1"
+    echo "app: $app"
+    echo "image:"
+    echo "  platforms: [$(IFS=,; echo "$*" | sed 's/,/, /g')]"
+    echo "  layers:"
+    for i in $(seq 1 "$layers"); do
+      echo "    - {from: \"l$i/{{.Arch}}\", to: /data/l$i}"
+      mkdir -p "$dir/l$i"
+      for p in "$@"; do head -c "$per" /dev/urandom >"$dir/l$i/${p#*/}"; done
     done
-  done
-  echo "registries:"
-  echo "  a: {url: 127.0.0.1:$pa/src, insecure: true}"
-  echo "  a2: {url: 127.0.0.1:$pa/same, insecure: true}"
-  for i in $(seq 1 "$runs"); do echo "  b$i: {url: 127.0.0.1:$pb/s$i, insecure: true}"; done
-} >"$proj/slipway.yaml"
-printf '.slipway/\nl*/\n' >"$proj/.gitignore"
-git -C "$proj" init -q -b main
-git -C "$proj" add -A
-git -C "$proj" -c user.name=b -c user.email=b@localhost commit -q -m "feat: bench"
-(cd "$proj" && slipway build && slipway push a) >/dev/null 2>&1
-src=127.0.0.1:$pa/src/bench:0.1.0-SNAPSHOT
-echo "source: $src ($size_mb MB in $layers layers per platform set, 2 platforms)" >&2
+    echo "registries:"
+    echo "  a: {url: 127.0.0.1:$pa/src, insecure: true}"
+    echo "  a2: {url: 127.0.0.1:$pa/same, insecure: true}"
+    for i in $(seq 1 "$runs"); do echo "  b$i: {url: 127.0.0.1:$pb/s$i, insecure: true}"; done
+  } >"$dir/slipway.yaml"
+  printf '.slipway/\nl*/\n' >"$dir/.gitignore"
+  git -C "$dir" init -q -b main
+  git -C "$dir" add -A
+  git -C "$dir" -c user.name=b -c user.email=b@localhost commit -q -m "feat: bench"
+  (cd "$dir" && slipway build && slipway push a) >/dev/null 2>&1
+}
 
-# Every copy goes to an empty target registry: nothing to skip or mount
-# (skopeo remembers where blobs live and would otherwise mount them).
-fresh_b() {
+fresh_b() { # an empty target registry: nothing to skip or mount
   "$root/hack/testenv/registry.sh" stop "$pb" >/dev/null 2>&1
   rm -rf "$SLIPWAY_TESTENV/registry-$pb/data"
   "$root/hack/testenv/registry.sh" start "$pb" >/dev/null 2>&1
 }
-# CPU seconds the target registry spent: the floor no client can go under.
-regcpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$(cat "$SLIPWAY_TESTENV/registry-$pb/pid")/stat"; }
-s=(); c=(); k=(); rs=(); rc=()
-for i in $(seq 1 "$runs"); do
-  fresh_b; timed s sh -c "cd '$proj' && slipway promote a b$i --no-record --no-deps"; rs+=("$(regcpu)")
-  fresh_b; timed c crane copy --insecure "$src" "127.0.0.1:$pb/c$i/bench:1"; rc+=("$(regcpu)")
-  fresh_b; timed k skopeo copy --all --src-tls-verify=false --dest-tls-verify=false "docker://$src" "docker://127.0.0.1:$pb/k$i/bench:1"
-done
-same=(); again=()
-timed same sh -c "cd '$proj' && slipway promote a a2 --no-deps"
-fresh_b; (cd "$proj" && slipway promote a b1 --no-record --no-deps) >/dev/null 2>&1
-for i in $(seq 1 "$runs"); do timed again sh -c "cd '$proj' && slipway promote a b1 --no-record --no-deps"; done
+regcpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$(cat "$SLIPWAY_TESTENV/registry-$1/pid")/stat"; }
 
-ms=$(median "${s[@]}"); mc=$(median "${c[@]}"); mk=$(median "${k[@]}")
-best=$(printf '%s\n%s\n' "$mc" "$mk" | sort -g | head -1)
-printf '\npromote of a 2-platform index, %d MB, median of %d runs\n' "$size_mb" "$runs"
-printf '  slipway promote             %7.3f s\n' "$ms"
-printf '  crane copy                  %7.3f s\n' "$mc"
-printf '  skopeo copy --all           %7.3f s\n' "$mk"
-printf '  ratio slipway/fastest peer  %7s   (goal <= 0.80)\n' "$(ratio "$ms" "$best")"
-printf '  target registry CPU         %7.2f s with slipway, %.2f s with crane: both clients wait on it\n' "$(median "${rs[@]}")" "$(median "${rc[@]}")"
-printf '  same-registry promotion     %7.3f s   (goal < 0.300)\n' "$(median "${same[@]}")"
+# measure TOOL CMD...: runs CMD against a fresh target; appends wall and
+# client CPU seconds to ${TOOL}_wall and ${TOOL}_cli, the source and target
+# registries' CPU seconds to ${TOOL}_src and ${TOOL}_dst.
+measure() {
+  local tool=$1; shift
+  local -n _w=${tool}_wall _c=${tool}_cli _s=${tool}_src _d=${tool}_dst
+  local s0 out
+  fresh_b; s0=$(regcpu "$pa")
+  out=$( { TIMEFORMAT='%3R %3U %3S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1 )
+  read -r wall user sys <<<"$out"
+  _w+=("$wall"); _c+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')")
+  _s+=("$(awk -v a="$s0" -v b="$(regcpu "$pa")" 'BEGIN { printf "%.2f", b - a }')"); _d+=("$(regcpu "$pb")")
+}
+
+row() { # TOOL LABEL
+  local -n w=${1}_wall c=${1}_cli s=${1}_src d=${1}_dst
+  printf '  %-22s %7.3f s   CPU: client %.2f s, source registry %.2f s, target registry %.2f s\n' \
+    "$2" "$(median "${w[@]}")" "$(median "${c[@]}")" "$(median "${s[@]}")" "$(median "${d[@]}")"
+}
+
+bench_case() { # APP TITLE
+  local app=$1 title=$2 dir=$work/$1 src=127.0.0.1:$pa/src/$1:0.1.0-SNAPSHOT
+  slipway_wall=(); slipway_cli=(); slipway_src=(); slipway_dst=()
+  crane_wall=(); crane_cli=(); crane_src=(); crane_dst=()
+  skopeo_wall=(); skopeo_cli=(); skopeo_src=(); skopeo_dst=()
+  for i in $(seq 1 "$runs"); do
+    measure slipway sh -c "cd '$dir' && slipway promote a b$i --no-record --no-deps"
+    measure crane crane copy --insecure "$src" "127.0.0.1:$pb/c$i/$app:1"
+    measure skopeo skopeo copy --all --src-tls-verify=false --dest-tls-verify=false "docker://$src" "docker://127.0.0.1:$pb/k$i/$app:1"
+  done
+  local ms mc mk best floor
+  ms=$(median "${slipway_wall[@]}"); mc=$(median "${crane_wall[@]}"); mk=$(median "${skopeo_wall[@]}")
+  best=$(printf '%s\n%s\n' "$mc" "$mk" | sort -g | head -1)
+  # No client can finish before the registries have done their part: their
+  # CPU seconds spread over every core, with the client costing nothing.
+  floor=$(awk -v s="$(median "${slipway_src[@]}")" -v d="$(median "${slipway_dst[@]}")" -v n="$(nproc)" \
+    'BEGIN { printf "%.3f", (s + d) / n }')
+  printf '\n%s, %d MB, median of %d runs\n' "$title" "$size_mb" "$runs"
+  row slipway "slipway promote"
+  row crane "crane copy"
+  row skopeo "skopeo copy --all"
+  printf '  ratio slipway/fastest peer  %5s   (goal <= 0.80)\n' "$(ratio "$ms" "$best")"
+  printf '  registries-only floor       %5s   (their CPU over %d cores, a client of zero cost: %.3f s)\n' \
+    "$(ratio "$floor" "$best")" "$(nproc)" "$floor"
+}
+
+project image linux/amd64
+project index linux/amd64 linux/arm64
+echo "source: 127.0.0.1:$pa/src/{image,index} ($size_mb MB, $layers layers per platform)" >&2
+bench_case image "promote of an image"
+bench_case index "promote of a 2-platform index"
+
+same=(); again=()
+timed same sh -c "cd '$work/index' && slipway promote a a2 --no-deps"
+fresh_b; (cd "$work/index" && slipway promote a b1 --no-record --no-deps) >/dev/null 2>&1
+for _ in $(seq 1 "$runs"); do timed again sh -c "cd '$work/index' && slipway promote a b1 --no-record --no-deps"; done
+printf '\n  same-registry promotion     %7.3f s   (goal < 0.300)\n' "$(median "${same[@]}")"
 printf '  repeated promotion          %7.3f s   (goal < 0.200)\n' "$(median "${again[@]}")"

@@ -39,6 +39,8 @@ type copier struct {
 	dstPuller *remote.Puller
 	pusher    *remote.Pusher
 	mount     bool // same host: mount blobs instead of copying them
+	blobsMu   sync.Mutex
+	blobs     *registry.BlobReader // the source's blobs; see blobReader
 	jobs      int
 	rep       progress.Reporter
 	meter     meter
@@ -111,6 +113,26 @@ func (c *copier) classify(err error) error {
 		return c.srcErr(err)
 	}
 	return c.dstErr(err)
+}
+
+// ErrCorruptBlob is returned when the bytes read from the source do not
+// match the blob's digest, as the target registry found when it checked
+// them.
+var ErrCorruptBlob = errors.New("the bytes read from the source do not match the blob's digest")
+
+// isDigestInvalid reports whether a registry refused an upload because its
+// bytes do not match the digest.
+func isDigestInvalid(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.DigestInvalidErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 func isNotFound(err error) bool {
@@ -239,23 +261,44 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	stop := c.meter.run(c.rep, 100*time.Millisecond)
 	defer stop()
 	return parallel(ctx, c.jobs, blobs, func(ctx context.Context, d v1.Descriptor) error {
+		// The bytes are not hashed on the way: the target hashes them as it
+		// receives them and refuses the upload if they do not match.
 		b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
-			l, err := c.srcPuller.Layer(ctx, c.src.Digest(d.Digest.String()))
+			br, err := c.blobReader(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return l.Compressed()
+			return br.Open(ctx, d)
 		}}
 		var l v1.Layer = b
 		if c.mount {
 			l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(d.Digest.String())}
 		}
 		if err := c.pusher.Upload(ctx, c.dst, l); err != nil {
+			if isDigestInvalid(err) {
+				return fmt.Errorf("copying blob %s: %w", d.Digest, c.srcErr(fmt.Errorf(
+					"%w, so the target registry refused them (%v); run the promotion again, and if it fails the same way the source's copy is damaged: push the image to the source again", ErrCorruptBlob, err)))
+			}
 			return fmt.Errorf("copying blob %s: %w", d.Digest, c.classify(err))
 		}
 		b.done()
 		return nil
 	})
+}
+
+// blobReader returns the reader of the source's blobs, authenticating
+// with the source the first time.
+func (c *copier) blobReader(ctx context.Context) (*registry.BlobReader, error) {
+	c.blobsMu.Lock()
+	defer c.blobsMu.Unlock()
+	if c.blobs == nil {
+		br, err := c.from.BlobReader(ctx, c.src)
+		if err != nil {
+			return nil, err
+		}
+		c.blobs = br
+	}
+	return c.blobs, nil
 }
 
 // parallel calls f for each item, at most n at a time, starting them in

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,7 +188,6 @@ func TestPromoteTagConflict(t *testing.T) {
 	o := Options{From: from, To: to, App: "hello", Version: "1.0.0"}
 
 	_, err := Promote(context.Background(), o)
-	t.Log(err)
 	var tc *image.TagConflictError
 	if !errors.Is(err, image.ErrTagConflict) || !errors.As(err, &tc) {
 		t.Fatalf("err = %v, want a tag conflict", err)
@@ -257,7 +257,6 @@ func TestPromoteInterrupted(t *testing.T) {
 			o := Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: 1, Record: &Record{Who: "ci"}}
 
 			_, err := Promote(context.Background(), o)
-			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), "injected failure") {
 				t.Fatalf("err = %v, want the injected failure", err)
 			}
@@ -401,7 +400,6 @@ func TestPromoteAuthErrorsNameTheSide(t *testing.T) {
 			t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", "")
 
 			_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"})
-			t.Log(err)
 			if !errors.Is(err, registry.ErrAuth) {
 				t.Fatalf("err = %v, want ErrAuth", err)
 			}
@@ -422,7 +420,6 @@ func TestPromoteMissingVersion(t *testing.T) {
 	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
 	push(t, from, "hello", "1.0.0", randomImage(t, 256, 1))
 	_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "9.9.9"})
-	t.Log(err)
 	if !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
@@ -616,5 +613,38 @@ func TestPromoteChecksOptions(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPromoteCorruptSource: a source that sends other bytes than a blob's
+// digest names is caught by the target, and the error blames the source.
+func TestPromoteCorruptSource(t *testing.T) {
+	img := randomImage(t, 4096, 1)
+	layers, _ := img.Layers()
+	bad, _ := layers[0].Digest()
+	srcWrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+bad.String()) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			body[len(body)/2] ^= 0xff // same length, one byte flipped
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(body)
+		})
+	}
+	dev, rc := newServer(t, false, srcWrap), newServer(t, false, nil)
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	push(t, from, "hello", "1.0.0", img)
+	_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"})
+	if !errors.Is(err, ErrCorruptBlob) || !strings.Contains(err.Error(), "source registry dev") || !strings.Contains(err.Error(), bad.String()) {
+		t.Fatalf("err = %v, want ErrCorruptBlob naming the source and the blob", err)
+	}
+	if exists(t, to, "hello", "1.0.0") {
+		t.Error("the target has the version tag after a failed promotion")
 	}
 }
