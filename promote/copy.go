@@ -258,6 +258,7 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	for _, b := range blobs {
 		c.meter.total.Add(b.Size)
 	}
+	c.meter.blobsAll.Add(int64(len(blobs)))
 	stop := c.meter.run(c.rep, 100*time.Millisecond)
 	defer stop()
 	return parallel(ctx, c.jobs, blobs, func(ctx context.Context, d v1.Descriptor) error {
@@ -337,9 +338,11 @@ feed:
 	return ctx.Err()
 }
 
-// meter counts blob bytes done of a total for progress reports.
+// meter counts blob bytes and blobs done of their totals for progress
+// reports.
 type meter struct {
-	done, total atomic.Int64
+	done, total         atomic.Int64
+	blobsDone, blobsAll atomic.Int64
 }
 
 // run reports progress every interval until the returned function is
@@ -348,7 +351,8 @@ func (m *meter) run(rep progress.Reporter, interval time.Duration) (stop func())
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	report := func() {
-		rep.Report(progress.Event{Kind: progress.Update, Step: step, Done: m.done.Load(), Total: m.total.Load(), Unit: "B"})
+		rep.Report(progress.Event{Kind: progress.Update, Step: step, Done: m.done.Load(), Total: m.total.Load(), Unit: "B",
+			Msg: fmt.Sprintf("%d/%d blobs", m.blobsDone.Load(), m.blobsAll.Load())})
 	}
 	wg.Go(func() {
 		t := time.NewTicker(interval)
@@ -413,6 +417,7 @@ func (b *sourceBlob) Compressed() (io.ReadCloser, error) {
 // target had it or mounted it).
 func (b *sourceBlob) done() {
 	b.meter.done.Add(b.desc.Size - b.read.Swap(b.desc.Size))
+	b.meter.blobsDone.Add(1)
 }
 
 // blobReader counts what is read and marks read errors as the source's.

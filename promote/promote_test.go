@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,8 +73,8 @@ func TestPromoteImage(t *testing.T) {
 			last = e
 		}
 	}
-	if last.Unit != "B" || last.Done != size || last.Total != size {
-		t.Errorf("last update %+v, want %d of %d B", last, size, size)
+	if wantMsg := fmt.Sprintf("%d/%d blobs", blobs, blobs); last.Unit != "B" || last.Done != size || last.Total != size || last.Msg != wantMsg {
+		t.Errorf("last update %+v, want %d of %d B and %q", last, size, size, wantMsg)
 	}
 }
 
