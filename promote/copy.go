@@ -39,8 +39,9 @@ type copier struct {
 	dstPuller *remote.Puller
 	pusher    *remote.Pusher
 	mount     bool // same host: mount blobs instead of copying them
-	blobsMu   sync.Mutex
-	blobs     *registry.BlobReader // the source's blobs; see blobReader
+	// blobs reads the source's blobs; it authenticates with the source
+	// on first use only, as every blob may be mounted or skipped.
+	blobs     func() (*registry.BlobReader, error)
 	jobs      int
 	rep       progress.Reporter
 	meter     meter
@@ -68,6 +69,7 @@ func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.S
 		listed:    map[v1.Hash]bool{},
 		pendBlobs: map[v1.Hash]v1.Descriptor{},
 	}
+	c.blobs = sync.OnceValues(func() (*registry.BlobReader, error) { return from.BlobReader(ctx, src) })
 	var err error
 	if c.srcPuller, err = remote.NewPuller(c.srcOpts...); err != nil {
 		return nil, fmt.Errorf("setting up the source registry: %w", err)
@@ -265,7 +267,7 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 		// The bytes are not hashed on the way: the target hashes them as it
 		// receives them and refuses the upload if they do not match.
 		b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
-			br, err := c.blobReader(ctx)
+			br, err := c.blobs()
 			if err != nil {
 				return nil, err
 			}
@@ -285,21 +287,6 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 		b.done()
 		return nil
 	})
-}
-
-// blobReader returns the reader of the source's blobs, authenticating
-// with the source the first time.
-func (c *copier) blobReader(ctx context.Context) (*registry.BlobReader, error) {
-	c.blobsMu.Lock()
-	defer c.blobsMu.Unlock()
-	if c.blobs == nil {
-		br, err := c.from.BlobReader(ctx, c.src)
-		if err != nil {
-			return nil, err
-		}
-		c.blobs = br
-	}
-	return c.blobs, nil
 }
 
 // parallel calls f for each item, at most n at a time, starting them in

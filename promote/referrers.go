@@ -77,14 +77,12 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		return 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
 	}
 	n := 0
-	var found []v1.Hash
 	for _, d := range im.Manifests {
 		// Put each again even when the target has it, so that a target
 		// without the referrers API gets its referrers tag updated.
 		if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
 			return n, err
 		}
-		found = append(found, d.Digest)
 		n++
 	}
 	type tagged struct {
@@ -105,7 +103,6 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 			return n, err
 		}
 		tags = append(tags, tagged{t, nd})
-		found = append(found, d.Digest)
 		n++
 	}
 	if err := c.flush(ctx); err != nil {
@@ -134,7 +131,15 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 			return n, fmt.Errorf("tagging %s: %w", tag, c.dstErr(err))
 		}
 	}
-	for _, d := range found {
+	// Then what is attached to each of them.
+	next := make([]v1.Hash, 0, n)
+	for _, d := range im.Manifests {
+		next = append(next, d.Digest)
+	}
+	for _, t := range tags {
+		next = append(next, t.node.desc.Digest)
+	}
+	for _, d := range next {
 		k, err := c.referrersOf(ctx, d, depth+1)
 		n += k
 		if err != nil {
