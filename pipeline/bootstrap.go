@@ -373,12 +373,12 @@ func checkDir(d string) error {
 }
 
 // checkCredentials accepts the empty ID and Jenkins credential IDs made of
-// letters, digits and . _ -, not starting with '-'.
+// letters, digits and . _ -, starting with a letter, digit or '_'.
 func checkCredentials(id string) error {
 	if id == "" {
 		return nil
 	}
-	if len(id) > maxField || id[0] == '-' || !validWord(id) {
+	if len(id) > maxField || !(isAlnum(id[0]) || id[0] == '_') || !validWord(id) {
 		return fmt.Errorf("credentials %q must be a Jenkins credential ID of letters, digits and . _ - (at most %d)", id, maxField)
 	}
 	return nil

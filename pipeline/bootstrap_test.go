@@ -2,11 +2,17 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/slipwayhq/slipway/config"
 )
@@ -349,6 +355,7 @@ func TestBootstrapFieldGrammar(t *testing.T) {
 		{"dir", "/x", "must be inside the repository"},
 		{"credentials", "git-ssh-key.1_a", ""},
 		{"credentials", "-x", "must be a Jenkins credential ID"},
+		{"credentials", "..", "must be a Jenkins credential ID"},
 		{"credentials", "a b", "must be a Jenkins credential ID"},
 		{"credentials", "a'b", "must be a Jenkins credential ID"},
 	}
@@ -539,4 +546,416 @@ func FuzzBootstrap(f *testing.F) {
 		}
 		checkSeedRows(t, first, ps)
 	})
+}
+
+// jobDSLHarness compiles each seed named on its command line and runs it
+// under stubs of the Job DSL that record every item it creates, written to
+// SEED.items as JSON lines. It then compiles the pipeline script of each
+// job (of every 1,000th job in a seed of more than 100) and runs it under
+// stubs of the pipeline steps, recording the steps to SEED.steps. Given
+// SEED.values, a JSON list of strings, it writes to SEED.quoted what the
+// seed's slipwayQuote makes of each, read back by Groovy, and what its
+// slipwayWord makes of it.
+const jobDSLHarness = `
+import groovy.json.JsonOutput
+import org.codehaus.groovy.control.CompilerConfiguration
+
+// JobDsl stands in for the Job DSL plugin.
+abstract class JobDsl extends Script {
+    List<Map> items = []
+    Map item
+    void folder(String name, Closure body) { make('folder', name, body) }
+    void pipelineJob(String name, Closure body) { make('pipelineJob', name, body) }
+    void make(String kind, String name, Closure body) {
+        if (item != null) {
+            throw new IllegalStateException(kind + ' ' + name + ' inside ' + item.name)
+        }
+        item = [kind: kind, name: name]
+        items << item
+        within(body)
+        item = null
+    }
+    void description(String s) { item.description = s }
+    void sandbox(boolean b) { item.sandbox = b }
+    void script(String s) { item.script = s }
+    void scmpoll_spec(String s) { item.poll = s }
+    def methodMissing(String name, Object args) {
+        Object[] a = (Object[]) args
+        if (item != null && a.length == 1 && a[0] instanceof Closure) {
+            within((Closure) a[0])
+            return null
+        }
+        throw new MissingMethodException(name, JobDsl, a)
+    }
+    void within(Closure c) {
+        c.delegate = this
+        c.resolveStrategy = Closure.DELEGATE_FIRST
+        c.call()
+    }
+}
+
+// Pipeline stands in for a declarative pipeline and its steps.
+abstract class Pipeline extends Script {
+    List<Map> steps = []
+    def propertyMissing(String name) { name }
+    void git(Map a) { steps << [step: 'git'] + a }
+    void sh(String s) { steps << [step: 'sh', script: s] }
+    void jobDsl(Map a) { steps << [step: 'jobDsl'] + a }
+    def methodMissing(String name, Object args) {
+        Object[] a = (Object[]) args
+        if (a.length > 0 && a[a.length - 1] instanceof Closure) {
+            Closure c = (Closure) a[a.length - 1]
+            c.delegate = this
+            c.resolveStrategy = Closure.DELEGATE_FIRST
+            c.call()
+        }
+        return null
+    }
+}
+
+def dsl = new CompilerConfiguration()
+dsl.scriptBaseClass = JobDsl.name
+def pipeline = new CompilerConfiguration()
+pipeline.scriptBaseClass = Pipeline.name
+args.each { String f ->
+    long start = System.nanoTime()
+    String className = new File(f).name.replaceAll('[^A-Za-z0-9]', '_')
+    Script seed = new GroovyShell(this.class.classLoader, new Binding(), dsl).parse(new File(f).getText('UTF-8'), className)
+    long compiled = System.nanoTime()
+    seed.run()
+    long ran = System.nanoTime()
+    new File(f + '.items').withWriter('UTF-8') { w ->
+        seed.items.each { w << JsonOutput.toJson(it) << '\n' }
+    }
+    List<Map> jobs = seed.items.findAll { it.kind == 'pipelineJob' }
+    new File(f + '.steps').withWriter('UTF-8') { w ->
+        jobs.eachWithIndex { Map job, int i ->
+            if (jobs.size() > 100 && i % 1000 != 0 && i != jobs.size() - 1) {
+                return
+            }
+            Script p = new GroovyShell(this.class.classLoader, new Binding(), pipeline).parse(job.script, 'Pipeline' + i)
+            p.run()
+            w << JsonOutput.toJson([job: job.name, steps: p.steps]) << '\n'
+        }
+    }
+    System.err.printf('%s: compiled in %.2f s, ran in %.2f s, %d items%n', f, (compiled - start) / 1e9, (ran - compiled) / 1e9, seed.items.size())
+    File values = new File(f + '.values')
+    if (values.exists()) {
+        new File(f + '.quoted').withWriter('UTF-8') { w ->
+            new groovy.json.JsonSlurper().parseText(values.getText('UTF-8')).each { String v ->
+                String read = new GroovyShell().evaluate('return ' + seed.slipwayQuote(v))
+                w << JsonOutput.toJson([value: v, read: read, word: seed.slipwayWord(v)]) << '\n'
+            }
+        }
+    }
+}
+println 'harness done'
+`
+
+// hostileValues are values for every field of a project that try to break
+// out of a Groovy string, comment or GString, a shell word or a git
+// argument. Those that would run something exit groovy or leave a file in
+// $SLIPWAY_CANARY.
+var hostileValues = []string{
+	`'; System.exit(1); '`,
+	`${System.exit(1)}`,
+	`"""`, `'''`, `"`, `'`, `\`, `\\`, `\'`,
+	`\u000a System.exit(1)`,
+	`\u000a System.exit(1) //`,
+	`\u0027; System.exit(1); //`,
+	`\\u0027; System.exit(1); //`,
+	`\'; System.exit(1); //`,
+	`*/ System.exit(1) /*`,
+	`" + System.exit(1) + "`,
+	`'; new File(System.getenv('SLIPWAY_CANARY') + '/groovy').text = 'ran'; '`,
+	`${new File(System.getenv('SLIPWAY_CANARY') + '/groovy').text = 'ran'}`,
+	`\u0027; new File(System.getenv('SLIPWAY_CANARY') + '/groovy').text = 'ran'; //`,
+	`''' + new File(System.getenv('SLIPWAY_CANARY') + '/groovy').text = 'ran' + '''`,
+	`$(touch "$SLIPWAY_CANARY/shell")`,
+	"`touch \"$SLIPWAY_CANARY/shell\"`",
+	`'$(touch "$SLIPWAY_CANARY/shell")'`,
+	`x'; touch "$SLIPWAY_CANARY/shell"; '`,
+	`; touch "$SLIPWAY_CANARY/shell"`,
+	`| touch "$SLIPWAY_CANARY/shell"`,
+	`-oProxyCommand=touch /tmp/x`,
+	`--upload-pack=touch /tmp/x`,
+	`..`, `../../etc`, `*`, `a,b`, `a b`,
+	"a\nSystem.exit(1)",
+	"a\r\nSystem.exit(1)",
+	"a\u2028System.exit(1)",
+	"a\u202eb", "a\x00b", "a\xffb", "\t",
+	"https://git.example.com/a.git'; System.exit(1); '",
+	"https://git.example.com/$(touch x).git",
+	"https://git.example.com/a.git\nSystem.exit(1)",
+	"git@git.example.com:a.git ; touch x",
+}
+
+// hostileProjects tries every hostile value in every field, one project
+// each. It returns the projects accepted, named h1, h2... except where the
+// name is what is tried, and checks that each refused one is refused with
+// an error that names it and, for a repo, does not print the URL.
+func hostileProjects(t *testing.T) []Project {
+	t.Helper()
+	var accepted []Project
+	for _, field := range projectFields {
+		for i, v := range hostileValues {
+			p := Project{Name: fmt.Sprintf("h%d %s", len(accepted)+1, field), Repo: "https://git.example.com/h.git"}
+			if field == "name" {
+				// Numbered, as many sanitise to the same folder.
+				p.Name = fmt.Sprintf("h%d %s", len(accepted)+1, v)
+			} else {
+				setField(&p, field, v)
+			}
+			_, err := Bootstrap([]Project{p})
+			if err == nil {
+				accepted = append(accepted, p)
+				continue
+			}
+			if !strings.Contains(err.Error(), "project 1 (") {
+				t.Errorf("%s %d: error %q does not name the project", field, i, err)
+			}
+			if field == "repo" && len(v) > 3 && strings.Contains(err.Error(), v) {
+				t.Errorf("%s %d: error %q prints the repo URL", field, i, err)
+			}
+		}
+	}
+	for _, p := range accepted {
+		if p.Repo != "https://git.example.com/h.git" || p.Branch != "" || p.Dir != "" || p.Credentials != "" {
+			t.Errorf("a hostile value was accepted outside the name: %+v", p)
+		}
+	}
+	return accepted
+}
+
+// TestBootstrapSeedsRunUnderJobDSL compiles seeds for 1, 1,000, 5,000 and
+// 10,000 projects, the sample and the hostile projects with groovy, in one
+// process, and runs them under stubs of the Job DSL: each must create the
+// folder and the bootstrap job of each project exactly once, with the
+// literal values, and run nothing else. The shell command of each pipeline
+// recorded is run by sh with a stub slipway that reports its arguments.
+func TestBootstrapSeedsRunUnderJobDSL(t *testing.T) {
+	groovy, err := exec.LookPath("groovy")
+	if err != nil {
+		if os.Getenv("SLIPWAY_E2E") == "1" {
+			t.Fatal("SLIPWAY_E2E=1 needs groovy to check the generated Groovy: apt-get install groovy")
+		}
+		t.Skip("groovy is not installed (apt-get install groovy)")
+	}
+	seeds := []struct {
+		name     string
+		projects []Project
+	}{
+		{"one", manyProjects(1)},
+		{"thousand", manyProjects(1000)},
+		{"five_thousand", manyProjects(5000)},
+		{"ten_thousand", manyProjects(10000)},
+		{"sample", sampleProjects},
+		{"hostile", hostileProjects(t)},
+	}
+	dir := t.TempDir()
+	canary := filepath.Join(dir, "canary")
+	if err := os.Mkdir(canary, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{filepath.Join(dir, "harness.groovy")}
+	if err := os.WriteFile(files[0], []byte(jobDSLHarness), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range seeds {
+		seed, err := Bootstrap(s.projects)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		f := filepath.Join(dir, s.name+".groovy")
+		if err := os.WriteFile(f, seed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	// The seed's own quoting, tried on every hostile value, though the
+	// grammar keeps all but names away from it.
+	var quotable []string
+	for _, v := range hostileValues {
+		if utf8.ValidString(v) && !strings.Contains(v, "\x00") {
+			quotable = append(quotable, v)
+		}
+	}
+	values, _ := json.Marshal(quotable)
+	if err := os.WriteFile(filepath.Join(dir, "hostile.groovy.values"), values, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(groovy, files...)
+	cmd.Env = append(os.Environ(), append(javaHome(), "SLIPWAY_CANARY="+canary)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "harness done") {
+		t.Fatalf("groovy: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	t.Logf("groovy:\n%s", stderr.String())
+	for i, s := range seeds {
+		t.Run(s.name, func(t *testing.T) {
+			checkJobDSLItems(t, files[i+1]+".items", s.projects)
+			checkPipelineSteps(t, files[i+1]+".steps", s.projects, canary)
+		})
+	}
+	checkSeedQuoting(t, filepath.Join(dir, "hostile.groovy.quoted"), quotable, canary)
+	if entries, _ := os.ReadDir(canary); len(entries) > 0 {
+		t.Errorf("a hostile value ran: %s holds %s", canary, entries[0].Name())
+	}
+}
+
+// jobDSLItem is a folder or job a seed created under the stubs.
+type jobDSLItem struct {
+	Kind, Name, Description, Script, Poll string
+	Sandbox                               *bool
+}
+
+// checkJobDSLItems checks that the items recorded in file are the folder
+// and bootstrap job of each project, each made once, in order, with the
+// project's values as they are.
+func checkJobDSLItems(t *testing.T, file string, projects []Project) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []jobDSLItem
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var it jobDSLItem
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		items = append(items, it)
+	}
+	if len(items) != 2*len(projects) {
+		t.Fatalf("the seed made %d items, want %d", len(items), 2*len(projects))
+	}
+	seen := map[string]int{}
+	for _, it := range items {
+		seen[it.Kind+" "+it.Name]++
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s was made %d times", k, n)
+		}
+	}
+	for i, p := range projects {
+		folder, job := items[2*i], items[2*i+1]
+		want := bootstrapFolder(p.Name)
+		if folder.Kind != "folder" || folder.Name != want {
+			t.Fatalf("item %d is %s %q, want folder %q", 2*i+1, folder.Kind, folder.Name, want)
+		}
+		if d := "Jobs of " + p.Name + ", generated by Slipway from its ci.yaml."; folder.Description != d {
+			t.Errorf("folder %s: description %q, want %q", want, folder.Description, d)
+		}
+		if job.Kind != "pipelineJob" || job.Name != want+"/bootstrap" {
+			t.Fatalf("item %d is %s %q, want pipelineJob %q", 2*i+2, job.Kind, job.Name, want+"/bootstrap")
+		}
+		if !strings.Contains(job.Description, " of "+p.Repo) || job.Sandbox == nil || !*job.Sandbox || job.Poll != "H/15 * * * *" || !strings.HasPrefix(job.Script, "pipeline {") {
+			t.Errorf("job %s: %+v", job.Name, job)
+		}
+	}
+}
+
+// checkPipelineSteps checks the steps recorded in file, those of the
+// pipeline of some jobs, against their projects' values, running each
+// shell command with a stub slipway that prints its arguments.
+func checkPipelineSteps(t *testing.T, file string, projects []Project, canary string) {
+	t.Helper()
+	byJob := map[string]Project{}
+	for _, p := range projects {
+		byJob[bootstrapFolder(p.Name)+"/bootstrap"] = p
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var rec struct {
+			Job   string
+			Steps []struct {
+				Step, URL, Branch, CredentialsID, Script, Targets string
+				AdditionalParameters                              map[string]string
+				Sandbox                                           bool
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		n++
+		p, ok := byJob[rec.Job]
+		if !ok {
+			t.Fatalf("no project has the job %q", rec.Job)
+		}
+		dir, _ := cleanDir(p.Dir)
+		branch := p.Branch
+		if branch == "" {
+			branch = "main"
+		}
+		args := []string{}
+		if dir != "" {
+			args = append(args, "-C", dir)
+		}
+		args = append(args, "pipeline", "generate", "--target", "jenkins-jobdsl", "--folder", bootstrapFolder(p.Name), "--branch", branch)
+		targets := path.Join(dir, "jobs", "*.groovy")
+		if len(rec.Steps) != 3 {
+			t.Fatalf("%s: %d steps, want git, sh and jobDsl", rec.Job, len(rec.Steps))
+		}
+		git, sh, dsl := rec.Steps[0], rec.Steps[1], rec.Steps[2]
+		if git.Step != "git" || git.URL != p.Repo || git.Branch != branch || git.CredentialsID != p.Credentials {
+			t.Errorf("%s: git step %+v, want url %q, branch %q, credentials %q", rec.Job, git, p.Repo, branch, p.Credentials)
+		}
+		if dsl.Step != "jobDsl" || dsl.Targets != targets || dsl.AdditionalParameters["SLIPWAY_REPO"] != p.Repo || !dsl.Sandbox {
+			t.Errorf("%s: jobDsl step %+v, want targets %q", rec.Job, dsl, targets)
+		}
+		if sh.Step != "sh" {
+			t.Fatalf("%s: step 2 is %q, want sh", rec.Job, sh.Step)
+		}
+		run := exec.Command("sh", "-c", `slipway() { printf '%s\0' "$@"; }; `+sh.Script)
+		run.Env = append(os.Environ(), "SLIPWAY_CANARY="+canary)
+		out, err := run.Output()
+		if err != nil {
+			t.Fatalf("%s: sh %q: %v", rec.Job, sh.Script, err)
+		}
+		if got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"); fmt.Sprintf("%q", got) != fmt.Sprintf("%q", args) {
+			t.Errorf("%s: sh %q runs slipway %q, want %q", rec.Job, sh.Script, got, args)
+		}
+	}
+	if want := min(len(projects), 100); len(projects) <= 100 && n != want || len(projects) > 100 && n < 2 {
+		t.Errorf("%d pipelines were run, want %d", n, want)
+	}
+}
+
+// checkSeedQuoting checks what the seed's slipwayQuote and slipwayWord made
+// of each value, recorded in file: Groovy must read the quoted string back
+// as the value, and sh the word.
+func checkSeedQuoting(t *testing.T, file string, values []string, canary string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != len(values) {
+		t.Fatalf("%d values quoted, want %d", len(lines), len(values))
+	}
+	for i, line := range lines {
+		var rec struct{ Value, Read, Word string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if rec.Value != values[i] || rec.Read != values[i] {
+			t.Errorf("slipwayQuote(%q) reads back as %q", values[i], rec.Read)
+		}
+		run := exec.Command("sh", "-c", `printf '%s\0' `+rec.Word)
+		run.Env = append(os.Environ(), "SLIPWAY_CANARY="+canary)
+		out, err := run.Output()
+		if err != nil || string(out) != values[i]+"\x00" {
+			t.Errorf("slipwayWord(%q) = %s, which sh reads as %q (%v)", values[i], rec.Word, out, err)
+		}
+	}
 }
