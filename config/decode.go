@@ -50,7 +50,7 @@ func (s *Source) Has(path string) bool {
 // problem makes a Problem at path.
 func (s *Source) problem(path, format string, args ...any) Problem {
 	p := s.Pos(path)
-	return Problem{File: s.File, Line: p.Line, Col: p.Col, Field: path, Msg: fmt.Sprintf(format, args...)}
+	return Problem{File: s.File, Line: p.Line, Col: p.Col, Field: clipField(path), Msg: fmt.Sprintf(format, clipArgs(format, args)...)}
 }
 
 // nodeDecoder is implemented by types with a YAML shape of their own, such
@@ -70,25 +70,33 @@ func newDecoder(file string) *decoder {
 }
 
 func (d *decoder) addf(n *yaml.Node, path, format string, args ...any) {
-	p := Problem{File: d.src.File, Field: path, Msg: fmt.Sprintf(format, args...)}
+	d.add(n, false, path, format, args...)
+}
+
+// add records a problem; a soft one leaves the value readable.
+func (d *decoder) add(n *yaml.Node, soft bool, path, format string, args ...any) {
+	if d.probs.full() {
+		return
+	}
+	p := Problem{File: d.src.File, Field: clipField(path), Msg: fmt.Sprintf(format, clipArgs(format, args)...), soft: soft}
 	if n != nil {
 		p.Line, p.Col = n.Line, n.Column
 	}
-	d.probs = append(d.probs, p)
+	d.probs.push(p)
 }
 
 // parse decodes a whole YAML document into out, which must be a pointer.
 func (d *decoder) parse(data []byte, out any) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.probs = append(d.probs, syntaxProblem(d.src.File, err))
+	root, probs := ParseYAML(d.src.File, data, DefaultLimits)
+	if len(probs) > 0 {
+		d.probs = append(d.probs, probs...)
 		return
 	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		d.addf(nil, "", "the file is empty; start with apiVersion: %s", APIVersion)
 		return
 	}
-	d.decode(doc.Content[0], reflect.ValueOf(out).Elem(), "")
+	d.decode(root, reflect.ValueOf(out).Elem(), "")
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -119,10 +127,15 @@ func kindName(n *yaml.Node) string {
 	if n.Tag == "!!null" {
 		return "nothing"
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return fmt.Sprintf("%q", clip(n.Value, maxQuoted))
 }
 
 var durationType = reflect.TypeOf(Duration{})
+
+// maxPath bounds the depth of decoding (the path to a value grows with its
+// depth), so recursive fields such as parallel steps cannot be nested until
+// the paths alone cost gigabytes.
+const maxPath = 1024
 
 // decode decodes n into v, recording positions under path.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
@@ -131,6 +144,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
+	}
+	if d.probs.full() {
+		return // the report is full; decoding on would only cost memory
+	}
+	if len(path) > maxPath {
+		d.addf(n, path, "nested too deeply (the path to here is %d characters long)", len(path))
+		return
 	}
 	if path != "" {
 		d.src.pos[path] = Pos{n.Line, n.Column}
@@ -239,8 +259,7 @@ func (d *decoder) keys(n *yaml.Node, path string, each func(key string, k, val *
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.addf(k, join(path, k.Value), "duplicate key %q (first defined on line %d)", k.Value, line)
-			d.probs[len(d.probs)-1].soft = true
+			d.add(k, true, join(path, k.Value), "duplicate key %q (first defined on line %d)", k.Value, line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -263,7 +282,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			}
 		}
 		if fi == nil {
-			msg := fmt.Sprintf("unknown field %q", key)
+			msg := fmt.Sprintf("unknown field %q", clip(key, maxQuoted))
 			if s := suggest(key, fieldNames(fields)); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}

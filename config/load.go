@@ -74,9 +74,13 @@ func ParseCI(file string, data []byte, p *Project) (*CI, error) {
 }
 
 func readFile(path, hint string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, displayPath(path), DefaultLimits)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w (create one with `%s`)", displayPath(path), ErrNotFound, hint)
+	}
+	var probs Problems
+	if errors.As(err, &probs) {
+		return nil, probs
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", displayPath(path), err)

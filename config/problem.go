@@ -45,11 +45,36 @@ func (p Problem) Error() string {
 // Problems is every problem found in one run, sorted by file and position.
 type Problems []Problem
 
-// Error lists the problems one per line.
+// maxProblems is the most problems collected from one file; a file with more
+// gets a last one saying so, so that a hostile file cannot make the report
+// itself cost gigabytes.
+const maxProblems = 1000
+
+// full reports whether no more problems are collected.
+func (ps Problems) full() bool { return len(ps) > maxProblems }
+
+// push adds p, or once maxProblems are collected, a problem saying so.
+func (ps *Problems) push(p Problem) {
+	switch {
+	case len(*ps) < maxProblems:
+		*ps = append(*ps, p)
+	case len(*ps) == maxProblems:
+		*ps = append(*ps, Problem{File: p.File, Msg: fmt.Sprintf("more than %d problems; fix these and run again", maxProblems)})
+	}
+}
+
+// maxListed is the most problems Error lists; the rest are counted.
+const maxListed = 100
+
+// Error lists the problems one per line, at most maxListed of them.
 func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
+	lines := make([]string, 0, min(len(ps), maxListed)+1)
 	for i, p := range ps {
-		lines[i] = p.Error()
+		if i == maxListed {
+			lines = append(lines, fmt.Sprintf("... and %d more problems", len(ps)-maxListed))
+			break
+		}
+		lines = append(lines, p.Error())
 	}
 	return strings.Join(lines, "\n")
 }
@@ -79,10 +104,16 @@ func (ps Problems) orNil() error {
 	return ps.sorted()
 }
 
+// maxChoices is the most valid values a message lists.
+const maxChoices = 30
+
 // choices formats valid values for a message.
 func choices(valid []string) string {
 	if len(valid) == 0 {
 		return "(none defined)"
+	}
+	if len(valid) > maxChoices {
+		return strings.Join(valid[:maxChoices], ", ") + fmt.Sprintf(", ... (%d in all)", len(valid))
 	}
 	return strings.Join(valid, ", ")
 }
@@ -92,11 +123,20 @@ func choices(valid []string) string {
 // letters (at most two).
 func Suggest(got string, valid []string) string { return suggest(got, valid) }
 
+// maxSuggestFrom is the most valid values suggest compares a mistake with.
+const maxSuggestFrom = 200
+
 func suggest(got string, valid []string) string {
+	if len(got) > maxQuoted || len(valid) > maxSuggestFrom {
+		return "" // nobody mistypes a name that long, and distance is quadratic
+	}
 	// Close enough: one edit per three letters, at least one, at most two.
 	best, bestDist := "", min(max(len(got)/3, 1), 2)+1
 	lg := strings.ToLower(got)
 	for _, v := range valid {
+		if len(v) > maxQuoted {
+			continue
+		}
 		lv := strings.ToLower(v)
 		if lv == lg {
 			return v
@@ -131,13 +171,13 @@ func distance(a, b string) int {
 
 // notValid is the message for a value outside a fixed set.
 func notValid(got string, valid []string) string {
-	return oneOf(fmt.Sprintf("%q is not valid", got), got, valid)
+	return oneOf(fmt.Sprintf("%q is not valid", clip(got, maxQuoted)), got, valid)
 }
 
 // unknown is the message for a name that refers to nothing, e.g. an
 // environment naming a registry that is not defined.
 func unknown(what, got string, valid []string) string {
-	return oneOf(fmt.Sprintf("unknown %s %q", what, got), got, valid)
+	return oneOf(fmt.Sprintf("unknown %s %q", what, clip(got, maxQuoted)), got, valid)
 }
 
 func oneOf(msg, got string, valid []string) string {
@@ -166,23 +206,31 @@ func (ps Problems) merge(err error) error {
 	if !errors.As(err, &more) {
 		return ps.orNil()
 	}
+	hard := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		if !p.soft {
+			hard[p.Field] = true
+		}
+	}
 	out := ps
 	for _, m := range more {
-		if !ps.covers(m.Field) {
+		if !covered(hard, m.Field) {
 			out = append(out, m)
 		}
 	}
 	return out.orNil()
 }
 
-func (ps Problems) covers(field string) bool {
-	for _, p := range ps {
-		if p.soft {
-			continue
-		}
-		if p.Field == field || strings.HasPrefix(field, p.Field+".") || strings.HasPrefix(field, p.Field+"[") {
+// covered reports whether field, or a field it lies under, is in hard.
+func covered(hard map[string]bool, field string) bool {
+	for {
+		if hard[field] {
 			return true
 		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			return false
+		}
+		field = field[:i]
 	}
-	return false
 }

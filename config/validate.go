@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,7 @@ func (p *Project) Validate() error {
 	for _, r := range p.Registries {
 		v.registry(r)
 	}
+	v.names(p)
 	if len(p.Environments) > 0 && len(p.Registries) == 0 {
 		v.add("registries", "environments pull from a registry, but none is defined; add e.g. registries: {dev: registry.example.com/team}")
 	}
@@ -99,7 +101,9 @@ type validator struct {
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.probs = append(v.probs, v.src.problem(path, format, args...))
+	if !v.probs.full() {
+		v.probs.push(v.src.problem(path, format, args...))
+	}
 }
 
 func (v *validator) release(r Release) {
@@ -169,27 +173,77 @@ func (v *validator) registry(r Registry) {
 	}
 }
 
-// cycles reports requires chains that loop.
+// cycles reports the environments whose requires chain loops back to them,
+// and canaries of canaries (which also covers canaryOf loops). Linear in the
+// number of environments: each is walked once.
 func (v *validator) cycles(envs Environments) {
+	next := map[string]string{}
+	byName := make(map[string]Environment, len(envs))
 	for _, e := range envs {
-		seen := map[string]bool{e.Name: true}
-		chain := []string{e.Name}
-		for cur := e; cur.Requires != nil; {
-			next, ok := envs.Get(cur.Requires.Env)
+		byName[e.Name] = e
+		if e.Requires != nil && e.Requires.Env != e.Name {
+			next[e.Name] = e.Requires.Env
+		}
+	}
+	const (
+		unseen = iota
+		onWalk
+		done
+	)
+	state := map[string]int{}
+	for _, e := range envs {
+		var walk []string
+		cur, loops := e.Name, false
+		for {
+			if s := state[cur]; s != unseen {
+				loops = s == onWalk
+				break
+			}
+			if _, ok := byName[cur]; !ok {
+				break
+			}
+			state[cur] = onWalk
+			walk = append(walk, cur)
+			n, ok := next[cur]
 			if !ok {
 				break
 			}
-			chain = append(chain, next.Name)
-			if seen[next.Name] {
-				if next.Name == e.Name && len(chain) > 2 {
-					v.add("environments."+e.Name+".requires", "requirements loop: %s", strings.Join(chain, " -> "))
-				}
-				break
+			cur = n
+		}
+		if loops {
+			loop := walk[slices.Index(walk, cur):]
+			for i, name := range loop {
+				v.add("environments."+name+".requires", "requirements loop: %s", loopText(loop, i))
 			}
-			seen[next.Name] = true
-			cur = next
+		}
+		for _, name := range walk {
+			state[name] = done
 		}
 	}
+	for _, e := range envs {
+		if e.CanaryOf == "" || e.CanaryOf == e.Name {
+			continue
+		}
+		if main, ok := byName[e.CanaryOf]; ok && main.CanaryOf != "" {
+			v.add("environments."+e.Name+".canaryOf", "%q is itself a canary (of %q); a canary runs beside a main environment, so name that one", main.Name, main.CanaryOf)
+		}
+	}
+}
+
+// loopText writes the loop of names starting at loop[start] and back to it,
+// eliding the middle of a long one.
+func loopText(loop []string, start int) string {
+	const most = 8
+	var b strings.Builder
+	for j := 0; j < len(loop) && j < most; j++ {
+		b.WriteString(clip(loop[(start+j)%len(loop)], maxQuoted))
+		b.WriteString(" -> ")
+	}
+	if len(loop) > most {
+		fmt.Fprintf(&b, "... (%d more) -> ", len(loop)-most)
+	}
+	b.WriteString(clip(loop[start], maxQuoted))
+	return b.String()
 }
 
 func without(list []string, drop string) []string {
