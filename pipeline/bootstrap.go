@@ -91,12 +91,11 @@ func Bootstrap(projects []Project) ([]byte, error) {
 	var keys []string
 	rows := make([]bootstrapRow, 0, len(projects))
 	for i, p := range projects {
-		at := projectLabel(i, p.Name)
-		probs := checkProject(p)
-		for _, err := range probs {
-			errs = append(errs, fmt.Errorf("%s: %w", at, err))
-		}
-		if len(probs) > 0 {
+		if probs := checkProject(p); len(probs) > 0 {
+			at := projectLabel(i, p.Name)
+			for _, err := range probs {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
 			continue
 		}
 		folder := bootstrapFolder(p.Name)
