@@ -32,14 +32,30 @@ func (c *CI) Validate(p *Project) error {
 		}
 	}
 	for k, id := range c.Credentials {
+		if !credentialPurpose.MatchString(k) {
+			v.add("credentials."+k, "credential purpose %q must start with a letter and hold only letters, digits, '-' and '_' (e.g. registry-dev, kubeconfig, sonar-token)", k)
+		}
 		if !credentialID.MatchString(id) {
 			v.add("credentials."+k, "this must be the ID of a credential stored in the CI system (letters, digits, '.', '_', '-', '@', '/'), never the secret itself")
 		}
 	}
 	for i, m := range c.Modules {
-		if path.IsAbs(m) || strings.HasPrefix(path.Clean(m), "..") {
+		switch {
+		case path.IsAbs(m) || strings.HasPrefix(path.Clean(m), ".."):
 			v.add(fmt.Sprintf("modules[%d]", i), "%q must be a directory inside the project", m)
+		case DirProblem(m) != "":
+			v.add(fmt.Sprintf("modules[%d]", i), "%s", DirProblem(m))
 		}
+	}
+	v.agent(c.Agent)
+	for i, b := range c.Triggers.Branches {
+		if msg := BranchProblem(b); msg != "" {
+			v.add(fmt.Sprintf("triggers.branches[%d]", i), "%s", msg)
+		}
+	}
+	v.envVars("env", c.Env)
+	for _, t := range c.Tasks {
+		v.envVars("tasks."+t.Name+".env", t.Env)
 	}
 	if len(c.Pipeline) == 0 && len(c.Modules) == 0 {
 		v.add("pipeline", "the pipeline has no steps; list them, e.g. pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}]")
@@ -68,6 +84,7 @@ type pipelineValidator struct {
 }
 
 func (pv *pipelineValidator) step(s Step, at string, inParallel bool) {
+	pv.stepNames(s, at)
 	switch s.Kind {
 	case StepTask:
 		if _, ok := pv.ci.Tasks.Get(s.Task); !ok {
@@ -143,4 +160,89 @@ func (pv *pipelineValidator) side(name, at string) string {
 		return name
 	}
 	return r.Name
+}
+
+// agent checks what ci.yaml says about the CI executor: its image is an
+// image reference without credentials, its label a label expression, and
+// the command that runs Slipway one line.
+func (v *validator) agent(a Agent) {
+	switch im := a.Image; {
+	case im == "":
+	case URLCredentials(im):
+		v.add("agent.image", "the image must not hold credentials; store them in the CI system (ci.yaml credentials: registry-NAME)")
+	case strings.Contains(im, "://"):
+		v.add("agent.image", "write the image %q without a scheme, e.g. registry.example.com/ci/slipway:1.4", clipName(im))
+	case !imageRef.MatchString(im):
+		v.add("agent.image", "%q is not an image reference; write e.g. golang:1.26 or registry.example.com/ci/slipway:1.4", clipName(im))
+	}
+	if a.Label != "" && !agentLabel.MatchString(a.Label) {
+		v.add("agent.label", "%q is not an agent label; use letters, digits, '_', '.', ':', '/', '-', spaces and the label operators &&, ||, !, -> and parentheses", clipName(a.Label))
+	}
+	if v.src.Has("agent.slipway") {
+		switch {
+		case strings.TrimSpace(a.Slipway) == "":
+			v.add("agent.slipway", "the command that runs Slipway is empty; leave agent.slipway out to run slipway from PATH")
+		case lineProblem(a.Slipway) != "":
+			v.add("agent.slipway", "the command that runs Slipway must be one line: %s", lineProblem(a.Slipway))
+		}
+	}
+}
+
+// envVars checks the names of environment variables (POSIX names) and that the
+// values can be in an environment at all.
+func (v *validator) envVars(at string, env map[string]string) {
+	for k, val := range env {
+		if !envVarName.MatchString(k) {
+			v.add(at+"."+k, "environment variable name %q must start with a letter or '_' and hold only letters, digits and '_'", clipName(k))
+		}
+		if strings.ContainsRune(val, 0) {
+			v.add(at+"."+k, "an environment variable cannot hold a NUL character")
+		}
+	}
+}
+
+// stepNames checks the names a step passes to generated CI files: its
+// display name, branch conditions, environment variables and, without a
+// project to resolve them against, the environments and registries it names.
+func (pv *pipelineValidator) stepNames(s Step, at string) {
+	if pv.src.Has(at + ".name") {
+		switch {
+		case strings.TrimSpace(s.Name) == "":
+			pv.add(at+".name", "the display name is empty; leave name out to use the step's own")
+		case len([]rune(s.Name)) > maxDisplayName:
+			pv.add(at+".name", "the display name is longer than %d characters", maxDisplayName)
+		case lineProblem(s.Name) != "":
+			pv.add(at+".name", "the display name %s", lineProblem(s.Name))
+		}
+	}
+	if s.When != nil {
+		for i, b := range s.When.Branch {
+			if msg := BranchProblem(b); msg != "" {
+				pv.add(fmt.Sprintf("%s.when.branch[%d]", at, i), "%s", msg)
+			}
+		}
+	}
+	pv.envVars(at+".env", s.Env)
+	if pv.project != nil {
+		return
+	}
+	named := map[string]string{"push": s.Push, "deploy": s.Deploy}
+	if s.Promote != nil {
+		named["promote.from"], named["promote.to"] = s.Promote.From, s.Promote.To
+	}
+	for field, name := range named {
+		if name != "" && !dnsLabel.MatchString(name) {
+			pv.add(at+"."+field, "%q must name an environment or registry (a DNS label: lower-case letters, digits, '-')", clipName(name))
+		}
+	}
+}
+
+// clipName shortens a refused value for a message, so a hostile one cannot
+// flood the terminal.
+func clipName(s string) string {
+	const most = 64
+	if r := []rune(s); len(r) > most {
+		return string(r[:most]) + "..."
+	}
+	return s
 }
