@@ -3,6 +3,7 @@ package deploy
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,8 +160,21 @@ func TestParsePod(t *testing.T) {
 			[]string{`pod.yml:2:3: metadata.lables: unknown field "lables"; did you mean "labels"?`,
 				`pod.yml:6:7: spec.containers[0].readinesProbe: unknown field "readinesProbe"; did you mean "readinessProbe"?`}},
 		{"wrong type", "spec:\n  containers:\n    - name: web\n      ports: [{containerPort: http}]\n",
-			[]string{`cannot unmarshal string into Go struct field ContainerPort.spec.containers.ports.containerPort of type int32`}},
+			[]string{`pod.yml:4:31: spec.containers[0].ports[0].containerPort: expected a whole number, got "http"`}},
 		{"another kind", "kind: Deployment\nspec: {}\n", []string{`"Deployment": pod.yml holds a Pod`}},
+		{"YAML 1.2: no, on and y stay strings", "metadata:\n  labels: {canary: no, debug: on, x: y}\nspec:\n  containers: [{name: web}]\n", nil},
+		{"a bool field is true or false", "spec:\n  containers: [{name: web, tty: yes}]\n",
+			[]string{`pod.yml:2:33: spec.containers[0].tty: expected true or false, got "yes"`}},
+		{"a number where a string goes", "metadata:\n  labels: {version: 1.10}\n",
+			[]string{`pod.yml:2:21: metadata.labels.version: expected a string, got "1.10" (quote it to make it a string)`}},
+		{"duplicate keys", "spec:\n  containers: [{name: web}]\n  containers: [{name: db}]\n",
+			[]string{`pod.yml:3:3: spec.containers: duplicate key "containers" (first defined on line 2)`}},
+		{"quantities are checked where they are", "spec:\n  containers:\n    - name: web\n      resources: {limits: {memory: lots}}\n",
+			[]string{`pod.yml:4:36: spec.containers[0].resources.limits.memory: "lots" is not a valid Quantity`}},
+		{"int-or-string ports", "spec:\n  containers:\n    - name: web\n      readinessProbe: {httpGet: {port: http}}\n", nil},
+		{"a second document", "spec: {}\n---\nspec: {}\n", []string{`pod.yml:2:1: a second YAML document`}},
+		{"aliases are bounded", podBomb(), []string{`expands to more than`}},
+		{"size is bounded", "metadata: {annotations: {a: '" + strings.Repeat("x", 300<<10) + "'}}\n", []string{`at most 256 KiB`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePod("pod.yml", []byte(tc.yaml))
@@ -180,6 +194,27 @@ func TestParsePod(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// podBomb is a small pod.yml whose aliases expand to a billion values.
+func podBomb() string {
+	var b strings.Builder
+	b.WriteString("metadata:\n  annotations: {}\nx0: &a0 [a, a, a, a, a, a, a, a, a, a]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("spec: {containers: [{name: web, args: *a8}]}\n")
+	return b.String()
+}
+
+func TestParsePodYAML12(t *testing.T) {
+	pod, err := ParsePod("pod.yml", []byte("metadata:\n  labels: {canary: no}\nspec:\n  containers: [{name: web, args: [on, off, y]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Labels["canary"] != "no" || strings.Join(pod.Spec.Containers[0].Args, ",") != "on,off,y" {
+		t.Errorf("YAML 1.2 keeps no, on, off and y as strings: %v %v", pod.Labels, pod.Spec.Containers[0].Args)
 	}
 }
 
