@@ -86,8 +86,11 @@ func pipelineCommand() *cli.Command {
 			ArgsUsage: " ",
 			Description: "The seed creates a folder and a bootstrap job per project; each bootstrap job then\n" +
 				"builds out its project's own pipeline from its ci.yaml. Projects come from\n" +
-				"--projects projects.yaml (projects: [{name, repo, branch, dir}]) or from the\n" +
-				"checkouts under --checkouts DIR. Names that would collide are refused.",
+				"--projects projects.yaml (projects: [{name, repo, branch, dir, credentials}]) or\n" +
+				"from the checkouts under --checkouts DIR. The seed holds the projects as data, so\n" +
+				"it compiles for any number of them. Names that would collide, values outside each\n" +
+				"field's grammar and repo URLs holding a password or token are refused: give a\n" +
+				"Jenkins credential ID in credentials instead.",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "projects", Usage: "projects.yaml `FILE`"},
 				&cli.StringFlag{Name: "checkouts", Usage: "`DIR` whose subdirectories are project checkouts"},
