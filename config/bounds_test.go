@@ -220,3 +220,18 @@ environments:
 		}
 	}
 }
+
+func TestImageEnvNames(t *testing.T) {
+	_, err := ParseProject(ProjectFile, []byte(projectHead+"image:\n  env: {GOOD_1: x, \"1BAD\": y, \"A-B\": z, \"X=Y\": w}\n"))
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{`image.env.1BAD: "1BAD" is not an environment variable name`, `image.env.A-B:`, `image.env.X=Y:`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "GOOD_1") {
+		t.Errorf("GOOD_1 is a valid name:\n%v", err)
+	}
+}

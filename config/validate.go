@@ -152,6 +152,11 @@ func (v *validator) image(im Image) {
 			}
 		}
 	}
+	for name := range im.Env {
+		if !envVarName.MatchString(name) {
+			v.add("image.env."+name, "%q is not an environment variable name; use letters, digits and '_', not starting with a digit", name)
+		}
+	}
 	for i, port := range im.Ports {
 		if port < 1 || port > 65535 {
 			v.add(fmt.Sprintf("image.ports[%d]", i), "port must be 1 to 65535, got %d", port)
