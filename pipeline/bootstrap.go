@@ -200,7 +200,8 @@ func checkProject(p Project) []error {
 
 // checkName accepts any text up to maxName runes that is valid UTF-8 and
 // holds no control, format (such as bidirectional overrides) or line and
-// paragraph separator characters.
+// paragraph separator characters, and no '<' or '>', as the folder's
+// description shows the name and Jenkins may render descriptions as HTML.
 func checkName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
@@ -214,6 +215,9 @@ func checkName(name string) error {
 		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return fmt.Errorf("the name holds the control character %U; use printable text", r)
 		}
+	}
+	if strings.ContainsAny(name, "<>") {
+		return errors.New("the name holds '<' or '>', which Jenkins may render as HTML in the folder's description")
 	}
 	return nil
 }
