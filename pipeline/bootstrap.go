@@ -17,7 +17,7 @@ import (
 // project whose Jenkins jobs a bootstrap job keeps in step with its ci.yaml.
 type Project struct {
 	// Name names the project's Jenkins folder and describes it: any text
-	// without control characters.
+	// without control characters, '<' or '>' (see checkName).
 	Name string `yaml:"name"`
 	// Repo is the git URL to check out: https://, http://, ssh:// or git://,
 	// or scp-like user@host:path. It may not hold a password or token: give
