@@ -918,6 +918,13 @@ func checkPipelineSteps(t *testing.T, file string, projects []Project, canary st
 		if sh.Step != "sh" {
 			t.Fatalf("%s: step 2 is %q, want sh", rec.Job, sh.Step)
 		}
+		words := []string{"slipway"}
+		for _, a := range args {
+			words = append(words, shellQuote(a))
+		}
+		if want := strings.Join(words, " "); sh.Script != want {
+			t.Errorf("%s: sh %q, want %q", rec.Job, sh.Script, want)
+		}
 		run := exec.Command("sh", "-c", `slipway() { printf '%s\0' "$@"; }; `+sh.Script)
 		run.Env = append(os.Environ(), "SLIPWAY_CANARY="+canary)
 		out, err := run.Output()
@@ -935,7 +942,7 @@ func checkPipelineSteps(t *testing.T, file string, projects []Project, canary st
 
 // checkSeedQuoting checks what the seed's slipwayQuote and slipwayWord made
 // of each value, recorded in file: Groovy must read the quoted string back
-// as the value, and sh the word.
+// as the value, and sh the word, which must be what shellQuote makes.
 func checkSeedQuoting(t *testing.T, file string, values []string, canary string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -953,6 +960,9 @@ func checkSeedQuoting(t *testing.T, file string, values []string, canary string)
 		}
 		if rec.Value != values[i] || rec.Read != values[i] {
 			t.Errorf("slipwayQuote(%q) reads back as %q", values[i], rec.Read)
+		}
+		if rec.Word != shellQuote(values[i]) {
+			t.Errorf("slipwayWord(%q) = %s, shellQuote makes %s", values[i], rec.Word, shellQuote(values[i]))
 		}
 		run := exec.Command("sh", "-c", `printf '%s\0' `+rec.Word)
 		run.Env = append(os.Environ(), "SLIPWAY_CANARY="+canary)
