@@ -29,6 +29,9 @@ func LoadProject(dir string) (*Project, error) {
 			}
 		}
 	}
+	if err == nil {
+		err = p.CheckSources()
+	}
 	return p, err
 }
 

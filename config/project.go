@@ -39,18 +39,19 @@ type Release struct {
 
 // Image describes a daemonless image build.
 type Image struct {
-	Base       string            `yaml:"base" doc:"base image: scratch or an image reference (default scratch)"`
-	Platforms  []string          `yaml:"platforms" doc:"platforms to build, as os/arch[/variant] (default linux/amd64)"`
-	Layers     []Layer           `yaml:"layers" doc:"files and directories copied into the image, one layer each"`
-	Exclude    []string          `yaml:"exclude" doc:"glob patterns left out of every layer, added to .slipwayignore"`
-	Entrypoint []string          `yaml:"entrypoint" doc:"image entrypoint"`
-	Cmd        []string          `yaml:"cmd" doc:"image default arguments"`
-	Env        map[string]string `yaml:"env" doc:"environment variables"`
-	Workdir    string            `yaml:"workdir" doc:"working directory"`
-	User       string            `yaml:"user" doc:"user (uid[:gid] or name) the process runs as (default 65532)"`
-	Ports      []int             `yaml:"ports" doc:"exposed TCP ports"`
-	Labels     map[string]string `yaml:"labels" doc:"image labels, added to the OCI ones Slipway fills from git"`
-	Dockerfile string            `yaml:"dockerfile" doc:"build with docker buildx or buildah from this Dockerfile instead"`
+	Base         string            `yaml:"base" doc:"base image: scratch or an image reference (default scratch)"`
+	Platforms    []string          `yaml:"platforms" doc:"platforms to build, as os/arch[/variant] (default linux/amd64)"`
+	Layers       []Layer           `yaml:"layers" doc:"files and directories copied into the image, one layer each"`
+	Exclude      []string          `yaml:"exclude" doc:"glob patterns left out of every layer, added to .slipwayignore"`
+	Entrypoint   []string          `yaml:"entrypoint" doc:"image entrypoint"`
+	Cmd          []string          `yaml:"cmd" doc:"image default arguments"`
+	Env          map[string]string `yaml:"env" doc:"environment variables"`
+	Workdir      string            `yaml:"workdir" doc:"working directory"`
+	User         string            `yaml:"user" doc:"user (uid[:gid] or name) the process runs as (default 65532)"`
+	Ports        []int             `yaml:"ports" doc:"exposed TCP ports"`
+	Labels       map[string]string `yaml:"labels" doc:"image labels, added to the OCI ones Slipway fills from git"`
+	AllowSecrets []string          `yaml:"allowSecrets" doc:"patterns (as in .slipwayignore) of files that look like secrets (.env*, *.pem, *.key, SSH keys, .npmrc, .netrc, Docker and Kubernetes client configs) but belong in the image; others like them are left out with a warning"`
+	Dockerfile   string            `yaml:"dockerfile" doc:"build with docker buildx or buildah from this Dockerfile instead"`
 }
 
 // Layer copies a file or directory into the image.

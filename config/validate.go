@@ -143,6 +143,7 @@ func (v *validator) image(im Image) {
 	}
 	for i, l := range im.Layers {
 		at := fmt.Sprintf("image.layers[%d]", i)
+		v.from(at+".from", l.From, im.Platforms)
 		if !path.IsAbs(l.To) && l.To != "" {
 			v.add(at+".to", "%q must be an absolute path in the image, e.g. /app/%s", l.To, path.Base(l.To))
 		}
@@ -160,6 +161,26 @@ func (v *validator) image(im Image) {
 	for i, port := range im.Ports {
 		if port < 1 || port > 65535 {
 			v.add(fmt.Sprintf("image.ports[%d]", i), "port must be 1 to 65535, got %d", port)
+		}
+	}
+}
+
+// from checks a layer's source as text for every platform: only the
+// platform placeholders, and a relative path inside the project that names
+// neither .git nor .slipway.
+func (v *validator) from(at, from string, platforms []string) {
+	if from == "" {
+		return // a missing required field, reported by the decoder
+	}
+	for _, plat := range platforms {
+		os, arch, variant := splitPlatform(plat)
+		expanded, err := ExpandFrom(from, os, arch, variant)
+		if err == nil {
+			_, err = CheckFrom(expanded)
+		}
+		if err != nil {
+			v.add(at, "%s", sourceProblem(from, expanded, err))
+			return
 		}
 	}
 }

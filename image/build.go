@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,6 +80,10 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 		Ignore     []string
 	}{formatVersion, o.App, o.Image, Meta{Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source, Created: p.epoch}, base.name, base.pinned.String(), p.ignore})
 
+	warnings := p.warnings()
+	for _, w := range warnings {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "build", Msg: w})
+	}
 	if upToDate(prev, p, lp) {
 		if !slices.Equal(prev.Files, p.files) {
 			// Touched but unchanged files: remember their new mtimes so the
@@ -91,6 +94,7 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 			}
 		}
 		rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "up to date: " + prev.Digest})
+		prev.Warnings = warnings
 		return Result{Record: prev, Layout: string(lp), UpToDate: true}, nil
 	}
 
@@ -98,6 +102,7 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	rec.Warnings = warnings
 	if err := writeRecord(o.Output, rec); err != nil {
 		return Result{}, err
 	}
@@ -121,6 +126,22 @@ type plan struct {
 	ignore    []string
 	files     []Fingerprint
 	inputs    string
+	skipped   []string // files left out because they look like secrets
+}
+
+// warnings are what the build says about its inputs.
+func (p *plan) warnings() []string {
+	if len(p.skipped) == 0 {
+		return nil
+	}
+	const most = 10
+	names := p.skipped
+	more := ""
+	if len(names) > most {
+		names, more = names[:most], fmt.Sprintf(" and %d more", len(p.skipped)-most)
+	}
+	return []string{fmt.Sprintf("left out %d files that look like secrets: %s%s (list them in image.allowSecrets to put them in the image on purpose)",
+		len(p.skipped), strings.Join(names, ", "), more)}
 }
 
 // layerPlan is one layer of one platform.
@@ -158,7 +179,10 @@ func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{dir: o.Dir, output: o.Output, ignore: ignore}
+	w, err := newWalker(o.Dir, o.Output, ignore, o.Image.AllowSecrets)
+	if err != nil {
+		return nil, err
+	}
 
 	seen := map[string]*layerPlan{}
 	files := map[string]Fingerprint{}
@@ -203,6 +227,8 @@ func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
 		}
 		p.layers = append(p.layers, lps)
 	}
+	slices.Sort(w.skipped)
+	p.skipped = slices.Compact(w.skipped)
 	p.files = make([]Fingerprint, 0, len(files))
 	for _, fp := range files {
 		p.files = append(p.files, fp)
@@ -251,26 +277,28 @@ func parsePlatforms(ss []string) ([]v1.Platform, error) {
 	return ps, nil
 }
 
-// resolveLayer evaluates a layer's from template for p and checks to and mode.
+// resolveLayer expands a layer's from for p, resolves it on disk (refusing a
+// path, template or symlink that leads outside the project or into .git or
+// .slipway) and checks to and mode.
 func resolveLayer(dir string, l config.Layer, p v1.Platform) (source, error) {
-	t, err := template.New("from").Option("missingkey=error").Parse(l.From)
+	from, err := config.ExpandFrom(l.From, p.OS, p.Architecture, p.Variant)
 	if err != nil {
 		return source{}, fmt.Errorf("%w: from %q: %w", ErrLayer, l.From, err)
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, struct{ OS, Arch, Variant string }{p.OS, p.Architecture, p.Variant}); err != nil {
-		return source{}, fmt.Errorf("%w: from %q: %w", ErrLayer, l.From, err)
+	clean, err := config.CheckFrom(from)
+	if err != nil {
+		return source{}, fmt.Errorf("%w: from %q: %w", ErrLayer, from, err)
 	}
-	from := b.String()
-	if from == "" || filepath.IsAbs(from) {
-		return source{}, fmt.Errorf("%w: from %q: want a path relative to the project", ErrLayer, from)
+	abs, err := config.ResolveSource(dir, from)
+	if err != nil {
+		return source{}, fmt.Errorf("%w: from %q: %w", ErrLayer, from, err)
 	}
 	if !strings.HasPrefix(l.To, "/") {
 		return source{}, fmt.Errorf("%w: to %q: want an absolute path in the image", ErrLayer, l.To)
 	}
 	s := source{
-		from:    filepath.ToSlash(filepath.Clean(from)),
-		abs:     filepath.Join(dir, filepath.FromSlash(from)),
+		from:    clean,
+		abs:     abs,
 		to:      path.Clean(l.To),
 		intoDir: strings.HasSuffix(l.To, "/"),
 		exclude: l.Exclude,

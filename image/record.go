@@ -39,6 +39,9 @@ type Record struct {
 	Layers []LayerRecord `json:"layers,omitempty"`
 	// Files fingerprints every input file, sorted by path.
 	Files []Fingerprint `json:"files,omitempty"`
+	// Warnings are what the build said about its inputs, such as files
+	// left out because they look like secrets.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PlatformRecord is one platform's image.

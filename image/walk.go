@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/slipwayhq/slipway/config"
 )
 
 // Fingerprint identifies an input file. A file is what its path, size,
@@ -78,12 +80,69 @@ type source struct {
 	exclude []string
 }
 
-// walker collects layer entries, skipping excluded paths, .git and the
-// output directory.
+// walker collects layer entries, skipping excluded paths, .git, .slipway,
+// the output directory, and files that look like secrets.
 type walker struct {
-	dir    string // project root, absolute
-	output string // output directory, absolute
-	ignore *matcher
+	dir     string // project root, absolute, symlinks resolved
+	output  string // output directory, absolute, symlinks resolved
+	ignore  *matcher
+	secrets *matcher // files that look like secrets
+	allowed *matcher // image.allowSecrets: those that belong in the image
+	skipped []string // secret-looking files left out, relative to dir
+}
+
+// SecretPatterns are the files left out of every layer unless
+// image.allowSecrets names them: environment files, private keys and
+// certificates, SSH keys, package-manager and netrc credentials, Docker and
+// Kubernetes client configurations.
+var SecretPatterns = []string{
+	".env", ".env.*", ".envrc",
+	"*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
+	"id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
+	".npmrc", ".pypirc", ".netrc", ".git-credentials",
+	"**/.docker/config.json",
+	"kubeconfig", "kubeconfig.*", "*.kubeconfig", "**/.kube/config",
+}
+
+// looksSecret reports whether the file at rel (relative to the project)
+// looks like a secret and image.allowSecrets does not name it.
+func (w *walker) looksSecret(rel string) bool {
+	return w.secrets.match(rel, false) && !w.allowed.match(rel, false)
+}
+
+// ErrSecretFile is returned when a layer names a file that looks like a
+// secret as its source.
+var ErrSecretFile = errors.New("the file looks like a secret")
+
+// newWalker makes a walker for the project in dir.
+func newWalker(dir, output string, ignore *matcher, allow []string) (*walker, error) {
+	w := &walker{dir: realPath(dir), output: realPath(output), ignore: ignore}
+	var err error
+	if w.secrets, err = newMatcher("secret patterns", SecretPatterns); err != nil {
+		return nil, err
+	}
+	if w.allowed, err = newMatcher("image.allowSecrets", allow); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// realPath resolves p's symlinks when it exists.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
+}
+
+// neverPacked reports whether a walk leaves name out whatever the patterns.
+func neverPacked(name string) bool {
+	for _, n := range config.NeverPacked {
+		if name == n {
+			return true
+		}
+	}
+	return false
 }
 
 // collect lists the entries of a layer in tar order: parents first, then
@@ -110,6 +169,9 @@ func (w *walker) collect(s source) ([]entry, error) {
 		}
 	}
 	if !fi.IsDir() {
+		if rel := w.rel(s.abs); w.looksSecret(rel) {
+			return nil, fmt.Errorf("copying %s: %w; name it in image.allowSecrets to put it in the image on purpose", rel, ErrSecretFile)
+		}
 		e, err := w.entry(s.abs, to, fi, s.mode)
 		if err != nil {
 			return nil, err
@@ -130,7 +192,7 @@ func (w *walker) collect(s source) ([]entry, error) {
 		if p == s.abs {
 			return nil
 		}
-		if d.Name() == ".git" || p == w.output {
+		if neverPacked(d.Name()) || p == w.output {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -145,6 +207,10 @@ func (w *walker) collect(s source) ([]entry, error) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if rel := w.rel(p); !d.IsDir() && w.looksSecret(rel) {
+			w.skipped = append(w.skipped, rel)
 			return nil
 		}
 		info, err := d.Info()
