@@ -95,6 +95,8 @@ func TestLineValues(t *testing.T) {
 		{"display name separator", `{task: ciBuild, name: "a` + "\u2028" + `b"}`, "pipeline[0].name", true},
 		{"display name bidi", `{task: ciBuild, name: "a` + "\u202e" + `b"}`, "pipeline[0].name", true},
 		{"display name empty", `{task: ciBuild, name: " "}`, "pipeline[0].name", true},
+		{"when prefix glob", `{task: ciBuild, when: {branch: ["release/*", "**"]}}`, "", false},
+		{"when inner glob", `{task: ciBuild, when: {branch: ["release/*/x"]}}`, "pipeline[0].when.branch[0]", true},
 		{"display name long", `{task: ciBuild, name: ` + strings.Repeat("x", maxDisplayName+1) + `}`, "pipeline[0].name", true},
 	}
 	for _, tt := range tests {

@@ -217,8 +217,11 @@ func (pv *pipelineValidator) stepNames(s Step, at string) {
 	}
 	if s.When != nil {
 		for i, b := range s.When.Branch {
+			at := fmt.Sprintf("%s.when.branch[%d]", at, i)
 			if msg := BranchProblem(b); msg != "" {
-				pv.add(fmt.Sprintf("%s.when.branch[%d]", at, i), "%s", msg)
+				pv.add(at, "%s", msg)
+			} else if strings.Contains(strings.TrimRight(b, "*"), "*") {
+				pv.add(at, "%q: a step's when can name a branch or a prefix ending in *, as GitHub Actions conditions test no other patterns (e.g. release/*)", b)
 			}
 		}
 	}

@@ -161,7 +161,11 @@ func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 				return nil, err
 			}
 			if graph {
-				set(s, "depends_on", ylist(prev...))
+				deps := make([]string, len(prev))
+				for i, d := range prev {
+					deps[i] = droneEscape(d)
+				}
+				set(s, "depends_on", ylist(deps...))
 			}
 			steps.Content = append(steps.Content, s)
 			names = append(names, st.name)
@@ -174,7 +178,7 @@ func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 
 func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
 	s := ymap()
-	set(s, "name", ystr(st.name))
+	set(s, "name", ystr(droneEscape(st.name)))
 	if docker {
 		set(s, "image", ystr(p.agent.Image))
 	}
@@ -221,7 +225,8 @@ func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
 	return s, nil
 }
 
-// droneEscape doubles '$', which Drone would otherwise substitute itself.
+// droneEscape doubles '$', which Drone would otherwise substitute itself:
+// it expands ${VAR} and $VAR anywhere in .drone.yml before reading it.
 func droneEscape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
 // mergeEnv lays step variables over pipeline ones, sorted by name.

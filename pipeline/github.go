@@ -53,7 +53,7 @@ func githubJobs(p *plan) ([]*ghJob, error) {
 	var jobs []*ghJob
 	ids := newNamer()
 	add := func(j *ghJob) *ghJob {
-		j.id = ids.id(j.id)
+		j.id = ids.id(ghJobID(j.id))
 		j.index = len(jobs)
 		jobs = append(jobs, j)
 		return j
@@ -213,7 +213,7 @@ func githubWorkflow(p *plan) ([]byte, error) {
 
 func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 	m := ymap()
-	set(m, "name", ystr(j.name))
+	set(m, "name", ystr(ghEscape(j.name)))
 	cond := j.cond
 	if len(j.needs) > 0 {
 		var ids []string
@@ -245,7 +245,7 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 		return m, nil
 	}
 	if p.agent.Image != "" {
-		set(m, "container", set(ymap(), "image", ystr(p.agent.Image)))
+		set(m, "container", set(ymap(), "image", ystr(ghEscape(p.agent.Image))))
 	}
 	if j.perm {
 		set(m, "permissions", set(ymap(), "contents", ystr("write")))
@@ -289,7 +289,7 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 
 func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 	m := ymap()
-	set(m, "name", ystr(s.st.name))
+	set(m, "name", ystr(ghEscape(s.st.name)))
 	// A job of its own carries its conditions at the job level.
 	if j.level == nil {
 		cond, err := ghConds(conds(s.l, s.st))
@@ -327,7 +327,9 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 	if len(lines) > 1 {
 		run += "\n"
 	}
-	set(m, "run", yblock(run))
+	// The command runs as written: GitHub must not read an expression
+	// in the Slipway command or the project's directory.
+	set(m, "run", yblock(ghEscape(run)))
 	return m, nil
 }
 
@@ -341,8 +343,18 @@ func ghSecrets(c credential) []string {
 	return []string{n}
 }
 
+// ghJobID makes a GitHub job ID, which starts with a letter or '_', from a
+// slug.
+func ghJobID(s string) string {
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		return "_" + s
+	}
+	return s
+}
+
 // ghEscape keeps GitHub from reading ${{ in a literal value as an
-// expression.
+// expression: each ${{ becomes an expression whose value is the string
+// '${{', so the rest of the value stays text.
 func ghEscape(s string) string {
 	return strings.ReplaceAll(s, "${{", "${{ '${{' }}")
 }

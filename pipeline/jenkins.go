@@ -90,12 +90,19 @@ func jenkinsfile(p *plan) ([]byte, error) {
 	if p.agent.Label != "" {
 		v.Label = groovyQuote(p.agent.Label)
 	}
-	v.Env = groovyVars(p.env)
+	env, err := groovyVars(p.env)
+	if err != nil {
+		return nil, err
+	}
+	v.Env = env
 	const indent = "        "
 	for _, l := range p.levels {
 		if !l.parallel {
 			st := l.steps[0]
-			s := jenkinsStep(p, st, indent)
+			s, err := jenkinsStep(p, st, indent)
+			if err != nil {
+				return nil, err
+			}
 			s.When = jenkinsWhen(l.approve, st.when)
 			if l.approve {
 				s.Input = jenkinsApproval(st.name, st)
@@ -114,7 +121,10 @@ func jenkinsfile(p *plan) ([]byte, error) {
 		}
 		group := jenkinsStage{I: indent, Name: groovyQuote(l.name), When: jenkinsWhen(false, l.when)}
 		for _, st := range l.steps {
-			s := jenkinsStep(p, st, indent+"        ")
+			s, err := jenkinsStep(p, st, indent+"        ")
+			if err != nil {
+				return nil, err
+			}
 			s.When = jenkinsWhen(false, st.when)
 			group.Parallel = append(group.Parallel, s)
 		}
@@ -124,8 +134,12 @@ func jenkinsfile(p *plan) ([]byte, error) {
 }
 
 // jenkinsStep is the stage that runs st.
-func jenkinsStep(p *plan, st *step, indent string) jenkinsStage {
-	s := jenkinsStage{I: indent, Name: groovyQuote(st.name), Env: groovyVars(st.env), Step: "sh " + groovyQuote(p.command(st))}
+func jenkinsStep(p *plan, st *step, indent string) (jenkinsStage, error) {
+	env, err := groovyVars(st.env)
+	if err != nil {
+		return jenkinsStage{}, fmt.Errorf("step %s: %w", st.name, err)
+	}
+	s := jenkinsStage{I: indent, Name: groovyQuote(st.name), Env: env, Step: "sh " + groovyQuote(p.command(st))}
 	for _, c := range st.creds {
 		id := groovyQuote(c.id)
 		switch c.kind {
@@ -137,7 +151,7 @@ func jenkinsStep(p *plan, st *step, indent string) jenkinsStage {
 			s.Creds = append(s.Creds, fmt.Sprintf("string(credentialsId: %s, variable: %s)", id, groovyQuote(c.vars[0])))
 		}
 	}
-	return s
+	return s, nil
 }
 
 // jenkinsApproval is the input that gates a stage; st is nil for a group.
@@ -187,13 +201,32 @@ func jenkinsWhen(beforeInput bool, w *config.When) []string {
 	return append(lines, "}")
 }
 
-func groovyVars(vars []envVar) []groovyVar {
+// groovyVars quotes the values of vars for an environment block, whose
+// names are bare Groovy identifiers: a name that is a Groovy keyword is
+// refused, as Groovy could not read the assignment.
+func groovyVars(vars []envVar) ([]groovyVar, error) {
 	out := make([]groovyVar, len(vars))
 	for i, v := range vars {
+		if groovyKeywords[v.name] || !envName.MatchString(v.name) {
+			return nil, fmt.Errorf("environment variable %s cannot be set in a Jenkinsfile, as Groovy reads it as a keyword; rename it", v.name)
+		}
 		out[i] = groovyVar{v.name, groovyQuote(v.value)}
 	}
-	return out
+	return out, nil
 }
+
+// groovyKeywords are the words Groovy reserves.
+var groovyKeywords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range strings.Fields(`abstract as assert boolean break byte case catch char class const
+		continue def default do double else enum extends false final finally float for goto if
+		implements import in instanceof int interface long native new null package private
+		protected public return short static strictfp super switch synchronized this threadsafe
+		throw throws trait transient true try var void volatile while`) {
+		m[k] = true
+	}
+	return m
+}()
 
 // jobDSLView is the data of jobdsl.groovy.tmpl.
 type jobDSLView struct {

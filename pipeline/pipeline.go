@@ -135,6 +135,9 @@ func plansOf(in Input) ([]*plan, error) {
 		return nil, err
 	}
 	root.Dir = dir
+	if err := checkInput(root); err != nil {
+		return nil, err
+	}
 	var plans []*plan
 	if len(in.CI.Pipeline) > 0 {
 		p, err := newPlan(root, "")
@@ -216,6 +219,25 @@ func cleanDir(d string) (string, error) {
 		return "", nil
 	}
 	return c, nil
+}
+
+// checkInput checks what Input adds to the validated ci.yaml and
+// slipway.yaml before any of it reaches a generated file: the directory
+// (which GitLab expands variables in, as an include path), the default
+// branch, and the repository URL, which must not carry credentials.
+func checkInput(in Input) error {
+	if in.Dir != "" {
+		if msg := config.DirProblem(in.Dir); msg != "" {
+			return fmt.Errorf("project directory: %s", msg)
+		}
+	}
+	if msg := config.BranchProblem(in.Branch); msg != "" {
+		return fmt.Errorf("default branch: %s", msg)
+	}
+	if config.URLCredentials(in.Repo) {
+		return errors.New("the repository URL holds credentials, which must never reach a generated file; give the URL without them")
+	}
+	return nil
 }
 
 // header is the comment every generated file starts with.

@@ -80,13 +80,19 @@ func groovyTriple(s string) string {
 // keep the order they are added in.
 
 func ystr(s string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	// YAML 1.1 parsers (GitLab's) break lines at these, YAML 1.2 ones do
+	// not; the escapes of a double-quoted scalar mean the same to both.
+	if strings.ContainsAny(s, "\u0085\u2028\u2029\ufeff") {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
 }
 
 // yblock is a multi-line string in literal block style.
 func yblock(s string) *yaml.Node {
 	n := ystr(s)
-	if strings.Contains(s, "\n") {
+	if strings.Contains(s, "\n") && n.Style == 0 {
 		n.Style = yaml.LiteralStyle
 	}
 	return n
@@ -163,10 +169,18 @@ func encodeYAML(header []string, docs ...*yaml.Node) ([]byte, error) {
 }
 
 // comment prefixes every line with mark, leaving empty lines bare of
-// trailing spaces.
+// trailing spaces. Whatever could end a comment early is replaced by '?':
+// line breaks, and backslashes, since Groovy reads a \u000a escape as a
+// line break even in a comment.
 func comment(mark string, lines []string) string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
+		l = strings.Map(func(r rune) rune {
+			if r == '\\' || r < 0x20 || r == 0x7f || r == 0x85 || r == '\u2028' || r == '\u2029' {
+				return '?'
+			}
+			return r
+		}, l)
 		if l == "" {
 			out[i] = mark
 		} else {
