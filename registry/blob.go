@@ -31,8 +31,11 @@ func (c *Client) BlobReader(ctx context.Context, repo name.Repository) (*BlobRea
 	if err != nil {
 		return nil, fmt.Errorf("resolving credentials for %s: %w", repo, err)
 	}
-	var rt http.RoundTripper = transport.NewRetry(c.transport,
-		transport.WithRetryBackoff(c.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...))
+	t := c.Timeouts(ctx)
+	b := newBudget(ctx, t.Retries)
+	var rt http.RoundTripper = transport.NewRetry(c.transportFor(t, b),
+		transport.WithRetryBackoff(c.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...),
+		transport.WithRetryPredicate(b.retry))
 	rt = transport.NewUserAgent(rt, c.userAgent)
 	rt, err = transport.NewWithContext(ctx, repo.Registry, auth, rt, []string{repo.Scope(transport.PullScope)})
 	if err != nil {

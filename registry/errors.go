@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/slipwayhq/slipway/internal/deadline"
 )
 
 // Sentinel errors, matched with errors.Is on what Classify returns.
@@ -28,6 +31,14 @@ var (
 	// ErrTLS: the TLS connection failed, usually an untrusted certificate
 	// or a plain-HTTP registry addressed over HTTPS.
 	ErrTLS = errors.New("registry TLS failed")
+	// ErrTimeout: a request waited longer than its Timeouts allow (to
+	// connect, for the TLS handshake, the response headers, or a body
+	// that stopped moving) until retries ran out. The error wraps a
+	// *deadline.Error saying which wait; it also matches ErrUnreachable.
+	ErrTimeout = errors.New("registry timed out")
+	// ErrServer: the registry kept answering with a server error (5xx)
+	// until retries ran out.
+	ErrServer = errors.New("registry server error")
 )
 
 // Target says which registry an error came from, for messages.
@@ -131,7 +142,24 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var msg string
+	var de *deadline.Error
 	switch e.Kind {
+	case ErrTimeout:
+		// The wait says it all; the chain above it would only repeat
+		// the URL.
+		if errors.As(e.Err, &de) {
+			msg = e.String() + ": " + de.Detail()
+			if !strings.EqualFold(de.Host, e.Host) {
+				msg = e.String() + ": " + de.Error()
+			}
+			if e.Hint != "" {
+				msg += "; " + e.Hint
+			}
+			return msg
+		}
+		msg = e.String() + " timed out"
+	case ErrServer:
+		msg = e.String() + " kept failing with server errors until retries ran out"
 	case ErrNotFound:
 		msg = e.String() + ": not found"
 	case ErrRateLimited:
@@ -152,25 +180,36 @@ func (e *Error) Error() string {
 	return msg
 }
 
-// Is matches e.Kind.
-func (e *Error) Is(target error) bool { return target == e.Kind }
+// Is matches e.Kind; an ErrTimeout also matches ErrUnreachable.
+func (e *Error) Is(target error) bool {
+	return target == e.Kind || (e.Kind == ErrTimeout && target == ErrUnreachable)
+}
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// TimeoutHint is the next step after a timeout.
+const TimeoutHint = "check that the registry is up and reachable from here; if it is only slow, allow more with --network-timeout or " + deadline.EnvVar + " (e.g. headers=2m,idle=5m)"
+
 // Classify turns an error from go-containerregistry into a typed error with
 // a next step: 401/403 into *AuthError (ErrAuth), 404 into ErrNotFound, 429
-// into ErrRateLimited, refused or timed-out connections into ErrUnreachable
-// and certificate problems into ErrTLS. Other errors, nil, and errors that
-// are already classified are returned unchanged.
+// into ErrRateLimited, 5xx into ErrServer, requests that ran out of time
+// into ErrTimeout, refused connections into ErrUnreachable and certificate
+// problems into ErrTLS. Other errors, nil, and errors that are already
+// classified are returned unchanged. URLs in the error lose their
+// credentials and tokens (see redactURL).
 func Classify(err error, t Target) error {
 	if err == nil {
 		return nil
 	}
+	redact(err)
 	var ae *AuthError
 	var ce *Error
 	if errors.As(err, &ae) || errors.As(err, &ce) {
 		return err
+	}
+	if errors.Is(err, deadline.ErrTimeout) {
+		return &Error{Target: t, Kind: ErrTimeout, Err: err, Hint: TimeoutHint}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -187,6 +226,9 @@ func Classify(err error, t Target) error {
 		case te.StatusCode == http.StatusTooManyRequests || hasCode(te, transport.TooManyRequestsErrorCode):
 			return &Error{Target: t, Kind: ErrRateLimited, Err: err,
 				Hint: fmt.Sprintf("wait and try again, or log in for a higher limit: %s", t.loginHint())}
+		case te.StatusCode >= 500:
+			return &Error{Target: t, Kind: ErrServer, Err: err,
+				Hint: "the registry is failing; try again later, or ask its operators"}
 		}
 		return err
 	}
@@ -198,6 +240,28 @@ func Classify(err error, t Target) error {
 			Hint: "check the url in slipway.yaml and that the registry is running"}
 	}
 	return err
+}
+
+// redact removes credentials and tokens from the URLs of the *url.Error
+// values (from net/http) in err's chain, in place. (*transport.Error
+// redacts its own.)
+func redact(err error) {
+	for e := err; e != nil; {
+		if v, ok := e.(*url.Error); ok {
+			v.URL = redactURL(v.URL)
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			e = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				redact(x)
+			}
+			return
+		default:
+			return
+		}
+	}
 }
 
 func hasCode(te *transport.Error, code transport.ErrorCode) bool {

@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/progress"
 )
 
@@ -64,7 +67,22 @@ type Options struct {
 	Keychain authn.Keychain
 	// Backoff is the retry schedule (default DefaultBackoff).
 	Backoff remote.Backoff
+	// Timeouts bound every request and how long retries go on; zero
+	// fields are taken from SLIPWAY_NETWORK_TIMEOUT, then
+	// deadline.Defaults. Timeouts in a request's context
+	// (deadline.WithContext) win over them.
+	Timeouts Timeouts
 }
+
+// Timeouts bound the waits of each request: connect, TLS handshake,
+// response headers and a body that stops moving (Idle), and how long an
+// operation keeps retrying (Retries).
+type Timeouts = deadline.Timeouts
+
+// DefaultTimeouts are the timeouts when neither Options,
+// SLIPWAY_NETWORK_TIMEOUT nor the context set them: connect 10s, TLS 10s,
+// headers 30s, idle body 60s, retries 2m.
+var DefaultTimeouts = deadline.Defaults
 
 // Client holds everything needed to talk to one registry: the parsed URL,
 // credentials, transport and retry policy. It is safe for concurrent use.
@@ -75,7 +93,11 @@ type Client struct {
 	prefix    string // repository prefix below the host, may be empty
 	nameOpts  []name.Option
 	keychain  *keychain
-	transport http.RoundTripper
+	timeouts  Timeouts // resolved: every field set
+	tls       *x509.CertPool
+	uploads   *uploads
+	cache     *sync.Map // Timeouts -> http.RoundTripper
+	stats     *Stats    // may be nil
 	jobs      int
 	userAgent string
 	progress  progress.Reporter
@@ -123,16 +145,45 @@ func New(o Options) (*Client, error) {
 		}
 	}
 	c.keychain = newKeychain(c.name, c.Host(), o.Keychain)
-	c.transport, err = newTransport(transportOptions{
-		host:     c.Host(),
-		insecure: o.Registry.Insecure,
-		caFile:   o.Registry.CA,
-		progress: c.progress,
-	})
-	if err != nil {
+	if c.tls, err = readCA(o.Registry.CA); err != nil {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
+	if c.timeouts, err = deadline.Resolve(o.Timeouts); err != nil {
+		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
+	}
+	c.uploads, c.cache = &uploads{}, &sync.Map{}
 	return c, nil
+}
+
+// Timeouts are the timeouts of requests made with ctx: those in ctx, then
+// the Client's.
+func (c *Client) Timeouts(ctx context.Context) Timeouts {
+	return deadline.FromContext(ctx).Or(c.timeouts)
+}
+
+// transportFor returns the transport for requests made with ctx, retrying
+// within b: built once for each set of timeouts, counted in the Client's
+// Stats, if any.
+func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
+	base, ok := c.cache.Load(t)
+	if !ok {
+		base, _ = c.cache.LoadOrStore(t, newTransport(transportOptions{
+			host: c.Host(), insecure: c.reg.Insecure, pool: c.tls, timeouts: t, uploads: c.uploads,
+		}))
+	}
+	var rt http.RoundTripper = &retryAfter{
+		next:     base.(http.RoundTripper),
+		tries:    retryAfterTries,
+		maxWait:  retryAfterMaxWait,
+		budget:   b,
+		progress: c.progress,
+		sleep:    sleepContext,
+		now:      time.Now,
+	}
+	if c.stats != nil {
+		rt = &statsTransport{next: rt, stats: c.stats}
+	}
+	return rt
 }
 
 // splitURL splits "host[:port][/prefix...]" into host and prefix.
@@ -198,15 +249,22 @@ func (c *Client) ParseReference(s string) (name.Reference, error) {
 
 // RemoteOptions are the go-containerregistry options for talking to this
 // registry: credentials, transport, retries, jobs, user agent and ctx.
+// Every request is bounded by c.Timeouts(ctx); the requests made with
+// these options share one retry budget: retries end once requests have
+// failed for Timeouts.Retries since the last one that did not, or after
+// the backoff's steps, whichever comes first.
 func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
+	t := c.Timeouts(ctx)
+	b := newBudget(ctx, t.Retries)
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithTransport(c.transport),
+		remote.WithTransport(c.transportFor(t, b)),
 		remote.WithJobs(c.jobs),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithRetryBackoff(c.backoff),
 		remote.WithRetryStatusCodes(RetryStatusCodes...),
+		remote.WithRetryPredicate(b.retry),
 	}
 }
 
@@ -224,7 +282,7 @@ func (c *Client) ClassifyFor(err error, side string, _ name.Reference) error {
 // WithStats returns a copy of c whose requests are counted in s.
 func (c *Client) WithStats(s *Stats) *Client {
 	cp := *c
-	cp.transport = &statsTransport{next: c.transport, stats: s}
+	cp.stats = s
 	return &cp
 }
 

@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/progress"
 )
 
@@ -29,54 +32,64 @@ const (
 type transportOptions struct {
 	host     string
 	insecure bool
-	caFile   string
-	progress progress.Reporter
+	pool     *x509.CertPool // system pool plus the CA file; nil for the system pool
+	timeouts deadline.Timeouts
+	uploads  *uploads
 }
 
-// newTransport builds the base transport of a Client: TLS verified against
-// the system pool plus the CA file; for the registry's own host, unverified
-// TLS and plain HTTP only when insecure, and HTTPS enforced otherwise; 429
-// and 503 answers with Retry-After are waited for and retried.
-func newTransport(o transportOptions) (http.RoundTripper, error) {
+// readCA returns the system pool plus the certificates of caFile, or nil
+// when there is no CA file.
+func readCA(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("reading CA file %s: no PEM certificate in it", caFile)
+	}
+	return pool, nil
+}
+
+// newTransport builds the base transport of a Client for one set of
+// timeouts: TLS verified against the system pool plus the CA file; for the
+// registry's own host, unverified TLS and plain HTTP only when insecure,
+// and HTTPS enforced otherwise; every request watched by a
+// deadline.Transport, the dialer and TLS handshake bounded as well so that
+// abandoned dials end.
+func newTransport(o transportOptions) http.RoundTripper {
 	base, ok := remote.DefaultTransport.(*http.Transport)
 	if !ok {
 		base = http.DefaultTransport.(*http.Transport)
 	}
-	var pool *x509.CertPool
-	if o.caFile != "" {
-		pem, err := os.ReadFile(o.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
-		}
-		pool, err = x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("reading CA file %s: no PEM certificate in it", o.caFile)
-		}
-	}
-	var other http.RoundTripper = base
-	if pool != nil {
-		t := base.Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		other = t
+	base = base.Clone()
+	base.DialContext = (&net.Dialer{Timeout: o.timeouts.Connect, KeepAlive: 30 * time.Second}).DialContext
+	base.TLSHandshakeTimeout = o.timeouts.TLS
+	var other = base
+	if o.pool != nil {
+		other = base.Clone()
+		other.TLSClientConfig = &tls.Config{RootCAs: o.pool, MinVersion: tls.VersionTLS12}
 	}
 	own := base.Clone()
 	own.TLSClientConfig = &tls.Config{
-		RootCAs:    pool,
+		RootCAs:    o.pool,
 		MinVersion: tls.VersionTLS12,
 		// The user asked for it with insecure: true, for this host only.
 		InsecureSkipVerify: o.insecure,
 	}
-	return &retryAfter{
-		next:     &hostRouter{host: o.host, own: own, other: other, httpsOnly: !o.insecure},
-		tries:    retryAfterTries,
-		maxWait:  retryAfterMaxWait,
-		progress: progress.Or(o.progress),
-		sleep:    sleepContext,
-		now:      time.Now,
-	}, nil
+	describe := func(r *http.Request) (string, string) { return describeRequest(r, o.host, o.uploads) }
+	return &hostRouter{
+		host:      o.host,
+		own:       o.uploads.track(&deadline.Transport{Next: own, Timeouts: o.timeouts, Describe: describe}),
+		other:     &deadline.Transport{Next: other, Timeouts: o.timeouts, Describe: describe},
+		httpsOnly: !o.insecure,
+	}
 }
 
 // hostRouter sends requests for the registry's host through own and all
@@ -104,12 +117,15 @@ func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // retryAfter retries requests answered 429 or 503 with a Retry-After
 // header after waiting as asked, when the request can be replayed, within
-// a bound of tries and total wait. Anything else is returned as is, for
-// go-containerregistry's own backoff to handle.
+// a bound of tries and total wait (maxWait, and what is left of the
+// budget): a longer Retry-After is not waited for. Anything else is
+// returned as is, for go-containerregistry's own backoff to handle. It
+// tells the budget of every answer that needs no retry.
 type retryAfter struct {
 	next     http.RoundTripper
 	tries    int
 	maxWait  time.Duration
+	budget   *budget // may be nil
 	progress progress.Reporter
 	sleep    func(context.Context, time.Duration) error
 	now      func() time.Time
@@ -119,14 +135,23 @@ func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	var waited time.Duration
 	for try := 1; ; try++ {
 		resp, err := t.next.RoundTrip(req)
-		if err != nil || try >= t.tries {
+		if err != nil {
 			return resp, err
 		}
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		if !slices.Contains(RetryStatusCodes, resp.StatusCode) {
+			t.budget.ok()
+			return resp, nil
+		}
+		if try >= t.tries || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 			return resp, nil
 		}
 		d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
-		if !ok || waited+d > t.maxWait {
+		if !ok {
+			return resp, nil
+		}
+		if limit := min(t.maxWait-waited, t.budget.left()); d > limit {
+			t.progress.Report(progress.Event{Kind: progress.Warn, Step: "registry",
+				Msg: fmt.Sprintf("%s answered %d and asked to retry after %s; Slipway waits at most %s", req.URL.Host, resp.StatusCode, d, max(limit, 0))})
 			return resp, nil
 		}
 		next, ok := rewind(req)
