@@ -69,8 +69,8 @@ func newTransport(o transportOptions) http.RoundTripper {
 		base = http.DefaultTransport.(*http.Transport)
 	}
 	base = base.Clone()
-	base.DialContext = (&net.Dialer{Timeout: o.timeouts.Connect, KeepAlive: 30 * time.Second}).DialContext
-	base.TLSHandshakeTimeout = o.timeouts.TLS
+	base.DialContext = (&net.Dialer{Timeout: deadline.Backstop(o.timeouts.Connect), KeepAlive: 30 * time.Second}).DialContext
+	base.TLSHandshakeTimeout = deadline.Backstop(o.timeouts.TLS)
 	var other = base
 	if o.pool != nil {
 		other = base.Clone()

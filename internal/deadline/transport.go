@@ -91,6 +91,12 @@ func (e *Error) Temporary() bool { return true }
 
 var _ net.Error = (*Error)(nil)
 
+// Backstop is the limit to give a dialer or TLS handshake below a
+// Transport with limit d: a little longer, so that the Transport, which
+// knows what was being done, speaks first, while dials it abandoned
+// (net/http lets them finish for later requests) still end.
+func Backstop(d time.Duration) time.Duration { return d + d/2 + time.Second }
+
 // Describe says what kind of server a request goes to and what it does,
 // for messages, e.g. "registry", "pushing blob sha256:abcd…".
 type Describe func(*http.Request) (server, doing string)
@@ -132,8 +138,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		},
 		TLSHandshakeStart: func() { w.arm(WaitTLS) },
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			w.arm(WaitSend)
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err == nil {
+				w.arm(WaitSend)
+			}
 		},
 		GotConn:      func(httptrace.GotConnInfo) { w.arm(WaitSend) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { w.arm(WaitHeaders) },
