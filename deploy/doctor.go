@@ -271,7 +271,10 @@ func (c *Cluster) serverCert(ctx context.Context, now time.Time) Check {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
-	cert, err := peerCert(ctx, addr, cfg)
+	t := c.Timeouts(ctx)
+	hctx, cancel := context.WithTimeout(ctx, t.Connect+t.TLS)
+	defer cancel()
+	cert, err := peerCert(hctx, addr, cfg)
 	var verify *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &verify) && len(verify.UnverifiedCertificates) > 0:

@@ -22,6 +22,9 @@ import (
 // DefaultPoll is how often Wait looks at a rollout when WaitOptions.Poll is 0.
 const DefaultPoll = 250 * time.Millisecond
 
+// finalLook bounds the last look Wait takes when its timeout runs out.
+const finalLook = 10 * time.Second
+
 // wakeGap is the least time between two looks prompted by watch events.
 const wakeGap = 50 * time.Millisecond
 
@@ -85,6 +88,14 @@ func Wait(ctx context.Context, c kubernetes.Interface, o WaitOptions) (Verdict, 
 		defer t.Stop()
 		timeout = t.C
 	}
+	// Looks end with the wait: a request the API server never answers
+	// must not hold it past its timeout.
+	lookCtx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		lookCtx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
 	tick := time.NewTicker(w.o.Poll)
 	defer tick.Stop()
 	wctx, stop := context.WithCancel(ctx)
@@ -95,7 +106,7 @@ func Wait(ctx context.Context, c kubernetes.Interface, o WaitOptions) (Verdict, 
 	last := Verdict{Phase: PhaseProgressing, Reason: ReasonProgressing, Message: "waiting for " + what}
 	var errSince time.Time
 	for {
-		v, obs, err := w.look(ctx, false)
+		v, obs, err := w.look(lookCtx, false)
 		switch {
 		case err == nil:
 			errSince = time.Time{}
@@ -123,7 +134,9 @@ func Wait(ctx context.Context, c kubernetes.Interface, o WaitOptions) (Verdict, 
 		case <-ctx.Done():
 			return last, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-timeout:
-			return w.timedOut(ctx, last)
+			fctx, cancel := context.WithTimeout(ctx, finalLook)
+			defer cancel()
+			return w.timedOut(fctx, last)
 		case <-tick.C:
 		case <-wake:
 			// Many pods changing at once must not turn into a burst of
