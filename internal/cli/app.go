@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
 
@@ -110,6 +111,8 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result format: text or json", Value: "text"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more about each step"},
 		&cli.BoolFlag{Name: "no-color", Usage: "no colour or progress bars (as does NO_COLOR)", EnvVars: []string{"NO_COLOR"}},
+		&cli.StringFlag{Name: "network-timeout",
+			Usage: "bound each registry and cluster request (or set SLIPWAY_NETWORK_TIMEOUT): one `DURATION` for every wait, or KEY=DURATION pairs of connect, tls, headers, idle (a body that stops moving) and retries; default connect=10s,tls=10s,headers=30s,idle=1m,retries=2m"},
 	}
 }
 
@@ -149,11 +152,24 @@ func newEnv(c *cli.Context) (*env, error) {
 	if out != "text" && out != "json" {
 		return nil, usagef("-o %s: valid formats are text and json", out)
 	}
+	// The registry and cluster clients read SLIPWAY_NETWORK_TIMEOUT
+	// themselves; the flag wins over it through the context.
+	if _, err := deadline.FromEnv(); err != nil {
+		return nil, usageError{err}
+	}
+	ctx := c.Context
+	if v := lookup(c, "network-timeout", (*cli.Context).String); v != "" {
+		t, err := deadline.Parse(v)
+		if err != nil {
+			return nil, usagef("--network-timeout: %w", err)
+		}
+		ctx = deadline.WithContext(ctx, t)
+	}
 	u := ui.New(c.App.Writer, c.App.ErrWriter, ui.Options{
 		NoColor: lookup(c, "no-color", (*cli.Context).Bool),
 		Verbose: lookup(c, "verbose", (*cli.Context).Bool),
 	})
-	return &env{dir: abs, json: out == "json", ui: u, ctx: c.Context, c: c}, nil
+	return &env{dir: abs, json: out == "json", ui: u, ctx: ctx, c: c}, nil
 }
 
 // action adapts a command body to urfave/cli.
