@@ -284,12 +284,19 @@ func (w *watchdog) stop() {
 
 // failed turns the error of a failed request into an *Error when the
 // watchdog cancelled it, or when a lower layer's own limit ran out during
-// a wait (a dialer's timeout, say); other errors are returned as they are.
+// a wait (a dialer's timeout, say); other errors, among them the *Error
+// of another request read as this one's body, are returned as they are.
 func (w *watchdog) failed(err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fired != nil {
 		return w.fired
+	}
+	var own *Error
+	if errors.As(err, &own) {
+		// Another request's timeout (an upload's source, say) that
+		// came through this one: it is not this server's.
+		return err
 	}
 	var ne net.Error
 	if !w.done && errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
