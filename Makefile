@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 APT_PACKAGES := docker-registry git curl openssl groovy
 
-.PHONY: all build test unit lint deps demo demo-down clean
+.PHONY: all build test unit lint fuzz deps demo demo-down clean
 
 all: build
 
@@ -30,6 +30,9 @@ lint: deps ## gofmt, go vet, staticcheck
 
 test: deps lint ## the whole suite, with real registries (what CI runs)
 	SLIPWAY_E2E=1 $(GO) test -count=1 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (30s) each; the seed corpus runs in make test
+	@hack/fuzz.sh
 
 unit: ## tests that need no servers
 	$(GO) test ./...
