@@ -195,8 +195,13 @@ func (v *validator) envVars(at string, env map[string]string) {
 		if !envVarName.MatchString(k) {
 			v.add(at+"."+k, "environment variable name %q must start with a letter or '_' and hold only letters, digits and '_'", clipName(k))
 		}
-		if strings.ContainsRune(val, 0) {
+		switch {
+		case strings.ContainsRune(val, 0):
 			v.add(at+"."+k, "an environment variable cannot hold a NUL character")
+		case strings.ContainsRune(val, '\ufeff'):
+			// yaml.v3 escapes every character of a string that starts
+			// with one, which hides '$' from Drone's substitution.
+			v.add(at+"."+k, "the value holds a byte-order mark (U+FEFF), which YAML tools mishandle; remove it")
 		}
 	}
 }

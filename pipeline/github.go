@@ -179,7 +179,8 @@ func githubWorkflow(p *plan) ([]byte, error) {
 	}
 
 	wf := ymap()
-	set(wf, "name", ystr(p.name))
+	// actionlint reads expressions in the workflow's name too.
+	set(wf, "name", ystr(ghEscape(p.name)))
 	on := ymap()
 	push := ymap()
 	set(push, "branches", ylist(p.trigger.branches...))

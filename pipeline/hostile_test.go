@@ -77,8 +77,8 @@ var hostileFields = []hostileField{
 	{"credential purpose", "credentials.%s", func(c *hostileCase, v string) { c.purpose = v }},
 	{"env name", "env.%s", func(c *hostileCase, v string) { c.envName = v }},
 	// The values of ci.yaml env, a task's env and a step's env, at once:
-	// free text, never refused.
-	{"env values", "-", func(c *hostileCase, v string) { c.envValue, c.taskValue, c.stepValue = v, v, v }},
+	// free text, refused only for a NUL or a byte-order mark.
+	{"env values", "env.GREETING", func(c *hostileCase, v string) { c.envValue, c.taskValue, c.stepValue = v, v, v }},
 	{"step name", "pipeline[1].name", func(c *hostileCase, v string) { c.stepName = v }},
 	{"project directory", "", func(c *hostileCase, v string) { c.dir = v }},
 	{"default branch", "", func(c *hostileCase, v string) { c.inputBranch = v }},
@@ -213,6 +213,13 @@ func hostileRuns(t *testing.T, mark string) []*hostileRun {
 	return runs
 }
 
+// slipwaySet reports whether the case sets agent.slipway, the command
+// that runs Slipway: the team's own, meant to run, so checked by its text.
+func (r *hostileRun) slipwaySet() bool { return r.slipway() != "" }
+
+// slipway is the command that runs Slipway in r, as ci.yaml writes it.
+func (r *hostileRun) slipway() string { return strings.TrimSpace(r.c.slipway) }
+
 // inert matches values that mean nothing to a shell, Groovy, YAML or a CI
 // system's expansion.
 var inert = regexp.MustCompile(`^[A-Za-z0-9._/*-]*$`)
@@ -312,6 +319,7 @@ func TestHostileValuesNeverRun(t *testing.T) {
 		}
 	}
 	groovy := startGroovy(t, dir, groovyFiles)
+	lintWorkflows(t, dir, runs)
 	for _, r := range runs {
 		var shells []shellRun
 		shells = append(shells, githubShells(t, r)...)
@@ -326,6 +334,42 @@ func TestHostileValuesNeverRun(t *testing.T) {
 	}
 	if groovy != nil {
 		finishGroovy(t, groovy, bash, stubs, dir, mark, groovyFiles, groovyOf)
+	}
+}
+
+// lintWorkflows runs actionlint, when installed, over every generated
+// workflow: hostile values must leave them valid.
+func lintWorkflows(t *testing.T, dir string, runs []*hostileRun) {
+	t.Helper()
+	lint, err := exec.LookPath("actionlint")
+	if err != nil {
+		t.Log("actionlint is not installed: the workflows are checked by its parser only")
+		return
+	}
+	wdir := filepath.Join(dir, "workflows", ".github", "workflows")
+	if err := os.MkdirAll(wdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	label := map[string]string{}
+	for i, r := range runs {
+		for j, f := range r.files[GitHub] {
+			p := filepath.Join(wdir, fmt.Sprintf("case%d_%d.yml", i, j))
+			if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+			label[filepath.Base(p)] = r.label
+		}
+	}
+	cmd := exec.Command(lint, append([]string{"-no-color", "-shellcheck=", "-pyflakes=", "-format", "{{range $err := .}}{{$err.Filepath}}: {{$err.Message}}\n{{end}}"}, paths...)...)
+	cmd.Dir = filepath.Join(dir, "workflows")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			file, msg, _ := strings.Cut(line, ": ")
+			t.Errorf("actionlint: %s: %s", label[filepath.Base(file)], msg)
+		}
 	}
 }
 
@@ -469,8 +513,8 @@ func githubShells(t *testing.T, r *hostileRun) []shellRun {
 					env[k] = ghEval(t, v)
 				}
 				run := ghEval(t, st.Run)
-				if r.field.name == "agent slipway" && (strings.Contains(run, "--no-deps") || strings.Contains(run, " ci ")) &&
-					!strings.Contains("\n"+run, "\n"+r.c.slipway+" ") {
+				if r.slipwaySet() && (strings.Contains(run, "--no-deps") || strings.Contains(run, " ci ")) &&
+					!strings.Contains("\n"+run, "\n"+r.slipway()+" ") {
 					t.Errorf("%s: GitHub runs %q, not the command as written", r.label, run)
 				}
 				out = append(out, shellRun{where: "github job " + id + " step " + st.Name, script: run, env: env})
@@ -480,7 +524,7 @@ func githubShells(t *testing.T, r *hostileRun) []shellRun {
 			}
 		}
 	}
-	if r.field.name == "agent slipway" {
+	if r.slipwaySet() {
 		return nil // the team's command, meant to run; checked by its text
 	}
 	return out
@@ -518,8 +562,8 @@ var ghStepIf = regexp.MustCompile(`^jobs\.[^.]+(\.steps\[\d+\])?\.if$`)
 // escapes a literal ${{, a whole `${{ secrets.NAME }}` environment value, and
 // the branch and tag conditions of an if.
 func checkGitHubScalar(path, value string, secrets []string) error {
-	if path == "name" || strings.HasPrefix(path, "on.") {
-		return nil // not evaluated
+	if strings.HasPrefix(path, "on.") {
+		return nil // branch and tag filters, not evaluated
 	}
 	if ghStepIf.MatchString(path) {
 		src := value
@@ -706,10 +750,10 @@ func gitlabShells(t *testing.T, r *hostileRun) []shellRun {
 			for _, l := range script {
 				lines = append(lines, fmt.Sprint(l))
 			}
-			if r.field.name == "agent slipway" {
+			if r.slipwaySet() {
 				for _, l := range lines {
 					if strings.Contains(l, "--no-deps") || strings.Contains(l, " ci ") {
-						if !strings.HasPrefix(l, (r.c.slipway)+" ") {
+						if !strings.HasPrefix(l, r.slipway()+" ") {
 							t.Errorf("%s: GitLab runs %q, not the command as written", r.label, l)
 						}
 					}
@@ -760,9 +804,9 @@ func droneShells(t *testing.T, r *hostileRun) []shellRun {
 				if r.field.name == "step name" && strings.HasPrefix(st.Name, "push") && st.Name != (r.c.stepName) {
 					t.Errorf("%s: Drone names the step %q", r.label, st.Name)
 				}
-				if r.field.name == "agent slipway" {
+				if r.slipwaySet() {
 					last := st.Commands[len(st.Commands)-1]
-					if st.Name != "fetch-tags" && !strings.HasPrefix(last, (r.c.slipway)+" ") {
+					if st.Name != "fetch-tags" && !strings.HasPrefix(last, r.slipway()+" ") {
 						t.Errorf("%s: Drone runs %q, not the command as written", r.label, last)
 					}
 					continue
@@ -943,8 +987,8 @@ func finishGroovy(t *testing.T, g *groovyRun, bash, stubs, dir, mark string, fil
 			if !r.reachesShell() {
 				break
 			}
-			if r.field.name == "agent slipway" {
-				if !strings.HasPrefix(s.Script, (r.c.slipway)+" ") {
+			if r.slipwaySet() {
+				if !strings.HasPrefix(s.Script, r.slipway()+" ") {
 					t.Errorf("%s: Jenkins runs %q, not the command as written", r.label, s.Script)
 				}
 				continue

@@ -81,18 +81,34 @@ func groovyTriple(s string) string {
 
 func ystr(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	// YAML 1.1 parsers (GitLab's) break lines at these, YAML 1.2 ones do
-	// not; the escapes of a double-quoted scalar mean the same to both.
-	if strings.ContainsAny(s, "\u0085\u2028\u2029\ufeff") {
+	if needsEscapes(s) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n
 }
 
-// yblock is a multi-line string in literal block style.
+// needsEscapes reports whether s holds a character only a double-quoted
+// YAML scalar writes unambiguously: yaml.v3 writes some strings holding
+// line breaks or tabs as block scalars that read back differently (or not
+// at all); YAML 1.1 parsers (GitLab's) break lines at NEL, LS and PS where
+// YAML 1.2 ones do not; and a byte-order mark is easily lost.
+func needsEscapes(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == '\u2028' || r == '\u2029' || r == '\ufeff' {
+			return true
+		}
+	}
+	return false
+}
+
+// yblock is a multi-line string in literal block style, when that style
+// reads back as s: lines of printable text, the first not indented.
 func yblock(s string) *yaml.Node {
 	n := ystr(s)
-	if strings.Contains(s, "\n") && n.Style == 0 {
+	if !strings.Contains(s, "\n") || strings.HasPrefix(s, " ") || strings.HasPrefix(s, "\n") {
+		return n
+	}
+	if !needsEscapes(strings.ReplaceAll(s, "\n", "")) {
 		n.Style = yaml.LiteralStyle
 	}
 	return n
