@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,8 +42,8 @@ func assemble(base v1.Image, layers []*fileLayer, history []v1.History, s imageS
 		}
 	}
 	bi := &builtImage{layers: map[v1.Hash]partial.CompressedLayer{}}
-	var descs []v1.Descriptor
-	var diffIDs []v1.Hash
+	descs := []v1.Descriptor{} // never null in the manifest
+	diffIDs := []v1.Hash{}
 	for _, l := range baseLayers {
 		d, err := partial.Descriptor(l)
 		if err != nil {
@@ -101,7 +102,10 @@ func imageConfig(base *v1.ConfigFile, s imageSpec, history []v1.History, diffIDs
 		cfg.OSVersion = s.platform.OSVersion
 	}
 	cfg.RootFS.Type = "layers"
-	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffIDs...)
+	cfg.RootFS.DiffIDs = append(slices.Clip(cfg.RootFS.DiffIDs), diffIDs...)
+	if cfg.RootFS.DiffIDs == nil {
+		cfg.RootFS.DiffIDs = []v1.Hash{} // an array, never null, as the OCI schema wants
+	}
 	cfg.History = append(cfg.History, history...)
 
 	c, ic := &cfg.Config, s.image
@@ -119,8 +123,8 @@ func imageConfig(base *v1.ConfigFile, s imageSpec, history []v1.History, diffIDs
 	switch {
 	case ic.User != "":
 		c.User = ic.User
-	case base == nil:
-		c.User = DefaultUser
+	case IsRoot(c.User):
+		c.User = DefaultUser // a base's non-root user is kept; root never is by default
 	}
 	if len(ic.Ports) > 0 {
 		if c.ExposedPorts == nil {
@@ -140,6 +144,13 @@ func imageConfig(base *v1.ConfigFile, s imageSpec, history []v1.History, diffIDs
 		c.Labels[k] = v
 	}
 	return cfg
+}
+
+// IsRoot reports whether an image config's user runs as root: unset, 0 or
+// root, with any group.
+func IsRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "0" || u == "root"
 }
 
 // mergeEnv sets vars over base (KEY=VALUE entries), adds PATH when missing

@@ -27,7 +27,11 @@ import (
 
 // formatVersion changes whenever Slipway would build different bytes from
 // the same inputs, so that records from older Slipways are not trusted.
-const formatVersion = 2
+const formatVersion = 3
+
+// ErrNothingToBuild is returned for an image with no layers on scratch:
+// an empty image, most likely a slipway.yaml without image:.
+var ErrNothingToBuild = errors.New("nothing to build")
 
 // ErrLayer is matched by every error about a layer's from, to or mode.
 var ErrLayer = errors.New("invalid layer")
@@ -53,6 +57,9 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	}
 	if o.Image.Dockerfile != "" {
 		return buildDockerfile(ctx, o)
+	}
+	if len(o.Image.Layers) == 0 && (o.Image.Base == "" || o.Image.Base == Scratch) {
+		return Result{}, fmt.Errorf("building %s: %w: image.layers is empty and the base is scratch; add image.layers (or image.base, or image.dockerfile) to slipway.yaml", describe(o.App, ""), ErrNothingToBuild)
 	}
 	rep := o.Progress
 	rep.Report(progress.Event{Kind: progress.Start, Step: "build", Msg: "building " + describe(o.App, o.Meta.Version)})
@@ -80,10 +87,6 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 		Ignore     []string
 	}{formatVersion, o.App, o.Image, Meta{Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source, Created: p.epoch}, base.name, base.pinned.String(), p.ignore})
 
-	warnings := p.warnings()
-	for _, w := range warnings {
-		rep.Report(progress.Event{Kind: progress.Warn, Step: "build", Msg: w})
-	}
 	if upToDate(prev, p, lp) {
 		if !slices.Equal(prev.Files, p.files) {
 			// Touched but unchanged files: remember their new mtimes so the
@@ -94,7 +97,7 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 			}
 		}
 		rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "up to date: " + prev.Digest})
-		prev.Warnings = warnings
+		prev.Warnings = warn(rep, p, prev)
 		return Result{Record: prev, Layout: string(lp), UpToDate: true}, nil
 	}
 
@@ -102,7 +105,7 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	rec.Warnings = warnings
+	rec.Warnings = warn(rep, p, rec)
 	if err := writeRecord(o.Output, rec); err != nil {
 		return Result{}, err
 	}
@@ -127,6 +130,22 @@ type plan struct {
 	files     []Fingerprint
 	inputs    string
 	skipped   []string // files left out because they look like secrets
+}
+
+// warn reports and returns what the build says about its inputs and the
+// image it made.
+func warn(rep progress.Reporter, p *plan, rec Record) []string {
+	ws := p.warnings()
+	for _, pr := range rec.Platforms {
+		if pr.NoCommand {
+			ws = append(ws, "the image has neither an entrypoint nor a cmd, so a container of it runs nothing; set image.entrypoint")
+			break
+		}
+	}
+	for _, w := range ws {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "build", Msg: w})
+	}
+	return ws
 }
 
 // warnings are what the build says about its inputs.
@@ -430,7 +449,12 @@ func (p *plan) build(ctx context.Context, o BuildOptions, base *baseImage, prev 
 			return Record{}, err
 		}
 		images = append(images, img)
-		pr := PlatformRecord{Platform: plat.String(), Digest: d.String(), BaseLayers: n}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return Record{}, err
+		}
+		pr := PlatformRecord{Platform: plat.String(), Digest: d.String(), BaseLayers: n, User: cfg.Config.User,
+			NoCommand: len(cfg.Config.Entrypoint) == 0 && len(cfg.Config.Cmd) == 0}
 		if !base.scratch() {
 			pr.BaseDigest = baseDigest.String()
 		}

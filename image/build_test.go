@@ -404,16 +404,16 @@ func TestModesAndSymlinks(t *testing.T) {
 	}
 	wants := [][]want{
 		{{"usr/", '5', 0o755, ""}, {"usr/local/", '5', 0o755, ""}, {"usr/local/bin/", '5', 0o755, ""},
-			{"usr/local/bin/hello", '0', 0o750, ""}, {"usr/local/bin/tool", '0', 0o4755, ""}},
+			{"usr/local/bin/hello", '0', 0o755, ""}, {"usr/local/bin/tool", '0', 0o755, ""}},
 		{{"etc/", '5', 0o755, ""}, {"etc/app/", '5', 0o755, ""}, {"etc/app/abs", '2', 0o777, "/etc/passwd"},
-			{"etc/app/app.yaml", '0', 0o600, ""}, {"etc/app/current.yaml", '2', 0o777, "app.yaml"},
-			{"etc/app/private/", '5', 0o700, ""}},
-		{{"hello", '0', 0o750, ""}},
+			{"etc/app/app.yaml", '0', 0o644, ""}, {"etc/app/current.yaml", '2', 0o777, "app.yaml"},
+			{"etc/app/private/", '5', 0o755, ""}},
+		{{"hello", '0', 0o755, ""}},
 		{{"opt/", '5', 0o755, ""}, {"opt/scripts/", '5', 0o755, ""}, {"opt/scripts/lib/", '5', 0o755, ""},
 			{"opt/scripts/lib/x.sh", '0', 0o755, ""}, {"opt/scripts/lib/y.conf", '0', 0o755, ""},
 			{"opt/scripts/run.sh", '0', 0o755, ""}},
-		{{"usr/", '5', 0o755, ""}, {"usr/bin/", '5', 0o755, ""}, {"usr/bin/hello", '0', 0o750, ""}},
-		{{"hello", '0', 0o750, ""}},
+		{{"usr/", '5', 0o755, ""}, {"usr/bin/", '5', 0o755, ""}, {"usr/bin/hello", '0', 0o755, ""}},
+		{{"hello", '0', 0o755, ""}},
 	}
 	if len(ls) != len(wants) {
 		t.Fatalf("%d layers, want %d", len(ls), len(wants))

@@ -52,6 +52,10 @@ type PlatformRecord struct {
 	BaseDigest string `json:"baseDigest,omitempty"`
 	// BaseLayers is how many of the image's first layers come from the base.
 	BaseLayers int `json:"baseLayers,omitempty"`
+	// User is the user the image's process runs as, from its config.
+	User string `json:"user,omitempty"`
+	// NoCommand is true when the image has neither entrypoint nor cmd.
+	NoCommand bool `json:"noCommand,omitempty"`
 }
 
 // BaseRecord is the base image, pinned by digest.

@@ -246,13 +246,15 @@ func (w *walker) entry(p, name string, fi fs.FileInfo, force *fs.FileMode) (entr
 	switch {
 	case m.IsRegular():
 		e.size = fi.Size()
-		e.mode = m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		e.mode = gitMode(m)
 		if force != nil {
 			e.mode = *force
 		}
+		fp.Mode = gitMode(m)
 		fp.Size, fp.MTime = fi.Size(), fi.ModTime().UnixNano()
 	case m.IsDir():
-		e.mode = fs.ModeDir | m&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+		e.mode = fs.ModeDir | 0o755
+		fp.Mode = e.mode
 	case m&fs.ModeSymlink != 0:
 		link, err := os.Readlink(p)
 		if err != nil {
@@ -265,6 +267,17 @@ func (w *walker) entry(p, name string, fi fs.FileInfo, force *fs.FileMode) (entr
 	}
 	e.fp = fp
 	return e, nil
+}
+
+// gitMode is a regular file's mode as git stores it: 0755 when anyone may
+// execute it, else 0644. So the digest does not depend on the umask or the
+// owner of the checkout, and the image's user, whoever it is, can read every
+// file. A layer's mode: overrides it.
+func gitMode(m fs.FileMode) fs.FileMode {
+	if m&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
 }
 
 // ErrUnsupportedFile is returned for devices, sockets and pipes in a layer.

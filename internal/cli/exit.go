@@ -47,7 +47,7 @@ var exitCodes = []struct {
 var (
 	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild}
 )
 
 func exitCode(err error) int {
