@@ -5,11 +5,11 @@ type CI struct {
 	APIVersion  string            `yaml:"apiVersion" required:"true" doc:"configuration version; must be slipway/v1"`
 	Agent       Agent             `yaml:"agent" doc:"where CI runs the steps"`
 	Triggers    Triggers          `yaml:"triggers" doc:"what starts the pipeline"`
-	Credentials map[string]string `yaml:"credentials" doc:"CI credential IDs by purpose (e.g. registry-dev: jenkins-id); IDs only, never values"`
-	Env         map[string]string `yaml:"env" doc:"environment variables for every step"`
+	Credentials map[string]string `yaml:"credentials" doc:"CI credential IDs by purpose (e.g. registry-dev: jenkins-id); IDs only, never values; purposes are words of letters, digits, - and _"`
+	Env         map[string]string `yaml:"env" doc:"environment variables for every step: POSIX names; each value reaches the step as written, never expanded by the CI system"`
 	Tasks       Tasks             `yaml:"tasks" doc:"generic task names mapped to the commands the team owns"`
 	Pipeline    []Step            `yaml:"pipeline" doc:"ordered steps"`
-	Modules     []string          `yaml:"modules" doc:"monorepo: sub-directories with their own slipway.yaml and ci.yaml"`
+	Modules     []string          `yaml:"modules" doc:"monorepo: sub-directories (letters, digits, ., _, - and /) with their own slipway.yaml and ci.yaml"`
 
 	// Dir is the directory ci.yaml was loaded from.
 	Dir string `yaml:"-"`
@@ -19,14 +19,14 @@ type CI struct {
 
 // Agent is the CI executor.
 type Agent struct {
-	Image   string `yaml:"image" doc:"container image the steps run in"`
-	Label   string `yaml:"label" doc:"agent label (Jenkins) or runner tag (GitLab)"`
-	Slipway string `yaml:"slipway" doc:"command that runs Slipway on the agent (default slipway)"`
+	Image   string `yaml:"image" doc:"container image the steps run in: an image reference, never with credentials"`
+	Label   string `yaml:"label" doc:"agent label (Jenkins) or runner tag (GitLab): letters, digits, _ . : / - and spaces, with &&, ||, !, -> and parentheses"`
+	Slipway string `yaml:"slipway" doc:"command that runs Slipway on the agent, one line (default slipway)"`
 }
 
 // Triggers say what starts the pipeline.
 type Triggers struct {
-	Branches     []string `yaml:"branches" doc:"branch names or globs (default main)"`
+	Branches     []string `yaml:"branches" doc:"branch names or globs: letters, digits, ., _, - and /, with * within a segment and ** across them (default main)"`
 	Tags         bool     `yaml:"tags" doc:"run on tags"`
 	PullRequests bool     `yaml:"pullRequests" doc:"run on pull requests"`
 }
@@ -88,7 +88,7 @@ type Step struct {
 	Deploy   string            `yaml:"deploy" doc:"deploy to this environment"`
 	Promote  *Promotion        `yaml:"promote" doc:"copy the image between registries"`
 	Parallel []Step            `yaml:"parallel" doc:"steps run at the same time"`
-	Name     string            `yaml:"name" doc:"display name (default from the step)"`
+	Name     string            `yaml:"name" doc:"display name, one line (default from the step)"`
 	Approve  bool              `yaml:"approve" doc:"wait for a person to approve before this step"`
 	When     *When             `yaml:"when" doc:"run only when this matches"`
 	Env      map[string]string `yaml:"env" doc:"environment variables for this step"`
@@ -105,7 +105,7 @@ type Promotion struct {
 
 // When restricts a step.
 type When struct {
-	Branch []string `yaml:"branch" doc:"branch names or globs the step runs on"`
+	Branch []string `yaml:"branch" doc:"branch names, or prefixes ending in *, the step runs on"`
 	Tag    bool     `yaml:"tag" doc:"run only for tags"`
 }
 

@@ -80,7 +80,7 @@ func URLCredentials(s string) bool {
 func lineProblem(s string) string {
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
-			return fmt.Sprintf("it must be one line of printable characters, but holds %U", r)
+			return fmt.Sprintf("must be one line of printable characters, but holds %U", r)
 		}
 	}
 	return ""

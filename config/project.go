@@ -16,7 +16,7 @@ type Project struct {
 	App          string       `yaml:"app" required:"true" doc:"application name: a DNS label used for the image repository and Kubernetes objects"`
 	Release      Release      `yaml:"release" doc:"how versions are computed from git tags"`
 	Image        Image        `yaml:"image" doc:"how the container image is built"`
-	Registries   Registries   `yaml:"registries" doc:"named registries images are pushed to and pulled from; a string is shorthand for {url: ...}"`
+	Registries   Registries   `yaml:"registries" doc:"named registries images are pushed to and pulled from, named by DNS labels; a string is shorthand for {url: ...}"`
 	Environments Environments `yaml:"environments" doc:"named deployment targets"`
 	Deploy       Deploy       `yaml:"deploy" doc:"how the app is deployed"`
 

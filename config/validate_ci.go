@@ -183,7 +183,7 @@ func (v *validator) agent(a Agent) {
 		case strings.TrimSpace(a.Slipway) == "":
 			v.add("agent.slipway", "the command that runs Slipway is empty; leave agent.slipway out to run slipway from PATH")
 		case lineProblem(a.Slipway) != "":
-			v.add("agent.slipway", "the command that runs Slipway must be one line: %s", lineProblem(a.Slipway))
+			v.add("agent.slipway", "the command that runs Slipway %s", lineProblem(a.Slipway))
 		}
 	}
 }
