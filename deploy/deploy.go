@@ -122,6 +122,10 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if len(m.Refusals) > 0 {
+		return Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings},
+			fmt.Errorf("deploying %s to %s: %w: %s", in.Version, env.Name, ErrWouldNotStart, strings.Join(m.Refusals, "; "))
+	}
 	name := m.Deployment.Name
 	var before int64 // the revision running before this deploy, 0 for none
 	res := Result{Env: env.Name, Namespace: env.Namespace, Deployment: name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}

@@ -26,6 +26,9 @@ type RenderInput struct {
 	Image   string
 	Version string
 	Commit  string
+	// ImageUser, when known, is the user the image's config runs as; a root
+	// one under runAsNonRoot is a refusal (the kubelet would refuse it).
+	ImageUser *string
 	// PullSecret, when set, is a .dockerconfigjson document for an image
 	// pull secret.
 	PullSecret []byte
@@ -45,6 +48,9 @@ type Manifests struct {
 	CanaryIngress *networkingv1.Ingress
 	// Warnings are things to look at that do not stop a deploy.
 	Warnings []string
+	// Refusals are why the rendered pods would not start; a deploy stops
+	// on them (ErrWouldNotStart), a dry run shows them as warnings.
+	Refusals []string
 }
 
 // Objects lists the manifests in dependency order: namespace, secret,
@@ -191,7 +197,16 @@ func Render(in RenderInput) (Manifests, error) {
 	if err != nil {
 		return Manifests{}, err
 	}
-	m.Warnings = warnings
+	m.Warnings = append(warnings, requestsWarnings(spec, p.Deploy.Pod)...)
+	if in.ImageUser != nil {
+		for _, c := range spec.Containers {
+			if c.Image == in.Image {
+				if msg := rootProblem(spec, c, *in.ImageUser, p.Deploy.Pod); msg != "" {
+					m.Refusals = append(m.Refusals, msg)
+				}
+			}
+		}
+	}
 	if in.PullSecret != nil {
 		secret := name + "-pull"
 		m.Secret = &corev1.Secret{

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/slipwayhq/slipway/config"
 )
 
@@ -101,8 +103,8 @@ func TestRenderRules(t *testing.T) {
 		t.Errorf("prod without a readiness probe: %v", err)
 	}
 	m, err := Render(in(dev, noProbe))
-	if err != nil || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "readinessProbe") {
-		t.Errorf("dev without a readiness probe: %v %v", err, m.Warnings)
+	if err != nil || len(m.Warnings) != 2 || !strings.Contains(m.Warnings[0], "readinessProbe") || !strings.Contains(m.Warnings[1], "no resource requests") {
+		t.Errorf("dev without a readiness probe or requests: %v %v", err, m.Warnings)
 	}
 	if c := m.Deployment.Spec.Template.Spec.Containers[0]; c.Name != "app" || !strings.HasSuffix(c.Image, digest) {
 		t.Errorf("a container is made for an empty pod.yml: %+v", c)
@@ -192,6 +194,49 @@ func TestParsePod(t *testing.T) {
 				if !strings.Contains(ps[i].Error(), w) {
 					t.Errorf("problem %d: %s\nwant %s", i, ps[i].Error(), w)
 				}
+			}
+		})
+	}
+}
+
+func TestRenderRefusesRootImages(t *testing.T) {
+	p, pod := example(t)
+	dev, _ := p.Environments.Get("dev")
+	user := func(u string) *string { return &u }
+	uid := func(n int64) *int64 { return &n }
+	tests := []struct {
+		name      string
+		imageUser *string
+		runAsUser *int64
+		want      string
+	}{
+		{"unknown user", nil, nil, ""},
+		{"non-root uid", user("65532"), nil, ""},
+		{"non-root uid and group", user("1000:1000"), nil, ""},
+		{"root by default", user(""), nil, `runs as root (user "")`},
+		{"root by number", user("0:0"), nil, `runs as root (user "0:0")`},
+		{"root by name", user("root"), nil, `runs as root`},
+		{"a name the kubelet cannot check", user("nobody"), nil, `the user name "nobody"`},
+		{"runAsUser fixes a root image", user("root"), uid(1000), ""},
+		{"runAsUser 0", user("1000"), uid(0), "runs as uid 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pt := pod
+			pt.Spec = *pod.Spec.DeepCopy()
+			if tt.runAsUser != nil {
+				pt.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: tt.runAsUser}
+			}
+			m, err := Render(RenderInput{Project: p, Env: dev, Pod: pt, Image: "r.example.com/hello@" + digest, ImageUser: tt.imageUser})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(m.Refusals, "\n")
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("refusals %q, want %q", got, tt.want)
+			}
+			if tt.want != "" && !strings.Contains(got, "image.user") {
+				t.Errorf("the refusal does not say what to do: %s", got)
 			}
 		})
 	}

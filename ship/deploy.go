@@ -74,7 +74,8 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 			return DeployResult{}, err
 		}
 		y, err := m.YAML()
-		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings}, Manifests: y}, err
+		warnings := append(m.Warnings, m.Refusals...) // a dry run shows what a deploy would refuse
+		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: warnings}, Manifests: y}, err
 	}
 	cluster, err := deploy.Connect(env, o.Cluster)
 	if err != nil {
@@ -167,6 +168,9 @@ func target(ctx context.Context, p *config.Project, env config.Environment, o De
 		return in, err
 	}
 	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
+	if cfg, err := client.ImageConfig(ctx, p.App, digest); err == nil {
+		in.ImageUser = &cfg.Config.User
+	} // else unknown: the kubelet has the last word, and the verdict names it
 	in.PullSecret, err = pullSecret(reg, client.Host())
 	return in, err
 }

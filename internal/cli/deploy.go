@@ -66,6 +66,9 @@ func deployCommand() *cli.Command {
 				if e.json {
 					return e.printJSON(res)
 				}
+				for _, w := range res.Warnings {
+					e.ui.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+				}
 				_, err := e.ui.Out.Write(res.Manifests)
 				return err
 			case e.c.Bool("diff"):

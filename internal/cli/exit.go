@@ -45,7 +45,7 @@ var exitCodes = []struct {
 // Refusal, auth and deploy-failure sentinels from core packages map to exit
 // codes here, the one place that knows them all.
 var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate}
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
 	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild}
 )
