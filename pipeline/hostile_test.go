@@ -51,7 +51,7 @@ type hostileCase struct {
 	app, registry, env, task, image, label, slipway, branch, whenBranch string
 	credID, purpose, envName, envValue, taskValue, stepValue, stepName  string
 	module                                                              string
-	dir, inputBranch, repo, name                                        string
+	dir, inputBranch, repo, name, folder                                string
 }
 
 func defaultCase() *hostileCase {
@@ -84,6 +84,7 @@ var hostileFields = []hostileField{
 	{"default branch", "", func(c *hostileCase, v string) { c.inputBranch = v }},
 	{"repository URL", "", func(c *hostileCase, v string) { c.repo = v }},
 	{"job name", "", func(c *hostileCase, v string) { c.name = v }},
+	{"jenkins folder", "", func(c *hostileCase, v string) { c.folder = v }},
 }
 
 // taskCommand is the task's command: trusted, run by `slipway ci`, and so
@@ -151,7 +152,7 @@ func loadHostile(c *hostileCase, mark string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in := Input{CI: ci, Project: p, Dir: c.dir, Branch: c.inputBranch, Repo: c.repo, Name: c.name}
+	in := Input{CI: ci, Project: p, Dir: c.dir, Branch: c.inputBranch, Repo: c.repo, Name: c.name, Folder: c.folder}
 	if c.module != "" {
 		// The module is the same project again, in its directory.
 		mp, _ := config.ParseProject("slipway.yaml", []byte(pyaml))
@@ -227,7 +228,7 @@ var inert = regexp.MustCompile(`^[A-Za-z0-9._/*-]*$`)
 // reachesShell reports whether the field of r can reach a shell command.
 func (r *hostileRun) reachesShell() bool {
 	switch r.field.name {
-	case "repository URL", "job name", "step name", "agent label", "agent image", "credential id", "credential purpose":
+	case "repository URL", "job name", "jenkins folder", "step name", "agent label", "agent image", "credential id", "credential purpose":
 		return false
 	}
 	return true
@@ -289,6 +290,7 @@ func (r *hostileRun) expectedEnv(argv []string) map[string]string {
 // exit early, Slipway must get exactly its arguments and environment, and
 // GitHub must find no expression Slipway did not write.
 func TestHostileValuesNeverRun(t *testing.T) {
+	t.Parallel() // mostly waiting on processes
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed")
@@ -994,6 +996,70 @@ func finishGroovy(t *testing.T, g *groovyRun, bash, stubs, dir, mark string, fil
 				continue
 			}
 			runShell(t, bash, stubs, dir, mark, r, shellRun{where: fmt.Sprintf("jenkinsfile sh %d", i), script: s.Script, env: s.Env})
+		}
+	}
+}
+
+// TestExampleGroovyRuns runs the Jenkinsfiles and Job DSL scripts of every
+// example under the stubs of their DSLs: each must run to the end, and
+// every sh step must run Slipway.
+func TestExampleGroovyRuns(t *testing.T) {
+	t.Parallel() // mostly waiting on groovy
+	dir := t.TempDir()
+	var files []string
+	slipwayOf := map[string]string{}
+	for _, c := range cases(t) {
+		for _, target := range []Target{Jenkinsfile, JenkinsJobDSL} {
+			out, err := Generate(target, c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, f := range out {
+				p := filepath.Join(dir, fmt.Sprintf("%s_%d.%s", c.name, i, target))
+				if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, p)
+				slipwayOf[p] = strings.TrimSpace(c.in.CI.Agent.Slipway)
+			}
+		}
+	}
+	g := startGroovy(t, dir, files)
+	if g == nil {
+		t.Skip("groovy is not installed (apt-get install groovy)")
+	}
+	if err := g.cmd.Wait(); err != nil || !bytes.Contains(g.out.Bytes(), []byte("DONE")) {
+		t.Fatalf("groovy: %v\n%s", err, g.out.Bytes())
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Error  string
+			Shells []struct{ Script string }
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Error != "" {
+			t.Errorf("%s does not run: %s", filepath.Base(f), res.Error)
+		}
+		if strings.HasSuffix(f, string(JenkinsJobDSL)) {
+			continue
+		}
+		if len(res.Shells) == 0 {
+			t.Errorf("%s ran no sh step", filepath.Base(f))
+		}
+		cmd := slipwayOf[f]
+		if cmd == "" {
+			cmd = "slipway"
+		}
+		for _, s := range res.Shells {
+			if !strings.HasPrefix(s.Script, cmd+" ") {
+				t.Errorf("%s runs %q, not Slipway", filepath.Base(f), s.Script)
+			}
 		}
 	}
 }
