@@ -274,6 +274,10 @@ func TestExamples(t *testing.T) {
 			if _, err := LoadCI(dir, p); err != nil {
 				t.Fatal(err)
 			}
+			ignore, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
+			if err != nil || !strings.Contains("\n"+string(ignore), "\n"+OutputIgnore+"\n") {
+				t.Errorf("%s/.gitignore must ignore %s, so builds never dirty the tree: %v", dir, OutputIgnore, err)
+			}
 		})
 	}
 	if n == 0 {

@@ -75,7 +75,42 @@ func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
 		}
 		written = append(written, f.name)
 	}
+	added, err := ignoreOutput(dir)
+	if err != nil {
+		return written, err
+	}
+	if added {
+		written = append(written, ".gitignore")
+	}
 	return written, nil
+}
+
+// OutputIgnore is the .gitignore line for Slipway's output directory.
+const OutputIgnore = ".slipway/"
+
+// ignoreOutput adds OutputIgnore to dir/.gitignore unless a line already
+// ignores .slipway, so that builds never dirty the working tree. It reports
+// whether it wrote.
+func ignoreOutput(dir string) (bool, error) {
+	path := filepath.Join(dir, ".gitignore")
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		switch strings.TrimSpace(line) {
+		case ".slipway", ".slipway/", "/.slipway", "/.slipway/", ".slipway/*", "/.slipway/*":
+			return false, nil
+		}
+	}
+	if len(data) > 0 && !strings.HasSuffix(string(data), "\n") {
+		data = append(data, '\n')
+	}
+	data = append(data, OutputIgnore+"\n"...)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return true, nil
 }
 
 var notLabel = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -161,6 +161,24 @@ func TestReleaseDirty(t *testing.T) {
 	}
 }
 
+// TestSlipwayOutputIsNotDirt holds that Slipway's own output (.slipway/ at
+// any depth) never makes the tree dirty, even without a .gitignore entry.
+func TestSlipwayOutputIsNotDirt(t *testing.T) {
+	tr := releasedRepo(t)
+	tr.write(map[string]string{".slipway/build.json": "{}", ".slipway/oci/index.json": "{}", "services/api/.slipway/build.json": "{}"})
+	got, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: true})
+	if err != nil {
+		t.Fatalf("Release with only .slipway output around: %v", err)
+	}
+	if got.Tag == "" {
+		t.Errorf("no tag planned: %+v", got)
+	}
+	tr.write(map[string]string{"x.slipway": "a file named like it is dirt"})
+	if _, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: true}); !errors.Is(err, ErrDirty) {
+		t.Errorf("err = %v, want ErrDirty for x.slipway", err)
+	}
+}
+
 func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 	t.Run("missing remote repository", func(t *testing.T) {
 		tr := releasedRepo(t)

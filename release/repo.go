@@ -126,12 +126,24 @@ func (r *Repo) Dirty() ([]string, error) {
 	}
 	var files []string
 	for name, s := range st {
-		if s.Staging != git.Unmodified || s.Worktree != git.Unmodified {
+		if (s.Staging != git.Unmodified || s.Worktree != git.Unmodified) && !slipwayOutput(name) {
 			files = append(files, name)
 		}
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// slipwayOutput reports whether name lies in a .slipway directory, Slipway's
+// own output, which never makes the tree dirty (a build then a release must
+// not refuse its own work).
+func slipwayOutput(name string) bool {
+	for _, seg := range strings.Split(filepath.ToSlash(name), "/") {
+		if seg == ".slipway" {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultGlobalExcludes reads $XDG_CONFIG_HOME/git/ignore (or
