@@ -143,6 +143,18 @@ pipeline: [ciBuild, {push: dev, when: {branch: [main]}}]
 	}
 }
 
+func TestEnvNamesSetBySlipway(t *testing.T) {
+	for _, name := range []string{"GIT_DEPTH", "KUBECONFIG", "KUBECONFIG_DATA", "SLIPWAY_REGISTRY_DEV_PASSWORD", "SONAR_TOKEN"} {
+		data := ciWith("credentials: {registry-dev: reg, kubeconfig: kube, sonar-token: s}\ntasks: {ciBuild: {run: make, env: {" + name + ": x}}}")
+		if _, err := ParseCI("ci.yaml", []byte(data), nil); !hasProblemAt(err, "tasks.ciBuild.env."+name) {
+			t.Errorf("%s: want a problem, got %v", name, err)
+		}
+	}
+	if _, err := ParseCI("ci.yaml", []byte(ciWith("tasks: {ciBuild: make}\nenv: {KUBECONFIG: x}")), nil); err != nil {
+		t.Errorf("KUBECONFIG is the team's to set without a kubeconfig credential: %v", err)
+	}
+}
+
 func TestRegistryNames(t *testing.T) {
 	for _, name := range []string{"Dev", "dev_1", "-dev", "a.b", "$x", "${{x}}"} {
 		data := "apiVersion: slipway/v1\napp: hello\nregistries: {" + yamlQuote(name) + ": registry.example.com/team}\n"

@@ -53,9 +53,10 @@ func (c *CI) Validate(p *Project) error {
 			v.add(fmt.Sprintf("triggers.branches[%d]", i), "%s", msg)
 		}
 	}
-	v.envVars("env", c.Env)
+	reserved := setBySlipway(c)
+	v.envVars("env", c.Env, reserved)
 	for _, t := range c.Tasks {
-		v.envVars("tasks."+t.Name+".env", t.Env)
+		v.envVars("tasks."+t.Name+".env", t.Env, reserved)
 	}
 	if len(c.Pipeline) == 0 && len(c.Modules) == 0 {
 		v.add("pipeline", "the pipeline has no steps; list them, e.g. pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}]")
@@ -190,10 +191,13 @@ func (v *validator) agent(a Agent) {
 
 // envVars checks the names of environment variables (POSIX names) and that the
 // values can be in an environment at all.
-func (v *validator) envVars(at string, env map[string]string) {
+func (v *validator) envVars(at string, env map[string]string, reserved map[string]string) {
 	for k, val := range env {
 		if !envVarName.MatchString(k) {
 			v.add(at+"."+k, "environment variable name %q must start with a letter or '_' and hold only letters, digits and '_'", clipName(k))
+		}
+		if why, ok := reserved[k]; ok {
+			v.add(at+"."+k, "Slipway sets %s in generated CI (%s); name the variable something else", k, why)
 		}
 		switch {
 		case strings.ContainsRune(val, 0):
@@ -230,7 +234,7 @@ func (pv *pipelineValidator) stepNames(s Step, at string) {
 			}
 		}
 	}
-	pv.envVars(at+".env", s.Env)
+	pv.envVars(at+".env", s.Env, setBySlipway(pv.ci))
 	if pv.project != nil {
 		return
 	}
@@ -253,4 +257,23 @@ func clipName(s string) string {
 		return string(r[:most]) + "..."
 	}
 	return s
+}
+
+// setBySlipway names the environment variables generated CI sets itself,
+// each with the reason: the variables credentials fill, and GIT_DEPTH.
+func setBySlipway(c *CI) map[string]string {
+	out := map[string]string{"GIT_DEPTH": "so GitLab fetches the tags release needs"}
+	for purpose := range c.Credentials {
+		why := "from credentials." + purpose
+		switch {
+		case purpose == "kubeconfig":
+			out["KUBECONFIG"], out["KUBECONFIG_DATA"] = why, why
+		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
+			v := "SLIPWAY_REGISTRY_" + EnvName(strings.TrimPrefix(purpose, "registry-"))
+			out[v+"_USERNAME"], out[v+"_PASSWORD"] = why, why
+		default:
+			out[EnvName(purpose)] = why
+		}
+	}
+	return out
 }

@@ -34,7 +34,7 @@ var hostileTemplates = []string{
 	`\u000a`, `\u0027; new File('MARK').createNewFile(); //`, `\`, `\'`, "a\nb",
 	"$CI_JOB_TOKEN", "${CI_JOB_TOKEN}", "$$", "$$CI_JOB_TOKEN", "$DRONE_COMMIT_MESSAGE", "${DRONE_COMMIT_MESSAGE}",
 	": #", "{", "*alias", "!!binary", "- x", "a\u2028b", "a\u2029b", "a\u0085b", "\ufeffx",
-	"-rf", "--help", "*", "main",
+	"-rf", "--help", "*", "main", "GIT_DEPTH", "KUBECONFIG", "SLIPWAY_REGISTRY_DEV_PASSWORD",
 }
 
 // hostileField is a place a value can reach generated files from.

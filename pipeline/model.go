@@ -270,7 +270,8 @@ func credentials(m map[string]string) []credential {
 			c.kind, c.vars = credFile, []string{"KUBECONFIG"}
 		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
 			c.registry = strings.TrimPrefix(purpose, "registry-")
-			v := "SLIPWAY_REGISTRY_" + upperName(c.registry)
+			// As Slipway reads it: SLIPWAY_REGISTRY_<NAME>_USERNAME.
+			v := "SLIPWAY_REGISTRY_" + config.EnvName(c.registry)
 			c.kind, c.vars = credUserPass, []string{v + "_USERNAME", v + "_PASSWORD"}
 		default:
 			c.kind, c.vars = credSecret, []string{upperName(purpose)}
