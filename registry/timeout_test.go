@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,44 @@ func TestClassifyRedacts(t *testing.T) {
 		if strings.Contains(msg, secret) {
 			t.Errorf("%q shows %q", msg, secret)
 		}
+	}
+}
+
+// TestSlowBlobKeepsMoving checks that a blob that takes far longer than
+// every timeout to arrive, but keeps moving, is read whole.
+func TestSlowBlobKeepsMoving(t *testing.T) {
+	noDockerConfig(t)
+	const chunks, chunk = 12, 1024
+	tick := testTimeouts.Idle / 3
+	hp := faultnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(chunks*chunk))
+		for range chunks {
+			time.Sleep(tick)
+			_, _ = w.Write(make([]byte, chunk))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	c := faultClient(t, hp, true)
+	repo, _ := c.Repo("hello")
+	var n int64
+	var err error
+	faultnet.Within(t, 0, func() {
+		var br *BlobReader
+		if br, err = c.BlobReader(context.Background(), repo); err != nil {
+			return
+		}
+		d := v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, Size: chunks * chunk}
+		var rc io.ReadCloser
+		if rc, err = br.Open(context.Background(), d); err != nil {
+			return
+		}
+		defer rc.Close()
+		n, err = io.Copy(io.Discard, rc)
+	})
+	if err != nil || n != chunks*chunk {
+		t.Fatalf("read %d bytes, %v; want %d", n, err, chunks*chunk)
 	}
 }
