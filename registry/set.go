@@ -27,8 +27,8 @@ type Set struct {
 }
 
 // NewSet returns a Set for registries. o supplies Jobs, UserAgent,
-// Progress, Keychain and Backoff for every Client; its Name and Registry
-// are ignored.
+// Progress, Keychain, Backoff and Timeouts for every Client; its Name and
+// Registry are ignored.
 func NewSet(registries config.Registries, o Options) (*Set, error) {
 	o.Name, o.Registry = "", config.Registry{}
 	s := &Set{defaults: o, others: map[string]*Client{}}
