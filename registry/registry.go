@@ -161,9 +161,10 @@ func (c *Client) Timeouts(ctx context.Context) Timeouts {
 	return deadline.FromContext(ctx).Or(c.timeouts)
 }
 
-// transportFor returns the transport for requests made with ctx, retrying
-// within b: built once for each set of timeouts, counted in the Client's
-// Stats, if any.
+// transportFor returns the transport for requests bounded by t: its base
+// (TLS, host routing, deadlines) built once for each t and shared, with
+// Retry-After retries within b on top, counted in the Client's Stats, if
+// any.
 func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 	base, ok := c.cache.Load(t)
 	if !ok {
