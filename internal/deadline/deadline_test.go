@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -304,4 +305,41 @@ func TestNoSecrets(t *testing.T) {
 	if !strings.Contains(de.Error(), hp) {
 		t.Errorf("%q does not name %s", de.Error(), hp)
 	}
+}
+
+// TestHTTP2 checks the waits over HTTP/2, as Kubernetes API servers speak
+// it: a healthy request passes, one whose answer never comes times out
+// waiting for the headers.
+func TestHTTP2(t *testing.T) {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall" {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write([]byte("ok"))
+	}))
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	next := s.Client().Transport.(*http.Transport).Clone()
+	next.ForceAttemptHTTP2 = true
+	c := client(next)
+	faultnet.Within(t, 0, func() {
+		resp, err := c.Post(s.URL+"/", "text/plain", strings.NewReader("hello"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || string(b) != "ok" {
+			t.Errorf("got %s %q, want HTTP/2 and ok", resp.Proto, b)
+		}
+		_, err = c.Get(s.URL + "/stall")
+		var de *deadline.Error
+		if !errors.As(err, &de) || de.Wait != deadline.WaitHeaders {
+			t.Errorf("got %v, want no response headers", err)
+		}
+	})
 }
