@@ -155,6 +155,16 @@ func TestEnvNamesSetBySlipway(t *testing.T) {
 	}
 }
 
+func TestCredentialClashes(t *testing.T) {
+	for _, creds := range []string{"sonar-token: a, sonar_token: b", "registry-dev: a, SLIPWAY_REGISTRY_DEV_PASSWORD: b", "git-depth: a", "kubeconfig: a, KUBECONFIG_DATA: b"} {
+		_, err := ParseCI("ci.yaml", []byte(ciWith("credentials: {"+creds+"}\ntasks: {ciBuild: make}")), nil)
+		var ps Problems
+		if !errors.As(err, &ps) || !strings.Contains(err.Error(), "this credential fills") {
+			t.Errorf("%s: want a clash, got %v", creds, err)
+		}
+	}
+}
+
 func TestRegistryNames(t *testing.T) {
 	for _, name := range []string{"Dev", "dev_1", "-dev", "a.b", "$x", "${{x}}"} {
 		data := "apiVersion: slipway/v1\napp: hello\nregistries: {" + yamlQuote(name) + ": registry.example.com/team}\n"

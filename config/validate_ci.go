@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -53,6 +54,7 @@ func (c *CI) Validate(p *Project) error {
 			v.add(fmt.Sprintf("triggers.branches[%d]", i), "%s", msg)
 		}
 	}
+	v.credentialClashes(c)
 	reserved := setBySlipway(c)
 	v.envVars("env", c.Env, reserved)
 	for _, t := range c.Tasks {
@@ -264,16 +266,50 @@ func clipName(s string) string {
 func setBySlipway(c *CI) map[string]string {
 	out := map[string]string{"GIT_DEPTH": "so GitLab fetches the tags release needs"}
 	for purpose := range c.Credentials {
-		why := "from credentials." + purpose
-		switch {
-		case purpose == "kubeconfig":
-			out["KUBECONFIG"], out["KUBECONFIG_DATA"] = why, why
-		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
-			v := "SLIPWAY_REGISTRY_" + EnvName(strings.TrimPrefix(purpose, "registry-"))
-			out[v+"_USERNAME"], out[v+"_PASSWORD"] = why, why
-		default:
-			out[EnvName(purpose)] = why
+		for _, v := range credentialVars(purpose) {
+			out[v] = "from credentials." + purpose
 		}
 	}
 	return out
+}
+
+// credentialVars names the variables the credential for purpose fills, as
+// generated CI names them.
+func credentialVars(purpose string) []string {
+	switch {
+	case purpose == "kubeconfig":
+		return []string{"KUBECONFIG", "KUBECONFIG_DATA"}
+	case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
+		v := "SLIPWAY_REGISTRY_" + EnvName(strings.TrimPrefix(purpose, "registry-"))
+		return []string{v + "_USERNAME", v + "_PASSWORD"}
+	}
+	return []string{EnvName(purpose)}
+}
+
+// credentialClashes reports credentials that would fill the same variable
+// (sonar-token and sonar_token both fill SONAR_TOKEN), or GIT_DEPTH.
+func (v *validator) credentialClashes(c *CI) {
+	purposes := make([]string, 0, len(c.Credentials))
+	for p := range c.Credentials {
+		purposes = append(purposes, p)
+	}
+	// Kubeconfig and registry credentials first, so a clash is reported
+	// on the other purpose.
+	builtin := func(p string) bool { return p == "kubeconfig" || strings.HasPrefix(p, "registry-") }
+	sort.Slice(purposes, func(i, j int) bool {
+		if bi, bj := builtin(purposes[i]), builtin(purposes[j]); bi != bj {
+			return bi
+		}
+		return purposes[i] < purposes[j]
+	})
+	seen := map[string]string{"GIT_DEPTH": "GitLab's GIT_DEPTH"}
+	for _, p := range purposes {
+		for _, name := range credentialVars(p) {
+			if other, ok := seen[name]; ok {
+				v.add("credentials."+p, "this credential fills %s, as %s does; name the purpose something else", name, other)
+				continue
+			}
+			seen[name] = "credentials." + p
+		}
+	}
 }

@@ -177,6 +177,10 @@ func plansOf(in Input) ([]*plan, error) {
 			mi.Branch = root.Branch
 		}
 		mi.Dir = path.Join(root.Dir, md)
+		if err := checkInput(mi); err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
+			continue
+		}
 		p, err := newPlan(mi, md)
 		if p != nil {
 			p.root, p.rootDir = root.Name, root.Dir
