@@ -41,14 +41,21 @@ type copier struct {
 	mount     bool // same host: mount blobs instead of copying them
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
-	blobs     func() (*registry.BlobReader, error)
-	jobs      int
-	rep       progress.Reporter
-	meter     meter
-	seen      map[v1.Hash]bool // manifests planned or found in the target
-	listed    map[v1.Hash]bool // subjects whose referrers were copied
-	pendManif []node
-	pendBlobs map[v1.Hash]v1.Descriptor
+	blobs  func() (*registry.BlobReader, error)
+	jobs   int
+	rep    progress.Reporter
+	meter  meter
+	seen   map[v1.Hash]bool // manifests planned or found in the target
+	listed map[v1.Hash]bool // subjects whose referrers were copied
+	// dstRefs caches the target's referrers of a subject, listed once.
+	dstRefs map[v1.Hash][]v1.Descriptor
+	// srcTags are the source repository's tags, listed once (when
+	// tagsListed) to find cosign's tags without a request each; nil when
+	// the source would not list them.
+	srcTags    map[string]bool
+	tagsListed bool
+	pendManif  []node
+	pendBlobs  map[v1.Hash]v1.Descriptor
 }
 
 // node is a manifest with its raw bytes.
@@ -67,6 +74,7 @@ func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.S
 		rep:       rep,
 		seen:      map[v1.Hash]bool{},
 		listed:    map[v1.Hash]bool{},
+		dstRefs:   map[v1.Hash][]v1.Descriptor{},
 		pendBlobs: map[v1.Hash]v1.Descriptor{},
 	}
 	c.blobs = sync.OnceValues(func() (*registry.BlobReader, error) { return from.BlobReader(ctx, src) })
@@ -166,6 +174,19 @@ func (c *copier) headTarget(ctx context.Context, ref name.Reference) (v1.Hash, e
 		return v1.Hash{}, fmt.Errorf("checking %s: %w", ref, c.dstErr(err))
 	}
 	return d.Digest, nil
+}
+
+// getSource reads the manifest ref names in the source, or returns nil when
+// it does not exist. By tag too, the digest is that of the bytes read.
+func (c *copier) getSource(ctx context.Context, ref name.Reference) (*node, error) {
+	d, err := c.srcPuller.Get(ctx, ref)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, c.srcErr(err))
+	}
+	return &node{desc: v1.Descriptor{MediaType: d.MediaType, Size: int64(len(d.Manifest)), Digest: digestOf(d.Manifest)}, raw: d.Manifest}, nil
 }
 
 // fetch gets a manifest from the source by digest, verified against it.

@@ -91,13 +91,19 @@ type Result struct {
 // another, byte for byte: the version tag is resolved in the source once,
 // then the manifest (or the index with every platform's manifest), its
 // blobs and the artifacts that refer to it are copied by digest; blobs the
-// target has are skipped, blobs on the same host are mounted. The
-// promotion record, when asked for, comes next, and the tags come last, so
+// target has are skipped, blobs on the same host are mounted. Every
+// referrer, every time: the artifacts attached to the image (signatures,
+// SBOMs, attestations, through the OCI referrers API or cosign's tags) are
+// brought up to date on every run, also when the target holds the image
+// already, so that those attached at the source since an earlier promotion
+// follow. The promotion record, when asked for, is written only once the
+// image and every referrer are in the target, and the tags come last, so
 // an interrupted promotion leaves no tag behind and running it again
 // completes it. A target version tag that points at another digest is
 // refused with an error matching image.ErrTagConflict unless Force. When
-// the target's tags already point at the digest (and the record exists),
-// Promote writes nothing and reports UpToDate.
+// the target's tags already point at the digest, every referrer is there
+// (and the record exists), Promote writes nothing and reports UpToDate,
+// after a few HEAD and list requests.
 func Promote(ctx context.Context, o Options) (Result, error) {
 	start := time.Now()
 	if err := o.check(); err != nil {
@@ -126,14 +132,14 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	digest := top.Digest.String()
+	digest := top.desc.Digest.String()
 	res := Result{Source: src.Digest(digest).String(), Target: dst.Digest(digest).String(), Digest: digest}
 	finish := func(err error) (Result, error) {
 		res.BlobsCopied, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
 		res.Seconds = time.Since(start).Seconds()
 		return res, err
 	}
-	tags, err := c.tags(ctx, o, top.Digest)
+	tags, err := c.tags(ctx, o, top.desc.Digest)
 	if err != nil {
 		return res, err
 	}
@@ -150,64 +156,64 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		complete = has == top.Digest
+		complete = has == top.desc.Digest
 	} else {
-		complete, pending, err = c.pendingTags(ctx, tags, top.Digest, o.Force)
+		complete, pending, err = c.pendingTags(ctx, tags, top.desc.Digest, o.Force)
 		if err != nil {
 			return res, err
-		}
-	}
-	var rec Record
-	recorded := o.Record == nil
-	if o.Record != nil {
-		rec = o.record(src, dst, digest)
-		d, err := findRecord(ctx, c.records, dst, top.Digest, rec)
-		if err != nil {
-			return res, err
-		}
-		recorded, res.RecordDigest = d != "", d
-	}
-	if complete && len(pending) == 0 && recorded {
-		res.UpToDate = true
-		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "up to date: " + res.Target})
-		return finish(nil)
-	}
-
-	var topNode node
-	if !complete || len(pending) > 0 {
-		if topNode, err = c.fetch(ctx, top.Digest); err != nil {
-			return finish(err)
 		}
 	}
 	if !complete {
-		if _, err = c.add(ctx, topNode, false); err != nil {
+		if _, err = c.add(ctx, top, false); err != nil {
 			return finish(err)
 		}
 		if err := c.flush(ctx); err != nil {
 			return finish(err)
 		}
-		if err := c.verify(ctx, dst.Digest(digest), top.Digest); err != nil {
-			return finish(err)
-		}
-		if res.Referrers, err = c.copyReferrers(ctx, topNode); err != nil {
+		if err := c.verify(ctx, dst.Digest(digest), top.desc.Digest); err != nil {
 			return finish(err)
 		}
 	}
-	if !recorded {
-		d, err := c.writeRecord(ctx, rec, top)
+	// Every time, whatever the target holds: artifacts attached at the
+	// source since an earlier promotion follow on the next.
+	if res.Referrers, err = c.copyReferrers(ctx, top); err != nil {
+		return finish(err)
+	}
+	// The record says the promotion is complete, so it comes only now that
+	// the image and every referrer are in the target.
+	recorded := o.Record == nil
+	if o.Record != nil {
+		rec := o.record(src, dst, digest)
+		descs, err := c.targetReferrers(ctx, top.desc.Digest)
 		if err != nil {
 			return finish(err)
 		}
-		res.RecordDigest = d.String()
-		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, d)})
+		d, err := c.findRecord(ctx, descs, rec)
+		if err != nil {
+			return finish(err)
+		}
+		recorded, res.RecordDigest = d != "", d
+		if !recorded {
+			h, err := c.writeRecord(ctx, rec, top.desc)
+			if err != nil {
+				return finish(err)
+			}
+			res.RecordDigest = h.String()
+			rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, h)})
+		}
+	}
+	if complete && len(pending) == 0 && recorded && res.Referrers == 0 {
+		res.UpToDate = true
+		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "up to date: " + res.Target})
+		return finish(nil)
+	}
+	for _, t := range pending {
+		if err := c.pusher.Put(ctx, t, rawManifest{raw: top.raw, mt: top.desc.MediaType}); err != nil {
+			return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
+		}
 	}
 	if len(pending) > 0 {
-		for _, t := range pending {
-			if err := c.pusher.Put(ctx, t, rawManifest{raw: topNode.raw, mt: top.MediaType}); err != nil {
-				return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
-			}
-		}
-		if err := c.verify(ctx, tags[0], top.Digest); err != nil {
+		if err := c.verify(ctx, tags[0], top.desc.Digest); err != nil {
 			return finish(err)
 		}
 	}
@@ -246,31 +252,31 @@ func (o *Options) record(src, dst name.Repository, digest string) Record {
 	return r
 }
 
-// resolve returns the descriptor of what to promote: the version's tag
-// resolved once in the source (and checked against Digest when given), or
-// Digest.
-func (c *copier) resolve(ctx context.Context, o Options) (v1.Descriptor, error) {
+// resolve reads the manifest to promote: the version's tag resolved once
+// in the source (and checked against Digest when given), or Digest. The
+// bytes read are the ones copied, so the tag cannot move in between.
+func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 	var ref name.Reference = c.src.Digest(o.Digest)
 	what := "digest " + o.Digest
 	if o.Version != "" {
 		ref = c.src.Tag(image.VersionTag(o.Version))
 		what = "version " + o.Version
 	}
-	d, err := c.headSource(ctx, ref)
+	n, err := c.getSource(ctx, ref)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return node{}, err
 	}
-	if d == nil {
-		return v1.Descriptor{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
+	if n == nil {
+		return node{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
 			Target: c.from.Target("source"), Kind: registry.ErrNotFound,
 			Err:  fmt.Errorf("%s does not exist", ref),
 			Hint: fmt.Sprintf("push it there first with `slipway push %s`", o.FromName),
 		})
 	}
-	if o.Version != "" && o.Digest != "" && d.Digest.String() != o.Digest {
-		return v1.Descriptor{}, fmt.Errorf("resolving %s: %s points at %s, not at %s: %w", what, ref, d.Digest, o.Digest, ErrVersionMismatch)
+	if o.Version != "" && o.Digest != "" && n.desc.Digest.String() != o.Digest {
+		return node{}, fmt.Errorf("resolving %s: %s points at %s, not at %s: %w", what, ref, n.desc.Digest, o.Digest, ErrVersionMismatch)
 	}
-	return v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}, nil
+	return *n, nil
 }
 
 // tags are the target tags to set: the version tag, and the git tag when

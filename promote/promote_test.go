@@ -238,12 +238,13 @@ func TestPromoteInterrupted(t *testing.T) {
 	tests := []struct {
 		name  string
 		match func(*http.Request) bool
-		// what the re-run does with the 6 blobs of the index
-		wantCopied, wantSkipped int
+		// what the re-run does with the 6 blobs of the index, and with the
+		// signature: copied, unless the first run got it there
+		wantCopied, wantSkipped, wantReferrers int
 	}{
-		{"blob upload fails", put("/blobs/uploads/"), 6, 0},
-		{"manifest put fails", put("/manifests/"), 0, 6},
-		{"tag put fails", put("/manifests/1.0.0"), 0, 0},
+		{"blob upload fails", put("/blobs/uploads/"), 6, 0, 1},
+		{"manifest put fails", put("/manifests/"), 0, 6, 1},
+		{"tag put fails", put("/manifests/1.0.0"), 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,8 +279,8 @@ func TestPromoteInterrupted(t *testing.T) {
 			if got := descriptor(t, to, "hello", "1.0.0").Digest; got != digest {
 				t.Errorf("tag points at %s, want %s", got, digest)
 			}
-			if res.Referrers != 1 || !exists(t, to, "hello", sig.String()) {
-				t.Errorf("referrers %d; want the signature copied", res.Referrers)
+			if res.Referrers != tt.wantReferrers || !exists(t, to, "hello", sig.String()) {
+				t.Errorf("referrers %d, want %d; want the signature in the target", res.Referrers, tt.wantReferrers)
 			}
 			recs, err := Records(context.Background(), to, "hello", digest.String())
 			if err != nil || len(recs) != 1 {
@@ -289,14 +290,30 @@ func TestPromoteInterrupted(t *testing.T) {
 	}
 }
 
+// TestPromoteUpToDate re-runs a finished promotion of a two-platform index:
+// it writes nothing and reads little. The source is read once by tag, its
+// tags listed once (for cosign's tags), and the referrers of the index and
+// of each platform's manifest listed (one request with the referrers API,
+// two without: the API, then the referrers tag). The target is asked for
+// the version tag and, when a record is wanted, the index's referrers.
 func TestPromoteUpToDate(t *testing.T) {
-	for _, record := range []bool{false, true} {
-		t.Run(map[bool]string{false: "no record", true: "record"}[record], func(t *testing.T) {
-			dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+	tests := []struct {
+		name             string
+		api, record      bool
+		wantSrc, wantDst int
+	}{
+		{"referrers tag, no record", false, false, 2 + 3*2, 1},
+		{"referrers tag, record", false, true, 2 + 3*2, 1 + 2},
+		{"referrers API, no record", true, false, 2 + 3, 1},
+		{"referrers API, record", true, true, 2 + 3, 1 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dev, rc := newServer(t, tt.api, nil), newServer(t, tt.api, nil)
 			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
 			push(t, from, "hello", "1.0.0", platformIndex(t))
 			o := Options{From: from, To: to, App: "hello", Version: "1.0.0"}
-			if record {
+			if tt.record {
 				o.Record = &Record{Who: "ci", When: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 			}
 			first, err := Promote(context.Background(), o)
@@ -305,7 +322,7 @@ func TestPromoteUpToDate(t *testing.T) {
 			}
 			dev.log()
 			rc.log()
-			if record {
+			if tt.record {
 				o.Record = &Record{Who: "someone else", When: time.Now()}
 			}
 			ev := &events{}
@@ -314,23 +331,23 @@ func TestPromoteUpToDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !again.UpToDate || again.BlobsCopied+again.BlobsSkipped+again.BlobsMounted != 0 || again.RecordDigest != first.RecordDigest {
+			if !again.UpToDate || again.BlobsCopied+again.BlobsSkipped+again.BlobsMounted != 0 || again.Referrers != 0 || again.RecordDigest != first.RecordDigest {
 				t.Errorf("re-run %+v; want up to date with nothing copied and record %s", again, first.RecordDigest)
 			}
 			srcReqs, dstReqs := dev.log(), rc.log()
-			t.Log(srcReqs, dstReqs)
 			for _, r := range append(srcReqs, dstReqs...) {
 				if !strings.HasPrefix(r, "HEAD ") && !strings.HasPrefix(r, "GET ") {
 					t.Errorf("re-run wrote: %s", r)
 				}
 			}
-			if len(srcReqs) != 1 || len(dstReqs) > 3 {
-				t.Errorf("re-run made %d source and %d target requests: %v %v", len(srcReqs), len(dstReqs), srcReqs, dstReqs)
+			if len(srcReqs) != tt.wantSrc || len(dstReqs) != tt.wantDst {
+				t.Errorf("re-run made %d source and %d target requests, want %d and %d:\n%s\n%s",
+					len(srcReqs), len(dstReqs), tt.wantSrc, tt.wantDst, strings.Join(srcReqs, "\n"), strings.Join(dstReqs, "\n"))
 			}
 			if !slices.ContainsFunc(ev.all(), func(e progress.Event) bool { return strings.Contains(e.Msg, "up to date") }) {
 				t.Errorf("no up-to-date event: %+v", ev.all())
 			}
-			if record {
+			if tt.record {
 				recs, err := Records(context.Background(), to, "hello", first.Digest)
 				if err != nil || len(recs) != 1 || recs[0].Who != "ci" {
 					t.Errorf("records %+v, %v; want the first one only", recs, err)

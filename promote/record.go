@@ -218,25 +218,25 @@ func readRecord(repo name.Repository, h v1.Hash, opts []remote.Option) (Record, 
 }
 
 // findRecord returns the digest of a record of the same promotion as want
-// that refers to h in the target, or "" when there is none. Annotations
-// decide without reading records; records without them are read.
-func findRecord(ctx context.Context, c *registry.Client, repo name.Repository, h v1.Hash, want Record) (string, error) {
-	opts := c.RemoteOptions(ctx)
-	descs, err := recordDescriptors(repo, h, opts)
-	if err != nil {
-		return "", fmt.Errorf("looking for a promotion record: %w", named(c, "target", err))
-	}
+// among descs, the target's referrers of the digest, or "" when there is
+// none. Annotations decide without reading records; records without them
+// are read.
+func (c *copier) findRecord(ctx context.Context, descs []v1.Descriptor, want Record) (string, error) {
+	opts := c.records.RemoteOptions(ctx)
 	for _, d := range descs {
+		if d.ArtifactType != ArtifactType {
+			continue
+		}
 		if from, ok := d.Annotations[AnnotationFrom]; ok {
-			got := Record{From: from, To: d.Annotations[AnnotationTo], Version: d.Annotations[AnnotationVersion], Digest: h.String()}
+			got := Record{From: from, To: d.Annotations[AnnotationTo], Version: d.Annotations[AnnotationVersion], Digest: want.Digest}
 			if got.same(want) {
 				return d.Digest.String(), nil
 			}
 			continue
 		}
-		r, err := readRecord(repo, d.Digest, opts)
+		r, err := readRecord(c.dst, d.Digest, opts)
 		if err != nil {
-			return "", fmt.Errorf("looking for a promotion record: %w", named(c, "target", err))
+			return "", fmt.Errorf("looking for a promotion record: %w", named(c.records, "target", err))
 		}
 		if r.same(want) {
 			return d.Digest.String(), nil

@@ -3,6 +3,7 @@ package promote
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -24,17 +25,30 @@ func cosignTags(digest v1.Hash) []string {
 	return tags
 }
 
+// isCosignTag reports whether tag is one of cosignTags of some digest.
+func isCosignTag(tag string) bool {
+	for _, s := range cosignSuffixes {
+		if strings.HasPrefix(tag, "sha256-") && strings.HasSuffix(tag, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // maxReferrerDepth bounds how deep referrers of referrers are followed: a
 // signature of an SBOM of the image is depth 2.
 const maxReferrerDepth = 4
 
-// copyReferrers copies the artifacts attached to top: those the source
-// lists as its referrers (through the OCI referrers API or the referrers
-// tag), and cosign's sha256-HEX.sig, .att and .sbom tags with the tags
-// themselves, and in turn the artifacts attached to those (a signature of
-// an SBOM), up to maxReferrerDepth. For an index, the referrers of each
-// platform's manifest are copied too, as far as they can be read. top must
-// have its raw bytes. It returns how many artifacts it copied.
+// copyReferrers brings the target's artifacts attached to top up to date
+// with the source's: those the source lists as its referrers (through the
+// OCI referrers API or the referrers tag) and cosign's sha256-HEX.sig,
+// .att and .sbom tags, with the tags themselves, and in turn the artifacts
+// attached to those (a signature of an SBOM), up to maxReferrerDepth. For
+// an index, the referrers of each platform's manifest too. It runs on every
+// promotion, also when the target holds the image already, and copies only
+// what the target lacks: when everything is there it costs one list of the
+// source's tags, a list of referrers per manifest, and a HEAD per cosign
+// tag on each side. It returns how many artifacts it copied or re-tagged.
 func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 	n, err := c.referrersOf(ctx, top.desc.Digest, 1)
 	if err != nil {
@@ -49,8 +63,7 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 			k, err := c.referrersOf(ctx, m.Digest, 1)
 			n += k
 			if err != nil {
-				c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
-					Msg: fmt.Sprintf("could not copy the referrers of %s: %v", c.src.Digest(m.Digest.String()), err)})
+				return n, err
 			}
 		}
 	}
@@ -60,8 +73,9 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 	return n, nil
 }
 
-// referrersOf copies the referrers and cosign tags of one manifest at the
-// given depth, then theirs. Each subject is listed once.
+// referrersOf copies the referrers and cosign tags of one manifest that the
+// target lacks, at the given depth, then does the same for each of them,
+// whether copied now or before. Each subject is listed once.
 func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (int, error) {
 	if depth > maxReferrerDepth || c.listed[subject] {
 		return 0, nil
@@ -77,20 +91,39 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		return 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
 	}
 	n := 0
-	for _, d := range im.Manifests {
-		// Put each again even when the target has it, so that a target
-		// without the referrers API gets its referrers tag updated.
-		if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
-			return n, err
+	if len(im.Manifests) > 0 {
+		have, err := c.targetReferrers(ctx, subject)
+		if err != nil {
+			return 0, err
 		}
-		n++
+		in := make(map[v1.Hash]bool, len(have))
+		for _, d := range have {
+			in[d.Digest] = true
+		}
+		for _, d := range im.Manifests {
+			if in[d.Digest] {
+				continue
+			}
+			// Put it even when the target has the manifest, so that a
+			// target without the referrers API gets its referrers tag
+			// updated.
+			if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
+				return n, err
+			}
+			n++
+		}
 	}
+
 	type tagged struct {
 		tag  string
 		node node
 	}
-	var tags []tagged
+	var next []v1.Hash
+	var retag []tagged
 	for _, t := range cosignTags(subject) {
+		if has, known := c.sourceHasTag(ctx, t); known && !has {
+			continue
+		}
 		d, err := c.headSource(ctx, c.src.Tag(t))
 		if err != nil {
 			return n, err
@@ -98,29 +131,31 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		if d == nil {
 			continue
 		}
+		next = append(next, d.Digest)
+		tag := c.dst.Tag(t)
+		existing, err := c.headTarget(ctx, tag)
+		if err != nil {
+			return n, err
+		}
+		if existing == d.Digest {
+			continue
+		}
+		if existing != (v1.Hash{}) {
+			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
+				Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
+		}
 		nd, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)
 		if err != nil {
 			return n, err
 		}
-		tags = append(tags, tagged{t, nd})
+		retag = append(retag, tagged{t, nd})
 		n++
 	}
 	if err := c.flush(ctx); err != nil {
 		return n, err
 	}
-	for _, t := range tags {
+	for _, t := range retag {
 		tag := c.dst.Tag(t.tag)
-		existing, err := c.headTarget(ctx, tag)
-		if err != nil {
-			return n, err
-		}
-		if existing == t.node.desc.Digest {
-			continue
-		}
-		if existing != (v1.Hash{}) {
-			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
-				Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, t.node.desc.Digest)})
-		}
 		nd := t.node
 		if nd.raw == nil {
 			if nd, err = c.fetch(ctx, nd.desc.Digest); err != nil {
@@ -132,12 +167,8 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		}
 	}
 	// Then what is attached to each of them.
-	next := make([]v1.Hash, 0, n)
 	for _, d := range im.Manifests {
 		next = append(next, d.Digest)
-	}
-	for _, t := range tags {
-		next = append(next, t.node.desc.Digest)
 	}
 	for _, d := range next {
 		k, err := c.referrersOf(ctx, d, depth+1)
@@ -147,4 +178,46 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		}
 	}
 	return n, nil
+}
+
+// targetReferrers lists the target's referrers of subject, once per
+// promotion: it is asked before anything is attached to subject.
+func (c *copier) targetReferrers(ctx context.Context, subject v1.Hash) ([]v1.Descriptor, error) {
+	if ds, ok := c.dstRefs[subject]; ok {
+		return ds, nil
+	}
+	ref := c.dst.Digest(subject.String())
+	idx, err := remote.Referrers(ref, append(c.dstOpts, remote.Reuse(c.dstPuller))...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.dstErr(err))
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.dstErr(err))
+	}
+	c.dstRefs[subject] = im.Manifests
+	return im.Manifests, nil
+}
+
+// sourceHasTag reports whether the source has the cosign tag, from one
+// list of its tags; known is false when the source would not list them, and
+// the tag must be asked for.
+func (c *copier) sourceHasTag(ctx context.Context, tag string) (has, known bool) {
+	if !c.tagsListed {
+		c.tagsListed = true
+		// Registries that refuse to list tags to a puller are asked for
+		// each tag instead; a real failure shows there.
+		if tags, err := c.srcPuller.List(ctx, c.src); err == nil {
+			c.srcTags = map[string]bool{}
+			for _, t := range tags {
+				if isCosignTag(t) {
+					c.srcTags[t] = true
+				}
+			}
+		}
+	}
+	if c.srcTags == nil {
+		return false, false
+	}
+	return c.srcTags[tag], true
 }
