@@ -118,5 +118,8 @@ type Deploy struct {
 	Timeout Duration `yaml:"timeout" doc:"how long a rollout may take before it fails (default 5m)"`
 	JVM     bool     `yaml:"jvm" doc:"apply the JVM preset in every environment: heap from the memory limit, no CPU limit (an environment's jvm overrides it)"`
 	// Stability becomes the Deployment's minReadySeconds.
-	Stability Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off)"`
+	// DisruptionBudget and Spread are on unless set to false.
+	DisruptionBudget *bool    `yaml:"disruptionBudget" doc:"a PodDisruptionBudget (maxUnavailable 1) for environments of 2 or more replicas, so node drains take one pod at a time (default true)"`
+	Spread           *bool    `yaml:"spread" doc:"a soft topology spread of 2 or more replicas across nodes (default true)"`
+	Stability        Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off)"`
 }

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,7 +62,32 @@ func (c *Cluster) Apply(ctx context.Context, m Manifests, o ApplyOptions) (Appli
 			out.Deployment = d
 		}
 	}
+	if m.Budget == nil && !o.DryRun {
+		if err := c.removeBudget(ctx, m.Deployment.Namespace, m.Deployment.Name); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// removeBudget deletes the PodDisruptionBudget Slipway made for an
+// environment that no longer has 2 or more replicas (or turned it off);
+// one that Slipway did not make is left alone.
+func (c *Cluster) removeBudget(ctx context.Context, ns, name string) error {
+	pdbs := c.Client.PolicyV1().PodDisruptionBudgets(ns)
+	pdb, err := pdbs.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+		return nil
+	case err != nil:
+		return c.explain(err, "reading PodDisruptionBudget "+ns+"/"+name)
+	case pdb.Labels[LabelManagedBy] != ManagedBy:
+		return nil
+	}
+	if err := pdbs.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return c.explain(err, "removing PodDisruptionBudget "+ns+"/"+name)
+	}
+	return nil
 }
 
 func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions) (runtime.Object, error) {
@@ -86,6 +112,8 @@ func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions)
 		got, err = c.Client.AppsV1().Deployments(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
 	case *networkingv1.Ingress:
 		got, err = c.Client.NetworkingV1().Ingresses(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
+	case *policyv1.PodDisruptionBudget:
+		got, err = c.Client.PolicyV1().PodDisruptionBudgets(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
 	default:
 		return nil, fmt.Errorf("applying %T: not a kind Slipway deploys", obj)
 	}
@@ -113,6 +141,8 @@ func describeObject(obj runtime.Object) (kind, name string) {
 		return "Deployment", v.Namespace + "/" + v.Name
 	case *networkingv1.Ingress:
 		return "Ingress", v.Namespace + "/" + v.Name
+	case *policyv1.PodDisruptionBudget:
+		return "PodDisruptionBudget", v.Namespace + "/" + v.Name
 	}
 	return fmt.Sprintf("%T", obj), ""
 }

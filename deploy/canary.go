@@ -27,6 +27,9 @@ func (c *Cluster) RetireCanary(ctx context.Context, ns, name, digest string) (bo
 	if err := c.Client.NetworkingV1().Ingresses(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) {
 		return true, c.explain(err, "removing canary Ingress "+ns+"/"+name)
 	}
+	if err := c.Client.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+		return true, c.explain(err, "removing canary PodDisruptionBudget "+ns+"/"+name)
+	}
 	if err := c.Client.CoreV1().Services(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) {
 		return true, c.explain(err, "removing canary Service "+ns+"/"+name)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,7 @@ var permissions = []permission{
 	{verb: "list", resource: "events"},
 	{verb: "patch", resource: "services"},
 	{verb: "patch", group: "networking.k8s.io", resource: "ingresses"},
+	{verb: "patch", group: "policy", resource: "poddisruptionbudgets"},
 }
 
 // Doctor checks that a deploy to namespace ns of this cluster can work:
@@ -126,8 +128,30 @@ func (c *Cluster) reachability(ctx context.Context) Check {
 			Detail: fmt.Sprintf("asking %s (context %s) for its version: %v", c.Server, c.Context, err),
 			Hint:   c.nextStep(err)}
 	}
-	return Check{Name: CheckReachability, Status: CheckOK,
-		Detail: fmt.Sprintf("Kubernetes %s at %s (context %s)", v.GitVersion, c.Server, c.Context)}
+	detail := fmt.Sprintf("Kubernetes %s at %s (context %s)", v.GitVersion, c.Server, c.Context)
+	if major, minor, ok := serverVersion(v); ok && (major < MinKubernetes[0] || major == MinKubernetes[0] && minor < MinKubernetes[1]) {
+		return Check{Name: CheckReachability, Status: CheckFail,
+			Detail: fmt.Sprintf("%s is older than %d.%d, the oldest Slipway deploys to: the preStop sleep action it renders needs %d.%d", detail, MinKubernetes[0], MinKubernetes[1], MinKubernetes[0], MinKubernetes[1]),
+			Hint:   "upgrade the cluster; until then set deploy.drain: 0s (no preStop sleep) and accept that rollouts may drop requests"}
+	}
+	return Check{Name: CheckReachability, Status: CheckOK, Detail: detail}
+}
+
+// MinKubernetes is the oldest Kubernetes (major, minor) whose API takes
+// every object Slipway renders: the preStop sleep action is 1.30's.
+var MinKubernetes = [2]int{1, 30}
+
+// serverVersion reads major and minor from a version answer ("30+" on some
+// managed clusters).
+func serverVersion(v *version.Info) (major, minor int, ok bool) {
+	num := func(s string) (int, bool) {
+		s = strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		n, err := strconv.Atoi(s)
+		return n, err == nil
+	}
+	major, ok1 := num(v.Major)
+	minor, ok2 := num(v.Minor)
+	return major, minor, ok1 && ok2
 }
 
 // nextStep says what to do about an error from the API server, as explain

@@ -26,6 +26,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
@@ -116,7 +118,7 @@ func TestDoctorRBAC(t *testing.T) {
 		detail string
 		hint   string
 	}{
-		{name: "all allowed", status: CheckOK, detail: "all 15 permissions a deploy needs in namespace hello-dev"},
+		{name: "all allowed", status: CheckOK, detail: "all 16 permissions a deploy needs in namespace hello-dev"},
 		{name: "namespaced user", deny: []string{"patch namespaces", "delete deployments.apps", "patch ingresses.networking.k8s.io"},
 			status: CheckFail,
 			detail: "context test may not patch namespaces, delete deployments.apps, patch ingresses.networking.k8s.io in namespace hello-dev",
@@ -321,6 +323,34 @@ func TestDoctor(t *testing.T) {
 	for _, ch := range checks {
 		if ch.Status != want[ch.Name] {
 			t.Errorf("%s = %+v; want %s", ch.Name, ch, want[ch.Name])
+		}
+	}
+}
+
+func TestDoctorServerVersion(t *testing.T) {
+	tests := []struct {
+		major, minor string
+		status       CheckStatus
+		detail       string
+	}{
+		{"1", "36", CheckOK, "Kubernetes v1.36"},
+		{"1", "30+", CheckOK, "Kubernetes v1.30+"},
+		{"1", "29", CheckFail, "older than 1.30, the oldest Slipway deploys to: the preStop sleep action"},
+		{"0", "99", CheckFail, "older than 1.30"},
+		{"2", "0", CheckOK, "Kubernetes v2.0"},
+		{"", "", CheckOK, "Kubernetes v."}, // unknown: not judged
+	}
+	for _, tt := range tests {
+		client := fake.NewSimpleClientset()
+		fd := client.Discovery().(*fakediscovery.FakeDiscovery)
+		fd.FakedServerVersion = &version.Info{Major: tt.major, Minor: tt.minor, GitVersion: "v" + tt.major + "." + tt.minor}
+		c := &Cluster{Client: client, Server: "https://127.0.0.1:6443", Context: "test"}
+		got := c.reachability(context.Background())
+		if got.Status != tt.status || !strings.Contains(got.Detail, tt.detail) {
+			t.Errorf("%s.%s: %+v, want %s with %q", tt.major, tt.minor, got, tt.status, tt.detail)
+		}
+		if tt.status == CheckFail && !strings.Contains(got.Hint, "upgrade the cluster") {
+			t.Errorf("%s.%s: hint %q", tt.major, tt.minor, got.Hint)
 		}
 	}
 }

@@ -3,11 +3,14 @@ package deploy
 import (
 	"fmt"
 	"maps"
+	"path"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -40,8 +43,11 @@ type Manifests struct {
 	Namespace  *corev1.Namespace // nil when the namespace is not Slipway's to create
 	Secret     *corev1.Secret
 	Deployment *appsv1.Deployment
-	Service    *corev1.Service
-	Ingress    *networkingv1.Ingress
+	// Budget is the PodDisruptionBudget of environments of 2 or more
+	// replicas; nil otherwise (and then Apply removes Slipway's old one).
+	Budget  *policyv1.PodDisruptionBudget
+	Service *corev1.Service
+	Ingress *networkingv1.Ingress
 	// CanaryService and CanaryIngress send canary.weight percent of the
 	// ingress traffic to a canary (NGINX canary annotations).
 	CanaryService *corev1.Service
@@ -64,6 +70,9 @@ func (m Manifests) Objects() []runtime.Object {
 		out = append(out, m.Secret)
 	}
 	out = append(out, m.Deployment)
+	if m.Budget != nil {
+		out = append(out, m.Budget)
+	}
 	if m.Service != nil {
 		out = append(out, m.Service)
 	}
@@ -251,6 +260,23 @@ func Render(in RenderInput) (Manifests, error) {
 		},
 	}
 
+	if replicas >= 2 {
+		if b := p.Deploy.DisruptionBudget; b == nil || *b {
+			one := intstr.FromInt32(1)
+			m.Budget = &policyv1.PodDisruptionBudget{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+				ObjectMeta: meta(name),
+				Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: selector}},
+			}
+		}
+		if sp := p.Deploy.Spread; (sp == nil || *sp) && len(m.Deployment.Spec.Template.Spec.TopologySpreadConstraints) == 0 {
+			m.Deployment.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+				MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: selector}, MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
+			}}
+		}
+	}
+
 	service := func(selector map[string]string) *corev1.Service {
 		return &corev1.Service{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -359,6 +385,7 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 
 	if jvm := p.Deploy.JVM; env.JVM != nil && *env.JVM || env.JVM == nil && jvm {
 		warnings = append(warnings, jvmPreset(c)...)
+		writableTmp(&spec, c)
 	}
 
 	// Zero downtime: drain before SIGTERM, and a grace period that covers it.
@@ -449,6 +476,30 @@ func copyMap(m map[string]string) map[string]string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// jvmTmpSize bounds the JVM preset's /tmp.
+var jvmTmpSize = resource.MustParse("256Mi")
+
+// writableTmp gives container c a writable /tmp, an emptyDir of at most
+// jvmTmpSize, unless pod.yml mounts something there: the root filesystem is
+// read-only, and the JVM writes to /tmp (hsperfdata, native libraries
+// unpacked from jars, JIT logs) or fails to start.
+func writableTmp(spec *corev1.PodSpec, c *corev1.Container) {
+	for _, m := range c.VolumeMounts {
+		if path.Clean(m.MountPath) == "/tmp" {
+			return
+		}
+	}
+	name := "tmp"
+	for _, v := range spec.Volumes {
+		if v.Name == name {
+			name = "slipway-tmp"
+		}
+	}
+	size := jvmTmpSize
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}}})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: "/tmp"})
+}
 
 // jvmPreset sizes a JVM for its container: a heap of half the memory limit
 // (-Xmx in JAVA_TOOL_OPTIONS, the rest is metaspace, threads and buffers),

@@ -307,3 +307,40 @@ func TestRenderCanaryWeight(t *testing.T) {
 		t.Errorf("canary ingress %+v, service %+v", ing, m.CanaryService)
 	}
 }
+
+func TestRenderBudgetAndSpread(t *testing.T) {
+	p, pod := example(t)
+	prod, _ := p.Environments.Get("prod")
+	off := false
+	one, three := 1, 3
+	tests := []struct {
+		name           string
+		replicas       *int
+		budget, spread *bool
+		wantBudget     bool
+		wantSpread     bool
+	}{
+		{"3 replicas", &three, nil, nil, true, true},
+		{"1 replica", &one, nil, nil, false, false},
+		{"turned off", &three, &off, &off, false, false},
+	}
+	for _, tt := range tests {
+		pp := *p
+		pp.Deploy.DisruptionBudget, pp.Deploy.Spread = tt.budget, tt.spread
+		env := prod
+		env.Replicas = tt.replicas
+		m, err := Render(RenderInput{Project: &pp, Env: env, Pod: pod, Image: "r.example.com/hello@" + digest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.Budget != nil) != tt.wantBudget {
+			t.Errorf("%s: budget %v", tt.name, m.Budget)
+		}
+		if got := len(m.Deployment.Spec.Template.Spec.TopologySpreadConstraints) > 0; got != tt.wantSpread {
+			t.Errorf("%s: spread %v", tt.name, got)
+		}
+		if m.Budget != nil && (m.Budget.Spec.MaxUnavailable.IntValue() != 1 || m.Budget.Spec.Selector.MatchLabels[LabelEnv] != "prod") {
+			t.Errorf("%s: budget %+v", tt.name, m.Budget.Spec)
+		}
+	}
+}
