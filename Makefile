@@ -8,6 +8,8 @@ export GOBIN := $(BIN)
 
 STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
+COSIGN_VERSION := v2.6.5
+ORAS_VERSION := v1.3.6
 APT_PACKAGES := docker-registry git curl openssl groovy
 
 .PHONY: all build test unit lint fuzz deps demo demo-down clean
@@ -22,6 +24,8 @@ deps: ## install what the test suite needs, when missing
 	@hack/testenv/k8s.sh install
 	@test -x $(BIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@test -x $(BIN)/actionlint || $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@test -x $(BIN)/cosign || $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+	@test -x $(BIN)/oras || $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
 lint: deps ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
