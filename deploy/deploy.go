@@ -34,6 +34,13 @@ type Options struct {
 	ForceConflicts bool
 	// Who and Reason are recorded on the Deployment.
 	Who, Reason string
+	// Lock, when set, takes the environment's deploy lock (Cluster.Lock)
+	// before anything is read, and releases it at the end, also on failure
+	// and interrupt. Empty Namespace and Name are the environment's
+	// (LockName); the namespace is created for the lock when Slipway
+	// creates it anyway. Breaking a lock adds whose it was to the reason
+	// recorded on the Deployment.
+	Lock *LockOptions
 	// Now is the deploy time (default time.Now).
 	Now      func() time.Time
 	Progress progress.Reporter
@@ -56,9 +63,11 @@ type Result struct {
 	// RolledBackTo is the revision restored after a failure; 0 with
 	// RolledBack means the new Deployment was removed (there was nothing
 	// before it).
-	RolledBackTo int64    `json:"rolledBackTo,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Seconds      float64  `json:"seconds"`
+	RolledBackTo int64 `json:"rolledBackTo,omitempty"`
+	// BrokeLock is the run whose lock --break-lock took, if any.
+	BrokeLock *Holder  `json:"brokeLock,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Seconds   float64  `json:"seconds"`
 }
 
 // FailedError is a failed rollout, with its verdict and what was done
@@ -108,8 +117,15 @@ func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 
 // Deploy renders, applies and waits for a verdict; a failed rollout is
 // rolled back (and waited for) unless NoRollback. Deploying what already
-// runs, healthy, changes nothing.
-func Deploy(ctx context.Context, o Options) (Result, error) {
+// runs, healthy, changes nothing. With Lock, all of it happens under the
+// environment's deploy lock.
+//
+// When ctx is cancelled (an interrupt), Deploy stops waiting, leaves the
+// cluster as it is (a rollout under way carries on in Kubernetes; it is
+// not rolled back), releases the lock and returns an InterruptedError
+// saying what it left. When another run breaks the lock, Deploy stops
+// waiting in the same way and returns an error matching ErrLockLost.
+func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	start := time.Now()
 	rep := progress.Or(o.Progress)
 	now := time.Now
@@ -128,19 +144,61 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 	}
 	name := m.Deployment.Name
 	var before int64 // the revision running before this deploy, 0 for none
-	res := Result{Env: env.Name, Namespace: env.Namespace, Deployment: name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}
+	res = Result{Env: env.Name, Namespace: env.Namespace, Deployment: name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}
 	for _, w := range m.Warnings {
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
 	}
 	c := o.Cluster
 	deployments := c.Client.AppsV1().Deployments(env.Namespace)
+	stage := stageNothing
+	interrupted := func(err error, revision int64) error {
+		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &InterruptedError{Env: env.Name, State: deployState(stage, in.Version, env.Name, revision), Next: deployNext(stage, env.Name), Err: ctx.Err()}
+	}
+
+	reason := o.Reason
+	wctx := ctx // the context of the waits, cancelled when the lock is lost
+	if o.Lock != nil {
+		lo := *o.Lock
+		lo.Namespace = firstOf(lo.Namespace, env.Namespace)
+		lo.Name = firstOf(lo.Name, LockName(in.Project, env))
+		lo.CreateNamespace = lo.CreateNamespace || m.Namespace != nil
+		lo.Holder.Env = firstOf(lo.Holder.Env, env.Name)
+		lo.Holder.Operation = firstOf(lo.Holder.Operation, "deploy")
+		lo.Holder.Version = firstOf(lo.Holder.Version, in.Version)
+		if lo.Progress == nil {
+			lo.Progress = rep
+		}
+		lock, lerr := c.Lock(ctx, lo)
+		if lerr != nil {
+			return res, interrupted(lerr, 0)
+		}
+		defer func() { err = release(ctx, lock, err, rep) }()
+		if lock.Broken != nil {
+			res.BrokeLock = lock.Broken
+			reason = brokeReason(reason, lo.Reason, *lock.Broken)
+		}
+		var cancel context.CancelCauseFunc
+		wctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-lock.Lost():
+				cancel(ErrLockLost)
+			case <-wctx.Done():
+			}
+		}()
+		defer func() { err = lostError(wctx, lock, err, "deploying "+in.Version+" to "+env.Name) }()
+	}
 
 	live, err := deployments.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		live = nil
 	case err != nil:
-		return res, c.explain(err, "reading Deployment "+env.Namespace+"/"+name)
+		return res, interrupted(c.explain(err, "reading Deployment "+env.Namespace+"/"+name), 0)
 	}
 	if live != nil {
 		before = revisionOf(live)
@@ -156,7 +214,7 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 		}
 		dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: same}, ApplyOptions{DryRun: true, Force: o.ForceConflicts})
 		if err != nil {
-			return res, err
+			return res, interrupted(err, 0)
 		}
 		if dry.Deployment.Generation == live.Generation {
 			res.UpToDate, res.Revision = true, revisionOf(live)
@@ -166,26 +224,28 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 	}
 
 	record := map[string]string{AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339)}
-	if o.Reason != "" {
-		record[AnnotationReason] = o.Reason
+	if reason != "" {
+		record[AnnotationReason] = reason
 	}
 	for k, v := range record {
 		m.Deployment.Annotations[k] = v
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, env.Name, c.Context)})
+	stage = stageApplying
 	applied, err := c.Apply(ctx, m, ApplyOptions{Force: o.ForceConflicts})
 	if err != nil {
-		return res, err
+		return res, interrupted(err, 0)
 	}
+	stage = stageRollout
 	timeout := o.Timeout
 	if timeout == 0 {
 		timeout = in.Project.Deploy.Timeout.Duration
 	}
 	wait := WaitOptions{Namespace: env.Namespace, Name: name, Generation: applied.Deployment.Generation,
 		Timeout: timeout, Stability: o.Stability, Progress: rep}
-	v, err := Wait(ctx, c.Client, wait)
+	v, err := Wait(wctx, c.Client, wait)
 	if err != nil {
-		return res, c.explain(err, "waiting for "+name)
+		return res, interrupted(c.explain(err, "waiting for "+name), res.Revision)
 	}
 	res.Verdict, res.Revision = &v, v.Revision
 	if v.Phase == PhaseSucceeded {
@@ -194,7 +254,12 @@ func Deploy(ctx context.Context, o Options) (Result, error) {
 	}
 
 	if !o.NoRollback {
-		if err := rollbackAfter(ctx, c, &res, before, wait, rep); err != nil {
+		stage = stageRollback
+		if err := rollbackAfter(wctx, c, &res, before, wait, rep); err != nil {
+			if ie, ok := interrupted(err, before).(*InterruptedError); ok {
+				ie.State = fmt.Sprintf("%s failed in %s (%s), and the rollback to the revision before it continues in the cluster", in.Version, env.Name, v.Reason)
+				return res, ie
+			}
 			return res, err
 		}
 	}
@@ -289,4 +354,111 @@ func parseRevision(s string) int64 {
 	var n int64
 	fmt.Sscan(s, &n)
 	return n
+}
+
+// ErrInterrupted is matched by a deploy or rollback stopped by an
+// interrupt (its context cancelled); such an error also matches
+// context.Canceled.
+var ErrInterrupted = errors.New("interrupted")
+
+// InterruptedError says what an interrupted deploy or rollback left in the
+// cluster. It matches ErrInterrupted and the context's error.
+type InterruptedError struct {
+	Env string
+	// State is what the environment was left with, e.g. "the rollout of
+	// 1.2.3 to prod continues in the cluster".
+	State string
+	// Next is what to do next.
+	Next string
+	// Released is true when the deploy lock was held and released.
+	Released bool
+	Err      error
+}
+
+// Error is "interrupted: STATE", whether the lock was released, then the
+// next step on its own line.
+func (e *InterruptedError) Error() string {
+	msg := "interrupted: " + e.State
+	if e.Released {
+		msg += "; released the lock of " + e.Env
+	}
+	if e.Next != "" {
+		msg += "\nnext: " + e.Next
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is match ErrInterrupted and the context's error.
+func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Err} }
+
+// Stages of a deploy, for what an interrupt leaves.
+const (
+	stageNothing  = iota // nothing changed yet
+	stageApplying        // applying the manifests
+	stageRollout         // the rollout runs
+	stageRollback        // rolling back a failed rollout
+)
+
+// deployState says what an interrupt at stage left in env.
+func deployState(stage int, version, env string, revision int64) string {
+	switch stage {
+	case stageApplying:
+		return fmt.Sprintf("while applying %s to %s: some of its objects may be applied, and if the Deployment was, its rollout continues in the cluster", version, env)
+	case stageRollout:
+		rev := ""
+		if revision > 0 {
+			rev = fmt.Sprintf(" (revision %d)", revision)
+		}
+		return fmt.Sprintf("the rollout of %s to %s%s continues in the cluster: Kubernetes carries it on, and it was not rolled back", version, env, rev)
+	case stageRollback:
+		return fmt.Sprintf("the rollback of %s continues in the cluster", env)
+	}
+	return fmt.Sprintf("nothing was changed in %s", env)
+}
+
+// deployNext is the next step after an interrupt at stage.
+func deployNext(stage int, env string) string {
+	if stage == stageNothing {
+		return fmt.Sprintf("run `slipway deploy %s` again", env)
+	}
+	return fmt.Sprintf("run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", env, env, env)
+}
+
+// release releases the lock at the end of a deploy or rollback that
+// returns err, noting on an InterruptedError that it did. A lock that
+// cannot be released is a warning: it expires by itself.
+func release(ctx context.Context, l *Lock, err error, rep progress.Reporter) error {
+	rerr := l.Release(ctx)
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		ie.Released = rerr == nil
+	}
+	if rerr != nil {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("%v; it expires by itself within %s", rerr, l.o.Duration)})
+	}
+	return err
+}
+
+// lostError turns err, when wctx was cancelled because the lock was lost,
+// into an error that says who took it and what was left.
+func lostError(wctx context.Context, l *Lock, err error, doing string) error {
+	if err == nil || !errors.Is(context.Cause(wctx), ErrLockLost) {
+		return err
+	}
+	return fmt.Errorf("%s: %w by %s; stopped waiting and left the rollout as it is: that run decides now",
+		doing, ErrLockLost, l.LostTo())
+}
+
+// brokeReason is the reason recorded on a Deployment deployed after
+// breaking the lock of holder: the deploy's reason (else why the lock was
+// broken) and whose lock it was.
+func brokeReason(reason, why string, holder Holder) string {
+	note := "broke the deploy lock held by " + holder.String()
+	switch {
+	case reason == "":
+		return note + ": " + why
+	case reason == why || strings.HasSuffix(reason, ": "+why):
+		return reason + "; " + note
+	}
+	return reason + "; " + note + ": " + why
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,38 +24,89 @@ type UndoOptions struct {
 	Timeout time.Duration
 	// Who and Reason are recorded on the Deployment.
 	Who, Reason string
-	Now         func() time.Time
-	Progress    progress.Reporter
+	// Lock, when set, takes the environment's deploy lock (Cluster.Lock)
+	// first and releases it at the end, as Deploy does; its Name is
+	// required, an empty Namespace is the Deployment's.
+	Lock     *LockOptions
+	Now      func() time.Time
+	Progress progress.Reporter
 }
 
 // Undo rolls an environment's Deployment back to an earlier revision and
 // waits for the verdict, as deploy does. It is the emergency path: no gate
-// applies, and a failure is reported, not rolled back again.
-func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (Result, error) {
+// applies, and a failure is reported, not rolled back again. An interrupt
+// stops the wait as in Deploy: the rollback carries on in the cluster.
+func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res Result, err error) {
 	start := time.Now()
 	rep := progress.Or(o.Progress)
+	var target Revision
+	applied := false
+	interrupted := func(err error) error {
+		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		state := "nothing was changed in " + c.Env
+		next := fmt.Sprintf("run `slipway rollback %s` again", c.Env)
+		if applied {
+			state = fmt.Sprintf("the rollback of %s to revision %d (%s) continues in the cluster", c.Env, target.Revision, target.Version)
+			next = fmt.Sprintf("run `slipway status %s` to follow it", c.Env)
+		}
+		return &InterruptedError{Env: c.Env, State: state, Next: next, Err: ctx.Err()}
+	}
+	reason := o.Reason
+	wctx := ctx
+	if o.Lock != nil {
+		lo := *o.Lock
+		lo.Namespace = firstOf(lo.Namespace, ns)
+		lo.Holder.Env = firstOf(lo.Holder.Env, c.Env)
+		lo.Holder.Operation = firstOf(lo.Holder.Operation, "rollback")
+		if lo.Progress == nil {
+			lo.Progress = rep
+		}
+		lock, lerr := c.Lock(ctx, lo)
+		if lerr != nil {
+			return Result{Env: c.Env, Namespace: ns, Deployment: name}, interrupted(lerr)
+		}
+		defer func() { err = release(ctx, lock, err, rep) }()
+		if lock.Broken != nil {
+			res.BrokeLock = lock.Broken
+			reason = brokeReason(reason, lo.Reason, *lock.Broken)
+		}
+		var cancel context.CancelCauseFunc
+		wctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-lock.Lost():
+				cancel(ErrLockLost)
+			case <-wctx.Done():
+			}
+		}()
+		defer func() { err = lostError(wctx, lock, err, "rolling back "+c.Env) }()
+	}
+	broke := res.BrokeLock
 	hist, err := c.History(ctx, ns, name)
 	if err != nil {
-		return Result{}, err
+		return Result{}, interrupted(err)
 	}
 	target, current, err := pick(hist, o.To)
 	if err != nil {
 		return Result{}, fmt.Errorf("rolling back %s: %w", c.Env, err)
 	}
-	res := Result{Env: c.Env, Namespace: ns, Deployment: name, Image: target.Image, Version: target.Version, Revision: target.Revision}
+	res = Result{Env: c.Env, Namespace: ns, Deployment: name, Image: target.Image, Version: target.Version, Revision: target.Revision, BrokeLock: broke}
 	if target.Revision == current.Revision {
 		res.UpToDate = true
 		return res, nil
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling %s back to revision %d (%s)", c.Env, target.Revision, target.Version)})
+	applied = true // perhaps: an interrupted apply may or may not have landed
 	if _, err := Rollback(ctx, c.Client, ns, name, target.rs, FieldManager); err != nil {
-		return res, c.explain(err, "")
+		return res, interrupted(c.explain(err, ""))
 	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	reason := o.Reason
 	if reason == "" {
 		reason = fmt.Sprintf("rollback from revision %d", current.Revision)
 	}
@@ -64,11 +116,11 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (Res
 	}}})
 	d, err := c.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
 	if err != nil {
-		return res, c.explain(err, "recording the rollback of "+name)
+		return res, interrupted(c.explain(err, "recording the rollback of "+name))
 	}
-	v, err := Wait(ctx, c.Client, WaitOptions{Namespace: ns, Name: name, Generation: d.Generation, Timeout: o.Timeout, Progress: rep})
+	v, err := Wait(wctx, c.Client, WaitOptions{Namespace: ns, Name: name, Generation: d.Generation, Timeout: o.Timeout, Progress: rep})
 	if err != nil {
-		return res, c.explain(err, "waiting for the rollback of "+name)
+		return res, interrupted(c.explain(err, "waiting for the rollback of "+name))
 	}
 	res.Verdict, res.Seconds = &v, time.Since(start).Seconds()
 	if v.Revision > 0 {
