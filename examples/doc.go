@@ -1,0 +1,3 @@
+// Package examples holds sample Slipway projects; its test builds every one
+// of them, and pushes them to local registries in the end-to-end suite.
+package examples

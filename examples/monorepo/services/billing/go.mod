@@ -1,0 +1,3 @@
+module example.com/platform/billing
+
+go 1.22

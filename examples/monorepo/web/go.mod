@@ -1,0 +1,3 @@
+module example.com/platform/web
+
+go 1.22
