@@ -226,3 +226,25 @@ func TestPromoteNoRecordWithoutReferrers(t *testing.T) {
 		t.Errorf("re-run %+v; want the signature, the record and the tag", res)
 	}
 }
+
+// TestPromoteCosignTagsWithoutTagList finds cosign's tags by asking for
+// each when the source refuses to list its tags.
+func TestPromoteCosignTagsWithoutTagList(t *testing.T) {
+	f := &failing{match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }}
+	f.on.Store(true)
+	dev, rc := newServer(t, false, f.wrap), newServer(t, false, nil)
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	digest := push(t, from, "hello", "1.0.0", randomImage(t, 512, 1))
+	tag := "sha256-" + digest.Hex + ".sig"
+	sig := push(t, from, "hello", tag, randomImage(t, 64, 1))
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Referrers != 1 {
+		t.Errorf("result %+v; want the signature copied", res)
+	}
+	if got := descriptor(t, to, "hello", tag).Digest; got != sig {
+		t.Errorf("rc %s = %s, want %s", tag, got, sig)
+	}
+}
