@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ const (
 	lockPoll = time.Second
 	// releaseTimeout bounds the release, which also runs after an interrupt.
 	releaseTimeout = 10 * time.Second
+	// WaitForever, as LockOptions.Wait, waits as long as another run holds
+	// the lock.
+	WaitForever = time.Duration(math.MaxInt64)
 )
 
 // Annotations on the lock's Lease that describe its holder, and one that
@@ -384,8 +388,12 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 			}
 			if reported != held.Identity {
 				reported = held.Identity
-				rep.Report(progress.Event{Kind: progress.Info, Step: "lock", Msg: fmt.Sprintf("waiting up to %s for the lock of %s, held by %s",
-					o.Wait.Round(time.Second), c.Env, held.describe(now))})
+				upTo := " up to " + o.Wait.Round(time.Second).String()
+				if o.Wait == WaitForever {
+					upTo = ""
+				}
+				rep.Report(progress.Event{Kind: progress.Info, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
+					upTo, c.Env, held.describe(now))})
 			}
 			t := time.NewTimer(min(o.Poll, o.Wait-now.Sub(start)))
 			select {

@@ -41,6 +41,12 @@ type DeployOptions struct {
 	// SkipGate deploys despite the environment's requirement; Reason must
 	// say why, and is recorded.
 	SkipGate bool
+	// WaitLock is how long to wait for another deploy or rollback of the
+	// environment to release its lock; 0 fails at once (deploy.ErrLocked).
+	WaitLock time.Duration
+	// BreakLock takes the environment's lock whoever holds it; Reason must
+	// say why, and is recorded with whose lock it was.
+	BreakLock bool
 }
 
 // DeployResult is what Deploy did; with DryRun or Diff, Manifests or Diff
@@ -53,11 +59,16 @@ type DeployResult struct {
 
 // Deploy rolls the project's image out to the environment called envName:
 // the version at HEAD (or o.Version / o.Digest) from that environment's
-// registry, by digest.
+// registry, by digest. The rollout runs under the environment's deploy
+// lock (deploy.LockName: a canary shares its main environment's), so a
+// second deploy or rollback of it fails fast, or waits o.WaitLock.
 func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOptions) (DeployResult, error) {
 	env, err := p.Environment(envName)
 	if err != nil {
 		return DeployResult{}, fmt.Errorf("deploying: %w", err)
+	}
+	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
+		return DeployResult{}, fmt.Errorf("deploying to %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
 	}
 	pod, err := readPod(p)
 	if err != nil {
@@ -90,6 +101,7 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 				Note: fmt.Sprintf("%s already runs this digest, healthy: no canary needed", target.Name)}}, nil
 		}
 	}
+	reason := o.Reason // why, before the gate's note is added
 	if !o.Diff {
 		switch {
 		case o.SkipGate && strings.TrimSpace(o.Reason) == "":
@@ -113,6 +125,10 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 	res, err := deploy.Deploy(ctx, deploy.Options{
 		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
 		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+		Lock: &deploy.LockOptions{
+			Holder: deploy.NewHolder(Actor(), "deploy", env.Name, in.Version),
+			Wait:   o.WaitLock, Break: o.BreakLock, Reason: reason,
+		},
 	})
 	if err != nil {
 		return DeployResult{Result: res}, err

@@ -138,13 +138,20 @@ type RollbackOptions struct {
 	To      string
 	Timeout time.Duration
 	Reason  string
+	// WaitLock and BreakLock are as for DeployOptions.
+	WaitLock  time.Duration
+	BreakLock bool
 }
 
-// Rollback returns an environment to an earlier revision, skipping gates.
+// Rollback returns an environment to an earlier revision, skipping gates,
+// under the environment's deploy lock as Deploy.
 func Rollback(ctx context.Context, p *config.Project, envName string, o RollbackOptions) (deploy.Result, error) {
 	env, err := p.Environment(envName)
 	if err != nil {
 		return deploy.Result{}, fmt.Errorf("rolling back: %w", err)
+	}
+	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
+		return deploy.Result{}, fmt.Errorf("rolling back %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
 	}
 	c, err := deploy.Connect(env, o.Cluster)
 	if err != nil {
@@ -156,5 +163,10 @@ func Rollback(ctx context.Context, p *config.Project, envName string, o Rollback
 	}
 	return c.Undo(ctx, env.Namespace, deploy.Name(p, env), deploy.UndoOptions{
 		To: o.To, Timeout: timeout, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+		Lock: &deploy.LockOptions{
+			Name:   deploy.LockName(p, env),
+			Holder: deploy.NewHolder(Actor(), "rollback", env.Name, ""),
+			Wait:   o.WaitLock, Break: o.BreakLock, Reason: o.Reason,
+		},
 	})
 }

@@ -79,6 +79,12 @@ func takesValue(flags []cli.Flag, a string) bool {
 		for _, n := range f.Names() {
 			if n == name {
 				_, isBool := f.(*cli.BoolFlag)
+				if g, ok := f.(*cli.GenericFlag); ok {
+					// A value that reads as a boolean (--wait-lock) may
+					// be given bare: it never takes the next argument.
+					b, ok := g.Value.(interface{ IsBoolFlag() bool })
+					isBool = ok && b.IsBoolFlag()
+				}
 				return !isBool
 			}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/deploy"
 	"github.com/slipwayhq/slipway/progress"
 	"github.com/slipwayhq/slipway/ship"
 )
@@ -21,7 +22,8 @@ func deployCommand() *cli.Command {
 			"verdict: done, or failed with the reason (crash loops, image pull errors, unschedulable\n" +
 			"pods, quota, the progress deadline) without waiting out the timeout. A failed rollout\n" +
 			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
-			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.",
+			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.\n\n" +
+			lockHelp("deploy"),
 		Flags: append([]cli.Flag{
 			noDepsFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the rendered manifests; touch nothing"},
@@ -33,7 +35,7 @@ func deployCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
 			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
-		}, clusterFlags()...),
+		}, append(lockFlags(), clusterFlags()...)...),
 		Action: action(func(e *env) error {
 			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
@@ -55,7 +57,7 @@ func deployCommand() *cli.Command {
 				Version: e.c.String("version"), Digest: e.c.String("digest"),
 				DryRun: e.c.Bool("dry-run"), Diff: e.c.Bool("diff"), Timeout: e.c.Duration("timeout"),
 				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
-				SkipGate: e.c.Bool("skip-gate"),
+				SkipGate: e.c.Bool("skip-gate"), WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock"),
 			})
 			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
@@ -88,3 +90,80 @@ func deployCommand() *cli.Command {
 		}),
 	}
 }
+
+// lockHelp describes the deploy lock and interrupts for the help of
+// command (deploy or rollback).
+func lockHelp(command string) string {
+	return "One deploy or rollback per environment at a time: " + command + " holds the environment's lock\n" +
+		"(a Lease, slipway-lock-APP-ENV, in its namespace; a canary shares its main environment's,\n" +
+		"since they share a Service) and renews it while it runs. Another run's lock fails at once\n" +
+		"(exit 3) naming its holder and since when; --wait-lock waits for it. A lock left by a\n" +
+		"killed run expires 30s after its last renewal and is then taken over. --break-lock\n" +
+		"--reason takes it at once and records whose it was with the reason.\n\n" +
+		interruptHelp[command]
+}
+
+// interruptHelp says what an interrupt of deploy or rollback leaves.
+var interruptHelp = map[string]string{
+	"deploy": "The first Ctrl-C or SIGTERM stops waiting and releases the lock (exit 130): a rollout\n" +
+		"under way is not rolled back, it continues in the cluster, and the message says so;\n" +
+		"`slipway status ENV` follows it. A second Ctrl-C exits at once.",
+	"rollback": "The first Ctrl-C or SIGTERM stops waiting and releases the lock (exit 130): the\n" +
+		"rollback continues in the cluster, and the message says so; `slipway status ENV`\n" +
+		"follows it. A second Ctrl-C exits at once.",
+}
+
+// lockFlags are the deploy lock's flags of deploy and rollback.
+func lockFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.GenericFlag{Name: "wait-lock", Value: &optionalDuration{bare: deploy.WaitForever},
+			Usage: "wait for another deploy or rollback of the environment to finish: as long as it takes, or up to --wait-lock=`DURATION`"},
+		&cli.BoolFlag{Name: "break-lock", Usage: "take the environment's lock from whoever holds it (needs --reason; recorded)"},
+	}
+}
+
+// waitLock is the value of --wait-lock: 0 when not given.
+func waitLock(e *env) time.Duration {
+	if v, ok := e.c.Generic("wait-lock").(*optionalDuration); ok {
+		return v.d
+	}
+	return 0
+}
+
+// optionalDuration is a flag value given bare (--wait-lock: bare) or with
+// a duration (--wait-lock=5m). It reads as a boolean flag, so a bare one
+// never takes the next argument for its value.
+type optionalDuration struct {
+	bare, d time.Duration
+}
+
+// Set takes "true" (the flag given bare), "false" or a duration.
+func (v *optionalDuration) Set(s string) error {
+	switch s {
+	case "true":
+		v.d = v.bare
+		return nil
+	case "false":
+		v.d = 0
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration (e.g. 90s, 10m)", s)
+	}
+	v.d = d
+	return nil
+}
+
+func (v *optionalDuration) String() string {
+	if v == nil || v.d == 0 {
+		return ""
+	}
+	if v.d == v.bare {
+		return "true"
+	}
+	return v.d.String()
+}
+
+// IsBoolFlag lets the flag be given without a value.
+func (v *optionalDuration) IsBoolFlag() bool { return true }

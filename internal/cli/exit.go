@@ -21,7 +21,7 @@ const (
 	ExitOK          = 0   // success, including an up-to-date no-op
 	ExitFailure     = 1   // the command failed; the message says why
 	ExitUsage       = 2   // bad flags or arguments, or invalid slipway.yaml / ci.yaml
-	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate
+	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate, deploy lock
 	ExitAuth        = 4   // authentication or permission failure (registry, git remote, cluster)
 	ExitDeployFail  = 5   // a deploy failed its rollout (and was rolled back unless --no-rollback)
 	ExitInterrupted = 130 // interrupted (Ctrl-C or SIGTERM); nothing is left half done
@@ -36,16 +36,16 @@ var exitCodes = []struct {
 	{ExitOK, "ok", "success, including a step that was already up to date"},
 	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
 	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml or ci.yaml"},
-	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate"},
+	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, another run holding the environment's deploy lock"},
 	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
 	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
-	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done"},
+	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done (a rollout under way continues in the cluster, and the message says so); a second one exits at once"},
 }
 
 // Refusal, auth and deploy-failure sentinels from core packages map to exit
 // codes here, the one place that knows them all.
 var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart}
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
 	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild}
 )
@@ -88,6 +88,8 @@ func isAny(err error, targets []error) bool {
 // hint returns a next step for errors whose message does not carry one.
 func hint(err error) string {
 	switch {
+	case errors.Is(err, deploy.ErrInterrupted):
+		return "" // the message says what was left and what to do
 	case errors.Is(err, context.Canceled):
 		return "interrupted; re-run the command to finish"
 	case errors.Is(err, image.ErrNoBuild):

@@ -163,19 +163,21 @@ func rollbackCommand() *cli.Command {
 		ArgsUsage: "ENV",
 		Description: "Rolls back to the revision before the current one, or --to a revision number,\n" +
 			"version or digest that `slipway history ENV` lists, and waits for the same verdict\n" +
-			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.",
-		Flags: append(clusterFlags(),
+			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.\n\n" +
+			lockHelp("rollback"),
+		Flags: append(append(clusterFlags(),
 			&cli.StringFlag{Name: "to", Usage: "`REVISION`, version or digest to return to (default: the previous revision)"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the rollback"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
-		),
+		), lockFlags()...),
 		Action: action(func(e *env) error {
 			a, p, err := e.projectArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
 			res, err := ship.Rollback(e.ctx, p, a[0], ship.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
-				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout")})
+				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout"),
+				WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock")})
 			if err != nil {
 				return err
 			}
