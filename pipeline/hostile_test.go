@@ -170,7 +170,7 @@ func hostileRuns(t *testing.T, mark string) []*hostileRun {
 	t.Helper()
 	var runs []*hostileRun
 	for _, f := range hostileFields {
-		for _, tmpl := range hostileTemplates {
+		for i, tmpl := range hostileTemplates {
 			v := strings.ReplaceAll(tmpl, markToken, mark)
 			c := defaultCase()
 			f.set(c, v)
@@ -206,7 +206,9 @@ func hostileRuns(t *testing.T, mark string) []*hostileRun {
 			}
 			// A value the grammars accept and no language reads
 			// anything into needs no run.
-			if refused == 0 && !inert.MatchString(v) {
+			// With -short, a third of the values run; config check and
+			// generation still see every one.
+			if refused == 0 && !inert.MatchString(v) && (!testing.Short() || i%3 == 0) {
 				runs = append(runs, r)
 			}
 		}
@@ -298,7 +300,7 @@ func TestHostileValuesNeverRun(t *testing.T) {
 	dir := t.TempDir()
 	mark := filepath.Join(dir, "pwned")
 	runs := hostileRuns(t, mark)
-	if len(runs) < 100 {
+	if (len(runs) < 100 && !testing.Short()) || len(runs) < 30 {
 		t.Fatalf("only %d cases passed config check; the corpus no longer exercises the escaping", len(runs))
 	}
 	stubs := stubBin(t, dir)
