@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/slipwayhq/slipway/internal/deadline"
 )
 
 // Environment variables that give PushTag http(s) credentials.
@@ -192,7 +194,12 @@ func (r *Repo) PushTag(ctx context.Context, remote, name string, auth Auth) erro
 		return err
 	}
 	ref := plumbing.NewTagReferenceName(name).String()
-	err = rem.PushContext(ctx, &git.PushOptions{
+	// A remote that never answers must not hang a release: the push of one
+	// tag is bounded by the network timeouts' retries (default 2m).
+	limit := pushLimit(ctx)
+	pushCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	err = rem.PushContext(pushCtx, &git.PushOptions{
 		RemoteName: rem.Config().Name,
 		RemoteURL:  rawURL,
 		RefSpecs:   []config.RefSpec{config.RefSpec(ref + ":" + ref)},
@@ -204,7 +211,23 @@ func (r *Repo) PushTag(ctx context.Context, remote, name string, auth Auth) erro
 	if ctx.Err() != nil {
 		return fmt.Errorf("pushing tag %s to %s: %w", name, where, ctx.Err())
 	}
+	if pushCtx.Err() != nil {
+		return fmt.Errorf("pushing tag %s to %s: %w: no answer within %s; check the remote is reachable, or raise --network-timeout retries=DURATION", name, where, ErrTimeout, limit)
+	}
 	return redact(r.pushError(ctx, err, rem, creds, name, where, local.Hash()), creds.secrets)
+}
+
+// ErrTimeout is matched when a remote did not answer in time.
+var ErrTimeout = errors.New("git remote timed out")
+
+// pushLimit bounds one tag push: the retries timeout of --network-timeout
+// or SLIPWAY_NETWORK_TIMEOUT, else its default.
+func pushLimit(ctx context.Context) time.Duration {
+	t, err := deadline.Resolve(deadline.FromContext(ctx))
+	if err != nil || t.Retries <= 0 {
+		return deadline.Defaults.Retries
+	}
+	return t.Retries
 }
 
 // pushError turns a failed push into an error that says what to do.

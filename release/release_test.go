@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 
+	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/progress"
 )
 
@@ -212,6 +216,24 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 		}
 		if tags := tr.tags(); !reflect.DeepEqual(tags, []string{"v1.0.0"}) {
 			t.Errorf("tags after a rejected push = %q, want only v1.0.0", tags)
+		}
+	})
+	t.Run("a remote that never answers", func(t *testing.T) {
+		tr := releasedRepo(t)
+		silent := faultnet.Silent(t)
+		if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"http://" + silent + "/team/app.git"}}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := deadline.WithContext(context.Background(), deadline.Timeouts{Retries: 300 * time.Millisecond})
+		var err error
+		faultnet.Within(t, 20*time.Second, func() {
+			_, err = Release(ctx, Options{Dir: tr.dir, Prefix: "v", Push: true, Auth: Auth{Helper: func(context.Context, *url.URL) (string, string, error) { return "", "", nil }}})
+		})
+		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), silent) || !strings.Contains(err.Error(), "no answer within 300ms") {
+			t.Fatalf("err = %v, want ErrTimeout naming the remote", err)
+		}
+		if tags := tr.tags(); !reflect.DeepEqual(tags, []string{"v1.0.0"}) {
+			t.Errorf("tags after a timed-out push = %q, want only v1.0.0", tags)
 		}
 	})
 	t.Run("no such remote", func(t *testing.T) {
