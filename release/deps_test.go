@@ -18,7 +18,9 @@ func TestImports(t *testing.T) {
 		"sigs.k8s.io/",
 		"github.com/urfave/cli",
 		"github.com/charmbracelet/",
-		"github.com/slipwayhq/slipway/internal/",
+		"github.com/slipwayhq/slipway/internal/cli",
+		"github.com/slipwayhq/slipway/internal/ui",
+		"github.com/slipwayhq/slipway/internal/testenv",
 		"github.com/slipwayhq/slipway/image",
 		"github.com/slipwayhq/slipway/registry",
 	}
