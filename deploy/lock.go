@@ -172,8 +172,11 @@ func (h Holder) describe(now time.Time) string {
 	}
 	if !h.Since.IsZero() {
 		b.WriteString(", since " + h.Since.UTC().Format("2006-01-02 15:04:05 UTC"))
-		if !now.IsZero() && now.After(h.Since) {
-			fmt.Fprintf(&b, " (%s ago)", now.Sub(h.Since).Truncate(time.Second))
+		if ago := now.Sub(h.Since); !now.IsZero() && ago > 0 {
+			if ago >= time.Hour {
+				ago = ago.Truncate(time.Minute)
+			}
+			fmt.Fprintf(&b, " (%s ago)", ago.Truncate(time.Second))
 		}
 	}
 	if h.Job != "" {
@@ -232,11 +235,16 @@ func expired(l *coordinationv1.Lease, now time.Time) bool {
 	if last.IsZero() {
 		return false
 	}
-	d := LeaseDuration
+	return now.Sub(last) > leaseDuration(l)
+}
+
+// leaseDuration is how long l lasts after its last renewal (default
+// LeaseDuration).
+func leaseDuration(l *coordinationv1.Lease) time.Duration {
 	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {
-		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+		return time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
-	return now.Sub(last) > d
+	return LeaseDuration
 }
 
 // LockOptions configure Cluster.Lock.
@@ -272,6 +280,8 @@ type LockedError struct {
 	Waited time.Duration
 	// At is when the holder was seen.
 	At time.Time
+	// Expiry is how long the lease lasts after its last renewal.
+	Expiry time.Duration
 }
 
 // Error names the holder, since when, and the ways on.
@@ -283,7 +293,7 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("locking %s: %v%s: held by %s\n"+
 		"wait for it with --wait-lock[=DURATION]; if that run is dead, its lock expires %s after its last renewal; "+
 		"to take it now: --break-lock --reason \"why\" (Lease %s/%s)",
-		e.Env, ErrLocked, waited, e.Holder.describe(e.At), LeaseDuration, e.Namespace, e.Lease)
+		e.Env, ErrLocked, waited, e.Holder.describe(e.At), e.Expiry, e.Namespace, e.Lease)
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
@@ -384,7 +394,11 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 		alive := isHeld && !expired(cur, now)
 		if alive && !o.Break {
 			if waited := now.Sub(start); waited >= o.Wait {
-				return nil, &LockedError{Env: c.Env, Namespace: o.Namespace, Lease: o.Name, Holder: held, Waited: waited, At: now}
+				if o.Wait == 0 {
+					waited = 0
+				}
+				return nil, &LockedError{Env: c.Env, Namespace: o.Namespace, Lease: o.Name, Holder: held, Waited: waited, At: now,
+					Expiry: leaseDuration(cur)}
 			}
 			if reported != held.Identity {
 				reported = held.Identity
@@ -392,7 +406,7 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 				if o.Wait == WaitForever {
 					upTo = ""
 				}
-				rep.Report(progress.Event{Kind: progress.Info, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
+				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
 					upTo, c.Env, held.describe(now))})
 			}
 			t := time.NewTimer(min(o.Poll, o.Wait-now.Sub(start)))
