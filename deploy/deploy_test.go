@@ -159,3 +159,36 @@ func TestDeployLock(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoLock checks that a rollback takes the same lock: refused while
+// another run holds it, released when it fails.
+func TestUndoLock(t *testing.T) {
+	c, cs := lockCluster(t)
+	lo := &LockOptions{Name: "slipway-lock-hello-prod", Holder: Holder{Identity: "alice-id", Who: "alice"}}
+	bob, err := c.Lock(context.Background(), LockOptions{Namespace: "hello", Name: "slipway-lock-hello-prod",
+		Holder: Holder{Identity: "bob-id", Who: "bob", Operation: "deploy", Env: "prod", Version: "2.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Undo(context.Background(), "hello", "hello", UndoOptions{Lock: lo})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "held by bob, deploying 2.0.0 to prod") {
+		t.Errorf("Undo = %v, want ErrLocked naming bob", err)
+	}
+	for _, a := range cs.Actions() {
+		if r := a.GetResource().Resource; r == "deployments" || r == "replicasets" {
+			t.Errorf("read %s without the lock", r)
+		}
+	}
+	_ = bob.Release(context.Background())
+	// Free now; there is no Deployment to roll back, and the lock is let go.
+	if _, err := c.Undo(context.Background(), "hello", "hello", UndoOptions{Lock: lo}); err == nil {
+		t.Error("Undo of a missing Deployment succeeded")
+	}
+	l, err := cs.CoordinationV1().Leases("hello").Get(context.Background(), "slipway-lock-hello-prod", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := holderID(l); h != "" {
+		t.Errorf("lock still held by %q after a failed rollback", h)
+	}
+}
