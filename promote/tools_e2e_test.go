@@ -85,46 +85,68 @@ func (e *toolEnv) promote(t *testing.T) Result {
 	return res
 }
 
-// TestCosignSignaturesFollow signs at the source with cosign (a key pair
-// of its own, no transparency log) and checks that cosign verifies the
-// image at the target after promotion: signed before the first promotion,
-// and signed after it, when the next promotion must bring the signature.
+// TestCosignSignaturesFollow signs or attests at the source with cosign (a
+// key pair of its own, no transparency log) and checks that cosign
+// verifies the image at the target after promotion: a signature and an
+// attestation under cosign's tags, and a signature as an OCI 1.1 referrer;
+// each made before the first promotion, and after it, when the next
+// promotion must bring it.
 func TestCosignSignaturesFollow(t *testing.T) {
 	cosign := testenv.Tool(t, "cosign")
-	for _, signFirst := range []bool{true, false} {
-		t.Run(map[bool]string{true: "sign, then promote", false: "promote, sign, promote again"}[signFirst], func(t *testing.T) {
-			e := newToolEnv(t)
-			e.run(t, false, cosign, "generate-key-pair")
-			sign := func() {
-				e.run(t, false, cosign, "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes",
-					"--allow-insecure-registry", "--allow-http-registry", e.ref(e.from))
-			}
-			verify := func(c *registry.Client, fail bool) {
-				e.run(t, fail, cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog",
-					"--allow-insecure-registry", "--allow-http-registry", e.ref(c))
-			}
-			if signFirst {
-				sign()
-			}
-			res := e.promote(t)
-			if !signFirst {
-				verify(e.to, true) // nothing signed yet: the test can tell
-				sign()
-				verify(e.from, false)
-				res = e.promote(t)
-				if res.UpToDate || res.Referrers == 0 {
-					t.Errorf("promotion after signing %+v; want the signature copied", res)
+	insecure := []string{"--allow-insecure-registry", "--allow-http-registry"}
+	tests := []struct {
+		name         string
+		sign, verify []string // arguments before the flags for insecure registries and the reference
+	}{
+		{"signature tag",
+			[]string{"sign", "--key", "cosign.key", "--tlog-upload=false", "--yes"},
+			[]string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog"}},
+		{"attestation tag",
+			[]string{"attest", "--key", "cosign.key", "--tlog-upload=false", "--yes", "--type", "spdxjson", "--predicate", "sbom.spdx.json"},
+			[]string{"verify-attestation", "--key", "cosign.pub", "--insecure-ignore-tlog", "--type", "spdxjson"}},
+		{"OCI 1.1 referrer",
+			[]string{"sign", "--key", "cosign.key", "--tlog-upload=false", "--yes", "--registry-referrers-mode=oci-1-1"},
+			[]string{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--experimental-oci11"}},
+	}
+	for _, tt := range tests {
+		for _, signFirst := range []bool{true, false} {
+			t.Run(tt.name+map[bool]string{true: "/sign, then promote", false: "/promote, sign, promote again"}[signFirst], func(t *testing.T) {
+				e := newToolEnv(t)
+				e.env = append(e.env, "COSIGN_EXPERIMENTAL=1")
+				sbom := `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"hello"}`
+				if err := os.WriteFile(filepath.Join(e.dir, "sbom.spdx.json"), []byte(sbom), 0o644); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if res.Referrers == 0 {
-				t.Errorf("result %+v; want the signature among the referrers", res)
-			}
-			verify(e.to, false)
-			again := e.promote(t)
-			if !again.UpToDate || again.Referrers != 0 {
-				t.Errorf("re-run %+v; want up to date", again)
-			}
-		})
+				e.run(t, false, cosign, "generate-key-pair")
+				sign := func() {
+					e.run(t, false, cosign, append(append(slices.Clone(tt.sign), insecure...), e.ref(e.from))...)
+				}
+				verify := func(c *registry.Client, fail bool) {
+					e.run(t, fail, cosign, append(append(slices.Clone(tt.verify), insecure...), e.ref(c))...)
+				}
+				if signFirst {
+					sign()
+				}
+				res := e.promote(t)
+				if !signFirst {
+					verify(e.to, true) // nothing signed yet: the test can tell
+					sign()
+					verify(e.from, false)
+					res = e.promote(t)
+					if res.UpToDate {
+						t.Errorf("promotion after signing %+v; want the signature copied", res)
+					}
+				}
+				if res.Referrers == 0 {
+					t.Errorf("result %+v; want the signature among the referrers", res)
+				}
+				verify(e.to, false)
+				again := e.promote(t)
+				if !again.UpToDate || again.Referrers != 0 {
+					t.Errorf("re-run %+v; want up to date", again)
+				}
+			})
+		}
 	}
 }
 
