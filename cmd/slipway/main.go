@@ -11,18 +11,36 @@ import (
 )
 
 func main() {
-	// The first Ctrl-C or SIGTERM cancels ctx: the command stops, leaves
-	// things consistent and says what it left. A second exits at once.
+	ctx, stop := interrupts(os.Exit)
+	code := cli.Main(ctx, os.Args, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// interrupts returns a context that the first Ctrl-C or SIGTERM cancels:
+// the command stops, leaves things consistent and says what it left. A
+// second one calls exit(130) at once. stop stops listening.
+func interrupts(exit func(int)) (ctx context.Context, stop func()) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		<-sig
+		select {
+		case <-sig:
+		case <-done:
+			return
+		}
 		cancel()
-		<-sig
-		os.Exit(cli.ExitInterrupted)
+		select {
+		case <-sig:
+			exit(cli.ExitInterrupted)
+		case <-done:
+		}
 	}()
-	code := cli.Main(ctx, os.Args, cli.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
-	cancel()
-	os.Exit(code)
+	return ctx, func() {
+		signal.Stop(sig)
+		close(done)
+		cancel()
+	}
 }
