@@ -362,7 +362,7 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 	rep := progress.Or(o.Progress)
 	leases := c.Client.CoordinationV1().Leases(o.Namespace)
 	start := o.Now()
-	reported := ""
+	reported, madeNamespace := "", false
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("locking %s: %w", c.Env, err)
@@ -379,11 +379,12 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 				return l.start(created), nil
 			case apierrors.IsAlreadyExists(err):
 				continue // another run created it first: look again
-			case apierrors.IsNotFound(err):
+			case apierrors.IsNotFound(err) && !madeNamespace:
 				// The namespace is missing.
 				if err := c.ensureNamespace(ctx, o); err != nil {
 					return nil, err
 				}
+				madeNamespace = true
 				continue
 			}
 			return nil, c.explain(err, "creating Lease "+o.Namespace+"/"+o.Name)
