@@ -21,8 +21,10 @@ func promoteCommand() *cli.Command {
 			"in FROM, then the manifest or whole index, every blob and the referrers (signatures,\n" +
 			"SBOMs, attestations) are copied so the digest in TO is byte-identical; the version tag\n" +
 			"is written last. Blobs TO has are skipped, the rest copied in parallel, largest first;\n" +
-			"within one registry they are mounted. Re-running is a no-op. A promotion record (from,\n" +
-			"to, version, commit, who, when) is attached to the digest in TO unless --no-record.",
+			"within one registry they are mounted. Re-running copies only what is missing, including\n" +
+			"signatures and other artifacts attached in FROM since. A promotion record (from, to,\n" +
+			"version, commit, who, when) is attached to the digest in TO, once the image and every\n" +
+			"referrer are there, unless --no-record.",
 		Flags: []cli.Flag{
 			noDepsFlag(),
 			&cli.StringFlag{Name: "version", Usage: "promote this `VERSION` instead of the one at HEAD"},
