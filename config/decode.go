@@ -117,14 +117,20 @@ func join(path, field string) string {
 	return path + "." + field
 }
 
-func kindName(n *yaml.Node) string {
+func kindName(n *yaml.Node) string { return Describe(n) }
+
+// Describe says what a YAML node holds, for a problem: "a mapping", "a
+// list", "nothing", or its value quoted (at most 64 bytes of it).
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
 	}
-	if n.Tag == "!!null" {
+	if n.ShortTag() == "!!null" {
 		return "nothing"
 	}
 	return fmt.Sprintf("%q", clip(n.Value, maxQuoted))

@@ -271,20 +271,7 @@ func (c *podChecker) selfDecoding(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.ShortTag() == "!!null" {
-		return "nothing"
-	}
-	return fmt.Sprintf("%q", clip(n.Value))
-}
+func kindName(n *yaml.Node) string { return config.Describe(n) }
 
 func join(path, field string) string {
 	if path == "" {
