@@ -89,6 +89,9 @@ var permissions = []permission{
 	{verb: "patch", resource: "services"},
 	{verb: "patch", group: "networking.k8s.io", resource: "ingresses"},
 	{verb: "patch", group: "policy", resource: "poddisruptionbudgets"},
+	{verb: "get", group: "coordination.k8s.io", resource: "leases"},
+	{verb: "create", group: "coordination.k8s.io", resource: "leases"},
+	{verb: "update", group: "coordination.k8s.io", resource: "leases"},
 }
 
 // Doctor checks that a deploy to namespace ns of this cluster can work:

@@ -118,7 +118,7 @@ func TestDoctorRBAC(t *testing.T) {
 		detail string
 		hint   string
 	}{
-		{name: "all allowed", status: CheckOK, detail: "all 16 permissions a deploy needs in namespace hello-dev"},
+		{name: "all allowed", status: CheckOK, detail: "all 19 permissions a deploy needs in namespace hello-dev"},
 		{name: "namespaced user", deny: []string{"patch namespaces", "delete deployments.apps", "patch ingresses.networking.k8s.io"},
 			status: CheckFail,
 			detail: "context test may not patch namespaces, delete deployments.apps, patch ingresses.networking.k8s.io in namespace hello-dev",
