@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages named as arguments when their commands are
-# missing. Runs apt-get as root, or through sudo when available.
+# Installs the Debian packages named as arguments when their commands (or,
+# for some, a file they ship) are missing. Runs apt-get as root, or through
+# sudo when available.
 set -euo pipefail
 
-declare -A cmd_of=([curl]=curl [docker-registry]=docker-registry [skopeo]=skopeo [groovy]=groovy [openssl]=openssl)
+declare -A cmd_of=([curl]=curl [docker-registry]=docker-registry [skopeo]=skopeo [groovy]=groovy [openssl]=openssl
+  [containernetworking-plugins]=/usr/lib/cni/bridge [iptables]=iptables [runc]=runc [socat]=socat [gcc]=gcc
+  [libc6-dev]=/usr/include/stdio.h)
 missing=()
 for pkg in "$@"; do
-  command -v "${cmd_of[$pkg]:-$pkg}" >/dev/null 2>&1 || missing+=("$pkg")
+  probe=${cmd_of[$pkg]:-$pkg}
+  case $probe in
+    /*) [ -e "$probe" ] || missing+=("$pkg") ;; # a file the package ships
+    *) command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg") ;;
+  esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

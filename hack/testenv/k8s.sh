@@ -4,6 +4,9 @@
 # simulating the nodes and their kubelets. Everything listens on 127.0.0.1.
 #
 #   k8s.sh install   build the binaries into the cache (once per version)
+#   k8s.sh install-node
+#                    also build kubelet and kube-proxy, for the real node of
+#                    hack/testenv/node.sh (a cold kubelet build takes minutes)
 #   k8s.sh start     install if needed, start, wait until usable; prints
 #                    `export KUBECONFIG=...` on stdout
 #   k8s.sh stop      stop the processes this script started (by recorded PID)
@@ -22,7 +25,7 @@
 #   SLIPWAY_APISERVER_PORT (16443)  SLIPWAY_ETCD_PORT (12379)
 #   SLIPWAY_ETCD_PEER_PORT (12380)  SLIPWAY_KCM_PORT (16457)
 #   SLIPWAY_SCHEDULER_PORT (16459)  SLIPWAY_KWOK_PORT (16250)
-#   SLIPWAY_NODES (3)               SLIPWAY_START_TIMEOUT (seconds, 90)
+#   SLIPWAY_NODES (3; 0 for none)   SLIPWAY_START_TIMEOUT (seconds, 90)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,6 +61,9 @@ components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 launched=()
 k8s_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 binaries=("${k8s_binaries[@]}" etcd kwok)
+# Built only by install-node: the control plane alone does not need them.
+node_binaries=(kubelet kube-proxy)
+with_node=0
 kwok_stage_files=(
   node/fast/node-initialize.yaml
   node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
@@ -77,6 +83,9 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 installed() {
   local b
   for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
+  if [ "$with_node" = 1 ]; then
+    for b in "${node_binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
+  fi
   [ "$(cat "$bin/.kwok-version" 2>/dev/null)" = "$kwok_version" ] || return 1
   local f
   for f in "${kwok_stage_files[@]}"; do [ -f "$stages/$f" ] || return 1; done
@@ -135,6 +144,9 @@ install() {
 
   local missing=()
   for m in "${k8s_binaries[@]}" etcd; do [ -x "$bin/$m" ] || missing+=("$m"); done
+  if [ "$with_node" = 1 ]; then
+    for m in "${node_binaries[@]}"; do [ -x "$bin/$m" ] || missing+=("$m"); done
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     # k8s.io/kubernetes replaces its staging modules (k8s.io/api, ...) with
     # ./staging/src/...; a module requiring it must map them to v0.MINOR.PATCH.
@@ -173,6 +185,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
     log "resolving dependencies (go mod tidy)"
@@ -517,9 +531,11 @@ YAML
   launch kube-controller-manager
   launch kube-scheduler
   launch kwok
-  node_manifest >"$state/nodes.yaml"
-  wait_for kube-apiserver "the nodes to be created" kubectl_ apply -f "$state/nodes.yaml"
-  wait_for kwok "a node to be Ready" node_ready
+  if [ "$nodes" -gt 0 ]; then
+    node_manifest >"$state/nodes.yaml"
+    wait_for kube-apiserver "the nodes to be created" kubectl_ apply -f "$state/nodes.yaml"
+    wait_for kwok "a node to be Ready" node_ready
+  fi
   wait_for kube-controller-manager "the default ServiceAccount" kubectl_ -n default get serviceaccount default
   wait_for kube-scheduler "the scheduler on 127.0.0.1:$scheduler_port" listening "$scheduler_port"
   log "cluster ready after $(since "$t_start") s (context slipway-local, kubectl: $bin/kubectl)"
@@ -592,10 +608,11 @@ case $cmd in
 esac
 case $cmd in
   install) install ;;
+  install-node) with_node=1; install ;;
   start) start ;;
   stop) stop_all ;;
   status) status ;;
   env) env_ ;;
   bin) echo "$bin" ;;
-  *) echo "usage: $0 install|start|stop|status|env|bin" >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-node|start|stop|status|env|bin" >&2; exit 2 ;;
 esac
