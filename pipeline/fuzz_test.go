@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/slipwayhq/slipway/templates"
 	"gopkg.in/yaml.v3"
 )
 
@@ -119,7 +121,11 @@ func checkEnv(t *testing.T, r *hostileRun, system string, s shellRun) {
 // digits, spaces and { } ( ) [ ] , : =; a '$', a double quote, a backslash
 // or any other character there would be code or a GString from a value.
 func groovyLiterals(src string) ([]string, error) {
-	src, err := groovyUnicode(src)
+	src, err := withoutHelpers(src)
+	if err != nil {
+		return nil, err
+	}
+	src, err = groovyUnicode(src)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +157,37 @@ func groovyLiterals(src string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// helpersStart and helpersEnd mark the Job DSL template's own helper
+// code, which no value reaches.
+const (
+	helpersStart = "// Slipway's helpers: the same code in every generated script.\n"
+	helpersEnd   = "// End of Slipway's helpers.\n"
+)
+
+// withoutHelpers cuts the Job DSL helpers out of src, after checking they
+// are the template's own text, byte for byte.
+func withoutHelpers(src string) (string, error) {
+	start := strings.LastIndex(src, helpersStart)
+	if start < 0 {
+		return src, nil
+	}
+	b, err := fs.ReadFile(templates.FS, "pipeline/jobdsl.groovy.tmpl")
+	if err != nil {
+		return "", err
+	}
+	tmpl := string(b)
+	ts := strings.Index(tmpl, helpersStart)
+	te := strings.Index(tmpl, helpersEnd)
+	if ts < 0 || te < ts {
+		return "", errors.New("the Job DSL template has no helpers block")
+	}
+	block := tmpl[ts : te+len(helpersEnd)]
+	if !strings.HasPrefix(src[start:], block) {
+		return "", fmt.Errorf("the helpers at %d are not the template's own", start)
+	}
+	return src[:start] + src[start+len(block):], nil
 }
 
 // groovyUnicode replaces the \uXXXX escapes Groovy reads before lexing: a

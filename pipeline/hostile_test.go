@@ -847,6 +847,11 @@ abstract class DslStub extends Script {
 
     def propertyMissing(String name) { name }
 
+    // Jenkins as a Job DSL script looks it up: no item exists yet.
+    def getJenkins() {
+        [model: [Jenkins: new Expando(get: { -> new Expando(getItemByFullName: { String n -> null }) })]]
+    }
+
     def runClosure(Closure c) {
         c.delegate = this
         c.resolveStrategy = Closure.DELEGATE_FIRST

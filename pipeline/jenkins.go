@@ -35,29 +35,40 @@ func render(name string, data any) ([]byte, error) {
 
 // jenkinsfileView is the data of Jenkinsfile.tmpl.
 type jenkinsfileView struct {
-	Header       string
-	Image, Label string
-	Env          []groovyVar
-	Stages       []jenkinsStage
+	Header string
+	Env    []groovyVar
+	Stages []jenkinsStage
 }
 
 // groovyVar is an environment variable with its value quoted.
 type groovyVar struct{ Name, Value string }
 
-// jenkinsStage is a declarative stage; its Parallel stages, when set,
-// replace its steps.
+// jenkinsStage is a declarative stage. It runs its Parallel stages, else
+// its nested Stages one after the other, else its steps: Pre, then Step
+// inside withCredentials(Creds).
 type jenkinsStage struct {
 	I        string // indent
 	Name     string
+	Agent    []string // lines of the agent directive, none when empty
 	When     []string // lines of the when block
 	Input    *jenkinsInput
 	Env      []groovyVar
 	Creds    []string // withCredentials bindings
+	Pre      []string // steps before Step, outside the credentials
 	Step     string
+	Stages   []jenkinsStage
 	Parallel []jenkinsStage
+	Stash    string // stash step run when the stage succeeds
 }
 
 type jenkinsInput struct{ Message, OK string }
+
+// jenkinsStash keeps the workspace, but for .git, for the stages on later
+// agents; jenkinsUnstash lays it over their checkout.
+const (
+	jenkinsStash   = "stash name: 'workspace', includes: '**', excludes: '.git/**', useDefaultExcludes: false, allowEmpty: true"
+	jenkinsUnstash = "unstash 'workspace'"
+)
 
 // jenkinsfiles writes a Jenkinsfile for every plan, in the plan's directory.
 func jenkinsfiles(plans []*plan) ([]File, error) {
@@ -72,65 +83,190 @@ func jenkinsfiles(plans []*plan) ([]File, error) {
 	return files, nil
 }
 
+// jenkinsSegment is a run of levels one top-level stage holds an agent
+// for: an approved level alone, or the levels between approvals.
+type jenkinsSegment struct {
+	levels  []*level
+	approve bool
+}
+
+func jenkinsSegments(p *plan) []jenkinsSegment {
+	var segs []jenkinsSegment
+	for _, l := range p.levels {
+		if l.approve || len(segs) == 0 || segs[len(segs)-1].approve {
+			segs = append(segs, jenkinsSegment{approve: l.approve})
+		}
+		s := &segs[len(segs)-1]
+		s.levels = append(s.levels, l)
+	}
+	return segs
+}
+
+// jenkinsfile writes the Jenkinsfile of p. The pipeline holds no agent
+// itself (agent none): each top-level stage takes one for its own steps,
+// so an approval waits for a person without holding an executor, as
+// declarative Jenkins asks for input before it allocates a stage's agent.
+// Files that later stages need travel as a stash.
 func jenkinsfile(p *plan) ([]byte, error) {
 	head := header(Jenkinsfile, p)
 	head = append(head, "",
 		"Run it as a multibranch pipeline (slipway pipeline generate --target",
-		"jenkins-jobdsl writes the job): `when { branch ... }` needs BRANCH_NAME.")
-	if creds := p.usedCreds(); len(creds) > 0 {
-		head = append(head, "", "Jenkins credentials it uses (IDs from ci.yaml credentials):")
-		for _, c := range creds {
-			head = append(head, fmt.Sprintf("  %s (%s): %s", c.id, c.kindName(), strings.Join(c.vars, ", ")))
-		}
-	}
+		"jenkins-jobdsl writes the job): `when { branch ... }` needs BRANCH_NAME.",
+		"Approvals wait without holding an executor; each stage after one takes an",
+		"agent again, with a fresh checkout and the files earlier stages stashed.")
+	head = append(head, jenkinsNeeds(p)...)
 	v := jenkinsfileView{Header: comment("//", head)}
-	if p.agent.Image != "" {
-		v.Image = groovyQuote(p.agent.Image)
-	}
-	if p.agent.Label != "" {
-		v.Label = groovyQuote(p.agent.Label)
-	}
 	env, err := groovyVars(p.env)
 	if err != nil {
 		return nil, err
 	}
 	v.Env = env
-	const indent = "        "
+	agent := jenkinsAgent(p)
+	taken := map[string]bool{}
 	for _, l := range p.levels {
-		if !l.parallel {
-			st := l.steps[0]
-			s, err := jenkinsStep(p, st, indent)
-			if err != nil {
-				return nil, err
-			}
-			s.When = jenkinsWhen(l.approve, st.when)
-			if l.approve {
-				s.Input = jenkinsApproval(st.name, st)
-			}
-			v.Stages = append(v.Stages, s)
-			continue
-		}
-		if l.approve {
-			v.Stages = append(v.Stages, jenkinsStage{
-				I:     indent,
-				Name:  groovyQuote("Approve " + l.name),
-				When:  jenkinsWhen(true, l.when),
-				Input: jenkinsApproval(l.name, nil),
-				Step:  "echo " + groovyQuote("Approved: "+l.name),
-			})
-		}
-		group := jenkinsStage{I: indent, Name: groovyQuote(l.name), When: jenkinsWhen(false, l.when)}
+		taken[l.name] = true
 		for _, st := range l.steps {
-			s, err := jenkinsStep(p, st, indent+"        ")
+			taken[st.name] = true
+		}
+	}
+	unique := func(name string) string {
+		n := name
+		for i := 2; taken[n]; i++ {
+			n = fmt.Sprintf("%s (%d)", name, i)
+		}
+		taken[n] = true
+		return n
+	}
+	segs := jenkinsSegments(p)
+	produces := func(s jenkinsSegment) bool {
+		for _, l := range s.levels {
+			for _, st := range l.steps {
+				if st.kind == config.StepTask || st.kind == config.StepBuild {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	needs := func(s jenkinsSegment) bool {
+		for _, l := range s.levels {
+			if l.needsFiles() {
+				return true
+			}
+		}
+		return false
+	}
+	const indent = "        "
+	stashed := false
+	for i, seg := range segs {
+		save := false
+		if produces(seg) {
+			for _, later := range segs[i+1:] {
+				save = save || needs(later)
+			}
+		}
+		restore := stashed && needs(seg)
+		var top jenkinsStage
+		l := seg.levels[0]
+		switch {
+		case seg.approve && !l.parallel:
+			st := l.steps[0]
+			top, err = jenkinsStep(p, st, indent)
 			if err != nil {
 				return nil, err
 			}
-			s.When = jenkinsWhen(false, st.when)
-			group.Parallel = append(group.Parallel, s)
+			top.When = jenkinsWhen(true, st.when)
+			top.Input = jenkinsApproval(st.name, st)
+			if restore {
+				top.Pre = append(top.Pre, jenkinsUnstash)
+			}
+		default:
+			name := l.name
+			if len(seg.levels) > 1 {
+				name += " ... " + seg.levels[len(seg.levels)-1].name
+			}
+			if seg.approve {
+				name = "Approve " + l.name
+			}
+			top = jenkinsStage{I: indent, Name: groovyQuote(unique(name))}
+			if seg.approve {
+				top.When = jenkinsWhen(true, l.when)
+				top.Input = jenkinsApproval(l.name, nil)
+			}
+			inner := indent + "        "
+			if restore {
+				top.Stages = append(top.Stages, jenkinsStage{I: inner, Name: groovyQuote(unique("Restore the workspace")), Step: jenkinsUnstash})
+			}
+			for _, l := range seg.levels {
+				s, err := jenkinsLevel(p, l, inner)
+				if err != nil {
+					return nil, err
+				}
+				top.Stages = append(top.Stages, s)
+			}
 		}
-		v.Stages = append(v.Stages, group)
+		top.Agent = agent
+		if save {
+			top.Stash = jenkinsStash
+			stashed = true
+		}
+		v.Stages = append(v.Stages, top)
 	}
 	return render("Jenkinsfile.tmpl", v)
+}
+
+// jenkinsLevel is the stage of a level inside a top-level stage.
+func jenkinsLevel(p *plan, l *level, indent string) (jenkinsStage, error) {
+	if !l.parallel {
+		st := l.steps[0]
+		s, err := jenkinsStep(p, st, indent)
+		if err != nil {
+			return s, err
+		}
+		s.When = jenkinsWhen(false, st.when)
+		return s, nil
+	}
+	group := jenkinsStage{I: indent, Name: groovyQuote(l.name)}
+	if !l.approve {
+		group.When = jenkinsWhen(false, l.when)
+	}
+	for _, st := range l.steps {
+		s, err := jenkinsStep(p, st, indent+"        ")
+		if err != nil {
+			return s, err
+		}
+		s.When = jenkinsWhen(false, st.when)
+		group.Parallel = append(group.Parallel, s)
+	}
+	return group, nil
+}
+
+// jenkinsAgent is the agent directive of the stages that run steps.
+func jenkinsAgent(p *plan) []string {
+	switch {
+	case p.agent.Image != "":
+		out := []string{"agent {", "    docker {", "        image " + groovyQuote(p.agent.Image)}
+		if p.agent.Label != "" {
+			out = append(out, "        label "+groovyQuote(p.agent.Label))
+		}
+		return append(out, "    }", "}")
+	case p.agent.Label != "":
+		return []string{"agent {", "    label " + groovyQuote(p.agent.Label), "}"}
+	}
+	return []string{"agent any"}
+}
+
+// jenkinsNeeds are the header lines naming what Jenkins must provide.
+func jenkinsNeeds(p *plan) []string {
+	creds := p.usedCreds()
+	if len(creds) == 0 {
+		return nil
+	}
+	out := []string{"", "Jenkins credentials it uses (IDs from ci.yaml credentials):"}
+	for _, c := range creds {
+		out = append(out, fmt.Sprintf("  %s (%s): %s", c.id, c.kindName(), strings.Join(c.vars, ", ")))
+	}
+	return out
 }
 
 // jenkinsStep is the stage that runs st.
@@ -232,6 +368,7 @@ var groovyKeywords = func() map[string]bool {
 type jobDSLView struct {
 	Header  string
 	Repo    string
+	Script  string // the script's path in the repository
 	Folders []string
 	Jobs    []jobDSLJob
 }
@@ -249,7 +386,16 @@ func jobDSL(plans []*plan) ([]File, error) {
 	head = append(head, "",
 		"Multibranch jobs read the Jenkinsfile that --target jenkinsfile writes.",
 		"Jenkins plugins: job-dsl, cloudbees-folder, workflow-multibranch, git,",
-		"pipeline-model-definition, credentials-binding (and docker-workflow for agent.image).")
+		"pipeline-model-definition, credentials-binding (and docker-workflow for agent.image).",
+		"",
+		"The script writes only jobs whose description carries its owner line (see",
+		"owner below) or that do not exist yet, and stops before writing anything",
+		"when one does not. Looking jobs up in Job DSL's script sandbox needs these",
+		"signatures approved once (Manage Jenkins > In-process Script Approval):",
+		"  staticMethod jenkins.model.Jenkins get",
+		"  method jenkins.model.Jenkins getItemByFullName java.lang.String",
+		"  method hudson.model.AbstractItem getDescription",
+		"  method hudson.model.Item getDescription")
 	tags, prs := false, false
 	for _, p := range plans {
 		tags = tags || p.trigger.tags != ""
@@ -265,7 +411,8 @@ func jobDSL(plans []*plan) ([]File, error) {
 			"ci.yaml runs on pull requests, which the plain git branch source does not",
 			"discover: use the GitHub, GitLab or Bitbucket branch source for that.")
 	}
-	v := jobDSLView{Header: comment("//", head)}
+	script := path.Join(first.rootDir, "jobs", jenkinsItem(first.root)+".groovy")
+	v := jobDSLView{Header: comment("//", head), Script: groovyQuote(script)}
 	if first.repo != "" {
 		v.Repo = groovyQuote(first.repo)
 	}
@@ -295,7 +442,7 @@ func jobDSL(plans []*plan) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{{Path: path.Join(first.rootDir, "jobs", jenkinsItem(first.root)+".groovy"), Content: b}}, nil
+	return []File{{Path: script, Content: b}}, nil
 }
 
 // jenkinsItem makes a Jenkins item name: letters, digits, '_', '-' and '.'
