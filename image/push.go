@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,9 +35,18 @@ type TagConflictError struct {
 	Tag      string // full reference, REPO:VERSION
 	Existing string // digest the tag points at
 	New      string // digest of this build
+	// Concurrent is true when the tag was free (or this image's) when
+	// looked at first, and another run wrote it meanwhile: of two runs
+	// tagging one version at once, this one lost.
+	Concurrent bool
 }
 
 func (e *TagConflictError) Error() string {
+	if e.Concurrent {
+		return fmt.Sprintf("%s was tagged by another run at the same time and points at %s, not at this build's %s; "+
+			"that run won and its image is complete; versions are immutable: release a new version, or use --force to move the tag",
+			e.Tag, e.Existing, e.New)
+	}
 	return fmt.Sprintf("%s already points at %s, not at this build's %s; versions are immutable: release a new version, or use --force to move the tag",
 		e.Tag, e.Existing, e.New)
 }
@@ -203,7 +213,15 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 			}
 		}
 	}()
-	err = pushAll(ctx, opts, updates, pushImage, repo.Digest(digest.String()), pending, artifact)
+	// Registries have no conditional tag write: another push of the same
+	// version may have tagged it since the look above. Look again just
+	// before writing the version tag, and once more after, so that of two
+	// pushes racing the loser says so (see guardTag).
+	var guard func() error
+	if !o.Force {
+		guard = func() error { return guardTag(head, tags[0], digest) }
+	}
+	err = pushAll(ctx, opts, updates, pushImage, repo.Digest(digest.String()), pending, tags[0], guard, artifact)
 	close(updates)
 	wg.Wait()
 	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
@@ -214,8 +232,10 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 	return res, nil
 }
 
-// pushAll pushes the artifact by digest, then sets the tags.
-func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update, pushImage bool, byDigest name.Digest, tags []name.Tag, artifact remote.Taggable) error {
+// pushAll pushes the artifact by digest, then sets the tags. guard, when
+// not nil, runs just before and just after the version tag is written.
+func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update, pushImage bool, byDigest name.Digest, tags []name.Tag,
+	version name.Tag, guard func() error, artifact remote.Taggable) error {
 	pusher, err := remote.NewPusher(append(opts, remote.WithProgress(updates))...)
 	if err != nil {
 		return err
@@ -226,9 +246,63 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 		}
 	}
 	for _, t := range tags {
+		isVersion := guard != nil && t.String() == version.String()
+		if isVersion {
+			if err := guard(); err != nil {
+				return err
+			}
+		}
+		began := time.Now()
 		if err := pusher.Put(ctx, t, artifact); err != nil {
 			return fmt.Errorf("tagging %s: %w", t, err)
 		}
+		if isVersion {
+			if err := SettleTag(ctx, time.Since(began)); err != nil {
+				return fmt.Errorf("tagging %s: %w", t, err)
+			}
+			if err := guard(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// guardTag looks at the version tag t just before and just after this run
+// writes it (after SettleTag): pointing at another digest than want,
+// another run tagged the version at the same time and this one lost (a
+// *TagConflictError with Concurrent). A tag found empty after the write
+// (deleted meanwhile) is left to the next run.
+//
+// Registries have no conditional tag write, so this narrows the race
+// without closing it. Both runs succeed only when the other run looked
+// before this run's write and its write lands after this run's settle and
+// look: its look-to-write gap (one round trip) must outlast this run's
+// write and settle. The tag then ends on the other's image, which is
+// complete (every run pushes its image before any tag), and this run's
+// success is stale.
+// SettleTag waits, after a version tag was written in took, long enough
+// for another run's write that was already under way to land: twice as
+// long as the write took, at least 250ms and at most 2s. It returns early
+// with ctx's error.
+func SettleTag(ctx context.Context, took time.Duration) error {
+	t := time.NewTimer(min(max(2*took, 250*time.Millisecond), 2*time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func guardTag(head func(name.Tag) (v1.Hash, error), t name.Tag, want v1.Hash) error {
+	got, err := head(t)
+	if err != nil {
+		return err
+	}
+	if got != (v1.Hash{}) && got != want {
+		return &TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
 	}
 	return nil
 }

@@ -208,8 +208,28 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 		return finish(nil)
 	}
 	for _, t := range pending {
+		// Registries have no conditional tag write: another promotion or
+		// push of the same version may have tagged it since pendingTags
+		// looked. Look again just before writing the version tag and once
+		// more after it settled, so that of two runs racing the loser says
+		// so (see image.SettleTag and the window image's guardTag leaves).
+		guard := !o.Force && t.String() == tags[0].String()
+		if guard {
+			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
+				return finish(err)
+			}
+		}
+		began := time.Now()
 		if err := c.pusher.Put(ctx, t, rawManifest{raw: top.raw, mt: top.desc.MediaType}); err != nil {
 			return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
+		}
+		if guard {
+			if err := image.SettleTag(ctx, time.Since(began)); err != nil {
+				return finish(fmt.Errorf("tagging %s: %w", t, err))
+			}
+			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
+				return finish(err)
+			}
 		}
 	}
 	if len(pending) > 0 {
@@ -323,6 +343,20 @@ func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Has
 		pending = append(pending, t)
 	}
 	return complete, pending, nil
+}
+
+// guardTag returns a *image.TagConflictError with Concurrent when the
+// target's tag t points at another digest than want: another run tagged
+// the same version at the same time, and this one lost.
+func (c *copier) guardTag(ctx context.Context, t name.Tag, want v1.Hash) error {
+	got, err := c.headTarget(ctx, t)
+	if err != nil {
+		return err
+	}
+	if got != (v1.Hash{}) && got != want {
+		return &image.TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
+	}
+	return nil
 }
 
 // verify checks that ref in the target points at want.
