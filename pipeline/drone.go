@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/slipwayhq/slipway/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -40,21 +41,32 @@ func drone(plans []*plan) ([]File, error) {
 		}
 	}
 	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir})
-	var secrets []string
+	var needs []string
 	seen := map[string]bool{}
+	release, noGit := false, false
 	for _, p := range plans {
 		for _, c := range p.usedCreds() {
-			for _, s := range droneSecrets(c) {
-				if !seen[s] {
-					seen[s] = true
-					secrets = append(secrets, s)
-				}
+			line := "  " + strings.Join(droneSecrets(c), ", ") + ": " + c.what()
+			if !seen[line] {
+				seen[line] = true
+				needs = append(needs, line)
 			}
 		}
+		if _, ok := p.gitCred(); !ok && p.hasRelease() {
+			noGit = true
+		}
+		release = release || p.hasRelease()
 	}
-	if len(secrets) > 0 {
-		head = append(head, "", "Drone secrets it reads (from ci.yaml credentials; a kubeconfig secret holds the file's content):")
-		head = append(head, wrap("  ", secrets)...)
+	if len(needs) > 0 {
+		head = append(head, "", "Drone secrets it reads (names from ci.yaml credentials; a kubeconfig secret",
+			"holds the file's content):")
+		head = append(head, needs...)
+	}
+	if noGit {
+		head = append(head, "", "Without credentials.git in ci.yaml the release step pushes its tag with the",
+			"netrc credentials Drone gives each step (DRONE_NETRC_USERNAME and _PASSWORD,",
+			"the token of the user who activated the repository): for a public",
+			"repository the server needs DRONE_GIT_ALWAYS_AUTH=true to give them.")
 	}
 	if len(targets) > 0 {
 		head = append(head, "", "Approvals: promote a finished build to run the steps after an approval, e.g.",
@@ -203,6 +215,13 @@ func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
 			set(env, c.vars[0], set(ymap(), "from_secret", ystr(c.id)))
 		}
 	}
+	if _, ok := p.gitCred(); !ok && st.kind == config.StepRelease {
+		// Slipway's git push reads no .netrc: hand it the clone's
+		// credentials, which Drone puts in every step's environment.
+		commands = append(commands,
+			`export `+gitUsernameVar+`="$${DRONE_NETRC_USERNAME}"`,
+			`export `+gitPasswordVar+`="$${DRONE_NETRC_PASSWORD}"`)
+	}
 	if len(env.Content) > 0 {
 		set(s, "environment", env)
 	}
@@ -240,24 +259,4 @@ func mergeEnv(base, over []envVar) []envVar {
 	}
 	out, _ := envVars("", m)
 	return out
-}
-
-// wrap joins words into comment lines of at most about 76 characters.
-func wrap(indent string, words []string) []string {
-	var lines []string
-	line := indent
-	for i, w := range words {
-		if i < len(words)-1 {
-			w += ","
-		}
-		if line != indent && len(line)+1+len(w) > 76 {
-			lines = append(lines, line)
-			line = indent
-		}
-		if line != indent {
-			line += " "
-		}
-		line += w
-	}
-	return append(lines, line)
 }

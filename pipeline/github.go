@@ -156,25 +156,12 @@ func githubWorkflow(p *plan) ([]byte, error) {
 		return nil, err
 	}
 	head := header(GitHub, p)
-	var secrets []string
+	head = append(head, githubNeeds(p)...)
 	for _, c := range p.usedCreds() {
-		secrets = append(secrets, ghSecrets(c)...)
-	}
-	if len(secrets) > 0 {
-		head = append(head, "", "Repository secrets it reads (from ci.yaml credentials; a kubeconfig secret holds the file's content):")
-		head = append(head, wrap("  ", secrets)...)
-	}
-	if gates := p.approvals(); len(gates) > 0 {
-		head = append(head, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
-			"give them required reviewers (Settings > Environments).")
-	}
-	if p.agent.Image == "" && p.slipway == "slipway" {
-		head = append(head, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
-			"to an image that has it, or agent.slipway to a command that runs it.")
-	}
-	for _, s := range secrets {
-		if strings.HasPrefix(s, "GITHUB_") {
-			return nil, fmt.Errorf("credential makes the secret name %s, but GitHub reserves names starting GITHUB_", s)
+		for _, s := range ghSecrets(c) {
+			if strings.HasPrefix(s, "GITHUB_") && !(c.kind == credGit && s == "GITHUB_TOKEN") {
+				return nil, fmt.Errorf("credential makes the secret name %s, but GitHub reserves names starting GITHUB_", s)
+			}
 		}
 	}
 
@@ -320,6 +307,11 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 			}
 		}
 	}
+	if _, ok := p.gitCred(); !ok && s.st.kind == config.StepRelease {
+		// Slipway's git push cannot read the token actions/checkout
+		// keeps in git's config; the job's permissions let it push.
+		set(env, gitTokenVar, ystr("${{ github.token }}"))
+	}
 	lines = append(lines, p.command(s.st))
 	if len(env.Content) > 0 {
 		set(m, "env", env)
@@ -332,6 +324,34 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 	// in the Slipway command or the project's directory.
 	set(m, "run", yblock(ghEscape(run)))
 	return m, nil
+}
+
+// githubNeeds are the header lines saying what the repository must
+// provide: each secret and what it is for, the release token, approvals
+// and Slipway itself.
+func githubNeeds(p *plan) []string {
+	var out []string
+	if creds := p.usedCreds(); len(creds) > 0 {
+		out = append(out, "", "Repository secrets it reads (Settings > Secrets and variables > Actions;",
+			"names from ci.yaml credentials; a kubeconfig secret holds the file's content):")
+		for _, c := range creds {
+			out = append(out, "  "+strings.Join(ghSecrets(c), ", ")+": "+c.what())
+		}
+	}
+	if _, ok := p.gitCred(); !ok && p.hasRelease() {
+		out = append(out, "", "The release step pushes its tag with the workflow's own token (github.token),",
+			"which its job's permissions (contents: write) allow. Where rules protect tags,",
+			"set credentials.git in ci.yaml to a secret holding a token that may push them.")
+	}
+	if gates := p.approvals(); len(gates) > 0 {
+		out = append(out, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
+			"give them required reviewers (Settings > Environments).")
+	}
+	if p.agent.Image == "" && p.slipway == "slipway" {
+		out = append(out, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
+			"to an image that has it, or agent.slipway to a command that runs it.")
+	}
+	return out
 }
 
 // ghSecrets names the GitHub secrets a credential reads: the ID upper-cased

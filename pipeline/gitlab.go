@@ -114,18 +114,26 @@ func gitlab(plans []*plan) ([]File, error) {
 
 // gitlabNotes are the header lines naming the variables and approvals of p.
 func gitlabNotes(p *plan) []string {
-	var out, vars []string
-	for _, c := range p.usedCreds() {
-		for _, v := range ghSecrets(c) {
+	var out []string
+	if creds := p.usedCreds(); len(creds) > 0 {
+		out = append(out, "", "CI/CD variables it reads (Settings > CI/CD > Variables; names from ci.yaml",
+			"credentials; masked):")
+		for _, c := range creds {
+			names := ghSecrets(c)
 			if c.kind == credFile {
-				v += " (type File)"
+				names[0] += " (type File)"
 			}
-			vars = append(vars, v)
+			out = append(out, "  "+strings.Join(names, ", ")+": "+c.what())
 		}
 	}
-	if len(vars) > 0 {
-		out = append(out, "", "CI/CD variables it reads (from ci.yaml credentials):")
-		out = append(out, wrap("  ", vars)...)
+	if c, ok := p.gitCred(); ok {
+		out = append(out, "", "The release step pushes its tag with "+ghSecrets(c)[0]+": a project access token",
+			"with the write_repository scope (role Maintainer where tags are protected).")
+	} else if p.hasRelease() {
+		out = append(out, "", "The release step pushes its tag with the job token (CI_JOB_TOKEN), which needs",
+			"Settings > CI/CD > Job token permissions > Allow Git push requests (GitLab",
+			"17.2 or later). Or set credentials.git in ci.yaml to a variable holding a",
+			"project access token with the write_repository scope.")
 	}
 	if gates := p.approvals(); len(gates) > 0 {
 		out = append(out, "", "Approvals are manual jobs that hold the pipeline until someone runs them:",
@@ -133,6 +141,11 @@ func gitlabNotes(p *plan) []string {
 	}
 	return out
 }
+
+// gitlabOrigin points origin at the project's URL without the job token
+// the runner writes into it, which Slipway's push would otherwise use
+// before its own credentials.
+const gitlabOrigin = `git remote set-url origin "$CI_SERVER_URL/$CI_PROJECT_PATH.git"`
 
 // gitlabDefaults sets the image, runner tag and variables every job gets.
 func gitlabDefaults(doc *yaml.Node, p *plan) {
@@ -220,10 +233,18 @@ func gitlabJobs(p *plan, names, stageNames *namer, only []string) ([]string, [][
 					}
 				}
 			}
+			script := []string{p.command(st)}
+			if st.kind == config.StepRelease {
+				if _, ok := p.gitCred(); !ok {
+					set(vars, gitUsernameVar, ystr("gitlab-ci-token"))
+					set(vars, gitPasswordVar, ystr("$CI_JOB_TOKEN"))
+				}
+				script = append([]string{gitlabOrigin}, script...)
+			}
 			if len(vars.Content) > 0 {
 				set(j, "variables", vars)
 			}
-			set(j, "script", ylist(p.command(st)))
+			set(j, "script", ylist(script...))
 			manual := l.approve && !l.parallel
 			c := conds(l, st)
 			if len(c) == 0 {

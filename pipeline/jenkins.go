@@ -258,13 +258,22 @@ func jenkinsAgent(p *plan) []string {
 
 // jenkinsNeeds are the header lines naming what Jenkins must provide.
 func jenkinsNeeds(p *plan) []string {
-	creds := p.usedCreds()
-	if len(creds) == 0 {
-		return nil
+	var out []string
+	if creds := p.usedCreds(); len(creds) > 0 {
+		out = append(out, "", "Jenkins credentials it uses (IDs from ci.yaml credentials):")
+		for _, c := range creds {
+			kind, vars := c.kindName(), c.vars
+			if c.kind == credGit {
+				kind, vars = "username with password", []string{gitUsernameVar, gitPasswordVar}
+			}
+			out = append(out, fmt.Sprintf("  %s (%s): %s; %s", c.id, kind, strings.Join(vars, ", "), c.what()))
+		}
 	}
-	out := []string{"", "Jenkins credentials it uses (IDs from ci.yaml credentials):"}
-	for _, c := range creds {
-		out = append(out, fmt.Sprintf("  %s (%s): %s", c.id, c.kindName(), strings.Join(c.vars, ", ")))
+	if _, ok := p.gitCred(); !ok && p.hasRelease() {
+		out = append(out, "", "The release step pushes a tag, and Slipway cannot use the credentials of",
+			"Jenkins' checkout: add a username-with-password credential (for a token,",
+			"its user and the token) that may push to the repository, and name its ID",
+			"in ci.yaml as credentials.git.")
 	}
 	return out
 }
@@ -281,6 +290,8 @@ func jenkinsStep(p *plan, st *step, indent string) (jenkinsStage, error) {
 		switch c.kind {
 		case credUserPass:
 			s.Creds = append(s.Creds, fmt.Sprintf("usernamePassword(credentialsId: %s, usernameVariable: %s, passwordVariable: %s)", id, groovyQuote(c.vars[0]), groovyQuote(c.vars[1])))
+		case credGit:
+			s.Creds = append(s.Creds, fmt.Sprintf("usernamePassword(credentialsId: %s, usernameVariable: %s, passwordVariable: %s)", id, groovyQuote(gitUsernameVar), groovyQuote(gitPasswordVar)))
 		case credFile:
 			s.Creds = append(s.Creds, fmt.Sprintf("file(credentialsId: %s, variable: %s)", id, groovyQuote(c.vars[0])))
 		default:
@@ -396,6 +407,20 @@ func jobDSL(plans []*plan) ([]File, error) {
 		"  method jenkins.model.Jenkins getItemByFullName java.lang.String",
 		"  method hudson.model.AbstractItem getDescription",
 		"  method hudson.model.Item getDescription")
+	seen := map[string]bool{}
+	for _, p := range plans {
+		for _, l := range jenkinsNeeds(p) {
+			switch {
+			case l == "" && head[len(head)-1] == "":
+			case l == "" || !seen[l]:
+				seen[l] = true
+				head = append(head, l)
+			}
+		}
+	}
+	if head[len(head)-1] == "" {
+		head = head[:len(head)-1]
+	}
 	tags, prs := false, false
 	for _, p := range plans {
 		tags = tags || p.trigger.tags != ""

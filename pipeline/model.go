@@ -69,6 +69,20 @@ const (
 	credSecret   credKind = iota // a secret text in one variable
 	credUserPass                 // a username and password in two variables
 	credFile                     // a file whose path is in one variable
+	credGit                      // what the release step pushes its tag with
+)
+
+// gitPurpose is the ci.yaml credentials purpose of the git credential:
+// a token (GitHub, GitLab, Drone) or a username and password (Jenkins)
+// that may push tags to the repository, which only release steps get.
+const gitPurpose = "git"
+
+// The variables Slipway's git push reads (as release.EnvGitToken and
+// friends name them; pipeline imports no git library).
+const (
+	gitTokenVar    = "SLIPWAY_GIT_TOKEN"
+	gitUsernameVar = "SLIPWAY_GIT_USERNAME"
+	gitPasswordVar = "SLIPWAY_GIT_PASSWORD"
 )
 
 // credential is a CI credential and the variables it fills.
@@ -266,6 +280,8 @@ func credentials(m map[string]string) []credential {
 	for purpose, id := range m {
 		c := credential{purpose: purpose, id: id}
 		switch {
+		case purpose == gitPurpose:
+			c.kind, c.vars = credGit, []string{gitTokenVar}
 		case purpose == "kubeconfig":
 			c.kind, c.vars = credFile, []string{"KUBECONFIG"}
 		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
@@ -283,11 +299,14 @@ func credentials(m map[string]string) []credential {
 }
 
 // usedBy reports whether step st gets the credential: the kubeconfig goes
-// to deploy steps only; a registry's username and password to build (the
-// base image may come from any registry) and to the push, promote and
-// deploy steps using that registry; any other credential to every step.
+// to deploy steps only; the git credential to release steps only; a
+// registry's username and password to build (the base image may come from
+// any registry) and to the push, promote and deploy steps using that
+// registry; any other credential to every step.
 func (c credential) usedBy(st *step) bool {
 	switch c.kind {
+	case credGit:
+		return st.kind == config.StepRelease
 	case credFile:
 		return st.kind == config.StepDeploy
 	case credUserPass:
@@ -313,6 +332,40 @@ func (c credential) kindName() string {
 		return "username with password"
 	}
 	return "secret text"
+}
+
+// what says what the credential is and which steps get it, for the
+// headers that list what the CI system must provide.
+func (c credential) what() string {
+	switch c.kind {
+	case credFile:
+		return "the kubeconfig, for deploy steps"
+	case credUserPass:
+		return "registry " + c.registry + ", for build and the steps using it"
+	case credGit:
+		return "pushes release tags to this repository, for the release step"
+	}
+	return "ci.yaml credential " + c.purpose + ", for every step"
+}
+
+// hasRelease reports whether a step of p releases.
+func (p *plan) hasRelease() bool {
+	for _, st := range p.allSteps() {
+		if st.kind == config.StepRelease {
+			return true
+		}
+	}
+	return false
+}
+
+// gitCred returns the git credential ci.yaml names, if any.
+func (p *plan) gitCred() (credential, bool) {
+	for _, c := range p.creds {
+		if c.kind == credGit {
+			return c, true
+		}
+	}
+	return credential{}, false
 }
 
 // upperName makes an environment variable name: upper case, with every
