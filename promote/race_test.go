@@ -1,0 +1,207 @@
+package promote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/registry"
+)
+
+// faultRow appends one row of the fault table (hack/faults.sh) to the file
+// SLIPWAY_FAULTS_OUT names, and logs it.
+func faultRow(t *testing.T, fault string, tries, correct, lost int, recovery time.Duration) {
+	t.Helper()
+	row := map[string]any{"fault": fault, "tries": tries, "correct": correct, "lost": lost, "recoverySeconds": recovery.Seconds()}
+	t.Logf("fault %q: %d tries, %d correct, %d lost, longest recovery %s", fault, tries, correct, lost, recovery.Round(time.Millisecond))
+	out := os.Getenv("SLIPWAY_FAULTS_OUT")
+	if out == "" {
+		return
+	}
+	b, _ := json.Marshal(row)
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Errorf("writing the fault table: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		t.Errorf("writing the fault table: %v", err)
+	}
+}
+
+// completeAt reads what tag points at in c's repository app, and every
+// manifest and blob under it (ggcr checks each digest as it reads).
+func completeAt(c *registry.Client, app, tag string) (v1.Hash, error) {
+	repo, err := c.Repo(app)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	d, err := remote.Get(repo.Tag(tag), c.RemoteOptions(context.Background())...)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("reading %s: %w", tag, err)
+	}
+	var imgs []v1.Image
+	if d.MediaType.IsIndex() {
+		idx, err := d.ImageIndex()
+		if err != nil {
+			return d.Digest, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return d.Digest, err
+		}
+		for _, m := range im.Manifests {
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return d.Digest, err
+			}
+			imgs = append(imgs, img)
+		}
+	} else {
+		img, err := d.Image()
+		if err != nil {
+			return d.Digest, err
+		}
+		imgs = append(imgs, img)
+	}
+	for _, img := range imgs {
+		if _, err := img.RawConfigFile(); err != nil {
+			return d.Digest, err
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			return d.Digest, err
+		}
+		for _, l := range layers {
+			rc, err := l.Compressed()
+			if err != nil {
+				return d.Digest, err
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				return d.Digest, fmt.Errorf("reading layer of %s: %w", tag, err)
+			}
+		}
+	}
+	return d.Digest, nil
+}
+
+// TestRacePromotions runs two promotions into one target registry at once,
+// on Debian's docker-registry: of two versions (both land, complete, each
+// under its own tag), and of one version from two sources holding
+// different images (exactly one lands, complete, and the other fails with
+// a *image.TagConflictError).
+func TestRacePromotions(t *testing.T) {
+	isolate(t)
+	devA := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	devB := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	rc := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	newClient := func(name string, reg *testenv.Registry) *registry.Client {
+		c, err := registry.New(registry.Options{Registry: reg.Config(name, "team")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	fromA, fromB, to := newClient("dev", devA), newClient("other", devB), newClient("rc", rc)
+
+	tests := []struct {
+		name string
+		// versions promoted from A and from B; equal means a conflict.
+		versionA, versionB string
+	}{
+		{"two versions", "1.0.0", "1.1.0"},
+		{"one version, two images", "2.0.0", "2.0.0"},
+	}
+	tries, correct, lost := 0, 0, 0
+	longest := time.Duration(0)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for try := range 3 {
+				tries++
+				app := fmt.Sprintf("race%d-%d", len(tc.name), try)
+				// Shared layers too: both copies mount or skip the same blobs.
+				digA := push(t, fromA, app, tc.versionA, randomImage(t, 256<<10, 3))
+				digB := push(t, fromB, app, tc.versionB, randomImage(t, 256<<10, 3))
+				opts := []Options{
+					{From: fromA, To: to, App: app, Version: tc.versionA, Record: &Record{Who: "a"}},
+					{From: fromB, To: to, App: app, Version: tc.versionB, Record: &Record{Who: "b"}},
+				}
+				errs := make([]error, 2)
+				start := time.Now()
+				var wg sync.WaitGroup
+				for i := range opts {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, errs[i] = Promote(context.Background(), opts[i])
+					}()
+				}
+				wg.Wait()
+				longest = max(longest, time.Since(start))
+
+				if tc.versionA != tc.versionB {
+					ok := true
+					for i, want := range []struct {
+						v string
+						d v1.Hash
+					}{{tc.versionA, digA}, {tc.versionB, digB}} {
+						got, err := completeAt(to, app, want.v)
+						if errs[i] != nil || err != nil || got != want.d {
+							ok = false
+							if err != nil || got != want.d {
+								lost++
+							}
+							t.Errorf("try %d: %s: promote %v; target %s, %v; want %s", try, want.v, errs[i], got, err, want.d)
+						}
+					}
+					if ok {
+						correct++
+					}
+					continue
+				}
+				got, err := completeAt(to, app, tc.versionA)
+				if err != nil {
+					lost++
+					t.Errorf("try %d: the tag is not a complete image: %v", try, err)
+					continue
+				}
+				var winners []v1.Hash
+				for i, e := range errs {
+					var tce *image.TagConflictError
+					switch {
+					case e == nil:
+						winners = append(winners, []v1.Hash{digA, digB}[i])
+					case errors.As(e, &tce) && tce.Existing == got.String():
+						t.Logf("try %d: %s lost: %v", try, opts[i].Record.Who, e)
+					default:
+						t.Errorf("try %d: %s: %v (the tag points at %s)", try, opts[i].Record.Who, e, got)
+					}
+				}
+				switch {
+				case len(winners) == 1 && winners[0] == got:
+					correct++
+				case len(winners) == 2:
+					lost++
+					t.Errorf("try %d: both promotions succeeded; the tag points at %s", try, got)
+				default:
+					t.Errorf("try %d: winners %v, errors %v, tag at %s", try, winners, errs, got)
+				}
+			}
+		})
+	}
+	faultRow(t, "promote: two promotions into one target at once", tries, correct, lost, longest)
+}
