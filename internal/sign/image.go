@@ -1,0 +1,239 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+)
+
+// The two names of cosign's signature format that sigstore's light
+// packages do not export (cosign's pkg/types and pkg/oci/static hold them,
+// but importing pkg/oci pulls in the transparency log client).
+const (
+	// SimpleSigningMediaType is the media type of a signature layer: the
+	// signed payload, a "cosign container image signature" JSON document.
+	SimpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+	// SignatureAnnotation holds a layer's base64 signature of its payload.
+	SignatureAnnotation = "dev.cosignproject.cosign/signature"
+)
+
+// maxPayload bounds a signature payload read from a registry; cosign's
+// own payloads are a few hundred bytes.
+const maxPayload = 1 << 20
+
+// ErrUnverified is matched by an *UnverifiedError.
+var ErrUnverified = errors.New("no valid signature")
+
+// UnverifiedError says an image has no signature that the given key
+// verifies for its digest.
+type UnverifiedError struct {
+	Ref    string // REPO@sha256:...
+	Reason string // what was found instead
+}
+
+func (e *UnverifiedError) Error() string {
+	return fmt.Sprintf("%s has no valid signature by the configured key: %s", e.Ref, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrUnverified) true.
+func (e *UnverifiedError) Is(target error) bool { return target == ErrUnverified }
+
+// SignatureTag is the tag cosign keeps an image's signatures under in the
+// image's repository: sha256-HEX.sig.
+func SignatureTag(ref name.Digest) (name.Tag, error) {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("naming the signature of %s: %w", ref, err)
+	}
+	return ref.Context().Tag(h.Algorithm + "-" + h.Hex + ".sig"), nil
+}
+
+// Payload is the document a signature of ref signs: cosign's simple
+// signing JSON naming the repository and the manifest digest.
+func Payload(ref name.Digest) ([]byte, error) {
+	b, err := payload.Cosign{Image: ref}.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("making the signature payload of %s: %w", ref, err)
+	}
+	return b, nil
+}
+
+// SignResult is what Image did.
+type SignResult struct {
+	// Tag is the signature's tag, REPO:sha256-HEX.sig.
+	Tag string `json:"tag"`
+	// UpToDate is true when the image already had a signature by this key.
+	UpToDate bool `json:"upToDate"`
+}
+
+// Image signs the image ref (REPO@sha256:...) with s and stores the
+// signature where cosign looks for it: a layer of the image tagged
+// sha256-HEX.sig in the same repository, beside any signatures already
+// there. A signature by the same key for the same digest makes it a
+// no-op, so pushing again adds nothing.
+func Image(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option) (SignResult, error) {
+	tag, err := SignatureTag(ref)
+	if err != nil {
+		return SignResult{}, err
+	}
+	res := SignResult{Tag: tag.String()}
+	pub, err := s.PublicKey()
+	if err != nil {
+		return res, fmt.Errorf("signing %s: reading the public key: %w", ref, err)
+	}
+	own, err := loadVerifierFromKey(pub)
+	if err != nil {
+		return res, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	opts = append(opts, remote.WithContext(ctx))
+	base, err := signatures(tag, opts)
+	if err != nil {
+		return res, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	if base == nil {
+		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	} else if n, _ := check(base, ref, own); n.valid > 0 {
+		res.UpToDate = true
+		return res, nil
+	}
+	pl, err := Payload(ref)
+	if err != nil {
+		return res, err
+	}
+	sig, err := s.SignMessage(bytes.NewReader(pl))
+	if err != nil {
+		return res, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:       static.NewLayer(pl, SimpleSigningMediaType),
+		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
+	})
+	if err != nil {
+		return res, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	if err := remote.Write(tag, img, opts...); err != nil {
+		return res, fmt.Errorf("writing signature %s: %w", tag, err)
+	}
+	return res, nil
+}
+
+// Verify checks that ref (REPO@sha256:...) has a signature in its
+// repository that v verifies and whose payload names ref's digest. A
+// missing signature, one by another key, or one for another digest is an
+// *UnverifiedError; a registry that cannot be read is another error.
+func Verify(ctx context.Context, ref name.Digest, v Verifier, opts []remote.Option) error {
+	tag, err := SignatureTag(ref)
+	if err != nil {
+		return err
+	}
+	img, err := signatures(tag, append(opts, remote.WithContext(ctx)))
+	if err != nil {
+		return fmt.Errorf("verifying %s: %w", ref, err)
+	}
+	if img == nil {
+		return &UnverifiedError{Ref: ref.String(), Reason: "it is not signed (no " + tag.TagStr() + " in its repository)"}
+	}
+	n, err := check(img, ref, v)
+	if err != nil {
+		return fmt.Errorf("verifying %s: %w", ref, err)
+	}
+	switch {
+	case n.valid > 0:
+		return nil
+	case n.otherDigest > 0:
+		return &UnverifiedError{Ref: ref.String(), Reason: fmt.Sprintf("%d signature(s) by the key name another digest", n.otherDigest)}
+	default:
+		return &UnverifiedError{Ref: ref.String(), Reason: fmt.Sprintf("%d signature(s), none made by this key", n.total)}
+	}
+}
+
+// signatures fetches the signature image at tag, or nil when there is none.
+func signatures(tag name.Tag, opts []remote.Option) (v1.Image, error) {
+	img, err := remote.Image(tag, opts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading signatures %s: %w", tag, err)
+	}
+	return img, nil
+}
+
+// counts tallies the signatures of a signature image.
+type counts struct {
+	total       int // simple signing layers
+	valid       int // verified, for the digest
+	otherDigest int // verified, for another digest
+}
+
+// check verifies each signature layer of img against v and ref's digest.
+func check(img v1.Image, ref name.Digest, v Verifier) (counts, error) {
+	var n counts
+	m, err := img.Manifest()
+	if err != nil {
+		return n, fmt.Errorf("reading signature manifest: %w", err)
+	}
+	for _, d := range m.Layers {
+		if d.MediaType != SimpleSigningMediaType {
+			continue
+		}
+		n.total++
+		sig, err := base64.StdEncoding.DecodeString(d.Annotations[SignatureAnnotation])
+		if err != nil || len(sig) == 0 {
+			continue
+		}
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			return n, fmt.Errorf("reading signature layer %s: %w", d.Digest, err)
+		}
+		pl, err := readPayload(l)
+		if err != nil {
+			return n, fmt.Errorf("reading signature layer %s: %w", d.Digest, err)
+		}
+		if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(pl)) != nil {
+			continue
+		}
+		var doc payload.SimpleContainerImage
+		if json.Unmarshal(pl, &doc) != nil || doc.Critical.Type != payload.CosignSignatureType {
+			continue
+		}
+		if doc.Critical.Image.DockerManifestDigest == ref.DigestStr() {
+			n.valid++
+		} else {
+			n.otherDigest++
+		}
+	}
+	return n, nil
+}
+
+func readPayload(l v1.Layer) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxPayload+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPayload {
+		return nil, fmt.Errorf("payload larger than %d bytes", maxPayload)
+	}
+	return b, nil
+}

@@ -1,0 +1,172 @@
+package sign
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// testRegistry starts an in-process registry and returns its host.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// pushRandom pushes a random image to host/repo and returns it by digest.
+func pushRandom(t *testing.T, host, repo string) name.Digest {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewDigest(host+"/"+repo+"@"+d.String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func newSigner(t *testing.T) (Signer, Verifier) {
+	t.Helper()
+	kp, err := GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSigner(kp.Private, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := LoadVerifier(kp.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
+func TestSignThenVerify(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t)
+	ref := pushRandom(t, host, "team/app")
+	s, v := newSigner(t)
+
+	res, err := Image(ctx, ref, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ref.Context().String() + ":sha256-" + strings.TrimPrefix(ref.DigestStr(), "sha256:") + ".sig"; res.Tag != want || res.UpToDate {
+		t.Errorf("result = %+v, want tag %s, not up to date", res, want)
+	}
+	if err := Verify(ctx, ref, v, nil); err != nil {
+		t.Fatalf("verifying: %v", err)
+	}
+	again, err := Image(ctx, ref, s, nil)
+	if err != nil || !again.UpToDate {
+		t.Errorf("signing again: %+v, %v; want up to date", again, err)
+	}
+	img, err := remote.Image(mustTag(t, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := img.Layers(); len(ls) != 1 {
+		t.Errorf("signature image has %d layers after signing twice, want 1", len(ls))
+	}
+
+	// A second key adds its signature beside the first; both verify.
+	s2, v2 := newSigner(t)
+	if _, err := Image(ctx, ref, s2, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []Verifier{v, v2} {
+		if err := Verify(ctx, ref, v, nil); err != nil {
+			t.Errorf("key %d after a second signature: %v", i, err)
+		}
+	}
+}
+
+func mustTag(t *testing.T, ref name.Digest) name.Tag {
+	t.Helper()
+	tag, err := SignatureTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	ctx := context.Background()
+	host := testRegistry(t)
+	s, v := newSigner(t)
+	_, other := newSigner(t)
+
+	signed := pushRandom(t, host, "team/app")
+	if _, err := Image(ctx, signed, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := pushRandom(t, host, "team/app")
+
+	// A signature of one digest copied under another digest's tag.
+	moved := pushRandom(t, host, "team/app")
+	sigs, err := remote.Image(mustTag(t, signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustTag(t, moved), sigs); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		ref    name.Digest
+		v      Verifier
+		reason string
+	}{
+		{"not signed", unsigned, v, "not signed"},
+		{"signed by another key", signed, other, "none made by this key"},
+		{"signature of another digest", moved, v, "name another digest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Verify(ctx, tt.ref, tt.v, nil)
+			var ue *UnverifiedError
+			if !errors.As(err, &ue) || !errors.Is(err, ErrUnverified) {
+				t.Fatalf("err = %v, want an *UnverifiedError", err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) || !strings.Contains(err.Error(), tt.ref.DigestStr()) {
+				t.Errorf("err = %v, want the digest and %q", err, tt.reason)
+			}
+		})
+	}
+}
+
+func TestVerifyUnreachableRegistry(t *testing.T) {
+	_, v := newSigner(t)
+	srv := httptest.NewServer(registry.New())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	ref, err := name.NewDigest(host+"/team/app@sha256:"+strings.Repeat("a", 64), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Verify(context.Background(), ref, v, nil)
+	if err == nil || errors.Is(err, ErrUnverified) {
+		t.Fatalf("err = %v, want a registry error, not a refusal", err)
+	}
+}

@@ -1,0 +1,215 @@
+package sign
+
+import (
+	"crypto"
+	"crypto/elliptic"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
+)
+
+// Environment variables that hold the private key's password, the first
+// set one winning. COSIGN_PASSWORD is cosign's own, so a key pair made by
+// `cosign generate-key-pair` works as it is.
+const (
+	PasswordEnv       = "SLIPWAY_SIGNING_PASSWORD"
+	CosignPasswordEnv = "COSIGN_PASSWORD"
+)
+
+// EnvPrefix starts a key reference that names an environment variable
+// holding the PEM, as cosign's env://NAME does.
+const EnvPrefix = "env://"
+
+var (
+	// ErrNoPassword is returned when neither password variable is set.
+	ErrNoPassword = errors.New("no signing key password: set " + PasswordEnv + " or " + CosignPasswordEnv + " (an empty value means no password)")
+	// ErrKey is matched by every problem reading, decrypting or parsing a
+	// key; its messages never hold the key or the password.
+	ErrKey = errors.New("unusable key")
+	// ErrKeyExists is returned when generating over an existing key file.
+	ErrKeyExists = errors.New("key file exists")
+)
+
+// Signer signs payloads. A cosign key file gives one (LoadSigner); so do
+// sigstore's KMS providers (sigstore/pkg/signature/kms), which can plug in
+// here later without changing the callers.
+type Signer = signature.Signer
+
+// Verifier checks signatures against one public key.
+type Verifier = signature.Verifier
+
+// KeyPair is a PEM-encoded key pair in cosign's format: an ECDSA P-256 key,
+// the private half PKCS #8 encrypted with scrypt and secretbox under an
+// "ENCRYPTED SIGSTORE PRIVATE KEY" block, the public half PKIX.
+type KeyPair struct {
+	Private []byte
+	Public  []byte
+}
+
+// Getenv looks up an environment variable; os.LookupEnv in production.
+type Getenv func(string) (string, bool)
+
+// Password returns the private key's password from SLIPWAY_SIGNING_PASSWORD
+// or else COSIGN_PASSWORD. An empty value is a valid, empty password; no
+// variable set is ErrNoPassword.
+func Password(getenv Getenv) ([]byte, error) {
+	for _, name := range []string{PasswordEnv, CosignPasswordEnv} {
+		if v, ok := getenv(name); ok {
+			return []byte(v), nil
+		}
+	}
+	return nil, ErrNoPassword
+}
+
+// GenerateKeyPair makes a new key pair whose private half is encrypted
+// with password, as `cosign generate-key-pair` does.
+func GenerateKeyPair(password []byte) (KeyPair, error) {
+	if password == nil {
+		password = []byte{} // nil would leave the key unencrypted
+	}
+	priv, pub, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc(password))
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generating key pair: %w", err)
+	}
+	return KeyPair{Private: priv, Public: pub}, nil
+}
+
+// KeyFiles returns the private and public key files of prefix in dir:
+// PREFIX.key and PREFIX.pub.
+func KeyFiles(dir, prefix string) (private, public string) {
+	return filepath.Join(dir, prefix+".key"), filepath.Join(dir, prefix+".pub")
+}
+
+// WriteKeyPair writes kp as PREFIX.key (mode 0600) and PREFIX.pub in dir.
+// Existing files are kept, with ErrKeyExists, unless force.
+func WriteKeyPair(dir, prefix string, kp KeyPair, force bool) (private, public string, err error) {
+	private, public = KeyFiles(dir, prefix)
+	if !force {
+		for _, f := range []string{private, public} {
+			if _, err := os.Lstat(f); err == nil {
+				return "", "", fmt.Errorf("writing %s: %w; keep it, or pass --force to replace the pair", f, ErrKeyExists)
+			}
+		}
+	}
+	if err := writeFile(private, kp.Private, 0o600); err != nil {
+		return "", "", err
+	}
+	if err := writeFile(public, kp.Public, 0o644); err != nil {
+		return "", "", err
+	}
+	return private, public, nil
+}
+
+// writeFile replaces path with data through a temporary file, so a reader
+// never sees half a key and a replaced key gets mode perm.
+func writeFile(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".slipway-key-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// CheckRef returns a problem with a key reference, or nil: a file path, or
+// env://NAME with NAME a valid environment variable name.
+func CheckRef(ref string) error {
+	switch {
+	case strings.TrimSpace(ref) == "":
+		return errors.New("the key reference is empty; give a file such as cosign.key, or env://NAME")
+	case strings.HasPrefix(ref, EnvPrefix) && !envName.MatchString(strings.TrimPrefix(ref, EnvPrefix)):
+		return fmt.Errorf("%q does not name an environment variable; write env://NAME with letters, digits and _", ref)
+	case strings.Contains(ref, "://") && !strings.HasPrefix(ref, EnvPrefix):
+		return fmt.Errorf("%q: only key files and env://NAME are supported (KMS keys are not, yet)", ref)
+	}
+	return nil
+}
+
+// ReadKey returns the PEM a key reference names: env://NAME reads the
+// environment variable NAME, anything else is a file relative to dir.
+// Errors name the file or variable, never its content.
+func ReadKey(ref, dir string, getenv Getenv) ([]byte, error) {
+	if err := CheckRef(ref); err != nil {
+		return nil, fmt.Errorf("reading key: %w: %w", ErrKey, err)
+	}
+	if name, ok := strings.CutPrefix(ref, EnvPrefix); ok {
+		v, ok := getenv(name)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("reading key from $%s: %w: the variable is not set", name, ErrKey)
+		}
+		return []byte(v), nil
+	}
+	path := ref
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading key %s: %w: %w", ref, ErrKey, err)
+	}
+	return data, nil
+}
+
+// LoadSigner decrypts a cosign private key (from `cosign generate-key-pair`
+// or GenerateKeyPair) with password.
+func LoadSigner(pemBytes, password []byte) (signature.SignerVerifier, error) {
+	if password == nil {
+		password = []byte{}
+	}
+	pk, err := cryptoutils.UnmarshalPEMToPrivateKey(pemBytes, cryptoutils.StaticPasswordFunc(password))
+	if err != nil {
+		// The cause may be a wrong password or a damaged key; neither is
+		// worth echoing, and the key's bytes must not be.
+		return nil, fmt.Errorf("loading private key: %w: not a cosign private key, or the wrong password", ErrKey)
+	}
+	sv, err := signature.LoadDefaultSignerVerifier(pk, options.WithED25519ph())
+	if err != nil {
+		return nil, fmt.Errorf("loading private key: %w: %w", ErrKey, err)
+	}
+	return sv, nil
+}
+
+// LoadVerifier reads a PEM public key, such as cosign.pub.
+func LoadVerifier(pemBytes []byte) (Verifier, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("loading public key: %w: not a PEM public key", ErrKey)
+	}
+	v, err := signature.LoadDefaultVerifier(pub, options.WithED25519ph())
+	if err != nil {
+		return nil, fmt.Errorf("loading public key: %w: %w", ErrKey, err)
+	}
+	return v, nil
+}
+
+func loadVerifierFromKey(pub crypto.PublicKey) (Verifier, error) {
+	v, err := signature.LoadDefaultVerifier(pub, options.WithED25519ph())
+	if err != nil {
+		return nil, fmt.Errorf("loading public key: %w: %w", ErrKey, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,181 @@
+package sign
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestPassword(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+		err  error
+	}{
+		{"slipway's variable", map[string]string{PasswordEnv: "a"}, "a", nil},
+		{"cosign's variable", map[string]string{CosignPasswordEnv: "b"}, "b", nil},
+		{"slipway's wins", map[string]string{PasswordEnv: "a", CosignPasswordEnv: "b"}, "a", nil},
+		{"empty is a password", map[string]string{CosignPasswordEnv: ""}, "", nil},
+		{"none set", map[string]string{}, "", ErrNoPassword},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Password(envOf(tt.env))
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("password = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyPairRoundTrip(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+	}{
+		{"with a password", "correct horse"},
+		{"with the empty password", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kp, err := GenerateKeyPair([]byte(tt.password))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(kp.Private, []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")) {
+				t.Errorf("private key is not cosign's encrypted PEM:\n%.60s", kp.Private)
+			}
+			if !bytes.HasPrefix(kp.Public, []byte("-----BEGIN PUBLIC KEY-----")) {
+				t.Errorf("public key is not PEM:\n%.40s", kp.Public)
+			}
+			s, err := LoadSigner(kp.Private, []byte(tt.password))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := LoadVerifier(kp.Public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := s.SignMessage(strings.NewReader("payload"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.VerifySignature(bytes.NewReader(sig), strings.NewReader("payload")); err != nil {
+				t.Errorf("verifying: %v", err)
+			}
+			if err := v.VerifySignature(bytes.NewReader(sig), strings.NewReader("tampered")); err == nil {
+				t.Error("a signature verified another message")
+			}
+		})
+	}
+}
+
+func TestLoadSignerKeepsSecrets(t *testing.T) {
+	const password = "s3cret-signing-pass"
+	kp, err := GenerateKeyPair([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		key      []byte
+		password string
+	}{
+		{"wrong password", kp.Private, "wrong-" + password},
+		{"no password for an encrypted key", kp.Private, ""},
+		{"damaged key", bytes.Replace(kp.Private, []byte("PRIVATE KEY-----\n"), []byte("PRIVATE KEY-----\nAAAA"), 1), password},
+		{"not a key", []byte("hello"), password},
+		{"public key instead", kp.Public, password},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadSigner(tt.key, []byte(tt.password))
+			if !errors.Is(err, ErrKey) {
+				t.Fatalf("err = %v, want ErrKey", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, password) || strings.Contains(msg, "BEGIN") || strings.Contains(msg, string(kp.Private[40:80])) {
+				t.Errorf("error leaks a secret: %s", msg)
+			}
+		})
+	}
+}
+
+func TestReadKey(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cosign.key"), []byte("FILE"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"SIGNING_KEY": "FROM-ENV", "EMPTY": ""})
+	tests := []struct {
+		ref, want string
+		ok        bool
+	}{
+		{"cosign.key", "FILE", true},
+		{filepath.Join(dir, "cosign.key"), "FILE", true},
+		{"env://SIGNING_KEY", "FROM-ENV", true},
+		{"env://UNSET", "", false},
+		{"env://EMPTY", "", false},
+		{"env://not a name", "", false},
+		{"awskms://alias/key", "", false},
+		{"missing.key", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			got, err := ReadKey(tt.ref, dir, env)
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrKey) {
+					t.Errorf("err = %v, want ErrKey", err)
+				}
+				if strings.Contains(err.Error(), "FROM-ENV") {
+					t.Errorf("error leaks the key: %v", err)
+				}
+			}
+			if string(got) != tt.want {
+				t.Errorf("key = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWriteKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	kp := KeyPair{Private: []byte("PRIV"), Public: []byte("PUB")}
+	priv, pub, err := WriteKeyPair(dir, "cosign", kp, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(priv); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("private key mode: %v %v, want 0600", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(pub); string(b) != "PUB" {
+		t.Errorf("public key = %q", b)
+	}
+	if _, _, err := WriteKeyPair(dir, "cosign", KeyPair{Private: []byte("NEW"), Public: []byte("NEW")}, false); !errors.Is(err, ErrKeyExists) {
+		t.Fatalf("overwriting: err = %v, want ErrKeyExists", err)
+	}
+	if b, _ := os.ReadFile(priv); string(b) != "PRIV" {
+		t.Errorf("a refused write changed the key: %q", b)
+	}
+	if _, _, err := WriteKeyPair(dir, "cosign", KeyPair{Private: []byte("NEW"), Public: []byte("NEW")}, true); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	if b, _ := os.ReadFile(priv); string(b) != "NEW" {
+		t.Errorf("forced write kept the old key: %q", b)
+	}
+}
