@@ -47,6 +47,22 @@ const (
 	WaitForever = time.Duration(math.MaxInt64)
 )
 
+// LeaseEnv names the variable that, set to a duration of at least 1s
+// ("3s"), replaces LeaseDuration for locks taken without
+// LockOptions.Duration, renewed at a third of it. Fault tests set it so a
+// lock left by a killed run expires in seconds; it is not meant for
+// production, where a short lease risks a slow renewal losing the lock.
+const LeaseEnv = "SLIPWAY_LOCK_LEASE"
+
+// leaseFromEnv is LeaseEnv's duration when valid, else LeaseDuration.
+func leaseFromEnv() time.Duration {
+	d, err := time.ParseDuration(os.Getenv(LeaseEnv))
+	if err != nil || d < time.Second {
+		return LeaseDuration
+	}
+	return d
+}
+
 // Annotations on the lock's Lease that describe its holder, and one that
 // broke it.
 const (
@@ -342,10 +358,10 @@ func (l *Lock) LostTo() Holder {
 // The lease is renewed every o.Renew until Release.
 func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 	if o.Duration <= 0 {
-		o.Duration = LeaseDuration
+		o.Duration = leaseFromEnv()
 	}
 	if o.Renew <= 0 {
-		o.Renew = LeaseRenew
+		o.Renew = min(LeaseRenew, o.Duration/3)
 	}
 	if o.Poll <= 0 {
 		o.Poll = lockPoll
