@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/progress"
 	"github.com/slipwayhq/slipway/registry"
@@ -311,39 +312,27 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 }
 
 // parallel calls f for each item, at most n at a time, starting them in
-// order. It stops at the first error and returns it.
+// order. It stops starting items at the first error and returns it, or the
+// context's error when it ended first.
 func parallel[T any](ctx context.Context, n int, items []T, f func(context.Context, T) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan T)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for range min(max(n, 1), len(items)) {
-		wg.Go(func() {
-			for it := range work {
-				if err := f(ctx, it); err != nil {
-					once.Do(func() { first = err; cancel() })
-				}
+	parent := ctx
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(n, 1))
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil // another item failed while this one waited for a slot
 			}
+			return f(ctx, it)
 		})
 	}
-feed:
-	for _, it := range items {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-			break feed
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	close(work)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
+	return parent.Err()
 }
 
 // meter counts blob bytes and blobs done of their totals for progress
