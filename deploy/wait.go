@@ -28,6 +28,10 @@ const finalLook = 10 * time.Second
 // wakeGap is the least time between two looks prompted by watch events.
 const wakeGap = 50 * time.Millisecond
 
+// watchRetryMax is the longest pause between tries to open a watch that
+// keeps failing.
+const watchRetryMax = 5 * time.Second
+
 // errorSpell is how long Wait keeps retrying API errors that may pass
 // (timeouts, 5xx, throttling, connection trouble) before giving up.
 const errorSpell = 30 * time.Second
@@ -318,8 +322,11 @@ func (w *waiter) timedOut(ctx context.Context, last Verdict) (Verdict, error) {
 }
 
 // watch wakes the Wait loop whenever the Deployment or its pods change, so
-// a verdict does not wait for the next poll. It is best effort: when a
-// watch cannot be opened, polling alone carries on.
+// a verdict does not wait for the next poll. It is best effort: while a
+// watch cannot be opened (the API server restarting, say), polling alone
+// carries on and the watch is tried again, backing off from Poll to
+// watchRetryMax; once it is open again the loop is woken, since changes
+// made while nobody watched were missed.
 func (w *waiter) watch(ctx context.Context, d *appsv1.Deployment, wake chan<- struct{}) {
 	ns := w.o.Namespace
 	open := []func() (watch.Interface, error){
@@ -335,16 +342,23 @@ func (w *waiter) watch(ctx context.Context, d *appsv1.Deployment, wake chan<- st
 	}
 	for _, f := range open {
 		go func() {
+			pause, reopened := w.o.Poll, false
 			for ctx.Err() == nil {
 				wi, err := f()
-				if err != nil {
-					return
+				if err == nil {
+					if reopened {
+						signal(wake)
+					}
+					forward(ctx, wi, wake)
+					wi.Stop()
+					pause = w.o.Poll
+				} else {
+					pause = min(2*pause, max(watchRetryMax, w.o.Poll))
 				}
-				forward(ctx, wi, wake)
-				wi.Stop()
+				reopened = true
 				select {
 				case <-ctx.Done():
-				case <-time.After(w.o.Poll):
+				case <-time.After(pause):
 				}
 			}
 		}()
@@ -362,11 +376,16 @@ func forward(ctx context.Context, wi watch.Interface, wake chan<- struct{}) {
 			if !ok || e.Type == watch.Error {
 				return
 			}
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
+			signal(wake)
 		}
+	}
+}
+
+// signal wakes the Wait loop unless a wake-up is pending already.
+func signal(wake chan<- struct{}) {
+	select {
+	case wake <- struct{}{}:
+	default:
 	}
 }
 
