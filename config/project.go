@@ -19,6 +19,7 @@ type Project struct {
 	Registries   Registries   `yaml:"registries" doc:"named registries images are pushed to and pulled from, named by DNS labels; a string is shorthand for {url: ...}"`
 	Environments Environments `yaml:"environments" doc:"named deployment targets"`
 	Deploy       Deploy       `yaml:"deploy" doc:"how the app is deployed"`
+	Signing      *Signing     `yaml:"signing" doc:"sign every pushed image with a cosign key; see docs/supply-chain.md"`
 
 	// Dir is the directory slipway.yaml was loaded from.
 	Dir string `yaml:"-"`
@@ -86,6 +87,7 @@ type Environment struct {
 	Canary          *Canary      `yaml:"canary" doc:"canary traffic settings"`
 	CreateNamespace *bool        `yaml:"createNamespace" doc:"create the namespace when missing (default true)"`
 	JVM             *bool        `yaml:"jvm" doc:"apply the JVM preset (heap from the memory limit, no CPU limit)"`
+	Verify          *Verify      `yaml:"verify" doc:"deploy only images with a valid signature by this cosign public key (exit 3 otherwise)"`
 	// Name is the key under environments.
 	Name string `yaml:"-"`
 }

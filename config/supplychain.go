@@ -1,0 +1,44 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Signing makes push sign every image it pushes, as cosign does, with a
+// key pair from `slipway keys generate` or `cosign generate-key-pair`.
+type Signing struct {
+	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD"`
+}
+
+// Verify makes deploy refuse an image without a valid signature by Key.
+type Verify struct {
+	Key string `yaml:"key" required:"true" doc:"cosign public key (PEM) the image's signature must verify with: a file relative to slipway.yaml, such as cosign.pub, or env://NAME"`
+}
+
+// keyRefEnv is the env://NAME form of a key reference.
+var keyRefEnv = regexp.MustCompile(`^env://[A-Za-z_][A-Za-z0-9_]*$`)
+
+// supplyChain checks the signing and verify settings.
+func (v *validator) supplyChain(p *Project) {
+	if p.Signing != nil {
+		v.keyRef("signing.key", p.Signing.Key)
+	}
+	for _, e := range p.Environments {
+		if e.Verify != nil {
+			v.keyRef("environments."+e.Name+".verify.key", e.Verify.Key)
+		}
+	}
+}
+
+// keyRef checks a key reference: a file, or env://NAME.
+func (v *validator) keyRef(at, ref string) {
+	switch {
+	case !v.src.Has(at):
+		// required: reported by the decoder
+	case strings.TrimSpace(ref) == "":
+		v.add(at, "the key is empty; give a file such as cosign.key, or env://NAME")
+	case strings.Contains(ref, "://") && !keyRefEnv.MatchString(ref):
+		v.add(at, "%q is neither a file nor env://NAME (letters, digits and _); KMS keys are not supported yet", ref)
+	}
+}

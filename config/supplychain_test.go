@@ -1,0 +1,41 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSupplyChainConfig(t *testing.T) {
+	const head = "apiVersion: slipway/v1\napp: hello\nregistries: {dev: registry.example.com/team}\n"
+	tests := []struct {
+		name, yaml string
+		problem    string // "" when valid
+	}{
+		{"signing key file", "signing: {key: cosign.key}\n", ""},
+		{"signing key from the environment", "signing: {key: env://SIGNING_KEY}\n", ""},
+		{"verify key", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub}}\n", ""},
+		{"signing without key", "signing: {}\n", "signing.key"},
+		{"empty key", "signing: {key: \"\"}\n", "the key is empty"},
+		{"bad variable name", "signing: {key: \"env://1-X\"}\n", "neither a file nor env://NAME"},
+		{"KMS key", "signing: {key: \"awskms:///alias/x\"}\n", "KMS keys are not supported yet"},
+		{"verify without key", "environments:\n  dev: {registry: dev, verify: {}}\n", "verify.key"},
+		{"unknown field", "signing: {key: cosign.key, keyless: true}\n", "keyless"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParseProject(ProjectFile, []byte(head+tt.yaml))
+			if tt.problem == "" {
+				if err != nil {
+					t.Fatalf("unexpected problems: %v", err)
+				}
+				if p.Signing == nil && !strings.Contains(tt.yaml, "verify") {
+					t.Error("signing was not decoded")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.problem) {
+				t.Errorf("err = %v, want a problem with %q", err, tt.problem)
+			}
+		})
+	}
+}
