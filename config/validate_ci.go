@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -296,11 +296,14 @@ func (v *validator) credentialClashes(c *CI) {
 	// Kubeconfig and registry credentials first, so a clash is reported
 	// on the other purpose.
 	builtin := func(p string) bool { return p == "kubeconfig" || strings.HasPrefix(p, "registry-") }
-	sort.Slice(purposes, func(i, j int) bool {
-		if bi, bj := builtin(purposes[i]), builtin(purposes[j]); bi != bj {
-			return bi
+	slices.SortFunc(purposes, func(a, b string) int {
+		if ba, bb := builtin(a), builtin(b); ba != bb {
+			if ba {
+				return -1
+			}
+			return 1
 		}
-		return purposes[i] < purposes[j]
+		return strings.Compare(a, b)
 	})
 	seen := map[string]string{"GIT_DEPTH": "GitLab's GIT_DEPTH"}
 	for _, p := range purposes {

@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +90,7 @@ func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 		for n := range raw.Contexts {
 			names = append(names, n)
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		where := strings.Join(rules.GetLoadingPrecedence(), ":")
 		if rules.ExplicitPath != "" {
 			where = rules.ExplicitPath

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -309,7 +309,7 @@ func unknownField(got string, fields map[string]reflect.Type) string {
 	for n := range fields {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	msg := fmt.Sprintf("unknown field %q", clip(got))
 	if s := config.Suggest(got, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)

@@ -1,9 +1,11 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -147,7 +149,7 @@ func (c *Cluster) podsOf(ctx context.Context, d *appsv1.Deployment) ([]corev1.Po
 		return nil, c.explain(err, "listing pods of "+d.Name)
 	}
 	pods := list.Items
-	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return pods, nil
 }
 
@@ -221,6 +223,6 @@ func revisions(d *appsv1.Deployment, rss []appsv1.ReplicaSet) []Revision {
 		r.Current = r.Revision == current
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Revision > out[j].Revision })
+	slices.SortFunc(out, func(a, b Revision) int { return cmp.Compare(b.Revision, a.Revision) })
 	return out
 }

@@ -1,8 +1,9 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -429,7 +430,7 @@ func splitPods(o Observation, rs *appsv1.ReplicaSet) (newPods []corev1.Pod, oldT
 			oldTerminating++
 		}
 	}
-	sort.Slice(newPods, func(i, j int) bool { return newPods[i].Name < newPods[j].Name })
+	slices.SortFunc(newPods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return newPods, oldTerminating
 }
 
@@ -532,8 +533,8 @@ func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) 
 }
 
 func sortProblems(probs []PodProblem) {
-	sort.SliceStable(probs, func(i, j int) bool {
-		return podFailureRank(probs[i].Reason) < podFailureRank(probs[j].Reason)
+	slices.SortStableFunc(probs, func(a, b PodProblem) int {
+		return cmp.Compare(podFailureRank(a.Reason), podFailureRank(b.Reason))
 	})
 }
 
@@ -732,7 +733,7 @@ func deadlineExceeded(d *appsv1.Deployment, c *appsv1.DeploymentCondition, o Obs
 func replicaFailure(d *appsv1.Deployment, rs *appsv1.ReplicaSet, o Observation) string {
 	for _, c := range rs.Status.Conditions {
 		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
-			return firstNonEmpty(c.Message, c.Reason)
+			return cmp.Or(c.Message, c.Reason)
 		}
 	}
 	var latest *corev1.Event
@@ -753,15 +754,6 @@ func replicaFailure(d *appsv1.Deployment, rs *appsv1.ReplicaSet, o Observation) 
 	}
 	if latest != nil {
 		return latest.Message
-	}
-	return ""
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
 	}
 	return ""
 }
@@ -840,7 +832,7 @@ func relevantEvents(o Observation, d *appsv1.Deployment, rs *appsv1.ReplicaSet, 
 		}
 		picked = append(picked, e)
 	}
-	sort.SliceStable(picked, func(i, j int) bool { return eventTime(picked[i]).Before(eventTime(picked[j])) })
+	slices.SortStableFunc(picked, func(a, b *corev1.Event) int { return eventTime(a).Compare(eventTime(b)) })
 	var out []string
 	seen := map[string]bool{}
 	for i := len(picked) - 1; i >= 0 && len(out) < 10; i-- {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -171,7 +170,7 @@ func mergeEnv(base []string, vars map[string]string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	env := make([]string, len(keys))
 	for i, k := range keys {
 		env[i] = k + "=" + m[k]

@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -252,7 +251,7 @@ func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
 	for _, fp := range files {
 		p.files = append(p.files, fp)
 	}
-	sort.Slice(p.files, func(i, j int) bool { return p.files[i].Path < p.files[j].Path })
+	slices.SortFunc(p.files, func(a, b Fingerprint) int { return strings.Compare(a.Path, b.Path) })
 	return p, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +126,7 @@ func dockerfileCommands(builder string, a dockerfileArgs) [][]string {
 	for k := range a.labels {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	var labels []string
 	for _, k := range keys {
 		labels = append(labels, "--label", k+"="+a.labels[k])

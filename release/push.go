@@ -2,6 +2,7 @@ package release
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,7 +99,7 @@ func (a Auth) resolve(ctx context.Context, rawURL string) (credentials, error) {
 			return c, nil
 		}
 		if user, pass := getenv(EnvGitUsername), getenv(EnvGitPassword); user != "" || pass != "" {
-			c.method = &githttp.BasicAuth{Username: firstNonEmpty(user, ep.User), Password: pass}
+			c.method = &githttp.BasicAuth{Username: cmp.Or(user, ep.User), Password: pass}
 			c.secrets = []string{pass}
 			return c, nil
 		}

@@ -1,12 +1,13 @@
 package release
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,7 +131,7 @@ func (r *Repo) Dirty() ([]string, error) {
 			files = append(files, name)
 		}
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	return files, nil
 }
 
@@ -254,14 +255,11 @@ func (r *Repo) state(prefix string, paths []string) (State, error) {
 	for _, h := range g.order {
 		st.Tags = append(st.Tags, byCommit[h]...)
 	}
-	sort.Slice(st.Tags, func(i, j int) bool {
-		if c := st.Tags[i].Version.Compare(st.Tags[j].Version); c != 0 {
-			return c < 0
-		}
-		return st.Tags[i].Name < st.Tags[j].Name
+	slices.SortFunc(st.Tags, func(a, b TagInfo) int {
+		return cmp.Or(a.Version.Compare(b.Version), strings.Compare(a.Name, b.Name))
 	})
 	st.HeadTags = append(st.HeadTags, byCommit[plumbing.NewHash(head.Hash)]...)
-	sort.Slice(st.HeadTags, func(i, j int) bool { return st.HeadTags[i].Version.LessThan(st.HeadTags[j].Version) })
+	slices.SortFunc(st.HeadTags, func(a, b TagInfo) int { return a.Version.Compare(b.Version) })
 
 	lastFinal, lastAny := highest(st.Tags, isFinal), highest(st.Tags, nil)
 	if g.boundary && lastFinal == nil {
@@ -300,11 +298,8 @@ func (r *Repo) state(prefix string, paths []string) (State, error) {
 			msgs = append(msgs, msg{c.Committer.When, h, c.Message})
 		}
 	}
-	sort.Slice(msgs, func(i, j int) bool {
-		if !msgs[i].when.Equal(msgs[j].when) {
-			return msgs[i].when.After(msgs[j].when)
-		}
-		return msgs[i].hash.String() < msgs[j].hash.String()
+	slices.SortFunc(msgs, func(a, b msg) int {
+		return cmp.Or(b.when.Compare(a.when), strings.Compare(a.hash.String(), b.hash.String()))
 	})
 	for _, m := range msgs {
 		st.Messages = append(st.Messages, m.text)
@@ -590,8 +585,8 @@ func (r *Repo) Tagger() Signature {
 	s := Signature{Name: os.Getenv("GIT_COMMITTER_NAME"), Email: os.Getenv("GIT_COMMITTER_EMAIL")}
 	if s.Name == "" || s.Email == "" {
 		cfg := r.config()
-		s.Name = firstNonEmpty(s.Name, cfg.Committer.Name, cfg.User.Name, DefaultTaggerName)
-		s.Email = firstNonEmpty(s.Email, cfg.Committer.Email, cfg.User.Email, DefaultTaggerEmail)
+		s.Name = cmp.Or(s.Name, cfg.Committer.Name, cfg.User.Name, DefaultTaggerName)
+		s.Email = cmp.Or(s.Email, cfg.Committer.Email, cfg.User.Email, DefaultTaggerEmail)
 	}
 	return s
 }
@@ -606,16 +601,6 @@ func (r *Repo) config() *config.Config {
 	return config.NewConfig()
 }
 
-// firstNonEmpty returns the first of ss that is not empty.
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 // CreateTag creates the annotated tag name on commit head. An empty
 // tagger name or email comes from Tagger, a zero time is now, and an empty
 // message is the tag name.
@@ -625,8 +610,8 @@ func (r *Repo) CreateTag(name string, head Commit, message string, tagger Signat
 	}
 	if tagger.Name == "" || tagger.Email == "" {
 		def := r.Tagger()
-		tagger.Name = firstNonEmpty(tagger.Name, def.Name)
-		tagger.Email = firstNonEmpty(tagger.Email, def.Email)
+		tagger.Name = cmp.Or(tagger.Name, def.Name)
+		tagger.Email = cmp.Or(tagger.Email, def.Email)
 	}
 	if tagger.When.IsZero() {
 		tagger.When = time.Now()

@@ -2,6 +2,7 @@ package deadline_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -146,7 +147,7 @@ func TestFaults(t *testing.T) {
 			url, next := tt.serve(t)
 			var err error
 			faultnet.Within(t, 0, func() {
-				req, _ := http.NewRequest(cmpOr(tt.method, http.MethodGet), url, tt.body)
+				req, _ := http.NewRequest(cmp.Or(tt.method, http.MethodGet), url, tt.body)
 				var resp *http.Response
 				resp, err = client(next).Do(req)
 				if err == nil {
@@ -171,13 +172,6 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // slowReader yields one chunk per tick.
@@ -243,7 +237,7 @@ func TestSlowButMoving(t *testing.T) {
 				body = tt.body()
 			}
 			faultnet.Within(t, 0, func() {
-				req, _ := http.NewRequest(cmpOr(tt.method, http.MethodGet), "http://"+hp+"/", body)
+				req, _ := http.NewRequest(cmp.Or(tt.method, http.MethodGet), "http://"+hp+"/", body)
 				resp, err := client(http.DefaultTransport.(*http.Transport).Clone()).Do(req)
 				if err != nil {
 					t.Error(err)

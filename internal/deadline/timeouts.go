@@ -1,6 +1,7 @@
 package deadline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,7 @@ func Parse(s string) (Timeouts, error) {
 		}
 		if err != nil || d <= 0 {
 			return Timeouts{}, fmt.Errorf("parsing network timeout %q: %w: %q is not a positive duration such as 30s or 2m; the form is DURATION or KEY=DURATION,... with keys %s",
-				s, ErrInvalid, strings.TrimSpace(cmpOr(val, part)), strings.Join(keys, ", "))
+				s, ErrInvalid, strings.TrimSpace(cmp.Or(val, part)), strings.Join(keys, ", "))
 		}
 		if !isPair {
 			all = d
@@ -102,13 +103,6 @@ func Parse(s string) (Timeouts, error) {
 		t = t.Or(Timeouts{Connect: all, TLS: all, Headers: all, Idle: all})
 	}
 	return t, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // String writes t in the form Parse reads, leaving out zero fields.

@@ -18,7 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -350,7 +350,7 @@ func writeHtpasswd(path string, users map[string]string) error {
 	for u := range users {
 		names = append(names, u)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	var b strings.Builder
 	for _, u := range names {
 		h, err := bcrypt.GenerateFromPassword([]byte(users[u]), bcrypt.MinCost)
