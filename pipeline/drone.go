@@ -40,7 +40,7 @@ func drone(plans []*plan) ([]File, error) {
 			}
 		}
 	}
-	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir})
+	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir, install: first.install})
 	var needs []string
 	seen := map[string]bool{}
 	release, noGit := false, false
@@ -225,7 +225,12 @@ func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
 	if len(env.Content) > 0 {
 		set(s, "environment", env)
 	}
-	set(s, "commands", ylist(append(commands, droneEscape(p.command(st)))...))
+	cmds := ylist(append(commands, droneEscape(p.command(st)))...)
+	if p.install != nil {
+		// Each step may run in a container of its own: each installs.
+		cmds.Content = append([]*yaml.Node{yblock(droneEscape(p.install.script()) + "\n")}, cmds.Content...)
+	}
+	set(s, "commands", cmds)
 	switch c := conds(l, st); len(c) {
 	case 0:
 	case 1:

@@ -258,6 +258,9 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 		untar = append(untar, "rm -rf slipway-workspace")
 		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Restore the workspace of earlier jobs")), "run", yblock(strings.Join(untar, "\n")+"\n")))
 	}
+	if p.install != nil {
+		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Install Slipway "+p.install.Version)), "run", yblock(p.install.script()+"\n")))
+	}
 	for _, s := range j.steps {
 		sn, err := githubStep(p, j, s)
 		if err != nil {
@@ -347,7 +350,7 @@ func githubNeeds(p *plan) []string {
 		out = append(out, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
 			"give them required reviewers (Settings > Environments).")
 	}
-	if p.agent.Image == "" && p.slipway == "slipway" {
+	if p.agent.Image == "" && p.slipway == "slipway" && p.install == nil {
 		out = append(out, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
 			"to an image that has it, or agent.slipway to a command that runs it.")
 	}

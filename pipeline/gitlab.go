@@ -36,7 +36,7 @@ func gitlab(plans []*plan) ([]File, error) {
 
 	names, stageNames := newNamer(), newNamer()
 	top := ymap()
-	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir})
+	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir, install: first.install})
 	var rules []string
 	for _, p := range plans {
 		rules = appendNew(rules, gitlabTriggerRules(p)...)
@@ -155,6 +155,9 @@ func gitlabDefaults(doc *yaml.Node, p *plan) {
 	}
 	if p.agent.Label != "" {
 		set(def, "tags", ylist(p.agent.Label))
+	}
+	if p.install != nil {
+		set(def, "before_script", yseq(yblock(p.install.script()+"\n")))
 	}
 	if len(def.Content) > 0 {
 		set(doc, "default", def)

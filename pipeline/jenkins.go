@@ -178,7 +178,7 @@ func jenkinsfile(p *plan) ([]byte, error) {
 			top.When = jenkinsWhen(true, st.when)
 			top.Input = jenkinsApproval(st.name, st)
 			if restore {
-				top.Pre = append(top.Pre, jenkinsUnstash)
+				top.Pre = append([]string{jenkinsUnstash}, top.Pre...)
 			}
 		default:
 			name := l.name
@@ -285,6 +285,9 @@ func jenkinsStep(p *plan, st *step, indent string) (jenkinsStage, error) {
 		return jenkinsStage{}, fmt.Errorf("step %s: %w", st.name, err)
 	}
 	s := jenkinsStage{I: indent, Name: groovyQuote(st.name), Env: env, Step: "sh " + groovyQuote(p.command(st))}
+	if p.install != nil {
+		s.Pre = append(s.Pre, "sh "+groovyQuote(p.install.script()))
+	}
 	for _, c := range st.creds {
 		id := groovyQuote(c.id)
 		switch c.kind {

@@ -13,14 +13,15 @@ import (
 // plan is one pipeline to write, independent of the CI system: the project
 // (or one module of it) as levels of steps that run one after the other.
 type plan struct {
-	name    string // job or pipeline name
-	folder  string // Jenkins folder
-	repo    string // git URL, may be empty
-	dir     string // slipway -C dir; "" for the repository root
-	module  string // module directory, "" for the root project
-	root    string // the root project's name
-	rootDir string // the root project's directory
-	slipway string // the command that runs Slipway
+	name    string   // job or pipeline name
+	folder  string   // Jenkins folder
+	repo    string   // git URL, may be empty
+	dir     string   // slipway -C dir; "" for the repository root
+	module  string   // module directory, "" for the root project
+	root    string   // the root project's name
+	rootDir string   // the root project's directory
+	slipway string   // the command that runs Slipway
+	install *Install // how jobs install Slipway; nil when they need not
 	agent   config.Agent
 	trigger trigger
 	env     []envVar     // ci.yaml env, for every step
@@ -110,6 +111,10 @@ func newPlan(in Input, module string) (*plan, error) {
 		rootDir: in.Dir,
 		slipway: strings.TrimSpace(ci.Agent.Slipway),
 		agent:   ci.Agent,
+	}
+	if p.slipway == "" && in.Slipway != nil {
+		p.install = in.Slipway
+		p.slipway = p.install.command()
 	}
 	if p.slipway == "" {
 		p.slipway = "slipway"

@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// testInstall is a Slipway release for the tests, with made-up sums.
+func testInstall() *Install {
+	return &Install{Version: "1.4.0", Checksums: map[string]string{
+		"amd64": strings.Repeat("a1", 32),
+		"arm64": strings.Repeat("b2", 32),
+	}}
+}
+
+// TestGenerateInstallGolden generates every target of hello-go with an
+// Install: each job installs the pinned Slipway before its steps, the
+// files still match their schemas, and the same input gives the same bytes.
+func TestGenerateInstallGolden(t *testing.T) {
+	ss, err := schemas()
+	if err != nil {
+		t.Fatalf("compiling the schemas: %v", err)
+	}
+	in := load(t, "../examples/hello-go")
+	in.Slipway = testInstall()
+	for _, target := range Targets {
+		t.Run(string(target), func(t *testing.T) {
+			files, err := Generate(target, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := Generate(target, in)
+			if !bytes.Equal(joinFiles(files), joinFiles(again)) {
+				t.Error("two runs differ")
+			}
+			golden(t, filepath.Join("testdata", "install", string(target)+".golden"), joinFiles(files))
+			if s := ss[target]; s != nil {
+				for _, f := range files {
+					checkSchema(t, s, f)
+				}
+			}
+			text := string(files[0].Content)
+			if target != JenkinsJobDSL && !strings.Contains(text, ".slipway/1.4.0/slipway release --push") {
+				t.Errorf("the steps do not run the installed Slipway")
+			}
+		})
+	}
+}
+
+// TestInstallChecksAndErrors shows what Generate refuses of an Install.
+func TestInstallChecksAndErrors(t *testing.T) {
+	in := load(t, "../examples/hello-go")
+	for _, c := range []struct {
+		name string
+		edit func(*Install)
+		want string
+	}{
+		{"version with a shell word", func(i *Install) { i.Version = "1.0.0;id" }, "is not one such as 1.4.0"},
+		{"dev build", func(i *Install) { i.Version = "dev" }, "is not one such as 1.4.0"},
+		{"short sum", func(i *Install) { i.Checksums["amd64"] = "abc" }, "64 lower-case hex"},
+		{"unknown arch", func(i *Install) { i.Checksums["riscv64"] = strings.Repeat("0", 64) }, "want amd64 or arm64"},
+		{"no sums", func(i *Install) { i.Checksums = nil }, "no SHA-256"},
+		{"url with a quote", func(i *Install) { i.URL = `https://x/"$(id)"` }, "not a plain http(s) URL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			i := testInstall()
+			c.edit(i)
+			in.Slipway = i
+			_, err := Generate(GitHub, in)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestParseChecksums reads goreleaser's checksums.txt.
+func TestParseChecksums(t *testing.T) {
+	a, b := strings.Repeat("0a", 32), strings.Repeat("1b", 32)
+	text := a + "  slipway_1.4.0_linux_amd64.tar.gz\n" + b + "  slipway_1.4.0_linux_arm64.tar.gz\n" +
+		strings.Repeat("2c", 32) + "  slipway_1.4.0_darwin_arm64.tar.gz\n"
+	in, err := ParseChecksums("v1.4.0", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Version != "1.4.0" || in.Checksums["amd64"] != a || in.Checksums["arm64"] != b || len(in.Checksums) != 2 {
+		t.Errorf("got %+v", in)
+	}
+	if _, err := ParseChecksums("1.5.0", []byte(text)); err == nil {
+		t.Error("checksums of another version are accepted")
+	}
+}
+
+// TestInstallScriptRuns runs the install script under sh against a release
+// served on 127.0.0.1: it installs the archive whose SHA-256 matches, and
+// refuses, installing nothing, one that does not.
+func TestInstallScriptRuns(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the install script is for Linux agents")
+	}
+	for _, tool := range []string{"sh", "curl", "sha256sum", "tar", "uname"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	arch := map[string]string{"amd64": "amd64", "arm64": "arm64"}[runtime.GOARCH]
+	if arch == "" {
+		t.Skipf("no Slipway archive for %s", runtime.GOARCH)
+	}
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	body := []byte("#!/bin/sh\necho slipway 1.4.0 \"$@\"\n")
+	for _, name := range []string{"README.md", "slipway"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(tgz.Bytes())
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path)
+		if r.URL.Path != "/v1.4.0/"+archive("1.4.0", arch) {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(tgz.Bytes())
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		name string
+		sum  string
+		ok   bool
+	}{
+		{"matching sum", hex.EncodeToString(sum[:]), true},
+		{"other sum", strings.Repeat("0", 64), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := &Install{Version: "1.4.0", URL: srv.URL + "/v1.4.0", Checksums: map[string]string{arch: c.sum}}
+			if err := in.check(); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			cmd := exec.Command("sh", "-c", in.script()+"\n"+in.command()+" version")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			_, statErr := os.Stat(filepath.Join(dir, in.command()))
+			if c.ok {
+				if err != nil || !strings.Contains(string(out), "slipway 1.4.0 version") {
+					t.Fatalf("install: %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("an archive with another SHA-256 installs:\n%s", out)
+			}
+			if statErr == nil {
+				t.Error("slipway was unpacked from an archive whose SHA-256 does not match")
+			}
+		})
+	}
+}
