@@ -73,6 +73,7 @@ func newApp(stdio Stdio) *cli.App {
 			buildCommand(),
 			pushCommand(),
 			promoteCommand(),
+			keysCommand(),
 			deployCommand(),
 			statusCommand(),
 			historyCommand(),

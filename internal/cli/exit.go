@@ -10,6 +10,7 @@ import (
 	"github.com/slipwayhq/slipway/config"
 	"github.com/slipwayhq/slipway/deploy"
 	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/registry"
 	"github.com/slipwayhq/slipway/release"
 	"github.com/slipwayhq/slipway/ship"
@@ -21,7 +22,7 @@ const (
 	ExitOK          = 0   // success, including an up-to-date no-op
 	ExitFailure     = 1   // the command failed; the message says why
 	ExitUsage       = 2   // bad flags or arguments, or invalid slipway.yaml / ci.yaml
-	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate, deploy lock
+	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate, deploy lock, unverified signature
 	ExitAuth        = 4   // authentication or permission failure (registry, git remote, cluster)
 	ExitDeployFail  = 5   // a deploy failed its rollout (and was rolled back unless --no-rollback)
 	ExitInterrupted = 130 // interrupted (Ctrl-C or SIGTERM); nothing is left half done
@@ -36,7 +37,7 @@ var exitCodes = []struct {
 	{ExitOK, "ok", "success, including a step that was already up to date"},
 	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
 	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml, ci.yaml or pod.yml (a layer source outside the project included)"},
-	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock"},
+	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key"},
 	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
 	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
 	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done (a rollout under way continues in the cluster, and the message says so); a second one exits at once"},
@@ -45,9 +46,9 @@ var exitCodes = []struct {
 // Refusal, auth and deploy-failure sentinels from core packages map to exit
 // codes here, the one place that knows them all.
 var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked}
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey}
 )
 
 func exitCode(err error) int {

@@ -213,3 +213,55 @@ func loadVerifierFromKey(pub crypto.PublicKey) (Verifier, error) {
 	}
 	return v, nil
 }
+
+// GenerateOptions configure Generate.
+type GenerateOptions struct {
+	// Dir is where the pair is written (default the working directory).
+	Dir string
+	// Prefix names the files PREFIX.key and PREFIX.pub (default cosign).
+	Prefix string
+	// Force replaces an existing pair.
+	Force bool
+	// Getenv reads the password variables (default os.LookupEnv).
+	Getenv Getenv
+}
+
+// GenerateResult names the files Generate wrote.
+type GenerateResult struct {
+	Private string `json:"privateKey"`
+	Public  string `json:"publicKey"`
+	// EmptyPassword is true when the private key is encrypted with the
+	// empty password, as an empty COSIGN_PASSWORD asks.
+	EmptyPassword bool `json:"emptyPassword"`
+}
+
+// Generate makes a key pair encrypted with the password from the
+// environment (Password) and writes it as PREFIX.key and PREFIX.pub, the
+// files `cosign generate-key-pair` writes.
+func Generate(o GenerateOptions) (GenerateResult, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.LookupEnv
+	}
+	if o.Prefix == "" {
+		o.Prefix = "cosign"
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	if strings.ContainsAny(o.Prefix, `/\`) {
+		return GenerateResult{}, fmt.Errorf("generating key pair: prefix %q must be a file name, not a path", o.Prefix)
+	}
+	pw, err := Password(o.Getenv)
+	if err != nil {
+		return GenerateResult{}, fmt.Errorf("generating key pair: %w", err)
+	}
+	kp, err := GenerateKeyPair(pw)
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	priv, pub, err := WriteKeyPair(o.Dir, o.Prefix, kp, o.Force)
+	if err != nil {
+		return GenerateResult{}, err
+	}
+	return GenerateResult{Private: priv, Public: pub, EmptyPassword: len(pw) == 0}, nil
+}

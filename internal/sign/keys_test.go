@@ -179,3 +179,37 @@ func TestWriteKeyPair(t *testing.T) {
 		t.Errorf("forced write kept the old key: %q", b)
 	}
 }
+
+func TestGenerate(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{CosignPasswordEnv: "pw"})
+	res, err := Generate(GenerateOptions{Dir: dir, Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Private != filepath.Join(dir, "cosign.key") || res.Public != filepath.Join(dir, "cosign.pub") || res.EmptyPassword {
+		t.Errorf("result = %+v", res)
+	}
+	key, _ := os.ReadFile(res.Private)
+	if _, err := LoadSigner(key, []byte("pw")); err != nil {
+		t.Errorf("loading the generated key: %v", err)
+	}
+	tests := []struct {
+		name string
+		o    GenerateOptions
+		want error
+	}{
+		{"existing pair", GenerateOptions{Dir: dir, Getenv: env}, ErrKeyExists},
+		{"no password variable", GenerateOptions{Dir: dir, Prefix: "other", Getenv: envOf(nil)}, ErrNoPassword},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Generate(tt.o); !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := Generate(GenerateOptions{Dir: dir, Prefix: "../x", Getenv: env}); err == nil {
+		t.Error("a prefix with a path was accepted")
+	}
+}
