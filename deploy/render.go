@@ -469,6 +469,7 @@ func labelValue(v string) string {
 	return strings.Trim(s, "._-")
 }
 
+// copyMap is maps.Clone that never returns nil: callers add to the copy.
 func copyMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	maps.Copy(out, m)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -178,11 +179,10 @@ func mergeEnv(base []string, vars map[string]string) []string {
 	return env
 }
 
+// copyMap is maps.Clone that never returns nil: callers add to the copy.
 func copyMap(m map[string]string) map[string]string {
 	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
+	maps.Copy(c, m)
 	return c
 }
 
