@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -103,7 +104,7 @@ func exitCodesText() string {
 	var b strings.Builder
 	b.WriteString("Slipway exits with one of these codes:\n\n")
 	for _, c := range exitCodes {
-		b.WriteString(pad(itoa(c.Code), 5) + pad(c.Name, 15) + c.Text + "\n")
+		fmt.Fprintf(&b, "%-5d%-15s%s\n", c.Code, c.Name, c.Text)
 	}
 	return b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/slipwayhq/slipway/config"
@@ -56,11 +55,3 @@ func errorJSON(err error, code int) jsonError {
 	return j
 }
 
-func pad(s string, n int) string {
-	if len(s) >= n {
-		return s + " "
-	}
-	return s + strings.Repeat(" ", n-len(s))
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -20,6 +20,8 @@ func (u *UI) ErrTable(headers []string, rows [][]string) {
 	u.table(u.Err, u.r, headers, rows)
 }
 
+// table pads by hand rather than with lipgloss/table, which draws borders
+// and pads the last column too: scripts read these lines.
 func (u *UI) table(w io.Writer, r *lipgloss.Renderer, headers []string, rows [][]string) {
 	widths := make([]int, len(headers))
 	for i, h := range headers {
