@@ -29,6 +29,10 @@ type imageSpec struct {
 
 // assemble puts base (nil for scratch) and layers together into an OCI
 // image. It returns the image and how many layers came from the base.
+// It writes the manifest and config bytes itself rather than through ggcr's
+// mutate: mutate keeps a Docker base's media types and lets ggcr's own
+// encoding decide the bytes, and the digest must follow only from the
+// inputs, in OCI types, whatever ggcr version built it.
 func assemble(base v1.Image, layers []*fileLayer, history []v1.History, s imageSpec) (v1.Image, int, error) {
 	var baseCfg *v1.ConfigFile
 	var baseLayers []v1.Layer
