@@ -84,8 +84,12 @@ type PushResult struct {
 	BlobsSkipped  int   `json:"blobsSkipped"`
 	BlobsMounted  int   `json:"blobsMounted"`
 	Bytes         int64 `json:"bytes"`
-	// UpToDate is true when every tag already pointed at the digest.
+	// UpToDate is true when every tag already pointed at the digest (and,
+	// when signing, the signature was there too).
 	UpToDate bool `json:"upToDate"`
+	// Signature is the cosign signature's tag, REPO:sha256-HEX.sig, when
+	// the push signed the image.
+	Signature string `json:"signature,omitempty"`
 }
 
 // VersionTag is the image tag of a version: the version with + (not

@@ -78,6 +78,9 @@ func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOpti
 	if err != nil {
 		return DeployResult{}, err
 	}
+	if err := verifyImage(ctx, p, env, in.Image, o.Options); err != nil {
+		return DeployResult{}, err
+	}
 	in.Pod = pod
 	if o.DryRun {
 		m, err := deploy.Render(in)

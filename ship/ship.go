@@ -91,7 +91,8 @@ type PushOptions struct {
 }
 
 // Push pushes the project's last build to the registry of target, an
-// environment or registry name.
+// environment or registry name, and signs it when slipway.yaml has a
+// signing key.
 func Push(ctx context.Context, p *config.Project, target string, o PushOptions) (image.PushResult, error) {
 	reg, err := p.ResolveRegistry(target)
 	if err != nil {
@@ -102,11 +103,19 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 			return image.PushResult{}, err
 		}
 	}
+	signer, err := loadSigner(p)
+	if err != nil {
+		return image.PushResult{}, err
+	}
 	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, Jobs: o.Jobs, UserAgent: o.UserAgent, Progress: o.Progress})
 	if err != nil {
 		return image.PushResult{}, err
 	}
-	return image.Push(ctx, image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress})
+	res, err := image.Push(ctx, image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress})
+	if err != nil || signer == nil {
+		return res, err
+	}
+	return res, signPushed(ctx, client, signer, &res, progress.Or(o.Progress))
 }
 
 // checkFresh refuses a build record of another commit than HEAD, so a
