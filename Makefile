@@ -12,12 +12,27 @@ COSIGN_VERSION := v2.6.5
 ORAS_VERSION := v1.3.6
 APT_PACKAGES := docker-registry git curl openssl groovy
 
-.PHONY: all build test unit lint fuzz deps demo demo-down clean
+.PHONY: all build dist image image-test test unit lint fuzz deps demo demo-down clean
 
 all: build
 
 build: ## build bin/slipway
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/slipway ./cmd/slipway
+
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+
+dist: ## static Linux binaries and a CA bundle in dist/, for Slipway's own image
+	@for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -o dist/linux_$$arch/slipway ./cmd/slipway || exit 1; \
+	done
+	@test -f $(CA_BUNDLE) || { echo "no CA bundle at $(CA_BUNDLE): apt-get install ca-certificates"; exit 1; }
+	install -m 0644 $(CA_BUNDLE) dist/ca-certificates.crt
+
+image: build dist ## Slipway's own image, built by Slipway from slipway.yaml
+	$(BIN)/slipway build
+
+image-test: ## build Slipway's own image and check what it holds
+	@hack/self-image.sh
 
 deps: ## install what the test suite needs, when missing
 	@hack/install-deps.sh $(APT_PACKAGES)
@@ -32,7 +47,7 @@ lint: deps ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-test: deps lint ## the whole suite, with real registries (what CI runs)
+test: deps lint image-test ## the whole suite, with real registries (what CI runs)
 	SLIPWAY_E2E=1 $(GO) test -count=1 ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (30s) each; the seed corpus runs in make test

@@ -12,8 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // testInstall is a Slipway release for the tests, with made-up sums.
@@ -178,5 +181,49 @@ func TestInstallScriptRuns(t *testing.T) {
 				t.Error("slipway was unpacked from an archive whose SHA-256 does not match")
 			}
 		})
+	}
+}
+
+// TestGoreleaserNamesMatchInstall checks .goreleaser.yml publishes the
+// archives and checksums under the names install steps download.
+func TestGoreleaserNamesMatchInstall(t *testing.T) {
+	b, err := os.ReadFile("../.goreleaser.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ProjectName string `yaml:"project_name"`
+		Builds      []struct {
+			Binary string
+			Goos   []string
+			Goarch []string
+		}
+		Archives []struct {
+			NameTemplate string `yaml:"name_template"`
+			Formats      []string
+		}
+		Checksum struct {
+			NameTemplate string `yaml:"name_template"`
+			Algorithm    string
+		}
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Archives) != 1 || len(cfg.Builds) != 1 {
+		t.Fatalf("want one build and one archive, got %+v", cfg)
+	}
+	// Render the name template for one archive as goreleaser would.
+	name := strings.NewReplacer("{{ .ProjectName }}", cfg.ProjectName, "{{ .Version }}", "1.4.0", "{{ .Os }}", "linux", "{{ .Arch }}", "arm64").
+		Replace(cfg.Archives[0].NameTemplate) + "." + cfg.Archives[0].Formats[0]
+	if want := archive("1.4.0", "arm64"); name != want {
+		t.Errorf("goreleaser names the archive %s, install steps download %s", name, want)
+	}
+	if cfg.Builds[0].Binary != "slipway" || !slices.Contains(cfg.Builds[0].Goos, "linux") ||
+		!slices.Contains(cfg.Builds[0].Goarch, "amd64") || !slices.Contains(cfg.Builds[0].Goarch, "arm64") {
+		t.Errorf("the build is not slipway for linux amd64 and arm64: %+v", cfg.Builds[0])
+	}
+	if cfg.Checksum.NameTemplate != "checksums.txt" || cfg.Checksum.Algorithm != "sha256" {
+		t.Errorf("checksums are %+v, want checksums.txt with sha256", cfg.Checksum)
 	}
 }
