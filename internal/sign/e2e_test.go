@@ -87,6 +87,28 @@ func TestCosignCompatible(t *testing.T) {
 		}
 	})
 
+	t.Run("cosign verifies slipway's attestations", func(t *testing.T) {
+		ref := pushRandom(t, reg.Host, "team/attested")
+		predicates := []struct{ cosignType, predicateType string }{
+			{"slsaprovenance1", SLSAProvenance},
+			{"spdxjson", SPDX},
+		}
+		for _, p := range predicates {
+			if _, err := Attest(ctx, ref, slipwaySigner, p.predicateType, map[string]any{"test": p.cosignType}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range predicates {
+			out, err := run("verify-attestation", "--key", "slipway.pub", "--type", p.cosignType, "--insecure-ignore-tlog", "--allow-http-registry", ref.String())
+			if err != nil {
+				t.Errorf("cosign verify-attestation --type %s refused Slipway's attestation: %v\n%s", p.cosignType, err, out)
+			}
+			if _, err := run("verify-attestation", "--key", "cosign.pub", "--type", p.cosignType, "--insecure-ignore-tlog", "--allow-http-registry", ref.String()); err == nil {
+				t.Errorf("cosign verify-attestation --type %s accepted another key", p.cosignType)
+			}
+		}
+	})
+
 	t.Run("slipway verifies cosign", func(t *testing.T) {
 		ref := pushRandom(t, reg.Host, "team/by-cosign")
 		if out, err := run("sign", "--key", "cosign.key", "--tlog-upload=false", "--allow-http-registry", ref.String()); err != nil {
@@ -97,6 +119,19 @@ func TestCosignCompatible(t *testing.T) {
 		}
 		if err := Verify(ctx, ref, slipwayVerifier, nil); !errors.Is(err, ErrUnverified) {
 			t.Errorf("Verify with another key: %v, want ErrUnverified", err)
+		}
+		pred := filepath.Join(dir, "provenance.json")
+		if err := os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/test","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/builder"}}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := run("attest", "--key", "cosign.key", "--type", "slsaprovenance1", "--predicate", pred, "--tlog-upload=false", "--allow-http-registry", ref.String()); err != nil {
+			t.Fatalf("cosign attest: %v\n%s", err, out)
+		}
+		if _, err := VerifyAttestation(ctx, ref, cosignVerifier, SLSAProvenance, nil); err != nil {
+			t.Errorf("VerifyAttestation refused cosign's attestation: %v", err)
+		}
+		if _, err := VerifyAttestation(ctx, ref, slipwayVerifier, SLSAProvenance, nil); !errors.Is(err, ErrUnverified) {
+			t.Errorf("VerifyAttestation with another key: %v, want ErrUnverified", err)
 		}
 		// Signing again with Slipway adds its signature beside cosign's.
 		if _, err := Image(ctx, ref, slipwaySigner, nil); err != nil {

@@ -1,0 +1,219 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+)
+
+// Names of cosign's attestation format: an in-toto statement in a signed
+// DSSE envelope, one layer per attestation under the sha256-HEX.att tag.
+const (
+	// DSSEMediaType is the media type of an attestation layer.
+	DSSEMediaType = "application/vnd.dsse.envelope.v1+json"
+	// InTotoPayloadType is the envelope's payload type.
+	InTotoPayloadType = "application/vnd.in-toto+json"
+	// PredicateTypeAnnotation names a layer's predicate type, which
+	// `cosign verify-attestation --type` filters on.
+	PredicateTypeAnnotation = "predicateType"
+	// StatementType is the in-toto statement version written.
+	StatementType = "https://in-toto.io/Statement/v1"
+)
+
+// Predicate types Slipway attests.
+const (
+	// SLSAProvenance is SLSA provenance v1 (cosign --type slsaprovenance1).
+	SLSAProvenance = "https://slsa.dev/provenance/v1"
+	// SPDX is an SPDX 2.3 JSON document (cosign --type spdxjson).
+	SPDX = "https://spdx.dev/Document"
+)
+
+// Statement is an in-toto statement about one image.
+type Statement struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     any       `json:"predicate"`
+}
+
+// Subject names an artifact by digest.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// AttestationTag is the tag cosign keeps an image's attestations under:
+// sha256-HEX.att.
+func AttestationTag(ref name.Digest) (name.Tag, error) {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("naming the attestations of %s: %w", ref, err)
+	}
+	return ref.Context().Tag(h.Algorithm + "-" + h.Hex + ".att"), nil
+}
+
+// statement returns the JSON statement of predicate about ref.
+func statement(ref name.Digest, predicateType string, predicate any) ([]byte, error) {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(Statement{
+		Type:          StatementType,
+		Subject:       []Subject{{Name: ref.Context().Name(), Digest: map[string]string{h.Algorithm: h.Hex}}},
+		PredicateType: predicateType,
+		Predicate:     predicate,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the %s statement: %w", predicateType, err)
+	}
+	return b, nil
+}
+
+// Attest signs an in-toto statement of predicate (of predicateType) about
+// ref with s and stores it where cosign looks for attestations: a layer of
+// the image tagged sha256-HEX.att, beside those already there. The same
+// statement already signed by the same key makes it a no-op; predicate
+// must therefore be deterministic (no "now").
+func Attest(ctx context.Context, ref name.Digest, s Signer, predicateType string, predicate any, opts []remote.Option) (SignResult, error) {
+	tag, err := AttestationTag(ref)
+	if err != nil {
+		return SignResult{}, err
+	}
+	res := SignResult{Tag: tag.String()}
+	stmt, err := statement(ref, predicateType, predicate)
+	if err != nil {
+		return res, err
+	}
+	pub, err := s.PublicKey()
+	if err != nil {
+		return res, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
+	}
+	own, err := loadVerifierFromKey(pub)
+	if err != nil {
+		return res, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	opts = append(opts, remote.WithContext(ctx))
+	base, err := signatures(tag, opts)
+	if err != nil {
+		return res, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	if base == nil {
+		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	} else {
+		found, err := attestations(base, own, predicateType)
+		if err != nil {
+			return res, fmt.Errorf("attesting %s: %w", ref, err)
+		}
+		for _, f := range found {
+			if bytes.Equal(f, stmt) {
+				res.UpToDate = true
+				return res, nil
+			}
+		}
+	}
+	env, err := sigdsse.WrapSigner(s, InTotoPayloadType).SignMessage(bytes.NewReader(stmt))
+	if err != nil {
+		return res, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:       static.NewLayer(env, DSSEMediaType),
+		Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: predicateType},
+	})
+	if err != nil {
+		return res, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	if err := remote.Write(tag, img, opts...); err != nil {
+		return res, fmt.Errorf("writing attestation %s: %w", tag, err)
+	}
+	return res, nil
+}
+
+// VerifyAttestation returns the statements of predicateType about ref
+// that v verifies, or an *UnverifiedError when there is none.
+func VerifyAttestation(ctx context.Context, ref name.Digest, v Verifier, predicateType string, opts []remote.Option) ([]Statement, error) {
+	tag, err := AttestationTag(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := signatures(tag, append(opts, remote.WithContext(ctx)))
+	if err != nil {
+		return nil, fmt.Errorf("verifying attestations of %s: %w", ref, err)
+	}
+	if img == nil {
+		return nil, &UnverifiedError{Ref: ref.String(), Reason: "it has no attestations (no " + tag.TagStr() + " in its repository)"}
+	}
+	found, err := attestations(img, v, predicateType)
+	if err != nil {
+		return nil, fmt.Errorf("verifying attestations of %s: %w", ref, err)
+	}
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	var out []Statement
+	for _, b := range found {
+		var st Statement
+		if json.Unmarshal(b, &st) != nil || st.PredicateType != predicateType {
+			continue
+		}
+		for _, s := range st.Subject {
+			if s.Digest[h.Algorithm] == h.Hex {
+				out = append(out, st)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, &UnverifiedError{Ref: ref.String(), Reason: fmt.Sprintf("no %s attestation by this key names its digest", predicateType)}
+	}
+	return out, nil
+}
+
+// attestations returns the statements of img's layers of predicateType
+// whose envelopes v verifies.
+func attestations(img v1.Image, v Verifier, predicateType string) ([][]byte, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading attestation manifest: %w", err)
+	}
+	dv := sigdsse.WrapVerifier(v)
+	var out [][]byte
+	for _, d := range m.Layers {
+		if d.MediaType != DSSEMediaType || d.Annotations[PredicateTypeAnnotation] != predicateType {
+			continue
+		}
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading attestation layer %s: %w", d.Digest, err)
+		}
+		b, err := readPayload(l)
+		if err != nil {
+			return nil, fmt.Errorf("reading attestation layer %s: %w", d.Digest, err)
+		}
+		if dv.VerifySignature(bytes.NewReader(b), nil) != nil {
+			continue
+		}
+		var env dsse.Envelope
+		if json.Unmarshal(b, &env) != nil || env.PayloadType != InTotoPayloadType {
+			continue
+		}
+		stmt, err := env.DecodeB64Payload()
+		if err != nil {
+			continue
+		}
+		out = append(out, stmt)
+	}
+	return out, nil
+}
