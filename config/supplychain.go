@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -9,7 +10,12 @@ import (
 // key pair from `slipway keys generate` or `cosign generate-key-pair`.
 type Signing struct {
 	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD"`
+	// Attest lists the attestations pushed with each image.
+	Attest []string `yaml:"attest" doc:"attestations signed with the key and pushed beside the signature (cosign's sha256-HEX.att): provenance (SLSA provenance v1 from the build record), sbom (SPDX 2.3 of the files put in the image)"`
 }
+
+// Attestation kinds signing.attest accepts.
+var attestKinds = []string{"provenance", "sbom"}
 
 // Verify makes deploy refuse an image without a valid signature by Key.
 type Verify struct {
@@ -23,6 +29,17 @@ var keyRefEnv = regexp.MustCompile(`^env://[A-Za-z_][A-Za-z0-9_]*$`)
 func (v *validator) supplyChain(p *Project) {
 	if p.Signing != nil {
 		v.keyRef("signing.key", p.Signing.Key)
+		seen := map[string]bool{}
+		for i, a := range p.Signing.Attest {
+			at := fmt.Sprintf("signing.attest[%d]", i)
+			switch {
+			case !contains(attestKinds, a):
+				v.add(at, "%s", notValid(a, attestKinds))
+			case seen[a]:
+				v.add(at, "%q is listed twice", a)
+			}
+			seen[a] = true
+		}
 	}
 	for _, e := range p.Environments {
 		if e.Verify != nil {

@@ -20,6 +20,9 @@ func TestSupplyChainConfig(t *testing.T) {
 		{"KMS key", "signing: {key: \"awskms:///alias/x\"}\n", "KMS keys are not supported yet"},
 		{"verify without key", "environments:\n  dev: {registry: dev, verify: {}}\n", "verify.key"},
 		{"unknown field", "signing: {key: cosign.key, keyless: true}\n", "keyless"},
+		{"attestations", "signing: {key: cosign.key, attest: [provenance, sbom]}\n", ""},
+		{"unknown attestation", "signing: {key: cosign.key, attest: [vuln]}\n", "signing.attest[0]"},
+		{"attestation twice", "signing: {key: cosign.key, attest: [sbom, sbom]}\n", "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,6 +90,9 @@ type PushResult struct {
 	// Signature is the cosign signature's tag, REPO:sha256-HEX.sig, when
 	// the push signed the image.
 	Signature string `json:"signature,omitempty"`
+	// Attestations is the tag of the attestations pushed with the image,
+	// REPO:sha256-HEX.att, when signing.attest asks for some.
+	Attestations string `json:"attestations,omitempty"`
 }
 
 // VersionTag is the image tag of a version: the version with + (not
