@@ -20,6 +20,8 @@ var attestKinds = []string{"provenance", "sbom"}
 // Verify makes deploy refuse an image without a valid signature by Key.
 type Verify struct {
 	Key string `yaml:"key" required:"true" doc:"cosign public key (PEM) the image's signature must verify with: a file relative to slipway.yaml, such as cosign.pub, or env://NAME"`
+	// Attestations lists attestations the image must also carry.
+	Attestations []string `yaml:"attestations" doc:"attestations the image must carry too, signed by the same key and naming its digest: provenance, sbom (as signing.attest pushes them)"`
 }
 
 // keyRefEnv is the env://NAME form of a key reference.
@@ -29,22 +31,29 @@ var keyRefEnv = regexp.MustCompile(`^env://[A-Za-z_][A-Za-z0-9_]*$`)
 func (v *validator) supplyChain(p *Project) {
 	if p.Signing != nil {
 		v.keyRef("signing.key", p.Signing.Key)
-		seen := map[string]bool{}
-		for i, a := range p.Signing.Attest {
-			at := fmt.Sprintf("signing.attest[%d]", i)
-			switch {
-			case !contains(attestKinds, a):
-				v.add(at, "%s", notValid(a, attestKinds))
-			case seen[a]:
-				v.add(at, "%q is listed twice", a)
-			}
-			seen[a] = true
-		}
+		v.attestKinds("signing.attest", p.Signing.Attest)
 	}
 	for _, e := range p.Environments {
 		if e.Verify != nil {
-			v.keyRef("environments."+e.Name+".verify.key", e.Verify.Key)
+			at := "environments." + e.Name + ".verify"
+			v.keyRef(at+".key", e.Verify.Key)
+			v.attestKinds(at+".attestations", e.Verify.Attestations)
 		}
+	}
+}
+
+// attestKinds checks a list of attestation kinds.
+func (v *validator) attestKinds(at string, kinds []string) {
+	seen := map[string]bool{}
+	for i, a := range kinds {
+		at := fmt.Sprintf("%s[%d]", at, i)
+		switch {
+		case !contains(attestKinds, a):
+			v.add(at, "%s", notValid(a, attestKinds))
+		case seen[a]:
+			v.add(at, "%q is listed twice", a)
+		}
+		seen[a] = true
 	}
 }
 

@@ -23,6 +23,8 @@ func TestSupplyChainConfig(t *testing.T) {
 		{"attestations", "signing: {key: cosign.key, attest: [provenance, sbom]}\n", ""},
 		{"unknown attestation", "signing: {key: cosign.key, attest: [vuln]}\n", "signing.attest[0]"},
 		{"attestation twice", "signing: {key: cosign.key, attest: [sbom, sbom]}\n", "listed twice"},
+		{"required attestations", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, attestations: [provenance]}}\n", ""},
+		{"unknown required attestation", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, attestations: [slsa]}}\n", "environments.dev.verify.attestations[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,15 +31,16 @@ func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, k
 		return fmt.Errorf("attesting %s: the build record is of %s", res.Reference, rec.Digest)
 	}
 	for _, k := range kinds {
-		var predicateType string
 		var predicate any
 		switch k {
 		case "provenance":
-			predicateType, predicate = sign.SLSAProvenance, Provenance(rec)
+			predicate = Provenance(rec)
 		case "sbom":
-			predicateType, predicate = sign.SPDX, SBOM(rec, ref.Context().Name())
-		default:
-			return fmt.Errorf("attesting %s: unknown attestation %q", res.Reference, k)
+			predicate = SBOM(rec, ref.Context().Name())
+		}
+		predicateType, err := predicateTypeOf(k)
+		if err != nil {
+			return fmt.Errorf("attesting %s: %w", res.Reference, err)
 		}
 		ar, err := sign.Attest(ctx, ref, s, predicateType, predicate, client.RemoteOptions(ctx))
 		if err != nil {
@@ -54,6 +55,18 @@ func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, k
 		}
 	}
 	return nil
+}
+
+// predicateTypeOf maps an attestation kind of slipway.yaml to its
+// in-toto predicate type.
+func predicateTypeOf(kind string) (string, error) {
+	switch kind {
+	case "provenance":
+		return sign.SLSAProvenance, nil
+	case "sbom":
+		return sign.SPDX, nil
+	}
+	return "", fmt.Errorf("unknown attestation %q; valid: provenance, sbom", kind)
 }
 
 // ResourceDescriptor is SLSA's reference to an artifact.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -59,8 +60,10 @@ func signPushed(ctx context.Context, client *registry.Client, s sign.Signer, res
 }
 
 // verifyImage refuses, with sign.ErrUnverified, an image ref
-// (REPO@sha256:...) without a valid signature by env's verify key; an
-// environment without one accepts every image.
+// (REPO@sha256:...) without a valid signature by env's verify key, or
+// without the attestations env's verify section lists, signed by that key
+// and naming the digest; an environment without verify accepts every
+// image.
 func verifyImage(ctx context.Context, p *config.Project, env config.Environment, ref string, o Options) error {
 	if env.Verify == nil {
 		return nil
@@ -90,6 +93,24 @@ func verifyImage(ctx context.Context, p *config.Project, env config.Environment,
 	if err != nil {
 		return client.Classify(err, "source")
 	}
-	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: "signature verified with " + env.Verify.Key + ": " + ref})
+	for _, k := range env.Verify.Attestations {
+		pt, err := predicateTypeOf(k)
+		if err != nil {
+			return fmt.Errorf("verifying %s: %w", ref, err)
+		}
+		_, err = sign.VerifyAttestation(ctx, d, v, pt, client.RemoteOptions(ctx))
+		if errors.Is(err, sign.ErrUnverified) {
+			return fmt.Errorf("deploying to %s: %w; add %s to signing.attest in %s and push again",
+				env.Name, err, k, config.ProjectFile)
+		}
+		if err != nil {
+			return client.Classify(err, "source")
+		}
+	}
+	msg := "signature verified with " + env.Verify.Key
+	if len(env.Verify.Attestations) > 0 {
+		msg += ", and " + strings.Join(env.Verify.Attestations, " and ") + " attestations"
+	}
+	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: msg + ": " + ref})
 	return nil
 }

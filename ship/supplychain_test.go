@@ -76,6 +76,19 @@ func TestVerifyImage(t *testing.T) {
 		return e
 	}
 	signed, byOther, unsigned := push(ours), push(theirs), push(nil)
+	attested := push(ours)
+	attestedRef, err := name.NewDigest(attested, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sign.Attest(ctx, attestedRef, ours, sign.SLSAProvenance, Provenance(testRecord()), nil); err != nil {
+		t.Fatal(err)
+	}
+	requiring := func(key string, kinds ...string) config.Environment {
+		e := env(key)
+		e.Verify.Attestations = kinds
+		return e
+	}
 
 	tests := []struct {
 		name string
@@ -89,6 +102,10 @@ func TestVerifyImage(t *testing.T) {
 		{"signed by another key", env("ours.pub"), byOther, sign.ErrUnverified},
 		{"missing key file", env("nowhere.pub"), signed, sign.ErrKey},
 		{"not a public key", env("junk.pub"), signed, sign.ErrKey},
+		{"provenance required and there", requiring("ours.pub", "provenance"), attested, nil},
+		{"provenance required, only signed", requiring("ours.pub", "provenance"), signed, sign.ErrUnverified},
+		{"sbom required, only provenance", requiring("ours.pub", "provenance", "sbom"), attested, sign.ErrUnverified},
+		{"signed and attested by another key", requiring("theirs.pub", "provenance"), attested, sign.ErrUnverified},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "junk.pub"), []byte("not a key"), 0o644); err != nil {
 		t.Fatal(err)
