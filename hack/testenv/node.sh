@@ -96,6 +96,9 @@ cgroup_root=/slipway-node
 cni_network=slipway-node
 
 netns=$state/netns
+# containerd's shims listen on sockets in a directory whose path must stay
+# under 42 characters, so not under the state directory.
+shim_dir=/run/slipway-node-$(printf '%s' "$state" | md5sum | cut -c1-8)
 ctr_dir=$state/containerd
 ctr_sock=$ctr_dir/containerd.sock
 kubelet_dir=$state/kubelet
@@ -290,6 +293,8 @@ oom_score = 0
     path = "$ctr_dir/opt"
   [plugins.'io.containerd.nri.v1.nri']
     disable = true
+  [plugins.'io.containerd.shim.v1.manager']
+    socket_dir = "$shim_dir"
   [plugins.'io.containerd.transfer.v1.local']
     config_path = "$ctr_dir/certs.d"
   [plugins.'io.containerd.cri.v1.images']
@@ -444,7 +449,10 @@ netns_up() {
   in_node ip link add "$bridge" type bridge
   in_node ip addr add "$node_ip/${pod_cidr#*/}" dev "$bridge"
   in_node ip link set "$bridge" up
-  in_node sysctl -qw net.ipv4.ip_forward=1
+  # The namespace routes between the bridge and the host; unlimited ICMP
+  # errors make every connection to a pod or ClusterIP that has nowhere to go
+  # fail at once (the default rate limit lets a burst of them time out).
+  in_node sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0
   # Nothing leaves the namespace but to the bridge, loopback, or the host's
   # own end of the veth. (There is no default route either.)
   in_node iptables -w -N SLIPWAY-NODE-GUARD
@@ -682,6 +690,10 @@ teardown() {
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_one "${components[$i]}"; done
   # Containers, shims and relays the recorded PIDs no longer cover.
   kill_leftovers
+  # The CNI plugins cache results in /var/lib/cni by sandbox: note the IDs.
+  local ids
+  ids=$(find "$ctr_dir/root/io.containerd.grpc.v1.cri/sandboxes" "$ctr_dir/state/io.containerd.grpc.v1.cri/sandboxes" \
+    "$ctr_dir/state/io.containerd.runtime.v2.task/k8s.io" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -u) || true
   # Mounts under the state directory (rootfs, shm, tokens, pod netns), deepest first.
   local m
   for i in 1 2 3; do
@@ -712,6 +724,7 @@ teardown() {
   # Host paths: the node's entries, then the directories start found missing.
   find /var/log/containers -maxdepth 1 -type l -lname "$state/*" -delete 2>/dev/null || true
   rm -f /var/lib/cni/results/"$cni_network"-* 2>/dev/null || true
+  for i in $ids; do rm -f /var/lib/cni/results/*-"$i"-* 2>/dev/null || true; done
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/DEPRECATION 2>/dev/null || true
   local p
   for p in "${host_paths[@]}"; do
@@ -725,7 +738,7 @@ teardown() {
     SLIPWAY_TESTENV=$testenv "$here/registry.sh" stop "$(cat "$run/registry")" 2>/dev/null || true
     rm -rf "$testenv/registry-$(cat "$run/registry")" "$run/registry"
   fi
-  rm -rf "$ctr_dir" "$kubelet_dir" "$pod_logs" "$state/cni" "$pki" "$run"/*.sock
+  rm -rf "$ctr_dir" "$kubelet_dir" "$pod_logs" "$state/cni" "$pki" "$run"/*.sock "$shim_dir"
   # The guard goes last: until here a packet for a pod or a ClusterIP fails on the host.
   if [ -f "$run/guard" ]; then
     for c in "$pod_cidr" "$service_cidr"; do
@@ -758,7 +771,7 @@ env_() {
 # snapshot: the host state that stop must leave as start found it.
 snapshot() {
   echo "## sysctl"
-  sysctl -a 2>/dev/null | grep -vE '^(kernel\.random\.|kernel\.ns_last_pid|kernel\.pty\.nr|fs\.(dentry-state|inode-nr|inode-state|file-nr|aio-nr)|net\.netfilter\.nf_conntrack_count|kernel\.perf_event_max_sample_rate|kernel\.sched_domain|vm\.stat)' |
+  sysctl -a 2>/dev/null | grep -vE '^(kernel\.random\.|kernel\.ns_last_pid|kernel\.pty\.nr|fs\.(dentry-state|inode-nr|inode-state|file-nr|aio-nr|quota\.)|net\.netfilter\.nf_conntrack_count|kernel\.perf_event_max_sample_rate|kernel\.sched_domain|vm\.stat)' |
     grep -vE '^net\.(ipv4|ipv6)\.(conf|neigh)\.(veth|cali|cni)' || true
   echo "## links"
   ip -o link show | sed -E 's/^[0-9]+: //; s/ qlen [0-9]+//' | awk '{ print $1, $2 }'
@@ -778,7 +791,7 @@ snapshot() {
   awk '{ print $4, $5, $9, $10 }' /proc/self/mountinfo | sort
   echo "## host paths"
   local p
-  for p in "${host_paths[@]}" /run/netns /run/containerd /var/run/nri /etc/cni /opt/cni /var/lib/containerd; do
+  for p in "${host_paths[@]}" "$shim_dir" /run/netns /run/containerd /var/run/nri /etc/cni /opt/cni /var/lib/containerd; do
     [ -e "$p" ] && find "$p" | sort
   done
   echo "## cgroups"

@@ -40,6 +40,10 @@ const outside = "203.0.113.1:80"
 func startNode(t *testing.T) *testenv.Node {
 	t.Helper()
 	testenv.RequireNode(t)
+	before, err := testenv.HostSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
 	n, err := testenv.StartNode(t.TempDir())
 	if err != nil {
@@ -52,6 +56,13 @@ func startNode(t *testing.T) *testenv.Node {
 			t.Error(err)
 		}
 		t.Logf("timing: node and control plane stopped in %.1fs", time.Since(t0).Seconds())
+		after, err := testenv.HostSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after != before {
+			t.Errorf("the host differs after stop:\n%s", diffLines(before, after))
+		}
 	})
 	return n
 }
@@ -254,9 +265,11 @@ func TestRealNodeIsolation(t *testing.T) {
 		if err := n.StopProxy(); err != nil {
 			t.Fatal(err)
 		}
-		failsLocally(t, ip+":80")
-		// A ClusterIP no Service holds fails the same way.
-		failsLocally(t, "10.96.255.254:80")
+		for i := 0; i < 3; i++ {
+			failsLocally(t, ip+":80")
+			// A ClusterIP no Service holds fails the same way.
+			failsLocally(t, "10.96.255.254:80")
+		}
 		if err := n.StartProxy(); err != nil {
 			t.Fatal(err)
 		}
@@ -304,6 +317,13 @@ func TestRealNodeTeardownAfterCrash(t *testing.T) {
 	if during == before {
 		t.Fatal("the host looks the same with the node running: the snapshot sees nothing")
 	}
+	var changed []string
+	for _, l := range strings.Split(diffLines(before, during), "\n") {
+		if strings.HasPrefix(l, "+ ") && strings.Contains(l, " = ") {
+			changed = append(changed, strings.TrimPrefix(l, "+ "))
+		}
+	}
+	t.Logf("sysctls changed while the node ran: %s", strings.Join(changed, ", "))
 
 	// The crash: every process the node started, and containerd's shims,
 	// killed with SIGKILL. The containers are left orphaned.
