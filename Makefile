@@ -10,9 +10,9 @@ STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 COSIGN_VERSION := v2.6.5
 ORAS_VERSION := v1.3.6
-APT_PACKAGES := docker-registry git curl openssl groovy
+APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm
 
-.PHONY: all build dist image image-test test unit lint fuzz deps demo demo-down clean
+.PHONY: all build dist image image-test gitlab-test test unit lint fuzz faults deps demo demo-down clean
 
 all: build
 
@@ -34,6 +34,9 @@ image: build dist ## Slipway's own image, built by Slipway from slipway.yaml
 image-test: ## build Slipway's own image and check what it holds
 	@hack/self-image.sh
 
+gitlab-test: deps ## run an example's generated .gitlab-ci.yml with gitlab-ci-local (shell executor)
+	@hack/gitlab-ci-local.sh
+
 deps: ## install what the test suite needs, when missing
 	@hack/install-deps.sh $(APT_PACKAGES)
 	@hack/testenv/k8s.sh install
@@ -47,11 +50,14 @@ lint: deps ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-test: deps lint image-test ## the whole suite, with real registries (what CI runs)
+test: deps lint image-test gitlab-test ## the whole suite, with real registries (what CI runs)
 	SLIPWAY_E2E=1 $(GO) test -count=1 ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (30s) each; the seed corpus runs in make test
 	@hack/fuzz.sh
+
+faults: deps build ## kill, restart and race the real parts; print the fault table
+	@hack/faults.sh
 
 unit: ## tests that need no servers
 	$(GO) test ./...
