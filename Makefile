@@ -68,5 +68,11 @@ demo: deps build ## walk an example project through Slipway on local defaults
 demo-down: ## stop what the demo started (registries and control plane)
 	@hack/demo.sh down
 
+.PHONY: test-node
+test-node: ## as root: the tests on a real node (hack/testenv/node.sh); not part of make test
+	@hack/install-deps.sh $(APT_PACKAGES)
+	@hack/testenv/node.sh install
+	SLIPWAY_REALNODE=1 $(GO) test -count=1 -v -run 'RealNode' ./internal/testenv/
+
 clean:
 	rm -rf $(BIN) .slipway
