@@ -54,4 +54,3 @@ func errorJSON(err error, code int) jsonError {
 	}
 	return j
 }
-
