@@ -41,6 +41,10 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"promote":   concat(cliLibs, gitLibs, kubeLibs),
 		"deploy":    concat(cliLibs, gitLibs, registryLib),
 		"ship":      cliLibs,
+		// Signing reads and writes registries, never git or clusters;
+		// deadlines are the standard library's only.
+		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),
+		"internal/deadline": concat(cliLibs, gitLibs, registryLib, kubeLibs),
 		"internal/ui": concat([]string{"github.com/urfave/cli", module + "internal/cli"},
 			gitLibs, registryLib, kubeLibs),
 	}
