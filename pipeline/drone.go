@@ -40,7 +40,7 @@ func drone(plans []*plan) ([]File, error) {
 			}
 		}
 	}
-	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir, install: first.install})
+	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir, install: first.install, slipway: first.slipway, agent: first.agent})
 	var needs []string
 	seen := map[string]bool{}
 	release, noGit := false, false

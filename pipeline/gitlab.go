@@ -36,7 +36,7 @@ func gitlab(plans []*plan) ([]File, error) {
 
 	names, stageNames := newNamer(), newNamer()
 	top := ymap()
-	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir, install: first.install})
+	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir, install: first.install, slipway: first.slipway, agent: first.agent})
 	var rules []string
 	for _, p := range plans {
 		rules = appendNew(rules, gitlabTriggerRules(p)...)

@@ -279,6 +279,13 @@ func header(t Target, p *plan) []string {
 			"the Linux release archive from "+host+" and checks it against the SHA-256",
 			"written here. Agents need curl, sha256sum and tar. To use a Slipway the",
 			"agents have, set agent.slipway in ci.yaml to the command that runs it.")
+	} else if p.slipway != "" && t != JenkinsJobDSL && !(t == GitHub && p.agent.Image == "" && p.slipway == "slipway") {
+		where := "the agents"
+		if p.agent.Image != "" {
+			where = "the image " + p.agent.Image
+		}
+		out = append(out, "", "Steps run "+p.slipway+": "+where+" must have it (agent.image and agent.slipway",
+			"in ci.yaml say where it is).")
 	}
 	return out
 }
