@@ -421,6 +421,17 @@ YAML
 
 # ---------------------------------------------------------------- network
 
+# preflight: the node's CIDRs must be free on this host (a podman or docker
+# network may hold 10.88.0.0/16); its route would win over the node's.
+preflight() {
+  local c
+  for c in "$pod_cidr" "$service_cidr" "$link_cidr"; do
+    if ip -o route show root "$c" | grep -qv " metric $guard_metric" || [ -n "$(ip -o addr show to "$c")" ]; then
+      die "$c is in use on this host ($(ip -o route show root "$c" | head -n 1)); the real node needs it"
+    fi
+  done
+}
+
 # guard: unreachable routes for the pod and service CIDRs on the host, first
 # of all; the routes into the node's veth (a lower metric) take precedence
 # only while the veth exists.
@@ -622,6 +633,7 @@ start() {
   mkdir -p "$run" "$logs"
   rm -f "$run"/*.pid "$run"/*.cmdline "$logs"/*.log
   # Isolation before anything else.
+  preflight
   guard
   record_host
   netns_up
