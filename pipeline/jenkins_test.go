@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,9 +122,9 @@ func TestJenkinsfileAgents(t *testing.T) {
 	}
 }
 
-// jobDSLOwnerStubs runs a Job DSL script against stubs in which the jobs
-// named in the EXISTING environment variable (name=description lines,
-// with \n for a newline) exist, and prints what it created.
+// jobDSLOwnerStubs runs a Job DSL script (the first argument) once for each
+// further argument, a file of name=description lines (with \n for a
+// newline) naming the jobs that exist, and prints what each run created.
 const jobDSLOwnerStubs = `
 import org.codehaus.groovy.control.CompilerConfiguration
 
@@ -147,20 +148,25 @@ abstract class OwnerStub extends Script {
     }
 }
 
-(System.getenv('EXISTING') ?: '').split('\n').each { String l ->
-    if (l) {
-        def kv = l.split('=', 2)
-        OwnerStub.existing[kv[0]] = kv[1].replace('\\n', '\n')
-    }
-}
 def config = new CompilerConfiguration()
 config.scriptBaseClass = OwnerStub.name
-def shell = new GroovyShell(this.class.classLoader, new Binding([SLIPWAY_REPO: 'https://git.example.com/x.git']), config)
-try {
-    shell.parse(new File(args[0]).getText('UTF-8'), 'Generated').run()
-    println 'DONE'
-} catch (IllegalStateException e) {
-    println 'REFUSED ' + e.message
+String text = new File(args[0]).getText('UTF-8')
+args.drop(1).eachWithIndex { String f, int i ->
+    println 'CASE ' + i
+    OwnerStub.existing = [:]
+    new File(f).readLines().each { String l ->
+        if (l) {
+            def kv = l.split('=', 2)
+            OwnerStub.existing[kv[0]] = kv[1].replace('\\n', '\n')
+        }
+    }
+    def shell = new GroovyShell(this.class.classLoader, new Binding([SLIPWAY_REPO: 'https://git.example.com/x.git']), config)
+    try {
+        shell.parse(text, 'Generated').run()
+        println 'DONE'
+    } catch (IllegalStateException e) {
+        println 'REFUSED ' + e.message
+    }
 }
 `
 
@@ -189,7 +195,7 @@ func TestJobDSLOwnsItsJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	const owner = `Managed by Slipway: jobs/hello.groovy of https://git.example.com/x.git`
-	for _, c := range []struct {
+	cases := []struct {
 		name, existing string
 		want           []string
 		refused        bool
@@ -199,15 +205,29 @@ func TestJobDSLOwnsItsJobs(t *testing.T) {
 		{"a job made by hand", "hello=\nhello/hello=Deploys by hand", nil, true},
 		{"another seed's job", "hello=\nhello/hello=Managed by Slipway: jobs/hello.groovy of https://git.example.com/other.git", nil, true},
 		{"the owner line inside another line", "hello/hello=not " + owner, nil, true},
-	} {
+	}
+	args := []string{stubs, script}
+	for i, c := range cases {
+		f := filepath.Join(dir, fmt.Sprintf("case%d", i))
+		if err := os.WriteFile(f, []byte(c.existing), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, f)
+	}
+	// One JVM runs every case: starting groovy takes seconds.
+	cmd := exec.Command(groovy, args...)
+	cmd.Env = append(os.Environ(), javaHome()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("groovy: %v\n%s", err, out)
+	}
+	runs := strings.Split(string(out), "CASE ")
+	if len(runs) != len(cases)+1 {
+		t.Fatalf("groovy ran %d cases, want %d:\n%s", len(runs)-1, len(cases), out)
+	}
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(groovy, stubs, script)
-			cmd.Env = append(append(os.Environ(), javaHome()...), "EXISTING="+c.existing)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("groovy: %v\n%s", err, out)
-			}
-			got := strings.Split(strings.TrimSpace(string(out)), "\n")
+			got := strings.Split(strings.TrimSpace(runs[i+1]), "\n")[1:]
 			if c.refused {
 				if len(got) != 1 || !strings.HasPrefix(got[0], "REFUSED Jenkins already has a job hello/hello") {
 					t.Errorf("got %q, want a refusal before anything is created", got)
