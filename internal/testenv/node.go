@@ -131,12 +131,6 @@ func (n *Node) Script(args ...string) ([]byte, error) {
 	return n.run(n.script, args...)
 }
 
-// Kubectl runs kubectl against the node's cluster.
-func (n *Node) KubectlRun(args ...string) ([]byte, error) {
-	cmd := exec.Command(n.Cluster.Kubectl, append([]string{"--kubeconfig", n.Kubeconfig}, args...)...)
-	return cmd.CombinedOutput()
-}
-
 func (n *Node) run(script string, args ...string) ([]byte, error) {
 	cmd := exec.Command(script, args...)
 	cmd.Env = n.env
