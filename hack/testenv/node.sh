@@ -2,7 +2,8 @@
 # A real Kubernetes node for Slipway's end-to-end tests: containerd, runc,
 # the CNI bridge, kubelet and kube-proxy, joined to the control plane of
 # hack/testenv/k8s.sh (start that first, with the same SLIPWAY_TESTENV and
-# ports). Real containers run; real probes pass or fail; a Service's
+# ports, and SLIPWAY_NODES=0 so that no simulated node takes pods). Real
+# containers run; real probes pass or fail; a Service's
 # ClusterIP answers through kube-proxy.
 #
 #   node.sh install     build or fetch what the node needs (once per version)
