@@ -408,8 +408,7 @@ func jobDSL(plans []*plan) ([]File, error) {
 		"signatures approved once (Manage Jenkins > In-process Script Approval):",
 		"  staticMethod jenkins.model.Jenkins get",
 		"  method jenkins.model.Jenkins getItemByFullName java.lang.String",
-		"  method hudson.model.AbstractItem getDescription",
-		"  method hudson.model.Item getDescription")
+		"  method hudson.model.AbstractItem getDescription")
 	seen := map[string]bool{}
 	for _, p := range plans {
 		for _, l := range jenkinsNeeds(p) {
