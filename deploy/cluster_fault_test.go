@@ -276,7 +276,7 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		want   Phase
 	}{
 		{"healthy, killed while holding stability", false, 8 * time.Second, "all ready, holding", PhaseSucceeded},
-		{"crash-looping, killed before its pods fail", true, 0, "", PhaseFailed},
+		{"crash-looping, killed before its pods fail", true, 10 * time.Second, "", PhaseFailed},
 		{"healthy, killed at the first look", false, 2 * time.Second, "", PhaseSucceeded},
 	}
 	tries, correct, longest := 0, 0, time.Duration(0)

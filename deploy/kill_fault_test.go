@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -97,7 +98,9 @@ func (p *killProxy) reset(target string, killAt int64, kill func()) {
 	u, _ := url.Parse(target)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.target, p.killAt, p.kill = httputil.NewSingleHostReverseProxy(u), killAt, kill
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // requests of a killed process fail
+	p.target, p.killAt, p.kill = rp, killAt, kill
 	p.n.Store(0)
 }
 
