@@ -280,12 +280,17 @@ func header(t Target, p *plan) []string {
 			"written here. Agents need curl, sha256sum and tar. To use a Slipway the",
 			"agents have, set agent.slipway in ci.yaml to the command that runs it.")
 	} else if p.slipway != "" && t != JenkinsJobDSL && !(t == GitHub && p.agent.Image == "" && p.slipway == "slipway") {
+		// No value from ci.yaml: Drone substitutes $VARIABLES even in
+		// comments.
 		where := "the agents"
 		if p.agent.Image != "" {
-			where = "the image " + p.agent.Image
+			where = "the image agent.image names"
 		}
-		out = append(out, "", "Steps run "+p.slipway+": "+where+" must have it (agent.image and agent.slipway",
-			"in ci.yaml say where it is).")
+		if p.slipway == "slipway" {
+			out = append(out, "", "Steps run slipway: "+where+" must have it on PATH.")
+		} else {
+			out = append(out, "", "Steps run the Slipway command agent.slipway names: "+where+" must have it.")
+		}
 	}
 	return out
 }
