@@ -493,11 +493,26 @@ func TestFaultKillDeployRollback(t *testing.T) {
 	// kwok fails the containers of pods with this label, a second or two
 	// after they run. pod.yml is read at deploy time, whatever the version.
 	crashPod := "metadata: {labels: {pod-container-running-failed.stage.kwok.x-k8s.io: \"true\"}}\n" + string(goodPod)
+	goodYAML, err := os.ReadFile(filepath.Join(p.dir, "slipway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// usePod writes pod.yml for the next runs; with the crashing one, also
+	// a stability time (minReadySeconds) longer than kwok takes to fail the
+	// pods, as a real deploy would hold one longer than its pods take to
+	// crash: otherwise the rollout is complete, and rightly judged so,
+	// before they do.
 	usePod := func(t *testing.T, pod string) {
+		yaml := string(goodYAML)
 		if pod == "" {
 			pod = string(goodPod)
+		} else {
+			yaml = strings.Replace(yaml, "stability: 1s", "stability: 6s", 1)
 		}
 		if err := os.WriteFile(filepath.Join(p.dir, "pod.yml"), []byte(pod), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, "slipway.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
