@@ -23,6 +23,9 @@ var ErrDrift = errors.New("generated CI files are out of date")
 // PipelineOptions name the project to the CI system.
 type PipelineOptions struct {
 	Folder, Branch string
+	// Slipway, when set, makes every job install that Slipway release,
+	// checked against its pinned checksums.
+	Slipway *pipeline.Install
 }
 
 // PipelineInput loads ci.yaml of the project, and of each module it lists,
@@ -32,7 +35,7 @@ func PipelineInput(p *config.Project, o PipelineOptions) (pipeline.Input, error)
 	if err != nil {
 		return pipeline.Input{}, err
 	}
-	in := pipeline.Input{CI: c, Project: p, Folder: o.Folder, Branch: o.Branch}
+	in := pipeline.Input{CI: c, Project: p, Folder: o.Folder, Branch: o.Branch, Slipway: o.Slipway}
 	if r, err := release.Open(p.Dir); err == nil {
 		in.Repo = r.SourceURL(p.Release.Remote)
 		if rel, err := filepath.Rel(r.Root(), p.Dir); err == nil && rel != "." {
@@ -93,13 +96,13 @@ func generate(p *config.Project, t pipeline.Target, o PipelineOptions) ([]pipeli
 }
 
 // CheckPipeline compares every generated file present in the project with
-// what ci.yaml generates now, and returns the files checked, or ErrDrift
-// with a unified diff of those that differ.
-func CheckPipeline(p *config.Project) ([]string, error) {
+// what ci.yaml generates now (with o, as generate was given), and returns
+// the files checked, or ErrDrift with a unified diff of those that differ.
+func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
 	var checked []string
 	var diffs []string
 	for _, t := range pipeline.Targets {
-		files, err := generate(p, t, PipelineOptions{})
+		files, err := generate(p, t, o)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +19,41 @@ func targetNames() string {
 		names = append(names, string(t))
 	}
 	return strings.Join(names, ", ")
+}
+
+func slipwayChecksumsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "slipway-checksums", Usage: "make every job install the Slipway release whose goreleaser checksums.txt is `FILE`, checked against the checksums pinned in the generated file"}
+}
+
+func slipwayVersionFlag() cli.Flag {
+	return &cli.StringFlag{Name: "slipway-version", Usage: "the Slipway `VERSION` of --slipway-checksums (default: this Slipway's)"}
+}
+
+// slipwayInstall reads --slipway-checksums, or returns nil without it.
+func (e *env) slipwayInstall() (*pipeline.Install, error) {
+	file := e.c.String("slipway-checksums")
+	if file == "" {
+		if e.c.String("slipway-version") != "" {
+			return nil, usagef("--slipway-version needs --slipway-checksums FILE")
+		}
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("reading --slipway-checksums: %v", err)
+	}
+	v := e.c.String("slipway-version")
+	if v == "" {
+		v = version
+	}
+	if v == "" {
+		return nil, usagef("this Slipway has no release version; give --slipway-version VERSION")
+	}
+	install, err := pipeline.ParseChecksums(v, data)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return install, nil
 }
 
 func pipelineCommand() *cli.Command {
@@ -36,6 +72,7 @@ func pipelineCommand() *cli.Command {
 				&cli.StringFlag{Name: "out", Usage: "write under `DIR` instead of the repository's root"},
 				&cli.StringFlag{Name: "folder", Usage: "Jenkins `FOLDER` for the jobs (default: the app name)"},
 				&cli.StringFlag{Name: "branch", Usage: "`BRANCH` CI runs on when ci.yaml names none (default main)"},
+				slipwayChecksumsFlag(), slipwayVersionFlag(),
 			},
 			Action: action(func(e *env) error {
 				if _, err := e.args(0, 0, ""); err != nil {
@@ -49,7 +86,11 @@ func pipelineCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				written, err := ship.GeneratePipeline(p, t, e.c.String("out"), ship.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch")})
+				install, err := e.slipwayInstall()
+				if err != nil {
+					return err
+				}
+				written, err := ship.GeneratePipeline(p, t, e.c.String("out"), ship.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch"), Slipway: install})
 				if err != nil {
 					return err
 				}
@@ -62,12 +103,17 @@ func pipelineCommand() *cli.Command {
 			Name:      "check",
 			Usage:     "fail with a diff when committed generated files have drifted from ci.yaml",
 			ArgsUsage: " ",
+			Flags:     []cli.Flag{slipwayChecksumsFlag(), slipwayVersionFlag()},
 			Action: action(func(e *env) error {
 				p, err := e.project()
 				if err != nil {
 					return err
 				}
-				checked, err := ship.CheckPipeline(p)
+				install, err := e.slipwayInstall()
+				if err != nil {
+					return err
+				}
+				checked, err := ship.CheckPipeline(p, ship.PipelineOptions{Slipway: install})
 				var drift *ship.DriftError
 				if errors.As(err, &drift) {
 					fmt.Fprint(e.ui.Out, drift.Diff)
