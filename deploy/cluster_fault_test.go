@@ -50,6 +50,9 @@ var faultCluster struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if slipwayBin.dir != "" {
+		os.RemoveAll(slipwayBin.dir)
+	}
 	if faultCluster.script != "" {
 		cmd := exec.Command(faultCluster.script, "stop")
 		cmd.Env = faultCluster.env
