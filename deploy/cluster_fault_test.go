@@ -210,6 +210,19 @@ func faultDeployment(t *testing.T, c kubernetes.Interface, ns string, replicas i
 	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Pods are refused until the controller manager has made the
+	// namespace's default ServiceAccount, which takes a while after the
+	// API server came back: wait for it, at most a minute.
+	for i := 0; ; i++ {
+		_, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			break
+		}
+		if i == 300 {
+			t.Fatalf("no default ServiceAccount in %s after a minute: %v", ns, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	labels := map[string]string{"app": "app"}
 	podLabels := map[string]string{"app": "app"}
 	if crash {
