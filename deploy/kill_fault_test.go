@@ -556,10 +556,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 				r := k.try(max(i, 0))
 				usePod(t, "")
 				if cur, done, err := deployedState(ctx, client, ns); err != nil || cur != r.from || !done {
-					// --force-conflicts: `slipway rollback` records itself
-					// with a merge patch (an update by manager slipway), which
-					// the next deploy's apply conflicts with (deploy/undo.go).
-					p.must(t, "slipway", "deploy", "dev", "--no-deps", "--version", r.from, "--wait-lock=60s", "--force-conflicts")
+					p.must(t, "slipway", "deploy", "dev", "--no-deps", "--version", r.from, "--wait-lock=60s")
 				}
 				usePod(t, r.pod)
 				if i < 0 { // one whole run, to spread the kill points over

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -56,6 +57,14 @@ func PreviousRevision(rss []appsv1.ReplicaSet, current int64) (*appsv1.ReplicaSe
 // The apply carries the resourceVersion it read, so a concurrent change
 // makes it re-read and retry.
 func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, to *appsv1.ReplicaSet, fieldManager string) (generation int64, err error) {
+	return RollbackRecorded(ctx, c, ns, name, to, fieldManager, nil)
+}
+
+// RollbackRecorded is Rollback that also sets the annotations in record
+// (who rolled back, when, why) in the same apply, so they stay owned by the
+// manager that applies the Deployment and the next deploy's apply replaces
+// them without a conflict.
+func RollbackRecorded(ctx context.Context, c kubernetes.Interface, ns, name string, to *appsv1.ReplicaSet, fieldManager string, record map[string]string) (generation int64, err error) {
 	if to == nil {
 		return 0, fmt.Errorf("rolling back deployment %s/%s: %w", ns, name, ErrNoRevision)
 	}
@@ -74,7 +83,7 @@ func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, to *
 		if d.Spec.Paused {
 			return fmt.Errorf("rolling back deployment %s/%s: it is paused; resume it first: kubectl rollout resume -n %s deployment/%s", ns, name, ns, name)
 		}
-		ac, err := rollbackConfig(d, to, fieldManager)
+		ac, err := rollbackConfig(d, to, fieldManager, record)
 		if err != nil {
 			return fmt.Errorf("rolling back deployment %s/%s: %w", ns, name, err)
 		}
@@ -89,8 +98,8 @@ func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, to *
 }
 
 // rollbackConfig is what fieldManager owns of d, with the pod template and
-// the describing annotations of to.
-func rollbackConfig(d *appsv1.Deployment, to *appsv1.ReplicaSet, fieldManager string) (*appsv1ac.DeploymentApplyConfiguration, error) {
+// the describing annotations of to, then record's annotations.
+func rollbackConfig(d *appsv1.Deployment, to *appsv1.ReplicaSet, fieldManager string, record map[string]string) (*appsv1ac.DeploymentApplyConfiguration, error) {
 	ac, err := appsv1ac.ExtractDeployment(d, fieldManager)
 	if err != nil {
 		return nil, fmt.Errorf("extracting the fields %s owns: %w", fieldManager, err)
@@ -123,6 +132,7 @@ func rollbackConfig(d *appsv1.Deployment, to *appsv1.ReplicaSet, fieldManager st
 			restore[k] = v
 		}
 	}
+	maps.Copy(restore, record)
 	if len(restore) > 0 {
 		ac.WithAnnotations(restore)
 	}

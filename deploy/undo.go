@@ -2,15 +2,11 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/slipwayhq/slipway/progress"
 )
@@ -99,10 +95,6 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 		return res, nil
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling %s back to revision %d (%s)", c.Env, target.Revision, target.Version)})
-	applied = true // perhaps: an interrupted apply may or may not have landed
-	if _, err := Rollback(ctx, c.Client, ns, name, target.rs, FieldManager); err != nil {
-		return res, interrupted(c.explain(err, ""))
-	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
@@ -110,15 +102,16 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 	if reason == "" {
 		reason = fmt.Sprintf("rollback from revision %d", current.Revision)
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+	record := map[string]string{
 		AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339), AnnotationReason: reason,
 		AnnotationCause: "slipway rollback " + c.Env + " " + target.Version,
-	}}})
-	d, err := c.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
-	if err != nil {
-		return res, interrupted(c.explain(err, "recording the rollback of "+name))
 	}
-	v, err := Wait(wctx, c.Client, WaitOptions{Namespace: ns, Name: name, Generation: d.Generation, Timeout: o.Timeout, Progress: rep})
+	applied = true // perhaps: an interrupted apply may or may not have landed
+	gen, err := RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, record)
+	if err != nil {
+		return res, interrupted(c.explain(err, ""))
+	}
+	v, err := Wait(wctx, c.Client, WaitOptions{Namespace: ns, Name: name, Generation: gen, Timeout: o.Timeout, Progress: rep})
 	if err != nil {
 		return res, interrupted(c.explain(err, "waiting for the rollback of "+name))
 	}
