@@ -727,19 +727,27 @@ func deadlineExceeded(d *appsv1.Deployment, c *appsv1.DeploymentCondition, o Obs
 	return o.Now.Sub(o.Started) >= time.Duration(progressDeadline(d))*time.Second
 }
 
+// passingCreateFailure reports whether a pod creation failed for a reason
+// that goes away by itself: in a namespace just made, the controller
+// manager has not yet created its "default" service account, and the
+// ReplicaSet controller retries until it has.
+func passingCreateFailure(msg string) bool {
+	return strings.Contains(msg, `serviceaccount "default" not found`) || strings.Contains(msg, `serviceaccounts "default" not found`)
+}
+
 // replicaFailure is why pods of rs could not be created, "" when they
 // could: the ReplicaSet's ReplicaFailure condition, else a FailedCreate
 // event for it since the rollout started.
 func replicaFailure(d *appsv1.Deployment, rs *appsv1.ReplicaSet, o Observation) string {
 	for _, c := range rs.Status.Conditions {
-		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && !passingCreateFailure(c.Message) {
 			return cmp.Or(c.Message, c.Reason)
 		}
 	}
 	var latest *corev1.Event
 	for i := range o.Events {
 		e := &o.Events[i]
-		if e.Reason != "FailedCreate" || e.InvolvedObject.Kind != "ReplicaSet" || e.InvolvedObject.Name != rs.Name {
+		if e.Reason != "FailedCreate" || e.InvolvedObject.Kind != "ReplicaSet" || e.InvolvedObject.Name != rs.Name || passingCreateFailure(e.Message) {
 			continue
 		}
 		if rs.UID != "" && e.InvolvedObject.UID != "" && e.InvolvedObject.UID != rs.UID {

@@ -609,6 +609,17 @@ func TestJudge(t *testing.T) {
 			},
 		},
 		{
+			name: "a new namespace's default service account not made yet",
+			change: func(r *rollout) {
+				r.progress(0, 0, 0, 3)
+				r.o.Pods = nil
+				msg := `pods "hello-new-x" is forbidden: error looking up service account e2e-dev/default: serviceaccount "default" not found`
+				r.new.Status.Conditions = []appsv1.ReplicaSetCondition{{Type: appsv1.ReplicaSetReplicaFailure, Status: corev1.ConditionTrue, Reason: "FailedCreate", Message: msg}}
+				r.o.Events = []corev1.Event{event("ReplicaSet", "hello-new", "uid-rs-new", "Warning", "FailedCreate", "Error creating: "+msg, t0.Add(time.Second))}
+			},
+			phase: PhaseProgressing,
+		},
+		{
 			name: "a FailedCreate event from an earlier rollout",
 			change: func(r *rollout) {
 				r.o.Events = []corev1.Event{event("ReplicaSet", "hello-new", "uid-rs-new", "Warning", "FailedCreate",
