@@ -25,7 +25,7 @@ bin=$PWD/bin/slipway
 status=0
 SLIPWAY_E2E=1 SLIPWAY_FAULTS_OUT=$rows SLIPWAY_BIN=$bin \
   go test -count=1 -p 1 -timeout 20m -run '^(TestFault|TestRace|TestWatchReopens)' \
-  ./deploy ./image ./promote || status=$?
+  ./internal/deploy ./internal/image ./promote || status=$?
 
 # Rows are JSON objects with sorted keys: correct, fault, lost,
 # recoverySeconds, tries.

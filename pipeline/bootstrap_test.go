@@ -14,7 +14,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 )
 
 // sampleProjects are a few projects with names and paths that need care.

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"gopkg.in/yaml.v3"
 )
 

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"gopkg.in/yaml.v3"
 )
 

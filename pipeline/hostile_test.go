@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/rhysd/actionlint"
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"gopkg.in/yaml.v3"
 )
 

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"text/template"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/templates"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 )
 
 // plan is one pipeline to write, independent of the CI system: the project

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 )
 
 // Target names a CI system's configuration format.

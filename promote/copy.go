@@ -20,8 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // step names the progress step of a promotion.

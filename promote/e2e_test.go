@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
-	"github.com/slipwayhq/slipway/registry"
 )
 
 // TestEndToEnd promotes a two-platform index with a signature between two

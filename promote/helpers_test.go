@@ -19,9 +19,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 var fastBackoff = remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2}

@@ -12,7 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/image"
 )
 
 func hash(s string) v1.Hash { return digestOf([]byte(s)) }

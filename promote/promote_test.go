@@ -19,9 +19,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/image"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // blobSizes sums the config and layer sizes of img.

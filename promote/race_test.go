@@ -14,9 +14,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
-	"github.com/slipwayhq/slipway/registry"
 )
 
 // faultRow appends one row of the fault table (hack/faults.sh) to the file

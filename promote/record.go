@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/slipwayhq/slipway/image"
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // ArtifactType is the artifact type of promotion records, and the media

@@ -8,7 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 // cosignSuffixes are the tag suffixes cosign attaches artifacts with.

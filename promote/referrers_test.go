@@ -11,7 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // referrersIn lists the digests of the referrers of subject in app of c.

@@ -20,13 +20,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
-	"github.com/slipwayhq/slipway/registry"
 )
 
 // ociSchemaDir holds the OCI image-spec schemas, vendored once for the
 // image and promote tests (see its README).
-const ociSchemaDir = "../image/testdata/oci-schemas"
+const ociSchemaDir = "../internal/image/testdata/oci-schemas"
 
 // schemaLoader loads every schema URL from dir by its last path element:
 // the OCI schemas refer to each other by file name relative to ids under

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
-	"github.com/slipwayhq/slipway/registry"
 )
 
 // TestSlipwaySignatureFollows checks that a signature written at push

@@ -15,9 +15,9 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/faultnet"
-	"github.com/slipwayhq/slipway/registry"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // faultClient is a client for host:port with short timeouts and retries,

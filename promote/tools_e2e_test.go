@@ -14,8 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
-	"github.com/slipwayhq/slipway/registry"
 )
 
 // toolEnv is two plain-HTTP docker-registry processes, dev and rc, with an

@@ -31,16 +31,16 @@ func TestImportsFlowOneWay(t *testing.T) {
 		t.Skip("needs the go command")
 	}
 	rules := map[string][]string{
-		"progress":  concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
-		"config":    concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
-		"templates": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
-		"pipeline":  concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
-		"release":   concat(cliLibs, registryLib, kubeLibs),
-		"registry":  concat(cliLibs, gitLibs, kubeLibs),
-		"image":     concat(cliLibs, gitLibs, kubeLibs),
-		"promote":   concat(cliLibs, gitLibs, kubeLibs),
-		"deploy":    concat(cliLibs, gitLibs, registryLib),
-		"ship":      cliLibs,
+		"internal/progress": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"internal/config":   concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"templates":         concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"pipeline":          concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"internal/release":  concat(cliLibs, registryLib, kubeLibs),
+		"internal/registry": concat(cliLibs, gitLibs, kubeLibs),
+		"internal/image":    concat(cliLibs, gitLibs, kubeLibs),
+		"promote":           concat(cliLibs, gitLibs, kubeLibs),
+		"internal/deploy":   concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":     cliLibs,
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/ui"
 )

@@ -7,14 +7,14 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
 )
 
-func (e *env) shipOptions() ship.Options {
-	return ship.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}
+func (e *env) shipOptions() flow.Options {
+	return flow.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}
 }
 
 func buildCommand() *cli.Command {
@@ -38,7 +38,7 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := ship.Build(e.ctx, p, ship.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
+			res, err := flow.Build(e.ctx, p, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
 			if err != nil {
 				return err
 			}
@@ -91,13 +91,13 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			goal := ship.Step{Kind: ship.KindPush, Env: a[0]}
+			goal := flow.Step{Kind: flow.KindPush, Env: a[0]}
 			deps, err := e.withDeps(p, goal)
 			if err != nil {
 				return err
 			}
 			start := time.Now()
-			res, err := ship.Push(e.ctx, p, a[0], ship.PushOptions{Options: e.shipOptions(),
+			res, err := flow.Push(e.ctx, p, a[0], flow.PushOptions{Options: e.shipOptions(),
 				Force: e.c.Bool("force"), AllowStale: e.c.Bool("allow-stale")})
 			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {

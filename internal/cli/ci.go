@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/flow"
 )
 
 func ciCommand() *cli.Command {
@@ -27,7 +27,7 @@ func ciCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cmd, err := ship.TaskCommand(e.ctx, c, a[0])
+			cmd, err := flow.TaskCommand(e.ctx, c, a[0])
 			if err != nil {
 				return err
 			}
@@ -35,7 +35,7 @@ func ciCommand() *cli.Command {
 			err = cmd.Run()
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
-				return &ship.TaskError{Task: a[0], Code: ee.ExitCode()}
+				return &flow.TaskError{Task: a[0], Code: ee.ExitCode()}
 			}
 			return err
 		}),

@@ -7,8 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func configCommand() *cli.Command {

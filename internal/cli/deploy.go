@@ -7,9 +7,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/deploy"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func deployCommand() *cli.Command {
@@ -41,8 +41,8 @@ func deployCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var deps []ship.StepResult
-			goal := ship.Step{Kind: ship.KindDeploy, Env: a[0]}
+			var deps []flow.StepResult
+			goal := flow.Step{Kind: flow.KindDeploy, Env: a[0]}
 			_, envErr := p.Environment(a[0])
 			plain := !e.c.Bool("dry-run") && !e.c.Bool("diff") && e.c.String("version") == "" && e.c.String("digest") == ""
 			if envErr == nil && plain {
@@ -51,7 +51,7 @@ func deployCommand() *cli.Command {
 				}
 			}
 			start := time.Now()
-			res, err := ship.Deploy(e.ctx, p, a[0], ship.DeployOptions{
+			res, err := flow.Deploy(e.ctx, p, a[0], flow.DeployOptions{
 				Options: e.shipOptions(),
 				Cluster: e.clusterOptions(),
 				Version: e.c.String("version"), Digest: e.c.String("digest"),

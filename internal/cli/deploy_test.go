@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/deploy"
+	"github.com/slipwayhq/slipway/internal/deploy"
 )
 
 // TestWaitLockFlag checks --wait-lock bare, with a duration, and absent,

@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/deploy"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func doctorCommand() *cli.Command {
@@ -26,7 +26,7 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := ship.Doctor(e.ctx, p, a[0], ship.DoctorOptions{Options: e.shipOptions(), Cluster: e.clusterOptions()})
+			rep, err := flow.Doctor(e.ctx, p, a[0], flow.DoctorOptions{Options: e.shipOptions(), Cluster: e.clusterOptions()})
 			if err != nil {
 				return err
 			}

@@ -8,13 +8,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/deploy"
-	"github.com/slipwayhq/slipway/image"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/release"
 	"github.com/slipwayhq/slipway/internal/sign"
-	"github.com/slipwayhq/slipway/registry"
-	"github.com/slipwayhq/slipway/release"
-	"github.com/slipwayhq/slipway/ship"
 )
 
 // Exit codes. They are part of Slipway's interface: scripts and CI rely on
@@ -47,7 +47,7 @@ var exitCodes = []struct {
 // Refusal, auth and deploy-failure sentinels from core packages map to exit
 // codes here, the one place that knows them all.
 var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, ship.ErrStale, ship.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
+	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, flow.ErrStale, flow.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
 	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey}
 )

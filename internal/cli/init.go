@@ -9,8 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func initCommand() *cli.Command {

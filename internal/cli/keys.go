@@ -3,8 +3,8 @@ package cli
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/sign"
-	"github.com/slipwayhq/slipway/progress"
 )
 
 func keysCommand() *cli.Command {

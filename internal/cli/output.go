@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/deploy"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
 )
 
 func writeJSON(w io.Writer, v any) error {

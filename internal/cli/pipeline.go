@@ -8,9 +8,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/pipeline"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
 )
 
 func targetNames() string {
@@ -90,7 +90,7 @@ func pipelineCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				written, err := ship.GeneratePipeline(p, t, e.c.String("out"), ship.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch"), Slipway: install})
+				written, err := flow.GeneratePipeline(p, t, e.c.String("out"), flow.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch"), Slipway: install})
 				if err != nil {
 					return err
 				}
@@ -113,8 +113,8 @@ func pipelineCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				checked, err := ship.CheckPipeline(p, ship.PipelineOptions{Slipway: install})
-				var drift *ship.DriftError
+				checked, err := flow.CheckPipeline(p, flow.PipelineOptions{Slipway: install})
+				var drift *flow.DriftError
 				if errors.As(err, &drift) {
 					fmt.Fprint(e.ui.Out, drift.Diff)
 				}
@@ -146,7 +146,7 @@ func pipelineCommand() *cli.Command {
 				if (file == "") == (dir == "") {
 					return usagef("give either --projects FILE or --checkouts DIR")
 				}
-				projects, err := ship.BootstrapProjects(file, dir)
+				projects, err := flow.BootstrapProjects(file, dir)
 				if err != nil {
 					return err
 				}

@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
 )
 
 func promoteCommand() *cli.Command {
@@ -38,17 +38,17 @@ func promoteCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var deps []ship.StepResult
+			var deps []flow.StepResult
 			from, fromErr := p.ResolveRegistry(a[0])
 			to, toErr := p.ResolveRegistry(a[1])
-			goal := ship.Step{Kind: ship.KindPromote, From: from.Name, To: to.Name}
+			goal := flow.Step{Kind: flow.KindPromote, From: from.Name, To: to.Name}
 			if fromErr == nil && toErr == nil && e.c.String("version") == "" && e.c.String("digest") == "" {
 				if deps, err = e.withDeps(p, goal); err != nil {
 					return err
 				}
 			}
 			start := time.Now()
-			res, err := ship.Promote(e.ctx, p, a[0], a[1], ship.PromoteOptions{
+			res, err := flow.Promote(e.ctx, p, a[0], a[1], flow.PromoteOptions{
 				Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
 				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"),
 			})

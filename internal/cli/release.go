@@ -6,10 +6,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/release"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/release"
 )
 
 // releaseProject checks that no arguments were given and returns
@@ -42,7 +42,7 @@ func versionCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			info, err := ship.Version(p)
+			info, err := flow.Version(p)
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func releaseCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o, err := ship.ReleaseOptions(p)
+			o, err := flow.ReleaseOptions(p)
 			if err != nil {
 				return err
 			}

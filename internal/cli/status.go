@@ -7,9 +7,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/deploy"
-	"github.com/slipwayhq/slipway/progress"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func clusterFlags() []cli.Flag {
@@ -39,7 +39,7 @@ func statusCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := ship.Status(e.ctx, p, a, ship.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
+			st, err := flow.Status(e.ctx, p, a, flow.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,7 @@ func historyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			hist, err := ship.History(e.ctx, p, a[0], ship.HistoryOptions{Cluster: e.clusterOptions()})
+			hist, err := flow.History(e.ctx, p, a[0], flow.HistoryOptions{Cluster: e.clusterOptions()})
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func rollbackCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := ship.Rollback(e.ctx, p, a[0], ship.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
+			res, err := flow.Rollback(e.ctx, p, a[0], flow.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
 				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout"),
 				WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock")})
 			if err != nil {

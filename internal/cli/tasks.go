@@ -8,38 +8,38 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/config"
-	"github.com/slipwayhq/slipway/ship"
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/flow"
 )
 
 // withDeps runs the steps goal needs that are missing, unless --no-deps,
 // and returns what they did, for the summary.
-func (e *env) withDeps(p *config.Project, goal ship.Step) ([]ship.StepResult, error) {
+func (e *env) withDeps(p *config.Project, goal flow.Step) ([]flow.StepResult, error) {
 	if e.c.Bool("no-deps") {
 		return nil, nil
 	}
-	plan := ship.Plan(p, []ship.Step{goal})
-	return ship.RunSteps(e.ctx, p, plan[:len(plan)-1], e.shipOptions())
+	plan := flow.Plan(p, []flow.Step{goal})
+	return flow.RunSteps(e.ctx, p, plan[:len(plan)-1], e.shipOptions())
 }
 
 // summary prints, after a run of several steps, a table of each one on
 // stderr: results stay alone on stdout.
-func (e *env) summary(deps []ship.StepResult, goal ship.Step, upToDate bool, err error, start time.Time) {
+func (e *env) summary(deps []flow.StepResult, goal flow.Step, upToDate bool, err error, start time.Time) {
 	if len(deps) == 0 || e.json {
 		return
 	}
-	goalOutcome, seconds := ship.Ran, time.Since(start).Seconds()
+	goalOutcome, seconds := flow.Ran, time.Since(start).Seconds()
 	switch {
 	case err != nil:
-		goalOutcome = ship.Failed
+		goalOutcome = flow.Failed
 	case upToDate:
-		goalOutcome = ship.UpToDate
+		goalOutcome = flow.UpToDate
 	}
-	e.stepTable(append(deps, ship.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}))
+	e.stepTable(append(deps, flow.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}))
 }
 
 // stepTable prints each step's result and time on stderr.
-func (e *env) stepTable(results []ship.StepResult) {
+func (e *env) stepTable(results []flow.StepResult) {
 	rows := make([][]string, 0, len(results))
 	for _, r := range results {
 		rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
@@ -63,14 +63,14 @@ func tasksCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			steps := ship.Tasks(p)
+			steps := flow.Tasks(p)
 			if e.json {
 				return e.printJSON(steps)
 			}
 			rows := make([][]string, 0, len(steps))
 			for _, s := range steps {
 				var needs []string
-				for _, n := range ship.Needs(p, s) {
+				for _, n := range flow.Needs(p, s) {
 					needs = append(needs, n.Name())
 				}
 				rows = append(rows, []string{s.Name(), strings.TrimSuffix(s.Command(), " --no-deps"), dash(strings.Join(needs, ", "))})
@@ -98,9 +98,9 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var goals []ship.Step
+			var goals []flow.Step
 			for _, name := range a {
-				s, err := ship.ParseTask(p, name)
+				s, err := flow.ParseTask(p, name)
 				if err != nil {
 					return err
 				}
@@ -108,7 +108,7 @@ func runCommand() *cli.Command {
 			}
 			plan := goals
 			if !e.c.Bool("no-deps") {
-				plan = ship.Plan(p, goals)
+				plan = flow.Plan(p, goals)
 			}
 			if e.c.Bool("dry-run") {
 				var lines []string
@@ -117,7 +117,7 @@ func runCommand() *cli.Command {
 				}
 				return e.result(plan, strings.Join(lines, "\n"))
 			}
-			res, err := ship.RunSteps(e.ctx, p, plan, e.shipOptions())
+			res, err := flow.RunSteps(e.ctx, p, plan, e.shipOptions())
 			if !e.json && len(res) > 0 {
 				e.stepTable(res)
 			}

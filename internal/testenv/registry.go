@@ -27,7 +27,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/slipwayhq/slipway/config"
+	"github.com/slipwayhq/slipway/internal/config"
 )
 
 // RegistryBinary is the Debian docker-registry program the harness runs.

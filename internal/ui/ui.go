@@ -12,7 +12,7 @@ import (
 	"github.com/muesli/termenv"
 	"golang.org/x/term"
 
-	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 // Options choose how output looks.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slipwayhq/slipway/progress"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func TestPlainWhenNotATerminal(t *testing.T) {

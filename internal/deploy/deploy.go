@@ -1,0 +1,464 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slipwayhq/slipway/internal/progress"
+)
+
+// ErrFailed is matched by a deploy whose rollout failed.
+var ErrFailed = errors.New("rollout failed")
+
+// Options configure Deploy.
+type Options struct {
+	Render  RenderInput
+	Cluster *Cluster
+	// Timeout bounds the wait for a verdict (default: deploy.timeout).
+	Timeout time.Duration
+	// Stability is how long the rollout must look done before it counts as
+	// done. The Deployment's minReadySeconds (deploy.stability) already
+	// keeps a new pod from counting as available, or replacing an old one,
+	// until it has stayed ready that long, so the default is 0.
+	Stability time.Duration
+	// NoRollback leaves a failed rollout as it is.
+	NoRollback bool
+	// ForceConflicts takes over fields other managers own.
+	ForceConflicts bool
+	// Who and Reason are recorded on the Deployment.
+	Who, Reason string
+	// Lock, when set, takes the environment's deploy lock (Cluster.Lock)
+	// before anything is read, and releases it at the end, also on failure
+	// and interrupt. Empty Namespace and Name are the environment's
+	// (LockName); the namespace is created for the lock when Slipway
+	// creates it anyway. Breaking a lock adds whose it was to the reason
+	// recorded on the Deployment.
+	Lock *LockOptions
+	// Now is the deploy time (default time.Now).
+	Now      func() time.Time
+	Progress progress.Reporter
+}
+
+// Result is what a deploy did.
+type Result struct {
+	Env        string `json:"environment"`
+	Namespace  string `json:"namespace"`
+	Deployment string `json:"deployment"`
+	Image      string `json:"image"`
+	Version    string `json:"version"`
+	Revision   int64  `json:"revision,omitempty"`
+	UpToDate   bool   `json:"upToDate"`
+	// Note says why an up-to-date deploy had nothing to do, when it is not
+	// the obvious reason.
+	Note       string   `json:"note,omitempty"`
+	Verdict    *Verdict `json:"verdict,omitempty"`
+	RolledBack bool     `json:"rolledBack,omitempty"`
+	// RolledBackTo is the revision restored after a failure; 0 with
+	// RolledBack means the new Deployment was removed (there was nothing
+	// before it).
+	RolledBackTo int64 `json:"rolledBackTo,omitempty"`
+	// BrokeLock is the run whose lock --break-lock took, if any.
+	BrokeLock *Holder  `json:"brokeLock,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	Seconds   float64  `json:"seconds"`
+}
+
+// FailedError is a failed rollout, with its verdict and what was done
+// about it. It matches ErrFailed.
+type FailedError struct {
+	Result Result
+}
+
+// Error is a summary line, then the failing pods, the recent events, what
+// was done about it and the next step, one per line.
+func (e *FailedError) Error() string {
+	v := e.Result.Verdict
+	var b strings.Builder
+	fmt.Fprintf(&b, "deploying %s to %s failed: %s: %s", e.Result.Version, e.Result.Env, v.Reason, v.Message)
+	for _, p := range v.Pods {
+		fmt.Fprintf(&b, "\npod %s", p.Pod)
+		if p.Container != "" {
+			fmt.Fprintf(&b, " container %s", p.Container)
+		}
+		fmt.Fprintf(&b, ": %s", p.Reason)
+		if p.ExitCode != 0 {
+			fmt.Fprintf(&b, " (exit code %d)", p.ExitCode)
+		}
+		if p.Message != "" {
+			fmt.Fprintf(&b, ": %s", p.Message)
+		}
+	}
+	for _, ev := range v.Events {
+		fmt.Fprintf(&b, "\nevent %s", ev)
+	}
+	switch {
+	case e.Result.RolledBack && e.Result.RolledBackTo > 0:
+		fmt.Fprintf(&b, "\nrolled back to revision %d, which is running again", e.Result.RolledBackTo)
+	case e.Result.RolledBack:
+		b.WriteString("\nremoved the new Deployment: there was nothing to roll back to")
+	default:
+		b.WriteString("\nleft as it is (--no-rollback)")
+	}
+	if v.Hint != "" {
+		b.WriteString("\nnext: " + v.Hint)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrFailed) true.
+func (e *FailedError) Is(target error) bool { return target == ErrFailed }
+
+// Deploy renders, applies and waits for a verdict; a failed rollout is
+// rolled back (and waited for) unless NoRollback. Deploying what already
+// runs, healthy, changes nothing. With Lock, all of it happens under the
+// environment's deploy lock.
+//
+// When ctx is cancelled (an interrupt), Deploy stops waiting, leaves the
+// cluster as it is (a rollout under way carries on in Kubernetes; it is
+// not rolled back), releases the lock and returns an InterruptedError
+// saying what it left. When another run breaks the lock, Deploy stops
+// waiting in the same way and returns an error matching ErrLockLost.
+func Deploy(ctx context.Context, o Options) (res Result, err error) {
+	start := time.Now()
+	rep := progress.Or(o.Progress)
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	in := o.Render
+	env := in.Env
+	m, err := Render(in)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(m.Refusals) > 0 {
+		return Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings},
+			fmt.Errorf("deploying %s to %s: %w: %s", in.Version, env.Name, ErrWouldNotStart, strings.Join(m.Refusals, "; "))
+	}
+	name := m.Deployment.Name
+	var before int64 // the revision running before this deploy, 0 for none
+	res = Result{Env: env.Name, Namespace: env.Namespace, Deployment: name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}
+	for _, w := range m.Warnings {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+	}
+	c := o.Cluster
+	deployments := c.Client.AppsV1().Deployments(env.Namespace)
+	stage := stageNothing
+	interrupted := func(err error, revision int64) error {
+		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &InterruptedError{Env: env.Name, State: deployState(stage, in.Version, env.Name, revision), Next: deployNext(stage, env.Name), Err: ctx.Err()}
+	}
+
+	reason := o.Reason
+	wctx := ctx // the context of the waits, cancelled when the lock is lost
+	if o.Lock != nil {
+		lo := *o.Lock
+		lo.Namespace = firstOf(lo.Namespace, env.Namespace)
+		lo.Name = firstOf(lo.Name, LockName(in.Project, env))
+		lo.CreateNamespace = lo.CreateNamespace || m.Namespace != nil
+		lo.Holder.Env = firstOf(lo.Holder.Env, env.Name)
+		lo.Holder.Operation = firstOf(lo.Holder.Operation, "deploy")
+		lo.Holder.Version = firstOf(lo.Holder.Version, in.Version)
+		if lo.Progress == nil {
+			lo.Progress = rep
+		}
+		lock, lerr := c.Lock(ctx, lo)
+		if lerr != nil {
+			return res, interrupted(lerr, 0)
+		}
+		defer func() { err = release(ctx, lock, err, rep) }()
+		if lock.Broken != nil {
+			res.BrokeLock = lock.Broken
+			reason = brokeReason(reason, lo.Reason, *lock.Broken)
+		}
+		var cancel context.CancelCauseFunc
+		wctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-lock.Lost():
+				cancel(ErrLockLost)
+			case <-wctx.Done():
+			}
+		}()
+		defer func() { err = lostError(wctx, lock, err, "deploying "+in.Version+" to "+env.Name) }()
+	}
+
+	live, err := deployments.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return res, interrupted(c.explain(err, "reading Deployment "+env.Namespace+"/"+name), 0)
+	}
+	if live != nil {
+		before = revisionOf(live)
+	}
+	if live != nil && live.Annotations[AnnotationDigest] == digestOf(in.Image) && healthy(live) {
+		// Keep the live deploy record in the dry run: a Deployment's
+		// generation counts annotation changes too.
+		same := m.Deployment.DeepCopy()
+		for _, k := range []string{AnnotationBy, AnnotationAt, AnnotationReason} {
+			if v, ok := live.Annotations[k]; ok {
+				same.Annotations[k] = v
+			}
+		}
+		dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: same}, ApplyOptions{DryRun: true, Force: o.ForceConflicts})
+		if err != nil {
+			return res, interrupted(err, 0)
+		}
+		if dry.Deployment.Generation == live.Generation {
+			res.UpToDate, res.Revision = true, revisionOf(live)
+			res.Seconds = time.Since(start).Seconds()
+			return res, nil
+		}
+	}
+
+	record := map[string]string{AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339)}
+	if reason != "" {
+		record[AnnotationReason] = reason
+	}
+	for k, v := range record {
+		m.Deployment.Annotations[k] = v
+	}
+	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, env.Name, c.Context)})
+	stage = stageApplying
+	applied, err := c.Apply(ctx, m, ApplyOptions{Force: o.ForceConflicts})
+	if err != nil {
+		return res, interrupted(err, 0)
+	}
+	stage = stageRollout
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = in.Project.Deploy.Timeout.Duration
+	}
+	wait := WaitOptions{Namespace: env.Namespace, Name: name, Generation: applied.Deployment.Generation,
+		Timeout: timeout, Stability: o.Stability, Progress: rep}
+	v, err := Wait(wctx, c.Client, wait)
+	if err != nil {
+		return res, interrupted(c.explain(err, "waiting for "+name), res.Revision)
+	}
+	res.Verdict, res.Revision = &v, v.Revision
+	if v.Phase == PhaseSucceeded {
+		res.Seconds = time.Since(start).Seconds()
+		return res, nil
+	}
+
+	if !o.NoRollback {
+		stage = stageRollback
+		if err := rollbackAfter(wctx, c, &res, before, wait, rep); err != nil {
+			if ie, ok := interrupted(err, before).(*InterruptedError); ok {
+				ie.State = fmt.Sprintf("%s failed in %s (%s), and the rollback to the revision before it continues in the cluster", in.Version, env.Name, v.Reason)
+				return res, ie
+			}
+			return res, err
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, &FailedError{Result: res}
+}
+
+// rollbackAfter restores the revision that ran before this deploy
+// (before), waiting for it, or removes a Deployment that had none.
+func rollbackAfter(ctx context.Context, c *Cluster, res *Result, before int64, wait WaitOptions, rep progress.Reporter) error {
+	rss, err := c.replicaSets(ctx, wait.Namespace, wait.Name)
+	if err != nil {
+		return err
+	}
+	var prev *appsv1.ReplicaSet
+	for i := range rss {
+		if before > 0 && revisionOfRS(&rss[i]) == before && before != res.Revision {
+			prev = &rss[i]
+		}
+	}
+	if prev == nil && before > 0 {
+		prev, _ = PreviousRevision(rss, res.Revision)
+	}
+	if prev == nil {
+		rep.Report(progress.Event{Kind: progress.Info, Step: "rollback", Msg: "no earlier revision: removing the new Deployment"})
+		err := c.Client.AppsV1().Deployments(wait.Namespace).Delete(ctx, wait.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return c.explain(err, "removing the failed Deployment "+wait.Name)
+		}
+		res.RolledBack = true
+		return nil
+	}
+	to := revisionOfRS(prev)
+	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling back to revision %d", to)})
+	gen, err := Rollback(ctx, c.Client, wait.Namespace, wait.Name, prev, FieldManager)
+	if err != nil {
+		return c.explain(err, "")
+	}
+	wait.Generation = gen
+	v, err := Wait(ctx, c.Client, wait)
+	if err != nil {
+		return c.explain(err, "waiting for the rollback of "+wait.Name)
+	}
+	if v.Phase != PhaseSucceeded {
+		return fmt.Errorf("rolling back %s to revision %d: %s: %s; the environment needs a look: kubectl -n %s get pods",
+			wait.Name, to, v.Reason, v.Message, wait.Namespace)
+	}
+	res.RolledBack, res.RolledBackTo = true, to
+	return nil
+}
+
+func (c *Cluster) replicaSets(ctx context.Context, ns, name string) ([]appsv1.ReplicaSet, error) {
+	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, c.explain(err, "reading Deployment "+ns+"/"+name)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("reading the selector of %s: %w", name, err)
+	}
+	list, err := c.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, c.explain(err, "listing ReplicaSets of "+name)
+	}
+	var out []appsv1.ReplicaSet
+	for _, rs := range list.Items {
+		if metav1.IsControlledBy(&rs, d) {
+			out = append(out, rs)
+		}
+	}
+	return out, nil
+}
+
+// healthy reports whether a Deployment's current spec is fully rolled out.
+func healthy(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want &&
+		s.AvailableReplicas == want && s.ReadyReplicas == want
+}
+
+func revisionOf(d *appsv1.Deployment) int64 { return parseRevision(d.Annotations[AnnotationRevision]) }
+
+func revisionOfRS(rs *appsv1.ReplicaSet) int64 {
+	return parseRevision(rs.Annotations[AnnotationRevision])
+}
+
+func parseRevision(s string) int64 {
+	var n int64
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// ErrInterrupted is matched by a deploy or rollback stopped by an
+// interrupt (its context cancelled); such an error also matches
+// context.Canceled.
+var ErrInterrupted = errors.New("interrupted")
+
+// InterruptedError says what an interrupted deploy or rollback left in the
+// cluster. It matches ErrInterrupted and the context's error.
+type InterruptedError struct {
+	Env string
+	// State is what the environment was left with, e.g. "the rollout of
+	// 1.2.3 to prod continues in the cluster".
+	State string
+	// Next is what to do next.
+	Next string
+	// Released is true when the deploy lock was held and released.
+	Released bool
+	Err      error
+}
+
+// Error is "interrupted: STATE", whether the lock was released, then the
+// next step on its own line.
+func (e *InterruptedError) Error() string {
+	msg := "interrupted: " + e.State
+	if e.Released {
+		msg += "; released the lock of " + e.Env
+	}
+	if e.Next != "" {
+		msg += "\nnext: " + e.Next
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is match ErrInterrupted and the context's error.
+func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Err} }
+
+// Stages of a deploy, for what an interrupt leaves.
+const (
+	stageNothing  = iota // nothing changed yet
+	stageApplying        // applying the manifests
+	stageRollout         // the rollout runs
+	stageRollback        // rolling back a failed rollout
+)
+
+// deployState says what an interrupt at stage left in env.
+func deployState(stage int, version, env string, revision int64) string {
+	switch stage {
+	case stageApplying:
+		return fmt.Sprintf("while applying %s to %s: some of its objects may be applied, and if the Deployment was, its rollout continues in the cluster", version, env)
+	case stageRollout:
+		rev := ""
+		if revision > 0 {
+			rev = fmt.Sprintf(" (revision %d)", revision)
+		}
+		return fmt.Sprintf("the rollout of %s to %s%s continues in the cluster: Kubernetes carries it on, and it was not rolled back", version, env, rev)
+	case stageRollback:
+		return fmt.Sprintf("the rollback of %s continues in the cluster", env)
+	}
+	return fmt.Sprintf("nothing was changed in %s", env)
+}
+
+// deployNext is the next step after an interrupt at stage.
+func deployNext(stage int, env string) string {
+	if stage == stageNothing {
+		return fmt.Sprintf("run `slipway deploy %s` again", env)
+	}
+	return fmt.Sprintf("run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", env, env, env)
+}
+
+// release releases the lock at the end of a deploy or rollback that
+// returns err, noting on an InterruptedError that it did. A lock that
+// cannot be released is a warning: it expires by itself.
+func release(ctx context.Context, l *Lock, err error, rep progress.Reporter) error {
+	rerr := l.Release(ctx)
+	var ie *InterruptedError
+	if errors.As(err, &ie) {
+		ie.Released = rerr == nil
+	}
+	if rerr != nil {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("%v; it expires by itself within %s", rerr, l.o.Duration)})
+	}
+	return err
+}
+
+// lostError turns err, when wctx was cancelled because the lock was lost,
+// into an error that says who took it and what was left.
+func lostError(wctx context.Context, l *Lock, err error, doing string) error {
+	if err == nil || !errors.Is(context.Cause(wctx), ErrLockLost) {
+		return err
+	}
+	return fmt.Errorf("%s: %w by %s; stopped waiting and left the rollout as it is: that run decides now",
+		doing, ErrLockLost, l.LostTo())
+}
+
+// brokeReason is the reason recorded on a Deployment deployed after
+// breaking the lock of holder: the deploy's reason (else why the lock was
+// broken) and whose lock it was.
+func brokeReason(reason, why string, holder Holder) string {
+	note := "broke the deploy lock held by " + holder.String()
+	switch {
+	case reason == "":
+		return note + ": " + why
+	case reason == why || strings.HasSuffix(reason, ": "+why):
+		return reason + "; " + note
+	}
+	return reason + "; " + note + ": " + why
+}

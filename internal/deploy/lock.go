@@ -1,0 +1,637 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
+)
+
+// Errors of the deploy lock.
+var (
+	// ErrLocked is matched when another deploy or rollback holds the
+	// environment's lock.
+	ErrLocked = errors.New("another deploy holds the environment's lock")
+	// ErrLockLost is matched when the lock was taken from a running deploy
+	// (someone passed --break-lock), which then stops judging the rollout.
+	ErrLockLost = errors.New("the environment's lock was taken over")
+)
+
+// Lock defaults: a lease lasts LeaseDuration after its last renewal, and
+// is renewed every LeaseRenew, so a run killed without releasing it holds
+// the environment for at most LeaseDuration.
+const (
+	LeaseDuration = 30 * time.Second
+	LeaseRenew    = 5 * time.Second
+	// lockPoll is how often a run waiting for the lock looks again.
+	lockPoll = time.Second
+	// releaseTimeout bounds the release, which also runs after an interrupt.
+	releaseTimeout = 10 * time.Second
+	// WaitForever, as LockOptions.Wait, waits as long as another run holds
+	// the lock.
+	WaitForever = time.Duration(math.MaxInt64)
+)
+
+// LeaseEnv names the variable that, set to a duration of at least 1s
+// ("3s"), replaces LeaseDuration for locks taken without
+// LockOptions.Duration, renewed at a third of it. Fault tests set it so a
+// lock left by a killed run expires in seconds; it is not meant for
+// production, where a short lease risks a slow renewal losing the lock.
+const LeaseEnv = "SLIPWAY_LOCK_LEASE"
+
+// leaseFromEnv is LeaseEnv's duration when valid, else LeaseDuration.
+func leaseFromEnv() time.Duration {
+	d, err := time.ParseDuration(os.Getenv(LeaseEnv))
+	if err != nil || d < time.Second {
+		return LeaseDuration
+	}
+	return d
+}
+
+// Annotations on the lock's Lease that describe its holder, and one that
+// broke it.
+const (
+	AnnotationLockWho     = "slipway.dev/lock-who"
+	AnnotationLockHost    = "slipway.dev/lock-host"
+	AnnotationLockPID     = "slipway.dev/lock-pid"
+	AnnotationLockJob     = "slipway.dev/lock-job"
+	AnnotationLockEnv     = "slipway.dev/lock-environment"
+	AnnotationLockOp      = "slipway.dev/lock-operation"
+	AnnotationLockVersion = "slipway.dev/lock-version"
+	AnnotationLockSince   = "slipway.dev/lock-since"
+	// AnnotationLockBroke records, on a Lease taken with Break, whose lock
+	// was broken, by whom and why.
+	AnnotationLockBroke = "slipway.dev/lock-broke"
+)
+
+// LockName is the name of the Lease that serialises deploys and rollbacks
+// of env: slipway-lock-APP-ENV, where ENV is, for a canary, the
+// environment it is a canary of. A canary and its main environment share
+// one lock because they share a Service (the canary's pods serve the main
+// environment's traffic), the main environment's deploy retires the
+// canary, and its gate reads the canary: run at once, each would judge a
+// state the other is changing.
+func LockName(p *config.Project, env config.Environment) string {
+	name := "slipway-lock-" + p.App + "-" + serviceEnv(env)
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	out := b.String()
+	if len(out) > 253 {
+		out = out[:253]
+	}
+	return strings.TrimRight(out, "-.")
+}
+
+// Holder describes a run holding the lock, as the Lease's annotations
+// record it.
+type Holder struct {
+	// Identity is the Lease's holderIdentity: unique to one run.
+	Identity string `json:"identity"`
+	Who      string `json:"who,omitempty"`
+	Host     string `json:"host,omitempty"`
+	PID      int    `json:"pid,omitempty"`
+	// Job is the CI job's URL, when known.
+	Job string `json:"job,omitempty"`
+	// Env is the environment it deploys, Operation what it does there
+	// ("deploy" or "rollback"), Version the version it deploys.
+	Env       string    `json:"environment,omitempty"`
+	Operation string    `json:"operation,omitempty"`
+	Version   string    `json:"version,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// NewHolder describes this process as a holder: who, the host name, the
+// pid and the CI job (CIJobURL of the environment), with a fresh identity.
+func NewHolder(who, operation, env, version string) Holder {
+	host, _ := os.Hostname()
+	h := Holder{Who: who, Host: host, PID: os.Getpid(), Job: CIJobURL(os.Getenv),
+		Env: env, Operation: operation, Version: version}
+	h.Identity = identity(h)
+	return h
+}
+
+// identity is who@host/pid/random: two runs never share one, even in
+// containers where every process is pid 1 on a recycled host name.
+func identity(h Holder) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s@%s/%d/%s", h.Who, h.Host, h.PID, hex.EncodeToString(r[:]))
+}
+
+// CIJobURL is the URL of the CI job running Slipway, from the variables
+// Jenkins (BUILD_URL), GitLab (CI_JOB_URL), GitHub Actions
+// (GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID) and
+// Drone (DRONE_BUILD_LINK) set, read through getenv; "" outside CI.
+func CIJobURL(getenv func(string) string) string {
+	if v := getenv("BUILD_URL"); v != "" {
+		return v
+	}
+	if v := getenv("CI_JOB_URL"); v != "" {
+		return v
+	}
+	if s, r, id := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"); s != "" && r != "" && id != "" {
+		return strings.TrimRight(s, "/") + "/" + r + "/actions/runs/" + id
+	}
+	return getenv("DRONE_BUILD_LINK")
+}
+
+// String names the holder for people, e.g. "alice on ci-7 (pid 42),
+// deploying 1.2.3 to prod, since 2026-11-29 18:03:04 UTC, job https://...".
+func (h Holder) String() string { return h.describe(time.Time{}) }
+
+// describe is String with how long ago Since was, seen at now (none when
+// now is zero).
+func (h Holder) describe(now time.Time) string {
+	var b strings.Builder
+	who := h.Who
+	if who == "" {
+		who = h.Identity
+	}
+	if who == "" {
+		who = "an unnamed holder"
+	}
+	b.WriteString(who)
+	if h.Host != "" {
+		b.WriteString(" on " + h.Host)
+		if h.PID > 0 {
+			fmt.Fprintf(&b, " (pid %d)", h.PID)
+		}
+	}
+	switch op := h.Operation; {
+	case op == "deploy" && h.Version != "":
+		fmt.Fprintf(&b, ", deploying %s to %s", h.Version, h.Env)
+	case op == "rollback":
+		fmt.Fprintf(&b, ", rolling back %s", h.Env)
+	case op != "":
+		fmt.Fprintf(&b, ", %s %s", op, h.Env)
+	}
+	if !h.Since.IsZero() {
+		b.WriteString(", since " + h.Since.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if ago := now.Sub(h.Since); !now.IsZero() && ago > 0 {
+			if ago >= time.Hour {
+				ago = ago.Truncate(time.Minute)
+			}
+			fmt.Fprintf(&b, " (%s ago)", ago.Truncate(time.Second))
+		}
+	}
+	if h.Job != "" {
+		b.WriteString(", job " + h.Job)
+	}
+	return b.String()
+}
+
+func (h Holder) annotations() map[string]string {
+	a := map[string]string{
+		AnnotationLockWho: h.Who, AnnotationLockHost: h.Host, AnnotationLockEnv: h.Env,
+		AnnotationLockOp: h.Operation, AnnotationLockSince: h.Since.UTC().Format(time.RFC3339),
+	}
+	if h.PID > 0 {
+		a[AnnotationLockPID] = strconv.Itoa(h.PID)
+	}
+	if h.Job != "" {
+		a[AnnotationLockJob] = h.Job
+	}
+	if h.Version != "" {
+		a[AnnotationLockVersion] = h.Version
+	}
+	return a
+}
+
+// holderOf reads a Lease's holder; ok is false when nobody holds it.
+func holderOf(l *coordinationv1.Lease) (Holder, bool) {
+	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+		return Holder{}, false
+	}
+	a := l.Annotations
+	h := Holder{Identity: *l.Spec.HolderIdentity, Who: a[AnnotationLockWho], Host: a[AnnotationLockHost],
+		Job: a[AnnotationLockJob], Env: a[AnnotationLockEnv], Operation: a[AnnotationLockOp], Version: a[AnnotationLockVersion]}
+	h.PID, _ = strconv.Atoi(a[AnnotationLockPID])
+	if t, err := time.Parse(time.RFC3339, a[AnnotationLockSince]); err == nil {
+		h.Since = t
+	} else if l.Spec.AcquireTime != nil {
+		h.Since = l.Spec.AcquireTime.Time
+	}
+	return h, true
+}
+
+// expired reports whether the holder of l stopped renewing it: its last
+// renewal (or acquisition) is more than leaseDurationSeconds before now.
+// A Lease with neither time is taken to be alive: nothing says since when
+// it is held. This compares the holder's clock with ours, so clocks must
+// agree to within a few seconds (NTP).
+func expired(l *coordinationv1.Lease, now time.Time) bool {
+	var last time.Time
+	if l.Spec.AcquireTime != nil {
+		last = l.Spec.AcquireTime.Time
+	}
+	if l.Spec.RenewTime != nil && l.Spec.RenewTime.After(last) {
+		last = l.Spec.RenewTime.Time
+	}
+	if last.IsZero() {
+		return false
+	}
+	return now.Sub(last) > leaseDuration(l)
+}
+
+// leaseDuration is how long l lasts after its last renewal (default
+// LeaseDuration).
+func leaseDuration(l *coordinationv1.Lease) time.Duration {
+	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {
+		return time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+	}
+	return LeaseDuration
+}
+
+// LockOptions configure Cluster.Lock.
+type LockOptions struct {
+	// Namespace and Name locate the Lease (see LockName).
+	Namespace, Name string
+	// Holder describes this run (see NewHolder); Since is set on acquiring.
+	Holder Holder
+	// Wait is how long to wait for another holder to release the lock or
+	// let it expire; 0 fails at once with a LockedError.
+	Wait time.Duration
+	// Break takes the lock whoever holds it; Reason (required) says why,
+	// and is recorded on the Lease with whose lock was broken.
+	Break  bool
+	Reason string
+	// CreateNamespace creates a missing namespace, as the deploy would;
+	// without it a missing namespace is ErrNoNamespace.
+	CreateNamespace bool
+	// Duration is how long the lease lasts without renewal (default
+	// LeaseDuration); Renew how often it is renewed (default LeaseRenew);
+	// Poll how often a waiting run looks again (default 1s).
+	Duration, Renew, Poll time.Duration
+	// Now is the clock (default time.Now).
+	Now      func() time.Time
+	Progress progress.Reporter
+}
+
+// LockedError is a lock held by another run. It matches ErrLocked.
+type LockedError struct {
+	Env, Namespace, Lease string
+	Holder                Holder
+	// Waited is how long this run waited (--wait-lock) before giving up.
+	Waited time.Duration
+	// At is when the holder was seen.
+	At time.Time
+	// Expiry is how long the lease lasts after its last renewal.
+	Expiry time.Duration
+}
+
+// Error names the holder, since when, and the ways on.
+func (e *LockedError) Error() string {
+	waited := ""
+	if e.Waited > 0 {
+		waited = fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
+	}
+	return fmt.Sprintf("locking %s: %v%s: held by %s\n"+
+		"wait for it with --wait-lock[=DURATION]; if that run is dead, its lock expires %s after its last renewal; "+
+		"to take it now: --break-lock --reason \"why\" (Lease %s/%s)",
+		e.Env, ErrLocked, waited, e.Holder.describe(e.At), e.Expiry, e.Namespace, e.Lease)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Lock is a held deploy lock. Its lease is renewed in the background
+// until Release.
+type Lock struct {
+	c      *Cluster
+	o      LockOptions
+	holder Holder
+	// Broken is the holder whose lock Break took, nil when the lock was
+	// free or expired; Expired is the holder of an expired lease taken over.
+	Broken, Expired *Holder
+
+	mu    sync.Mutex
+	lease *coordinationv1.Lease // as last written, for its resourceVersion
+
+	stop     context.CancelFunc
+	done     chan struct{}
+	lost     chan struct{}
+	lostOnce sync.Once
+	lostBy   Holder
+}
+
+// Holder is this run as the Lease records it.
+func (l *Lock) Holder() Holder { return l.holder }
+
+// Lost is closed when the lease turns out to be held by another run (one
+// that broke the lock): this run no longer holds the environment.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
+
+// LostTo is the run that took the lock, once Lost is closed.
+func (l *Lock) LostTo() Holder {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lostBy
+}
+
+// Lock takes the deploy lock of an environment: a Lease
+// (coordination.k8s.io/v1) holding this run's identity, with annotations
+// describing it. A Lease nobody holds, or whose holder stopped renewing
+// it, is taken; one another run holds is waited for up to o.Wait, then a
+// LockedError; with o.Break it is taken anyway. Every write carries the
+// resourceVersion read, so of runs racing for the lock exactly one wins.
+// The lease is renewed every o.Renew until Release.
+func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
+	if o.Duration <= 0 {
+		o.Duration = leaseFromEnv()
+	}
+	if o.Renew <= 0 {
+		o.Renew = min(LeaseRenew, o.Duration/3)
+	}
+	if o.Poll <= 0 {
+		o.Poll = lockPoll
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Holder.Identity == "" {
+		o.Holder.Identity = identity(o.Holder)
+	}
+	if o.Break && strings.TrimSpace(o.Reason) == "" {
+		return nil, fmt.Errorf("locking %s: %w: --break-lock needs --reason \"why\"; it is recorded", c.Env, config.ErrInvalid)
+	}
+	rep := progress.Or(o.Progress)
+	leases := c.Client.CoordinationV1().Leases(o.Namespace)
+	start := o.Now()
+	reported, madeNamespace := "", false
+	var lastHeld string // who held it when last looked at, for an interrupted wait
+	for {
+		if err := ctx.Err(); err != nil {
+			if lastHeld != "" {
+				return nil, fmt.Errorf("locking %s, held by %s: %w", c.Env, lastHeld, err)
+			}
+			return nil, fmt.Errorf("locking %s: %w", c.Env, err)
+		}
+		now := o.Now()
+		l := &Lock{c: c, o: o, holder: o.Holder}
+		l.holder.Since = now
+		cur, err := leases.Get(ctx, o.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			created, err := leases.Create(ctx, l.leaseFrom(nil, now), metav1.CreateOptions{FieldManager: FieldManager})
+			switch {
+			case err == nil:
+				return l.start(created), nil
+			case apierrors.IsAlreadyExists(err):
+				continue // another run created it first: look again
+			case apierrors.IsNotFound(err) && !madeNamespace:
+				// The namespace is missing.
+				if err := c.ensureNamespace(ctx, o); err != nil {
+					return nil, err
+				}
+				madeNamespace = true
+				continue
+			}
+			return nil, c.explain(err, "creating Lease "+o.Namespace+"/"+o.Name)
+		case err != nil:
+			return nil, c.explain(err, "reading Lease "+o.Namespace+"/"+o.Name)
+		}
+		held, isHeld := holderOf(cur)
+		alive := isHeld && !expired(cur, now)
+		if alive && !o.Break {
+			lastHeld = held.describe(now)
+			if waited := now.Sub(start); waited >= o.Wait {
+				if o.Wait == 0 {
+					waited = 0
+				}
+				return nil, &LockedError{Env: c.Env, Namespace: o.Namespace, Lease: o.Name, Holder: held, Waited: waited, At: now,
+					Expiry: leaseDuration(cur)}
+			}
+			if reported != held.Identity {
+				reported = held.Identity
+				upTo := " up to " + o.Wait.Round(time.Second).String()
+				if o.Wait == WaitForever {
+					upTo = ""
+				}
+				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
+					upTo, c.Env, held.describe(now))})
+			}
+			t := time.NewTimer(min(o.Poll, o.Wait-now.Sub(start)))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("locking %s, held by %s: %w", c.Env, held.describe(now), ctx.Err())
+			case <-t.C:
+			}
+			continue
+		}
+		switch {
+		case alive:
+			l.Broken = &held
+		case isHeld:
+			l.Expired = &held
+		}
+		next := l.leaseFrom(cur, now)
+		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		switch {
+		case err == nil:
+			if l.Broken != nil {
+				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("broke the lock of %s held by %s: %s", c.Env, held.describe(now), o.Reason)})
+			} else if l.Expired != nil {
+				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("took over the expired lock of %s, left by %s", c.Env, held.describe(now))})
+			}
+			return l.start(updated), nil
+		case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+			continue // another run wrote it first: look again
+		}
+		return nil, c.explain(err, "taking Lease "+o.Namespace+"/"+o.Name)
+	}
+}
+
+// leaseFrom is cur (nil to create one) held by this run since now.
+func (l *Lock) leaseFrom(cur *coordinationv1.Lease, now time.Time) *coordinationv1.Lease {
+	var next *coordinationv1.Lease
+	if cur == nil {
+		next = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.o.Name, Namespace: l.o.Namespace,
+			Labels: map[string]string{LabelManagedBy: ManagedBy}}}
+	} else {
+		next = cur.DeepCopy()
+	}
+	annotations := map[string]string{}
+	for k, v := range next.Annotations {
+		if !strings.HasPrefix(k, "slipway.dev/lock-") {
+			annotations[k] = v
+		}
+	}
+	for k, v := range l.holder.annotations() {
+		annotations[k] = v
+	}
+	if l.Broken != nil {
+		annotations[AnnotationLockBroke] = fmt.Sprintf("%s broke the lock of %s: %s", l.holder.Who, l.Broken.describe(now), l.o.Reason)
+	}
+	next.Annotations = annotations
+	id := l.holder.Identity
+	secs := int32(l.o.Duration / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	t := metav1.NewMicroTime(now)
+	next.Spec.HolderIdentity, next.Spec.LeaseDurationSeconds = &id, &secs
+	next.Spec.AcquireTime, next.Spec.RenewTime = &t, &t
+	var n int32 // how many times the lease changed hands
+	if next.Spec.LeaseTransitions != nil {
+		n = *next.Spec.LeaseTransitions
+	}
+	if cur != nil {
+		if _, held := holderOf(cur); held {
+			n++
+		}
+	}
+	next.Spec.LeaseTransitions = &n
+	return next
+}
+
+// ensureNamespace creates the lock's missing namespace the way the deploy
+// would (a server-side apply of the bare Namespace), or says it is missing.
+func (c *Cluster) ensureNamespace(ctx context.Context, o LockOptions) error {
+	if !o.CreateNamespace && o.Holder.Operation == "rollback" {
+		return fmt.Errorf("locking %s: %w: %s, so there is nothing to roll back", c.Env, ErrNoNamespace, o.Namespace)
+	}
+	if !o.CreateNamespace {
+		return fmt.Errorf("locking %s: %w: %s; create it, or allow Slipway to (environments.%s.createNamespace)",
+			c.Env, ErrNoNamespace, o.Namespace, c.Env)
+	}
+	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}
+	_, err := c.apply(ctx, ns, ApplyOptions{})
+	return err
+}
+
+// start records the lease written and starts renewing it.
+func (l *Lock) start(lease *coordinationv1.Lease) *Lock {
+	l.lease = lease
+	ctx, stop := context.WithCancel(context.Background())
+	l.stop, l.done, l.lost = stop, make(chan struct{}), make(chan struct{})
+	go l.renew(ctx)
+	return l
+}
+
+// renew writes a fresh renewTime every o.Renew until ctx ends or the lease
+// turns out to be another run's. Failed writes are retried at the next
+// tick: a lease not renewed for o.Duration can be taken over, which the
+// next write finds out.
+func (l *Lock) renew(ctx context.Context) {
+	defer close(l.done)
+	t := time.NewTicker(l.o.Renew)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := l.renewOnce(ctx); errors.Is(err, ErrLockLost) {
+			return
+		}
+	}
+}
+
+// renewOnce writes a fresh renewTime; ErrLockLost when another run holds
+// the lease.
+func (l *Lock) renewOnce(ctx context.Context) error {
+	leases := l.c.Client.CoordinationV1().Leases(l.o.Namespace)
+	l.mu.Lock()
+	next := l.lease.DeepCopy()
+	l.mu.Unlock()
+	for range 3 {
+		t := metav1.NewMicroTime(l.o.Now())
+		next.Spec.RenewTime = &t
+		got, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		if err == nil {
+			l.mu.Lock()
+			l.lease = got
+			l.mu.Unlock()
+			return nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return err
+		}
+		cur, err := leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		var h Holder
+		if err == nil {
+			var ok bool
+			if h, ok = holderOf(cur); ok && h.Identity == l.holder.Identity {
+				next = cur.DeepCopy() // ours still, changed by someone: write again
+				continue
+			}
+		}
+		l.lostOnce.Do(func() {
+			l.mu.Lock()
+			l.lostBy = h
+			l.mu.Unlock()
+			close(l.lost)
+		})
+		return ErrLockLost
+	}
+	return nil
+}
+
+// Release stops renewing the lease and clears its holder, when it is
+// still this run's. It works after ctx is cancelled (an interrupted run
+// must still let go), bounded by 10 seconds; a lease it cannot clear
+// expires by itself after o.Duration.
+func (l *Lock) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.stop()
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	leases := l.c.Client.CoordinationV1().Leases(l.o.Namespace)
+	l.mu.Lock()
+	cur := l.lease.DeepCopy()
+	l.mu.Unlock()
+	for range 3 {
+		if h, ok := holderOf(cur); !ok || h.Identity != l.holder.Identity {
+			return nil // not ours any more
+		}
+		next := cur.DeepCopy()
+		next.Spec.HolderIdentity = nil
+		for k := range next.Annotations {
+			if strings.HasPrefix(k, "slipway.dev/lock-") {
+				delete(next.Annotations, k)
+			}
+		}
+		_, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			return nil
+		case !apierrors.IsConflict(err):
+			return l.c.explain(err, "releasing Lease "+l.o.Namespace+"/"+l.o.Name)
+		}
+		if cur, err = leases.Get(ctx, l.o.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return l.c.explain(err, "releasing Lease "+l.o.Namespace+"/"+l.o.Name)
+		}
+	}
+	return fmt.Errorf("releasing Lease %s/%s: it keeps changing; it expires by itself within %s", l.o.Namespace, l.o.Name, l.o.Duration)
+}

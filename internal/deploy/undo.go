@@ -1,0 +1,150 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/progress"
+)
+
+// UndoOptions configure Undo.
+type UndoOptions struct {
+	// To picks the revision: "" for the one before the current, else a
+	// revision number, a version or a digest.
+	To string
+	// Timeout bounds the wait for a verdict.
+	Timeout time.Duration
+	// Who and Reason are recorded on the Deployment.
+	Who, Reason string
+	// Lock, when set, takes the environment's deploy lock (Cluster.Lock)
+	// first and releases it at the end, as Deploy does; its Name is
+	// required, an empty Namespace is the Deployment's.
+	Lock     *LockOptions
+	Now      func() time.Time
+	Progress progress.Reporter
+}
+
+// Undo rolls an environment's Deployment back to an earlier revision and
+// waits for the verdict, as deploy does. It is the emergency path: no gate
+// applies, and a failure is reported, not rolled back again. An interrupt
+// stops the wait as in Deploy: the rollback carries on in the cluster.
+func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res Result, err error) {
+	start := time.Now()
+	rep := progress.Or(o.Progress)
+	var target Revision
+	applied := false
+	interrupted := func(err error) error {
+		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		state := "nothing was changed in " + c.Env
+		next := fmt.Sprintf("run `slipway rollback %s` again", c.Env)
+		if applied {
+			state = fmt.Sprintf("the rollback of %s to revision %d (%s) continues in the cluster", c.Env, target.Revision, target.Version)
+			next = fmt.Sprintf("run `slipway status %s` to follow it", c.Env)
+		}
+		return &InterruptedError{Env: c.Env, State: state, Next: next, Err: ctx.Err()}
+	}
+	reason := o.Reason
+	wctx := ctx
+	if o.Lock != nil {
+		lo := *o.Lock
+		lo.Namespace = firstOf(lo.Namespace, ns)
+		lo.Holder.Env = firstOf(lo.Holder.Env, c.Env)
+		lo.Holder.Operation = firstOf(lo.Holder.Operation, "rollback")
+		if lo.Progress == nil {
+			lo.Progress = rep
+		}
+		lock, lerr := c.Lock(ctx, lo)
+		if lerr != nil {
+			return Result{Env: c.Env, Namespace: ns, Deployment: name}, interrupted(lerr)
+		}
+		defer func() { err = release(ctx, lock, err, rep) }()
+		if lock.Broken != nil {
+			res.BrokeLock = lock.Broken
+			reason = brokeReason(reason, lo.Reason, *lock.Broken)
+		}
+		var cancel context.CancelCauseFunc
+		wctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-lock.Lost():
+				cancel(ErrLockLost)
+			case <-wctx.Done():
+			}
+		}()
+		defer func() { err = lostError(wctx, lock, err, "rolling back "+c.Env) }()
+	}
+	broke := res.BrokeLock
+	hist, err := c.History(ctx, ns, name)
+	if err != nil {
+		return Result{}, interrupted(err)
+	}
+	target, current, err := pick(hist, o.To)
+	if err != nil {
+		return Result{}, fmt.Errorf("rolling back %s: %w", c.Env, err)
+	}
+	res = Result{Env: c.Env, Namespace: ns, Deployment: name, Image: target.Image, Version: target.Version, Revision: target.Revision, BrokeLock: broke}
+	if target.Revision == current.Revision {
+		res.UpToDate = true
+		return res, nil
+	}
+	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling %s back to revision %d (%s)", c.Env, target.Revision, target.Version)})
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if reason == "" {
+		reason = fmt.Sprintf("rollback from revision %d", current.Revision)
+	}
+	record := map[string]string{
+		AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339), AnnotationReason: reason,
+		AnnotationCause: "slipway rollback " + c.Env + " " + target.Version,
+	}
+	applied = true // perhaps: an interrupted apply may or may not have landed
+	gen, err := RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, record)
+	if err != nil {
+		return res, interrupted(c.explain(err, ""))
+	}
+	v, err := Wait(wctx, c.Client, WaitOptions{Namespace: ns, Name: name, Generation: gen, Timeout: o.Timeout, Progress: rep})
+	if err != nil {
+		return res, interrupted(c.explain(err, "waiting for the rollback of "+name))
+	}
+	res.Verdict, res.Seconds = &v, time.Since(start).Seconds()
+	if v.Revision > 0 {
+		res.Revision = v.Revision // the old template comes back as a new revision
+	}
+	if v.Phase != PhaseSucceeded {
+		return res, &FailedError{Result: res}
+	}
+	return res, nil
+}
+
+// pick finds the revision to roll back to, and the current one.
+func pick(hist []Revision, to string) (target, current Revision, err error) {
+	for _, r := range hist {
+		if r.Current {
+			current = r
+		}
+	}
+	var names []string
+	for _, r := range hist {
+		names = append(names, fmt.Sprintf("%d (%s)", r.Revision, r.Version))
+		switch {
+		case to == "" && !r.Current && r.Revision < current.Revision:
+			return r, current, nil
+		case to == "":
+		case to == strconv.FormatInt(r.Revision, 10), to == r.Version, strings.HasPrefix(to, "sha256:") && to == r.Digest:
+			return r, current, nil
+		}
+	}
+	if to == "" {
+		return target, current, fmt.Errorf("%w: only revision %d is kept", ErrNoRevision, current.Revision)
+	}
+	return target, current, fmt.Errorf("%w: no revision matches %q; kept: %s", ErrNoRevision, to, strings.Join(names, ", "))
+}

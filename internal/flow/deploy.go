@@ -1,0 +1,225 @@
+package flow
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
+)
+
+// DeployOptions configure Deploy.
+type DeployOptions struct {
+	Options
+	Cluster deploy.ClusterOptions
+	// Version deploys this version instead of the one at HEAD.
+	Version string
+	// Digest deploys exactly this digest (sha256:...) from the environment's
+	// registry.
+	Digest string
+	// DryRun renders without touching the cluster; Diff compares with what
+	// is live.
+	DryRun, Diff bool
+	// Timeout overrides deploy.timeout.
+	Timeout time.Duration
+	// NoRollback leaves a failed rollout as it is.
+	NoRollback bool
+	// ForceConflicts takes over fields other managers own.
+	ForceConflicts bool
+	// Reason is recorded with the deploy.
+	Reason string
+	// SkipGate deploys despite the environment's requirement; Reason must
+	// say why, and is recorded.
+	SkipGate bool
+	// WaitLock is how long to wait for another deploy or rollback of the
+	// environment to release its lock; 0 fails at once (deploy.ErrLocked).
+	WaitLock time.Duration
+	// BreakLock takes the environment's lock whoever holds it; Reason must
+	// say why, and is recorded with whose lock it was.
+	BreakLock bool
+}
+
+// DeployResult is what Deploy did; with DryRun or Diff, Manifests or Diff
+// hold the output.
+type DeployResult struct {
+	deploy.Result
+	Manifests []byte `json:"-"`
+	Diff      string `json:"diff,omitempty"`
+}
+
+// Deploy rolls the project's image out to the environment called envName:
+// the version at HEAD (or o.Version / o.Digest) from that environment's
+// registry, by digest. The rollout runs under the environment's deploy
+// lock (deploy.LockName: a canary shares its main environment's), so a
+// second deploy or rollback of it fails fast, or waits o.WaitLock.
+func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOptions) (DeployResult, error) {
+	env, err := p.Environment(envName)
+	if err != nil {
+		return DeployResult{}, fmt.Errorf("deploying: %w", err)
+	}
+	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
+		return DeployResult{}, fmt.Errorf("deploying to %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+	}
+	pod, err := readPod(p)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	in, err := target(ctx, p, env, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if err := verifyImage(ctx, p, env, in.Image, o.Options); err != nil {
+		return DeployResult{}, err
+	}
+	in.Pod = pod
+	if o.DryRun {
+		m, err := deploy.Render(in)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		y, err := m.YAML()
+		warnings := append(m.Warnings, m.Refusals...) // a dry run shows what a deploy would refuse
+		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: warnings}, Manifests: y}, err
+	}
+	cluster, err := deploy.Connect(env, o.Cluster)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	digest := in.Image[strings.Index(in.Image, "@")+1:]
+	if env.CanaryOf != "" && !o.Diff {
+		target, _ := p.Environments.Get(env.CanaryOf)
+		st := clusterStatus(ctx, p, target, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
+		if st.Digest == digest && st.Health == deploy.Healthy {
+			return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, UpToDate: true,
+				Note: fmt.Sprintf("%s already runs this digest, healthy: no canary needed", target.Name)}}, nil
+		}
+	}
+	reason := o.Reason // why, before the gate's note is added
+	if !o.Diff {
+		switch {
+		case o.SkipGate && strings.TrimSpace(o.Reason) == "":
+			return DeployResult{}, fmt.Errorf("deploying to %s: %w: --skip-gate needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+		case o.SkipGate && env.Requires != nil:
+			o.Reason = fmt.Sprintf("gate skipped (requires %s): %s", env.Requires.Env, o.Reason)
+		default:
+			if err := checkGate(ctx, p, env, digest, o); err != nil {
+				return DeployResult{}, err
+			}
+		}
+	}
+	if o.Diff {
+		m, err := deploy.Render(in)
+		if err != nil {
+			return DeployResult{}, err
+		}
+		d, err := cluster.Diff(ctx, m)
+		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version}, Diff: d}, err
+	}
+	res, err := deploy.Deploy(ctx, deploy.Options{
+		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
+		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+		Lock: &deploy.LockOptions{
+			Holder: deploy.NewHolder(Actor(), "deploy", env.Name, in.Version),
+			Wait:   o.WaitLock, Break: o.BreakLock, Reason: reason,
+		},
+	})
+	if err != nil {
+		return DeployResult{Result: res}, err
+	}
+	return DeployResult{Result: res}, retireCanaries(ctx, p, env, digest, o)
+}
+
+func readPod(p *config.Project) (deploy.PodTemplate, error) {
+	path := filepath.Join(p.Dir, p.Deploy.Pod)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return deploy.PodTemplate{}, nil // Slipway makes the one container itself
+	}
+	if err != nil {
+		return deploy.PodTemplate{}, fmt.Errorf("reading %s: %w", p.Deploy.Pod, err)
+	}
+	return deploy.ParsePod(p.Deploy.Pod, data)
+}
+
+// target works out which image, by digest, an environment gets.
+func target(ctx context.Context, p *config.Project, env config.Environment, o DeployOptions) (deploy.RenderInput, error) {
+	reg := p.RegistryOf(env)
+	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	if err != nil {
+		return deploy.RenderInput{}, err
+	}
+	repo, err := client.Repo(p.App)
+	if err != nil {
+		return deploy.RenderInput{}, err
+	}
+	in := deploy.RenderInput{Project: p, Env: env}
+	if o.Digest != "" {
+		if !strings.HasPrefix(o.Digest, "sha256:") || len(o.Digest) != len("sha256:")+64 {
+			return in, fmt.Errorf("deploying %s: --digest %q: %w: want sha256: and 64 hex digits", env.Name, o.Digest, config.ErrInvalid)
+		}
+		in.Image, in.Version = repo.String()+"@"+o.Digest, o.Version
+		return in, nil
+	}
+	version, commit := o.Version, ""
+	if version == "" {
+		info, err := Version(p)
+		if err != nil {
+			return in, err
+		}
+		version, commit = info.Version, info.Commit
+	}
+	digest, err := client.Resolve(ctx, p.App, image.VersionTag(version))
+	if err != nil {
+		if errors.Is(err, registry.ErrNotFound) {
+			return in, fmt.Errorf("deploying %s %s to %s: %w; push it first: slipway push %s (or promote it to registry %s)",
+				p.App, version, env.Name, err, env.Name, reg.Name)
+		}
+		return in, err
+	}
+	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
+	if cfg, err := client.ImageConfig(ctx, p.App, digest); err == nil {
+		in.ImageUser = &cfg.Config.User
+	} // else unknown: the kubelet has the last word, and the verdict names it
+	in.PullSecret, err = pullSecret(reg, client.Host())
+	return in, err
+}
+
+// pullSecret is the .dockerconfigjson of an image pull secret for reg, from
+// its SLIPWAY_REGISTRY_<NAME>_* variables, when reg asks for one.
+func pullSecret(reg config.Registry, host string) ([]byte, error) {
+	if !reg.PullSecret {
+		return nil, nil
+	}
+	userVar, passVar := registry.EnvVars(reg.Name)
+	user, pass := os.Getenv(userVar), os.Getenv(passVar)
+	if user == "" || pass == "" {
+		return nil, fmt.Errorf("making the image pull secret for registry %s: %w: registries.%s.pullSecret is true, so set %s and %s",
+			reg.Name, config.ErrInvalid, reg.Name, userVar, passVar)
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	return json.Marshal(map[string]any{"auths": map[string]any{host: map[string]string{"username": user, "password": pass, "auth": auth}}})
+}
+
+// Actor names who runs Slipway, for records: SLIPWAY_ACTOR, else the CI
+// system's user, else the login name, else the account.
+func Actor() string {
+	for _, k := range []string{"SLIPWAY_ACTOR", "BUILD_USER_ID", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "DRONE_COMMIT_AUTHOR", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}

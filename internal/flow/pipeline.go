@@ -1,0 +1,190 @@
+package flow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/release"
+	"github.com/slipwayhq/slipway/pipeline"
+)
+
+// ErrDrift is matched when committed generated files differ from what
+// ci.yaml generates.
+var ErrDrift = errors.New("generated CI files are out of date")
+
+// PipelineOptions name the project to the CI system.
+type PipelineOptions struct {
+	Folder, Branch string
+	// Slipway, when set, makes every job install that Slipway release,
+	// checked against its pinned checksums.
+	Slipway *pipeline.Install
+}
+
+// PipelineInput loads ci.yaml of the project, and of each module it lists,
+// into what the generators work from.
+func PipelineInput(p *config.Project, o PipelineOptions) (pipeline.Input, error) {
+	c, err := config.LoadCI(p.Dir, p)
+	if err != nil {
+		return pipeline.Input{}, err
+	}
+	in := pipeline.Input{CI: c, Project: p, Folder: o.Folder, Branch: o.Branch, Slipway: o.Slipway}
+	if r, err := release.Open(p.Dir); err == nil {
+		in.Repo = r.SourceURL(p.Release.Remote)
+		if rel, err := filepath.Rel(r.Root(), p.Dir); err == nil && rel != "." {
+			in.Dir = filepath.ToSlash(rel)
+		}
+	}
+	for _, m := range c.Modules {
+		mp, err := config.LoadProject(filepath.Join(p.Dir, m))
+		if err != nil {
+			return pipeline.Input{}, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		mc, err := config.LoadCI(mp.Dir, mp)
+		if err != nil {
+			return pipeline.Input{}, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		if in.Modules == nil {
+			in.Modules = map[string]pipeline.Input{}
+		}
+		in.Modules[m] = pipeline.Input{CI: mc, Project: mp, Dir: filepath.ToSlash(m)}
+	}
+	return in, nil
+}
+
+// GeneratePipeline writes the target's files under out (default: the root
+// of the project's repository, since their paths start there) and returns
+// their paths.
+func GeneratePipeline(p *config.Project, t pipeline.Target, out string, o PipelineOptions) ([]string, error) {
+	files, err := generate(p, t, o)
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		out = p.Dir
+		if r, err := release.Open(p.Dir); err == nil {
+			out = r.Root()
+		}
+	}
+	var written []string
+	for _, f := range files {
+		path := filepath.Join(out, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return written, fmt.Errorf("writing %s: %w", f.Path, err)
+		}
+		if err := os.WriteFile(path, f.Content, 0o644); err != nil {
+			return written, fmt.Errorf("writing %s: %w", f.Path, err)
+		}
+		written = append(written, f.Path)
+	}
+	return written, nil
+}
+
+func generate(p *config.Project, t pipeline.Target, o PipelineOptions) ([]pipeline.File, error) {
+	in, err := PipelineInput(p, o)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Generate(t, in)
+}
+
+// CheckPipeline compares every generated file present in the project with
+// what ci.yaml generates now (with o, as generate was given), and returns
+// the files checked, or ErrDrift with a unified diff of those that differ.
+func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
+	var checked []string
+	var diffs []string
+	for _, t := range pipeline.Targets {
+		files, err := generate(p, t, o)
+		if err != nil {
+			return nil, err
+		}
+		root := p.Dir
+		if r, err := release.Open(p.Dir); err == nil {
+			root = r.Root()
+		}
+		for _, f := range files {
+			have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+			}
+			checked = append(checked, f.Path)
+			if bytes.Equal(have, f.Content) {
+				continue
+			}
+			d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+				A: difflib.SplitLines(string(have)), B: difflib.SplitLines(string(f.Content)),
+				FromFile: f.Path + " (committed)", ToFile: f.Path + " (from ci.yaml)", Context: 3,
+			})
+			diffs = append(diffs, d)
+		}
+	}
+	sort.Strings(checked)
+	if len(checked) == 0 {
+		return nil, fmt.Errorf("checking generated CI files: none found; make them with `slipway pipeline generate --target T`")
+	}
+	if len(diffs) > 0 {
+		return checked, &DriftError{Diff: strings.Join(diffs, "")}
+	}
+	return checked, nil
+}
+
+// DriftError carries the diff of drifted generated files.
+type DriftError struct{ Diff string }
+
+func (e *DriftError) Error() string {
+	return "checking generated CI files: " + ErrDrift.Error() + "; run `slipway pipeline generate` and commit the result"
+}
+
+// Is makes errors.Is(err, ErrDrift) true.
+func (e *DriftError) Is(target error) bool { return target == ErrDrift }
+
+// BootstrapProjects lists the projects for a seed script: from a
+// projects.yaml, or from the checkouts (directories holding slipway.yaml)
+// directly under dir.
+func BootstrapProjects(file, dir string) ([]pipeline.Project, error) {
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		return pipeline.ParseProjects(file, data)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	var out []pipeline.Project
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(sub, config.ProjectFile)); err != nil {
+			continue
+		}
+		p, err := config.LoadProject(sub)
+		if err != nil {
+			return nil, err
+		}
+		pr := pipeline.Project{Name: p.App}
+		if r, err := release.Open(sub); err == nil {
+			pr.Repo = r.SourceURL(p.Release.Remote)
+		}
+		out = append(out, pr)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bootstrapping: no directory under %s holds a %s", dir, config.ProjectFile)
+	}
+	return out, nil
+}

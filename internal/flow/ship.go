@@ -1,0 +1,146 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/release"
+)
+
+// ErrStale is matched when a step would use a build of another commit.
+var ErrStale = errors.New("the build is not of the current commit")
+
+// Options are what every step needs besides the project.
+type Options struct {
+	// UserAgent names Slipway in registry requests.
+	UserAgent string
+	// Jobs bounds parallel blob transfers (default registry.DefaultJobs).
+	Jobs int
+	// Progress receives progress events; nil discards them.
+	Progress progress.Reporter
+}
+
+// Version describes HEAD of the project's repository with its release
+// settings.
+func Version(p *config.Project) (release.Info, error) {
+	o, err := ReleaseOptions(p)
+	if err != nil {
+		return release.Info{}, err
+	}
+	return release.Version(release.VersionOptions{
+		Dir: o.Dir, Prefix: o.Prefix, Paths: o.Paths, Bump: o.Bump,
+		DefaultBump: o.DefaultBump, Initial: o.Initial, Suffix: p.Release.SnapshotSuffix,
+	})
+}
+
+// ReleaseOptions are the release settings of slipway.yaml as options for
+// release.Release; the caller adds what flags say.
+func ReleaseOptions(p *config.Project) (release.Options, error) {
+	rc := p.Release
+	def, err := release.ParseBump(rc.DefaultBump)
+	if err != nil {
+		return release.Options{}, err
+	}
+	return release.Options{
+		Dir: p.Dir, Prefix: rc.TagPrefix, Paths: rc.Paths, Bump: rc.Bump,
+		DefaultBump: def, Initial: rc.Initial, Remote: rc.Remote,
+	}, nil
+}
+
+// BuildOptions configure Build.
+type BuildOptions struct {
+	Options
+	// RefreshBase resolves the base image's tag again.
+	RefreshBase bool
+}
+
+// Build builds the project's image for HEAD, stamped with its version.
+func Build(ctx context.Context, p *config.Project, o BuildOptions) (image.Result, error) {
+	rep := progress.Or(o.Progress)
+	info, err := Version(p)
+	if err != nil {
+		return image.Result{}, err
+	}
+	if info.Dirty {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "build",
+			Msg: "the working tree has uncommitted changes: the image holds them, not commit " + info.ShortCommit})
+	}
+	set, err := registry.NewSet(p.Registries, registry.Options{UserAgent: o.UserAgent, Jobs: o.Jobs, Progress: o.Progress})
+	if err != nil {
+		return image.Result{}, err
+	}
+	return image.Build(ctx, image.BuildOptions{
+		Dir: p.Dir, App: p.App, Image: p.Image, Remote: set, RefreshBase: o.RefreshBase, Progress: o.Progress,
+		Meta: image.Meta{Version: info.Version, Revision: info.Commit, Source: info.Source, Created: info.CommitTime},
+	})
+}
+
+// PushOptions configure Push.
+type PushOptions struct {
+	Options
+	// Force moves a version tag that points at another digest.
+	Force bool
+	// AllowStale pushes a build of another commit than HEAD.
+	AllowStale bool
+}
+
+// Push pushes the project's last build to the registry of target, an
+// environment or registry name, and signs it when slipway.yaml has a
+// signing key.
+func Push(ctx context.Context, p *config.Project, target string, o PushOptions) (image.PushResult, error) {
+	reg, err := p.ResolveRegistry(target)
+	if err != nil {
+		return image.PushResult{}, fmt.Errorf("pushing to %s: %w", target, err)
+	}
+	if !o.AllowStale {
+		if err := checkFresh(p); err != nil {
+			return image.PushResult{}, err
+		}
+	}
+	signer, err := loadSigner(p)
+	if err != nil {
+		return image.PushResult{}, err
+	}
+	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, Jobs: o.Jobs, UserAgent: o.UserAgent, Progress: o.Progress})
+	if err != nil {
+		return image.PushResult{}, err
+	}
+	res, err := image.Push(ctx, image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress})
+	if err != nil || signer == nil {
+		return res, err
+	}
+	if err := signPushed(ctx, client, signer, &res, progress.Or(o.Progress)); err != nil || len(p.Signing.Attest) == 0 {
+		return res, err
+	}
+	rec, err := image.ReadRecord(outputDir(p))
+	if err != nil {
+		return res, err
+	}
+	return res, attestPushed(ctx, client, signer, p.Signing.Attest, rec, &res, progress.Or(o.Progress))
+}
+
+// checkFresh refuses a build record of another commit than HEAD, so a
+// push never tags yesterday's image with today's version.
+func checkFresh(p *config.Project) error {
+	rec, err := image.ReadRecord(outputDir(p))
+	if err != nil {
+		return err
+	}
+	info, err := Version(p)
+	if err != nil {
+		return err
+	}
+	if rec.Revision != "" && rec.Revision != info.Commit {
+		return fmt.Errorf("pushing %s %s: %w: it was built from %.7s but HEAD is %s; run `slipway build` first (or --allow-stale)",
+			p.App, rec.Version, ErrStale, rec.Revision, info.ShortCommit)
+	}
+	return nil
+}
+
+func outputDir(p *config.Project) string { return filepath.Join(p.Dir, image.OutputDir) }

@@ -1,0 +1,172 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
+)
+
+// StatusOptions configure Status.
+type StatusOptions struct {
+	Options
+	Cluster deploy.ClusterOptions
+	// Pods adds pod-level detail.
+	Pods bool
+	// Timeout bounds each environment's queries (default 10s), so one
+	// unreachable cluster does not hold up the rest.
+	Timeout time.Duration
+}
+
+// Status reports what runs in each named environment (all when names is
+// empty), querying them in parallel. An environment that cannot be read
+// is reported as such; it does not fail the rest.
+func Status(ctx context.Context, p *config.Project, names []string, o StatusOptions) ([]deploy.EnvStatus, error) {
+	if len(names) == 0 {
+		names = p.Environments.Names()
+	}
+	envs := make([]config.Environment, len(names))
+	for i, n := range names {
+		env, err := p.Environment(n)
+		if err != nil {
+			return nil, fmt.Errorf("reading status: %w", err)
+		}
+		envs[i] = env
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Second
+	}
+	out := make([]deploy.EnvStatus, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			defer cancel()
+			out[i] = envStatus(ctx, p, env, o)
+		})
+	}
+	wg.Wait()
+	canaryAhead(p, out)
+	return out, nil
+}
+
+// clusterStatus is what the cluster says runs in env, without asking the
+// registry: enough for gates.
+func clusterStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
+	name := deploy.Name(p, env)
+	c, err := deploy.Connect(env, o.Cluster)
+	if err != nil {
+		return deploy.EnvStatus{Env: env.Name, Namespace: env.Namespace, Deployment: name, Health: deploy.Unreachable, Error: err.Error()}
+	}
+	return c.Status(ctx, env.Namespace, name, o.Pods)
+}
+
+// envStatus is clusterStatus plus drift against the environment's registry.
+func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
+	s := clusterStatus(ctx, p, env, o)
+	if s.Version == "" || s.Digest == "" {
+		return s
+	}
+	reg := p.RegistryOf(env)
+	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	if err != nil {
+		return s
+	}
+	if repo, err := client.Repo(p.App); err == nil && !strings.HasPrefix(s.Image, repo.String()+"@") {
+		s.Drift = append(s.Drift, "runs an image that is not "+repo.String())
+	}
+	tagged, err := client.Resolve(ctx, p.App, image.VersionTag(s.Version))
+	switch {
+	case err != nil:
+		s.Drift = append(s.Drift, fmt.Sprintf("registry %s has no tag %s", reg.Name, s.Version))
+	case tagged != s.Digest:
+		s.Drift = append(s.Drift, fmt.Sprintf("registry tag %s is %.19s but pods run %.19s", s.Version, tagged, s.Digest))
+	}
+	return s
+}
+
+// canaryAhead notes a canary running a newer version than the environment
+// it is a canary of.
+func canaryAhead(p *config.Project, st []deploy.EnvStatus) {
+	by := map[string]*deploy.EnvStatus{}
+	for i := range st {
+		by[st[i].Env] = &st[i]
+	}
+	for _, env := range p.Environments {
+		c, target := by[env.Name], by[env.CanaryOf]
+		if env.CanaryOf == "" || c == nil || target == nil || c.Version == "" || target.Version == "" {
+			continue
+		}
+		cv, err1 := semver.NewVersion(c.Version)
+		tv, err2 := semver.NewVersion(target.Version)
+		if err1 == nil && err2 == nil && cv.GreaterThan(tv) {
+			c.Drift = append(c.Drift, fmt.Sprintf("canary ahead of %s (%s)", env.CanaryOf, target.Version))
+		}
+	}
+}
+
+// HistoryOptions configure History.
+type HistoryOptions struct {
+	Cluster deploy.ClusterOptions
+}
+
+// History lists an environment's revisions, newest first.
+func History(ctx context.Context, p *config.Project, envName string, o HistoryOptions) ([]deploy.Revision, error) {
+	env, err := p.Environment(envName)
+	if err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	c, err := deploy.Connect(env, o.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return c.History(ctx, env.Namespace, deploy.Name(p, env))
+}
+
+// RollbackOptions configure Rollback.
+type RollbackOptions struct {
+	Options
+	Cluster deploy.ClusterOptions
+	To      string
+	Timeout time.Duration
+	Reason  string
+	// WaitLock and BreakLock are as for DeployOptions.
+	WaitLock  time.Duration
+	BreakLock bool
+}
+
+// Rollback returns an environment to an earlier revision, skipping gates,
+// under the environment's deploy lock as Deploy.
+func Rollback(ctx context.Context, p *config.Project, envName string, o RollbackOptions) (deploy.Result, error) {
+	env, err := p.Environment(envName)
+	if err != nil {
+		return deploy.Result{}, fmt.Errorf("rolling back: %w", err)
+	}
+	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
+		return deploy.Result{}, fmt.Errorf("rolling back %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+	}
+	c, err := deploy.Connect(env, o.Cluster)
+	if err != nil {
+		return deploy.Result{}, err
+	}
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = p.Deploy.Timeout.Duration
+	}
+	return c.Undo(ctx, env.Namespace, deploy.Name(p, env), deploy.UndoOptions{
+		To: o.To, Timeout: timeout, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+		Lock: &deploy.LockOptions{
+			Name:   deploy.LockName(p, env),
+			Holder: deploy.NewHolder(Actor(), "rollback", env.Name, ""),
+			Wait:   o.WaitLock, Break: o.BreakLock, Reason: o.Reason,
+		},
+	})
+}

@@ -1,0 +1,116 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
+)
+
+// loadSigner returns the signer slipway.yaml's signing section asks for,
+// or nil without one. It runs before anything is pushed, so a missing key
+// or a wrong password leaves no unsigned image behind.
+func loadSigner(p *config.Project) (sign.Signer, error) {
+	if p.Signing == nil {
+		return nil, nil
+	}
+	key, err := sign.ReadKey(p.Signing.Key, p.Dir, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("loading the signing key: %w", err)
+	}
+	pw, err := sign.Password(os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err)
+	}
+	s, err := sign.LoadSigner(key, pw)
+	if err != nil {
+		return nil, fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err)
+	}
+	return s, nil
+}
+
+// signPushed signs the pushed image res.Reference and records the
+// signature's tag in res.
+func signPushed(ctx context.Context, client *registry.Client, s sign.Signer, res *image.PushResult, rep progress.Reporter) error {
+	ref, err := name.NewDigest(res.Reference, client.NameOptions()...)
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", res.Reference, err)
+	}
+	sr, err := sign.Image(ctx, ref, s, client.RemoteOptions(ctx))
+	if err != nil {
+		return client.Classify(err, "target")
+	}
+	res.Signature = sr.Tag
+	if sr.UpToDate {
+		rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already signed: " + sr.Tag})
+	} else {
+		res.UpToDate = false // the image was there; its signature is new
+		rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "signed " + res.Reference + " as " + sr.Tag})
+	}
+	return nil
+}
+
+// verifyImage refuses, with sign.ErrUnverified, an image ref
+// (REPO@sha256:...) without a valid signature by env's verify key, or
+// without the attestations env's verify section lists, signed by that key
+// and naming the digest; an environment without verify accepts every
+// image.
+func verifyImage(ctx context.Context, p *config.Project, env config.Environment, ref string, o Options) error {
+	if env.Verify == nil {
+		return nil
+	}
+	key, err := sign.ReadKey(env.Verify.Key, p.Dir, os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("verifying the image for %s: %w", env.Name, err)
+	}
+	v, err := sign.LoadVerifier(key)
+	if err != nil {
+		return fmt.Errorf("verifying the image for %s with %s: %w", env.Name, env.Verify.Key, err)
+	}
+	reg := p.RegistryOf(env)
+	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	if err != nil {
+		return err
+	}
+	d, err := name.NewDigest(ref, client.NameOptions()...)
+	if err != nil {
+		return fmt.Errorf("verifying %s: %w", ref, err)
+	}
+	err = sign.Verify(ctx, d, v, client.RemoteOptions(ctx))
+	if errors.Is(err, sign.ErrUnverified) {
+		return fmt.Errorf("deploying to %s: %w; sign it at push (signing.key in %s) with the private half of %s",
+			env.Name, err, config.ProjectFile, env.Verify.Key)
+	}
+	if err != nil {
+		return client.Classify(err, "source")
+	}
+	for _, k := range env.Verify.Attestations {
+		pt, err := predicateTypeOf(k)
+		if err != nil {
+			return fmt.Errorf("verifying %s: %w", ref, err)
+		}
+		_, err = sign.VerifyAttestation(ctx, d, v, pt, client.RemoteOptions(ctx))
+		if errors.Is(err, sign.ErrUnverified) {
+			return fmt.Errorf("deploying to %s: %w; add %s to signing.attest in %s and push again",
+				env.Name, err, k, config.ProjectFile)
+		}
+		if err != nil {
+			return client.Classify(err, "source")
+		}
+	}
+	msg := "signature verified with " + env.Verify.Key
+	if len(env.Verify.Attestations) > 0 {
+		msg += ", and " + strings.Join(env.Verify.Attestations, " and ") + " attestations"
+	}
+	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: msg + ": " + ref})
+	return nil
+}

@@ -1,0 +1,424 @@
+package image
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
+)
+
+var (
+	// ErrTagConflict is matched by a *TagConflictError.
+	ErrTagConflict = errors.New("version tag points at another image")
+	// ErrNoVersion is returned when pushing a build without a version.
+	ErrNoVersion = errors.New("the build has no version to tag")
+)
+
+// TagConflictError is returned by Push when the version tag already points
+// at another digest: versions are immutable unless forced.
+type TagConflictError struct {
+	Tag      string // full reference, REPO:VERSION
+	Existing string // digest the tag points at
+	New      string // digest of this build
+	// Concurrent is true when the tag was free (or this image's) when
+	// looked at first, and another run wrote it meanwhile: of two runs
+	// tagging one version at once, this one lost.
+	Concurrent bool
+}
+
+func (e *TagConflictError) Error() string {
+	if e.Concurrent {
+		return fmt.Sprintf("%s was tagged by another run at the same time and points at %s, not at this build's %s; "+
+			"that run won and its image is complete; versions are immutable: release a new version, or use --force to move the tag",
+			e.Tag, e.Existing, e.New)
+	}
+	return fmt.Sprintf("%s already points at %s, not at this build's %s; versions are immutable: release a new version, or use --force to move the tag",
+		e.Tag, e.Existing, e.New)
+}
+
+// Is makes errors.Is(err, ErrTagConflict) true.
+func (e *TagConflictError) Is(target error) bool { return target == ErrTagConflict }
+
+// PushOptions configure Push.
+type PushOptions struct {
+	// Dir is the project root (default the working directory).
+	Dir string
+	// Output is the build output directory (default Dir/.slipway).
+	Output string
+	// App names the repository (default the app recorded by the build).
+	App string
+	// Registry is the registry pushed to.
+	Registry *registry.Client
+	// Force moves an existing version tag that points at another digest.
+	Force bool
+	// Progress receives Start, Update (bytes), Skip and Finish events.
+	Progress progress.Reporter
+}
+
+// PushResult is what Push did.
+type PushResult struct {
+	// Reference is REPO@sha256:...
+	Reference string `json:"reference"`
+	// Digest is the pushed manifest's digest.
+	Digest string `json:"digest"`
+	// Tags are the full tag references, REPO:VERSION and REPO:git-SHORTSHA.
+	Tags []string `json:"tags"`
+	// BlobsUploaded, BlobsSkipped and BlobsMounted count blobs by what
+	// happened to them; Bytes counts blob bytes sent.
+	BlobsUploaded int   `json:"blobsUploaded"`
+	BlobsSkipped  int   `json:"blobsSkipped"`
+	BlobsMounted  int   `json:"blobsMounted"`
+	Bytes         int64 `json:"bytes"`
+	// UpToDate is true when every tag already pointed at the digest (and,
+	// when signing, the signature was there too).
+	UpToDate bool `json:"upToDate"`
+	// Signature is the cosign signature's tag, REPO:sha256-HEX.sig, when
+	// the push signed the image.
+	Signature string `json:"signature,omitempty"`
+	// Attestations is the tag of the attestations pushed with the image,
+	// REPO:sha256-HEX.att, when signing.attest asks for some.
+	Attestations string `json:"attestations,omitempty"`
+}
+
+// VersionTag is the image tag of a version: the version with + (not
+// allowed in tags) replaced by _.
+func VersionTag(version string) string { return strings.ReplaceAll(version, "+", "_") }
+
+// GitTag is the image tag of a commit, git-<first 7 characters>, or ""
+// without a full revision.
+func GitTag(revision string) string {
+	if len(revision) < 7 {
+		return ""
+	}
+	return "git-" + revision[:7]
+}
+
+// Push pushes the last build to Registry as REPO:VERSION and
+// REPO:git-SHORTSHA, where REPO is the registry URL followed by the app:
+// blobs the registry lacks (in parallel, mounting base layers from the same
+// registry), then the manifest by digest, then the tags. An existing
+// version tag pointing at another digest is refused unless Force; one
+// pointing at this digest makes the push a no-op apart from the git tag.
+func Push(ctx context.Context, o PushOptions) (PushResult, error) {
+	if o.Registry == nil {
+		return PushResult{}, errors.New("pushing: no registry given")
+	}
+	rep := progress.Or(o.Progress)
+	if o.Output == "" {
+		dir, err := filepath.Abs(cmp.Or(o.Dir, "."))
+		if err != nil {
+			return PushResult{}, fmt.Errorf("resolving project directory: %w", err)
+		}
+		o.Output = filepath.Join(dir, OutputDir)
+	}
+	rec, err := ReadRecord(o.Output)
+	if err != nil {
+		return PushResult{}, err
+	}
+	if rec.Version == "" {
+		return PushResult{}, fmt.Errorf("pushing %s: %w; build with a version", o.Output, ErrNoVersion)
+	}
+	app := cmp.Or(o.App, rec.App)
+	if app == "" {
+		return PushResult{}, errors.New("pushing: no app name given or recorded")
+	}
+	repo, err := o.Registry.Repo(app)
+	if err != nil {
+		return PushResult{}, err
+	}
+	digest, err := v1.NewHash(rec.Digest)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("reading build record: digest: %w", err)
+	}
+	tags, err := pushTags(repo, rec, o.Registry.NameOptions())
+	if err != nil {
+		return PushResult{}, err
+	}
+	artifact, err := openArtifact(filepath.Join(o.Output, LayoutDir), rec, o.Registry)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("reading build from %s: %w", o.Output, err)
+	}
+	res := PushResult{Reference: repo.Digest(digest.String()).String(), Digest: digest.String()}
+	for _, t := range tags {
+		res.Tags = append(res.Tags, t.String())
+	}
+
+	stats := &registry.Stats{}
+	opts := o.Registry.WithStats(stats).RemoteOptions(ctx)
+	rep.Report(progress.Event{Kind: progress.Start, Step: "push", Msg: fmt.Sprintf("pushing %s to %s", rec.Version, repo)})
+
+	// Which tags need setting, and is the image there already?
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return PushResult{}, err
+	}
+	head := func(t name.Tag) (v1.Hash, error) {
+		d, err := remote.Head(t, append(opts, remote.Reuse(puller))...)
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return v1.Hash{}, nil
+		}
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("checking %s: %w", t, o.Registry.Classify(err, "target"))
+		}
+		return d.Digest, nil
+	}
+	existing, err := head(tags[0])
+	if err != nil {
+		return PushResult{}, err
+	}
+	pending := tags
+	pushImage := true
+	switch {
+	case existing == digest:
+		pushImage = false
+		pending = nil
+		for _, t := range tags[1:] {
+			d, err := head(t)
+			if err != nil {
+				return PushResult{}, err
+			}
+			if d != digest {
+				pending = append(pending, t)
+			}
+		}
+		if len(pending) == 0 {
+			res.UpToDate = true
+			rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "up to date: " + res.Reference})
+			return res, nil
+		}
+	case existing != v1.Hash{} && !o.Force:
+		return PushResult{}, &TagConflictError{Tag: tags[0].String(), Existing: existing.String(), New: digest.String()}
+	case existing != v1.Hash{}:
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "push",
+			Msg: fmt.Sprintf("moving %s from %s to %s (forced)", tags[0], existing, digest)})
+	}
+
+	updates := make(chan v1.Update, 64)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for u := range updates {
+			if u.Error == nil {
+				rep.Report(progress.Event{Kind: progress.Update, Step: "push", Done: u.Complete, Total: u.Total, Unit: "B"})
+			}
+		}
+	}()
+	// Registries have no conditional tag write: another push of the same
+	// version may have tagged it since the look above. Look again just
+	// before writing the version tag, and once more after, so that of two
+	// pushes racing the loser says so (see guardTag).
+	var guard func() error
+	if !o.Force {
+		guard = func() error { return guardTag(head, tags[0], digest) }
+	}
+	err = pushAll(ctx, opts, updates, pushImage, repo.Digest(digest.String()), pending, tags[0], guard, artifact)
+	close(updates)
+	wg.Wait()
+	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
+	if err != nil {
+		return res, o.Registry.Classify(err, "target")
+	}
+	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushed " + res.Reference})
+	return res, nil
+}
+
+// pushAll pushes the artifact by digest, then sets the tags. guard, when
+// not nil, runs just before and just after the version tag is written.
+func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update, pushImage bool, byDigest name.Digest, tags []name.Tag,
+	version name.Tag, guard func() error, artifact remote.Taggable) error {
+	pusher, err := remote.NewPusher(append(opts, remote.WithProgress(updates))...)
+	if err != nil {
+		return err
+	}
+	if pushImage {
+		if err := pusher.Push(ctx, byDigest, artifact); err != nil {
+			return fmt.Errorf("pushing %s: %w", byDigest, err)
+		}
+	}
+	for _, t := range tags {
+		isVersion := guard != nil && t.String() == version.String()
+		if isVersion {
+			if err := guard(); err != nil {
+				return err
+			}
+		}
+		began := time.Now()
+		if err := pusher.Put(ctx, t, artifact); err != nil {
+			return fmt.Errorf("tagging %s: %w", t, err)
+		}
+		if isVersion {
+			if err := SettleTag(ctx, time.Since(began)); err != nil {
+				return fmt.Errorf("tagging %s: %w", t, err)
+			}
+			if err := guard(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// guardTag looks at the version tag t just before and just after this run
+// writes it (after SettleTag): pointing at another digest than want,
+// another run tagged the version at the same time and this one lost (a
+// *TagConflictError with Concurrent). A tag found empty after the write
+// (deleted meanwhile) is left to the next run.
+//
+// Registries have no conditional tag write, so this narrows the race
+// without closing it. Both runs succeed only when the other run looked
+// before this run's write and its write lands after this run's settle and
+// look: its look-to-write gap (one round trip) must outlast this run's
+// write and settle. The tag then ends on the other's image, which is
+// complete (every run pushes its image before any tag), and this run's
+// success is stale.
+// SettleTag waits, after a version tag was written in took, long enough
+// for another run's write that was already under way to land: twice as
+// long as the write took, at least 250ms and at most 2s. It returns early
+// with ctx's error.
+func SettleTag(ctx context.Context, took time.Duration) error {
+	t := time.NewTimer(min(max(2*took, 250*time.Millisecond), 2*time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func guardTag(head func(name.Tag) (v1.Hash, error), t name.Tag, want v1.Hash) error {
+	got, err := head(t)
+	if err != nil {
+		return err
+	}
+	if got != (v1.Hash{}) && got != want {
+		return &TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
+	}
+	return nil
+}
+
+func pushTags(repo name.Repository, rec Record, opts []name.Option) ([]name.Tag, error) {
+	names := []string{VersionTag(rec.Version)}
+	if g := GitTag(rec.Revision); g != "" {
+		names = append(names, g)
+	}
+	tags := make([]name.Tag, 0, len(names))
+	for _, n := range names {
+		t, err := name.NewTag(repo.String()+":"+n, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("naming tag %q: %w", n, err)
+		}
+		tags = append(tags, t)
+	}
+	return tags, nil
+}
+
+// openArtifact opens the recorded image or index from the layout, with
+// base layers mountable when the base lives in the target registry.
+func openArtifact(lp string, rec Record, target *registry.Client) (remote.Taggable, error) {
+	ii, err := layout.ImageIndexFromPath(lp)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(rec.Digest)
+	if err != nil {
+		return nil, err
+	}
+	mounts := map[v1.Hash]mount{}
+	if rec.Base != nil {
+		if ref, err := target.ParseReference(rec.Base.Name); err == nil && ref.Context().RegistryStr() == target.Host() {
+			for _, p := range rec.Platforms {
+				d, err1 := v1.NewHash(p.Digest)
+				bd, err2 := v1.NewHash(p.BaseDigest)
+				if err1 == nil && err2 == nil && p.BaseLayers > 0 {
+					mounts[d] = mount{from: ref.Context().Digest(bd.String()), n: p.BaseLayers}
+				}
+			}
+		}
+	}
+	if types.MediaType(rec.MediaType).IsIndex() {
+		idx, err := ii.ImageIndex(h)
+		if err != nil {
+			return nil, err
+		}
+		return &mountIndex{index: idx, mounts: mounts}, nil
+	}
+	img, err := ii.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return wrapMount(img, h, mounts), nil
+}
+
+// mount says which of an image's first layers can be mounted from where.
+type mount struct {
+	from name.Reference
+	n    int
+}
+
+func wrapMount(img v1.Image, h v1.Hash, mounts map[v1.Hash]mount) v1.Image {
+	if m, ok := mounts[h]; ok {
+		return &mountImage{Image: img, mount: m}
+	}
+	return img
+}
+
+// mountImage offers its first n layers for mounting from a base repository.
+type mountImage struct {
+	v1.Image
+	mount
+}
+
+var _ v1.Image = (*mountImage)(nil)
+
+func (m *mountImage) Layers() ([]v1.Layer, error) {
+	ls, err := m.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		if i < m.n {
+			l = &remote.MountableLayer{Layer: l, Reference: m.from}
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// index names the embedded index of mountIndex so that its ImageIndex
+// method is promoted rather than shadowed by the field name.
+type index = v1.ImageIndex
+
+// mountIndex is an index whose images are mountImages where possible.
+type mountIndex struct {
+	index
+	mounts map[v1.Hash]mount
+}
+
+var _ v1.ImageIndex = (*mountIndex)(nil)
+
+func (m *mountIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := m.index.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return wrapMount(img, h, m.mounts), nil
+}

@@ -1,2 +1,0 @@
-// Package ship runs Slipway's steps for a project, joining its configuration, git and the core packages.
-package ship
