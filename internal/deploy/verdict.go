@@ -461,8 +461,9 @@ func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) 
 		// the template.
 		return nil, false
 	}
-	if p.DeletionTimestamp != nil && !terminal {
-		// Being removed (scale down, eviction): its containers exiting tell
+	if p.DeletionTimestamp != nil {
+		// Being removed (scale down, eviction, a rollback): its containers
+		// exiting, or the kubelet reporting it Failed as it goes, tell
 		// nothing about the template.
 		return nil, false
 	}
@@ -574,12 +575,18 @@ func describeProblem(ns string, d *appsv1.Deployment, probs []PodProblem, pods [
 	case ReasonImagePullBackOff, ReasonErrImagePull, ReasonErrImageNeverPull:
 		msg = fmt.Sprintf("%s cannot pull image %s: %s%s", where, image, reason, detail)
 		hint = fmt.Sprintf("check that %s exists in its registry and that the namespace can pull it (imagePullSecrets, registry credentials); details: %s", image, describe)
+		if unreachableRegistry(detail) {
+			hint = fmt.Sprintf("the node cannot reach the registry of %s: check that it runs and that the cluster's nodes can reach its address; details: %s", image, describe)
+		}
 	case ReasonInvalidImageName:
 		msg = fmt.Sprintf("%s has an invalid image reference %s%s", where, image, detail)
 		hint = "fix the image reference; it must be a valid registry/repository[:tag][@digest]"
 	case ReasonCreateContainerConfigError:
 		msg = fmt.Sprintf("%s cannot be configured: %s%s", where, reason, detail)
 		hint = fmt.Sprintf("create the Secret or ConfigMap (or the key) the container refers to, or fix the reference in pod.yml; details: %s", describe)
+		if strings.Contains(detail, "non-root") || strings.Contains(detail, "runAsUser") || strings.Contains(detail, "runAsNonRoot") {
+			hint = fmt.Sprintf("the container would run as root under runAsNonRoot: set a non-root securityContext.runAsUser for it in pod.yml (or a non-root user in its image); details: %s", describe)
+		}
 	case ReasonCrashLoopBackOff:
 		msg = fmt.Sprintf("%s keeps crashing: CrashLoopBackOff, exit code %d after %d restarts%s", where, p.ExitCode, p.Restarts, detail)
 		hint = fmt.Sprintf("see why it exits: kubectl logs -n %s %s -c %s --previous", ns, p.Pod, p.Container)
@@ -725,6 +732,18 @@ func deadlineExceeded(d *appsv1.Deployment, c *appsv1.DeploymentCondition, o Obs
 		return true
 	}
 	return o.Now.Sub(o.Started) >= time.Duration(progressDeadline(d))*time.Second
+}
+
+// unreachableRegistry reports whether a pull failed because the registry
+// did not answer, rather than because the image or the credentials are
+// wrong.
+func unreachableRegistry(detail string) bool {
+	for _, s := range []string{"connection refused", "no such host", "i/o timeout", "no route to host", "network is unreachable", "connection reset"} {
+		if strings.Contains(detail, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // passingCreateFailure reports whether a pod creation failed for a reason

@@ -375,6 +375,13 @@ func TestJudge(t *testing.T) {
 			phase:  PhaseFailed, reason: ReasonErrImagePull, want: []string{"manifest unknown"},
 		},
 		{
+			name: "registry unreachable",
+			change: func(r *rollout) {
+				r.o.Pods[0] = testPod(r.new, "a", waiting("ErrImagePull", `failed to do request: Head "http://127.0.0.1:45051/v2/x/manifests/1": dial tcp 127.0.0.1:45051: connect: connection refused`))
+			},
+			phase: PhaseFailed, reason: ReasonErrImagePull, want: []string{"connection refused", "|", "cannot reach the registry"},
+		},
+		{
 			name: "invalid image name",
 			change: func(r *rollout) {
 				r.o.Pods[0] = testPod(r.new, "a", waiting("InvalidImageName", `couldn't parse image name "Hello:v2"`))
@@ -388,6 +395,14 @@ func TestJudge(t *testing.T) {
 			},
 			phase: PhaseFailed, reason: ReasonCreateContainerConfigError,
 			want: []string{`secret "hello-env" not found`, "|", "Secret or ConfigMap"},
+		},
+		{
+			name: "runAsUser 0 under runAsNonRoot",
+			change: func(r *rollout) {
+				r.o.Pods[0] = testPod(r.new, "a", waiting("CreateContainerConfigError", `container's runAsUser breaks non-root policy (pod: "hello-new-a_e2e(1)", container: app)`))
+			},
+			phase: PhaseFailed, reason: ReasonCreateContainerConfigError,
+			want: []string{"breaks non-root policy", "|", "runAsUser"},
 		},
 		{
 			name: "container cannot be created",
@@ -607,6 +622,14 @@ func TestJudge(t *testing.T) {
 					t.Errorf("Events = %q", v.Events)
 				}
 			},
+		},
+		{
+			name: "a pod of the new ReplicaSet deleted by a rollback, reported Failed as it goes",
+			change: func(r *rollout) {
+				r.progress(3, 2, 2, 0)
+				r.o.Pods[2] = testPod(r.new, "c", terminated(2, 0, true), terminating)
+			},
+			phase: PhaseProgressing,
 		},
 		{
 			name: "a new namespace's default service account not made yet",
