@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -118,17 +119,31 @@ func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descripto
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("writing promotion record: %w", err)
 	}
-	for _, l := range []v1.Layer{config, layer} {
-		if err := pusher.Upload(ctx, c.dst, l); err != nil {
-			return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, "target", err))
-		}
-	}
 	h := digestOf(raw)
 	ref := c.dst.Digest(h.String())
-	if err := pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1}); err != nil {
-		return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, "target", err))
+	// Records of concurrent promotions share blobs (the empty config); a
+	// registry committing the same blob twice at once can lose it for a
+	// moment (docker-registry answers the manifest with BLOB_UNKNOWN), so
+	// that case uploads again, a few times.
+	for try := 1; ; try++ {
+		for _, l := range []v1.Layer{config, layer} {
+			if err := pusher.Upload(ctx, c.dst, l); err != nil {
+				return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, "target", err))
+			}
+		}
+		err := pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
+		if err == nil {
+			return h, nil
+		}
+		if try == 3 || !strings.Contains(err.Error(), "BLOB_UNKNOWN") {
+			return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, "target", err))
+		}
+		select {
+		case <-ctx.Done():
+			return v1.Hash{}, ctx.Err()
+		case <-time.After(time.Duration(try) * 100 * time.Millisecond):
+		}
 	}
-	return h, nil
 }
 
 // Records lists the promotion records of digest in the repository of app
