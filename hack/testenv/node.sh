@@ -26,7 +26,9 @@
 # pair to the host. The host routes the pod and service CIDRs into that veth;
 # before anything else exists it adds `unreachable` routes for both CIDRs, so
 # that a packet for a pod or ClusterIP fails at once on the host, rather than
-# following the default route, whatever state the node is in. Inside the
+# following the default route, whatever state the node is in, and a host
+# iptables chain (SLIPWAY-NODE-HOST, in OUTPUT and FORWARD) that DROPs
+# traffic to or from those CIDRs leaving by any link but that veth. Inside the
 # namespace there is no default route, and iptables rejects anything
 # forwarded or sent out of any link but the bridge, loopback, or the veth
 # towards the host's own address. The CNI config has ipMasq false. The
@@ -56,7 +58,8 @@
 # They are not part of `make test`. Measured here: node Ready ~4 s after the
 # control plane; two pods Ready with a cold pull ~2-3 s; stop ~2-5 s.
 #
-# Host side effects, all undone by stop: the unreachable guard routes and the
+# Host side effects, all undone by stop: the unreachable guard routes, the
+# SLIPWAY-NODE-HOST chain and its jumps, and the
 # veth's host end; the namespace file's mount and every mount under the state
 # directory; cgroups under /slipway-node (the kubelet's cgroupRoot); the
 # sysctls the kubelet sets (vm.overcommit_memory, vm.panic_on_oom,
@@ -102,6 +105,7 @@ bridge=slwbr0
 veth_host=slw-host
 veth_node=slw-node
 guard_metric=4242
+host_chain=SLIPWAY-NODE-HOST
 cgroup_root=/slipway-node
 cni_network=slipway-node
 
@@ -447,10 +451,32 @@ preflight() {
 # only while the veth exists.
 guard() {
   local c
+  echo 1 >"$run/guard"
   for c in "$pod_cidr" "$service_cidr"; do
     ip route replace unreachable "$c" metric "$guard_metric"
   done
-  echo 1 >"$run/guard"
+  # And DROP rules, as a second wall whatever the routes: host traffic to the
+  # pod or service CIDRs, or forwarded from them, leaves by the node's veth
+  # or not at all.
+  iptables -w -N "$host_chain" 2>/dev/null || iptables -w -F "$host_chain"
+  for c in "$pod_cidr" "$service_cidr"; do
+    iptables -w -A "$host_chain" -d "$c" ! -o "$veth_host" -j DROP
+    iptables -w -A "$host_chain" -s "$c" ! -o "$veth_host" -j DROP
+  done
+  iptables -w -I OUTPUT -j "$host_chain"
+  iptables -w -I FORWARD -j "$host_chain"
+}
+
+# unguard removes guard's rules and routes.
+unguard() {
+  local c
+  for c in "$pod_cidr" "$service_cidr"; do
+    ip route del unreachable "$c" metric "$guard_metric" 2>/dev/null || true
+  done
+  while iptables -w -D OUTPUT -j "$host_chain" 2>/dev/null; do :; done
+  while iptables -w -D FORWARD -j "$host_chain" 2>/dev/null; do :; done
+  iptables -w -F "$host_chain" 2>/dev/null || true
+  iptables -w -X "$host_chain" 2>/dev/null || true
 }
 
 # netns_up: the namespace, its links, its addresses, its firewall.
@@ -767,9 +793,7 @@ teardown() {
   rm -rf "$ctr_dir" "$kubelet_dir" "$pod_logs" "$state/cni" "$pki" "$run"/*.sock "$shim_dir"
   # The guard goes last: until here a packet for a pod or a ClusterIP fails on the host.
   if [ -f "$run/guard" ]; then
-    for c in "$pod_cidr" "$service_cidr"; do
-      ip route del unreachable "$c" metric "$guard_metric" 2>/dev/null || true
-    done
+    unguard
     rm -f "$run/guard"
   fi
 }
@@ -809,8 +833,10 @@ snapshot() {
   ip rule show
   echo "## iptables"
   if command -v iptables-save >/dev/null; then
-    iptables-save 2>/dev/null | sed -E '/^#/d; s/\[[0-9]+:[0-9]+\]//'
-    ip6tables-save 2>/dev/null | sed -E '/^#/d; s/\[[0-9]+:[0-9]+\]//'
+    # Rules only: a table that holds none (made by the first use of
+    # iptables on this host, and kept) is no change.
+    iptables-save 2>/dev/null | sed -E '/^#/d; /^\*/d; /^COMMIT$/d; /^:[A-Z]+ ACCEPT /d; s/\[[0-9]+:[0-9]+\]//'
+    ip6tables-save 2>/dev/null | sed -E '/^#/d; /^\*/d; /^COMMIT$/d; /^:[A-Z]+ ACCEPT /d; s/\[[0-9]+:[0-9]+\]//'
   fi
   if command -v nft >/dev/null; then nft list ruleset 2>/dev/null; fi
   echo "## mounts"

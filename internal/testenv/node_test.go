@@ -240,6 +240,26 @@ func TestRealNodeIsolation(t *testing.T) {
 	body := get(t, "http://"+ip+"/", 10*time.Second)
 	t.Logf("timing: ClusterIP %s answered %.1fs after rollout: %q", ip, time.Since(t0).Seconds(), strings.TrimSpace(body))
 
+	t.Run("host DROP guards", func(t *testing.T) {
+		// The routes aside, iptables drops host traffic to or from the pod
+		// and service CIDRs that would leave by another link than the node's.
+		for _, chain := range []string{"OUTPUT", "FORWARD"} {
+			out, err := exec.Command("iptables", "-w", "-S", chain).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "-j SLIPWAY-NODE-HOST") {
+				t.Fatalf("iptables %s does not jump to SLIPWAY-NODE-HOST: %v\n%s", chain, err, out)
+			}
+		}
+		out, err := exec.Command("iptables", "-w", "-S", "SLIPWAY-NODE-HOST").CombinedOutput()
+		if err != nil {
+			t.Fatalf("reading SLIPWAY-NODE-HOST: %v\n%s", err, out)
+		}
+		for _, want := range []string{"-d 10.88.0.0/16 ! -o slw-host -j DROP", "-d 10.96.0.0/16 ! -o slw-host -j DROP", "-s 10.88.0.0/16 ! -o slw-host -j DROP"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("SLIPWAY-NODE-HOST lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
 	t.Run("pod to outside", func(t *testing.T) {
 		var res struct {
 			Connected bool   `json:"connected"`
