@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,10 +75,10 @@ func (c *Cluster) Timeouts(ctx context.Context) Timeouts {
 // context from the options, the environment or the kubeconfig's current one.
 func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if path := firstOf(o.Kubeconfig, env.Kubeconfig); path != "" {
+	if path := cmp.Or(o.Kubeconfig, env.Kubeconfig); path != "" {
 		rules.ExplicitPath = path
 	}
-	ctxName := firstOf(o.Context, env.Context)
+	ctxName := cmp.Or(o.Context, env.Context)
 	raw, err := rules.Load()
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig for %s: %w", env.Name, err)
@@ -239,15 +240,6 @@ func isUnreachable(err error) bool {
 		}
 	}
 	return false
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func orNone(names []string) string {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,12 +163,12 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	wctx := ctx // the context of the waits, cancelled when the lock is lost
 	if o.Lock != nil {
 		lo := *o.Lock
-		lo.Namespace = firstOf(lo.Namespace, env.Namespace)
-		lo.Name = firstOf(lo.Name, LockName(in.Project, env))
+		lo.Namespace = cmp.Or(lo.Namespace, env.Namespace)
+		lo.Name = cmp.Or(lo.Name, LockName(in.Project, env))
 		lo.CreateNamespace = lo.CreateNamespace || m.Namespace != nil
-		lo.Holder.Env = firstOf(lo.Holder.Env, env.Name)
-		lo.Holder.Operation = firstOf(lo.Holder.Operation, "deploy")
-		lo.Holder.Version = firstOf(lo.Holder.Version, in.Version)
+		lo.Holder.Env = cmp.Or(lo.Holder.Env, env.Name)
+		lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "deploy")
+		lo.Holder.Version = cmp.Or(lo.Holder.Version, in.Version)
 		if lo.Progress == nil {
 			lo.Progress = rep
 		}
@@ -180,16 +181,9 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 			res.BrokeLock = lock.Broken
 			reason = brokeReason(reason, lo.Reason, *lock.Broken)
 		}
-		var cancel context.CancelCauseFunc
-		wctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-lock.Lost():
-				cancel(ErrLockLost)
-			case <-wctx.Done():
-			}
-		}()
+		var cancel context.CancelFunc
+		wctx, cancel = lock.bound(ctx)
+		defer cancel()
 		defer func() { err = lostError(wctx, lock, err, "deploying "+in.Version+" to "+env.Name) }()
 	}
 

@@ -338,6 +338,20 @@ type Lock struct {
 // Holder is this run as the Lease records it.
 func (l *Lock) Holder() Holder { return l.holder }
 
+// bound returns a context of ctx that ends, with cause ErrLockLost, as soon
+// as the lock is lost, so waiting stops when another run broke it.
+func (l *Lock) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	bctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-l.Lost():
+			cancel(ErrLockLost)
+		case <-bctx.Done():
+		}
+	}()
+	return bctx, func() { cancel(nil) }
+}
+
 // Lost is closed when the lease turns out to be held by another run (one
 // that broke the lock): this run no longer holds the environment.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }

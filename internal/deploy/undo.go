@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,9 +54,9 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 	wctx := ctx
 	if o.Lock != nil {
 		lo := *o.Lock
-		lo.Namespace = firstOf(lo.Namespace, ns)
-		lo.Holder.Env = firstOf(lo.Holder.Env, c.Env)
-		lo.Holder.Operation = firstOf(lo.Holder.Operation, "rollback")
+		lo.Namespace = cmp.Or(lo.Namespace, ns)
+		lo.Holder.Env = cmp.Or(lo.Holder.Env, c.Env)
+		lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "rollback")
 		if lo.Progress == nil {
 			lo.Progress = rep
 		}
@@ -68,16 +69,9 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 			res.BrokeLock = lock.Broken
 			reason = brokeReason(reason, lo.Reason, *lock.Broken)
 		}
-		var cancel context.CancelCauseFunc
-		wctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		go func() {
-			select {
-			case <-lock.Lost():
-				cancel(ErrLockLost)
-			case <-wctx.Done():
-			}
-		}()
+		var cancel context.CancelFunc
+		wctx, cancel = lock.bound(ctx)
+		defer cancel()
 		defer func() { err = lostError(wctx, lock, err, "rolling back "+c.Env) }()
 	}
 	broke := res.BrokeLock
