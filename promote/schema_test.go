@@ -4,11 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/url"
-	"os"
-	"path"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,39 +23,11 @@ import (
 // image and promote tests (see its README).
 const ociSchemaDir = "../internal/image/testdata/oci-schemas"
 
-// schemaLoader loads every schema URL from dir by its last path element:
-// the OCI schemas refer to each other by file name relative to ids under
-// https://opencontainers.org/schema/, which are never fetched.
-type schemaLoader string
-
-func (dir schemaLoader) Load(u string) (any, error) {
-	p, err := url.Parse(u)
-	if err != nil {
-		return nil, fmt.Errorf("parsing schema URL %q: %w", u, err)
-	}
-	f, err := os.Open(filepath.Join(string(dir), path.Base(p.Path)))
-	if err != nil {
-		return nil, fmt.Errorf("loading schema %s: %w", u, err)
-	}
-	defer f.Close()
-	return jsonschema.UnmarshalJSON(f)
-}
-
 // ociSchemas compiles the index, manifest and config schemas.
 func ociSchemas(t *testing.T) (index, manifest, config *jsonschema.Schema) {
 	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	c.AssertFormat()
-	c.UseLoader(schemaLoader(ociSchemaDir))
-	compile := func(file string) *jsonschema.Schema {
-		s, err := c.Compile("https://opencontainers.org/schema/" + file)
-		if err != nil {
-			t.Fatalf("compiling %s: %v", file, err)
-		}
-		return s
-	}
-	return compile("image-index-schema.json"), compile("image-manifest-schema.json"), compile("config-schema.json")
+	s := testenv.LoadOCISchemas(t, ociSchemaDir)
+	return s.Index, s.Manifest, s.Config
 }
 
 // ociIndex is an OCI index of two OCI images (OCI media types throughout,

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"testing"
 
@@ -24,51 +22,9 @@ import (
 // ociSchemaDir holds the OCI image-spec schemas (see its README).
 const ociSchemaDir = "testdata/oci-schemas"
 
-// ociSchemas are the compiled OCI image-spec schemas.
-type ociSchemas struct {
-	layout, index, manifest, config *jsonschema.Schema
-}
-
-// schemaLoader loads every schema URL from dir by its last path element:
-// the OCI schemas refer to each other by file name relative to ids under
-// https://opencontainers.org/schema/, which are never fetched.
-type schemaLoader string
-
-func (dir schemaLoader) Load(u string) (any, error) {
-	p, err := url.Parse(u)
-	if err != nil {
-		return nil, fmt.Errorf("parsing schema URL %q: %w", u, err)
-	}
-	f, err := os.Open(filepath.Join(string(dir), path.Base(p.Path)))
-	if err != nil {
-		return nil, fmt.Errorf("loading schema %s: %w", u, err)
-	}
-	defer f.Close()
-	return jsonschema.UnmarshalJSON(f)
-}
-
-// loadOCISchemas compiles the OCI schemas of dir, asserting formats
-// (date-time) too.
-func loadOCISchemas(t testing.TB, dir string) ociSchemas {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	c.AssertFormat()
-	c.UseLoader(schemaLoader(dir))
-	compile := func(file string) *jsonschema.Schema {
-		s, err := c.Compile("https://opencontainers.org/schema/" + file)
-		if err != nil {
-			t.Fatalf("compiling %s: %v", file, err)
-		}
-		return s
-	}
-	return ociSchemas{
-		layout:   compile("image-layout-schema.json"),
-		index:    compile("image-index-schema.json"),
-		manifest: compile("image-manifest-schema.json"),
-		config:   compile("config-schema.json"),
-	}
-}
+// ociSchemas are the compiled OCI image-spec schemas, with the walks over
+// what a build wrote.
+type ociSchemas struct{ testenv.OCISchemas }
 
 // validate checks raw against s; what names it in failures.
 func validate(t testing.TB, s *jsonschema.Schema, what string, raw []byte) {
@@ -111,14 +67,14 @@ func (s ociSchemas) walk(t testing.TB, get func(v1.Descriptor) ([]byte, error), 
 	what := fmt.Sprintf("%s %s", d.MediaType, d.Digest)
 	switch d.MediaType {
 	case types.OCIImageIndex:
-		validate(t, s.index, what, raw)
+		validate(t, s.Index, what, raw)
 		n := 1
 		for _, m := range head.Manifests {
 			n += s.walk(t, get, m)
 		}
 		return n
 	case types.OCIManifestSchema1:
-		validate(t, s.manifest, what, raw)
+		validate(t, s.Manifest, what, raw)
 		if head.Config.MediaType != types.OCIConfigJSON {
 			t.Errorf("%s: config media type %q, want %q", what, head.Config.MediaType, types.OCIConfigJSON)
 			return 1
@@ -127,7 +83,7 @@ func (s ociSchemas) walk(t testing.TB, get func(v1.Descriptor) ([]byte, error), 
 		if err != nil {
 			t.Fatalf("reading config %s: %v", head.Config.Digest, err)
 		}
-		validate(t, s.config, "config "+head.Config.Digest.String(), cfg)
+		validate(t, s.Config, "config "+head.Config.Digest.String(), cfg)
 		return 2
 	default:
 		t.Errorf("%s: not an OCI image index or manifest", what)
@@ -146,9 +102,9 @@ func (s ociSchemas) validateLayout(t testing.TB, dir string) int {
 		}
 		return b
 	}
-	validate(t, s.layout, "oci-layout", read("oci-layout"))
+	validate(t, s.Layout, "oci-layout", read("oci-layout"))
 	idx := read("index.json")
-	validate(t, s.index, "index.json", idx)
+	validate(t, s.Index, "index.json", idx)
 	im, err := v1.ParseIndexManifest(bytes.NewReader(idx))
 	if err != nil {
 		t.Fatal(err)
@@ -166,17 +122,17 @@ func (s ociSchemas) validateLayout(t testing.TB, dir string) int {
 // TestSchemaSelfCheck makes sure the schemas refuse what they should, so
 // that the tests below cannot pass by validating nothing.
 func TestSchemaSelfCheck(t *testing.T) {
-	s := loadOCISchemas(t, ociSchemaDir)
+	s := ociSchemas{testenv.LoadOCISchemas(t, ociSchemaDir)}
 	tests := []struct {
 		name   string
 		schema *jsonschema.Schema
 		doc    string
 	}{
-		{"layout version", s.layout, `{"imageLayoutVersion":"2.0.0"}`},
-		{"manifest without config", s.manifest, `{"schemaVersion":2,"layers":[]}`},
-		{"bad digest", s.manifest, `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:xyz"},"layers":[]}`},
-		{"index schema version", s.index, `{"schemaVersion":1,"manifests":[]}`},
-		{"config created", s.config, `{"architecture":"amd64","os":"linux","created":"yesterday","rootfs":{"type":"layers","diff_ids":[]}}`},
+		{"layout version", s.Layout, `{"imageLayoutVersion":"2.0.0"}`},
+		{"manifest without config", s.Manifest, `{"schemaVersion":2,"layers":[]}`},
+		{"bad digest", s.Manifest, `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:xyz"},"layers":[]}`},
+		{"index schema version", s.Index, `{"schemaVersion":1,"manifests":[]}`},
+		{"config created", s.Config, `{"architecture":"amd64","os":"linux","created":"yesterday","rootfs":{"type":"layers","diff_ids":[]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,7 +152,7 @@ func TestSchemaSelfCheck(t *testing.T) {
 // index, manifest and config blob.
 func TestBuildLayoutMatchesOCISchemas(t *testing.T) {
 	noSourceDateEpoch(t)
-	s := loadOCISchemas(t, ociSchemaDir)
+	s := ociSchemas{testenv.LoadOCISchemas(t, ociSchemaDir)}
 	tests := []struct {
 		name  string
 		files map[string]file
@@ -253,7 +209,7 @@ func TestPushedManifestsMatchOCISchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	pushBase(t, baseRef, client.RemoteOptions(context.Background()), "schema")
-	s := loadOCISchemas(t, ociSchemaDir)
+	s := ociSchemas{testenv.LoadOCISchemas(t, ociSchemaDir)}
 
 	tests := []struct {
 		name string
