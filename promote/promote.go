@@ -13,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 var (
@@ -54,6 +55,12 @@ type Options struct {
 	// Digest and Version; the caller supplies Who, When (default now) and
 	// Commit.
 	Record *Record
+	// Signer, when not nil, signs the digest in the target (unless a
+	// signature by its key is there already, carried from the source) and,
+	// with a Record, attests the promotion: the record as a signed in-toto
+	// statement of PredicateType in the target's sha256-HEX.att, beside
+	// the attestations carried from the source.
+	Signer sign.Signer
 	// Progress receives Start, Update (bytes), Info, Warn and Skip events.
 	Progress progress.Reporter
 }
@@ -85,6 +92,10 @@ type Result struct {
 	UpToDate bool `json:"upToDate"`
 	// RecordDigest is the digest of the promotion record, written or found.
 	RecordDigest string `json:"recordDigest,omitempty"`
+	// Signature and Attestation are the target's cosign tags that hold
+	// the digest's signature and the promotion attestation, with Signer.
+	Signature   string `json:"signature,omitempty"`
+	Attestation string `json:"attestation,omitempty"`
 }
 
 // Promote copies the image Version (or Digest) of App from one registry to
@@ -99,7 +110,11 @@ type Result struct {
 // follow. The promotion record, when asked for, is written only once the
 // image and every referrer are in the target, and the tags come last, so
 // an interrupted promotion leaves no tag behind and running it again
-// completes it. A target version tag that points at another digest is
+// completes it. With a Signer, the digest is signed in the target and the
+// promotion attested (see Options.Signer) after the record and before the
+// tags. A target's cosign tag holding promotion attestations that the
+// source's lacks is merged rather than replaced, so that they outlive the
+// next promotion. A target version tag that points at another digest is
 // refused with an error matching image.ErrTagConflict unless Force. When
 // the target's tags already point at the digest, every referrer is there
 // (and the record exists), Promote writes nothing and reports UpToDate,
@@ -182,27 +197,44 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	// The record says the promotion is complete, so it comes only now that
 	// the image and every referrer are in the target.
 	recorded := o.Record == nil
+	var rec *Record
 	if o.Record != nil {
-		rec := o.record(src, dst, digest)
+		r := o.record(src, dst, digest)
+		rec = &r
 		descs, err := c.targetReferrers(ctx, top.desc.Digest)
 		if err != nil {
 			return finish(err)
 		}
-		d, err := c.findRecord(ctx, descs, rec)
+		d, err := c.findRecord(ctx, descs, r)
 		if err != nil {
 			return finish(err)
 		}
 		recorded, res.RecordDigest = d != "", d
 		if !recorded {
-			h, err := c.writeRecord(ctx, rec, top.desc)
+			h, err := c.writeRecord(ctx, r, top.desc)
 			if err != nil {
 				return finish(err)
 			}
 			res.RecordDigest = h.String()
 			rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, h)})
+		} else if o.Signer != nil {
+			// Attest the promotion as recorded then, not as now, so that
+			// running it again finds the same statement.
+			h, _ := v1.NewHash(d)
+			found, err := readRecord(dst, h, c.records.RemoteOptions(ctx))
+			if err != nil {
+				return finish(named(c.records, "target", err))
+			}
+			rec = &found
 		}
 	}
-	if complete && len(pending) == 0 && recorded && res.Referrers == 0 {
+	signed := o.Signer == nil
+	if o.Signer != nil {
+		if signed, err = c.signTarget(ctx, o, digest, rec, &res); err != nil {
+			return finish(err)
+		}
+	}
+	if complete && len(pending) == 0 && recorded && signed && res.Referrers == 0 {
 		res.UpToDate = true
 		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "up to date: " + res.Target})
 		return finish(nil)

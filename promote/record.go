@@ -43,6 +43,11 @@ type Record struct {
 	// From and To name the registries, e.g. dev and rc.
 	From string `json:"from"`
 	To   string `json:"to"`
+	// FromEnvironment and ToEnvironment name the environments the
+	// promotion was asked for by, when it named environments rather than
+	// registries.
+	FromEnvironment string `json:"fromEnvironment,omitempty"`
+	ToEnvironment   string `json:"toEnvironment,omitempty"`
 	// Source and Target are REPO@sha256:... in each registry.
 	Source string `json:"source"`
 	Target string `json:"target"`

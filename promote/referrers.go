@@ -141,6 +141,17 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 			continue
 		}
 		if existing != (v1.Hash{}) {
+			covered, merged, err := c.mergeCosign(ctx, t, d.Digest)
+			if err != nil {
+				return n, err
+			}
+			if covered {
+				continue
+			}
+			if merged {
+				n++
+				continue
+			}
 			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
 				Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
 		}

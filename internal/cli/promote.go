@@ -24,14 +24,19 @@ func promoteCommand() *cli.Command {
 			"within one registry they are mounted. Re-running copies only what is missing, including\n" +
 			"signatures and other artifacts attached in FROM since. A promotion record (from, to,\n" +
 			"version, commit, who, when) is attached to the digest in TO, once the image and every\n" +
-			"referrer are there, unless --no-record.",
+			"referrer are there, unless --no-record. With signing.promote in slipway.yaml, or --sign,\n" +
+			"the digest is signed in TO with signing.key (unless that key's signature came along) and\n" +
+			"the promotion record is attested: signed as an in-toto statement in TO's sha256-HEX.att\n" +
+			"(predicate type https://github.com/slipwayhq/slipway/promotion/v1), which\n" +
+			"environments.NAME.verify.promotedFrom checks at deploy.",
 		Flags: []cli.Flag{
 			noDepsFlag(),
 			&cli.StringFlag{Name: "version", Usage: "promote this `VERSION` instead of the one at HEAD"},
 			&cli.StringFlag{Name: "digest", Usage: "promote exactly this `sha256:...`"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob copies (default 4)"},
 			&cli.BoolFlag{Name: "force", Usage: "move a version tag in TO that points at another digest"},
-			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record"},
+			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record (nor its attestation)"},
+			&cli.BoolFlag{Name: "sign", Usage: "sign in TO and attest the promotion with signing.key, as signing.promote does"},
 		},
 		Action: action(func(e *env) error {
 			a, p, err := e.projectArgs(2, 2, "FROM TO")
@@ -50,7 +55,7 @@ func promoteCommand() *cli.Command {
 			start := time.Now()
 			res, err := flow.Promote(e.ctx, p, a[0], a[1], flow.PromoteOptions{
 				Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
-				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"),
+				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"), Sign: e.c.Bool("sign"),
 			})
 			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {

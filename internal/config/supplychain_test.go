@@ -6,7 +6,7 @@ import (
 )
 
 func TestSupplyChainConfig(t *testing.T) {
-	const head = "apiVersion: slipway/v1\napp: hello\nregistries: {dev: registry.example.com/team}\n"
+	const head = "apiVersion: slipway/v1\napp: hello\nregistries: {dev: registry.example.com/team, rc: registry.example.com/rc}\n"
 	tests := []struct {
 		name, yaml string
 		problem    string // "" when valid
@@ -25,6 +25,11 @@ func TestSupplyChainConfig(t *testing.T) {
 		{"attestation twice", "signing: {key: cosign.key, attest: [sbom, sbom]}\n", "listed twice"},
 		{"required attestations", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, attestations: [provenance]}}\n", ""},
 		{"unknown required attestation", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, attestations: [slsa]}}\n", "environments.dev.verify.attestations[0]"},
+		{"sign at promote", "signing: {key: cosign.key, promote: true}\n", ""},
+		{"promoted from", "environments:\n  dev: {registry: dev}\n  prod: {registry: rc, verify: {key: cosign.pub, promotedFrom: dev}}\n", ""},
+		{"promoted from an unknown environment", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, promotedFrom: staging}}\n", "environments.dev.verify.promotedFrom"},
+		{"promoted from itself", "environments:\n  dev: {registry: dev, verify: {key: cosign.pub, promotedFrom: dev}}\n", "is this environment"},
+		{"promoted within one registry", "environments:\n  dev: {registry: dev}\n  test: {registry: dev, verify: {key: cosign.pub, promotedFrom: dev}}\n", "share registry dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/promote"
 )
 
@@ -19,13 +20,29 @@ type PromoteOptions struct {
 	Digest string
 	// Force moves a target version tag that points at another digest.
 	Force bool
-	// NoRecord skips the promotion record.
+	// NoRecord skips the promotion record, and so its attestation.
 	NoRecord bool
+	// Sign signs in the target as signing.promote does, for this run.
+	Sign bool
 }
 
 // Promote copies the project's image by digest from the registry called
-// (or of the environment called) from to the one of to.
+// (or of the environment called) from to the one of to. With
+// signing.promote (or o.Sign) it signs the digest in the target and
+// attests the promotion record with the signing key, which it loads before
+// copying anything.
 func Promote(ctx context.Context, p *config.Project, from, to string, o PromoteOptions) (promote.Result, error) {
+	var signer sign.Signer
+	if o.Sign || (p.Signing != nil && p.Signing.Promote) {
+		if p.Signing == nil {
+			return promote.Result{}, fmt.Errorf("promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}", config.ErrInvalid, config.ProjectFile)
+		}
+		s, err := loadSigner(p)
+		if err != nil {
+			return promote.Result{}, err
+		}
+		signer = s
+	}
 	src, err := client(p, from, o.Options)
 	if err != nil {
 		return promote.Result{}, fmt.Errorf("promoting from %s: %w", from, err)
@@ -45,11 +62,25 @@ func Promote(ctx context.Context, p *config.Project, from, to string, o PromoteO
 	po := promote.Options{
 		From: src, To: dst, FromName: src.Name(), ToName: dst.Name(), App: p.App,
 		Version: version, Digest: o.Digest, Commit: commit, Force: o.Force, Jobs: o.Jobs, Progress: o.Progress,
+		Signer: signer,
 	}
 	if !o.NoRecord {
-		po.Record = &promote.Record{Who: Actor(), When: time.Now().UTC(), Commit: commit}
+		po.Record = &promote.Record{Who: Actor(), When: time.Now().UTC(), Commit: commit,
+			FromEnvironment: environmentNamed(p, from), ToEnvironment: environmentNamed(p, to)}
 	}
 	return promote.Promote(ctx, po)
+}
+
+// environmentNamed returns name when it names an environment rather than
+// a registry (registry names win, as in ResolveRegistry), else "".
+func environmentNamed(p *config.Project, name string) string {
+	if _, ok := p.Registries.Get(name); ok {
+		return ""
+	}
+	if _, ok := p.Environments.Get(name); ok {
+		return name
+	}
+	return ""
 }
 
 // client opens the registry called name, or the registry of the

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
+	"github.com/slipwayhq/slipway/promote"
 )
 
 // loadSigner returns the signer slipway.yaml's signing section asks for,
@@ -107,10 +109,52 @@ func verifyImage(ctx context.Context, p *config.Project, env config.Environment,
 			return client.Classify(err, "source")
 		}
 	}
+	if env.Verify.PromotedFrom != "" {
+		if err := verifyPromotedFrom(ctx, p, env, d, v, client); err != nil {
+			return err
+		}
+	}
 	msg := "signature verified with " + env.Verify.Key
 	if len(env.Verify.Attestations) > 0 {
 		msg += ", and " + strings.Join(env.Verify.Attestations, " and ") + " attestations"
 	}
+	if env.Verify.PromotedFrom != "" {
+		msg += ", promoted from " + env.Verify.PromotedFrom
+	}
 	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: msg + ": " + ref})
 	return nil
+}
+
+// verifyPromotedFrom refuses, with sign.ErrUnverified, a digest d without
+// a promotion attestation signed by v that says it was promoted into env's
+// registry from the environment env.Verify.PromotedFrom: one naming that
+// environment, or naming its registry when the promotion named registries.
+func verifyPromotedFrom(ctx context.Context, p *config.Project, env config.Environment, d name.Digest, v sign.Verifier, client *registry.Client) error {
+	from := env.Verify.PromotedFrom
+	src, _ := p.Environments.Get(from)
+	srcReg, dstReg := p.RegistryOf(src).Name, p.RegistryOf(env).Name
+	sts, err := sign.VerifyAttestation(ctx, d, v, promote.PredicateType, client.RemoteOptions(ctx))
+	if errors.Is(err, sign.ErrUnverified) {
+		return fmt.Errorf("deploying to %s: %w; promote it from %s with signing.promote in %s (or promote --sign)",
+			env.Name, err, from, config.ProjectFile)
+	}
+	if err != nil {
+		return client.Classify(err, "source")
+	}
+	var seen []string
+	for _, st := range sts {
+		pr, err := promote.ParsePredicate(st)
+		if err != nil || pr.Digest != d.DigestStr() || pr.To.Registry != dstReg {
+			continue
+		}
+		if pr.From.Environment == from || (pr.From.Environment == "" && pr.From.Registry == srcReg) {
+			return nil
+		}
+		seen = append(seen, cmp.Or(pr.From.Environment, pr.From.Registry)+" ("+pr.From.Registry+")")
+	}
+	reason := fmt.Sprintf("no promotion attestation by this key says it came to %s from %s (registry %s)", dstReg, from, srcReg)
+	if len(seen) > 0 {
+		reason += "; they name " + strings.Join(seen, ", ")
+	}
+	return fmt.Errorf("deploying to %s: %w", env.Name, &sign.UnverifiedError{Ref: d.String(), Reason: reason})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/sign"
+	"github.com/slipwayhq/slipway/promote"
 )
 
 // TestVerifyImage checks the deploy-time gate of environments.NAME.verify
@@ -84,6 +85,25 @@ func TestVerifyImage(t *testing.T) {
 	if _, err := sign.Attest(ctx, attestedRef, ours, sign.SLSAProvenance, Provenance(testRecord()), nil); err != nil {
 		t.Fatal(err)
 	}
+	// Tampering: a signature and attestations copied to another digest's
+	// tags (as when the image changed after it was signed) name the digest
+	// they were made for, not this one.
+	tampered, attestedElsewhere := push(nil), push(ours)
+	copyTag := func(from, to string, tagOf func(name.Digest) (name.Tag, error)) {
+		f, _ := name.NewDigest(from, name.Insecure)
+		g, _ := name.NewDigest(to, name.Insecure)
+		ft, _ := tagOf(f)
+		gt, _ := tagOf(g)
+		img, err := remote.Image(ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(gt, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyTag(signed, tampered, sign.SignatureTag)
+	copyTag(attested, attestedElsewhere, sign.AttestationTag)
 	requiring := func(key string, kinds ...string) config.Environment {
 		e := env(key)
 		e.Verify.Attestations = kinds
@@ -106,6 +126,8 @@ func TestVerifyImage(t *testing.T) {
 		{"provenance required, only signed", requiring("ours.pub", "provenance"), signed, sign.ErrUnverified},
 		{"sbom required, only provenance", requiring("ours.pub", "provenance", "sbom"), attested, sign.ErrUnverified},
 		{"signed and attested by another key", requiring("theirs.pub", "provenance"), attested, sign.ErrUnverified},
+		{"digest changed after signing", env("ours.pub"), tampered, sign.ErrUnverified},
+		{"an attestation for another digest", requiring("ours.pub", "provenance"), attestedElsewhere, sign.ErrUnverified},
 	}
 	if err := os.WriteFile(filepath.Join(dir, "junk.pub"), []byte("not a key"), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,6 +140,101 @@ func TestVerifyImage(t *testing.T) {
 			}
 			if errors.Is(err, sign.ErrUnverified) && !strings.Contains(err.Error(), "deploying to prod") {
 				t.Errorf("err = %v, want the environment named", err)
+			}
+		})
+	}
+}
+
+// TestVerifyPromotedFrom checks environments.NAME.verify.promotedFrom: the
+// digest must carry a promotion attestation, signed by the verify key,
+// saying it came into the environment's registry from the named
+// environment.
+func TestVerifyPromotedFrom(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ctx := context.Background()
+	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	key := func(prefix string) sign.Signer {
+		kp, err := sign.GenerateKeyPair([]byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, prefix+".pub"), kp.Public, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := sign.LoadSigner(kp.Private, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ours, theirs := key("ours"), key("theirs")
+	p := &config.Project{App: "hello", Dir: dir,
+		Registries: config.Registries{{Name: "dev", URL: host + "/dev", Insecure: true}, {Name: "rc", URL: host + "/rc", Insecure: true}},
+		Environments: config.Environments{{Name: "dev", Registry: "dev"}, {Name: "test", Registry: "dev"}, {Name: "showcase", Registry: "rc"},
+			{Name: "prod", Registry: "rc", Verify: &config.Verify{Key: "ours.pub", PromotedFrom: "dev"}}},
+	}
+	prod, _ := p.Environments.Get("prod")
+	// image pushes a signed image to rc and attests each promotion with s.
+	type promotion struct {
+		s                sign.Signer
+		fromReg, fromEnv string
+		toReg            string
+		otherDigest      bool
+	}
+	image := func(ps ...promotion) string {
+		img, err := random.Image(128, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		ref, err := name.NewDigest(host+"/rc/hello@"+d.String(), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sign.Image(ctx, ref, ours, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range ps {
+			pred := promote.Predicate{From: promote.Endpoint{Registry: pr.fromReg, Environment: pr.fromEnv},
+				To: promote.Endpoint{Registry: pr.toReg}, Digest: d.String(), Version: "1.0.0"}
+			if pr.otherDigest {
+				pred.Digest = "sha256:" + strings.Repeat("0", 64)
+			}
+			if _, err := sign.Attest(ctx, ref, pr.s, promote.PredicateType, pred, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ref.String()
+	}
+	tests := []struct {
+		name string
+		ref  string
+		want error // nil passes
+	}{
+		{"promoted from the environment", image(promotion{s: ours, fromReg: "dev", fromEnv: "dev", toReg: "rc"}), nil},
+		{"promoted from its registry, by registry names", image(promotion{s: ours, fromReg: "dev", toReg: "rc"}), nil},
+		{"no promotion attestation", image(), sign.ErrUnverified},
+		{"promoted from another environment", image(promotion{s: ours, fromReg: "dev", fromEnv: "test", toReg: "rc"}), sign.ErrUnverified},
+		{"promoted into another registry", image(promotion{s: ours, fromReg: "dev", fromEnv: "dev", toReg: "prod"}), sign.ErrUnverified},
+		{"attested by another key", image(promotion{s: theirs, fromReg: "dev", fromEnv: "dev", toReg: "rc"}), sign.ErrUnverified},
+		{"a predicate naming another digest", image(promotion{s: ours, fromReg: "dev", fromEnv: "dev", toReg: "rc", otherDigest: true}), sign.ErrUnverified},
+		{"one good among others", image(promotion{s: ours, fromReg: "dev", fromEnv: "test", toReg: "rc"}, promotion{s: ours, fromReg: "dev", fromEnv: "dev", toReg: "rc"}), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := verifyImage(ctx, p, prod, tt.ref, Options{})
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), "dev") {
+				t.Errorf("err = %v, want the environment it must come from named", err)
 			}
 		})
 	}
