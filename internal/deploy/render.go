@@ -177,24 +177,8 @@ func Render(in RenderInput) (Manifests, error) {
 	if !strings.Contains(in.Image, "@sha256:") {
 		return Manifests{}, fmt.Errorf("rendering %s: the image must be a reference by digest, got %q", env.Name, in.Image)
 	}
-	name := Name(p, env)
+	r := newRendering(in)
 	var m Manifests
-	selector := map[string]string{LabelName: p.App, LabelEnv: env.Name}
-	labels := map[string]string{LabelName: p.App, LabelEnv: env.Name, LabelService: serviceEnv(env), LabelManagedBy: ManagedBy}
-	if in.Version != "" {
-		labels[LabelVersion] = labelValue(in.Version)
-	}
-	annotations := map[string]string{
-		AnnotationVersion: in.Version,
-		AnnotationCommit:  in.Commit,
-		AnnotationDigest:  digestOf(in.Image),
-		AnnotationImage:   in.Image,
-		AnnotationCause:   fmt.Sprintf("slipway deploy %s %s", env.Name, in.Version),
-	}
-	meta := func(n string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: n, Namespace: env.Namespace, Labels: copyMap(labels)}
-	}
-
 	if env.CreateNamespace == nil || *env.CreateNamespace {
 		m.Namespace = &corev1.Namespace{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -207,46 +191,125 @@ func Render(in RenderInput) (Manifests, error) {
 		return Manifests{}, err
 	}
 	m.Warnings = append(warnings, requestsWarnings(spec, p.Deploy.Pod)...)
-	if in.ImageUser != nil {
-		for _, c := range spec.Containers {
-			if c.Image == in.Image {
-				if msg := rootProblem(spec, c, *in.ImageUser, p.Deploy.Pod); msg != "" {
-					m.Refusals = append(m.Refusals, msg)
-				}
+	m.Refusals = rootRefusals(in, spec)
+	if in.PullSecret != nil {
+		m.Secret = r.pullSecret(&spec)
+	}
+	m.Deployment = r.deployment(spec)
+	if *m.Deployment.Spec.Replicas >= 2 {
+		m.Budget = r.spread(m.Deployment)
+	}
+	if env.CanaryOf == "" {
+		m.Service = r.service(map[string]string{LabelName: p.App, LabelService: env.Name})
+		if env.Ingress != nil {
+			m.Ingress = ingress(r.name, r.meta(r.name), env.Ingress)
+		}
+		return m, nil
+	}
+	// A canary takes its share of the target's traffic through the target's
+	// Service, as its share of ready pods; with canary.weight, an NGINX
+	// canary Ingress on the target's host sends that percentage to it.
+	target, _ := p.Environments.Get(env.CanaryOf)
+	if env.Canary != nil && env.Canary.Weight > 0 {
+		if target.Ingress == nil {
+			return Manifests{}, fmt.Errorf("rendering %s: canary.weight needs an ingress on %s to share", env.Name, target.Name)
+		}
+		m.CanaryService = r.service(r.selector)
+		m.CanaryIngress = ingress(r.name, r.meta(r.name), target.Ingress)
+		m.CanaryIngress.Spec.TLS = nil // the target's Ingress serves TLS for the host
+		m.CanaryIngress.Annotations = map[string]string{
+			"nginx.ingress.kubernetes.io/canary":        "true",
+			"nginx.ingress.kubernetes.io/canary-weight": fmt.Sprint(env.Canary.Weight),
+		}
+	}
+	return m, nil
+}
+
+// rendering is what the manifests of one Render share: the Deployment's
+// name, its selector and the labels on every object.
+type rendering struct {
+	in       RenderInput
+	name     string
+	selector map[string]string
+	labels   map[string]string
+}
+
+func newRendering(in RenderInput) rendering {
+	p, env := in.Project, in.Env
+	r := rendering{
+		in:       in,
+		name:     Name(p, env),
+		selector: map[string]string{LabelName: p.App, LabelEnv: env.Name},
+		labels:   map[string]string{LabelName: p.App, LabelEnv: env.Name, LabelService: serviceEnv(env), LabelManagedBy: ManagedBy},
+	}
+	if in.Version != "" {
+		r.labels[LabelVersion] = labelValue(in.Version)
+	}
+	return r
+}
+
+func (r rendering) meta(n string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: n, Namespace: r.in.Env.Namespace, Labels: maps.Clone(r.labels)}
+}
+
+// rootRefusals are the containers of Slipway's image that would run as
+// root under runAsNonRoot, when the image's user is known.
+func rootRefusals(in RenderInput, spec corev1.PodSpec) []string {
+	if in.ImageUser == nil {
+		return nil
+	}
+	var refusals []string
+	for _, c := range spec.Containers {
+		if c.Image == in.Image {
+			if msg := rootProblem(spec, c, *in.ImageUser, in.Project.Deploy.Pod); msg != "" {
+				refusals = append(refusals, msg)
 			}
 		}
 	}
-	if in.PullSecret != nil {
-		secret := name + "-pull"
-		m.Secret = &corev1.Secret{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: meta(secret),
-			Type:       corev1.SecretTypeDockerConfigJson,
-			Data:       map[string][]byte{corev1.DockerConfigJsonKey: in.PullSecret},
-		}
-		if !hasPullSecret(spec, secret) {
-			spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: secret})
-		}
-	}
+	return refusals
+}
 
+// pullSecret is the image pull secret, added to spec's imagePullSecrets
+// unless pod.yml names it already.
+func (r rendering) pullSecret(spec *corev1.PodSpec) *corev1.Secret {
+	secret := r.name + "-pull"
+	if !hasPullSecret(*spec, secret) {
+		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: secret})
+	}
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: r.meta(secret),
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: r.in.PullSecret},
+	}
+}
+
+func (r rendering) deployment(spec corev1.PodSpec) *appsv1.Deployment {
+	in, p := r.in, r.in.Project
 	podLabels := copyMap(in.Pod.Labels)
-	maps.Copy(podLabels, labels)
+	maps.Copy(podLabels, r.labels)
 	podAnnotations := copyMap(in.Pod.Annotations)
 	maps.Copy(podAnnotations, map[string]string{AnnotationVersion: in.Version, AnnotationCommit: in.Commit, AnnotationDigest: digestOf(in.Image)})
-	replicas := int32(env.ReplicaCount())
+	replicas := int32(in.Env.ReplicaCount())
 	deadline := int32(max(p.Deploy.Timeout.Seconds(), 1))
 	maxUnavailable := intstr.FromInt32(0)
 	maxSurge := intstr.FromString("25%")
 	history := int32(10)
-	dm := meta(name)
-	dm.Annotations = annotations
-	m.Deployment = &appsv1.Deployment{
+	dm := r.meta(r.name)
+	dm.Annotations = map[string]string{
+		AnnotationVersion: in.Version,
+		AnnotationCommit:  in.Commit,
+		AnnotationDigest:  digestOf(in.Image),
+		AnnotationImage:   in.Image,
+		AnnotationCause:   fmt.Sprintf("slipway deploy %s %s", in.Env.Name, in.Version),
+	}
+	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: dm,
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                &replicas,
 			MinReadySeconds:         int32(p.Deploy.Stability.Seconds()),
-			Selector:                &metav1.LabelSelector{MatchLabels: selector},
+			Selector:                &metav1.LabelSelector{MatchLabels: r.selector},
 			ProgressDeadlineSeconds: &deadline,
 			RevisionHistoryLimit:    &history,
 			Strategy: appsv1.DeploymentStrategy{
@@ -259,62 +322,45 @@ func Render(in RenderInput) (Manifests, error) {
 			},
 		},
 	}
+}
 
-	if replicas >= 2 {
-		if b := p.Deploy.DisruptionBudget; b == nil || *b {
-			one := intstr.FromInt32(1)
-			m.Budget = &policyv1.PodDisruptionBudget{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
-				ObjectMeta: meta(name),
-				Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: selector}},
-			}
-		}
-		if sp := p.Deploy.Spread; (sp == nil || *sp) && len(m.Deployment.Spec.Template.Spec.TopologySpreadConstraints) == 0 {
-			m.Deployment.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
-				MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
-				LabelSelector: &metav1.LabelSelector{MatchLabels: selector}, MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
-			}}
+// spread keeps 2 or more replicas apart: it spreads d's pods over nodes
+// unless pod.yml spreads them itself or deploy.spread is false, and
+// returns their PodDisruptionBudget, nil when deploy.disruptionBudget is
+// false.
+func (r rendering) spread(d *appsv1.Deployment) *policyv1.PodDisruptionBudget {
+	p := r.in.Project
+	var budget *policyv1.PodDisruptionBudget
+	if b := p.Deploy.DisruptionBudget; b == nil || *b {
+		one := intstr.FromInt32(1)
+		budget = &policyv1.PodDisruptionBudget{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+			ObjectMeta: r.meta(r.name),
+			Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: r.selector}},
 		}
 	}
+	if sp := p.Deploy.Spread; (sp == nil || *sp) && len(d.Spec.Template.Spec.TopologySpreadConstraints) == 0 {
+		d.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: r.selector}, MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
+		}}
+	}
+	return budget
+}
 
-	service := func(selector map[string]string) *corev1.Service {
-		return &corev1.Service{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-			ObjectMeta: meta(name),
-			Spec: corev1.ServiceSpec{
-				Type:     corev1.ServiceTypeClusterIP,
-				Selector: selector,
-				Ports: []corev1.ServicePort{{
-					Name: "http", Port: 80, Protocol: corev1.ProtocolTCP,
-					TargetPort: intstr.FromInt32(int32(p.Deploy.Port)),
-				}},
-			},
-		}
+func (r rendering) service(selector map[string]string) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: r.meta(r.name),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selector,
+			Ports: []corev1.ServicePort{{
+				Name: "http", Port: 80, Protocol: corev1.ProtocolTCP,
+				TargetPort: intstr.FromInt32(int32(r.in.Project.Deploy.Port)),
+			}},
+		},
 	}
-	if env.CanaryOf == "" {
-		m.Service = service(map[string]string{LabelName: p.App, LabelService: env.Name})
-		if env.Ingress != nil {
-			m.Ingress = ingress(name, meta(name), env.Ingress)
-		}
-		return m, nil
-	}
-	// A canary takes its share of the target's traffic through the target's
-	// Service, as its share of ready pods; with canary.weight, an NGINX
-	// canary Ingress on the target's host sends that percentage to it.
-	target, _ := p.Environments.Get(env.CanaryOf)
-	if env.Canary != nil && env.Canary.Weight > 0 {
-		if target.Ingress == nil {
-			return Manifests{}, fmt.Errorf("rendering %s: canary.weight needs an ingress on %s to share", env.Name, target.Name)
-		}
-		m.CanaryService = service(selector)
-		m.CanaryIngress = ingress(name, meta(name), target.Ingress)
-		m.CanaryIngress.Spec.TLS = nil // the target's Ingress serves TLS for the host
-		m.CanaryIngress.Annotations = map[string]string{
-			"nginx.ingress.kubernetes.io/canary":        "true",
-			"nginx.ingress.kubernetes.io/canary-weight": fmt.Sprint(env.Canary.Weight),
-		}
-	}
-	return m, nil
 }
 
 func ingress(service string, meta metav1.ObjectMeta, in *config.Ingress) *networkingv1.Ingress {
