@@ -1,22 +1,47 @@
 #!/usr/bin/env bash
 # gitlab-ci-local.sh: runs the .gitlab-ci.yml Slipway generates for
-# examples/static-site with gitlab-ci-local (shell executor, no Docker), on a
-# copy of the example in a fresh git repository whose origin is a local bare
-# repository, against a registry on 127.0.0.1. The jobs ciBuild, ciLint,
-# release, build and push-dev must pass; then the tag must be in the remote
-# and the image in the registry. deploy-dev needs a cluster and is not run.
+# examples/static-site with gitlab-ci-local (shell executor, no Docker), on
+# copies of the example in fresh git repositories whose origin is a local
+# bare repository, against registries and a Kubernetes control plane
+# (hack/testenv/k8s.sh: kwok nodes, pods turn Ready without running), all on
+# 127.0.0.1.
+#
+#  1. A copy whose ciBuild fails (its command is `exit 1`): the pipeline
+#     fails at ciBuild and pushes nothing: no tag in the remote, no
+#     repository in either registry, no Deployment.
+#  2. The example as committed: every job from ciBuild to deploy-dev and
+#     promote-dev-to-rc passes, deploy-prod waits as a manual job; then it is
+#     run by name, as a person pressing play would. Each job's output must
+#     hold the step summaries slipway prints on a workstation; the remote
+#     must have tag v0.1.0, both registries 0.1.0 with one digest, and
+#     docs-dev and docs-prod a Deployment of that digest.
+#
 #   GITLAB_CI_LOCAL_VERSION  the npm package's version (pinned below)
-#   PORT                     the registry's port (default 15500)
+#   PORT                     the dev registry's port (default 15500; rc is
+#                            PORT+1)
+#   SLIPWAY_APISERVER_PORT and the other k8s.sh ports: defaults below, apart
+#                            from k8s.sh's own so other runs do not collide
 #   NO_BUILD=1               use bin/slipway as it is, without make build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=${GITLAB_CI_LOCAL_VERSION:-4.56.2} # 4.57 and later need Node 22
-port=${PORT:-15500}
+dev_port=${PORT:-15500}
+rc_port=$((dev_port + 1))
+export SLIPWAY_APISERVER_PORT=${SLIPWAY_APISERVER_PORT:-26443}
+export SLIPWAY_ETCD_PORT=${SLIPWAY_ETCD_PORT:-22379}
+export SLIPWAY_ETCD_PEER_PORT=${SLIPWAY_ETCD_PEER_PORT:-22380}
+export SLIPWAY_KCM_PORT=${SLIPWAY_KCM_PORT:-26457}
+export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-26459}
+export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-26250}
+export SLIPWAY_NODES=${SLIPWAY_NODES:-1}
 tools=$root/bin/gitlab-ci-local-$version
 glci=$tools/node_modules/.bin/gitlab-ci-local
+k8s=$root/hack/testenv/k8s.sh
+reg=$root/hack/testenv/registry.sh
 
+fail() { echo "gitlab-ci-local.sh: $*" >&2; exit 1; }
 for tool in node npm rsync git curl; do
-	command -v "$tool" >/dev/null || { echo "gitlab-ci-local.sh: needs $tool (apt-get install nodejs npm rsync git curl)" >&2; exit 1; }
+	command -v "$tool" >/dev/null || fail "needs $tool (apt-get install nodejs npm rsync git curl)"
 done
 if [ ! -x "$glci" ]; then
 	# re2, a dependency, compiles its native module here rather than fetch a
@@ -27,41 +52,134 @@ fi
 
 work=$(mktemp -d)
 export SLIPWAY_TESTENV=$work/testenv
+k8s_pid=
 cleanup() {
-	"$root/hack/testenv/registry.sh" stop "$port" >/dev/null 2>&1 || true
+	[ -z "$k8s_pid" ] || wait "$k8s_pid" 2>/dev/null || true
+	"$k8s" stop >/dev/null 2>&1 || true
+	"$reg" stop "$dev_port" "$rc_port" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
-"$root/hack/testenv/registry.sh" start "$port" >/dev/null
+"$reg" start "$dev_port" "$rc_port" >/dev/null 2>&1
+# The control plane starts while the first pipeline runs, which needs none.
+"$k8s" start >"$work/k8s.out" 2>"$work/k8s.log" &
+k8s_pid=$!
 
-# The example, as committed, with its dev registry moved to our port.
-project=$work/static-site
-mkdir -p "$project"
-git -C "$root" ls-files -z examples/static-site | while IFS= read -r -d '' f; do
-	mkdir -p "$project/$(dirname "${f#examples/static-site/}")"
-	cp "$root/$f" "$project/${f#examples/static-site/}"
+# project NAME: the example, as committed, in $work/NAME, a fresh git
+# repository whose origin is the bare repository $work/NAME-remote.git, its
+# registries moved to our ports. Prints the directory.
+project() {
+	local dir=$work/$1
+	mkdir -p "$dir"
+	git -C "$root" ls-files -z examples/static-site | while IFS= read -r -d '' f; do
+		mkdir -p "$dir/$(dirname "${f#examples/static-site/}")"
+		cp "$root/$f" "$dir/${f#examples/static-site/}"
+	done
+	sed -i -e "s/127\.0\.0\.1:5000/127.0.0.1:$dev_port/" -e "s/127\.0\.0\.1:5001/127.0.0.1:$rc_port/" "$dir/slipway.yaml"
+	git init -q --bare "$work/$1-remote.git"
+	git -C "$dir" init -q -b main
+	git -C "$dir" remote add origin "file://$work/$1-remote.git"
+	echo "$dir"
+}
+
+# commit DIR: generates .gitlab-ci.yml and commits everything.
+commit() {
+	(cd "$1" && PATH=$root/bin:$PATH slipway pipeline generate --target gitlab >/dev/null)
+	git -C "$1" add -A
+	git -C "$1" -c user.name=CI -c user.email=ci@example.com commit -qm "feat: the site"
+}
+
+# run NAME [JOB...]: gitlab-ci-local in $work/NAME. The release job points
+# origin at $CI_SERVER_URL/$CI_PROJECT_PATH.git, as on GitLab: here that is
+# the bare repository. DOCS_KUBECONFIG stands for the File variable ci.yaml's
+# credentials name (KUBECONFIG itself is not passed on). State stays outside
+# the checkout, which the release must find clean.
+run() {
+	local name=$1
+	shift
+	(cd "$work/$name" && env -u KUBECONFIG PATH="$root/bin:$PATH" "$glci" --shell-executor-no-image --no-color \
+		--state-dir "../$name-state" \
+		--variable "CI_SERVER_URL=file://$work" --variable "CI_PROJECT_PATH=$name-remote" \
+		--variable "DOCS_KUBECONFIG=$SLIPWAY_TESTENV/kubeconfig" "$@")
+}
+
+# has LOG PATTERN...: every extended regular expression matches a line of LOG.
+has() {
+	local log=$1
+	shift
+	for p in "$@"; do
+		grep -Eq -- "$p" "$log" || fail "the output has no line matching '$p'; it was:
+$(cat "$log")"
+	done
+}
+
+# digest PORT: the digest of web/docs:0.1.0 in the registry on PORT.
+digest() {
+	curl -fsSI -H 'Accept: application/vnd.oci.image.index.v1+json' \
+		"http://127.0.0.1:$1/v2/web/docs/manifests/0.1.0" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
+}
+
+## 1. A broken ciBuild: the pipeline fails and nothing is pushed.
+broken=$(project broken)
+sed -i 's/^  ciBuild: .*/  ciBuild: exit 1/' "$broken/ci.yaml"
+grep -q '^  ciBuild: exit 1$' "$broken/ci.yaml" || fail "could not break ciBuild in ci.yaml"
+commit "$broken"
+if run broken >"$work/broken.log" 2>&1; then
+	fail "the pipeline whose ciBuild fails passed:
+$(cat "$work/broken.log")"
+fi
+has "$work/broken.log" '^ FAIL +ciBuild'
+! grep -Eq '^(release|build|push-dev) +\$ ' "$work/broken.log" || fail "jobs ran after ciBuild failed:
+$(cat "$work/broken.log")"
+[ -z "$(git -C "$work/broken-remote.git" tag)" ] || fail "the failed pipeline pushed tags: $(git -C "$work/broken-remote.git" tag)"
+for port in "$dev_port" "$rc_port"; do
+	catalog=$(curl -fsS "http://127.0.0.1:$port/v2/_catalog")
+	[ "$catalog" = '{"repositories":[]}' ] || fail "the failed pipeline pushed to 127.0.0.1:$port: $catalog"
 done
-sed -i "s/127\.0\.0\.1:5000/127.0.0.1:$port/" "$project/slipway.yaml"
-git init -q --bare "$work/remote.git"
-cd "$project"
-git init -q -b main
-git remote add origin "file://$work/remote.git"
-PATH=$root/bin:$PATH slipway pipeline generate --target gitlab >/dev/null
-git add -A
-git -c user.name=CI -c user.email=ci@example.com commit -qm "feat: the site"
+echo "gitlab-ci-local.sh: a failing ciBuild fails the pipeline; nothing pushed" >&2
 
-# The release job points origin at $CI_SERVER_URL/$CI_PROJECT_PATH.git, as on
-# GitLab: here that is the bare repository. State stays outside the checkout,
-# which the release must find clean.
-PATH=$root/bin:$PATH "$glci" --shell-executor-no-image --state-dir "../glci-state" \
-	--variable "CI_SERVER_URL=file://$work" --variable CI_PROJECT_PATH=remote \
-	ciBuild ciLint release build push-dev
+## 2. The example's pipeline, from ciBuild to deploy prod.
+wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8s.log")"
+k8s_pid=
+kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
+site=$(project static-site)
+commit "$site"
+run static-site >"$work/pipeline.log" 2>&1 || fail "the pipeline failed:
+$(cat "$work/pipeline.log")"
+cat "$work/pipeline.log"
+for job in ciBuild ciLint release build push-dev deploy-dev promote-dev-to-rc; do
+	has "$work/pipeline.log" "^ PASS +$job *\$"
+done
+# deploy prod is manual: the pipeline waits for it, and nothing is in prod.
+! grep -Eq '^deploy-prod +\$ ' "$work/pipeline.log" || fail "the manual job deploy-prod ran by itself"
+[ -z "$(kubectl get deployments -n docs-prod -o name 2>/dev/null)" ] || fail "docs-prod has a Deployment before anyone approved"
+# The step summaries, as slipway prints them on a workstation.
+has "$work/pipeline.log" \
+	'^release +> ✓ push +pushed v0\.1\.0 to origin$' \
+	'^release +> ✓ release +tagged [0-9a-f]+ as v0\.1\.0 \(first release\)$' \
+	'^build +> ✓ build +built docs 0\.1\.0 for linux/amd64, linux/arm64$' \
+	"^push-dev +> ✓ push +pushed 127\\.0\\.0\\.1:$dev_port/web/docs:0\\.1\\.0" \
+	"^deploy-dev +> ✓ deploy +docs 0\\.1\\.0 runs in dev \\(revision 1" \
+	"^promote-dev-to-rc +> ✓ promote +promoted sha256:[0-9a-f]{12} from dev to rc"
 
-tag=$(git -C "$work/remote.git" tag)
-[ "$tag" = v0.1.0 ] || { echo "gitlab-ci-local.sh: the remote has tags '$tag', want v0.1.0" >&2; exit 1; }
-tags=$(curl -fsS "http://127.0.0.1:$port/v2/web/docs/tags/list")
-case "$tags" in
-*'"0.1.0"'*) ;;
-*) echo "gitlab-ci-local.sh: the registry has $tags, want 0.1.0" >&2; exit 1 ;;
-esac
-echo "gitlab-ci-local.sh: ok (tag $tag pushed, image 0.1.0 in 127.0.0.1:$port)"
+# Someone presses play on deploy-prod.
+run static-site deploy-prod >"$work/prod.log" 2>&1 || fail "deploy-prod failed:
+$(cat "$work/prod.log")"
+cat "$work/prod.log"
+has "$work/prod.log" '^ PASS +deploy-prod *$' "^deploy-prod +> ✓ deploy +docs 0\\.1\\.0 runs in prod \\(revision 1"
+
+# End state: the tag, one digest in both registries, Deployments of it.
+tag=$(git -C "$work/static-site-remote.git" tag)
+[ "$tag" = v0.1.0 ] || fail "the remote has tags '$tag', want v0.1.0"
+pushed=$(grep -Eo "^push-dev +> 127\\.0\\.0\\.1:$dev_port/web/docs@sha256:[0-9a-f]{64}\$" "$work/pipeline.log" | sed 's/.*@//')
+[ -n "$pushed" ] || fail "push-dev printed no digest"
+for port in "$dev_port" "$rc_port"; do
+	d=$(digest "$port")
+	[ "$d" = "$pushed" ] || fail "127.0.0.1:$port has web/docs:0.1.0 at '$d', want the pushed $pushed"
+done
+for pair in "docs-dev $dev_port" "docs-prod $rc_port"; do
+	set -- $pair
+	image=$(kubectl get deployment docs -n "$1" -o 'jsonpath={.spec.template.spec.containers[0].image}')
+	[ "$image" = "127.0.0.1:$2/web/docs@$pushed" ] || fail "the Deployment in $1 runs '$image', want 127.0.0.1:$2/web/docs@$pushed"
+done
+echo "gitlab-ci-local.sh: ok (tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod)"
