@@ -385,19 +385,9 @@ func readIndexJSON(lp layout.Path) (*v1.IndexManifest, error) {
 
 // build writes the layers, images and index into the layout.
 func (p *plan) build(ctx context.Context, o BuildOptions, base *baseImage, prev Record, lp layout.Path) (Record, error) {
-	rep := o.Progress
 	if err := initLayout(lp); err != nil {
 		return Record{}, err
 	}
-	blobs := filepath.Join(string(lp), "blobs", "sha256")
-	reusable := map[string]LayerRecord{}
-	for _, l := range prev.Layers {
-		reusable[l.Key+"/"+l.Files] = l
-	}
-	made := map[string]*fileLayer{}
-	var layerRecs []LayerRecord
-
-	ann := ociAnnotations(o.Meta, p.epoch)
 	rec := Record{
 		App: o.App, Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source,
 		Created: p.epoch, Builder: "slipway", InputsHash: p.inputs, Files: p.files,
@@ -405,107 +395,165 @@ func (p *plan) build(ctx context.Context, o BuildOptions, base *baseImage, prev 
 	if !base.scratch() {
 		rec.Base = &BaseRecord{Name: base.name, Digest: base.pinned.String()}
 	}
+	ann := ociAnnotations(o.Meta, p.epoch)
+	layers := newLayerSet(p, o.Progress, lp, prev)
 	var images []v1.Image
-	for i, plat := range p.platforms {
-		baseImg, baseDigest, err := base.forPlatform(ctx, plat)
-		if err != nil {
-			return Record{}, err
-		}
-		var layers []*fileLayer
-		var history []v1.History
-		for j, lpn := range p.layers[i] {
-			l, ok := made[lpn.id()]
-			if !ok {
-				l, ok = reuseLayer(blobs, reusable[lpn.id()])
-			}
-			if !ok {
-				rep.Report(progress.Event{Kind: progress.Info, Step: "build",
-					Msg: fmt.Sprintf("layer %d (%s): %s -> %s", j+1, plat, lpn.src.from, lpn.src.to)})
-				if l, err = writeLayer(ctx, blobs, lpn.entries, p.epoch); err != nil {
-					return Record{}, fmt.Errorf("layer %d (%s, from %s): %w", j+1, plat, lpn.src.from, err)
-				}
-			}
-			if _, dup := made[lpn.id()]; !dup {
-				made[lpn.id()] = l
-				layerRecs = append(layerRecs, LayerRecord{Key: lpn.key, Files: lpn.files,
-					Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size})
-			}
-			layers = append(layers, l)
-			history = append(history, v1.History{
-				Created:   v1.Time{Time: p.epoch},
-				CreatedBy: fmt.Sprintf("slipway: copy %s to %s", lpn.src.from, lpn.src.to),
-			})
-		}
-		img, n, err := assemble(baseImg, layers, history, imageSpec{
-			image: o.Image, platform: plat, epoch: p.epoch, annotations: ann,
-			baseName: base.name, baseDigest: baseDigest,
-		})
-		if err != nil {
-			return Record{}, fmt.Errorf("assembling %s image: %w", plat, err)
-		}
-		d, err := img.Digest()
+	for i := range p.platforms {
+		img, pr, err := p.buildImage(ctx, o, base, layers, i, ann)
 		if err != nil {
 			return Record{}, err
 		}
 		images = append(images, img)
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return Record{}, err
-		}
-		pr := PlatformRecord{Platform: plat.String(), Digest: d.String(), BaseLayers: n, User: cfg.Config.User,
-			NoCommand: len(cfg.Config.Entrypoint) == 0 && len(cfg.Config.Cmd) == 0}
-		if !base.scratch() {
-			pr.BaseDigest = baseDigest.String()
-		}
 		rec.Platforms = append(rec.Platforms, pr)
 	}
-	rec.Layers = layerRecs
+	rec.Layers = layers.records
 
+	top, err := p.writeLayout(o, base, images, ann, lp)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Digest, rec.MediaType = top.Digest.String(), string(top.MediaType)
+	return rec, nil
+}
+
+// layerSet writes each distinct layer of a build once, reusing the
+// layers of the previous build that are still in the layout.
+type layerSet struct {
+	p        *plan
+	rep      progress.Reporter
+	blobs    string
+	reusable map[string]LayerRecord
+	made     map[string]*fileLayer
+	records  []LayerRecord // of every distinct layer, in order of first use
+}
+
+func newLayerSet(p *plan, rep progress.Reporter, lp layout.Path, prev Record) *layerSet {
+	s := &layerSet{p: p, rep: rep, blobs: filepath.Join(string(lp), "blobs", "sha256"),
+		reusable: map[string]LayerRecord{}, made: map[string]*fileLayer{}}
+	for _, l := range prev.Layers {
+		s.reusable[l.Key+"/"+l.Files] = l
+	}
+	return s
+}
+
+// layer is the j-th configured layer of plat, made or reused.
+func (s *layerSet) layer(ctx context.Context, j int, plat v1.Platform, lpn *layerPlan) (*fileLayer, error) {
+	l, ok := s.made[lpn.id()]
+	if ok {
+		return l, nil
+	}
+	if l, ok = reuseLayer(s.blobs, s.reusable[lpn.id()]); !ok {
+		s.rep.Report(progress.Event{Kind: progress.Info, Step: "build",
+			Msg: fmt.Sprintf("layer %d (%s): %s -> %s", j+1, plat, lpn.src.from, lpn.src.to)})
+		var err error
+		if l, err = writeLayer(ctx, s.blobs, lpn.entries, s.p.epoch); err != nil {
+			return nil, fmt.Errorf("layer %d (%s, from %s): %w", j+1, plat, lpn.src.from, err)
+		}
+	}
+	s.made[lpn.id()] = l
+	s.records = append(s.records, LayerRecord{Key: lpn.key, Files: lpn.files,
+		Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size})
+	return l, nil
+}
+
+// buildImage assembles the image of the i-th platform on its base.
+func (p *plan) buildImage(ctx context.Context, o BuildOptions, base *baseImage, layers *layerSet, i int, ann map[string]string) (v1.Image, PlatformRecord, error) {
+	plat := p.platforms[i]
+	baseImg, baseDigest, err := base.forPlatform(ctx, plat)
+	if err != nil {
+		return nil, PlatformRecord{}, err
+	}
+	var ls []*fileLayer
+	var history []v1.History
+	for j, lpn := range p.layers[i] {
+		l, err := layers.layer(ctx, j, plat, lpn)
+		if err != nil {
+			return nil, PlatformRecord{}, err
+		}
+		ls = append(ls, l)
+		history = append(history, v1.History{
+			Created:   v1.Time{Time: p.epoch},
+			CreatedBy: fmt.Sprintf("slipway: copy %s to %s", lpn.src.from, lpn.src.to),
+		})
+	}
+	img, n, err := assemble(baseImg, ls, history, imageSpec{
+		image: o.Image, platform: plat, epoch: p.epoch, annotations: ann,
+		baseName: base.name, baseDigest: baseDigest,
+	})
+	if err != nil {
+		return nil, PlatformRecord{}, fmt.Errorf("assembling %s image: %w", plat, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, PlatformRecord{}, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, PlatformRecord{}, err
+	}
+	pr := PlatformRecord{Platform: plat.String(), Digest: d.String(), BaseLayers: n, User: cfg.Config.User,
+		NoCommand: len(cfg.Config.Entrypoint) == 0 && len(cfg.Config.Cmd) == 0}
+	if !base.scratch() {
+		pr.BaseDigest = baseDigest.String()
+	}
+	return img, pr, nil
+}
+
+// writeLayout writes the base blobs, the images and, for several
+// platforms, their index into the layout, points index.json at the top
+// one and removes every other blob; it returns the top descriptor.
+func (p *plan) writeLayout(o BuildOptions, base *baseImage, images []v1.Image, ann map[string]string, lp layout.Path) (v1.Descriptor, error) {
 	keep := map[v1.Hash]bool{}
 	for h, raw := range base.blobs {
 		if err := writeBlob(lp, h, raw); err != nil {
-			return Record{}, err
+			return v1.Descriptor{}, err
 		}
 		keep[h] = true
 	}
 	for i, img := range images {
-		rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "writing " + p.platforms[i].String() + " image"})
+		o.Progress.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "writing " + p.platforms[i].String() + " image"})
 		if err := lp.WriteImage(img); err != nil {
-			return Record{}, fmt.Errorf("writing %s image to %s: %w", p.platforms[i], lp, base.classify(err))
+			return v1.Descriptor{}, fmt.Errorf("writing %s image to %s: %w", p.platforms[i], lp, base.classify(err))
 		}
 		if err := keepImage(img, keep); err != nil {
-			return Record{}, err
+			return v1.Descriptor{}, err
 		}
 	}
-	var top v1.Descriptor
-	if len(images) == 1 {
-		d, err := partial.Descriptor(images[0])
-		if err != nil {
-			return Record{}, err
-		}
-		top = v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, Platform: &p.platforms[0]}
-	} else {
-		idx, err := newIndex(images, p.platforms, indexAnnotations(ann, base))
-		if err != nil {
-			return Record{}, fmt.Errorf("assembling image index: %w", err)
-		}
-		if err := writeBlob(lp, idx.digest, idx.raw); err != nil {
-			return Record{}, err
-		}
-		keep[idx.digest] = true
-		top = v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(idx.raw)), Digest: idx.digest}
+	top, err := p.top(images, ann, base, lp, keep)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 	if o.Meta.Version != "" {
 		top.Annotations = map[string]string{AnnotationRefName: o.Meta.Version}
 	}
 	if err := writeIndexJSON(lp, top); err != nil {
-		return Record{}, err
+		return v1.Descriptor{}, err
 	}
 	if err := collectGarbage(lp, keep); err != nil {
-		return Record{}, err
+		return v1.Descriptor{}, err
 	}
-	rec.Digest, rec.MediaType = top.Digest.String(), string(top.MediaType)
-	return rec, nil
+	return top, nil
+}
+
+// top is the descriptor index.json names: the one image, or an index of
+// the images written to the layout (and kept).
+func (p *plan) top(images []v1.Image, ann map[string]string, base *baseImage, lp layout.Path, keep map[v1.Hash]bool) (v1.Descriptor, error) {
+	if len(images) == 1 {
+		d, err := partial.Descriptor(images[0])
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		return v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, Platform: &p.platforms[0]}, nil
+	}
+	idx, err := newIndex(images, p.platforms, indexAnnotations(ann, base))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("assembling image index: %w", err)
+	}
+	if err := writeBlob(lp, idx.digest, idx.raw); err != nil {
+		return v1.Descriptor{}, err
+	}
+	keep[idx.digest] = true
+	return v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(idx.raw)), Digest: idx.digest}, nil
 }
 
 // classify classifies an error from fetching base blobs.

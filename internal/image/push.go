@@ -119,96 +119,147 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 		return PushResult{}, errors.New("pushing: no registry given")
 	}
 	rep := progress.Or(o.Progress)
-	if o.Output == "" {
-		dir, err := filepath.Abs(cmp.Or(o.Dir, "."))
-		if err != nil {
-			return PushResult{}, fmt.Errorf("resolving project directory: %w", err)
-		}
-		o.Output = filepath.Join(dir, OutputDir)
-	}
-	rec, err := ReadRecord(o.Output)
+	j, err := preparePush(o)
 	if err != nil {
 		return PushResult{}, err
 	}
-	if rec.Version == "" {
-		return PushResult{}, fmt.Errorf("pushing %s: %w; build with a version", o.Output, ErrNoVersion)
-	}
-	app := cmp.Or(o.App, rec.App)
-	if app == "" {
-		return PushResult{}, errors.New("pushing: no app name given or recorded")
-	}
-	repo, err := o.Registry.Repo(app)
-	if err != nil {
-		return PushResult{}, err
-	}
-	digest, err := v1.NewHash(rec.Digest)
-	if err != nil {
-		return PushResult{}, fmt.Errorf("reading build record: digest: %w", err)
-	}
-	tags, err := pushTags(repo, rec, o.Registry.NameOptions())
-	if err != nil {
-		return PushResult{}, err
-	}
-	artifact, err := openArtifact(filepath.Join(o.Output, LayoutDir), rec, o.Registry)
-	if err != nil {
-		return PushResult{}, fmt.Errorf("reading build from %s: %w", o.Output, err)
-	}
-	res := PushResult{Reference: repo.Digest(digest.String()).String(), Digest: digest.String()}
-	for _, t := range tags {
+	byDigest := j.repo.Digest(j.digest.String())
+	res := PushResult{Reference: byDigest.String(), Digest: j.digest.String()}
+	for _, t := range j.tags {
 		res.Tags = append(res.Tags, t.String())
 	}
 
 	stats := &registry.Stats{}
 	opts := o.Registry.WithStats(stats).RemoteOptions(ctx)
-	rep.Report(progress.Event{Kind: progress.Start, Step: "push", Msg: fmt.Sprintf("pushing %s to %s", rec.Version, repo)})
-
-	// Which tags need setting, and is the image there already?
+	rep.Report(progress.Event{Kind: progress.Start, Step: "push", Msg: fmt.Sprintf("pushing %s to %s", j.rec.Version, j.repo)})
 	puller, err := remote.NewPuller(opts...)
 	if err != nil {
 		return PushResult{}, err
 	}
-	head := func(t name.Tag) (v1.Hash, error) {
+	head := tagHead(opts, puller, o.Registry)
+	pending, pushImage, err := j.pendingTags(head, o.Force, rep)
+	if err != nil {
+		return PushResult{}, err
+	}
+	if len(pending) == 0 {
+		res.UpToDate = true
+		rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "up to date: " + res.Reference})
+		return res, nil
+	}
+
+	// Registries have no conditional tag write: another push of the same
+	// version may have tagged it since the look above. Look again just
+	// before writing the version tag, and once more after, so that of two
+	// pushes racing the loser says so (see guardTag).
+	var guard func() error
+	if !o.Force {
+		guard = func() error { return guardTag(head, j.tags[0], j.digest) }
+	}
+	err = reportingUpdates(rep, func(updates chan<- v1.Update) error {
+		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, j.artifact)
+	})
+	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
+	if err != nil {
+		return res, o.Registry.Classify(err, "target")
+	}
+	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushed " + res.Reference})
+	return res, nil
+}
+
+// pushJob is what Push reads from the last build before it goes to the
+// registry.
+type pushJob struct {
+	rec      Record
+	repo     name.Repository
+	digest   v1.Hash
+	tags     []name.Tag // the version tag first
+	artifact remote.Taggable
+}
+
+func preparePush(o PushOptions) (pushJob, error) {
+	if o.Output == "" {
+		dir, err := filepath.Abs(cmp.Or(o.Dir, "."))
+		if err != nil {
+			return pushJob{}, fmt.Errorf("resolving project directory: %w", err)
+		}
+		o.Output = filepath.Join(dir, OutputDir)
+	}
+	rec, err := ReadRecord(o.Output)
+	if err != nil {
+		return pushJob{}, err
+	}
+	if rec.Version == "" {
+		return pushJob{}, fmt.Errorf("pushing %s: %w; build with a version", o.Output, ErrNoVersion)
+	}
+	app := cmp.Or(o.App, rec.App)
+	if app == "" {
+		return pushJob{}, errors.New("pushing: no app name given or recorded")
+	}
+	j := pushJob{rec: rec}
+	if j.repo, err = o.Registry.Repo(app); err != nil {
+		return pushJob{}, err
+	}
+	if j.digest, err = v1.NewHash(rec.Digest); err != nil {
+		return pushJob{}, fmt.Errorf("reading build record: digest: %w", err)
+	}
+	if j.tags, err = pushTags(j.repo, rec, o.Registry.NameOptions()); err != nil {
+		return pushJob{}, err
+	}
+	if j.artifact, err = openArtifact(filepath.Join(o.Output, LayoutDir), rec, o.Registry); err != nil {
+		return pushJob{}, fmt.Errorf("reading build from %s: %w", o.Output, err)
+	}
+	return j, nil
+}
+
+// tagHead returns the digest a tag points at, the zero hash when the
+// registry has no such tag.
+func tagHead(opts []remote.Option, puller *remote.Puller, reg *registry.Client) func(name.Tag) (v1.Hash, error) {
+	return func(t name.Tag) (v1.Hash, error) {
 		d, err := remote.Head(t, append(opts, remote.Reuse(puller))...)
 		var te *transport.Error
 		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
 			return v1.Hash{}, nil
 		}
 		if err != nil {
-			return v1.Hash{}, fmt.Errorf("checking %s: %w", t, o.Registry.Classify(err, "target"))
+			return v1.Hash{}, fmt.Errorf("checking %s: %w", t, reg.Classify(err, "target"))
 		}
 		return d.Digest, nil
 	}
-	existing, err := head(tags[0])
+}
+
+// pendingTags are the tags that need setting (none when every tag points
+// at the digest already), and whether the image itself needs pushing. A
+// version tag at another digest is a conflict unless force.
+func (j pushJob) pendingTags(head func(name.Tag) (v1.Hash, error), force bool, rep progress.Reporter) ([]name.Tag, bool, error) {
+	existing, err := head(j.tags[0])
 	if err != nil {
-		return PushResult{}, err
+		return nil, false, err
 	}
-	pending := tags
-	pushImage := true
 	switch {
-	case existing == digest:
-		pushImage = false
-		pending = nil
-		for _, t := range tags[1:] {
+	case existing == j.digest:
+		var pending []name.Tag
+		for _, t := range j.tags[1:] {
 			d, err := head(t)
 			if err != nil {
-				return PushResult{}, err
+				return nil, false, err
 			}
-			if d != digest {
+			if d != j.digest {
 				pending = append(pending, t)
 			}
 		}
-		if len(pending) == 0 {
-			res.UpToDate = true
-			rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "up to date: " + res.Reference})
-			return res, nil
-		}
-	case existing != v1.Hash{} && !o.Force:
-		return PushResult{}, &TagConflictError{Tag: tags[0].String(), Existing: existing.String(), New: digest.String()}
+		return pending, false, nil
+	case existing != v1.Hash{} && !force:
+		return nil, false, &TagConflictError{Tag: j.tags[0].String(), Existing: existing.String(), New: j.digest.String()}
 	case existing != v1.Hash{}:
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "push",
-			Msg: fmt.Sprintf("moving %s from %s to %s (forced)", tags[0], existing, digest)})
+			Msg: fmt.Sprintf("moving %s from %s to %s (forced)", j.tags[0], existing, j.digest)})
 	}
+	return j.tags, true, nil
+}
 
+// reportingUpdates runs push with a channel of ggcr's progress updates and
+// reports them as byte counts until push returns.
+func reportingUpdates(rep progress.Reporter, push func(chan<- v1.Update) error) error {
 	updates := make(chan v1.Update, 64)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -220,23 +271,10 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 			}
 		}
 	}()
-	// Registries have no conditional tag write: another push of the same
-	// version may have tagged it since the look above. Look again just
-	// before writing the version tag, and once more after, so that of two
-	// pushes racing the loser says so (see guardTag).
-	var guard func() error
-	if !o.Force {
-		guard = func() error { return guardTag(head, tags[0], digest) }
-	}
-	err = pushAll(ctx, opts, updates, pushImage, repo.Digest(digest.String()), pending, tags[0], guard, artifact)
+	err := push(updates)
 	close(updates)
 	wg.Wait()
-	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
-	if err != nil {
-		return res, o.Registry.Classify(err, "target")
-	}
-	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushed " + res.Reference})
-	return res, nil
+	return err
 }
 
 // pushAll pushes the artifact by digest, then sets the tags. guard, when
