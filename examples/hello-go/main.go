@@ -1,5 +1,11 @@
 // Command hello is a small HTTP service that drains gracefully: once it is
-// asked to stop it answers with Connection: close, then shuts down.
+// asked to stop (SIGTERM, after the pod's preStop drain took it out of its
+// Service) it answers every request with Connection: close for closeWindow,
+// so that clients holding keep-alive connections to it reconnect to other
+// pods, then shuts down, finishing the requests in flight.
+// HELLO_SHUTDOWN=immediate makes it exit at once on SIGTERM instead, as a
+// service without graceful shutdown would (used to show what a deploy
+// without a drain costs).
 package main
 
 import (
@@ -15,6 +21,10 @@ import (
 )
 
 var version = "dev"
+
+// closeWindow is how long hello answers with Connection: close before it
+// stops accepting requests.
+const closeWindow = 2 * time.Second
 
 func main() {
 	var draining atomic.Bool
@@ -42,7 +52,11 @@ func main() {
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
 	go func() {
 		<-stop
+		if os.Getenv("HELLO_SHUTDOWN") == "immediate" {
+			os.Exit(0)
+		}
 		draining.Store(true)
+		time.Sleep(closeWindow)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {

@@ -449,98 +449,21 @@ func diffLines(a, b string) string {
 // host, by kube-proxy.
 func TestRealNodeDeploy(t *testing.T) {
 	n := startNode(t)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	slipway := filepath.Join(tmp, "slipway")
-	t0 := time.Now()
-	build := exec.Command("go", "build", "-trimpath", "-o", slipway, "./cmd/slipway")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building slipway: %v\n%s", err, out)
-	}
-	t.Logf("timing: slipway built in %.1fs", time.Since(t0).Seconds())
-
-	app := filepath.Join(tmp, "hello")
-	if err := os.MkdirAll(app, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"main.go", "go.mod", "Makefile", "pod.yml"} {
-		b, err := os.ReadFile(filepath.Join(root, "examples", "hello-go", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(app, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The example's own slipway.yaml, aimed at the node: one platform, the
-	// node's registry, a namespace of its own.
-	cfg := fmt.Sprintf(`apiVersion: slipway/v1
-app: hello
-image:
-  base: scratch
-  platforms: [linux/%s]
-  layers:
-    - from: "dist/{{.OS}}_{{.Arch}}/hello"
-      to: /app/hello
-      mode: "0755"
-  entrypoint: [/app/hello]
-  ports: [8080]
-registries:
-  dev: {url: %s/team, insecure: true}
-environments:
-  dev: {registry: dev, context: slipway-local, namespace: e2e-real, replicas: 2}
-deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 2m}
-`, runtime.GOARCH, n.Registry)
-	if err := os.WriteFile(filepath.Join(app, "slipway.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// A HOME of its own for git and slipway; Go keeps its caches.
-	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env: %v", err)
-	}
-	caches := strings.Fields(string(goenv))
-	env := append(os.Environ(), "GOCACHE="+caches[0], "GOMODCACHE="+caches[1],
-		"HOME="+filepath.Join(tmp, "home"), "KUBECONFIG="+n.Kubeconfig, "NO_COLOR=1",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com")
-	run := func(what string, name string, args ...string) string {
-		t.Helper()
-		t0 := time.Now()
-		cmd := exec.Command(name, args...)
-		cmd.Dir, cmd.Env = app, env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", what, err, out)
-		}
-		t.Logf("timing: %s in %.1fs", what, time.Since(t0).Seconds())
-		return string(out)
-	}
-	run("make dist", "make", "dist", "PLATFORMS=linux/"+runtime.GOARCH, "VERSION=0.1.0")
-	run("git init", "git", "init", "-q", "-b", "main")
-	run("git add", "git", "add", "-A")
-	run("git commit", "git", "commit", "-q", "-m", "feat: hello")
-	run("slipway release", slipway, "release")
-	run("slipway build", slipway, "build")
-	run("slipway push dev", slipway, "push", "dev")
-	out := run("slipway deploy dev (pods Ready on the real node)", slipway, "deploy", "dev")
+	envs := "  dev: {registry: dev, context: slipway-local, namespace: e2e-real, replicas: 2}\n"
+	p := newHelloProject(t, n, helloConfig("hello", n.Registry, "1s", envs), nil)
+	version := p.ship(t, "feat: hello")
+	out := p.run(t, p.slipway, "deploy", "dev")
 	t.Logf("slipway deploy: %s", strings.TrimSpace(out))
 
-	ip := kubectl(t, n, "", "-n", "e2e-real", "get", "svc", "hello", "-o", "jsonpath={.spec.clusterIP}")
-	port := kubectl(t, n, "", "-n", "e2e-real", "get", "svc", "hello", "-o", "jsonpath={.spec.ports[0].port}")
 	ready := kubectl(t, n, "", "-n", "e2e-real", "get", "deploy", "hello", "-o", "jsonpath={.status.readyReplicas}")
 	if ready != "2" {
 		t.Fatalf("readyReplicas = %q after slipway deploy; want 2", ready)
 	}
-	t0 = time.Now()
-	body := get(t, "http://"+net.JoinHostPort(ip, port)+"/", 10*time.Second)
-	t.Logf("timing: ClusterIP %s:%s answered %.1fs after the deploy: %q", ip, port, time.Since(t0).Seconds(), strings.TrimSpace(body))
-	if !strings.HasPrefix(body, "hello from 0.1.0") {
-		t.Fatalf("GET via the ClusterIP = %q; want hello from 0.1.0", body)
+	addr := p.service(t, "e2e-real", "hello")
+	t0 := time.Now()
+	body := get(t, "http://"+addr+"/", 10*time.Second)
+	t.Logf("timing: ClusterIP %s answered %.1fs after the deploy: %q", addr, time.Since(t0).Seconds(), strings.TrimSpace(body))
+	if want := "hello from " + version; !strings.HasPrefix(body, want) {
+		t.Fatalf("GET via the ClusterIP = %q; want %s", body, want)
 	}
 }
