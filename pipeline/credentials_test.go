@@ -103,3 +103,107 @@ func firstCode(t Target) string {
 	}
 	return "name:"
 }
+
+// TestSigningCredentials checks that signing.key env://NAME reaches push
+// steps only, with the key's password from NAME_PASSWORD as
+// SLIPWAY_SIGNING_PASSWORD; that verify.key env://NAME reaches that
+// environment's deploy steps only; that every header lists them; and that
+// ci.yaml's own credentials for those variables win.
+func TestSigningCredentials(t *testing.T) {
+	const proj = `apiVersion: slipway/v1
+app: shop
+registries: {dev: registry.example.com/team, rc: registry.example.com/rc}
+environments:
+  dev: {registry: dev}
+  prod: {registry: rc, verify: {key: env://SHOP_PUB}}
+signing: {key: env://SHOP_KEY}
+`
+	const ci = `apiVersion: slipway/v1
+tasks: {ciBuild: make}
+pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from: dev, to: rc}}, {deploy: prod, approve: true}]
+`
+	in := loadText(t, proj, ci)
+	// Where each variable must appear below the header, by target: the
+	// push step gets the key and password, deploy prod the public key.
+	for _, c := range []struct {
+		target     Target
+		key, pw    string // how the push step gets them
+		pub        string // how deploy prod gets the public key
+		header     []string
+		noMappings bool // GitLab: CI/CD variables are in every job already
+	}{
+		{GitHub, "SHOP_KEY: ${{ secrets.SHOP_KEY }}", "SLIPWAY_SIGNING_PASSWORD: ${{ secrets.SHOP_KEY_PASSWORD }}", "SHOP_PUB: ${{ secrets.SHOP_PUB }}",
+			[]string{"#   SHOP_KEY: the signing key's PEM", "#   SHOP_KEY_PASSWORD: the signing key's password, for push steps", "#   SHOP_PUB: the public key images must be signed with, for deploy prod"}, false},
+		{GitLab, "", "SLIPWAY_SIGNING_PASSWORD: $SHOP_KEY_PASSWORD", "",
+			[]string{"#   SHOP_KEY: the signing key's PEM", "#   SHOP_KEY_PASSWORD: the signing key's password", "#   SHOP_PUB: the public key"}, true},
+		{Drone, "SHOP_KEY:\n        from_secret: SHOP_KEY", "SLIPWAY_SIGNING_PASSWORD:\n        from_secret: SHOP_KEY_PASSWORD", "SHOP_PUB:\n        from_secret: SHOP_PUB",
+			[]string{"#   SHOP_KEY: the signing key's PEM", "#   SHOP_KEY_PASSWORD: the signing key's password", "#   SHOP_PUB: the public key"}, false},
+		{Jenkinsfile, "string(credentialsId: 'SHOP_KEY', variable: 'SHOP_KEY')", "string(credentialsId: 'SHOP_KEY_PASSWORD', variable: 'SLIPWAY_SIGNING_PASSWORD')", "string(credentialsId: 'SHOP_PUB', variable: 'SHOP_PUB')",
+			[]string{"//   SHOP_KEY (secret text): SHOP_KEY; the signing key's PEM", "//   SHOP_KEY_PASSWORD (secret text): SLIPWAY_SIGNING_PASSWORD;", "//   SHOP_PUB (secret text): SHOP_PUB; the public key"}, false},
+		{JenkinsJobDSL, "", "", "", []string{"//   SHOP_KEY (secret text)", "//   SHOP_KEY_PASSWORD (secret text)", "//   SHOP_PUB (secret text)"}, true},
+	} {
+		t.Run(string(c.target), func(t *testing.T) {
+			files, err := Generate(c.target, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(files[0].Content)
+			for _, h := range c.header {
+				if !strings.Contains(text, h) {
+					t.Errorf("the header does not say %q:\n%s", h, text)
+				}
+			}
+			if c.noMappings {
+				if c.pw != "" && strings.Count(text, c.pw) != 1 {
+					t.Errorf("want %q once, in the push job:\n%s", c.pw, text)
+				}
+				return
+			}
+			body := text[strings.Index(text, "\n"+firstCode(c.target)):]
+			for _, want := range []string{c.key, c.pw, c.pub} {
+				if n := strings.Count(body, want); n != 1 {
+					t.Errorf("%q appears %d times, want once (push dev, or deploy prod):\n%s", want, n, body)
+				}
+			}
+			push := strings.Index(body, "push dev --no-deps")
+			promote := strings.Index(body, "promote dev rc --no-deps")
+			prod := strings.Index(body, "deploy prod --no-deps")
+			if k := strings.Index(body, c.key); k > push || k < strings.Index(body, "build --no-deps") {
+				t.Errorf("the signing key is not the push step's:\n%s", body)
+			}
+			if k := strings.Index(body, c.pub); k < promote || k > prod {
+				t.Errorf("the public key is not deploy prod's:\n%s", body)
+			}
+		})
+	}
+
+	// ci.yaml's credentials fill the variables themselves: nothing is added.
+	own := loadText(t, proj, "apiVersion: slipway/v1\ncredentials: {shop-key: vault-shop-key, slipway-signing-password: vault-pw}\n"+strings.TrimPrefix(ci, "apiVersion: slipway/v1\n"))
+	files, err := Generate(GitHub, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(files[0].Content)
+	for _, absent := range []string{"secrets.SHOP_KEY_PASSWORD", "secrets.SHOP_KEY }}", "the signing key's"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("ci.yaml credentials fill the signing variables, yet the file has %q:\n%s", absent, text)
+		}
+	}
+
+	// A file key needs nothing from CI.
+	file := loadText(t, strings.Replace(proj, "env://SHOP_KEY", "cosign.key", 1), ci)
+	files, err = Generate(GitHub, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := string(files[0].Content); strings.Contains(text, "SIGNING_PASSWORD") || strings.Contains(text, "SHOP_KEY") {
+		t.Errorf("a file key needs no CI secret, yet:\n%s", text)
+	}
+
+	// A name no validation checked does not reach a file.
+	bad := loadText(t, proj, ci)
+	bad.Project.Signing.Key = "env://X}}; curl evil"
+	if _, err := Generate(GitHub, bad); err == nil || !strings.Contains(err.Error(), "signing.key") {
+		t.Errorf("Generate with signing.key %q: err %v, want one naming signing.key", bad.Project.Signing.Key, err)
+	}
+}

@@ -71,6 +71,8 @@ const (
 	credUserPass                 // a username and password in two variables
 	credFile                     // a file whose path is in one variable
 	credGit                      // what the release step pushes its tag with
+	credSigning                  // a secret text push steps sign images with
+	credVerify                   // a public key deploy steps verify images with
 )
 
 // gitPurpose is the ci.yaml credentials purpose of the git credential:
@@ -93,6 +95,8 @@ type credential struct {
 	kind     credKind
 	vars     []string // one variable, or the username and password variables
 	registry string   // the registry a username and password are for
+	envs     []string // the environments whose deploy steps get a credVerify
+	about    string   // what a credSigning or credVerify holds
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -131,6 +135,9 @@ func newPlan(in Input, module string) (*plan, error) {
 	errs = append(errs, err)
 	p.env = env
 	p.creds = credentials(ci.Credentials)
+	sc, err := signingCreds(proj, p.creds, p.env)
+	errs = append(errs, err)
+	p.creds = append(p.creds, sc...)
 	n := newNamer()
 	for _, s := range ci.Pipeline {
 		l := &level{approve: s.Approve, when: s.When}
@@ -314,6 +321,15 @@ func (c credential) usedBy(st *step) bool {
 		return st.kind == config.StepRelease
 	case credFile:
 		return st.kind == config.StepDeploy
+	case credSigning:
+		return st.kind == config.StepPush
+	case credVerify:
+		for _, e := range c.envs {
+			if st.kind == config.StepDeploy && st.deploy == e {
+				return true
+			}
+		}
+		return false
 	case credUserPass:
 		if st.kind == config.StepBuild {
 			return true
@@ -326,6 +342,80 @@ func (c credential) usedBy(st *step) bool {
 		return false
 	}
 	return true
+}
+
+// The variables Slipway reads the signing key's password from (as
+// sign.PasswordEnv and sign.CosignPasswordEnv name them); the first wins.
+const (
+	signingPasswordVar = "SLIPWAY_SIGNING_PASSWORD"
+	cosignPasswordVar  = "COSIGN_PASSWORD"
+	envKeyPrefix       = "env://"
+)
+
+// signingCreds returns the credentials slipway.yaml's keys need in CI, as
+// secret texts whose IDs are the variable names: signing.key env://NAME
+// gives push steps NAME (the private key's PEM) and
+// SLIPWAY_SIGNING_PASSWORD from the secret NAME_PASSWORD; verify.key
+// env://NAME gives that environment's deploy steps NAME. Promote copies
+// signatures and signs nothing, so it gets no key. A variable that ci.yaml's
+// credentials or env already fill is left to them. A file key needs nothing
+// from CI (it is in the checkout, or put there by a task).
+func signingCreds(proj *config.Project, have []credential, env []envVar) ([]credential, error) {
+	filled := map[string]bool{}
+	for _, c := range have {
+		for _, v := range c.vars {
+			filled[v] = true
+		}
+	}
+	for _, v := range env {
+		filled[v.name] = true
+	}
+	var errs []error
+	keyVar := func(at, ref string) string {
+		name, ok := strings.CutPrefix(ref, envKeyPrefix)
+		if !ok {
+			return ""
+		}
+		if !envName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("%s: %q names no environment variable (letters, digits and _)", at, ref))
+			return ""
+		}
+		return name
+	}
+	var out []credential
+	if proj.Signing != nil {
+		if name := keyVar("signing.key", proj.Signing.Key); name != "" {
+			if !filled[name] {
+				out = append(out, credential{purpose: "signing.key", id: name, kind: credSigning, vars: []string{name},
+					about: "the signing key's PEM (slipway.yaml signing.key)"})
+			}
+			if !filled[signingPasswordVar] && !filled[cosignPasswordVar] {
+				out = append(out, credential{purpose: "signing.key password", id: name + "_PASSWORD", kind: credSigning, vars: []string{signingPasswordVar},
+					about: "the signing key's password"})
+			}
+		}
+	}
+	verify := map[string]int{}
+	for _, e := range proj.Environments {
+		if e.Verify == nil {
+			continue
+		}
+		name := keyVar("environments."+e.Name+".verify.key", e.Verify.Key)
+		if name == "" || filled[name] {
+			continue
+		}
+		if i, ok := verify[name]; ok {
+			out[i].envs = append(out[i].envs, e.Name)
+			continue
+		}
+		verify[name] = len(out)
+		out = append(out, credential{purpose: "verify.key", id: name, kind: credVerify, vars: []string{name}, envs: []string{e.Name},
+			about: "the public key images must be signed with"})
+	}
+	for i := range out {
+		sort.Strings(out[i].envs)
+	}
+	return out, errors.Join(errs...)
 }
 
 // kindName describes the credential kind for people setting it up.
@@ -349,6 +439,10 @@ func (c credential) what() string {
 		return "registry " + c.registry + ", for build and the steps using it"
 	case credGit:
 		return "pushes release tags to this repository, for the release step"
+	case credSigning:
+		return c.about + ", for push steps"
+	case credVerify:
+		return c.about + ", for deploy " + strings.Join(c.envs, ", deploy ")
 	}
 	return "ci.yaml credential " + c.purpose + ", for every step"
 }
