@@ -19,7 +19,11 @@ func doctorCommand() *cli.Command {
 		Description: "Checks the kubeconfig context, that the cluster answers, that its user has every\n" +
 			"permission deploy needs (RBAC), that the environment's registry has the image and\n" +
 			"the pull secret can be made, and warns when the kubeconfig's client certificate or\n" +
-			"the API server's serving certificate expires within 30 days. Exits 1 when a check fails.",
+			"the API server's serving certificate expires within 30 days. With signing or verify\n" +
+			"in slipway.yaml it checks the keys, never printing them: signing.key decrypts with the\n" +
+			"password from the environment (a .pub beside it is its public half), the environment's\n" +
+			"verify.key is a public key, and the public half of signing.key when both are set.\n" +
+			"Exits 1 when a check fails.",
 		Flags: clusterFlags(),
 		Action: action(func(e *env) error {
 			a, p, err := e.projectArgs(1, 1, "ENV")

@@ -30,9 +30,11 @@ func statusCommand() *cli.Command {
 		ArgsUsage: "[ENV]",
 		Description: "A table of every environment: version, digest, ready of desired, when and by whom\n" +
 			"it was deployed, health, and drift (the registry's tag and the pods disagree, an image\n" +
-			"changed behind Slipway's back, a canary ahead of its environment). Environments are\n" +
-			"queried in parallel; one whose cluster cannot be reached is shown as such. With ENV,\n" +
-			"pod by pod.",
+			"changed behind Slipway's back, a canary ahead of its environment). When an environment\n" +
+			"has a verify section, VERIFIED says whether what it runs passes it as a deploy would\n" +
+			"check it: yes, no (the reason in NOTES), ? when the key or registry could not be read,\n" +
+			"- for environments without one (JSON: verify.state). Environments are queried in\n" +
+			"parallel; one whose cluster cannot be reached is shown as such. With ENV, pod by pod.",
 		Flags: clusterFlags(),
 		Action: action(func(e *env) error {
 			a, p, err := e.projectArgs(0, 1, "[ENV]")
@@ -49,7 +51,11 @@ func statusCommand() *cli.Command {
 				}
 				return e.printJSON(st)
 			}
-			statusTable(e, st)
+			verifying := false
+			for _, env := range p.Environments {
+				verifying = verifying || env.Verify != nil
+			}
+			statusTable(e, st, verifying)
 			if len(a) == 1 {
 				podTable(e, st[0])
 			}
@@ -58,20 +64,48 @@ func statusCommand() *cli.Command {
 	}
 }
 
-func statusTable(e *env, st []deploy.EnvStatus) {
+// statusTable prints one row per environment; the VERIFIED column only
+// when verifying, that is when an environment has a verify section.
+func statusTable(e *env, st []flow.EnvStatus, verifying bool) {
 	rows := make([][]string, 0, len(st))
 	for _, s := range st {
-		notes := strings.Join(s.Drift, "; ")
-		if s.Error != "" {
-			notes = s.Error
+		notes := s.Drift
+		if s.Verify != nil && s.Verify.Problem != "" {
+			notes = append(notes, s.Verify.State+": "+s.Verify.Problem)
 		}
-		rows = append(rows, []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s),
-			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health), notes})
+		text := strings.Join(notes, "; ")
+		if s.Error != "" {
+			text = s.Error
+		}
+		row := []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s.EnvStatus),
+			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health)}
+		if verifying {
+			row = append(row, verifiedText(s.Verify))
+		}
+		rows = append(rows, append(row, text))
 	}
-	e.ui.Table([]string{"ENV", "VERSION", "DIGEST", "READY", "DEPLOYED", "BY", "HEALTH", "NOTES"}, rows)
+	header := []string{"ENV", "VERSION", "DIGEST", "READY", "DEPLOYED", "BY", "HEALTH"}
+	if verifying {
+		header = append(header, "VERIFIED")
+	}
+	e.ui.Table(append(header, "NOTES"), rows)
 }
 
-func podTable(e *env, s deploy.EnvStatus) {
+// verifiedText is the VERIFIED column: yes, no (a deploy would be
+// refused), ? (not checked), or - (no verify section, or nothing runs).
+func verifiedText(v *flow.VerifyStatus) string {
+	switch {
+	case v == nil:
+		return "-"
+	case v.State == flow.Verified:
+		return "yes"
+	case v.State == flow.Unverified:
+		return "no"
+	}
+	return "?"
+}
+
+func podTable(e *env, s flow.EnvStatus) {
 	if len(s.Pods) == 0 {
 		return
 	}

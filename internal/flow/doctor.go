@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // Names of the checks Doctor makes besides the cluster's.
@@ -18,6 +21,8 @@ const (
 	CheckKubeconfig = "kubeconfig"
 	CheckPull       = "pull"
 	CheckPullSecret = "pull-secret"
+	CheckSigningKey = "signing-key"
+	CheckVerifyKey  = "verify-key"
 )
 
 // DoctorOptions configure Doctor.
@@ -46,8 +51,9 @@ func (r DoctorReport) Failed() bool {
 // work: that its kubeconfig context opens, that the cluster answers and
 // lets the credentials do what a deploy does (deploy.Cluster.Doctor), that
 // its registry has the version at HEAD, and that a pull secret it asks for
-// can be made. Problems are reported as checks, not as an error; the error
-// is for an unknown environment only.
+// can be made, and that the keys slipway.yaml names load (keyChecks).
+// Problems are reported as checks, not as an error; the error is for an
+// unknown environment only.
 func Doctor(ctx context.Context, p *config.Project, envName string, o DoctorOptions) (DoctorReport, error) {
 	env, err := p.Environment(envName)
 	if err != nil {
@@ -71,10 +77,111 @@ func Doctor(ctx context.Context, p *config.Project, envName string, o DoctorOpti
 	if err != nil {
 		r.Checks = append(r.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: err.Error(),
 			Hint: fmt.Sprintf("fix registries.%s.url in %s", reg.Name, config.ProjectFile)})
-		return r, nil
+	} else {
+		r.Checks = append(r.Checks, pullCheck(ctx, p, env, client), pullSecretCheck(reg, client.Host()))
 	}
-	r.Checks = append(r.Checks, pullCheck(ctx, p, env, client), pullSecretCheck(reg, client.Host()))
+	r.Checks = append(r.Checks, keyChecks(p, env, os.LookupEnv)...)
 	return r, nil
+}
+
+// keyChecks checks the keys slipway.yaml names for env, never printing
+// them: that signing.key reads and decrypts with the password from the
+// environment, and that a .pub file beside it is its public half; that
+// env's verify.key parses as a public key, and is the public half of
+// signing.key when both are there (else this project's images would be
+// refused at deploy). A key in a variable that is not set here, or no
+// password variable, is a warning: CI may hold them.
+func keyChecks(p *config.Project, env config.Environment, getenv sign.Getenv) []deploy.Check {
+	var out []deploy.Check
+	var signer sign.Signer
+	if p.Signing != nil {
+		ch := deploy.Check{Name: CheckSigningKey, Status: deploy.CheckFail}
+		ref := p.Signing.Key
+		key, err := sign.ReadKey(ref, p.Dir, getenv)
+		var pw []byte
+		if err == nil {
+			pw, err = sign.Password(getenv)
+		}
+		if err == nil {
+			signer, err = sign.LoadSigner(key, pw)
+		}
+		switch {
+		case err == nil:
+			ch.Status, ch.Detail = deploy.CheckOK, fmt.Sprintf("signing.key %s loads with the password from $%s", ref, passwordVar(getenv))
+			if pub, ok := besidePublic(p, ref); ok {
+				if v, err := loadVerifier(pub, p.Dir, getenv); err != nil || !sign.SameKey(signer, v) {
+					ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s beside signing.key %s is not its public half", pub, ref)
+					ch.Hint = "replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
+				} else {
+					ch.Detail += ", and " + pub + " is its public half"
+				}
+			}
+		case errors.Is(err, sign.ErrNoPassword):
+			ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: no password variable is set here", ref)
+			ch.Hint = fmt.Sprintf("set %s or %s where push runs (an empty value means no password)", sign.PasswordEnv, sign.CosignPasswordEnv)
+		case strings.HasPrefix(ref, sign.EnvPrefix) && errors.Is(err, sign.ErrKey) && key == nil:
+			ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: the variable is not set here", ref)
+			ch.Hint = "set it where push runs, to the private key's PEM"
+		default:
+			ch.Detail = fmt.Sprintf("signing.key: %v", err)
+			ch.Hint = fmt.Sprintf("check the key and %s or %s; `slipway keys generate` makes a pair", sign.PasswordEnv, sign.CosignPasswordEnv)
+		}
+		out = append(out, ch)
+	}
+	if env.Verify != nil {
+		at := "environments." + env.Name + ".verify.key"
+		ch := deploy.Check{Name: CheckVerifyKey, Status: deploy.CheckOK}
+		v, err := loadVerifier(env.Verify.Key, p.Dir, getenv)
+		switch {
+		case err != nil:
+			ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s: %v", at, err)
+			ch.Hint = "point it at a PEM public key, such as the cosign.pub made with the signing key"
+		case signer != nil && !sign.SameKey(signer, v):
+			ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s %s is not the public half of signing.key %s: the images this project signs would be refused at deploy", at, env.Verify.Key, p.Signing.Key)
+			ch.Hint = "point it at the signing key's public key, or sign with the private half of " + env.Verify.Key
+		case signer != nil:
+			ch.Detail = fmt.Sprintf("%s %s is the public half of signing.key %s", at, env.Verify.Key, p.Signing.Key)
+		default:
+			ch.Detail = fmt.Sprintf("%s %s is a public key", at, env.Verify.Key)
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// loadVerifier reads and parses the public key ref names.
+func loadVerifier(ref, dir string, getenv sign.Getenv) (sign.Verifier, error) {
+	b, err := sign.ReadKey(ref, dir, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return sign.LoadVerifier(b)
+}
+
+// besidePublic returns PREFIX.pub when the signing key is a file
+// PREFIX.key with PREFIX.pub beside it.
+func besidePublic(p *config.Project, ref string) (string, bool) {
+	prefix, ok := strings.CutSuffix(ref, ".key")
+	if !ok || strings.HasPrefix(ref, sign.EnvPrefix) {
+		return "", false
+	}
+	pub := prefix + ".pub"
+	path := pub
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.Dir, path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", false
+	}
+	return pub, true
+}
+
+// passwordVar names the variable sign.Password reads.
+func passwordVar(getenv sign.Getenv) string {
+	if _, ok := getenv(sign.PasswordEnv); ok {
+		return sign.PasswordEnv
+	}
+	return sign.CosignPasswordEnv
 }
 
 // pullCheck asks env's registry, with one HEAD request, for the version at

@@ -23,6 +23,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // doctorProject is a project tagged v1.2.3 at HEAD whose environment dev
@@ -227,5 +228,104 @@ func TestDoctorReportFailed(t *testing.T) {
 		if r.Failed() != tt.want {
 			t.Errorf("Failed(%v) = %v; want %v", tt.statuses, r.Failed(), tt.want)
 		}
+	}
+}
+
+// TestKeyChecks checks doctor's key checks, and that none of them prints a
+// key or a password.
+func TestKeyChecks(t *testing.T) {
+	const password = "doctor-pass-s3cret"
+	dir := t.TempDir()
+	write := func(file string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kp, err := sign.GenerateKeyPair([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sign.GenerateKeyPair([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("cosign.key", kp.Private)
+	write("cosign.pub", kp.Public)
+	write("lone.key", kp.Private)
+	write("mixed.key", kp.Private)
+	write("mixed.pub", other.Public)
+	write("other.pub", other.Public)
+	write("junk.pub", []byte("not a key"))
+	env := func(m map[string]string) sign.Getenv {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	withPassword := env(map[string]string{sign.CosignPasswordEnv: password})
+	type want struct {
+		name   string
+		status deploy.CheckStatus
+		detail string
+	}
+	tests := []struct {
+		name    string
+		signing string // signing.key, "" for none
+		verify  string // verify.key, "" for none
+		getenv  sign.Getenv
+		want    []want
+	}{
+		{"no keys", "", "", withPassword, nil},
+		{"pair that matches", "cosign.key", "cosign.pub", withPassword, []want{
+			{CheckSigningKey, deploy.CheckOK, "cosign.pub is its public half"},
+			{CheckVerifyKey, deploy.CheckOK, "is the public half of signing.key"}}},
+		{"slipway's password variable", "lone.key", "", env(map[string]string{sign.PasswordEnv: password}), []want{
+			{CheckSigningKey, deploy.CheckOK, "$" + sign.PasswordEnv}}},
+		{"wrong password", "cosign.key", "", env(map[string]string{sign.CosignPasswordEnv: "wrong-" + password}), []want{
+			{CheckSigningKey, deploy.CheckFail, "the wrong password"}}},
+		{"no password variable", "cosign.key", "", env(nil), []want{
+			{CheckSigningKey, deploy.CheckWarn, "no password variable"}}},
+		{"key variable not set here", "env://SIGNING_KEY", "", withPassword, []want{
+			{CheckSigningKey, deploy.CheckWarn, "not set here"}}},
+		{"key from a variable", "env://SIGNING_KEY", "", env(map[string]string{sign.CosignPasswordEnv: password, "SIGNING_KEY": string(kp.Private)}), []want{
+			{CheckSigningKey, deploy.CheckOK, "loads"}}},
+		{"missing key file", "gone.key", "", withPassword, []want{
+			{CheckSigningKey, deploy.CheckFail, "gone.key"}}},
+		{"public key beside it is another's", "mixed.key", "", withPassword, []want{
+			{CheckSigningKey, deploy.CheckFail, "mixed.pub beside signing.key mixed.key is not its public half"}}},
+		{"verify key of another pair", "cosign.key", "other.pub", withPassword, []want{
+			{CheckSigningKey, deploy.CheckOK, ""},
+			{CheckVerifyKey, deploy.CheckFail, "would be refused at deploy"}}},
+		{"verify key that does not parse", "", "junk.pub", withPassword, []want{
+			{CheckVerifyKey, deploy.CheckFail, "not a PEM public key"}}},
+		{"verify key alone", "", "other.pub", withPassword, []want{
+			{CheckVerifyKey, deploy.CheckOK, "is a public key"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &config.Project{App: "hello", Dir: dir}
+			if tt.signing != "" {
+				p.Signing = &config.Signing{Key: tt.signing}
+			}
+			e := config.Environment{Name: "prod"}
+			if tt.verify != "" {
+				e.Verify = &config.Verify{Key: tt.verify}
+			}
+			got := keyChecks(p, e, tt.getenv)
+			if len(got) != len(tt.want) {
+				t.Fatalf("checks %+v, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				c := got[i]
+				if c.Name != w.name || c.Status != w.status || !strings.Contains(c.Detail, w.detail) {
+					t.Errorf("check %d = %+v, want %s %s with %q", i, c, w.name, w.status, w.detail)
+				}
+				if c.Status != deploy.CheckOK && c.Hint == "" {
+					t.Errorf("check %+v has no hint", c)
+				}
+				for _, secret := range []string{password, "BEGIN", string(kp.Private[60:100])} {
+					if strings.Contains(c.Detail+c.Hint, secret) {
+						t.Errorf("check %+v prints a secret", c)
+					}
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // StatusOptions configure Status.
@@ -26,10 +28,54 @@ type StatusOptions struct {
 	Timeout time.Duration
 }
 
+// EnvStatus is what runs in an environment, and whether it passes the
+// environment's verify section.
+type EnvStatus struct {
+	deploy.EnvStatus
+	// Verify is nil when the environment has no verify section, or runs
+	// nothing.
+	Verify *VerifyStatus `json:"verify,omitempty"`
+}
+
+// Verification states of VerifyStatus.
+const (
+	Verified   = "verified"   // passes verify, as a deploy now would check it
+	Unverified = "unverified" // would be refused: exit 3 at deploy
+	Unknown    = "unknown"    // not checked: the key or the registry could not be read
+)
+
+// VerifyStatus says whether the digest an environment runs passes its
+// verify section: signature, attestations and promotion.
+type VerifyStatus struct {
+	State string `json:"state"`
+	Key   string `json:"key"`
+	// Problem says why when not verified.
+	Problem string `json:"problem,omitempty"`
+}
+
+// verification checks the digest an environment runs against its verify
+// section, as deploy would; nil without one.
+func verification(ctx context.Context, p *config.Project, env config.Environment, repo, digest string, o Options) *VerifyStatus {
+	if env.Verify == nil || digest == "" {
+		return nil
+	}
+	vs := &VerifyStatus{State: Verified, Key: env.Verify.Key}
+	err := checkImage(ctx, p, env, repo+"@"+digest, o)
+	var ue *sign.UnverifiedError
+	switch {
+	case errors.As(err, &ue):
+		vs.State, vs.Problem = Unverified, ue.Reason
+	case err != nil:
+		vs.State, vs.Problem = Unknown, err.Error()
+	}
+	return vs
+}
+
 // Status reports what runs in each named environment (all when names is
-// empty), querying them in parallel. An environment that cannot be read
-// is reported as such; it does not fail the rest.
-func Status(ctx context.Context, p *config.Project, names []string, o StatusOptions) ([]deploy.EnvStatus, error) {
+// empty), querying them in parallel, and whether it passes the
+// environment's verify section. An environment that cannot be read is
+// reported as such; it does not fail the rest.
+func Status(ctx context.Context, p *config.Project, names []string, o StatusOptions) ([]EnvStatus, error) {
 	if len(names) == 0 {
 		names = p.Environments.Names()
 	}
@@ -44,7 +90,7 @@ func Status(ctx context.Context, p *config.Project, names []string, o StatusOpti
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
-	out := make([]deploy.EnvStatus, len(envs))
+	out := make([]EnvStatus, len(envs))
 	var wg sync.WaitGroup
 	for i, env := range envs {
 		wg.Go(func() {
@@ -69,10 +115,11 @@ func clusterStatus(ctx context.Context, p *config.Project, env config.Environmen
 	return c.Status(ctx, env.Namespace, name, o.Pods)
 }
 
-// envStatus is clusterStatus plus drift against the environment's registry.
-func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
-	s := clusterStatus(ctx, p, env, o)
-	if s.Version == "" || s.Digest == "" {
+// envStatus is clusterStatus plus drift against the environment's
+// registry, and the verification of what runs.
+func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) EnvStatus {
+	s := EnvStatus{EnvStatus: clusterStatus(ctx, p, env, o)}
+	if s.Digest == "" {
 		return s
 	}
 	reg := p.RegistryOf(env)
@@ -80,7 +127,14 @@ func envStatus(ctx context.Context, p *config.Project, env config.Environment, o
 	if err != nil {
 		return s
 	}
-	if repo, err := client.Repo(p.App); err == nil && !strings.HasPrefix(s.Image, repo.String()+"@") {
+	repo, err := client.Repo(p.App)
+	if err == nil {
+		s.Verify = verification(ctx, p, env, repo.String(), s.Digest, o.Options)
+	}
+	if s.Version == "" {
+		return s
+	}
+	if err == nil && !strings.HasPrefix(s.Image, repo.String()+"@") {
 		s.Drift = append(s.Drift, "runs an image that is not "+repo.String())
 	}
 	tagged, err := client.Resolve(ctx, p.App, image.VersionTag(s.Version))
@@ -95,8 +149,8 @@ func envStatus(ctx context.Context, p *config.Project, env config.Environment, o
 
 // canaryAhead notes a canary running a newer version than the environment
 // it is a canary of.
-func canaryAhead(p *config.Project, st []deploy.EnvStatus) {
-	by := map[string]*deploy.EnvStatus{}
+func canaryAhead(p *config.Project, st []EnvStatus) {
+	by := map[string]*EnvStatus{}
 	for i := range st {
 		by[st[i].Env] = &st[i]
 	}

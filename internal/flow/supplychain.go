@@ -70,6 +70,23 @@ func verifyImage(ctx context.Context, p *config.Project, env config.Environment,
 	if env.Verify == nil {
 		return nil
 	}
+	if err := checkImage(ctx, p, env, ref, o); err != nil {
+		return err
+	}
+	msg := "signature verified with " + env.Verify.Key
+	if len(env.Verify.Attestations) > 0 {
+		msg += ", and " + strings.Join(env.Verify.Attestations, " and ") + " attestations"
+	}
+	if env.Verify.PromotedFrom != "" {
+		msg += ", promoted from " + env.Verify.PromotedFrom
+	}
+	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: msg + ": " + ref})
+	return nil
+}
+
+// checkImage is verifyImage without its report, for an environment with
+// a verify section.
+func checkImage(ctx context.Context, p *config.Project, env config.Environment, ref string, o Options) error {
 	key, err := sign.ReadKey(env.Verify.Key, p.Dir, os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("verifying the image for %s: %w", env.Name, err)
@@ -110,18 +127,8 @@ func verifyImage(ctx context.Context, p *config.Project, env config.Environment,
 		}
 	}
 	if env.Verify.PromotedFrom != "" {
-		if err := verifyPromotedFrom(ctx, p, env, d, v, client); err != nil {
-			return err
-		}
+		return verifyPromotedFrom(ctx, p, env, d, v, client)
 	}
-	msg := "signature verified with " + env.Verify.Key
-	if len(env.Verify.Attestations) > 0 {
-		msg += ", and " + strings.Join(env.Verify.Attestations, " and ") + " attestations"
-	}
-	if env.Verify.PromotedFrom != "" {
-		msg += ", promoted from " + env.Verify.PromotedFrom
-	}
-	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: msg + ": " + ref})
 	return nil
 }
 

@@ -239,3 +239,84 @@ func TestVerifyPromotedFrom(t *testing.T) {
 		})
 	}
 }
+
+// TestVerification checks what status says of the digest an environment
+// runs: verified, unverified (a deploy would be refused) with the reason,
+// unknown when the key cannot be read, nothing without verify.
+func TestVerification(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ctx := context.Background()
+	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	kp, err := sign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cosign.pub"), kp.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sign.LoadSigner(kp.Private, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := host + "/team/hello"
+	push := func(signed bool) string {
+		img, err := random.Image(128, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		ref, _ := name.NewDigest(repo+"@"+d.String(), name.Insecure)
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		if signed {
+			if _, err := sign.Image(ctx, ref, s, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d.String()
+	}
+	p := &config.Project{App: "hello", Dir: dir, Registries: config.Registries{{Name: "dev", URL: host + "/team", Insecure: true}}}
+	env := func(key string) config.Environment {
+		e := config.Environment{Name: "prod", Registry: "dev"}
+		if key != "" {
+			e.Verify = &config.Verify{Key: key}
+		}
+		return e
+	}
+	signed, unsigned := push(true), push(false)
+	tests := []struct {
+		name    string
+		env     config.Environment
+		digest  string
+		want    string // "" for no verification
+		problem string
+	}{
+		{"signed", env("cosign.pub"), signed, Verified, ""},
+		{"unsigned", env("cosign.pub"), unsigned, Unverified, "it is not signed"},
+		{"key missing", env("gone.pub"), signed, Unknown, "gone.pub"},
+		{"no verify section", env(""), unsigned, "", ""},
+		{"nothing runs", env("cosign.pub"), "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := verification(ctx, p, tt.env, repo, tt.digest, Options{})
+			if tt.want == "" {
+				if got != nil {
+					t.Errorf("verification = %+v, want none", got)
+				}
+				return
+			}
+			if got == nil || got.State != tt.want || !strings.Contains(got.Problem, tt.problem) || got.Key != tt.env.Verify.Key {
+				t.Errorf("verification = %+v, want %s with a problem naming %q", got, tt.want, tt.problem)
+			}
+			if tt.want == Verified && got.Problem != "" {
+				t.Errorf("a verified image has a problem: %q", got.Problem)
+			}
+		})
+	}
+}

@@ -265,3 +265,17 @@ func Generate(o GenerateOptions) (GenerateResult, error) {
 	}
 	return GenerateResult{Private: priv, Public: pub, EmptyPassword: len(pw) == 0}, nil
 }
+
+// SameKey reports whether v is the public half of s: whether v verifies
+// what s signs.
+func SameKey(s Signer, v Verifier) bool {
+	a, err := s.PublicKey()
+	if err != nil {
+		return false
+	}
+	b, err := v.PublicKey()
+	if err != nil {
+		return false
+	}
+	return cryptoutils.EqualKeys(a, b) == nil
+}

@@ -213,3 +213,38 @@ func TestGenerate(t *testing.T) {
 		t.Error("a prefix with a path was accepted")
 	}
 }
+
+func TestSameKey(t *testing.T) {
+	load := func() (Signer, Verifier) {
+		kp, err := GenerateKeyPair([]byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := LoadSigner(kp.Private, []byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := LoadVerifier(kp.Public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, v
+	}
+	s, v := load()
+	_, other := load()
+	tests := []struct {
+		name string
+		v    Verifier
+		want bool
+	}{
+		{"its public half", v, true},
+		{"another key", other, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SameKey(s, tt.v); got != tt.want {
+				t.Errorf("SameKey = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
