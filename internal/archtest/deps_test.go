@@ -63,3 +63,32 @@ func TestImportsFlowOneWay(t *testing.T) {
 		}
 	}
 }
+
+// TestTestutilOnlyInTests keeps the shared test helpers (and the -update
+// flag they define) out of every binary: only _test.go files import
+// internal/testutil, and it imports no package of this module, so that
+// any package's tests can use it.
+func TestTestutilOnlyInTests(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	const testutil = module + "internal/testutil"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("listing the imports of the module: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		for _, imp := range f[1:] {
+			switch {
+			case f[0] != testutil && imp == testutil:
+				t.Errorf("%s imports %s outside its tests", f[0], testutil)
+			case f[0] == testutil && strings.HasPrefix(imp, module):
+				t.Errorf("%s imports %s; it must import no package of the module", testutil, imp)
+			}
+		}
+	}
+}

@@ -2,11 +2,12 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 const goodProject = `apiVersion: slipway/v1
@@ -317,22 +318,7 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // TestReference keeps docs/config.md true to the types.
 func TestReference(t *testing.T) {
-	golden := filepath.Join("..", "..", "docs", "config.md")
-	got := Reference()
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != got {
-		t.Errorf("docs/config.md is out of date; run go test ./internal/config -update")
-	}
+	testutil.Golden(t, filepath.Join("..", "..", "docs", "config.md"), []byte(Reference()))
 }

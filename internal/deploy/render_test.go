@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -68,24 +66,8 @@ func renderGolden(t *testing.T, ex string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "render", prefix+env.Name+".golden"), got)
+			testutil.Golden(t, filepath.Join("testdata", "render", prefix+env.Name+".golden"), got)
 		})
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/deploy -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (go test ./internal/deploy -update rewrites it):\n%s", path, got)
 	}
 }
 

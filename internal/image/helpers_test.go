@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // file is a file, directory (trailing / in its name) or symlink of a test
@@ -165,23 +164,14 @@ func names(es []tarEntry) []string {
 	return ns
 }
 
-func quietRegistry(wrap func(http.Handler) http.Handler) http.Handler {
-	var h http.Handler = ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	return h
-}
-
 // testRegistry serves an in-process registry and returns a client for
 // HOST/team.
 func testRegistry(t testing.TB, wrap func(http.Handler) http.Handler) (*httptest.Server, *registry.Client) {
 	t.Helper()
-	s := httptest.NewServer(quietRegistry(wrap))
-	t.Cleanup(s.Close)
+	s := testutil.Registry(t, wrap)
 	c, err := registry.New(registry.Options{
 		Name:     "dev",
-		Registry: config.Registry{Name: "dev", URL: strings.TrimPrefix(s.URL, "http://") + "/team", Insecure: true},
+		Registry: config.Registry{Name: "dev", URL: testutil.Host(s) + "/team", Insecure: true},
 		Backoff:  remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2},
 	})
 	if err != nil {

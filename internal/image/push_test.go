@@ -18,6 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // requestLog records method and path of every request.
@@ -242,16 +243,7 @@ func TestPushAuthError(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv("SLIPWAY_REGISTRY_DEV_USERNAME", "ci")
 	t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", "hunter2-wrong")
-	_, client := testRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "right" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	_, client := testRegistry(t, testutil.BasicAuth("ci", "right"))
 	dir := t.TempDir()
 	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi", mode: 0o755}})
 	build(t, testOptions(dir))
@@ -347,7 +339,7 @@ func pushBase(t *testing.T, ref name.Reference, opts []remote.Option, env string
 func TestBaseImage(t *testing.T) {
 	noSourceDateEpoch(t)
 	s, client := testRegistry(t, nil)
-	host := strings.TrimPrefix(s.URL, "http://")
+	host := testutil.Host(s)
 	set, err := registry.NewSet(config.Registries{{Name: "dev", URL: host + "/team", Insecure: true}}, registry.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -466,13 +458,8 @@ func TestBaseAuthError(t *testing.T) {
 	noSourceDateEpoch(t)
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	s, _ := testRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			w.WriteHeader(http.StatusUnauthorized)
-		})
-	})
-	host := strings.TrimPrefix(s.URL, "http://")
+	s, _ := testRegistry(t, testutil.BasicAuth("ci", "secret"))
+	host := testutil.Host(s)
 	set, _ := registry.NewSet(config.Registries{{Name: "mirror", URL: host, Insecure: true}}, registry.Options{})
 	dir := t.TempDir()
 	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi", mode: 0o755}})

@@ -23,6 +23,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // faultRow appends one row of the fault table (hack/faults.sh) to the file
@@ -205,7 +206,7 @@ func TestRacePushSameVersion(t *testing.T) {
 		host string
 	}{
 		{"at once", reg.Host},
-		{"both find the tag free", strings.TrimPrefix(barrier.URL, "http://")},
+		{"both find the tag free", testutil.Host(barrier)},
 	}
 	tries, correct, lost := 0, 0, 0
 	longest := time.Duration(0)

@@ -15,6 +15,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // Short timeouts and retries, so that faults show fast.
@@ -54,7 +55,7 @@ var wholeFaults = []faultRegistry{
 // with headers and half the body, then stall), and healthy at back.
 func stallOn(t *testing.T, match func(*http.Request) bool, midBody bool) (front, back string) {
 	t.Helper()
-	reg := quietRegistry(nil)
+	reg := testutil.QuietRegistry()
 	healthy := httptest.NewServer(reg)
 	t.Cleanup(healthy.Close)
 	front = faultnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +74,7 @@ func stallOn(t *testing.T, match func(*http.Request) bool, midBody bool) (front,
 		}
 		reg.ServeHTTP(w, r)
 	}))
-	return front, strings.TrimPrefix(healthy.URL, "http://")
+	return front, testutil.Host(healthy)
 }
 
 func checkFault(t *testing.T, err error, f faultRegistry, hostport string) {

@@ -13,12 +13,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func TestBlobReader(t *testing.T) {
 	noDockerConfig(t)
-	s := inProcess(t, basicAuth("ci", "s3cret"))
-	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
+	s := testutil.Registry(t, testutil.BasicAuth("ci", "s3cret"))
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +64,8 @@ func TestBlobReader(t *testing.T) {
 
 func TestBlobReaderNeedsCredentials(t *testing.T) {
 	noDockerConfig(t)
-	s := inProcess(t, basicAuth("ci", "s3cret"))
-	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s), Insecure: true}, Backoff: fastBackoff})
+	s := testutil.Registry(t, testutil.BasicAuth("ci", "s3cret"))
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s), Insecure: true}, Backoff: fastBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,28 +16,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 var fastBackoff = remote.Backoff{Duration: 1, Factor: 1, Steps: 2}
-
-// inProcess serves go-containerregistry's registry, optionally wrapped.
-func inProcess(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
-	t.Helper()
-	var h http.Handler = ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return s
-}
-
-func host(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
 
 // noDockerConfig points the Docker config lookup at an empty directory.
 func noDockerConfig(t *testing.T) {
@@ -230,26 +215,9 @@ func TestDescribeDockerConfig(t *testing.T) {
 	}
 }
 
-// basicAuth wraps h to require user:pass, answering like docker-registry.
-func basicAuth(user, pass string) func(http.Handler) http.Handler {
-	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			u, p, ok := r.BasicAuth()
-			if !ok || u != user || p != pass {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-}
-
 func TestAuthErrors(t *testing.T) {
 	noDockerConfig(t)
-	s := inProcess(t, basicAuth("ci", "right-password"))
+	s := testutil.Registry(t, testutil.BasicAuth("ci", "right-password"))
 	tests := []struct {
 		name      string
 		user      string
@@ -258,15 +226,15 @@ func TestAuthErrors(t *testing.T) {
 		wantAnon  bool
 		wantFound bool
 	}{
-		{"anonymous", "", "", []string{"requires authentication", "no credentials found", "SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD (not set)", "docker login " + host(s), "set SLIPWAY_REGISTRY_DEV_USERNAME and SLIPWAY_REGISTRY_DEV_PASSWORD"}, true, false},
-		{"wrong password", "ci", "wrong-password", []string{"rejected the credentials from SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD", "docker login " + host(s)}, false, false},
+		{"anonymous", "", "", []string{"requires authentication", "no credentials found", "SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD (not set)", "docker login " + testutil.Host(s), "set SLIPWAY_REGISTRY_DEV_USERNAME and SLIPWAY_REGISTRY_DEV_PASSWORD"}, true, false},
+		{"wrong password", "ci", "wrong-password", []string{"rejected the credentials from SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD", "docker login " + testutil.Host(s)}, false, false},
 		{"right password", "ci", "right-password", nil, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("SLIPWAY_REGISTRY_DEV_USERNAME", tt.user)
 			t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", tt.pass)
-			c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
+			c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +265,7 @@ func TestAuthErrors(t *testing.T) {
 			if strings.Contains(msg, "password") && tt.pass != "" && strings.Contains(msg, tt.pass) {
 				t.Errorf("message shows the password: %s", msg)
 			}
-			if !strings.HasPrefix(msg, "target registry dev ("+host(s)+")") {
+			if !strings.HasPrefix(msg, "target registry dev ("+testutil.Host(s)+")") {
 				t.Errorf("message does not start with the side and host: %s", msg)
 			}
 		})
@@ -326,18 +294,18 @@ func TestClassifyStatus(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer s.Close()
-			c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s), Insecure: true}, Backoff: fastBackoff})
+			c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s), Insecure: true}, Backoff: fastBackoff})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref, _ := c.ParseReference(host(s) + "/app:1")
+			ref, _ := c.ParseReference(testutil.Host(s) + "/app:1")
 			_, err = remote.Get(ref, c.RemoteOptions(context.Background())...)
 			err = c.Classify(err, "source")
 			t.Log(err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "source registry dev ("+host(s)+")") {
+			if !strings.Contains(err.Error(), tt.text) || !strings.HasPrefix(err.Error(), "source registry dev ("+testutil.Host(s)+")") {
 				t.Errorf("message = %q, want it to start with the side and host and say %q", err, tt.text)
 			}
 		})
@@ -353,10 +321,9 @@ func TestClassifyConnection(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 
-	tlsServer := httptest.NewTLSServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	defer tlsServer.Close()
-	plain := inProcess(t, nil)
-	tlsHost := strings.TrimPrefix(tlsServer.URL, "https://")
+	tlsServer := testutil.TLSRegistry(t)
+	plain := testutil.Registry(t, nil)
+	tlsHost := testutil.Host(tlsServer)
 
 	tests := []struct {
 		name string
@@ -366,7 +333,7 @@ func TestClassifyConnection(t *testing.T) {
 	}{
 		{"refused", config.Registry{URL: closed, Insecure: true}, ErrUnreachable, "unreachable"},
 		{"untrusted certificate", config.Registry{URL: tlsHost}, ErrTLS, "insecure: true"},
-		{"plain HTTP registry without insecure", config.Registry{URL: host(plain)}, ErrTLS, "plain HTTP"},
+		{"plain HTTP registry without insecure", config.Registry{URL: testutil.Host(plain)}, ErrTLS, "plain HTTP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -397,9 +364,8 @@ func TestClassifyPassesThrough(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	s := httptest.NewTLSServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	defer s.Close()
-	h := strings.TrimPrefix(s.URL, "https://")
+	s := testutil.TLSRegistry(t)
+	h := testutil.Host(s)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
@@ -438,7 +404,7 @@ func TestTLS(t *testing.T) {
 func TestRetriesServerErrors(t *testing.T) {
 	var fails atomic.Int32
 	fails.Store(2)
-	s := inProcess(t, func(h http.Handler) http.Handler {
+	s := testutil.Registry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") && fails.Add(-1) >= 0 {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -447,11 +413,11 @@ func TestRetriesServerErrors(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	c, err := New(Options{Registry: config.Registry{URL: host(s), Insecure: true}, Backoff: remote.Backoff{Duration: 1, Factor: 1, Steps: 4}})
+	c, err := New(Options{Registry: config.Registry{URL: testutil.Host(s), Insecure: true}, Backoff: remote.Backoff{Duration: 1, Factor: 1, Steps: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := c.ParseReference(host(s) + "/app:1")
+	ref, _ := c.ParseReference(testutil.Host(s) + "/app:1")
 	img, _ := random.Image(100, 1)
 	opts := c.RemoteOptions(context.Background())
 	if err := remote.Write(ref, img, opts...); err != nil {
@@ -463,8 +429,8 @@ func TestRetriesServerErrors(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	s := inProcess(t, nil)
-	c, err := New(Options{Registry: config.Registry{URL: host(s), Insecure: true}})
+	s := testutil.Registry(t, nil)
+	c, err := New(Options{Registry: config.Registry{URL: testutil.Host(s), Insecure: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,9 +511,8 @@ func mustRepo(t *testing.T, s string) name.Repository {
 var _ authn.Keychain = (*keychain)(nil)
 
 func TestResolve(t *testing.T) {
-	s := httptest.NewServer(ggcr.New())
-	defer s.Close()
-	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: host(s) + "/team", Insecure: true}})
+	s := testutil.Registry(t)
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

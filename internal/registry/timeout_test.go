@@ -19,6 +19,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/faultnet"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // testTimeouts are short, so that faults show fast; Within catches hangs.
@@ -73,13 +74,13 @@ func TestTimeoutFaults(t *testing.T) {
 	layerSize, _ := layers[0].Size()
 
 	healthy := func(t *testing.T) string {
-		s := inProcess(t, stallBlobs)
-		c := faultClient(t, host(s), true)
+		s := testutil.Registry(t, stallBlobs)
+		c := faultClient(t, testutil.Host(s), true)
 		repo, _ := c.Repo("hello")
 		if err := remote.Write(repo.Tag("1.0.0"), img, c.RemoteOptions(context.Background())...); err != nil {
 			t.Fatal(err)
 		}
-		return host(s)
+		return testutil.Host(s)
 	}
 	faults := []struct {
 		name     string

@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -120,10 +122,8 @@ func TestPushTagConflict(t *testing.T) {
 
 func TestPushTagAuthFailure(t *testing.T) {
 	const token = "s3cr3t-t0ken"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-		http.Error(w, "no", http.StatusUnauthorized)
-	}))
+	// A remote that takes none of the credentials tried.
+	srv := httptest.NewServer(testutil.BasicAuth("alice", "right")(http.NotFoundHandler()))
 	defer srv.Close()
 
 	tr := newTestRepo(t)
