@@ -200,6 +200,20 @@ pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from:
 		t.Errorf("a file key needs no CI secret, yet:\n%s", text)
 	}
 
+	// With signing.promote, promote signs too: it gets the key.
+	withPromote := loadText(t, strings.Replace(proj, "{key: env://SHOP_KEY}", "{key: env://SHOP_KEY, promote: true}", 1), ci)
+	files, err = Generate(GitHub, withPromote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = string(files[0].Content)
+	if n := strings.Count(text, "SLIPWAY_SIGNING_PASSWORD: ${{ secrets.SHOP_KEY_PASSWORD }}"); n != 2 {
+		t.Errorf("with signing.promote the password reaches %d steps, want push and promote:\n%s", n, text)
+	}
+	if !strings.Contains(text, "#   SHOP_KEY: the signing key's PEM (slipway.yaml signing.key), for push and promote steps") {
+		t.Errorf("the header does not say promote gets the key:\n%s", text)
+	}
+
 	// A name no validation checked does not reach a file.
 	bad := loadText(t, proj, ci)
 	bad.Project.Signing.Key = "env://X}}; curl evil"

@@ -96,6 +96,7 @@ type credential struct {
 	vars     []string // one variable, or the username and password variables
 	registry string   // the registry a username and password are for
 	envs     []string // the environments whose deploy steps get a credVerify
+	promote  bool     // a credSigning goes to promote steps too (signing.promote)
 	about    string   // what a credSigning or credVerify holds
 }
 
@@ -322,7 +323,7 @@ func (c credential) usedBy(st *step) bool {
 	case credFile:
 		return st.kind == config.StepDeploy
 	case credSigning:
-		return st.kind == config.StepPush
+		return st.kind == config.StepPush || (c.promote && st.kind == config.StepPromote)
 	case credVerify:
 		for _, e := range c.envs {
 			if st.kind == config.StepDeploy && st.deploy == e {
@@ -354,10 +355,11 @@ const (
 
 // signingCreds returns the credentials slipway.yaml's keys need in CI, as
 // secret texts whose IDs are the variable names: signing.key env://NAME
-// gives push steps NAME (the private key's PEM) and
-// SLIPWAY_SIGNING_PASSWORD from the secret NAME_PASSWORD; verify.key
-// env://NAME gives that environment's deploy steps NAME. Promote copies
-// signatures and signs nothing, so it gets no key. A variable that ci.yaml's
+// gives push steps (and promote steps, with signing.promote) NAME (the
+// private key's PEM) and SLIPWAY_SIGNING_PASSWORD from the secret
+// NAME_PASSWORD; verify.key env://NAME gives that environment's deploy
+// steps NAME. Without signing.promote, promote copies signatures and signs
+// nothing, so it gets no key. A variable that ci.yaml's
 // credentials or env already fill is left to them. A file key needs nothing
 // from CI (it is in the checkout, or put there by a task).
 func signingCreds(proj *config.Project, have []credential, env []envVar) ([]credential, error) {
@@ -386,11 +388,11 @@ func signingCreds(proj *config.Project, have []credential, env []envVar) ([]cred
 	if proj.Signing != nil {
 		if name := keyVar("signing.key", proj.Signing.Key); name != "" {
 			if !filled[name] {
-				out = append(out, credential{purpose: "signing.key", id: name, kind: credSigning, vars: []string{name},
+				out = append(out, credential{purpose: "signing.key", id: name, kind: credSigning, vars: []string{name}, promote: proj.Signing.Promote,
 					about: "the signing key's PEM (slipway.yaml signing.key)"})
 			}
 			if !filled[signingPasswordVar] && !filled[cosignPasswordVar] {
-				out = append(out, credential{purpose: "signing.key password", id: name + "_PASSWORD", kind: credSigning, vars: []string{signingPasswordVar},
+				out = append(out, credential{purpose: "signing.key password", id: name + "_PASSWORD", kind: credSigning, vars: []string{signingPasswordVar}, promote: proj.Signing.Promote,
 					about: "the signing key's password"})
 			}
 		}
@@ -440,6 +442,9 @@ func (c credential) what() string {
 	case credGit:
 		return "pushes release tags to this repository, for the release step"
 	case credSigning:
+		if c.promote {
+			return c.about + ", for push and promote steps"
+		}
 		return c.about + ", for push steps"
 	case credVerify:
 		return c.about + ", for deploy " + strings.Join(c.envs, ", deploy ")
