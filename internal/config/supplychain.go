@@ -11,7 +11,7 @@ import (
 type Signing struct {
 	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD"`
 	// Attest lists the attestations pushed with each image.
-	Attest []string `yaml:"attest" doc:"attestations signed with the key and pushed beside the signature (cosign's sha256-HEX.att): provenance (SLSA provenance v1 from the build record), sbom (SPDX 2.3 of the files put in the image)"`
+	Attest []string `yaml:"attest" doc:"attestations signed with the key and pushed beside the signature (cosign's sha256-HEX.att): provenance (SLSA provenance v1 from the build record), sbom (SPDX 2.3 of the build's layers: files with digests, Go modules of Go binaries, Java archives' manifests)"`
 	// Promote makes promote sign too.
 	Promote bool `yaml:"promote" doc:"promote signs too: the digest in the target registry (unless the key's signature came along) and the promotion record, as a signed attestation (predicate type https://github.com/slipwayhq/slipway/promotion/v1); promote --sign does the same for one run"`
 }

@@ -1,12 +1,27 @@
 package flow
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
@@ -21,8 +36,9 @@ const BuildType = "https://github.com/slipwayhq/slipway/build/v1"
 const BuilderID = "https://github.com/slipwayhq/slipway"
 
 // attestPushed signs and pushes the attestations kinds (provenance, sbom)
-// about the pushed image, made from its build record.
-func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, kinds []string, rec image.Record, res *image.PushResult, rep progress.Reporter) error {
+// about the pushed image, made from its build record and, for the SBOM,
+// the layers in the build output's OCI layout.
+func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, kinds []string, output string, rec image.Record, res *image.PushResult, rep progress.Reporter) error {
 	ref, err := name.NewDigest(res.Reference, client.NameOptions()...)
 	if err != nil {
 		return fmt.Errorf("attesting %s: %w", res.Reference, err)
@@ -36,7 +52,11 @@ func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, k
 		case "provenance":
 			predicate = Provenance(rec)
 		case "sbom":
-			predicate = SBOM(rec, ref.Context().Name())
+			layers, err := ScanLayers(filepath.Join(output, image.LayoutDir), rec)
+			if err != nil {
+				return fmt.Errorf("attesting %s: %w", res.Reference, err)
+			}
+			predicate = SBOM(rec, ref.Context().Name(), layers)
 		}
 		predicateType, err := predicateTypeOf(k)
 		if err != nil {
@@ -87,15 +107,29 @@ type ProvenancePredicate struct {
 	RunDetails struct {
 		Builder struct {
 			ID string `json:"id"`
+			// Version is Slipway's version, when the binary knows it.
+			Version map[string]string `json:"version,omitempty"`
 		} `json:"builder"`
 	} `json:"runDetails"`
 }
 
+// slipwayVersion is the version the Go toolchain stamped on this binary
+// (its module version, from a tag or a pseudo-version), or "".
+var slipwayVersion = func() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "(devel)" {
+		return ""
+	}
+	return info.Main.Version
+}()
+
 // Provenance is the SLSA provenance v1 of a build, from its record only,
 // so the same image always gets the same statement: the app, version,
-// platforms and source commit asked for, and the commit and base image
-// (by digest) the build used. It holds no time or host: a push that runs
-// again adds nothing.
+// platforms and source commit asked for, the digest of the build settings
+// (internalParameters.inputsHash: configuration, base, ignore patterns,
+// platforms), the commit and base image (by digest) the build used, and
+// Slipway as the builder, with its version when the binary knows it. It
+// holds no time or host: a push that runs again adds nothing.
 func Provenance(rec image.Record) ProvenancePredicate {
 	var p ProvenancePredicate
 	bd := &p.BuildDefinition
@@ -127,6 +161,9 @@ func Provenance(rec image.Record) ProvenancePredicate {
 		bd.ResolvedDependencies = append(bd.ResolvedDependencies, d)
 	}
 	p.RunDetails.Builder.ID = BuilderID
+	if slipwayVersion != "" {
+		p.RunDetails.Builder.Version = map[string]string{"slipway": slipwayVersion}
+	}
 	return p
 }
 
@@ -149,15 +186,20 @@ type SPDXCreationInfo struct {
 	Creators []string `json:"creators"`
 }
 
-// SPDXPackage is an SPDX package: the image, or its base.
+// SPDXPackage is an SPDX package: the image, its base, a layer, a Go
+// module or a Java archive.
 type SPDXPackage struct {
 	SPDXID           string            `json:"SPDXID"`
 	Name             string            `json:"name"`
 	VersionInfo      string            `json:"versionInfo,omitempty"`
+	PackageFileName  string            `json:"packageFileName,omitempty"`
+	Supplier         string            `json:"supplier,omitempty"`
 	DownloadLocation string            `json:"downloadLocation"`
 	FilesAnalyzed    bool              `json:"filesAnalyzed"`
+	Checksums        []SPDXChecksum    `json:"checksums,omitempty"`
 	PrimaryPurpose   string            `json:"primaryPackagePurpose,omitempty"`
 	ExternalRefs     []SPDXExternalRef `json:"externalRefs,omitempty"`
+	Comment          string            `json:"comment,omitempty"`
 }
 
 // SPDXExternalRef is a package URL.
@@ -176,7 +218,7 @@ type SPDXFile struct {
 	CopyrightText    string         `json:"copyrightText"`
 }
 
-// SPDXChecksum is one checksum of a file.
+// SPDXChecksum is one checksum of a file or package.
 type SPDXChecksum struct {
 	Algorithm string `json:"algorithm"`
 	Value     string `json:"checksumValue"`
@@ -189,13 +231,16 @@ type SPDXRelationship struct {
 	Related string `json:"relatedSpdxElement"`
 }
 
-// SBOM is an SPDX 2.3 document of the image repo@rec.Digest, from its
-// build record: the image as a container package, its base image by
-// digest, and every regular file Slipway put in it (by its path in the
-// project) with its SHA-256. It does not look inside the files: packages
-// compiled into a binary are not listed. Like Provenance it is the same
-// for the same image.
-func SBOM(rec image.Record, repo string) SPDXDocument {
+// SBOM is an SPDX 2.3 document of the image repo@rec.Digest: the image as a
+// container package, its base image by digest, and, from layers (what
+// ScanLayers found in the layers Slipway added), each layer as a package
+// that CONTAINS its regular files (by their path in the image, with their
+// SHA-256), the main module of each Go binary with the modules compiled
+// into it (DEPENDS_ON, from its build info) and each Java archive by its
+// manifest's Implementation-Title and -Version. Without layers it lists the
+// build record's input files by their path in the project instead. Like
+// Provenance it is the same for the same image.
+func SBOM(rec image.Record, repo string, layers []LayerContents) SPDXDocument {
 	const none = "NOASSERTION"
 	doc := SPDXDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT",
@@ -203,25 +248,292 @@ func SBOM(rec image.Record, repo string) SPDXDocument {
 		DocumentNamespace: "https://spdx.org/spdxdocs/slipway/" + repo + "/" + rec.Digest,
 		CreationInfo:      SPDXCreationInfo{Created: rec.Created.UTC().Format(time.RFC3339), Creators: []string{"Tool: slipway"}},
 	}
+	rel := func(a, typ, b string) {
+		doc.Relationships = append(doc.Relationships, SPDXRelationship{a, typ, b})
+	}
 	img := SPDXPackage{SPDXID: "SPDXRef-Image", Name: rec.App, VersionInfo: rec.Version, DownloadLocation: none, PrimaryPurpose: "CONTAINER"}
 	if alg, hex, ok := strings.Cut(rec.Digest, ":"); ok {
 		img.ExternalRefs = []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl",
 			Locator: "pkg:oci/" + rec.App + "@" + alg + "%3A" + hex + "?repository_url=" + repo}}
+		img.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
 	}
 	doc.Packages = append(doc.Packages, img)
-	doc.Relationships = append(doc.Relationships, SPDXRelationship{"SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image"})
+	rel("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image")
 	if rec.Base != nil {
-		doc.Packages = append(doc.Packages, SPDXPackage{SPDXID: "SPDXRef-Base", Name: rec.Base.Name, VersionInfo: rec.Base.Digest, DownloadLocation: none})
-		doc.Relationships = append(doc.Relationships, SPDXRelationship{"SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base"})
-	}
-	for i, f := range rec.Files {
-		if f.SHA256 == "" {
-			continue // directories and links
+		base := SPDXPackage{SPDXID: "SPDXRef-Base", Name: rec.Base.Name, VersionInfo: rec.Base.Digest, DownloadLocation: none, PrimaryPurpose: "CONTAINER"}
+		if alg, hex, ok := strings.Cut(rec.Base.Digest, ":"); ok {
+			base.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
+			if purl := ociPURL(rec.Base.Name, rec.Base.Digest); purl != "" {
+				base.ExternalRefs = []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}
+			}
 		}
-		id := fmt.Sprintf("SPDXRef-File-%d", i)
-		doc.Files = append(doc.Files, SPDXFile{SPDXID: id, FileName: "./" + strings.TrimPrefix(f.Path, "/"),
-			Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: none, CopyrightText: none})
-		doc.Relationships = append(doc.Relationships, SPDXRelationship{"SPDXRef-Image", "CONTAINS", id})
+		doc.Packages = append(doc.Packages, base)
+		rel("SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base")
+	}
+	if layers == nil {
+		for i, f := range rec.Files {
+			if f.SHA256 == "" {
+				continue // directories and links
+			}
+			id := fmt.Sprintf("SPDXRef-File-%d", i)
+			doc.Files = append(doc.Files, SPDXFile{SPDXID: id, FileName: "./" + strings.TrimPrefix(f.Path, "/"),
+				Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: none, CopyrightText: none})
+			rel("SPDXRef-Image", "CONTAINS", id)
+		}
+		return doc
+	}
+	purls := map[string]string{} // package URL -> SPDX ID, each module once
+	module := func(path, version string) string {
+		purl := "pkg:golang/" + path
+		if version != "" && version != "(devel)" {
+			purl += "@" + version
+		}
+		if id, ok := purls[purl]; ok {
+			return id
+		}
+		id := fmt.Sprintf("SPDXRef-Package-go-%d", len(purls))
+		purls[purl] = id
+		doc.Packages = append(doc.Packages, SPDXPackage{SPDXID: id, Name: path, VersionInfo: version, DownloadLocation: none,
+			PrimaryPurpose: "LIBRARY", ExternalRefs: []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}})
+		return id
+	}
+	files, jars := 0, 0
+	for i, l := range layers {
+		lid := fmt.Sprintf("SPDXRef-Layer-%d", i)
+		lp := SPDXPackage{SPDXID: lid, Name: "layer " + l.Digest, DownloadLocation: none, Comment: "diffID " + l.DiffID + "; platforms " + strings.Join(l.Platforms, ", ")}
+		if alg, hex, ok := strings.Cut(l.Digest, ":"); ok {
+			lp.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
+		}
+		doc.Packages = append(doc.Packages, lp)
+		rel("SPDXRef-Image", "CONTAINS", lid)
+		for _, f := range l.Files {
+			fid := fmt.Sprintf("SPDXRef-File-%d", files)
+			files++
+			doc.Files = append(doc.Files, SPDXFile{SPDXID: fid, FileName: "." + f.Path,
+				Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: none, CopyrightText: none})
+			rel(lid, "CONTAINS", fid)
+			if g := f.Go; g != nil {
+				main := module(g.Main.Path, g.Main.Version)
+				doc.Packages[indexOf(doc.Packages, main)].PrimaryPurpose = "APPLICATION"
+				rel(fid, "GENERATED_FROM", main)
+				rel(main, "DEPENDS_ON", module("stdlib", g.GoVersion))
+				for _, d := range g.Deps {
+					if d.Replace != nil {
+						d = d.Replace
+					}
+					rel(main, "DEPENDS_ON", module(d.Path, d.Version))
+				}
+			}
+			if j := f.Java; j != nil {
+				jid := fmt.Sprintf("SPDXRef-Package-java-%d", jars)
+				jars++
+				jp := SPDXPackage{SPDXID: jid, Name: cmp.Or(j.Title, path.Base(f.Path)), VersionInfo: j.Version, PackageFileName: "." + f.Path,
+					DownloadLocation: none, PrimaryPurpose: "ARCHIVE", Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}}
+				if j.Vendor != "" {
+					jp.Supplier = "Organization: " + j.Vendor
+				}
+				doc.Packages = append(doc.Packages, jp)
+				rel(fid, "GENERATED_FROM", jid)
+			}
+		}
 	}
 	return doc
+}
+
+func indexOf(ps []SPDXPackage, id string) int {
+	return slices.IndexFunc(ps, func(p SPDXPackage) bool { return p.SPDXID == id })
+}
+
+// ociPURL is the package URL of the image name (REGISTRY/REPO[:TAG]) at
+// digest, or "" when name does not parse.
+func ociPURL(ref, digest string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	repo := r.Context()
+	last := repo.RepositoryStr()
+	if i := strings.LastIndex(last, "/"); i >= 0 {
+		last = last[i+1:]
+	}
+	return "pkg:oci/" + last + "@" + strings.Replace(digest, ":", "%3A", 1) + "?repository_url=" + repo.Name()
+}
+
+// LayerContents is what ScanLayers found in one layer.
+type LayerContents struct {
+	Digest    string   // the layer blob's digest
+	DiffID    string   // its uncompressed digest
+	Platforms []string // the platforms whose image has it
+	Files     []ContentFile
+}
+
+// ContentFile is a regular file of a layer.
+type ContentFile struct {
+	Path   string // in the image: /app/hello
+	SHA256 string
+	Go     *debug.BuildInfo // a Go binary's build info
+	Java   *JavaManifest    // a Java archive's manifest
+}
+
+// JavaManifest is what a Java archive's META-INF/MANIFEST.MF says of it.
+type JavaManifest struct {
+	Title, Version, Vendor string
+}
+
+// maxInspect bounds the size of a file read whole to look inside it (a Go
+// binary's build info, a Java archive's manifest); a larger one is hashed
+// only, streaming.
+const maxInspect = 256 << 20
+
+// ScanLayers reads the layers the build added to each platform's image
+// (those after rec's BaseLayers) from the OCI layout in dir: every regular
+// file with its SHA-256, the build info of ELF files that are Go binaries
+// and the manifest of .jar, .war and .ear files. A layer shared by
+// platforms is read once.
+func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
+	lp := layout.Path(dir)
+	platforms := rec.Platforms
+	if len(platforms) == 0 {
+		platforms = []image.PlatformRecord{{Digest: rec.Digest}}
+	}
+	out := []LayerContents{}
+	seen := map[string]int{}
+	for _, p := range platforms {
+		h, err := v1.NewHash(p.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
+		}
+		img, err := lp.Image(h)
+		if err != nil {
+			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
+		}
+		for _, l := range layers[min(p.BaseLayers, len(layers)):] {
+			d, err := l.Digest()
+			if err != nil {
+				return nil, fmt.Errorf("scanning a layer of %s: %w", p.Platform, err)
+			}
+			if i, ok := seen[d.String()]; ok {
+				out[i].Platforms = append(out[i].Platforms, p.Platform)
+				continue
+			}
+			lc, err := scanLayer(l)
+			if err != nil {
+				return nil, fmt.Errorf("scanning layer %s of %s: %w", d, p.Platform, err)
+			}
+			lc.Digest, lc.Platforms = d.String(), []string{p.Platform}
+			seen[lc.Digest] = len(out)
+			out = append(out, lc)
+		}
+	}
+	return out, nil
+}
+
+// scanLayer reads one layer's files.
+func scanLayer(l v1.Layer) (LayerContents, error) {
+	var lc LayerContents
+	diff, err := l.DiffID()
+	if err != nil {
+		return lc, err
+	}
+	lc.DiffID = diff.String()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return lc, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	br := bufio.NewReaderSize(nil, 64<<10)
+	var buf bytes.Buffer
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return lc, nil
+		}
+		if err != nil {
+			return lc, err
+		}
+		if hdr.Typeflag != tar.TypeReg || strings.HasPrefix(path.Base(hdr.Name), ".wh.") {
+			continue
+		}
+		f := ContentFile{Path: path.Join("/", hdr.Name)}
+		br.Reset(tr)
+		head, _ := br.Peek(4)
+		ext := strings.ToLower(path.Ext(f.Path))
+		isELF := bytes.Equal(head, []byte("\x7fELF"))
+		isJar := ext == ".jar" || ext == ".war" || ext == ".ear"
+		h := sha256.New()
+		if hdr.Size <= maxInspect && (isELF || isJar) {
+			buf.Reset()
+			if _, err := io.Copy(io.MultiWriter(h, &buf), br); err != nil {
+				return lc, err
+			}
+			r := bytes.NewReader(buf.Bytes())
+			if isELF {
+				if bi, err := buildinfo.Read(r); err == nil {
+					f.Go = bi
+				}
+			} else {
+				f.Java = javaManifest(r)
+			}
+		} else if _, err := io.Copy(h, br); err != nil {
+			return lc, err
+		}
+		f.SHA256 = hex.EncodeToString(h.Sum(nil))
+		lc.Files = append(lc.Files, f)
+	}
+}
+
+// maxManifest bounds the META-INF/MANIFEST.MF read from an archive.
+const maxManifest = 1 << 20
+
+// javaManifest reads the main section of a Java archive's manifest, or
+// returns nil when r is not a zip with one.
+func javaManifest(r *bytes.Reader) *JavaManifest {
+	z, err := zip.NewReader(r, r.Size())
+	if err != nil {
+		return nil
+	}
+	f, err := z.Open("META-INF/MANIFEST.MF")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifest))
+	if err != nil {
+		return nil
+	}
+	attrs := parseManifest(b)
+	return &JavaManifest{
+		Title:   cmp.Or(attrs["Implementation-Title"], attrs["Bundle-Name"], attrs["Specification-Title"]),
+		Version: cmp.Or(attrs["Implementation-Version"], attrs["Bundle-Version"], attrs["Specification-Version"]),
+		Vendor:  cmp.Or(attrs["Implementation-Vendor"], attrs["Bundle-Vendor"], attrs["Specification-Vendor"]),
+	}
+}
+
+// parseManifest reads the main section of a JAR manifest: "Name: value"
+// lines, a line starting with a space continuing the one before, up to the
+// first empty line.
+func parseManifest(b []byte) map[string]string {
+	attrs := map[string]string{}
+	last := ""
+	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
+		switch {
+		case line == "":
+			return attrs
+		case strings.HasPrefix(line, " ") && last != "":
+			attrs[last] += line[1:]
+		default:
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			last = strings.TrimSpace(k)
+			attrs[last] = strings.TrimPrefix(v, " ")
+		}
+	}
+	return attrs
 }

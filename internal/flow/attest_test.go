@@ -1,10 +1,27 @@
 package flow
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/image"
 )
@@ -37,7 +54,8 @@ func TestProvenance(t *testing.T) {
 			`"externalParameters":{"app":"hello","platforms":["linux/amd64","linux/arm64"],"source":{"revision":"` + strings.Repeat("c", 40) + `","uri":"https://git.example.com/team/hello.git"},"version":"1.2.0"}`,
 			`{"uri":"git+https://git.example.com/team/hello.git","digest":{"gitCommit":"` + strings.Repeat("c", 40) + `"}}`,
 			`{"uri":"gcr.io/distroless/static:nonroot","digest":{"sha256":"` + strings.Repeat("b", 64) + `"}}`,
-			`"runDetails":{"builder":{"id":"` + BuilderID + `"}}`,
+			`"runDetails":{"builder":{"id":"` + BuilderID + `"`,
+			`"internalParameters":{"builder":"slipway","inputsHash":"sha256:inputs"}`,
 		}},
 		{"scratch, no remote", scratch, []string{
 			`"resolvedDependencies":[{"digest":{"gitCommit":"` + strings.Repeat("c", 40) + `"}}]`,
@@ -62,8 +80,10 @@ func TestProvenance(t *testing.T) {
 	}
 }
 
-func TestSBOM(t *testing.T) {
-	doc := SBOM(testRecord(), "registry.example.com/team/hello")
+// TestSBOMFromRecord is the SBOM without scanned layers: the build
+// record's input files.
+func TestSBOMFromRecord(t *testing.T) {
+	doc := SBOM(testRecord(), "registry.example.com/team/hello", nil)
 	b, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -82,5 +102,210 @@ func TestSBOM(t *testing.T) {
 	}
 	if len(doc.Files) != 1 {
 		t.Errorf("files = %+v, want only the regular file", doc.Files)
+	}
+}
+
+// layoutWith writes an OCI layout in a temporary directory holding one
+// image per platform: a base layer, then a layer of files (path in the
+// image -> content), and returns the directory and the build record.
+func layoutWith(t *testing.T, files map[string][]byte, platforms ...string) (string, image.Record) {
+	t.Helper()
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range append([]string{"app/"}, names...) {
+		if strings.HasSuffix(n, "/") {
+			if err := tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(files[n]))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "app/link", Typeflag: tar.TypeSymlink, Linkname: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Uncompressed, so that large test binaries need no compressing.
+	ours := static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer)
+	base, err := random.Layer(512, types.OCIUncompressedLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := image.Record{Digest: "sha256:" + strings.Repeat("a", 64), App: "hello", Version: "1.0.0"}
+	for _, p := range platforms {
+		img, err := mutate.AppendLayers(empty.Image, base, ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lp.AppendImage(img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		rec.Platforms = append(rec.Platforms, image.PlatformRecord{Platform: p, Digest: d.String(), BaseLayers: 1})
+	}
+	return dir, rec
+}
+
+// jar is a Java archive whose manifest has the given main section.
+func jar(t *testing.T, manifest string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	w, err := z.Create("META-INF/MANIFEST.MF")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(manifest)); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// goBuild builds the main package pkg of the module in dir for linux, as
+// hello-go's Makefile does.
+func goBuild(t *testing.T, dir, pkg string) []byte {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command to build Go binaries")
+	}
+	out := filepath.Join(t.TempDir(), "bin")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOWORK=off", "GOFLAGS=")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSBOMContents scans the layers of an image holding hello-go, a Go
+// binary with module dependencies, a Java archive and a text file:
+// the SBOM lists each file by its path in the image with its SHA-256 (not
+// the base layer's), the layer, the Go main modules with the modules
+// compiled in and their Go version, and the archive by its manifest.
+func TestSBOMContents(t *testing.T) {
+	files := map[string][]byte{
+		"app/hello":       goBuild(t, filepath.Join("..", "..", "examples", "hello-go"), "."),
+		"app/gomodules":   goBuild(t, ".", "./testdata/gomodules"),
+		"app/greeter.jar": jar(t, "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.1.\r\n 0\r\nImplementation-Vendor: Example\r\n\r\nName: other\r\nImplementation-Title: not-main\r\n"),
+		"app/README":      []byte("hello\n"),
+	}
+	dir, rec := layoutWith(t, files, "linux/amd64", "linux/arm64")
+	layers, err := ScanLayers(dir, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 1 || len(layers[0].Platforms) != 2 {
+		t.Fatalf("layers %+v; want the one layer the build added, shared by both platforms", layers)
+	}
+	doc := SBOM(rec, "registry.example.com/team/hello", layers)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+	pkg := func(name string) *SPDXPackage {
+		for i := range doc.Packages {
+			if doc.Packages[i].Name == name {
+				return &doc.Packages[i]
+			}
+		}
+		return nil
+	}
+	related := func(from, typ, to string) bool {
+		return slices.Contains(doc.Relationships, SPDXRelationship{from, typ, to})
+	}
+
+	// Files, by their path in the image, in their layer.
+	if len(doc.Files) != len(files) {
+		t.Errorf("files %+v; want the %d regular files of the build's layer", doc.Files, len(files))
+	}
+	for _, f := range doc.Files {
+		content, ok := files[strings.TrimPrefix(f.FileName, "./")]
+		if !ok || f.Checksums[0].Value != sum(content) {
+			t.Errorf("file %+v does not match the layer", f)
+		}
+		if !related("SPDXRef-Layer-0", "CONTAINS", f.SPDXID) {
+			t.Errorf("file %s is not contained by its layer", f.FileName)
+		}
+	}
+	if !related("SPDXRef-Image", "CONTAINS", "SPDXRef-Layer-0") {
+		t.Error("the image does not contain its layer")
+	}
+
+	// Go modules: hello-go's main module and Go version, and the other
+	// binary's dependencies.
+	tests := []struct {
+		name, version, purpose string
+	}{
+		{"example.com/hello", "", "APPLICATION"},
+		{"stdlib", runtime.Version(), "LIBRARY"},
+		{"github.com/slipwayhq/slipway", "", "APPLICATION"},
+		{"github.com/google/go-containerregistry", "v0.22.1", "LIBRARY"},
+		{"github.com/opencontainers/go-digest", "v1.0.0", "LIBRARY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pkg(tt.name)
+			if p == nil {
+				t.Fatalf("no package %s in:\n%s", tt.name, b)
+			}
+			if (tt.version != "" && p.VersionInfo != tt.version) || p.PrimaryPurpose != tt.purpose {
+				t.Errorf("package %+v; want version %q, purpose %s", *p, tt.version, tt.purpose)
+			}
+			if len(p.ExternalRefs) != 1 || !strings.HasPrefix(p.ExternalRefs[0].Locator, "pkg:golang/"+tt.name) {
+				t.Errorf("package %+v; want a pkg:golang URL", *p)
+			}
+		})
+	}
+	helloMain, selfMain := pkg("example.com/hello"), pkg("github.com/slipwayhq/slipway")
+	if helloMain == nil || selfMain == nil {
+		t.FailNow()
+	}
+	if !related(selfMain.SPDXID, "DEPENDS_ON", pkg("github.com/google/go-containerregistry").SPDXID) ||
+		!related(helloMain.SPDXID, "DEPENDS_ON", pkg("stdlib").SPDXID) {
+		t.Error("a main module does not depend on its modules")
+	}
+	if related(helloMain.SPDXID, "DEPENDS_ON", pkg("github.com/google/go-containerregistry").SPDXID) {
+		t.Error("hello-go depends on another binary's modules")
+	}
+
+	// The Java archive, by its manifest's main section.
+	j := pkg("greeter")
+	if j == nil || j.VersionInfo != "2.1.0" || j.Supplier != "Organization: Example" || j.PackageFileName != "./app/greeter.jar" {
+		t.Errorf("java archive package %+v; want greeter 2.1.0 by Example", j)
+	}
+	if pkg("not-main") != nil {
+		t.Error("an entry section of the manifest was read as the archive's")
+	}
+
+	again := SBOM(rec, "registry.example.com/team/hello", layers)
+	if b2, _ := json.Marshal(again); string(b2) != string(b) {
+		t.Error("the SBOM differs between two calls")
 	}
 }

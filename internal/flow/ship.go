@@ -122,7 +122,7 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 	if err != nil {
 		return res, err
 	}
-	return res, attestPushed(ctx, client, signer, p.Signing.Attest, rec, &res, progress.Or(o.Progress))
+	return res, attestPushed(ctx, client, signer, p.Signing.Attest, outputDir(p), rec, &res, progress.Or(o.Progress))
 }
 
 // checkFresh refuses a build record of another commit than HEAD, so a
