@@ -4,6 +4,11 @@
 #   hack/demo.sh down   stop what it started
 # The example is copied to $SLIPWAY_DEMO_DIR (default .demo/) as a git
 # repository of its own, so the demo never tags this repository.
+# As root the app runs on a real node (hack/testenv/node.sh: containerd,
+# kubelet, kube-proxy in a network namespace with no route out) and the demo
+# ends by asking it, through its Service, in dev and in prod. Otherwise, or
+# with SLIPWAY_DEMO_NODE=0, the cluster is simulated (kwok): pods turn Ready
+# but no container runs.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,8 +20,14 @@ reg=$root/hack/testenv/registry.sh
 export SLIPWAY_TESTENV=$work/testenv
 
 k8s=$root/hack/testenv/k8s.sh
+node=$root/hack/testenv/node.sh
+real_node=0
+if [ "$(id -u)" -eq 0 ] && [ "${SLIPWAY_DEMO_NODE:-1}" != 0 ]; then real_node=1; fi
+# The node pulls from both registries: dev's holds its pause image too.
+export SLIPWAY_NODE_REGISTRY_PORT=5000 SLIPWAY_NODE_PULL_PORTS=5001
 
 if [ "${1:-}" = down ]; then
+  if [ -d "$SLIPWAY_TESTENV/node" ]; then "$node" stop; fi
   "$reg" stop 5000 5001
   "$k8s" stop
   exit 0
@@ -62,8 +73,14 @@ step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
 step "slipway push dev"
 "$slipway" push dev
 
-step "a local Kubernetes control plane (context slipway-local; built once, then cached)"
-eval "$("$k8s" start)"
+if [ "$real_node" = 1 ]; then
+  step "a local Kubernetes control plane and a real node (context slipway-local; built once, then cached)"
+  eval "$(SLIPWAY_NODES=0 "$k8s" start)"
+  "$node" start >/dev/null
+else
+  step "a local Kubernetes control plane (context slipway-local; built once, then cached)"
+  eval "$("$k8s" start)"
+fi
 export KUBECONFIG
 
 step "slipway deploy dev   (waits for a verdict; on a re-run: already runs)"
@@ -80,15 +97,33 @@ done
 step "slipway status"
 "$slipway" status
 
-cat >&2 <<'TXT'
+if [ "$real_node" = 1 ]; then
+  kubectl="$("$k8s" bin)/kubectl"
+  for env in dev prod; do
+    # The example's namespaces (examples/hello-go/slipway.yaml).
+    case $env in dev) ns=hello-dev ;; prod) ns=hello ;; esac
+    addr=$("$kubectl" -n "$ns" get svc hello -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')
+    step "ask hello in $env through its Service (ClusterIP $addr, by kube-proxy on the real node)"
+    answer=""
+    for _ in $(seq 1 50); do
+      answer=$(curl -fsS --max-time 2 "http://$addr/" 2>/dev/null) && break
+      sleep 0.2
+    done
+    [ -n "$answer" ] || { echo "hello in $env did not answer on $addr" >&2; exit 1; }
+    echo "$env: $answer"
+  done
+else
+  cat >&2 <<'TXT'
 
 The cluster is simulated (kwok): pods are scheduled and turn Ready, but no
 container runs, so there is no traffic to send to the service. The
 Deployments, ReplicaSets, Services and Ingresses above are real API objects.
+Run the demo as root for a real node, where the app answers.
 TXT
+fi
 
 cat >&2 <<'TXT'
 
 Done. Run `make demo` again: every step says it is up to date.
-`make demo-down` stops the registries and the control plane.
+`make demo-down` stops the registries, the node and the control plane.
 TXT

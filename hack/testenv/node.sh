@@ -49,13 +49,14 @@
 #                        -static, pushed to the node's registry (docker-registry
 #                        on 127.0.0.1) by plain HTTP calls
 #
-# Tests: `make test-node` (as root) runs internal/testenv's TestRealNode*
-# with SLIPWAY_REALNODE=1: the guards (a ClusterIP with kube-proxy stopped, a
+# Tests: `make test` (as root; `make test-node` for these alone) runs
+# internal/testenv's TestRealNode* with SLIPWAY_REALNODE=1: the guards (a ClusterIP with kube-proxy stopped, a
 # pod dialling an outside address, pods and ClusterIPs with the veth gone:
 # each fails on this machine within 2 s), a host snapshot before start equal
 # to the one after stop (also after everything was killed with -9), and
-# examples/hello-go deployed by slipway and answering through its ClusterIP.
-# They are not part of `make test`. Measured here: node Ready ~4 s after the
+# examples/hello-go deployed by slipway and answering through its ClusterIP,
+# verdicts against the real kubelet, and no request lost during rolling
+# deploys under load. `make demo` as root uses the node too. Measured here: node Ready ~4 s after the
 # control plane; two pods Ready with a cold pull ~2-3 s; stop ~2-5 s.
 #
 # Host side effects, all undone by stop: the unreachable guard routes, the
@@ -71,6 +72,12 @@
 # SLIPWAY_K8S_VERSION, SLIPWAY_APISERVER_PORT (16443). The node's own:
 #   SLIPWAY_CONTAINERD_VERSION (v2.4.2)  SLIPWAY_NODE_NAME (slipway-real-node)
 #   SLIPWAY_NODE_REGISTRY_PORT (15050)   SLIPWAY_START_TIMEOUT (seconds, 90)
+#   SLIPWAY_NODE_PULL_PORTS  more registries on the host's 127.0.0.1 the node
+#                            may pull from (plain HTTP), e.g. "5001"; the caller
+#                            runs them
+# The registry on SLIPWAY_NODE_REGISTRY_PORT holds the pause image; start
+# starts it unless one already answers there, and stop stops it (and removes
+# its data) only when start started it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,8 +135,23 @@ host_sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 apt_packages=(containernetworking-plugins iptables runc socat gcc libc6-dev curl docker-registry openssl)
 
-# Start order; stop goes the other way.
-components=(fwd-api-host fwd-api-node fwd-registry-host fwd-registry-node containerd kubelet kube-proxy)
+pull_ports=${SLIPWAY_NODE_PULL_PORTS:-}
+for p in $pull_ports; do
+  [[ $p =~ ^[0-9]{1,5}$ ]] && [ "$p" != "$registry_port" ] && [ "$p" != "$apiserver_port" ] ||
+    { echo "node.sh: SLIPWAY_NODE_PULL_PORTS: $p is not a port of its own" >&2; exit 2; }
+done
+
+# Start order; stop goes the other way. A run's relays for more registries
+# are recorded in $run/pull-ports, so that stop finds them without the
+# environment start had.
+relays=(fwd-api-host fwd-api-node fwd-registry-host fwd-registry-node)
+set_components() {
+  local p
+  relays=(fwd-api-host fwd-api-node fwd-registry-host fwd-registry-node)
+  for p in $pull_ports; do relays+=("fwd-pull-host-$p" "fwd-pull-node-$p"); done
+  components=("${relays[@]}" containerd kubelet kube-proxy)
+}
+set_components
 
 log() { echo "node.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -340,12 +362,16 @@ oom_score = 0
     stream_server_address = '127.0.0.1'
     stream_server_port = '0'
 TOML
-  cat >"$ctr_dir/certs.d/$registry/hosts.toml" <<TOML
-server = "http://$registry"
+  local r
+  for r in "$registry" $(printf '127.0.0.1:%s ' $pull_ports); do
+    mkdir -p "$ctr_dir/certs.d/$r"
+    cat >"$ctr_dir/certs.d/$r/hosts.toml" <<TOML
+server = "http://$r"
 
-[host."http://$registry"]
+[host."http://$r"]
   capabilities = ["pull", "resolve"]
 TOML
+  done
   cat >"$state/cni/net.d/10-$cni_network.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
@@ -400,6 +426,9 @@ evictionHard:
 maxPods: 30
 resolvConf: ""
 clusterDomain: cluster.local
+# No DNS server runs here; an address in the guarded service CIDR keeps the
+# kubelet from warning MissingClusterDNS on every pod, and lookups fail locally.
+clusterDNS: [10.96.0.10]
 registerNode: true
 rotateCertificates: false
 serverTLSBootstrap: false
@@ -536,6 +565,8 @@ args_of() { # COMPONENT: its command line, one argument a line
     fwd-api-node) printf '%s\n' "$(command -v socat)" "TCP-LISTEN:$apiserver_port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$run/api.sock" ;;
     fwd-registry-host) printf '%s\n' "$(command -v socat)" "UNIX-LISTEN:$run/registry.sock,fork,unlink-early,mode=600" "TCP:$registry" ;;
     fwd-registry-node) printf '%s\n' "$(command -v socat)" "TCP-LISTEN:$registry_port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$run/registry.sock" ;;
+    fwd-pull-host-*) printf '%s\n' "$(command -v socat)" "UNIX-LISTEN:$run/pull-${1##*-}.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:${1##*-}" ;;
+    fwd-pull-node-*) printf '%s\n' "$(command -v socat)" "TCP-LISTEN:${1##*-},bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$run/pull-${1##*-}.sock" ;;
     containerd) printf '%s\n' "$ctr_bin/containerd" --config="$ctr_dir/config.toml" ;;
     kubelet)
       printf '%s\n' "$k8s_bin/kubelet" --config="$state/kubelet.yaml" --kubeconfig="$state/kubelet.kubeconfig" \
@@ -546,7 +577,7 @@ args_of() { # COMPONENT: its command line, one argument a line
 }
 
 # in_namespace COMPONENT: does it run inside the node's network namespace?
-in_namespace() { case $1 in fwd-*-host) return 1 ;; *) return 0 ;; esac; }
+in_namespace() { case $1 in fwd-*-host | fwd-*-host-*) return 1 ;; *) return 0 ;; esac; }
 
 running() {
   local c=$1 pid
@@ -674,14 +705,19 @@ start() {
   record_host
   netns_up
   log "network namespace, bridge $bridge ($node_ip) and guards ready after $(since "$t_start") s"
-  # (fd 9, the lock, must not stay open in the registry process.)
-  SLIPWAY_TESTENV=$testenv "$here/registry.sh" start "$registry_port" 2>/dev/null 9>&-
-  echo "$registry_port" >"$run/registry"
+  echo "$pull_ports" >"$run/pull-ports"
+  if curl -fsS -o /dev/null "http://$registry/v2/" 2>/dev/null; then
+    log "pulling from the registry already on $registry"
+  else
+    # (fd 9, the lock, must not stay open in the registry process.)
+    SLIPWAY_TESTENV=$testenv "$here/registry.sh" start "$registry_port" 2>/dev/null 9>&-
+    echo "$registry_port" >"$run/registry"
+  fi
   push_pause
   make_pki
   write_configs
   make_cgroups
-  for c in fwd-api-host fwd-api-node fwd-registry-host fwd-registry-node; do launch "$c"; launched+=("$c"); done
+  for c in "${relays[@]}"; do launch "$c"; launched+=("$c"); done
   launch containerd
   launched+=(containerd)
   wait_for containerd "containerd's socket" containerd_up
@@ -732,9 +768,19 @@ kill_leftovers() {
   log "processes left in the node's namespace or cgroups: $pids"
 }
 
+# recorded_components: the components of the run recorded in $run, when
+# there is one, whatever this environment says.
+recorded_components() {
+  if [ -f "$run/pull-ports" ]; then
+    pull_ports=$(cat "$run/pull-ports")
+    set_components
+  fi
+}
+
 teardown() {
-  local c i
+  local c i wanted=$pull_ports
   mkdir -p "$run"
+  recorded_components
   # The Node object, when the control plane still answers (no wait, no retry).
   if [ -f "$run/kubelet.pid" ] && [ -s "$admin_kubeconfig" ]; then
     kubectl_ delete node "$node_name" --wait=false >/dev/null 2>&1 || true
@@ -790,7 +836,9 @@ teardown() {
     SLIPWAY_TESTENV=$testenv "$here/registry.sh" stop "$(cat "$run/registry")" 2>/dev/null || true
     rm -rf "$testenv/registry-$(cat "$run/registry")" "$run/registry"
   fi
-  rm -rf "$ctr_dir" "$kubelet_dir" "$pod_logs" "$state/cni" "$pki" "$run"/*.sock "$shim_dir"
+  rm -rf "$ctr_dir" "$kubelet_dir" "$pod_logs" "$state/cni" "$pki" "$run"/*.sock "$shim_dir" "$run/pull-ports"
+  pull_ports=$wanted
+  set_components
   # The guard goes last: until here a packet for a pod or a ClusterIP fails on the host.
   if [ -f "$run/guard" ]; then
     unguard
@@ -802,6 +850,7 @@ teardown() {
 
 status() {
   local c n=0
+  recorded_components
   for c in "${components[@]}"; do
     if running "$c"; then
       echo "$c running (pid $(cat "$run/$c.pid"))"

@@ -11,14 +11,14 @@ import (
 )
 
 // NodeEnv, when "1", runs the tests that need a real node (containerd,
-// runc, kubelet and kube-proxy from hack/testenv/node.sh); make test-node
-// sets it. They are skipped otherwise, so that make test never depends on
-// a real node.
+// runc, kubelet and kube-proxy from hack/testenv/node.sh); make test sets
+// it when run as root, make test-node always. They are skipped otherwise,
+// so that go test ./... needs no node.
 const NodeEnv = "SLIPWAY_REALNODE"
 
 // ErrNoNode is returned by StartNode when NodeEnv is not "1" or the
 // process is not root.
-var ErrNoNode = errors.New("the real node is off; run make test-node (root, " + NodeEnv + "=1)")
+var ErrNoNode = errors.New("the real node is off; run make test as root (" + NodeEnv + "=1)")
 
 // NodeClusterPorts are the ports of the control plane a real node joins in
 // tests, apart from make demo's (k8s.sh defaults) and make test's
@@ -48,7 +48,7 @@ type Node struct {
 func RequireNode(t testing.TB) {
 	t.Helper()
 	if os.Getenv(NodeEnv) != "1" {
-		t.Skipf("needs a real node: run make test-node (sets %s=1)", NodeEnv)
+		t.Skipf("needs a real node: run make test as root (sets %s=1)", NodeEnv)
 	}
 	if os.Geteuid() != 0 {
 		t.Fatalf("%s=1 needs root (network namespace, cgroups, mounts)", NodeEnv)
