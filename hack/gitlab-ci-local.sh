@@ -9,12 +9,16 @@
 #  1. A copy whose ciBuild fails (its command is `exit 1`): the pipeline
 #     fails at ciBuild and pushes nothing: no tag in the remote, no
 #     repository in either registry, no Deployment.
-#  2. The example as committed: every job from ciBuild to deploy-dev and
-#     promote-dev-to-rc passes, deploy-prod waits as a manual job; then it is
-#     run by name, as a person pressing play would. Each job's output must
-#     hold the step summaries slipway prints on a workstation; the remote
-#     must have tag v0.1.0, both registries 0.1.0 with one digest, and
-#     docs-dev and docs-prod a Deployment of that digest.
+#  2. The example as committed, plus signing.key env://DOCS_SIGNING_KEY and
+#     a verify key for prod in DOCS_VERIFY_KEY, given as CI/CD variables
+#     (a gitlab-ci-local variables file): every job from ciBuild to
+#     deploy-dev and promote-dev-to-rc passes, deploy-prod waits as a manual
+#     job; then it is run by name, as a person pressing play would. Each
+#     job's output must hold the step summaries slipway prints on a
+#     workstation (push signs, deploy prod verifies); the remote must have tag
+#     v0.1.0, both registries 0.1.0 with one digest, docs-dev and docs-prod a
+#     Deployment of that digest, and no output or generated file the key or
+#     its password.
 #
 #   GITLAB_CI_LOCAL_VERSION  the npm package's version (pinned below)
 #   PORT                     the dev registry's port (default 15500; rc is
@@ -143,8 +147,26 @@ wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8
 k8s_pid=
 kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
 site=$(project static-site)
+# Signed, as a team keeping its keys in CI variables would: push signs with
+# the key in DOCS_SIGNING_KEY (its password in DOCS_SIGNING_KEY_PASSWORD),
+# and deploy prod verifies with the public key in DOCS_VERIFY_KEY.
+password=pw-$RANDOM$RANDOM$RANDOM
+mkdir -p "$work/keys"
+SLIPWAY_SIGNING_PASSWORD=$password "$root/bin/slipway" -C "$work/keys" keys generate >/dev/null 2>&1
+echo 'signing: {key: env://DOCS_SIGNING_KEY}' >>"$site/slipway.yaml"
+sed -i 's/^\(  prod: {.*\)}$/\1, verify: {key: env:\/\/DOCS_VERIFY_KEY}}/' "$site/slipway.yaml"
+grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "could not add verify to prod in slipway.yaml"
+{
+	echo 'DOCS_SIGNING_KEY: |'
+	sed 's/^/  /' "$work/keys/cosign.key"
+	echo 'DOCS_VERIFY_KEY: |'
+	sed 's/^/  /' "$work/keys/cosign.pub"
+	echo "DOCS_SIGNING_KEY_PASSWORD: $password"
+} >"$work/variables.yml"
 commit "$site"
-run static-site >"$work/pipeline.log" 2>&1 || fail "the pipeline failed:
+has "$site/.gitlab-ci.yml" '^#   DOCS_SIGNING_KEY: ' '^#   DOCS_SIGNING_KEY_PASSWORD: ' '^#   DOCS_VERIFY_KEY: ' \
+	'^    SLIPWAY_SIGNING_PASSWORD: \$DOCS_SIGNING_KEY_PASSWORD$'
+run static-site --variables-file ../variables.yml >"$work/pipeline.log" 2>&1 || fail "the pipeline failed:
 $(cat "$work/pipeline.log")"
 cat "$work/pipeline.log"
 for job in ciBuild ciLint release build push-dev deploy-dev promote-dev-to-rc; do
@@ -159,14 +181,17 @@ has "$work/pipeline.log" \
 	'^release +> ✓ release +tagged [0-9a-f]+ as v0\.1\.0 \(first release\)$' \
 	'^build +> ✓ build +built docs 0\.1\.0 for linux/amd64, linux/arm64$' \
 	"^push-dev +> ✓ push +pushed 127\\.0\\.0\\.1:$dev_port/web/docs:0\\.1\\.0" \
+	"^push-dev +> ✓ push +signed 127\\.0\\.0\\.1:$dev_port/web/docs@sha256:[0-9a-f]{64} as 127\\.0\\.0\\.1:$dev_port/web/docs:sha256-[0-9a-f]{64}\\.sig\$" \
 	"^deploy-dev +> ✓ deploy +docs 0\\.1\\.0 runs in dev \\(revision 1" \
 	"^promote-dev-to-rc +> ✓ promote +promoted sha256:[0-9a-f]{12} from dev to rc"
 
 # Someone presses play on deploy-prod.
-run static-site deploy-prod >"$work/prod.log" 2>&1 || fail "deploy-prod failed:
+run static-site --variables-file ../variables.yml deploy-prod >"$work/prod.log" 2>&1 || fail "deploy-prod failed:
 $(cat "$work/prod.log")"
 cat "$work/prod.log"
-has "$work/prod.log" '^ PASS +deploy-prod *$' "^deploy-prod +> ✓ deploy +docs 0\\.1\\.0 runs in prod \\(revision 1"
+has "$work/prod.log" '^ PASS +deploy-prod *$' \
+	"^deploy-prod +> ✓ deploy +signature verified with env://DOCS_VERIFY_KEY: 127\\.0\\.0\\.1:$rc_port/web/docs@sha256:" \
+	"^deploy-prod +> ✓ deploy +docs 0\\.1\\.0 runs in prod \\(revision 1"
 
 # End state: the tag, one digest in both registries, Deployments of it.
 tag=$(git -C "$work/static-site-remote.git" tag)
@@ -181,5 +206,10 @@ for pair in "docs-dev $dev_port" "docs-prod $rc_port"; do
 	set -- $pair
 	image=$(kubectl get deployment docs -n "$1" -o 'jsonpath={.spec.template.spec.containers[0].image}')
 	[ "$image" = "127.0.0.1:$2/web/docs@$pushed" ] || fail "the Deployment in $1 runs '$image', want 127.0.0.1:$2/web/docs@$pushed"
+done
+# No secret reaches the output or the generated file.
+key_line=$(sed -n 2p "$work/keys/cosign.key")
+for f in "$work/pipeline.log" "$work/prod.log" "$site/.gitlab-ci.yml"; do
+	! grep -qF -e "$password" -e "$key_line" "$f" || fail "$f holds the signing key or its password"
 done
 echo "gitlab-ci-local.sh: ok (tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod)"
