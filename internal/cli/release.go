@@ -92,7 +92,7 @@ func releaseCommand() *cli.Command {
 			if r := e.c.String("remote"); r != "" {
 				o.Remote = r
 			}
-			o.Pre, o.Force, o.Message = e.c.String("pre"), e.c.String("version"), e.c.String("message")
+			o.Pre, o.Version, o.Message = e.c.String("pre"), e.c.String("version"), e.c.String("message")
 			o.DryRun, o.Push, o.AllowDirty = e.c.Bool("dry-run"), e.c.Bool("push"), e.c.Bool("allow-dirty")
 			res, err := release.Release(e.ctx, o)
 			if err != nil {

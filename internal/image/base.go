@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // ErrBasePlatform is returned when the base image has no image for a
@@ -75,7 +77,7 @@ func pinBase(ctx context.Context, o BuildOptions, prev Record, lp layout.Path) (
 	}
 	desc, err := remote.Head(ref, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("resolving base image %s: %w", configured, o.Remote.ClassifyFor(err, "base", ref))
+		return nil, fmt.Errorf("resolving base image %s: %w", configured, o.Remote.ClassifyFor(err, registry.SideBase, ref))
 	}
 	b.pinned = desc.Digest
 	return b, nil
@@ -120,7 +122,7 @@ func (b *baseImage) manifest(ctx context.Context, h v1.Hash) ([]byte, types.Medi
 	}
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("fetching base image %s: %w", b.name, b.remote.ClassifyFor(err, "base", ref))
+		return nil, "", fmt.Errorf("fetching base image %s: %w", b.name, b.remote.ClassifyFor(err, registry.SideBase, ref))
 	}
 	return desc.Manifest, desc.MediaType, nil
 }
@@ -172,7 +174,7 @@ func (b *baseImage) forPlatform(ctx context.Context, p v1.Platform) (v1.Image, v
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("reading base image %s config: %w", b.name, b.remote.ClassifyFor(err, "base", b.ref))
+		return nil, v1.Hash{}, fmt.Errorf("reading base image %s config: %w", b.name, b.remote.ClassifyFor(err, registry.SideBase, b.ref))
 	}
 	if b.index == nil {
 		if have := cfg.Platform(); have != nil && !have.Satisfies(p) {
@@ -207,7 +209,7 @@ func (b *baseImage) image(ctx context.Context, h v1.Hash, raw []byte, mt types.M
 	}
 	img, err := remote.Image(ref, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("fetching base image %s: %w", b.name, b.remote.ClassifyFor(err, "base", ref))
+		return nil, fmt.Errorf("fetching base image %s: %w", b.name, b.remote.ClassifyFor(err, registry.SideBase, ref))
 	}
 	return img, nil
 }

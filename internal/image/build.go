@@ -22,6 +22,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // formatVersion changes whenever Slipway would build different bytes from
@@ -561,7 +562,7 @@ func (b *baseImage) classify(err error) error {
 	if b.scratch() {
 		return err
 	}
-	return b.remote.ClassifyFor(err, "base", b.ref)
+	return b.remote.ClassifyFor(err, registry.SideBase, b.ref)
 }
 
 func reuseLayer(blobs string, r LayerRecord) (*fileLayer, bool) {

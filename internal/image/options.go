@@ -57,7 +57,7 @@ type Remote interface {
 	// OptionsFor returns the remote options for the registry of ref.
 	OptionsFor(ctx context.Context, ref name.Reference) ([]remote.Option, error)
 	// ClassifyFor turns an error from the registry of ref into a typed one.
-	ClassifyFor(err error, side string, ref name.Reference) error
+	ClassifyFor(err error, side registry.Side, ref name.Reference) error
 }
 
 var (

@@ -41,10 +41,22 @@ var (
 	ErrServer = errors.New("registry server error")
 )
 
+// Side is the part a registry plays in an operation, named in messages
+// before the word registry.
+type Side string
+
+// Sides of an operation; SideNone names none.
+const (
+	SideNone   Side = ""
+	SideSource Side = "source"
+	SideTarget Side = "target"
+	SideBase   Side = "base"
+)
+
 // Target says which registry an error came from, for messages.
 type Target struct {
-	// Side is "source", "target" or "" and prefixes the word registry.
-	Side string
+	// Side prefixes the word registry.
+	Side Side
 	// Host is the registry host.
 	Host string
 	// Name is the registry's name in slipway.yaml, used to name the
@@ -64,7 +76,7 @@ func (t Target) String() string {
 		r = "registry " + t.Name + " (" + t.Host + ")"
 	}
 	if t.Side != "" {
-		r = t.Side + " " + r
+		r = string(t.Side) + " " + r
 	}
 	return r
 }

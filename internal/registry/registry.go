@@ -276,8 +276,8 @@ func (c *Client) OptionsFor(ctx context.Context, _ name.Reference) ([]remote.Opt
 }
 
 // ClassifyFor is Classify; it lets a Client stand where a Set is expected.
-func (c *Client) ClassifyFor(err error, side string, _ name.Reference) error {
-	return c.Classify(err, side)
+func (c *Client) ClassifyFor(err error, side Side, _ name.Reference) error {
+	return Classify(err, c.side(side))
 }
 
 // WithStats returns a copy of c whose requests are counted in s.
@@ -298,14 +298,20 @@ func (c *Client) Anonymous() bool {
 	return c.keychain.source(c.Host()).anonymous
 }
 
-// Target describes this registry for Classify.
+// Target describes this registry for Classify; side is one of the Side
+// values, taken as a string while callers hold it in one.
 func (c *Client) Target(side string) Target {
+	return c.side(Side(side))
+}
+
+func (c *Client) side(side Side) Target {
 	s := c.keychain.source(c.Host())
 	return Target{Side: side, Host: c.Host(), Name: c.name, Tried: s.desc, Anonymous: s.anonymous}
 }
 
 // Classify turns an error from talking to this registry into a typed error
-// with a next step; see Classify.
+// with a next step; see Classify. side is one of the Side values, taken as
+// a string while callers hold it in one.
 func (c *Client) Classify(err error, side string) error {
-	return Classify(err, c.Target(side))
+	return Classify(err, c.side(Side(side)))
 }

@@ -125,12 +125,12 @@ func (s *Set) OptionsFor(ctx context.Context, ref name.Reference) ([]remote.Opti
 }
 
 // ClassifyFor classifies an error from the registry of ref; see Classify.
-func (s *Set) ClassifyFor(err error, side string, ref name.Reference) error {
+func (s *Set) ClassifyFor(err error, side Side, ref name.Reference) error {
 	c, cerr := s.For(ref.Context())
 	if cerr != nil {
 		return Classify(err, Target{Side: side, Host: ref.Context().RegistryStr()})
 	}
-	return c.Classify(err, side)
+	return c.ClassifyFor(err, side, ref)
 }
 
 // isLoopback reports whether host (with an optional port) is localhost or

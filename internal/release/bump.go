@@ -41,6 +41,19 @@ func ParseBump(s string) (Bump, error) {
 	return BumpNone, fmt.Errorf("parsing bump %q: %w: want none, patch, minor or major", s, ErrInvalid)
 }
 
+// ParseBumpSpec reads a release's bump as slipway.yaml and --bump write it:
+// "auto" (or "") is BumpNone, which Input.Bump reads as auto; "major",
+// "minor" and "patch" in any case are those bumps.
+func ParseBumpSpec(s string) (Bump, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return BumpNone, nil
+	case "major", "minor", "patch":
+		return ParseBump(s)
+	}
+	return BumpNone, fmt.Errorf("parsing bump %q: %w: want auto, major, minor or patch", s, ErrInvalid)
+}
+
 // conventionalHeader matches "type:", "type(scope):", "type!:" and
 // "type(scope)!:", capturing the type and the "!". The space the
 // specification asks for after the colon is not required.

@@ -53,6 +53,32 @@ func TestParseBump(t *testing.T) {
 	}
 }
 
+func TestParseBumpSpec(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Bump
+		wantErr bool
+	}{
+		{"", BumpNone, false},
+		{"auto", BumpNone, false},
+		{" AUTO ", BumpNone, false},
+		{"major", BumpMajor, false},
+		{"Minor", BumpMinor, false},
+		{"patch", BumpPatch, false},
+		{"none", BumpNone, true},
+		{"huge", BumpNone, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseBumpSpec(tt.in)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("ParseBumpSpec(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseBumpSpec(%q) error %v does not wrap ErrInvalid", tt.in, err)
+		}
+	}
+}
+
 func TestConventional(t *testing.T) {
 	tests := []struct {
 		msg  string

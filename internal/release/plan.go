@@ -2,7 +2,6 @@ package release
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -33,16 +32,16 @@ type Input struct {
 	// release exists and Messages is empty, nothing changed since it and the
 	// plan is up to date.
 	Messages []string
-	// Bump is "auto" (or ""), "major", "minor" or "patch". Auto reads
-	// Conventional Commits from Messages.
-	Bump string
+	// Bump is the bump to apply; BumpNone, the zero value, is auto: it
+	// reads Conventional Commits from Messages (see ParseBumpSpec).
+	Bump Bump
 	// DefaultBump is the bump auto uses when no message is releasable;
 	// BumpNone means BumpPatch.
 	DefaultBump Bump
 	// Pre is a pre-release id such as "rc", or "" for a final release.
 	Pre string
-	// Force is an explicit version X.Y.Z[-pre], without the tag prefix.
-	Force string
+	// Version is an explicit version X.Y.Z[-pre], without the tag prefix.
+	Version string
 	// Initial is the first version when there are no final release tags;
 	// nil means 0.1.0.
 	Initial *semver.Version
@@ -71,22 +70,18 @@ type Plan struct {
 // the newest tag: Next is that version raised by the bump (auto reads
 // Messages), or Initial when there is none. A pre-release line at or above
 // that target is continued (with Pre) or finalised (without). With Pre "rc",
-// Next is target-rc.N, one above the line's highest N. Force skips all this
+// Next is target-rc.N, one above the line's highest N. An explicit Version skips all this
 // and only checks that the version is new.
 func PlanRelease(in Input) (Plan, error) {
 	tags := knownTags(in.Tags)
 	plan := Plan{Previous: highest(tags, nil)}
-	if in.Force != "" {
-		return planForced(in, tags, plan)
+	if in.Version != "" {
+		return planExplicit(in, tags, plan)
 	}
 	if in.Pre != "" {
 		if err := checkPreID("pre-release id", in.Pre); err != nil {
 			return Plan{}, err
 		}
-	}
-	forced, auto, err := parseBumpSpec(in.Bump)
-	if err != nil {
-		return Plan{}, err
 	}
 	initial, err := initialVersion(in.Initial)
 	if err != nil {
@@ -108,8 +103,8 @@ func PlanRelease(in Input) (Plan, error) {
 
 	target := initial
 	if base != nil {
-		plan.Bump = forced
-		if auto {
+		plan.Bump = in.Bump
+		if in.Bump == BumpNone {
 			def := in.DefaultBump
 			if def == BumpNone {
 				def = BumpPatch
@@ -150,14 +145,14 @@ func PlanRelease(in Input) (Plan, error) {
 	return plan, nil
 }
 
-// planForced checks an explicit version against the existing tags.
-func planForced(in Input, tags []TagInfo, plan Plan) (Plan, error) {
+// planExplicit checks an explicit version against the existing tags.
+func planExplicit(in Input, tags []TagInfo, plan Plan) (Plan, error) {
 	if in.Pre != "" {
-		return Plan{}, fmt.Errorf("forcing version %s: %w: a forced version cannot take a pre-release id too; write it in full, e.g. 2.0.0-rc.1", in.Force, ErrInvalid)
+		return Plan{}, fmt.Errorf("forcing version %s: %w: a forced version cannot take a pre-release id too; write it in full, e.g. 2.0.0-rc.1", in.Version, ErrInvalid)
 	}
-	v, err := semver.StrictNewVersion(in.Force)
+	v, err := semver.StrictNewVersion(in.Version)
 	if err != nil {
-		return Plan{}, fmt.Errorf("forcing version %q: %w: want X.Y.Z or X.Y.Z-pre without the tag prefix", in.Force, ErrInvalid)
+		return Plan{}, fmt.Errorf("forcing version %q: %w: want X.Y.Z or X.Y.Z-pre without the tag prefix", in.Version, ErrInvalid)
 	}
 	for _, t := range tags {
 		if t.Version.Equal(v) && t.Version.Metadata() == v.Metadata() {
@@ -169,18 +164,6 @@ func planForced(in Input, tags []TagInfo, plan Plan) (Plan, error) {
 	}
 	plan.Next = v
 	return plan, nil
-}
-
-// parseBumpSpec reads Input.Bump: a fixed bump, or auto.
-func parseBumpSpec(s string) (b Bump, auto bool, err error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "auto":
-		return BumpNone, true, nil
-	case "major", "minor", "patch":
-		b, err := ParseBump(s)
-		return b, false, err
-	}
-	return BumpNone, false, fmt.Errorf("parsing bump %q: %w: want auto, major, minor or patch", s, ErrInvalid)
 }
 
 // initialVersion returns v, or 0.1.0 when v is nil; it must be final.
@@ -249,7 +232,7 @@ type Description struct {
 // Describe returns the version of HEAD: the highest release tag on HEAD; the
 // last release when no relevant commit came after it; otherwise the final
 // version PlanRelease would make, with pre-release suffix (default
-// SNAPSHOT), such as 1.4.3-SNAPSHOT. Pre and Force are ignored.
+// SNAPSHOT), such as 1.4.3-SNAPSHOT. Pre and Version are ignored.
 func Describe(in Input, suffix string) (Description, error) {
 	if suffix == "" {
 		suffix = DefaultSnapshotSuffix
@@ -260,7 +243,7 @@ func Describe(in Input, suffix string) (Description, error) {
 	if t := highest(knownTags(in.HeadTags), nil); t != nil {
 		return Description{Version: t.Version, Tag: t.Name}, nil
 	}
-	in.Pre, in.Force = "", ""
+	in.Pre, in.Version = "", ""
 	plan, err := PlanRelease(in)
 	if err != nil {
 		return Description{}, err

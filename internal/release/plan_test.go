@@ -28,7 +28,7 @@ func TestPlanRelease(t *testing.T) {
 		tags     []string
 		head     []string
 		msgs     []string
-		in       Input // Bump, DefaultBump, Pre, Force, Initial
+		in       Input // Bump, DefaultBump, Pre, Version, Initial
 		want     string
 		wantBump Bump
 		wantPrev string
@@ -40,7 +40,7 @@ func TestPlanRelease(t *testing.T) {
 		{name: "odd tags continue the rc line", tags: oddTags, msgs: []string{"fix: a"}, in: Input{Pre: "rc"},
 			want: "2.0.0-rc.2", wantPrev: "v2.0.0-rc.1"},
 		{name: "no tags and a feat", msgs: []string{"feat: a"}, want: "0.1.0"},
-		{name: "no tags, a major bump still starts at initial", msgs: []string{"feat!: a"}, in: Input{Bump: "major"}, want: "0.1.0"},
+		{name: "no tags, a major bump still starts at initial", msgs: []string{"feat!: a"}, in: Input{Bump: BumpMajor}, want: "0.1.0"},
 		{name: "no tags, explicit initial", msgs: []string{"chore: a"}, in: Input{Initial: semver.MustParse("1.0.0")}, want: "1.0.0"},
 		{name: "no tags, pre-release", msgs: []string{"chore: a"}, in: Input{Pre: "rc"}, want: "0.1.0-rc.1"},
 		{name: "no final tags, rc of initial", tags: []string{"v0.1.0-rc.1"}, msgs: []string{"fix: a"}, in: Input{Pre: "rc"},
@@ -57,11 +57,11 @@ func TestPlanRelease(t *testing.T) {
 			want: "1.5.0", wantBump: BumpMinor, wantPrev: "v1.4.2"},
 		{name: "zero default bump is patch", tags: []string{"v1.4.2"}, msgs: []string{"chore: x"},
 			want: "1.4.3", wantBump: BumpPatch, wantPrev: "v1.4.2"},
-		{name: "forced major", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Bump: "major"},
+		{name: "forced major", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Bump: BumpMajor},
 			want: "2.0.0", wantBump: BumpMajor, wantPrev: "v1.4.2"},
-		{name: "forced patch beats feat", tags: []string{"v1.4.2"}, msgs: []string{"feat: x"}, in: Input{Bump: "Patch"},
+		{name: "forced patch beats feat", tags: []string{"v1.4.2"}, msgs: []string{"feat: x"}, in: Input{Bump: BumpPatch},
 			want: "1.4.3", wantBump: BumpPatch, wantPrev: "v1.4.2"},
-		{name: "auto spelled out", tags: []string{"v1.4.2"}, msgs: []string{"feat: x"}, in: Input{Bump: "auto"},
+		{name: "BumpNone is auto", tags: []string{"v1.4.2"}, msgs: []string{"feat: x"}, in: Input{Bump: BumpNone},
 			want: "1.5.0", wantBump: BumpMinor, wantPrev: "v1.4.2"},
 		{name: "highest version wins, not newest tag", tags: []string{"v1.10.0", "v1.9.0", "v1.9.1"}, msgs: []string{"fix: x"},
 			want: "1.10.1", wantBump: BumpPatch, wantPrev: "v1.10.0"},
@@ -102,29 +102,27 @@ func TestPlanRelease(t *testing.T) {
 			err: ErrNotNewer},
 		{name: "no relevant commit since the release", tags: []string{"v1.4.2"},
 			existing: "v1.4.2", wantPrev: "v1.4.2"},
-		{name: "no relevant commit, bump forced", tags: []string{"v1.4.2"}, in: Input{Bump: "major"},
+		{name: "no relevant commit, bump forced", tags: []string{"v1.4.2"}, in: Input{Bump: BumpMajor},
 			existing: "v1.4.2", wantPrev: "v1.4.2"},
 
-		{name: "force", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Force: "3.0.0"},
+		{name: "force", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Version: "3.0.0"},
 			want: "3.0.0", wantPrev: "v1.4.2"},
-		{name: "force a pre-release", tags: []string{"v1.4.2"}, in: Input{Force: "2.0.0-beta.1"},
+		{name: "force a pre-release", tags: []string{"v1.4.2"}, in: Input{Version: "2.0.0-beta.1"},
 			want: "2.0.0-beta.1", wantPrev: "v1.4.2"},
-		{name: "force on a released HEAD", tags: []string{"v1.4.2"}, head: []string{"v1.4.2"}, in: Input{Force: "2.0.0"},
+		{name: "force on a released HEAD", tags: []string{"v1.4.2"}, head: []string{"v1.4.2"}, in: Input{Version: "2.0.0"},
 			want: "2.0.0", wantPrev: "v1.4.2"},
-		{name: "force with no tags", in: Input{Force: "0.0.1"}, want: "0.0.1"},
-		{name: "force an existing version", tags: []string{"v1.4.2"}, in: Input{Force: "1.4.2"}, err: ErrTagExists},
-		{name: "force an older version", tags: []string{"v1.4.2"}, in: Input{Force: "1.4.1"}, err: ErrNotNewer},
-		{name: "force below an rc", tags: []string{"v1.4.2", "v2.0.0-rc.1"}, in: Input{Force: "2.0.0-beta.1"}, err: ErrNotNewer},
-		{name: "force with a prefix", in: Input{Force: "v3.0.0"}, err: ErrInvalid},
-		{name: "force a short version", in: Input{Force: "3.0"}, err: ErrInvalid},
-		{name: "force and pre", in: Input{Force: "3.0.0", Pre: "rc"}, err: ErrInvalid},
+		{name: "force with no tags", in: Input{Version: "0.0.1"}, want: "0.0.1"},
+		{name: "force an existing version", tags: []string{"v1.4.2"}, in: Input{Version: "1.4.2"}, err: ErrTagExists},
+		{name: "force an older version", tags: []string{"v1.4.2"}, in: Input{Version: "1.4.1"}, err: ErrNotNewer},
+		{name: "force below an rc", tags: []string{"v1.4.2", "v2.0.0-rc.1"}, in: Input{Version: "2.0.0-beta.1"}, err: ErrNotNewer},
+		{name: "force with a prefix", in: Input{Version: "v3.0.0"}, err: ErrInvalid},
+		{name: "force a short version", in: Input{Version: "3.0"}, err: ErrInvalid},
+		{name: "force and pre", in: Input{Version: "3.0.0", Pre: "rc"}, err: ErrInvalid},
 
-		{name: "bad bump", in: Input{Bump: "huge"}, err: ErrInvalid},
-		{name: "bump none", in: Input{Bump: "none"}, err: ErrInvalid},
 		{name: "bad pre id", in: Input{Pre: "1rc"}, err: ErrInvalid},
 		{name: "pre id with a space", in: Input{Pre: "r c"}, err: ErrInvalid},
 		{name: "pre-release initial", in: Input{Initial: semver.MustParse("1.0.0-rc.1")}, err: ErrInvalid},
-		{name: "bad input even when up to date", tags: []string{"v1.0.0"}, head: []string{"v1.0.0"}, in: Input{Bump: "huge"}, err: ErrInvalid},
+		{name: "bad input even when up to date", tags: []string{"v1.0.0"}, head: []string{"v1.0.0"}, in: Input{Pre: "1rc"}, err: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,13 +196,12 @@ func TestDescribe(t *testing.T) {
 			want: "1.5.0", wantTag: "v1.5.0"},
 		{name: "snapshot", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, want: "1.4.3-SNAPSHOT", snapshot: true},
 		{name: "snapshot suffix", tags: []string{"v1.4.2"}, msgs: []string{"feat: x"}, suffix: "dev", want: "1.5.0-dev", snapshot: true},
-		{name: "pre and force are ignored", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Pre: "rc", Force: "9.9.9"},
+		{name: "pre and version are ignored", tags: []string{"v1.4.2"}, msgs: []string{"fix: x"}, in: Input{Pre: "rc", Version: "9.9.9"},
 			want: "1.4.3-SNAPSHOT", snapshot: true},
 		{name: "no tags", msgs: []string{"chore: init"}, want: "0.1.0-SNAPSHOT", snapshot: true},
 		{name: "odd tags", tags: oddTags, msgs: []string{"fix: x"}, want: "2.0.0-SNAPSHOT", snapshot: true},
 		{name: "no relevant commit since the release", tags: []string{"v1.4.2"}, want: "1.4.2", wantTag: "v1.4.2"},
 		{name: "bad suffix", msgs: []string{"fix: x"}, suffix: "a b", err: ErrInvalid},
-		{name: "bad bump", msgs: []string{"fix: x"}, in: Input{Bump: "huge"}, err: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,15 +24,17 @@ type Options struct {
 	Prefix string
 	// Paths, when set, limit the commits that count to those touching them.
 	Paths []string
-	// Bump is "auto" (or ""), "major", "minor" or "patch".
+	// Bump is "auto" (or ""), "major", "minor" or "patch", as slipway.yaml
+	// writes it; Release reads it with ParseBumpSpec.
 	Bump string
 	// DefaultBump is what auto uses when no commit is releasable;
 	// BumpNone means BumpPatch.
 	DefaultBump Bump
 	// Pre is a pre-release id such as "rc"; "" makes a final release.
 	Pre string
-	// Force is an explicit version, with or without Prefix.
-	Force string
+	// Version is an explicit version, with or without Prefix; it takes the
+	// place of the bump.
+	Version string
 	// Initial is the first version when there is no release tag; "" is 0.1.0.
 	Initial string
 	// AllowDirty releases even with uncommitted changes.
@@ -89,7 +91,7 @@ func Release(ctx context.Context, opt Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	in.Pre, in.Force = opt.Pre, stripPrefix(opt.Force, opt.Prefix)
+	in.Pre, in.Version = opt.Pre, stripPrefix(opt.Version, opt.Prefix)
 	plan, err := PlanRelease(in)
 	if err != nil {
 		return Result{}, err
@@ -185,7 +187,11 @@ func listFiles(files []string, n int) string {
 // input builds the Input shared by Release and Version.
 func input(st State, prefix, bump string, def Bump, initial string) (Input, error) {
 	in := st.Input()
-	in.Bump, in.DefaultBump = bump, def
+	b, err := ParseBumpSpec(bump)
+	if err != nil {
+		return Input{}, err
+	}
+	in.Bump, in.DefaultBump = b, def
 	if initial != "" {
 		v, err := semver.StrictNewVersion(stripPrefix(initial, prefix))
 		if err != nil {
@@ -212,7 +218,8 @@ type VersionOptions struct {
 	Prefix string
 	// Paths, when set, limit the commits that count to those touching them.
 	Paths []string
-	// Bump is "auto" (or ""), "major", "minor" or "patch".
+	// Bump is "auto" (or ""), "major", "minor" or "patch", as slipway.yaml
+	// writes it; Version reads it with ParseBumpSpec.
 	Bump string
 	// DefaultBump is what auto uses when no commit is releasable;
 	// BumpNone means BumpPatch.

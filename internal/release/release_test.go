@@ -98,9 +98,9 @@ func TestReleaseOptions(t *testing.T) {
 	}{
 		{name: "pre-release", opt: Options{Pre: "rc"}, want: "v1.1.0-rc.1"},
 		{name: "forced bump", opt: Options{Bump: "major"}, want: "v2.0.0"},
-		{name: "forced version with prefix", opt: Options{Force: "v3.0.0"}, want: "v3.0.0"},
-		{name: "forced version", opt: Options{Force: "3.0.0", Message: "Big one"}, want: "v3.0.0"},
-		{name: "old forced version", opt: Options{Force: "0.9.0"}, err: ErrNotNewer},
+		{name: "forced version with prefix", opt: Options{Version: "v3.0.0"}, want: "v3.0.0"},
+		{name: "forced version", opt: Options{Version: "3.0.0", Message: "Big one"}, want: "v3.0.0"},
+		{name: "old forced version", opt: Options{Version: "0.9.0"}, err: ErrNotNewer},
 		{name: "bad bump", opt: Options{Bump: "large"}, err: ErrInvalid},
 		{name: "bad initial", opt: Options{Initial: "one"}, err: ErrInvalid},
 	}
