@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -297,7 +298,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		present[key] = val.Tag != "!!null"
 		d.decode(val, v.Field(fi.index), join(path, key))
-		if fi.enum != nil && val.Kind == yaml.ScalarNode && val.Tag != "!!null" && !contains(fi.enum, val.Value) {
+		if fi.enum != nil && val.Kind == yaml.ScalarNode && val.Tag != "!!null" && !slices.Contains(fi.enum, val.Value) {
 			d.addf(val, join(path, key), "%s", notValid(val.Value, fi.enum))
 		}
 	})
@@ -308,14 +309,8 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// contains is slices.Contains under the name supplychain.go calls.
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
@@ -412,7 +407,7 @@ func (s *Step) decodeNode(d *decoder, n *yaml.Node, path string) {
 	d.structure(n, reflect.ValueOf(s).Elem(), path)
 	var kinds []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if contains(stepKinds, n.Content[i].Value) {
+		if slices.Contains(stepKinds, n.Content[i].Value) {
 			kinds = append(kinds, n.Content[i].Value)
 		}
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,25 +115,13 @@ func (p *Project) applyDefaults() {
 	if !p.Source.Has("release.tagPrefix") {
 		r.TagPrefix = "v"
 	}
-	if r.Bump == "" {
-		r.Bump = "auto"
-	}
-	if r.DefaultBump == "" {
-		r.DefaultBump = "patch"
-	}
-	if r.SnapshotSuffix == "" {
-		r.SnapshotSuffix = "SNAPSHOT"
-	}
-	if r.Initial == "" {
-		r.Initial = "0.1.0"
-	}
-	if r.Remote == "" {
-		r.Remote = "origin"
-	}
+	r.Bump = cmp.Or(r.Bump, "auto")
+	r.DefaultBump = cmp.Or(r.DefaultBump, "patch")
+	r.SnapshotSuffix = cmp.Or(r.SnapshotSuffix, "SNAPSHOT")
+	r.Initial = cmp.Or(r.Initial, "0.1.0")
+	r.Remote = cmp.Or(r.Remote, "origin")
 	im := &p.Image
-	if im.Base == "" {
-		im.Base = "scratch"
-	}
+	im.Base = cmp.Or(im.Base, "scratch")
 	if len(im.Platforms) == 0 {
 		im.Platforms = []string{"linux/amd64"}
 	}
@@ -141,14 +130,10 @@ func (p *Project) applyDefaults() {
 	}
 	for i := range p.Environments {
 		e := &p.Environments[i]
-		if e.Namespace == "" {
-			e.Namespace = p.App
-		}
+		e.Namespace = cmp.Or(e.Namespace, p.App)
 	}
 	dp := &p.Deploy
-	if dp.Pod == "" {
-		dp.Pod = PodFile
-	}
+	dp.Pod = cmp.Or(dp.Pod, PodFile)
 	if dp.Port == 0 {
 		dp.Port = 8080
 		if len(im.Ports) > 0 {
@@ -161,7 +146,5 @@ func (p *Project) applyDefaults() {
 	if !p.Source.Has("deploy.stability") {
 		dp.Stability.Duration = 3 * time.Second
 	}
-	if dp.Timeout.Duration == 0 {
-		dp.Timeout.Duration = 5 * time.Minute
-	}
+	dp.Timeout.Duration = cmp.Or(dp.Timeout.Duration, 5*time.Minute)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -25,15 +26,9 @@ type ScaffoldOptions struct {
 // Scaffold writes slipway.yaml, pod.yml and ci.yaml into dir and returns the
 // paths written. It writes nothing when any file exists, unless Force.
 func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
-	if o.App == "" {
-		o.App = AppName(dir)
-	}
-	if o.Registry == "" {
-		o.Registry = "127.0.0.1:5000/team"
-	}
-	if o.Port == 0 {
-		o.Port = 8080
-	}
+	o.App = cmp.Or(o.App, AppName(dir))
+	o.Registry = cmp.Or(o.Registry, "127.0.0.1:5000/team")
+	o.Port = cmp.Or(o.Port, 8080)
 	host, _, _ := strings.Cut(o.Registry, "/")
 	data := map[string]any{
 		"App": o.App, "Registry": o.Registry, "Port": o.Port,

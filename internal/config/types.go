@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"time"
 )
 
@@ -115,7 +116,7 @@ func (p *Project) ResolveRegistry(name string) (Registry, error) {
 	}
 	valid := p.Registries.Names()
 	for _, e := range p.Environments.Names() {
-		if !contains(valid, e) {
+		if !slices.Contains(valid, e) {
 			valid = append(valid, e)
 		}
 	}

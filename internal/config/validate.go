@@ -66,7 +66,7 @@ func (p *Project) Validate() error {
 			switch {
 			case e.Requires.Env == e.Name:
 				v.add(at+".requires", "an environment cannot require itself")
-			case !contains(envNames, e.Requires.Env):
+			case !slices.Contains(envNames, e.Requires.Env):
 				v.add(at+".requires", "%s", unknown("environment", e.Requires.Env, without(envNames, e.Name)))
 			}
 		}
@@ -74,7 +74,7 @@ func (p *Project) Validate() error {
 			switch {
 			case e.CanaryOf == e.Name:
 				v.add(at+".canaryOf", "an environment cannot be a canary of itself")
-			case !contains(envNames, e.CanaryOf):
+			case !slices.Contains(envNames, e.CanaryOf):
 				v.add(at+".canaryOf", "%s", unknown("environment", e.CanaryOf, without(envNames, e.Name)))
 			}
 		}

@@ -25,7 +25,7 @@ func (c *CI) Validate(p *Project) error {
 		if !taskName.MatchString(t.Name) {
 			v.add(at, "task name %q must start with a letter and hold only letters, digits, '-' and '_'", t.Name)
 		}
-		if contains(reservedTasks, t.Name) {
+		if slices.Contains(reservedTasks, t.Name) {
 			v.add(at, "%q is a built-in step; name the task something else, e.g. ci%s", t.Name, strings.ToUpper(t.Name[:1])+t.Name[1:])
 		}
 		if strings.TrimSpace(t.Run) == "" {

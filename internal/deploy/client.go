@@ -83,9 +83,7 @@ func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig for %s: %w", env.Name, err)
 	}
-	if ctxName == "" {
-		ctxName = raw.CurrentContext
-	}
+	ctxName = cmp.Or(ctxName, raw.CurrentContext)
 	if _, ok := raw.Contexts[ctxName]; !ok || ctxName == "" {
 		var names []string
 		for n := range raw.Contexts {
@@ -142,9 +140,7 @@ func describeAPIRequest(r *http.Request) (string, string) {
 		http.MethodGet: "reading", http.MethodPost: "creating", http.MethodPut: "replacing",
 		http.MethodPatch: "applying", http.MethodDelete: "deleting",
 	}[r.Method]
-	if verb == "" {
-		verb = r.Method
-	}
+	verb = cmp.Or(verb, r.Method)
 	if r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true" {
 		verb = "watching"
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -221,9 +222,7 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	if reason != "" {
 		record[AnnotationReason] = reason
 	}
-	for k, v := range record {
-		m.Deployment.Annotations[k] = v
-	}
+	maps.Copy(m.Deployment.Annotations, record)
 	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, env.Name, c.Context)})
 	stage = stageApplying
 	applied, err := c.Apply(ctx, m, ApplyOptions{Force: o.ForceConflicts})
@@ -231,10 +230,7 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 		return res, interrupted(err, 0)
 	}
 	stage = stageRollout
-	timeout := o.Timeout
-	if timeout == 0 {
-		timeout = in.Project.Deploy.Timeout.Duration
-	}
+	timeout := cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration)
 	wait := WaitOptions{Namespace: env.Namespace, Name: name, Generation: applied.Deployment.Generation,
 		Timeout: timeout, Stability: o.Stability, Progress: rep}
 	v, err := Wait(wctx, c.Client, wait)

@@ -1,11 +1,13 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"strconv"
@@ -164,13 +166,7 @@ func (h Holder) String() string { return h.describe(time.Time{}) }
 // now is zero).
 func (h Holder) describe(now time.Time) string {
 	var b strings.Builder
-	who := h.Who
-	if who == "" {
-		who = h.Identity
-	}
-	if who == "" {
-		who = "an unnamed holder"
-	}
+	who := cmp.Or(h.Who, h.Identity, "an unnamed holder")
 	b.WriteString(who)
 	if h.Host != "" {
 		b.WriteString(" on " + h.Host)
@@ -492,9 +488,7 @@ func (l *Lock) leaseFrom(cur *coordinationv1.Lease, now time.Time) *coordination
 			annotations[k] = v
 		}
 	}
-	for k, v := range l.holder.annotations() {
-		annotations[k] = v
-	}
+	maps.Copy(annotations, l.holder.annotations())
 	if l.Broken != nil {
 		annotations[AnnotationLockBroke] = fmt.Sprintf("%s broke the lock of %s: %s", l.holder.Who, l.Broken.describe(now), l.o.Reason)
 	}

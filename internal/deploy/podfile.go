@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -296,9 +297,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 			}
 			continue
 		}
-		if name == "" {
-			name = f.Name
-		}
+		name = cmp.Or(name, f.Name)
 		out[name] = f.Type
 	}
 	return out

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path"
@@ -386,10 +387,7 @@ func ingress(service string, meta metav1.ObjectMeta, in *config.Ingress) *networ
 		ing.Spec.IngressClassName = &in.Class
 	}
 	if in.TLS {
-		secret := in.Secret
-		if secret == "" {
-			secret = service + "-tls"
-		}
+		secret := cmp.Or(in.Secret, service+"-tls")
 		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{in.Host}, SecretName: secret}}
 		if in.Issuer != "" {
 			ing.Annotations = map[string]string{"cert-manager.io/cluster-issuer": in.Issuer}
@@ -414,9 +412,7 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 		}
 	}
 	c := &spec.Containers[main]
-	if c.Name == "" {
-		c.Name = "app"
-	}
+	c.Name = cmp.Or(c.Name, "app")
 	c.Image = in.Image
 	if len(c.Ports) == 0 {
 		c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: int32(p.Deploy.Port), Protocol: corev1.ProtocolTCP}}
@@ -454,14 +450,14 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 
 	// Secure defaults.
 	if spec.AutomountServiceAccountToken == nil {
-		spec.AutomountServiceAccountToken = ptr(false)
+		spec.AutomountServiceAccountToken = new(false)
 	}
 	if spec.SecurityContext == nil {
 		spec.SecurityContext = &corev1.PodSecurityContext{}
 	}
 	psc := spec.SecurityContext
 	if psc.RunAsNonRoot == nil {
-		psc.RunAsNonRoot = ptr(true)
+		psc.RunAsNonRoot = new(true)
 	}
 	if psc.SeccompProfile == nil {
 		psc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
@@ -473,10 +469,10 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 			spec.Containers[i].SecurityContext = sc
 		}
 		if sc.ReadOnlyRootFilesystem == nil {
-			sc.ReadOnlyRootFilesystem = ptr(true)
+			sc.ReadOnlyRootFilesystem = new(true)
 		}
 		if sc.AllowPrivilegeEscalation == nil {
-			sc.AllowPrivilegeEscalation = ptr(false)
+			sc.AllowPrivilegeEscalation = new(false)
 		}
 		if sc.Capabilities == nil {
 			sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
@@ -521,8 +517,6 @@ func copyMap(m map[string]string) map[string]string {
 	maps.Copy(out, m)
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // jvmTmpSize bounds the JVM preset's /tmp.
 var jvmTmpSize = resource.MustParse("256Mi")

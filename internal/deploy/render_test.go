@@ -109,7 +109,7 @@ func TestRenderRules(t *testing.T) {
 	// pod.yml wins over every default.
 	custom := pod
 	custom.Spec = *pod.Spec.DeepCopy()
-	custom.Spec.AutomountServiceAccountToken = ptr(true)
+	custom.Spec.AutomountServiceAccountToken = new(true)
 	grace := int64(2)
 	custom.Spec.TerminationGracePeriodSeconds = &grace
 	m, err = Render(in(dev, custom))

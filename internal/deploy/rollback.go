@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,9 +69,7 @@ func RollbackRecorded(ctx context.Context, c kubernetes.Interface, ns, name stri
 	if to == nil {
 		return 0, fmt.Errorf("rolling back deployment %s/%s: %w", ns, name, ErrNoRevision)
 	}
-	if fieldManager == "" {
-		fieldManager = FieldManager
-	}
+	fieldManager = cmp.Or(fieldManager, FieldManager)
 	rev := replicaSetRevision(to)
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})

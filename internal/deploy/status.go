@@ -160,9 +160,7 @@ func podState(p corev1.Pod) PodState {
 	}
 	for _, c := range p.Status.ContainerStatuses {
 		s.Restarts += c.RestartCount
-		if s.Image == "" {
-			s.Image = c.Image
-		}
+		s.Image = cmp.Or(s.Image, c.Image)
 		switch {
 		case c.State.Waiting != nil && c.State.Waiting.Reason != "":
 			s.Problem = c.Name + ": " + c.State.Waiting.Reason

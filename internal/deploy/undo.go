@@ -93,9 +93,7 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 	if o.Now != nil {
 		now = o.Now
 	}
-	if reason == "" {
-		reason = fmt.Sprintf("rollback from revision %d", current.Revision)
-	}
+	reason = cmp.Or(reason, fmt.Sprintf("rollback from revision %d", current.Revision))
 	record := map[string]string{
 		AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339), AnnotationReason: reason,
 		AnnotationCause: "slipway rollback " + c.Env + " " + target.Version,

@@ -86,9 +86,7 @@ func relevantEvents(o Observation, d *appsv1.Deployment, rs *appsv1.ReplicaSet, 
 		seen[s] = true
 		out = append(out, s)
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out
 }
 

@@ -76,10 +76,7 @@ func surveyPods(o Observation, rs *appsv1.ReplicaSet) survey {
 // splitPods returns the pods of rs, and counts the pods of other
 // ReplicaSets that are terminating (they free resources when gone).
 func splitPods(o Observation, rs *appsv1.ReplicaSet) (newPods []corev1.Pod, oldTerminating int) {
-	hash := rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
-	if hash == "" {
-		hash = rs.Spec.Template.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
-	}
+	hash := cmp.Or(rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey], rs.Spec.Template.Labels[appsv1.DefaultDeploymentUniqueLabelKey])
 	for _, p := range o.Pods {
 		var mine bool
 		if ref := metav1.GetControllerOf(&p); ref != nil {

@@ -29,10 +29,7 @@ func judgeDeployment(v *Verdict, o Observation) bool {
 	if old := d.Status.Replicas - d.Status.UpdatedReplicas; old > 0 {
 		v.Old = old
 	}
-	gen := o.Generation
-	if gen == 0 {
-		gen = d.Generation
-	}
+	gen := cmp.Or(o.Generation, d.Generation)
 	if d.Status.ObservedGeneration < gen {
 		// The counts are the previous generation's: none of it is updated.
 		v.Updated, v.Old = 0, d.Status.Replicas

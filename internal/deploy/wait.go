@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,9 +205,7 @@ func (w *waiter) observe(ctx context.Context) (Observation, error) {
 	if err != nil {
 		return Observation{}, fmt.Errorf("reading deployment %s/%s: %w", ns, name, err)
 	}
-	if w.gen == 0 {
-		w.gen = d.Generation
-	}
+	w.gen = cmp.Or(w.gen, d.Generation)
 	obs := Observation{
 		Deployment: d, Generation: w.gen, Now: time.Now(), Started: w.started,
 		ReadySince: w.readySince, BlockedSince: w.blockedSince,
@@ -283,13 +283,8 @@ func newPodPhases(obs Observation) string {
 		}
 		counts[ph]++
 	}
-	var keys []string
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 	}
 	return strings.Join(parts, ", ")

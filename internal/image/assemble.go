@@ -141,12 +141,8 @@ func imageConfig(base *v1.ConfigFile, s imageSpec, history []v1.History, diffIDs
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
 	}
-	for k, v := range ic.Labels {
-		c.Labels[k] = v
-	}
-	for k, v := range s.annotations {
-		c.Labels[k] = v
-	}
+	maps.Copy(c.Labels, ic.Labels)
+	maps.Copy(c.Labels, s.annotations)
 	return cfg
 }
 
@@ -165,17 +161,11 @@ func mergeEnv(base []string, vars map[string]string) []string {
 		k, v, _ := strings.Cut(kv, "=")
 		m[k] = v
 	}
-	for k, v := range vars {
-		m[k] = v
-	}
+	maps.Copy(m, vars)
 	if _, ok := m["PATH"]; !ok {
 		m["PATH"] = DefaultPath
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	env := make([]string, len(keys))
 	for i, k := range keys {
 		env[i] = k + "=" + m[k]
@@ -242,6 +232,9 @@ type builtIndex struct {
 
 var _ v1.ImageIndex = (*builtIndex)(nil)
 
+// newIndex writes the index bytes itself rather than through ggcr's
+// mutate.AppendManifests, as assemble does the images: the digest follows
+// only from the images, platforms and annotations, in OCI types.
 func newIndex(images []v1.Image, platforms []v1.Platform, ann map[string]string) (*builtIndex, error) {
 	idx := &builtIndex{images: map[v1.Hash]v1.Image{}}
 	m := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Annotations: ann}

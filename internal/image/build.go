@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -593,9 +594,7 @@ func ociAnnotations(m Meta, epoch time.Time) map[string]string {
 
 func indexAnnotations(ann map[string]string, b *baseImage) map[string]string {
 	a := make(map[string]string, len(ann)+2)
-	for k, v := range ann {
-		a[k] = v
-	}
+	maps.Copy(a, ann)
 	if !b.scratch() {
 		a[AnnotationBaseName] = b.name
 		a[AnnotationBaseDigest] = b.pinned.String()

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -103,17 +104,13 @@ type BuildOptions struct {
 }
 
 func (o BuildOptions) withDefaults() (BuildOptions, error) {
-	if o.Dir == "" {
-		o.Dir = "."
-	}
+	o.Dir = cmp.Or(o.Dir, ".")
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return o, fmt.Errorf("resolving project directory: %w", err)
 	}
 	o.Dir = dir
-	if o.Output == "" {
-		o.Output = filepath.Join(o.Dir, OutputDir)
-	}
+	o.Output = cmp.Or(o.Output, filepath.Join(o.Dir, OutputDir))
 	if o.Output, err = filepath.Abs(o.Output); err != nil {
 		return o, fmt.Errorf("resolving output directory: %w", err)
 	}

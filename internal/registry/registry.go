@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -115,15 +116,11 @@ func New(o Options) (*Client, error) {
 		progress:  progress.Or(o.Progress),
 		backoff:   o.Backoff,
 	}
-	if c.name == "" {
-		c.name = o.Registry.Name
-	}
+	c.name = cmp.Or(c.name, o.Registry.Name)
 	if c.jobs <= 0 {
 		c.jobs = DefaultJobs
 	}
-	if c.userAgent == "" {
-		c.userAgent = DefaultUserAgent
-	}
+	c.userAgent = cmp.Or(c.userAgent, DefaultUserAgent)
 	if c.backoff == (remote.Backoff{}) {
 		c.backoff = DefaultBackoff
 	}

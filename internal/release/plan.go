@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/Masterminds/semver/v3"
@@ -234,9 +235,7 @@ type Description struct {
 // version PlanRelease would make, with pre-release suffix (default
 // SNAPSHOT), such as 1.4.3-SNAPSHOT. Pre and Version are ignored.
 func Describe(in Input, suffix string) (Description, error) {
-	if suffix == "" {
-		suffix = DefaultSnapshotSuffix
-	}
+	suffix = cmp.Or(suffix, DefaultSnapshotSuffix)
 	if err := checkPreID("snapshot suffix", suffix); err != nil {
 		return Description{}, err
 	}

@@ -291,9 +291,7 @@ func isRejected(err error) bool {
 // remote returns the remote called name, or, when there is none and name
 // looks like a URL or path, an unnamed remote for it.
 func (r *Repo) remote(name string) (*git.Remote, error) {
-	if name == "" {
-		name = git.DefaultRemoteName
-	}
+	name = cmp.Or(name, git.DefaultRemoteName)
 	rem, err := r.repo.Remote(name)
 	if err == nil {
 		if len(rem.Config().URLs) == 0 {

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,10 +152,7 @@ func Release(ctx context.Context, opt Options) (Result, error) {
 
 // push pushes tag to opt.Remote, reporting progress.
 func (r *Repo) push(ctx context.Context, rep progress.Reporter, opt Options, tag string) error {
-	remote := opt.Remote
-	if remote == "" {
-		remote = "origin"
-	}
+	remote := cmp.Or(opt.Remote, "origin")
 	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushing " + tag + " to " + redactURL(remote)})
 	if err := r.PushTag(ctx, remote, tag, opt.Auth); err != nil {
 		return err

@@ -54,9 +54,7 @@ const (
 // Open opens the git repository that contains dir ("" is the current
 // directory), looking upward for it like git does.
 func Open(dir string) (*Repo, error) {
-	if dir == "" {
-		dir = "."
-	}
+	dir = cmp.Or(dir, ".")
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening repository at %s: %w", dir, err)
