@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -150,7 +152,13 @@ func contains(js []*ghJob, j *ghJob) bool {
 	return false
 }
 
+// errNoSlipwayVersion says why agent.slipwayImage cannot be used.
+var errNoSlipwayVersion = errors.New("agent.slipwayImage is tagged with the version of the Slipway that generates the file, and this Slipway has none: give the version (slipway pipeline generate --slipway-version VERSION)")
+
 func githubWorkflow(p *plan) ([]byte, error) {
+	if p.agent.SlipwayImage != "" && p.image == "" {
+		return nil, errNoSlipwayVersion
+	}
 	jobs, err := githubJobs(p)
 	if err != nil {
 		return nil, err
@@ -258,7 +266,7 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 		untar = append(untar, "rm -rf slipway-workspace")
 		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Restore the workspace of earlier jobs")), "run", yblock(strings.Join(untar, "\n")+"\n")))
 	}
-	if p.install != nil {
+	if p.install != nil && !allInImage(p, j) {
 		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Install Slipway "+p.install.Version)), "run", yblock(p.install.script()+"\n")))
 	}
 	for _, s := range j.steps {
@@ -295,6 +303,9 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 	for _, v := range s.st.env {
 		set(env, v.name, ystr(ghEscape(v.value)))
 	}
+	if p.inImage(s.st) {
+		return githubImageStep(p, s.st, m, env)
+	}
 	var lines []string
 	for _, c := range s.st.creds {
 		names := ghSecrets(c)
@@ -329,6 +340,48 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 	return m, nil
 }
 
+// containerArg is an argument GitHub passes to a container step as
+// written: its args are one string, split at spaces.
+var containerArg = regexp.MustCompile(`^[A-Za-z0-9._/:@=+-]+$`)
+
+// githubImageStep makes st a step that runs in Slipway's image, whose
+// entrypoint is slipway: GitHub mounts the workspace as the working
+// directory and passes env. Its credentials are variables only (see
+// plan.inImage).
+func githubImageStep(p *plan, st *step, m, env *yaml.Node) (*yaml.Node, error) {
+	var args []string
+	if p.dir != "" {
+		args = append(args, "-C", p.dir)
+	}
+	args = append(args, st.args...)
+	for _, a := range args {
+		if !containerArg.MatchString(a) {
+			return nil, fmt.Errorf("step %s: argument %q cannot reach a container step unquoted", st.name, a)
+		}
+	}
+	set(m, "uses", ystr("docker://"+p.image))
+	for _, c := range st.creds {
+		for i, v := range c.vars {
+			set(env, v, ystr("${{ secrets."+ghSecrets(c)[i]+" }}"))
+		}
+	}
+	if len(env.Content) > 0 {
+		set(m, "env", env)
+	}
+	set(m, "with", set(ymap(), "args", ystr(strings.Join(args, " "))))
+	return m, nil
+}
+
+// allInImage reports whether every step of job j runs in Slipway's image.
+func allInImage(p *plan, j *ghJob) bool {
+	for _, s := range j.steps {
+		if !p.inImage(s.st) {
+			return false
+		}
+	}
+	return len(j.steps) > 0
+}
+
 // githubNeeds are the header lines saying what the repository must
 // provide: each secret and what it is for, the release token, approvals
 // and Slipway itself.
@@ -350,7 +403,23 @@ func githubNeeds(p *plan) []string {
 		out = append(out, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
 			"give them required reviewers (Settings > Environments).")
 	}
-	if p.agent.Image == "" && p.slipway == "slipway" && p.install == nil {
+	onRunner, deployOnRunner := false, false
+	for _, st := range p.allSteps() {
+		if !p.inImage(st) {
+			onRunner = true
+			deployOnRunner = deployOnRunner || st.kind == config.StepDeploy
+		}
+	}
+	if p.image != "" {
+		out = append(out, "", "Push, promote and deploy steps run in Slipway's own image, tagged with the",
+			"version that generated this file (agent.slipwayImage):",
+			"  "+p.image,
+			"The runner must be able to pull it without credentials.")
+		if deployOnRunner {
+			out = append(out, "Deploy steps whose kubeconfig is written to a file run on the runner.")
+		}
+	}
+	if onRunner && p.agent.Image == "" && p.slipway == "slipway" && p.install == nil {
 		out = append(out, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
 			"to an image that has it, or agent.slipway to a command that runs it.")
 	}

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -14,15 +13,18 @@ import (
 // %s is the version, without the v.
 const DefaultReleaseURL = "https://github.com/slipwayhq/slipway/releases/download/v%s"
 
-// Install says how generated jobs get the Slipway that generated them when
-// ci.yaml's agent.slipway names no command of the team's own: a step
-// downloads the Linux release archive of Version and checks it against the
-// SHA-256 pinned in the generated file before unpacking it.
+// Install names the Slipway release generated jobs use, the one that
+// generates them. Version tags Slipway's image (ci.yaml agent.slipwayImage).
+// With Checksums, when ci.yaml's agent.slipway names no command of the
+// team's own, a step downloads the Linux release archive of Version and
+// checks it against the SHA-256 pinned in the generated file before
+// unpacking it.
 type Install struct {
 	// Version is Slipway's version, without the v: e.g. "1.4.0".
 	Version string
 	// Checksums holds the hex SHA-256 of each Linux release archive, by
 	// architecture (amd64, arm64), as goreleaser's checksums.txt lists them.
+	// Without any, jobs install nothing.
 	Checksums map[string]string
 	// URL is the directory of the archives (default DefaultReleaseURL).
 	URL string
@@ -59,9 +61,6 @@ func (in *Install) check() error {
 	}
 	if in.URL != "" && !urlRE.MatchString(in.URL) {
 		return fmt.Errorf("release URL %q of Slipway is not a plain http(s) URL", in.URL)
-	}
-	if len(in.Checksums) == 0 {
-		return errors.New("no SHA-256 of any Slipway Linux archive is given")
 	}
 	for arch, sum := range in.Checksums {
 		if _, ok := installArches[arch]; !ok {
@@ -100,6 +99,17 @@ func (in *Install) script() string {
 	b.WriteString("  echo \"$sum  $file\" | sha256sum -c - >/dev/null\n")
 	b.WriteString("  tar -xzf \"$file\" slipway\n)")
 	return b.String()
+}
+
+// VersionOnly returns the Install of Slipway version (a leading v is
+// dropped) without checksums: jobs install nothing, and the version tags
+// agent.slipwayImage.
+func VersionOnly(version string) (*Install, error) {
+	in := &Install{Version: strings.TrimPrefix(version, "v")}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // ParseChecksums reads goreleaser's checksums.txt ("SHA256  NAME" lines)

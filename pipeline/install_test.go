@@ -73,7 +73,6 @@ func TestInstallChecksAndErrors(t *testing.T) {
 		{"dev build", func(i *Install) { i.Version = "dev" }, "is not one such as 1.4.0"},
 		{"short sum", func(i *Install) { i.Checksums["amd64"] = "abc" }, "64 lower-case hex"},
 		{"unknown arch", func(i *Install) { i.Checksums["riscv64"] = strings.Repeat("0", 64) }, "want amd64 or arm64"},
-		{"no sums", func(i *Install) { i.Checksums = nil }, "no SHA-256"},
 		{"url with a quote", func(i *Install) { i.URL = `https://x/"$(id)"` }, "not a plain http(s) URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -85,6 +84,24 @@ func TestInstallChecksAndErrors(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestInstallVersionOnly: an Install without checksums names the version
+// and installs nothing.
+func TestInstallVersionOnly(t *testing.T) {
+	in := load(t, "../examples/hello-go")
+	plain, err := Generate(GitLab, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Slipway = &Install{Version: "1.4.0"}
+	got, err := Generate(GitLab, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[0].Content) != string(plain[0].Content) {
+		t.Errorf("a version without checksums changed the file:\n%s", got[0].Content)
 	}
 }
 

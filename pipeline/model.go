@@ -22,6 +22,7 @@ type plan struct {
 	rootDir string   // the root project's directory
 	slipway string   // the command that runs Slipway
 	install *Install // how jobs install Slipway; nil when they need not
+	image   string   // Slipway's image, tagged with its version, for steps that need nothing else; "" without agent.slipwayImage or a version
 	agent   config.Agent
 	trigger trigger
 	env     []envVar     // ci.yaml env, for every step
@@ -117,7 +118,7 @@ func newPlan(in Input, module string) (*plan, error) {
 		slipway: strings.TrimSpace(ci.Agent.Slipway),
 		agent:   ci.Agent,
 	}
-	if p.slipway == "" && in.Slipway != nil {
+	if p.slipway == "" && in.Slipway != nil && len(in.Slipway.Checksums) > 0 {
 		p.install = in.Slipway
 		p.slipway = p.install.command()
 	}
@@ -125,6 +126,14 @@ func newPlan(in Input, module string) (*plan, error) {
 		p.slipway = "slipway"
 	}
 	var errs []error
+	if repo := ci.Agent.SlipwayImage; repo != "" {
+		switch {
+		case !config.IsImageRepository(repo):
+			errs = append(errs, fmt.Errorf("agent.slipwayImage %q is not an image repository without a tag", repo))
+		case in.Slipway != nil:
+			p.image = repo + ":" + in.Slipway.Version
+		}
+	}
 	p.trigger = trigger{branches: ci.Triggers.Branches, pullRequests: ci.Triggers.PullRequests}
 	if len(p.trigger.branches) == 0 {
 		p.trigger.branches = []string{in.Branch}
@@ -520,6 +529,27 @@ func (p *plan) usedCreds() []credential {
 		}
 	}
 	return out
+}
+
+// inImage reports whether step st runs in Slipway's image: push, promote
+// and deploy need nothing but Slipway, the repository and variables, unless
+// a credential must first be written to a file, which needs a shell the
+// image does not have.
+func (p *plan) inImage(st *step) bool {
+	if p.image == "" {
+		return false
+	}
+	switch st.kind {
+	case config.StepPush, config.StepPromote, config.StepDeploy:
+	default:
+		return false
+	}
+	for _, c := range st.creds {
+		if c.kind == credFile {
+			return false
+		}
+	}
+	return true
 }
 
 // needsFiles reports whether a step needs the files earlier steps left in

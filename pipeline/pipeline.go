@@ -268,6 +268,10 @@ func header(t Target, p *plan) []string {
 		"Do not edit it by hand: change ci.yaml and generate it again.",
 	}
 	if in := p.install; in != nil {
+		each := "Each job installs"
+		if p.image != "" {
+			each = "Each job with steps on the runner installs"
+		}
 		host := in.URL
 		if host == "" {
 			host = DefaultReleaseURL
@@ -275,7 +279,7 @@ func header(t Target, p *plan) []string {
 		host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 		host, _, _ = strings.Cut(host, "/")
 		out = append(out, "",
-			fmt.Sprintf("Each job installs Slipway %s, which generated it, into %s: it downloads", in.Version, in.installDir()),
+			fmt.Sprintf("%s Slipway %s, which generated it, into %s: it downloads", each, in.Version, in.installDir()),
 			"the Linux release archive from "+host+" and checks it against the SHA-256",
 			"written here. Agents need curl, sha256sum and tar. To use a Slipway the",
 			"agents have, set agent.slipway in ci.yaml to the command that runs it.")
@@ -291,6 +295,10 @@ func header(t Target, p *plan) []string {
 		} else {
 			out = append(out, "", "Steps run the Slipway command agent.slipway names: "+where+" must have it.")
 		}
+	}
+	if p.agent.SlipwayImage != "" && t != GitHub && t != JenkinsJobDSL {
+		out = append(out, "", "agent.slipwayImage is not used here: every step runs its commands in a",
+			"shell, and Slipway's image has none.")
 	}
 	return out
 }

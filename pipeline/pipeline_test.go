@@ -62,6 +62,8 @@ func cases(t testing.TB) []testCase {
 	ks := load(t, "testdata/projects/kitchen-sink")
 	ks.Repo = "https://git.example.com/shop/shop.git"
 	ks.Folder = "teams/shop's"
+	// The generating Slipway's version, which tags agent.slipwayImage.
+	ks.Slipway = &Install{Version: "1.4.0"}
 	out = append(out, testCase{name: "kitchen-sink", in: ks})
 	return out
 }

@@ -26,17 +26,26 @@ func slipwayChecksumsFlag() cli.Flag {
 }
 
 func slipwayVersionFlag() cli.Flag {
-	return &cli.StringFlag{Name: "slipway-version", Usage: "the Slipway `VERSION` of --slipway-checksums (default: this Slipway's)"}
+	return &cli.StringFlag{Name: "slipway-version", Usage: "the Slipway `VERSION` jobs use: the tag of agent.slipwayImage, and the release --slipway-checksums names (default: this Slipway's)"}
 }
 
-// slipwayInstall reads --slipway-checksums, or returns nil without it.
+// slipwayInstall reads --slipway-checksums and --slipway-version. Without
+// checksums it returns only the version (the flag's, else this Slipway's
+// release version), which tags agent.slipwayImage, or nil when there is
+// none.
 func (e *env) slipwayInstall() (*pipeline.Install, error) {
 	file := e.c.String("slipway-checksums")
 	if file == "" {
-		if e.c.String("slipway-version") != "" {
-			return nil, usagef("--slipway-version needs --slipway-checksums FILE")
+		if v := e.c.String("slipway-version"); v != "" {
+			install, err := pipeline.VersionOnly(v)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			return install, nil
 		}
-		return nil, nil
+		// A build that is no release (a dev build) pins nothing.
+		install, _ := pipeline.VersionOnly(version)
+		return install, nil
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -22,6 +22,8 @@ type Agent struct {
 	Image   string `yaml:"image" doc:"container image the steps run in: an image reference, never with credentials"`
 	Label   string `yaml:"label" doc:"agent label (Jenkins) or runner tag (GitLab): letters, digits, _ . : / - and spaces, with &&, ||, !, -> and parentheses"`
 	Slipway string `yaml:"slipway" doc:"command that runs Slipway on the agent, one line (default slipway)"`
+	// SlipwayImage names where the team keeps Slipway's own image.
+	SlipwayImage string `yaml:"slipwayImage" doc:"repository of Slipway's own image (make image builds it), without a tag: GitHub runs push, promote and deploy steps in it, tagged with the version of the Slipway that generates the workflow; see docs/ci/README.md"`
 }
 
 // Triggers say what starts the pipeline.

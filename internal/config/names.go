@@ -29,7 +29,15 @@ var (
 	// credentialPurpose is a key under credentials: registry-NAME,
 	// kubeconfig or any other word.
 	credentialPurpose = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+	// imageRepository is an image repository without tag or digest: a
+	// registry host (with a port only before a path) and path components
+	// of lower-case letters and digits joined by '.', '_' or '-'.
+	imageRepository = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*((:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+)?$`)
 )
+
+// IsImageRepository reports whether s names an image repository without a
+// tag or digest, such as registry.example.com/ci/slipway.
+func IsImageRepository(s string) bool { return imageRepository.MatchString(s) }
 
 // maxDisplayName bounds step display names, which CI systems show in one line.
 const maxDisplayName = 100

@@ -34,6 +34,7 @@ func TestNamesRefuseHostileValues(t *testing.T) {
 		{"triggers.branches[0]", "tasks: {ciBuild: make}\ntriggers: {branches: [%s]}"},
 		{"agent.image", "tasks: {ciBuild: make}\nagent: {image: %s}"},
 		{"agent.label", "tasks: {ciBuild: make}\nagent: {label: %s}"},
+		{"agent.slipwayImage", "tasks: {ciBuild: make}\nagent: {slipwayImage: %s}"},
 		{"modules[0]", "tasks: {ciBuild: make}\nmodules: [%s]"},
 		{"credentials.%s", "tasks: {ciBuild: make}\ncredentials: {%s: an-id}"},
 		{"credentials.dev", "tasks: {ciBuild: make}\ncredentials: {dev: %s}"},
@@ -180,6 +181,22 @@ func TestAgentImageCredentials(t *testing.T) {
 		_, err := ParseCI("ci.yaml", []byte(ciWith("tasks: {ciBuild: make}\nagent: {image: "+yamlQuote(im)+"}")), nil)
 		if !hasProblemAt(err, "agent.image") {
 			t.Errorf("%q: want a problem at agent.image, got %v", im, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "token") {
+			t.Errorf("the message repeats the credentials: %v", err)
+		}
+	}
+}
+
+func TestAgentSlipwayImage(t *testing.T) {
+	for im, ok := range map[string]bool{
+		"slipway": true, "registry.example.com/ci/slipway": true, "127.0.0.1:5000/ci/slipway": true, "ghcr.io/slipwayhq/slipway": true,
+		"slipway:1.4": false, "registry.example.com/ci/slipway:1.4": false, "127.0.0.1:5000": false, "ci/slipway@sha256:" + strings.Repeat("a", 64): false,
+		"Registry.example.com/x": false, "user:token@registry.example.com/ci/slipway": false, "https://registry.example.com/x": false, "a//b": false,
+	} {
+		_, err := ParseCI("ci.yaml", []byte(ciWith("tasks: {ciBuild: make}\nagent: {slipwayImage: "+yamlQuote(im)+"}")), nil)
+		if hasProblemAt(err, "agent.slipwayImage") == ok {
+			t.Errorf("agent.slipwayImage %q: want ok=%v, got %v", im, ok, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "token") {
 			t.Errorf("the message repeats the credentials: %v", err)

@@ -178,6 +178,13 @@ func (v *validator) agent(a Agent) {
 	case !imageRef.MatchString(im):
 		v.add("agent.image", "%q is not an image reference; write e.g. golang:1.26 or registry.example.com/ci/slipway:1.4", clipName(im))
 	}
+	switch im := a.SlipwayImage; {
+	case im == "":
+	case URLCredentials(im):
+		v.add("agent.slipwayImage", "the repository must not hold credentials")
+	case !imageRepository.MatchString(im):
+		v.add("agent.slipwayImage", "%q is not an image repository without a tag; write e.g. registry.example.com/ci/slipway (generated files add the Slipway version as its tag)", clipName(im))
+	}
 	if a.Label != "" && !agentLabel.MatchString(a.Label) {
 		v.add("agent.label", "%q is not an agent label; use letters, digits, '_', '.', ':', '/', '-', spaces and the label operators &&, ||, !, -> and parentheses", clipName(a.Label))
 	}
