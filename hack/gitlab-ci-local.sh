@@ -146,6 +146,8 @@ echo "gitlab-ci-local.sh: a failing ciBuild fails the pipeline; nothing pushed" 
 wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8s.log")"
 k8s_pid=
 kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
+# The broken pipeline deployed nothing either.
+[ -z "$(kubectl get deployments -A -o name 2>/dev/null | grep docs)" ] || fail "the failed pipeline made Deployments: $(kubectl get deployments -A -o name)"
 site=$(project static-site)
 # Signed, as a team keeping its keys in CI variables would: push signs with
 # the key in DOCS_SIGNING_KEY (its password in DOCS_SIGNING_KEY_PASSWORD),
