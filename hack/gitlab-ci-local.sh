@@ -168,6 +168,9 @@ grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "c
 commit "$site"
 has "$site/.gitlab-ci.yml" '^#   DOCS_SIGNING_KEY: ' '^#   DOCS_SIGNING_KEY_PASSWORD: ' '^#   DOCS_VERIFY_KEY: ' \
 	'^    SLIPWAY_SIGNING_PASSWORD: \$DOCS_SIGNING_KEY_PASSWORD$'
+# deploy prod is a manual job that holds the pipeline (allow_failure false).
+run static-site --list >"$work/list.log" 2>&1 || fail "gitlab-ci-local --list failed: $(cat "$work/list.log")"
+has "$work/list.log" '^deploy-prod +deploy-prod +manual +false'
 run static-site --variables-file ../variables.yml >"$work/pipeline.log" 2>&1 || fail "the pipeline failed:
 $(cat "$work/pipeline.log")"
 cat "$work/pipeline.log"
