@@ -147,7 +147,9 @@ wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8
 k8s_pid=
 kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
 # The broken pipeline deployed nothing either.
-[ -z "$(kubectl get deployments -A -o name 2>/dev/null | grep docs)" ] || fail "the failed pipeline made Deployments: $(kubectl get deployments -A -o name)"
+if kubectl get deployments -A -o name | grep -q docs; then
+	fail "the failed pipeline made Deployments: $(kubectl get deployments -A -o name)"
+fi
 site=$(project static-site)
 # Signed, as a team keeping its keys in CI variables would: push signs with
 # the key in DOCS_SIGNING_KEY (its password in DOCS_SIGNING_KEY_PASSWORD),
@@ -167,7 +169,7 @@ grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "c
 } >"$work/variables.yml"
 commit "$site"
 has "$site/.gitlab-ci.yml" '^#   DOCS_SIGNING_KEY: ' '^#   DOCS_SIGNING_KEY_PASSWORD: ' '^#   DOCS_VERIFY_KEY: ' \
-	'^    SLIPWAY_SIGNING_PASSWORD: \$DOCS_SIGNING_KEY_PASSWORD$'
+	"^    SLIPWAY_SIGNING_PASSWORD: \\\$DOCS_SIGNING_KEY_PASSWORD\$"
 # deploy prod is a manual job that holds the pipeline (allow_failure false).
 run static-site --list >"$work/list.log" 2>&1 || fail "gitlab-ci-local --list failed: $(cat "$work/list.log")"
 has "$work/list.log" '^deploy-prod +deploy-prod +manual +false'
@@ -207,10 +209,10 @@ for port in "$dev_port" "$rc_port"; do
 	d=$(digest "$port")
 	[ "$d" = "$pushed" ] || fail "127.0.0.1:$port has web/docs:0.1.0 at '$d', want the pushed $pushed"
 done
-for pair in "docs-dev $dev_port" "docs-prod $rc_port"; do
-	set -- $pair
-	image=$(kubectl get deployment docs -n "$1" -o 'jsonpath={.spec.template.spec.containers[0].image}')
-	[ "$image" = "127.0.0.1:$2/web/docs@$pushed" ] || fail "the Deployment in $1 runs '$image', want 127.0.0.1:$2/web/docs@$pushed"
+for pair in "docs-dev:$dev_port" "docs-prod:$rc_port"; do
+	ns=${pair%%:*} port=${pair##*:}
+	image=$(kubectl get deployment docs -n "$ns" -o 'jsonpath={.spec.template.spec.containers[0].image}')
+	[ "$image" = "127.0.0.1:$port/web/docs@$pushed" ] || fail "the Deployment in $ns runs '$image', want 127.0.0.1:$port/web/docs@$pushed"
 done
 # No secret reaches the output or the generated file.
 key_line=$(sed -n 2p "$work/keys/cosign.key")
