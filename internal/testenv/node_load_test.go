@@ -56,12 +56,43 @@ environments:
 // slipway.yaml; podEnv, when set, is added to the app container's env.
 func newHelloProject(t *testing.T, n *testenv.Node, config string, podEnv map[string]string) *helloProject {
 	t.Helper()
+	files := exampleFiles(t, "hello-go", "main.go", "go.mod", "Makefile", "pod.yml")
+	if len(podEnv) > 0 {
+		files["pod.yml"] = withPodEnv(t, files["pod.yml"], podEnv)
+	}
+	files["slipway.yaml"] = []byte(config)
+	files[".gitignore"] = []byte("dist/\n.slipway/\n")
+	return newProject(t, n, files)
+}
+
+// exampleFiles reads files of examples/NAME.
+func exampleFiles(t *testing.T, name string, files ...string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := exampleFile(name, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = b
+	}
+	return out
+}
+
+func exampleFile(name, file string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "..", "examples", name, file))
+}
+
+// newProject builds slipway ($SLIPWAY_BIN if set) and writes files into a
+// fresh git repository, with an environment of its own for git and slipway.
+func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *helloProject {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	p := &helloProject{n: n, dir: filepath.Join(tmp, "hello"), slipway: os.Getenv("SLIPWAY_BIN")}
+	p := &helloProject{n: n, dir: filepath.Join(tmp, "app"), slipway: os.Getenv("SLIPWAY_BIN")}
 	if p.slipway == "" {
 		t0 := time.Now()
 		p.slipway = filepath.Join(tmp, "slipway")
@@ -73,21 +104,12 @@ func newHelloProject(t *testing.T, n *testenv.Node, config string, podEnv map[st
 		}
 		t.Logf("timing: slipway built in %.1fs", time.Since(t0).Seconds())
 	}
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"main.go", "go.mod", "Makefile", "pod.yml"} {
-		b, err := os.ReadFile(filepath.Join(root, "examples", "hello-go", f))
-		if err != nil {
+	for f, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(p.dir, f)), 0o755); err != nil {
 			t.Fatal(err)
-		}
-		if f == "pod.yml" && len(podEnv) > 0 {
-			b = withPodEnv(t, b, podEnv)
 		}
 		p.write(t, f, string(b))
 	}
-	p.write(t, "slipway.yaml", config)
-	p.write(t, ".gitignore", "dist/\n.slipway/\n")
 	// A HOME of its own for git and slipway; Go keeps its caches.
 	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
 	if err != nil {
