@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // faultPorts are the ports of the fault tests' own control plane: apart
@@ -251,26 +251,9 @@ type reporter func(progress.Event)
 
 func (r reporter) Report(e progress.Event) { r(e) }
 
-// faultRow appends one row of the fault table (hack/faults.sh) to the file
-// SLIPWAY_FAULTS_OUT names, and logs it.
-func faultRow(t *testing.T, fault string, tries, correct, lost int, recovery time.Duration) {
-	t.Helper()
-	row := map[string]any{"fault": fault, "tries": tries, "correct": correct, "lost": lost, "recoverySeconds": recovery.Seconds()}
-	t.Logf("fault %q: %d tries, %d correct, %d lost, longest recovery %s", fault, tries, correct, lost, recovery.Round(time.Millisecond))
-	out := os.Getenv("SLIPWAY_FAULTS_OUT")
-	if out == "" {
-		return
-	}
-	b, _ := json.Marshal(row)
-	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Errorf("writing the fault table: %v", err)
-		return
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		t.Errorf("writing the fault table: %v", err)
-	}
+// faultNamespace is a namespace of its own for try i of a fault test.
+func faultNamespace(prefix string, i int) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, i, time.Now().UnixNano()%100000)
 }
 
 // TestFaultAPIServerRestart kills the API server (SIGKILL) while Wait
@@ -295,11 +278,11 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		{"crash-looping, killed before its pods fail", true, 10 * time.Second, "", PhaseFailed},
 		{"healthy, killed at the first look", false, 2 * time.Second, "", PhaseSucceeded},
 	}
-	tries, correct, longest := 0, 0, time.Duration(0)
+	var tally testutil.FaultTally
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tries++
-			ns := fmt.Sprintf("fault-apiserver-%d-%d", i, time.Now().UnixNano()%100000)
+			tally.Tries++
+			ns := faultNamespace("fault-apiserver", i)
 			d := faultDeployment(t, client, ns, 2, tc.crash)
 			var once sync.Once
 			restarted := make(chan time.Duration, 1)
@@ -332,18 +315,18 @@ func TestFaultAPIServerRestart(t *testing.T) {
 			case <-time.After(2 * time.Minute):
 				t.Fatalf("the API server was never restarted (waited for %q); verdict %s: %s", tc.killOn, v.Phase, v.Message)
 			}
-			longest = max(longest, took)
+			tally.Recovered(took)
 			if err != nil {
 				t.Fatalf("Wait: %v (verdict %s: %s)", err, v.Phase, v.Message)
 			}
 			if v.Phase != tc.want {
 				t.Fatalf("verdict %s (%s: %s), want %s", v.Phase, v.Reason, v.Message, tc.want)
 			}
-			correct++
+			tally.Correct++
 			t.Logf("verdict %s (%s) after the API server was down and back in %s", v.Phase, v.Reason, took.Round(time.Millisecond))
 		})
 	}
-	faultRow(t, "API server killed and restarted during a deploy's wait", tries, correct, 0, longest)
+	tally.Row(t, "API server killed and restarted during a deploy's wait")
 }
 
 // slowProxy forwards TCP connections to target, holding every chunk of
@@ -438,11 +421,11 @@ func TestFaultSlowAPIServer(t *testing.T) {
 		{"crash-looping", true, 0, 2 * time.Minute, ""},
 		{"longer than the timeout", false, 5 * time.Minute, 5 * time.Second, ReasonTimeout},
 	}
-	tries, correct, longest := 0, 0, time.Duration(0)
+	var tally testutil.FaultTally
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tries++
-			ns := fmt.Sprintf("fault-slow-%d-%d", i, time.Now().UnixNano()%100000)
+			tally.Tries++
+			ns := faultNamespace("fault-slow", i)
 			d := faultDeployment(t, direct, ns, 2, tc.crash)
 			var v Verdict
 			var err error
@@ -452,7 +435,7 @@ func TestFaultSlowAPIServer(t *testing.T) {
 			faultnet.Within(t, tc.timeout+finalLook+30*time.Second, func() {
 				v, err = Wait(context.Background(), client, WaitOptions{Namespace: ns, Name: d.Name, Timeout: tc.timeout, Stability: tc.stability})
 			})
-			longest = max(longest, time.Since(start))
+			tally.Recovered(time.Since(start))
 			if err != nil {
 				t.Fatalf("Wait: %v", err)
 			}
@@ -462,9 +445,9 @@ func TestFaultSlowAPIServer(t *testing.T) {
 			default:
 				t.Fatalf("verdict %s (%s: %s)", v.Phase, v.Reason, v.Message)
 			}
-			correct++
+			tally.Correct++
 			t.Logf("verdict %s (%s) in %s", v.Phase, v.Reason, time.Since(start).Round(time.Millisecond))
 		})
 	}
-	faultRow(t, "API server answering 300ms late on every chunk", tries, correct, 0, longest)
+	tally.Row(t, "API server answering 300ms late on every chunk")
 }

@@ -170,22 +170,13 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 		lo.Holder.Env = cmp.Or(lo.Holder.Env, env.Name)
 		lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "deploy")
 		lo.Holder.Version = cmp.Or(lo.Holder.Version, in.Version)
-		if lo.Progress == nil {
-			lo.Progress = rep
-		}
-		lock, lerr := c.Lock(ctx, lo)
+		held, lerr := c.holdLock(ctx, lo, rep, "deploying "+in.Version+" to "+env.Name)
 		if lerr != nil {
 			return res, interrupted(lerr, 0)
 		}
-		defer func() { err = release(ctx, lock, err, rep) }()
-		if lock.Broken != nil {
-			res.BrokeLock = lock.Broken
-			reason = brokeReason(reason, lo.Reason, *lock.Broken)
-		}
-		var cancel context.CancelFunc
-		wctx, cancel = lock.bound(ctx)
-		defer cancel()
-		defer func() { err = lostError(wctx, lock, err, "deploying "+in.Version+" to "+env.Name) }()
+		defer func() { err = held.end(ctx, err) }()
+		wctx = held.ctx
+		res.BrokeLock, reason = held.broke(reason, lo.Reason)
 	}
 
 	live, err := deployments.Get(ctx, name, metav1.GetOptions{})
@@ -412,6 +403,50 @@ func deployNext(stage int, env string) string {
 		return fmt.Sprintf("run `slipway deploy %s` again", env)
 	}
 	return fmt.Sprintf("run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", env, env, env)
+}
+
+// heldLock is the lock a deploy or rollback holds while it changes an
+// environment.
+type heldLock struct {
+	lock *Lock
+	// ctx is the context of the waits, cancelled when the lock is lost.
+	ctx    context.Context
+	cancel context.CancelFunc
+	doing  string // what the holder does, for the error when it is lost
+	rep    progress.Reporter
+}
+
+// holdLock takes the lock lo describes (reporting to rep unless lo has a
+// reporter of its own) for doing; defer end with the operation's error.
+func (c *Cluster) holdLock(ctx context.Context, lo LockOptions, rep progress.Reporter, doing string) (*heldLock, error) {
+	if lo.Progress == nil {
+		lo.Progress = rep
+	}
+	lock, err := c.Lock(ctx, lo)
+	if err != nil {
+		return nil, err
+	}
+	h := &heldLock{lock: lock, doing: doing, rep: rep}
+	h.ctx, h.cancel = lock.bound(ctx)
+	return h, nil
+}
+
+// broke returns the lock this one broke, nil for none, and the reason to
+// record for the operation: reason, else why it was broken, naming whose
+// lock it was (see brokeReason).
+func (h *heldLock) broke(reason, why string) (*Holder, string) {
+	if h.lock.Broken == nil {
+		return nil, reason
+	}
+	return h.lock.Broken, brokeReason(reason, why, *h.lock.Broken)
+}
+
+// end turns err into the lost-lock error when the lock was lost, stops the
+// waits' context and releases the lock.
+func (h *heldLock) end(ctx context.Context, err error) error {
+	err = lostError(h.ctx, h.lock, err, h.doing)
+	h.cancel()
+	return release(ctx, h.lock, err, h.rep)
 }
 
 // release releases the lock at the end of a deploy or rollback that

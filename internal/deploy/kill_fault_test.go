@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // slipwayBin is the slipway binary the kill tests run: $SLIPWAY_BIN (make
@@ -390,10 +391,9 @@ func TestFaultKillPushPromote(t *testing.T) {
 			total := proxy.n.Load()
 			reg.Stop()
 
-			tries, correct, lost := 0, 0, 0
-			longest := time.Duration(0)
+			var tally testutil.FaultTally
 			for _, k := range killPoints(total, 6) {
-				tries++
+				tally.Tries++
 				reg := fresh()
 				wasKilled, out := p.killed(t, 0, func(kill func()) { proxy.reset(reg.URL, k, kill) }, s.args...)
 				if !wasKilled {
@@ -401,7 +401,7 @@ func TestFaultKillPushPromote(t *testing.T) {
 				}
 				tags, err := tagsComplete(reg.Host, "team/hello")
 				if err != nil {
-					lost++
+					tally.Lost++
 					t.Errorf("killed at request %d of %d: %v (tags %v)", k, total, err, tags)
 					continue
 				}
@@ -409,22 +409,22 @@ func TestFaultKillPushPromote(t *testing.T) {
 				start := time.Now()
 				out, err = p.run("slipway", s.args...)
 				took := time.Since(start)
-				longest = max(longest, took)
+				tally.Recovered(took)
 				if err != nil {
 					t.Errorf("killed at request %d of %d (tags then %v); the next run: %v\n%s", k, total, tags, err, out)
 					continue
 				}
 				after, err := tagsComplete(reg.Host, "team/hello")
 				if err != nil || after[version].String() != digest {
-					lost++
+					tally.Lost++
 					t.Errorf("killed at request %d of %d; after the next run %s is %s, want %s (%v)", k, total, version, after[version], digest, err)
 					continue
 				}
-				correct++
+				tally.Correct++
 				t.Logf("killed at request %d of %d with tags %v; the next run completed in %s", k, total, keys(tags), took.Round(time.Millisecond))
 				reg.Stop()
 			}
-			faultRow(t, s.fault, tries, correct, lost, longest)
+			tally.Row(t, s.fault)
 		})
 	}
 }
@@ -550,7 +550,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 			if k.setup != nil {
 				k.setup(t)
 			}
-			tries, correct, longest := 0, 0, time.Duration(0)
+			var tally testutil.FaultTally
 			var whole time.Duration
 			for i := -1; i < len(fractions); i++ {
 				r := k.try(max(i, 0))
@@ -568,7 +568,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 					}
 					continue
 				}
-				tries++
+				tally.Tries++
 				off := time.Duration(fractions[i] * float64(whole))
 				began := time.Now()
 				wasKilled, _ := p.killed(t, off, nil, r.args...)
@@ -580,7 +580,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 				start := time.Now()
 				out, err := p.run("slipway", append(r.args, "--wait-lock=60s")...)
 				took := time.Since(start)
-				longest = max(longest, took)
+				tally.Recovered(took)
 				if code := exitCode(err); code != r.code {
 					t.Errorf("killed at %s; the next run exited %d, want %d\n%s", off, code, r.code, out)
 					continue
@@ -601,7 +601,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 					t.Errorf("killed at %s; after the next run the lock is not released (%v)", off, err)
 					continue
 				}
-				correct++
+				tally.Correct++
 				lock := "found the lock free"
 				if strings.Contains(out, "took over the expired lock") {
 					lock = "took over the expired lock"
@@ -609,7 +609,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 				t.Logf("killed at %s of %s (killed: %v); the next run %s and left %s in %s", off.Round(time.Millisecond), whole.Round(time.Millisecond),
 					wasKilled, lock, r.want, took.Round(time.Millisecond))
 			}
-			faultRow(t, k.fault, tries, correct, 0, longest)
+			tally.Row(t, k.fault)
 		})
 	}
 }

@@ -57,22 +57,13 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 		lo.Namespace = cmp.Or(lo.Namespace, ns)
 		lo.Holder.Env = cmp.Or(lo.Holder.Env, c.Env)
 		lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "rollback")
-		if lo.Progress == nil {
-			lo.Progress = rep
-		}
-		lock, lerr := c.Lock(ctx, lo)
+		held, lerr := c.holdLock(ctx, lo, rep, "rolling back "+c.Env)
 		if lerr != nil {
 			return Result{Env: c.Env, Namespace: ns, Deployment: name}, interrupted(lerr)
 		}
-		defer func() { err = release(ctx, lock, err, rep) }()
-		if lock.Broken != nil {
-			res.BrokeLock = lock.Broken
-			reason = brokeReason(reason, lo.Reason, *lock.Broken)
-		}
-		var cancel context.CancelFunc
-		wctx, cancel = lock.bound(ctx)
-		defer cancel()
-		defer func() { err = lostError(wctx, lock, err, "rolling back "+c.Env) }()
+		defer func() { err = held.end(ctx, err) }()
+		wctx = held.ctx
+		res.BrokeLock, reason = held.broke(reason, lo.Reason)
 	}
 	broke := res.BrokeLock
 	hist, err := c.History(ctx, ns, name)

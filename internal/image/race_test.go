@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,28 +23,6 @@ import (
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
-
-// faultRow appends one row of the fault table (hack/faults.sh) to the file
-// SLIPWAY_FAULTS_OUT names, and logs it.
-func faultRow(t *testing.T, fault string, tries, correct, lost int, recovery time.Duration) {
-	t.Helper()
-	row := map[string]any{"fault": fault, "tries": tries, "correct": correct, "lost": lost, "recoverySeconds": recovery.Seconds()}
-	t.Logf("fault %q: %d tries, %d correct, %d lost, longest recovery %s", fault, tries, correct, lost, recovery.Round(time.Millisecond))
-	out := os.Getenv("SLIPWAY_FAULTS_OUT")
-	if out == "" {
-		return
-	}
-	b, _ := json.Marshal(row)
-	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Errorf("writing the fault table: %v", err)
-		return
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		t.Errorf("writing the fault table: %v", err)
-	}
-}
 
 // tagBarrier is a proxy in front of a registry that holds the first two
 // writes of a tag (PUT /v2/.../manifests/TAG, not by digest) until both
@@ -208,8 +184,7 @@ func TestRacePushSameVersion(t *testing.T) {
 		{"at once", reg.Host},
 		{"both find the tag free", testutil.Host(barrier)},
 	}
-	tries, correct, lost := 0, 0, 0
-	longest := time.Duration(0)
+	var tally testutil.FaultTally
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			n := 3
@@ -217,7 +192,7 @@ func TestRacePushSameVersion(t *testing.T) {
 				n = 1 // the barrier holds the first two tag writes only
 			}
 			for try := range n {
-				tries++
+				tally.Tries++
 				app := fmt.Sprintf("race-%d-%d", len(tc.name), try)
 				client := clientFor(tc.host)
 				errs := make([]error, 2)
@@ -231,10 +206,10 @@ func TestRacePushSameVersion(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				longest = max(longest, time.Since(start))
+				tally.Recovered(time.Since(start))
 				got, err := complete(direct, reg.Host+"/team/"+app+":1.2.3")
 				if err != nil {
-					lost++
+					tally.Lost++
 					t.Errorf("try %d: the tag is not a complete image: %v", try, err)
 					continue
 				}
@@ -255,11 +230,11 @@ func TestRacePushSameVersion(t *testing.T) {
 				}
 				switch {
 				case len(winners) == 1 && digests[winners[0]] == got.String():
-					correct++
+					tally.Correct++
 				case len(winners) == 2:
 					// Both said they succeeded: the one whose image the
 					// tag does not hold was lost.
-					lost++
+					tally.Lost++
 					t.Errorf("try %d: both pushes succeeded; the tag points at %s", try, got)
 				default:
 					t.Errorf("try %d: winners %v, errors %v, tag at %s", try, winners, errs, got)
@@ -267,5 +242,5 @@ func TestRacePushSameVersion(t *testing.T) {
 			}
 		})
 	}
-	faultRow(t, "push: same version from two clones at once", tries, correct, lost, longest)
+	tally.Row(t, "push: same version from two clones at once")
 }
