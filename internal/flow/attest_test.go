@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -148,18 +149,32 @@ func layoutWith(t *testing.T, files map[string][]byte, platforms ...string) (str
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := image.Record{Digest: "sha256:" + strings.Repeat("a", 64), App: "hello", Version: "1.0.0"}
+	// As the build lays it out: one platform's image in the layout's
+	// index, or an index of the platforms' images.
+	rec := image.Record{App: "hello", Version: "1.0.0"}
+	idx := v1.ImageIndex(empty.Index)
 	for _, p := range platforms {
 		img, err := mutate.AppendLayers(empty.Image, base, ours)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := lp.AppendImage(img); err != nil {
-			t.Fatal(err)
-		}
+		img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img})
 		d, _ := img.Digest()
 		rec.Platforms = append(rec.Platforms, image.PlatformRecord{Platform: p, Digest: d.String(), BaseLayers: 1})
+		if len(platforms) == 1 {
+			if err := lp.AppendImage(img); err != nil {
+				t.Fatal(err)
+			}
+			rec.Digest, rec.MediaType = d.String(), string(types.OCIManifestSchema1)
+			return dir, rec
+		}
 	}
+	if err := lp.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	rec.Digest, rec.MediaType = d.String(), string(types.OCIImageIndex)
 	return dir, rec
 }
 
@@ -302,6 +317,12 @@ func TestSBOMContents(t *testing.T) {
 	}
 	if pkg("not-main") != nil {
 		t.Error("an entry section of the manifest was read as the archive's")
+	}
+
+	// One platform: its image is the layout's.
+	one, oneRec := layoutWith(t, map[string][]byte{"app/README": []byte("hello\n")}, "linux/amd64")
+	if got, err := ScanLayers(one, oneRec); err != nil || len(got) != 1 || len(got[0].Files) != 1 || got[0].Files[0].Path != "/app/README" {
+		t.Errorf("one platform: layers %+v, %v; want the README", got, err)
 	}
 
 	again := SBOM(rec, "registry.example.com/team/hello", layers)

@@ -37,8 +37,12 @@ func Promote(ctx context.Context, p *config.Project, from, to string, o PromoteO
 		if p.Signing == nil {
 			return promote.Result{}, fmt.Errorf("promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}", config.ErrInvalid, config.ProjectFile)
 		}
-		s, err := loadSigner(p)
+		s, err := startSigner(p)
 		if err != nil {
+			return promote.Result{}, err
+		}
+		// Before anything is copied: promotion is no place to find out.
+		if err := keyReady(s); err != nil {
 			return promote.Result{}, err
 		}
 		signer = s

@@ -115,14 +115,7 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 	if err != nil || signer == nil {
 		return res, err
 	}
-	if err := signPushed(ctx, client, signer, &res, progress.Or(o.Progress)); err != nil || len(p.Signing.Attest) == 0 {
-		return res, err
-	}
-	rec, err := image.ReadRecord(outputDir(p))
-	if err != nil {
-		return res, err
-	}
-	return res, attestPushed(ctx, client, signer, p.Signing.Attest, outputDir(p), rec, &res, progress.Or(o.Progress))
+	return res, signAndAttest(ctx, p, client, signer, &res, progress.Or(o.Progress))
 }
 
 // checkFresh refuses a build record of another commit than HEAD, so a

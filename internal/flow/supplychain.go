@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/image"
@@ -20,8 +24,27 @@ import (
 
 // loadSigner returns the signer slipway.yaml's signing section asks for,
 // or nil without one. It runs before anything is pushed, so a missing key
-// or a wrong password leaves no unsigned image behind.
+// or password variable, or a file that is no key, leaves no unsigned image
+// behind. The key's decryption (scrypt, a few hundred milliseconds on
+// purpose) and, with attest: [sbom], the scan of the build's layers then
+// run in the background, beside the image's upload: a wrong password is
+// reported when the push signs, after the upload.
 func loadSigner(p *config.Project) (sign.Signer, error) {
+	s, err := startSigner(p)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	if slices.Contains(p.Signing.Attest, "sbom") {
+		if rec, err := image.ReadRecord(outputDir(p)); err == nil {
+			go func() { _, _ = scanLayersOnce(filepath.Join(outputDir(p), image.LayoutDir), rec) }()
+		}
+	}
+	return s, nil
+}
+
+// startSigner checks the signing key and its password variable and starts
+// decrypting the key; nil without a signing section.
+func startSigner(p *config.Project) (sign.Signer, error) {
 	if p.Signing == nil {
 		return nil, nil
 	}
@@ -33,16 +56,76 @@ func loadSigner(p *config.Project) (sign.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err)
 	}
-	s, err := sign.LoadSigner(key, pw)
+	wrap := func(err error) error { return fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err) }
+	s, err := sign.StartSigner(key, pw, wrap)
 	if err != nil {
-		return nil, fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err)
+		return nil, wrap(err)
 	}
 	return s, nil
+}
+
+// keyReady waits for a signer started by loadSigner, and returns why its
+// key could not be decrypted.
+func keyReady(s sign.Signer) error {
+	if pd, ok := s.(*sign.Pending); ok {
+		_, err := pd.Wait()
+		return err
+	}
+	return nil
+}
+
+// scans memoizes ScanLayers by layout directory and build digest, so that
+// the scan loadSigner starts is the one attestPushed uses.
+var scans sync.Map // string -> *layerScan
+
+type layerScan struct {
+	once   sync.Once
+	layers []LayerContents
+	err    error
+}
+
+// scanLayersOnce is ScanLayers, run once per layout and build.
+func scanLayersOnce(dir string, rec image.Record) ([]LayerContents, error) {
+	v, _ := scans.LoadOrStore(dir+"\x00"+rec.Digest, &layerScan{})
+	s := v.(*layerScan)
+	s.once.Do(func() { s.layers, s.err = ScanLayers(dir, rec) })
+	return s.layers, s.err
+}
+
+// signAndAttest signs the pushed image res.Reference and writes the
+// attestations signing.attest lists, side by side: the signature and the
+// attestations are images of their own (sha256-HEX.sig and .att), so
+// neither waits for the other's requests.
+func signAndAttest(ctx context.Context, p *config.Project, client *registry.Client, s sign.Signer, res *image.PushResult, rep progress.Reporter) error {
+	if err := keyReady(s); err != nil {
+		return err
+	}
+	if len(p.Signing.Attest) == 0 {
+		return signPushed(ctx, client, s, res, rep)
+	}
+	rec, err := image.ReadRecord(outputDir(p))
+	if err != nil {
+		return err
+	}
+	// Each works on a copy of the result; the fields they set are merged.
+	signed, attested := *res, *res
+	var g errgroup.Group
+	g.Go(func() error { return signPushed(ctx, client, s, &signed, rep) })
+	g.Go(func() error {
+		return attestPushed(ctx, client, s, p.Signing.Attest, outputDir(p), rec, &attested, rep)
+	})
+	err = g.Wait()
+	res.Signature, res.Attestations = signed.Signature, attested.Attestations
+	res.UpToDate = signed.UpToDate && attested.UpToDate
+	return err
 }
 
 // signPushed signs the pushed image res.Reference and records the
 // signature's tag in res.
 func signPushed(ctx context.Context, client *registry.Client, s sign.Signer, res *image.PushResult, rep progress.Reporter) error {
+	if err := keyReady(s); err != nil {
+		return err
+	}
 	ref, err := name.NewDigest(res.Reference, client.NameOptions()...)
 	if err != nil {
 		return fmt.Errorf("signing %s: %w", res.Reference, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -87,57 +88,83 @@ func statement(ref name.Digest, predicateType string, predicate any) ([]byte, er
 // statement already signed by the same key makes it a no-op; predicate
 // must therefore be deterministic (no "now").
 func Attest(ctx context.Context, ref name.Digest, s Signer, predicateType string, predicate any, opts []remote.Option) (SignResult, error) {
+	res, _, err := AttestAll(ctx, ref, s, []Predicate{{Type: predicateType, Value: predicate}}, opts)
+	return res, err
+}
+
+// Predicate is a predicate to attest, with its type.
+type Predicate struct {
+	Type  string
+	Value any
+}
+
+// AttestAll is Attest for several predicates at once, in one read and at
+// most one write of the attestation image: upToDate[i] says whether the
+// statement of predicates[i] was there already; res.UpToDate whether all
+// were.
+func AttestAll(ctx context.Context, ref name.Digest, s Signer, predicates []Predicate, opts []remote.Option) (res SignResult, upToDate []bool, err error) {
 	tag, err := AttestationTag(ref)
 	if err != nil {
-		return SignResult{}, err
+		return SignResult{}, nil, err
 	}
-	res := SignResult{Tag: tag.String()}
-	stmt, err := statement(ref, predicateType, predicate)
-	if err != nil {
-		return res, err
+	res = SignResult{Tag: tag.String()}
+	stmts := make([][]byte, len(predicates))
+	for i, p := range predicates {
+		if stmts[i], err = statement(ref, p.Type, p.Value); err != nil {
+			return res, nil, err
+		}
 	}
 	pub, err := s.PublicKey()
 	if err != nil {
-		return res, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
+		return res, nil, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
 	}
 	own, err := loadVerifierFromKey(pub)
 	if err != nil {
-		return res, fmt.Errorf("attesting %s: %w", ref, err)
+		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
 	opts = append(opts, remote.WithContext(ctx))
 	base, err := signatures(tag, opts)
 	if err != nil {
-		return res, fmt.Errorf("attesting %s: %w", ref, err)
+		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
+	upToDate = make([]bool, len(predicates))
 	if base == nil {
 		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	} else {
-		found, err := attestations(base, own, predicateType)
-		if err != nil {
-			return res, fmt.Errorf("attesting %s: %w", ref, err)
-		}
-		for _, f := range found {
-			if bytes.Equal(f, stmt) {
-				res.UpToDate = true
-				return res, nil
+		for i, p := range predicates {
+			found, err := attestations(base, own, p.Type)
+			if err != nil {
+				return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
 			}
+			upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return bytes.Equal(f, stmts[i]) })
 		}
 	}
-	env, err := sigdsse.WrapSigner(s, InTotoPayloadType).SignMessage(bytes.NewReader(stmt))
-	if err != nil {
-		return res, fmt.Errorf("attesting %s: %w", ref, err)
+	var adds []mutate.Addendum
+	for i, p := range predicates {
+		if upToDate[i] {
+			continue
+		}
+		env, err := sigdsse.WrapSigner(s, InTotoPayloadType).SignMessage(bytes.NewReader(stmts[i]))
+		if err != nil {
+			return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+		}
+		adds = append(adds, mutate.Addendum{
+			Layer:       static.NewLayer(env, DSSEMediaType),
+			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: p.Type},
+		})
 	}
-	img, err := mutate.Append(base, mutate.Addendum{
-		Layer:       static.NewLayer(env, DSSEMediaType),
-		Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: predicateType},
-	})
+	if len(adds) == 0 {
+		res.UpToDate = true
+		return res, upToDate, nil
+	}
+	img, err := mutate.Append(base, adds...)
 	if err != nil {
-		return res, fmt.Errorf("attesting %s: %w", ref, err)
+		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
 	if err := remote.Write(tag, img, opts...); err != nil {
-		return res, fmt.Errorf("writing attestation %s: %w", tag, err)
+		return res, nil, fmt.Errorf("writing attestation %s: %w", tag, err)
 	}
-	return res, nil
+	return res, upToDate, nil
 }
 
 // VerifyAttestation returns the statements of predicateType about ref

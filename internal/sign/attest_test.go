@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -73,6 +74,50 @@ func TestAttestThenVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := tt.run(); !errors.Is(err, ErrUnverified) {
 				t.Errorf("err = %v, want ErrUnverified", err)
+			}
+		})
+	}
+}
+
+// TestAttestAll writes several statements in one attestation image, and
+// adds only the new ones when run again.
+func TestAttestAll(t *testing.T) {
+	ctx := context.Background()
+	ref := pushRandom(t, testRegistry(t), "team/app")
+	s, v := newSigner(t)
+	prov := Predicate{Type: SLSAProvenance, Value: map[string]any{"buildDefinition": "b"}}
+	sbom := Predicate{Type: SPDX, Value: map[string]any{"spdxVersion": "SPDX-2.3"}}
+	tests := []struct {
+		name       string
+		predicates []Predicate
+		upToDate   []bool
+		layers     int
+	}{
+		{"both new", []Predicate{prov, sbom}, []bool{false, false}, 2},
+		{"both there", []Predicate{prov, sbom}, []bool{true, true}, 2},
+		{"one changed", []Predicate{prov, {Type: SPDX, Value: map[string]any{"spdxVersion": "SPDX-2.3", "name": "x"}}}, []bool{true, false}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, upToDate, err := AttestAll(ctx, ref, s, tt.predicates, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(upToDate, tt.upToDate) || res.UpToDate != !slices.Contains(tt.upToDate, false) {
+				t.Errorf("up to date %v (%v), want %v", upToDate, res.UpToDate, tt.upToDate)
+			}
+			tag, _ := AttestationTag(ref)
+			img, err := remote.Image(tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ls, _ := img.Layers(); len(ls) != tt.layers {
+				t.Errorf("attestation image has %d layers, want %d", len(ls), tt.layers)
+			}
+			for _, p := range tt.predicates {
+				if _, err := VerifyAttestation(ctx, ref, v, p.Type, nil); err != nil {
+					t.Errorf("%s: %v", p.Type, err)
+				}
 			}
 		})
 	}

@@ -3,12 +3,15 @@ package sign
 import (
 	"crypto"
 	"crypto/elliptic"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -278,4 +281,74 @@ func SameKey(s Signer, v Verifier) bool {
 		return false
 	}
 	return cryptoutils.EqualKeys(a, b) == nil
+}
+
+// encryptedKeyTypes are the PEM block types of cosign's encrypted private
+// keys: sigstore's, and cosign's older name for the same format.
+var encryptedKeyTypes = []string{"ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY"}
+
+// Pending is a Signer whose key is being decrypted in the background.
+// Cosign keys are encrypted with scrypt, which is made to take a few
+// hundred milliseconds; StartSigner runs it beside other work (an image's
+// upload) instead of before it. Its methods wait for the key.
+type Pending struct {
+	done chan struct{}
+	sv   signature.SignerVerifier
+	err  error
+}
+
+var _ Signer = (*Pending)(nil)
+
+// StartSigner checks, at once, that pemBytes is a PEM block, and decrypts
+// the encrypted cosign private key in it with password in the background
+// (another kind of key is loaded at once). A wrong password or a damaged key is reported by Wait, and
+// by every method of the Pending; wrap, when not nil, wraps that error
+// (to name the key's file).
+func StartSigner(pemBytes, password []byte, wrap func(error) error) (*Pending, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("loading private key: %w: not a cosign private key, or the wrong password", ErrKey)
+	}
+	p := &Pending{done: make(chan struct{})}
+	if !slices.Contains(encryptedKeyTypes, block.Type) {
+		// Nothing slow to wait for.
+		defer close(p.done)
+		p.sv, p.err = LoadSigner(pemBytes, password)
+		if p.err != nil {
+			return nil, p.err
+		}
+		return p, nil
+	}
+	go func() {
+		defer close(p.done)
+		p.sv, p.err = LoadSigner(pemBytes, password)
+		if p.err != nil && wrap != nil {
+			p.err = wrap(p.err)
+		}
+	}()
+	return p, nil
+}
+
+// Wait returns the decrypted key, or why it could not be decrypted.
+func (p *Pending) Wait() (signature.SignerVerifier, error) {
+	<-p.done
+	return p.sv, p.err
+}
+
+// PublicKey waits for the key and returns its public half.
+func (p *Pending) PublicKey(opts ...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	sv, err := p.Wait()
+	if err != nil {
+		return nil, err
+	}
+	return sv.PublicKey(opts...)
+}
+
+// SignMessage waits for the key and signs message.
+func (p *Pending) SignMessage(message io.Reader, opts ...signature.SignOption) ([]byte, error) {
+	sv, err := p.Wait()
+	if err != nil {
+		return nil, err
+	}
+	return sv.SignMessage(message, opts...)
 }

@@ -3,6 +3,7 @@ package sign
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,6 +245,63 @@ func TestSameKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := SameKey(s, tt.v); got != tt.want {
 				t.Errorf("SameKey = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStartSigner(t *testing.T) {
+	const password = "start-signer-pw"
+	kp, err := GenerateKeyPair([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := func(err error) error { return fmt.Errorf("loading the signing key cosign.key: %w", err) }
+	tests := []struct {
+		name     string
+		key      []byte
+		password string
+		startErr bool // refused at once
+		waitErr  bool // refused once decrypted
+	}{
+		{"right password", kp.Private, password, false, false},
+		{"wrong password", kp.Private, "wrong-" + password, false, true},
+		{"not PEM", []byte("hello"), password, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := StartSigner(tt.key, []byte(tt.password), wrap)
+			if tt.startErr != (err != nil) {
+				t.Fatalf("StartSigner: %v, want an error: %v", err, tt.startErr)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrKey) {
+					t.Errorf("err = %v, want ErrKey", err)
+				}
+				return
+			}
+			sig, err := p.SignMessage(strings.NewReader("payload"))
+			if tt.waitErr != (err != nil) {
+				t.Fatalf("SignMessage: %v, want an error: %v", err, tt.waitErr)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrKey) || !strings.Contains(err.Error(), "cosign.key") || strings.Contains(err.Error(), password) {
+					t.Errorf("err = %v, want ErrKey naming the file and not the password", err)
+				}
+				if _, err := p.PublicKey(); err == nil {
+					t.Error("PublicKey of an undecryptable key")
+				}
+				return
+			}
+			v, err := LoadVerifier(kp.Public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.VerifySignature(bytes.NewReader(sig), strings.NewReader("payload")); err != nil {
+				t.Errorf("verifying: %v", err)
+			}
+			if !SameKey(p, v) {
+				t.Error("the pending signer's public key is not the pair's")
 			}
 		})
 	}
