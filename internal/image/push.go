@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/progress"
@@ -23,36 +20,16 @@ import (
 )
 
 var (
-	// ErrTagConflict is matched by a *TagConflictError.
-	ErrTagConflict = errors.New("version tag points at another image")
+	// ErrTagConflict is registry.ErrTagConflict, matched by a
+	// *TagConflictError.
+	ErrTagConflict = registry.ErrTagConflict
 	// ErrNoVersion is returned when pushing a build without a version.
 	ErrNoVersion = errors.New("the build has no version to tag")
 )
 
-// TagConflictError is returned by Push when the version tag already points
-// at another digest: versions are immutable unless forced.
-type TagConflictError struct {
-	Tag      string // full reference, REPO:VERSION
-	Existing string // digest the tag points at
-	New      string // digest of this build
-	// Concurrent is true when the tag was free (or this image's) when
-	// looked at first, and another run wrote it meanwhile: of two runs
-	// tagging one version at once, this one lost.
-	Concurrent bool
-}
-
-func (e *TagConflictError) Error() string {
-	if e.Concurrent {
-		return fmt.Sprintf("%s was tagged by another run at the same time and points at %s, not at this build's %s; "+
-			"that run won and its image is complete; versions are immutable: release a new version, or use --force to move the tag",
-			e.Tag, e.Existing, e.New)
-	}
-	return fmt.Sprintf("%s already points at %s, not at this build's %s; versions are immutable: release a new version, or use --force to move the tag",
-		e.Tag, e.Existing, e.New)
-}
-
-// Is makes errors.Is(err, ErrTagConflict) true.
-func (e *TagConflictError) Is(target error) bool { return target == ErrTagConflict }
+// TagConflictError is registry's: Push returns it when the version tag
+// already points at another digest.
+type TagConflictError = registry.TagConflictError
 
 // PushOptions configure Push.
 type PushOptions struct {
@@ -95,18 +72,11 @@ type PushResult struct {
 	Attestations string `json:"attestations,omitempty"`
 }
 
-// VersionTag is the image tag of a version: the version with + (not
-// allowed in tags) replaced by _.
-func VersionTag(version string) string { return strings.ReplaceAll(version, "+", "_") }
+// VersionTag is registry.VersionTag.
+func VersionTag(version string) string { return registry.VersionTag(version) }
 
-// GitTag is the image tag of a commit, git-<first 7 characters>, or ""
-// without a full revision.
-func GitTag(revision string) string {
-	if len(revision) < 7 {
-		return ""
-	}
-	return "git-" + revision[:7]
-}
+// GitTag is registry.GitTag.
+func GitTag(revision string) string { return registry.GitTag(revision) }
 
 // Push pushes the last build to Registry as REPO:VERSION and
 // REPO:git-SHORTSHA, where REPO is the registry URL followed by the app:
@@ -150,10 +120,16 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 	// Registries have no conditional tag write: another push of the same
 	// version may have tagged it since the look above. Look again just
 	// before writing the version tag, and once more after, so that of two
-	// pushes racing the loser says so (see guardTag).
+	// pushes racing the loser says so (see registry.CheckTagWon).
 	var guard func() error
 	if !o.Force {
-		guard = func() error { return guardTag(head, j.tags[0], j.digest) }
+		guard = func() error {
+			got, err := head(j.tags[0])
+			if err != nil {
+				return err
+			}
+			return registry.CheckTagWon(j.tags[0], got, j.digest)
+		}
 	}
 	err = reportingUpdates(rep, func(updates chan<- v1.Update) error {
 		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, j.artifact)
@@ -216,8 +192,7 @@ func preparePush(o PushOptions) (pushJob, error) {
 func tagHead(opts []remote.Option, puller *remote.Puller, reg *registry.Client) func(name.Tag) (v1.Hash, error) {
 	return func(t name.Tag) (v1.Hash, error) {
 		d, err := remote.Head(t, append(opts, remote.Reuse(puller))...)
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		if registry.IsNotFound(err) {
 			return v1.Hash{}, nil
 		}
 		if err != nil {
@@ -235,8 +210,7 @@ func (j pushJob) pendingTags(head func(name.Tag) (v1.Hash, error), force bool, r
 	if err != nil {
 		return nil, false, err
 	}
-	switch {
-	case existing == j.digest:
+	if existing == j.digest {
 		var pending []name.Tag
 		for _, t := range j.tags[1:] {
 			d, err := head(t)
@@ -248,9 +222,12 @@ func (j pushJob) pendingTags(head func(name.Tag) (v1.Hash, error), force bool, r
 			}
 		}
 		return pending, false, nil
-	case existing != v1.Hash{} && !force:
-		return nil, false, &TagConflictError{Tag: j.tags[0].String(), Existing: existing.String(), New: j.digest.String()}
-	case existing != v1.Hash{}:
+	}
+	moved, err := registry.CheckVersionTag(j.tags[0], existing, j.digest, force)
+	if err != nil {
+		return nil, false, err
+	}
+	if moved {
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "push",
 			Msg: fmt.Sprintf("moving %s from %s to %s (forced)", j.tags[0], existing, j.digest)})
 	}
@@ -302,7 +279,7 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 			return fmt.Errorf("tagging %s: %w", t, err)
 		}
 		if isVersion {
-			if err := SettleTag(ctx, time.Since(began)); err != nil {
+			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
 				return fmt.Errorf("tagging %s: %w", t, err)
 			}
 			if err := guard(); err != nil {
@@ -313,48 +290,12 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 	return nil
 }
 
-// guardTag looks at the version tag t just before and just after this run
-// writes it (after SettleTag): pointing at another digest than want,
-// another run tagged the version at the same time and this one lost (a
-// *TagConflictError with Concurrent). A tag found empty after the write
-// (deleted meanwhile) is left to the next run.
-//
-// Registries have no conditional tag write, so this narrows the race
-// without closing it. Both runs succeed only when the other run looked
-// before this run's write and its write lands after this run's settle and
-// look: its look-to-write gap (one round trip) must outlast this run's
-// write and settle. The tag then ends on the other's image, which is
-// complete (every run pushes its image before any tag), and this run's
-// success is stale.
-// SettleTag waits, after a version tag was written in took, long enough
-// for another run's write that was already under way to land: twice as
-// long as the write took, at least 250ms and at most 2s. It returns early
-// with ctx's error.
-func SettleTag(ctx context.Context, took time.Duration) error {
-	t := time.NewTimer(min(max(2*took, 250*time.Millisecond), 2*time.Second))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func guardTag(head func(name.Tag) (v1.Hash, error), t name.Tag, want v1.Hash) error {
-	got, err := head(t)
-	if err != nil {
-		return err
-	}
-	if got != (v1.Hash{}) && got != want {
-		return &TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
-	}
-	return nil
-}
+// SettleTag is registry.SettleTag.
+func SettleTag(ctx context.Context, took time.Duration) error { return registry.SettleTag(ctx, took) }
 
 func pushTags(repo name.Repository, rec Record, opts []name.Option) ([]name.Tag, error) {
-	names := []string{VersionTag(rec.Version)}
-	if g := GitTag(rec.Revision); g != "" {
+	names := []string{registry.VersionTag(rec.Version)}
+	if g := registry.GitTag(rec.Revision); g != "" {
 		names = append(names, g)
 	}
 	tags := make([]name.Tag, 0, len(names))
