@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
@@ -367,6 +368,28 @@ func (l *Lock) LostTo() Holder {
 // resourceVersion read, so of runs racing for the lock exactly one wins.
 // The lease is renewed every o.Renew until Release.
 func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
+	o = o.withDefaults()
+	if o.Break && strings.TrimSpace(o.Reason) == "" {
+		return nil, fmt.Errorf("locking %s: %w: --break-lock needs --reason \"why\"; it is recorded", c.Env, config.ErrInvalid)
+	}
+	k := &locking{c: c, o: o, rep: progress.Or(o.Progress), leases: c.Client.CoordinationV1().Leases(o.Namespace), start: o.Now()}
+	for {
+		if err := ctx.Err(); err != nil {
+			if k.lastHeld != "" {
+				return nil, fmt.Errorf("locking %s, held by %s: %w", c.Env, k.lastHeld, err)
+			}
+			return nil, fmt.Errorf("locking %s: %w", c.Env, err)
+		}
+		l, again, err := k.try(ctx)
+		if !again {
+			return l, err
+		}
+	}
+}
+
+// withDefaults fills in the durations, the clock and the holder's
+// identity o leaves out.
+func (o LockOptions) withDefaults() LockOptions {
 	if o.Duration <= 0 {
 		o.Duration = leaseFromEnv()
 	}
@@ -382,94 +405,115 @@ func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 	if o.Holder.Identity == "" {
 		o.Holder.Identity = identity(o.Holder)
 	}
-	if o.Break && strings.TrimSpace(o.Reason) == "" {
-		return nil, fmt.Errorf("locking %s: %w: --break-lock needs --reason \"why\"; it is recorded", c.Env, config.ErrInvalid)
+	return o
+}
+
+// locking is what one Lock call carries between its looks at the Lease.
+type locking struct {
+	c      *Cluster
+	o      LockOptions
+	rep    progress.Reporter
+	leases coordinationv1client.LeaseInterface
+	start  time.Time
+	// reported is the holder whose lock the wait was reported for.
+	reported      string
+	madeNamespace bool
+	// lastHeld is who held it when last looked at, for an interrupted wait.
+	lastHeld string
+}
+
+// try looks at the Lease once and takes it when it can; again says to look
+// once more (another run wrote it first, or a holder is waited for).
+func (k *locking) try(ctx context.Context) (l *Lock, again bool, err error) {
+	o := k.o
+	now := o.Now()
+	l = &Lock{c: k.c, o: o, holder: o.Holder}
+	l.holder.Since = now
+	cur, err := k.leases.Get(ctx, o.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return k.create(ctx, l, now)
+	case err != nil:
+		return nil, false, k.c.explain(err, "reading Lease "+o.Namespace+"/"+o.Name)
 	}
-	rep := progress.Or(o.Progress)
-	leases := c.Client.CoordinationV1().Leases(o.Namespace)
-	start := o.Now()
-	reported, madeNamespace := "", false
-	var lastHeld string // who held it when last looked at, for an interrupted wait
-	for {
-		if err := ctx.Err(); err != nil {
-			if lastHeld != "" {
-				return nil, fmt.Errorf("locking %s, held by %s: %w", c.Env, lastHeld, err)
-			}
-			return nil, fmt.Errorf("locking %s: %w", c.Env, err)
+	held, isHeld := holderOf(cur)
+	alive := isHeld && !expired(cur, now)
+	if alive && !o.Break {
+		if err := k.wait(ctx, held, cur, now); err != nil {
+			return nil, false, err
 		}
-		now := o.Now()
-		l := &Lock{c: c, o: o, holder: o.Holder}
-		l.holder.Since = now
-		cur, err := leases.Get(ctx, o.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			created, err := leases.Create(ctx, l.leaseFrom(nil, now), metav1.CreateOptions{FieldManager: FieldManager})
-			switch {
-			case err == nil:
-				return l.start(created), nil
-			case apierrors.IsAlreadyExists(err):
-				continue // another run created it first: look again
-			case apierrors.IsNotFound(err) && !madeNamespace:
-				// The namespace is missing.
-				if err := c.ensureNamespace(ctx, o); err != nil {
-					return nil, err
-				}
-				madeNamespace = true
-				continue
-			}
-			return nil, c.explain(err, "creating Lease "+o.Namespace+"/"+o.Name)
-		case err != nil:
-			return nil, c.explain(err, "reading Lease "+o.Namespace+"/"+o.Name)
+		return nil, true, nil
+	}
+	switch {
+	case alive:
+		l.Broken = &held
+	case isHeld:
+		l.Expired = &held
+	}
+	updated, err := k.leases.Update(ctx, l.leaseFrom(cur, now), metav1.UpdateOptions{FieldManager: FieldManager})
+	switch {
+	case err == nil:
+		if l.Broken != nil {
+			k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("broke the lock of %s held by %s: %s", k.c.Env, held.describe(now), o.Reason)})
+		} else if l.Expired != nil {
+			k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("took over the expired lock of %s, left by %s", k.c.Env, held.describe(now))})
 		}
-		held, isHeld := holderOf(cur)
-		alive := isHeld && !expired(cur, now)
-		if alive && !o.Break {
-			lastHeld = held.describe(now)
-			if waited := now.Sub(start); waited >= o.Wait {
-				if o.Wait == 0 {
-					waited = 0
-				}
-				return nil, &LockedError{Env: c.Env, Namespace: o.Namespace, Lease: o.Name, Holder: held, Waited: waited, At: now,
-					Expiry: leaseDuration(cur)}
-			}
-			if reported != held.Identity {
-				reported = held.Identity
-				upTo := " up to " + o.Wait.Round(time.Second).String()
-				if o.Wait == WaitForever {
-					upTo = ""
-				}
-				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
-					upTo, c.Env, held.describe(now))})
-			}
-			t := time.NewTimer(min(o.Poll, o.Wait-now.Sub(start)))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, fmt.Errorf("locking %s, held by %s: %w", c.Env, held.describe(now), ctx.Err())
-			case <-t.C:
-			}
-			continue
+		return l.start(updated), false, nil
+	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		return nil, true, nil // another run wrote it first: look again
+	}
+	return nil, false, k.c.explain(err, "taking Lease "+o.Namespace+"/"+o.Name)
+}
+
+// create makes the Lease, held by l, making the namespace once when it is
+// missing.
+func (k *locking) create(ctx context.Context, l *Lock, now time.Time) (*Lock, bool, error) {
+	o := k.o
+	created, err := k.leases.Create(ctx, l.leaseFrom(nil, now), metav1.CreateOptions{FieldManager: FieldManager})
+	switch {
+	case err == nil:
+		return l.start(created), false, nil
+	case apierrors.IsAlreadyExists(err):
+		return nil, true, nil // another run created it first: look again
+	case apierrors.IsNotFound(err) && !k.madeNamespace:
+		// The namespace is missing.
+		if err := k.c.ensureNamespace(ctx, o); err != nil {
+			return nil, false, err
 		}
-		switch {
-		case alive:
-			l.Broken = &held
-		case isHeld:
-			l.Expired = &held
+		k.madeNamespace = true
+		return nil, true, nil
+	}
+	return nil, false, k.c.explain(err, "creating Lease "+o.Namespace+"/"+o.Name)
+}
+
+// wait waits a poll for held, alive in cur, to let go: a *LockedError once
+// o.Wait has passed, the context's error when it ends first.
+func (k *locking) wait(ctx context.Context, held Holder, cur *coordinationv1.Lease, now time.Time) error {
+	o := k.o
+	k.lastHeld = held.describe(now)
+	if waited := now.Sub(k.start); waited >= o.Wait {
+		if o.Wait == 0 {
+			waited = 0
 		}
-		next := l.leaseFrom(cur, now)
-		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
-		switch {
-		case err == nil:
-			if l.Broken != nil {
-				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("broke the lock of %s held by %s: %s", c.Env, held.describe(now), o.Reason)})
-			} else if l.Expired != nil {
-				rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("took over the expired lock of %s, left by %s", c.Env, held.describe(now))})
-			}
-			return l.start(updated), nil
-		case apierrors.IsConflict(err), apierrors.IsNotFound(err):
-			continue // another run wrote it first: look again
+		return &LockedError{Env: k.c.Env, Namespace: o.Namespace, Lease: o.Name, Holder: held, Waited: waited, At: now,
+			Expiry: leaseDuration(cur)}
+	}
+	if k.reported != held.Identity {
+		k.reported = held.Identity
+		upTo := " up to " + o.Wait.Round(time.Second).String()
+		if o.Wait == WaitForever {
+			upTo = ""
 		}
-		return nil, c.explain(err, "taking Lease "+o.Namespace+"/"+o.Name)
+		k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("waiting%s for the lock of %s, held by %s",
+			upTo, k.c.Env, held.describe(now))})
+	}
+	t := time.NewTimer(min(o.Poll, o.Wait-now.Sub(k.start)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("locking %s, held by %s: %w", k.c.Env, held.describe(now), ctx.Err())
+	case <-t.C:
+		return nil
 	}
 }
 
