@@ -102,48 +102,69 @@ func PlanRelease(in Input) (Plan, error) {
 		return upToDate(plan, base), nil
 	}
 
-	target := initial
-	if base != nil {
-		plan.Bump = in.Bump
-		if in.Bump == BumpNone {
-			def := in.DefaultBump
-			if def == BumpNone {
-				def = BumpPatch
-			}
-			plan.Bump = BumpFromMessages(in.Messages, def)
-		}
-		if target, err = plan.Bump.Apply(base.Version); err != nil {
-			return Plan{}, err
-		}
+	target, bump, err := nextTarget(in, tags, base, initial)
+	if err != nil {
+		return Plan{}, err
 	}
-	// A pre-release line at or above the target is continued or finalised,
-	// so the next version never sorts below an existing one.
-	for _, t := range tags {
-		if c := core(t.Version); !isFinal(t.Version) && c.Compare(target) >= 0 {
-			target = c
-			plan.Bump = BumpNone
-		}
-	}
-
-	next := target
-	if in.Pre != "" {
-		var n uint64
-		for _, t := range tags {
-			if c, ok := preCounter(t.Version, in.Pre); ok && core(t.Version).Equal(target) {
-				n = max(n, c)
-			}
-		}
-		v, err := target.SetPrerelease(fmt.Sprintf("%s.%d", in.Pre, n+1))
-		if err != nil {
-			return Plan{}, fmt.Errorf("setting pre-release %s.%d: %w: %w", in.Pre, n+1, ErrInvalid, err)
-		}
-		next = &v
+	plan.Bump = bump
+	next, err := preRelease(target, tags, in.Pre)
+	if err != nil {
+		return Plan{}, err
 	}
 	if plan.Previous != nil && !next.GreaterThan(plan.Previous.Version) {
 		return Plan{}, fmt.Errorf("planning %s: %w: it sorts below %s; use a later pre-release id", next, ErrNotNewer, plan.Previous.Name)
 	}
 	plan.Next = next
 	return plan, nil
+}
+
+// nextTarget is the final version to release: the last final one, base,
+// raised by the bump (auto reads Messages), or initial when there is
+// none. A pre-release line at or above it is continued or finalised, so
+// the next version never sorts below an existing one; bump is then
+// BumpNone.
+func nextTarget(in Input, tags []TagInfo, base *TagInfo, initial *semver.Version) (target *semver.Version, bump Bump, err error) {
+	target = initial
+	if base != nil {
+		bump = in.Bump
+		if in.Bump == BumpNone {
+			def := in.DefaultBump
+			if def == BumpNone {
+				def = BumpPatch
+			}
+			bump = BumpFromMessages(in.Messages, def)
+		}
+		if target, err = bump.Apply(base.Version); err != nil {
+			return nil, BumpNone, err
+		}
+	}
+	for _, t := range tags {
+		if c := core(t.Version); !isFinal(t.Version) && c.Compare(target) >= 0 {
+			target = c
+			bump = BumpNone
+		}
+	}
+	return target, bump, nil
+}
+
+// preRelease is target with pre-release id pre and the next counter of
+// its line (target-rc.N, one above the line's highest N); target itself
+// without pre.
+func preRelease(target *semver.Version, tags []TagInfo, pre string) (*semver.Version, error) {
+	if pre == "" {
+		return target, nil
+	}
+	var n uint64
+	for _, t := range tags {
+		if c, ok := preCounter(t.Version, pre); ok && core(t.Version).Equal(target) {
+			n = max(n, c)
+		}
+	}
+	v, err := target.SetPrerelease(fmt.Sprintf("%s.%d", pre, n+1))
+	if err != nil {
+		return nil, fmt.Errorf("setting pre-release %s.%d: %w: %w", pre, n+1, ErrInvalid, err)
+	}
+	return &v, nil
 }
 
 // planExplicit checks an explicit version against the existing tags.

@@ -75,20 +75,7 @@ type Result struct {
 // With DryRun nothing is written.
 func Release(ctx context.Context, opt Options) (Result, error) {
 	rep := progress.Or(opt.Progress)
-	r, err := Open(opt.Dir)
-	if err != nil {
-		return Result{}, err
-	}
-	if !opt.AllowDirty {
-		if err := r.checkClean(); err != nil {
-			return Result{}, err
-		}
-	}
-	st, err := r.State(opt.Prefix, opt.Paths)
-	if err != nil {
-		return Result{}, err
-	}
-	in, err := input(st, opt.Prefix, opt.Bump, opt.DefaultBump, opt.Initial)
+	r, st, in, err := openInput(opt.Dir, opt.Prefix, opt.Paths, opt.Bump, opt.DefaultBump, opt.Initial, !opt.AllowDirty)
 	if err != nil {
 		return Result{}, err
 	}
@@ -127,27 +114,60 @@ func Release(ctx context.Context, opt Options) (Result, error) {
 		rep.Report(progress.Event{Kind: progress.Info, Step: "release", Msg: "would tag " + st.Head.Short + " " + res.Tag})
 		return res, nil
 	}
+	if err := r.tagAndPush(ctx, rep, opt, st.Head, &res); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
 
-	rep.Report(progress.Event{Kind: progress.Info, Step: "tag", Msg: "tagging " + st.Head.Short + " " + res.Tag})
+// openInput opens the repository at dir, checks that its working tree is
+// clean when clean says so, and reads the Input of a release from it.
+func openInput(dir, prefix string, paths []string, bump string, def Bump, initial string, clean bool) (*Repo, State, Input, error) {
+	r, err := Open(dir)
+	if err != nil {
+		return nil, State{}, Input{}, err
+	}
+	if clean {
+		if err := r.checkClean(); err != nil {
+			return nil, State{}, Input{}, err
+		}
+	}
+	st, err := r.State(prefix, paths)
+	if err != nil {
+		return nil, State{}, Input{}, err
+	}
+	in, err := input(st, prefix, bump, def, initial)
+	if err != nil {
+		return nil, State{}, Input{}, err
+	}
+	return r, st, in, nil
+}
+
+// tagAndPush tags head res.Tag with opt.Message (default "Release TAG")
+// and, with opt.Push, pushes it, deleting the tag again when the push
+// fails.
+func (r *Repo) tagAndPush(ctx context.Context, rep progress.Reporter, opt Options, head Commit, res *Result) error {
+	rep.Report(progress.Event{Kind: progress.Info, Step: "tag", Msg: "tagging " + head.Short + " " + res.Tag})
 	msg := opt.Message
 	if strings.TrimSpace(msg) == "" {
 		msg = "Release " + res.Tag
 	}
-	if err := r.CreateTag(res.Tag, st.Head, msg, Signature{}); err != nil {
-		return Result{}, err
+	if err := r.CreateTag(res.Tag, head, msg, Signature{}); err != nil {
+		return err
 	}
 	res.Created = true
-	rep.Report(progress.Event{Kind: progress.Info, Step: "tag", Msg: "tagged " + st.Head.Short + " " + res.Tag})
-	if opt.Push {
-		if err := r.push(ctx, rep, opt, res.Tag); err != nil {
-			if derr := r.DeleteTag(res.Tag); derr != nil {
-				return Result{}, errors.Join(err, fmt.Errorf("undoing the release: %w; delete it with git tag -d %s", derr, res.Tag))
-			}
-			return Result{}, err
-		}
-		res.Pushed = true
+	rep.Report(progress.Event{Kind: progress.Info, Step: "tag", Msg: "tagged " + head.Short + " " + res.Tag})
+	if !opt.Push {
+		return nil
 	}
-	return res, nil
+	if err := r.push(ctx, rep, opt, res.Tag); err != nil {
+		if derr := r.DeleteTag(res.Tag); derr != nil {
+			return errors.Join(err, fmt.Errorf("undoing the release: %w; delete it with git tag -d %s", derr, res.Tag))
+		}
+		return err
+	}
+	res.Pushed = true
+	return nil
 }
 
 // push pushes tag to opt.Remote, reporting progress.
@@ -249,15 +269,7 @@ type Info struct {
 // commit, whether the working tree is dirty and how many relevant commits
 // came since the last release tag. It only reads.
 func Version(opt VersionOptions) (Info, error) {
-	r, err := Open(opt.Dir)
-	if err != nil {
-		return Info{}, err
-	}
-	st, err := r.State(opt.Prefix, opt.Paths)
-	if err != nil {
-		return Info{}, err
-	}
-	in, err := input(st, opt.Prefix, opt.Bump, opt.DefaultBump, opt.Initial)
+	r, st, in, err := openInput(opt.Dir, opt.Prefix, opt.Paths, opt.Bump, opt.DefaultBump, opt.Initial, false)
 	if err != nil {
 		return Info{}, err
 	}

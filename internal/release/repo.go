@@ -264,10 +264,18 @@ func (r *Repo) state(prefix string, paths []string) (State, error) {
 		return State{}, fmt.Errorf("reading history of %s: %w: no %s release tag in the %d commits fetched; run git fetch --unshallow --tags",
 			r.root, ErrShallow, describePrefix(prefix), len(g.order))
 	}
-	sinceFinal := g.notReachableFrom(lastFinal)
-	sinceAny := g.notReachableFrom(lastAny)
+	rel := &relevance{r: r, paths: ps, sigs: map[plumbing.Hash][]entrySig{}}
+	st.CommitsSince, st.Messages, err = r.since(g, rel, g.notReachableFrom(lastFinal), g.notReachableFrom(lastAny))
+	if err != nil {
+		return State{}, err
+	}
+	return st, nil
+}
 
-	rel := relevance{r: r, paths: ps, sigs: map[plumbing.Hash][]entrySig{}}
+// since counts the relevant commits of g since the last release tag
+// (sinceAny), and lists the messages of those since the last final one
+// (sinceFinal), newest first.
+func (r *Repo) since(g *graph, rel *relevance, sinceFinal, sinceAny func(plumbing.Hash) bool) (n int, messages []string, err error) {
 	type msg struct {
 		when time.Time
 		hash plumbing.Hash
@@ -280,18 +288,18 @@ func (r *Repo) state(prefix string, paths []string) (State, error) {
 		}
 		ok, err := rel.touches(h, g.parents[h])
 		if err != nil {
-			return State{}, err
+			return 0, nil, err
 		}
 		if !ok {
 			continue
 		}
 		if sinceAny(h) {
-			st.CommitsSince++
+			n++
 		}
 		if sinceFinal(h) {
 			c, err := r.repo.CommitObject(h)
 			if err != nil {
-				return State{}, fmt.Errorf("reading commit %s: %w", h, err)
+				return 0, nil, fmt.Errorf("reading commit %s: %w", h, err)
 			}
 			msgs = append(msgs, msg{c.Committer.When, h, c.Message})
 		}
@@ -300,9 +308,9 @@ func (r *Repo) state(prefix string, paths []string) (State, error) {
 		return cmp.Or(b.when.Compare(a.when), strings.Compare(a.hash.String(), b.hash.String()))
 	})
 	for _, m := range msgs {
-		st.Messages = append(st.Messages, m.text)
+		messages = append(messages, m.text)
 	}
-	return st, nil
+	return n, messages, nil
 }
 
 // describePrefix names a tag prefix in messages.
