@@ -96,6 +96,12 @@ func (e *FailedError) Error() string {
 		if p.Message != "" {
 			fmt.Fprintf(&b, ": %s", p.Message)
 		}
+		if len(p.Logs) > 0 {
+			fmt.Fprintf(&b, "\n  its last log lines:")
+			for _, l := range p.Logs {
+				fmt.Fprintf(&b, "\n  | %s", l)
+			}
+		}
 	}
 	for _, ev := range v.Events {
 		fmt.Fprintf(&b, "\nevent %s", ev)

@@ -477,6 +477,11 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 		if sc.Capabilities == nil {
 			sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
 		}
+		// A container that fails without writing a termination message
+		// leaves the tail of its log there: the verdict of a crash shows it.
+		if spec.Containers[i].TerminationMessagePolicy == "" {
+			spec.Containers[i].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+		}
 	}
 	return spec, warnings, nil
 }

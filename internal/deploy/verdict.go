@@ -90,6 +90,10 @@ type PodProblem struct {
 	Message   string `json:"message,omitempty"`
 	ExitCode  int32  `json:"exitCode,omitempty"`
 	Restarts  int32  `json:"restarts,omitempty"`
+	// Logs are the last lines a crashed container wrote: its termination
+	// message, which the kubelet fills from the log's tail
+	// (terminationMessagePolicy FallbackToLogsOnError, as Render sets).
+	Logs []string `json:"logs,omitempty"`
 }
 
 // Verdict is where a rollout stands and why.

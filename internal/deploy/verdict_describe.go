@@ -34,6 +34,9 @@ func describeProblem(ns string, d *appsv1.Deployment, probs []PodProblem, pods [
 	if detail != "" {
 		detail = " (" + detail + ")"
 	}
+	if n := len(p.Logs); n > 0 {
+		detail += "; its last log line: " + p.Logs[n-1]
+	}
 	describe := fmt.Sprintf("kubectl describe pod -n %s %s", ns, p.Pod)
 	switch reason {
 	case ReasonImagePullBackOff, ReasonErrImagePull, ReasonErrImageNeverPull:

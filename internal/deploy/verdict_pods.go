@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"unicode"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -136,7 +137,7 @@ func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) 
 			w := cs.State.Waiting
 			pr.Reason, pr.Message = w.Reason, w.Message
 			if t := cs.LastTerminationState.Terminated; t != nil {
-				pr.ExitCode = t.ExitCode
+				pr.ExitCode, pr.Logs = t.ExitCode, lastLines(t.Message)
 				if w.Reason == ReasonCrashLoopBackOff && t.Reason != "" && t.Reason != "Error" {
 					pr.Message = strings.TrimSpace(t.Reason + "; " + w.Message)
 				}
@@ -153,7 +154,7 @@ func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) 
 				continue
 			}
 			pr.Reason, pr.ExitCode = ReasonContainerCrashed, t.ExitCode
-			pr.Message = strings.TrimSpace(strings.Trim(t.Reason+": "+t.Message, ": "))
+			pr.Message, pr.Logs = t.Reason, lastLines(t.Message)
 			if terminal || cs.RestartCount >= 1 {
 				fatal = true
 			}
@@ -207,4 +208,34 @@ func hasReason(probs []PodProblem, reason string) bool {
 		}
 	}
 	return false
+}
+
+// maxLogLines is how many of a crashed container's last lines a verdict
+// keeps.
+const maxLogLines = 10
+
+// lastLines is the last maxLogLines non-empty lines of a termination
+// message, each cut to 200 bytes.
+func lastLines(msg string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
+		// A container's output is untrusted: no escape sequences reach
+		// a terminal.
+		l = strings.Map(func(r rune) rune {
+			if r == '\t' || unicode.IsPrint(r) {
+				return r
+			}
+			return '?'
+		}, strings.TrimRight(l, "\r \t"))
+		if l != "" {
+			if len(l) > 200 {
+				l = l[:200] + "..."
+			}
+			out = append(out, l)
+		}
+	}
+	if len(out) > maxLogLines {
+		out = out[len(out)-maxLogLines:]
+	}
+	return out
 }

@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -364,7 +366,7 @@ func TestJudge(t *testing.T) {
 				"|", "imagePullSecrets", "kubectl describe pod -n hello-dev hello-new-a"},
 			check: func(t *testing.T, v Verdict) {
 				want := PodProblem{Pod: "hello-new-a", Container: "app", Reason: "ImagePullBackOff", Message: `Back-off pulling image "registry.example.com/hello:v2"`}
-				if len(v.Pods) != 1 || v.Pods[0] != want {
+				if len(v.Pods) != 1 || !reflect.DeepEqual(v.Pods[0], want) {
 					t.Errorf("Pods = %+v", v.Pods)
 				}
 			},
@@ -449,7 +451,7 @@ func TestJudge(t *testing.T) {
 				r.o.Pods[2] = testPod(r.new, "c", terminated(1, 0, true))
 			},
 			phase: PhaseFailed, reason: ReasonContainerCrashed,
-			want: []string{`container "app" of pod hello-new-c exited with code 1`, "containerFailed: container failed", "|", "kubectl logs -n hello-dev hello-new-c -c app"},
+			want: []string{`container "app" of pod hello-new-c exited with code 1`, "(containerFailed); its last log line: container failed", "|", "kubectl logs -n hello-dev hello-new-c -c app"},
 		},
 		{
 			name: "first crash of a container that will restart",
@@ -880,4 +882,29 @@ func loadObservation(t *testing.T, path string) Observation {
 		}
 	}
 	return o
+}
+
+func TestLastLines(t *testing.T) {
+	many := ""
+	for i := 1; i <= 15; i++ {
+		many += fmt.Sprintf("line %d\n", i)
+	}
+	long := strings.Repeat("x", 300)
+	tests := []struct {
+		name, msg string
+		want      []string
+	}{
+		{"empty", "", nil},
+		{"blank lines dropped", "a\n\n  \nb\r\n", []string{"a", "b"}},
+		{"last ten", many, []string{"line 6", "line 7", "line 8", "line 9", "line 10", "line 11", "line 12", "line 13", "line 14", "line 15"}},
+		{"escape sequences", "\x1b[2Jcleared\x07", []string{"?[2Jcleared?"}},
+		{"long line cut", long, []string{strings.Repeat("x", 200) + "..."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lastLines(tt.msg); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("lastLines(%q) = %q; want %q", tt.msg, got, tt.want)
+			}
+		})
+	}
 }

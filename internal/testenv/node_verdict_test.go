@@ -33,12 +33,13 @@ type deployOutput struct {
 		Reason  string `json:"reason"`
 		Message string `json:"message"`
 		Pods    []struct {
-			Pod       string `json:"pod"`
-			Container string `json:"container"`
-			Reason    string `json:"reason"`
-			Message   string `json:"message"`
-			ExitCode  int32  `json:"exitCode"`
-			Restarts  int32  `json:"restarts"`
+			Pod       string   `json:"pod"`
+			Container string   `json:"container"`
+			Reason    string   `json:"reason"`
+			Message   string   `json:"message"`
+			ExitCode  int32    `json:"exitCode"`
+			Restarts  int32    `json:"restarts"`
+			Logs      []string `json:"logs"`
 		} `json:"pods"`
 		Events []string `json:"events"`
 		Hint   string   `json:"hint"`
@@ -409,8 +410,15 @@ func TestRealNodeVerdicts(t *testing.T) {
 		if !strings.Contains(r.jsonErr, "exited with code 1") {
 			t.Errorf("the error does not give the exit code: %s", r.jsonErr)
 		}
-		if strings.Contains(r.stdout, "config missing") {
-			t.Errorf("the verdict quotes the logs now; assert the last lines instead: %s", r.stdout)
+		// The kubelet keeps the log's tail as the termination message
+		// (terminationMessagePolicy FallbackToLogsOnError, as Slipway
+		// renders it): the verdict quotes it.
+		want := []string{"verdictapp: starting", "verdictapp: reading config", "verdictapp: fatal: config missing"}
+		if got := v.Pods[0].Logs; !slices.Equal(got, want) {
+			t.Errorf("verdict pods[0].logs = %q; want %q", got, want)
+		}
+		if !strings.Contains(r.jsonErr, "its last log line: verdictapp: fatal: config missing") {
+			t.Errorf("the error does not quote the last log line: %s", r.jsonErr)
 		}
 		if !strings.Contains(v.Hint, "kubectl logs -n "+verdictNS+" "+v.Pods[0].Pod+" -c app") {
 			t.Errorf("hint %q; want the kubectl logs command for the pod", v.Hint)
