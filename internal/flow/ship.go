@@ -111,7 +111,13 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 	if err != nil {
 		return image.PushResult{}, err
 	}
-	res, err := image.Push(ctx, image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress})
+	po := image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress}
+	if signer != nil {
+		// The key decrypts while the blobs upload; a wrong password stops
+		// the push before any tag is written.
+		po.BeforeTag = func() error { return keyReady(signer) }
+	}
+	res, err := image.Push(ctx, po)
 	if err != nil || signer == nil {
 		return res, err
 	}

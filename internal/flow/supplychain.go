@@ -28,7 +28,7 @@ import (
 // behind. The key's decryption (scrypt, a few hundred milliseconds on
 // purpose) and, with attest: [sbom], the scan of the build's layers then
 // run in the background, beside the image's upload: a wrong password is
-// reported when the push signs, after the upload.
+// reported once the blobs are up, before any tag is written.
 func loadSigner(p *config.Project) (sign.Signer, error) {
 	s, err := startSigner(p)
 	if err != nil || s == nil {

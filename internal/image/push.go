@@ -45,6 +45,10 @@ type PushOptions struct {
 	Force bool
 	// Progress receives Start, Update (bytes), Skip and Finish events.
 	Progress progress.Reporter
+	// BeforeTag, when set, runs once the image is in the registry by
+	// digest and before any tag is written; its error stops the push
+	// untagged (a signing key that would not decrypt, say).
+	BeforeTag func() error
 }
 
 // PushResult is what Push did.
@@ -132,7 +136,7 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 		}
 	}
 	err = reportingUpdates(rep, func(updates chan<- v1.Update) error {
-		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, j.artifact)
+		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, o.BeforeTag, j.artifact)
 	})
 	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
 	if err != nil {
@@ -257,7 +261,7 @@ func reportingUpdates(rep progress.Reporter, push func(chan<- v1.Update) error) 
 // pushAll pushes the artifact by digest, then sets the tags. guard, when
 // not nil, runs just before and just after the version tag is written.
 func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update, pushImage bool, byDigest name.Digest, tags []name.Tag,
-	version name.Tag, guard func() error, artifact remote.Taggable) error {
+	version name.Tag, guard, beforeTag func() error, artifact remote.Taggable) error {
 	pusher, err := remote.NewPusher(append(opts, remote.WithProgress(updates))...)
 	if err != nil {
 		return err
@@ -265,6 +269,11 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 	if pushImage {
 		if err := pusher.Push(ctx, byDigest, artifact); err != nil {
 			return fmt.Errorf("pushing %s: %w", byDigest, err)
+		}
+	}
+	if beforeTag != nil {
+		if err := beforeTag(); err != nil {
+			return err
 		}
 	}
 	for _, t := range tags {

@@ -237,6 +237,32 @@ func TestPushFailureLeavesNoTag(t *testing.T) {
 	}
 }
 
+// TestPushBeforeTagStops: a BeforeTag error (a signing key that would not
+// decrypt) stops the push with the image in the registry by digest only.
+func TestPushBeforeTagStops(t *testing.T) {
+	noSourceDateEpoch(t)
+	_, client := testRegistry(t, nil)
+	dir := t.TempDir()
+	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi", mode: 0o755}})
+	b := build(t, testOptions(dir))
+	refuse := errors.New("loading the signing key: wrong password")
+	_, err := Push(context.Background(), PushOptions{Dir: dir, Registry: client, BeforeTag: func() error { return refuse }})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("err = %v; want the BeforeTag error", err)
+	}
+	repo, _ := client.Repo("hello")
+	opts := client.RemoteOptions(context.Background())
+	if _, err := remote.Head(repo.Digest(b.Digest), opts...); err != nil {
+		t.Errorf("the image is not in the registry by digest: %v", err)
+	}
+	for _, tag := range []string{"1.2.3", "git-0123456"} {
+		_, err := remote.Head(repo.Tag(tag), opts...)
+		if !errors.Is(client.Classify(err, "target"), registry.ErrNotFound) {
+			t.Errorf("tag %s after BeforeTag refused: %v", tag, err)
+		}
+	}
+}
+
 func TestPushAuthError(t *testing.T) {
 	noSourceDateEpoch(t)
 	t.Setenv("HOME", t.TempDir())
