@@ -38,7 +38,7 @@ var exitCodes = []struct {
 	{ExitOK, "ok", "success, including a step that was already up to date"},
 	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
 	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml, ci.yaml or pod.yml (a layer source outside the project included)"},
-	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key"},
+	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key, or without the attestations or the promotion it requires"},
 	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
 	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
 	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done (a rollout under way continues in the cluster, and the message says so); a second one exits at once"},
