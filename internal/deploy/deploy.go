@@ -136,103 +136,59 @@ func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	start := time.Now()
 	rep := progress.Or(o.Progress)
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
 	in := o.Render
 	env := in.Env
-	m, err := Render(in)
+	m, res, err := renderDeploy(in, rep)
 	if err != nil {
-		return Result{}, err
-	}
-	if len(m.Refusals) > 0 {
-		return Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings},
-			fmt.Errorf("deploying %s to %s: %w: %s", in.Version, env.Name, ErrWouldNotStart, strings.Join(m.Refusals, "; "))
-	}
-	name := m.Deployment.Name
-	var before int64 // the revision running before this deploy, 0 for none
-	res = Result{Env: env.Name, Namespace: env.Namespace, Deployment: name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}
-	for _, w := range m.Warnings {
-		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+		return res, err
 	}
 	c := o.Cluster
-	deployments := c.Client.AppsV1().Deployments(env.Namespace)
-	stage := stageNothing
-	interrupted := func(err error, revision int64) error {
-		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
-			return err
-		}
-		return &InterruptedError{Env: env.Name, State: deployState(stage, in.Version, env.Name, revision), Next: deployNext(stage, env.Name), Err: ctx.Err()}
-	}
+	intr := &interrupt{ctx: ctx, env: env.Name, version: in.Version}
 
 	reason := o.Reason
 	wctx := ctx // the context of the waits, cancelled when the lock is lost
 	if o.Lock != nil {
-		lo := *o.Lock
-		lo.Namespace = cmp.Or(lo.Namespace, env.Namespace)
-		lo.Name = cmp.Or(lo.Name, LockName(in.Project, env))
-		lo.CreateNamespace = lo.CreateNamespace || m.Namespace != nil
-		lo.Holder.Env = cmp.Or(lo.Holder.Env, env.Name)
-		lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "deploy")
-		lo.Holder.Version = cmp.Or(lo.Holder.Version, in.Version)
+		lo := deployLock(*o.Lock, in, m)
 		held, lerr := c.holdLock(ctx, lo, rep, "deploying "+in.Version+" to "+env.Name)
 		if lerr != nil {
-			return res, interrupted(lerr, 0)
+			return res, intr.of(lerr, 0)
 		}
 		defer func() { err = held.end(ctx, err) }()
 		wctx = held.ctx
 		res.BrokeLock, reason = held.broke(reason, lo.Reason)
 	}
 
-	live, err := deployments.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return res, interrupted(c.explain(err, "reading Deployment "+env.Namespace+"/"+name), 0)
+	live, err := c.liveDeployment(ctx, env.Namespace, res.Deployment)
+	if err != nil {
+		return res, intr.of(err, 0)
 	}
+	var before int64 // the revision running before this deploy, 0 for none
 	if live != nil {
 		before = revisionOf(live)
 	}
-	if live != nil && live.Annotations[AnnotationDigest] == digestOf(in.Image) && healthy(live) {
-		// Keep the live deploy record in the dry run: a Deployment's
-		// generation counts annotation changes too.
-		same := m.Deployment.DeepCopy()
-		for _, k := range []string{AnnotationBy, AnnotationAt, AnnotationReason} {
-			if v, ok := live.Annotations[k]; ok {
-				same.Annotations[k] = v
-			}
-		}
-		dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: same}, ApplyOptions{DryRun: true, Force: o.ForceConflicts})
-		if err != nil {
-			return res, interrupted(err, 0)
-		}
-		if dry.Deployment.Generation == live.Generation {
-			res.UpToDate, res.Revision = true, revisionOf(live)
-			res.Seconds = time.Since(start).Seconds()
-			return res, nil
-		}
+	same, err := c.runsAlready(ctx, live, m, in.Image, o.ForceConflicts)
+	if err != nil {
+		return res, intr.of(err, 0)
+	}
+	if same {
+		res.UpToDate, res.Revision = true, before
+		res.Seconds = time.Since(start).Seconds()
+		return res, nil
 	}
 
-	record := map[string]string{AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339)}
-	if reason != "" {
-		record[AnnotationReason] = reason
-	}
-	maps.Copy(m.Deployment.Annotations, record)
+	stampDeploy(m.Deployment, o, reason)
 	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, env.Name, c.Context)})
-	stage = stageApplying
+	intr.stage = stageApplying
 	applied, err := c.Apply(ctx, m, ApplyOptions{Force: o.ForceConflicts})
 	if err != nil {
-		return res, interrupted(err, 0)
+		return res, intr.of(err, 0)
 	}
-	stage = stageRollout
-	timeout := cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration)
-	wait := WaitOptions{Namespace: env.Namespace, Name: name, Generation: applied.Deployment.Generation,
-		Timeout: timeout, Stability: o.Stability, Progress: rep}
+	intr.stage = stageRollout
+	wait := WaitOptions{Namespace: env.Namespace, Name: res.Deployment, Generation: applied.Deployment.Generation,
+		Timeout: cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration), Stability: o.Stability, Progress: rep}
 	v, err := Wait(wctx, c.Client, wait)
 	if err != nil {
-		return res, interrupted(c.explain(err, "waiting for "+name), res.Revision)
+		return res, intr.of(c.explain(err, "waiting for "+res.Deployment), res.Revision)
 	}
 	res.Verdict, res.Revision = &v, v.Revision
 	if v.Phase == PhaseSucceeded {
@@ -241,17 +197,91 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	if !o.NoRollback {
-		stage = stageRollback
+		intr.stage = stageRollback
 		if err := rollbackAfter(wctx, c, &res, before, wait, rep); err != nil {
-			if ie, ok := interrupted(err, before).(*InterruptedError); ok {
-				ie.State = fmt.Sprintf("%s failed in %s (%s), and the rollback to the revision before it continues in the cluster", in.Version, env.Name, v.Reason)
-				return res, ie
-			}
-			return res, err
+			return res, intr.ofRollback(err, before, v)
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, &FailedError{Result: res}
+}
+
+// renderDeploy renders the manifests of a deploy and reports their
+// warnings; it refuses pods that would not start. The result names what
+// is deployed where.
+func renderDeploy(in RenderInput, rep progress.Reporter) (Manifests, Result, error) {
+	env := in.Env
+	m, err := Render(in)
+	if err != nil {
+		return Manifests{}, Result{}, err
+	}
+	if len(m.Refusals) > 0 {
+		return Manifests{}, Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: m.Warnings},
+			fmt.Errorf("deploying %s to %s: %w: %s", in.Version, env.Name, ErrWouldNotStart, strings.Join(m.Refusals, "; "))
+	}
+	for _, w := range m.Warnings {
+		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+	}
+	return m, Result{Env: env.Name, Namespace: env.Namespace, Deployment: m.Deployment.Name, Image: in.Image, Version: in.Version, Warnings: m.Warnings}, nil
+}
+
+// deployLock fills in what lo leaves out for a deploy of in: the
+// environment's lock, made with the namespace when Slipway creates it.
+func deployLock(lo LockOptions, in RenderInput, m Manifests) LockOptions {
+	env := in.Env
+	lo.Namespace = cmp.Or(lo.Namespace, env.Namespace)
+	lo.Name = cmp.Or(lo.Name, LockName(in.Project, env))
+	lo.CreateNamespace = lo.CreateNamespace || m.Namespace != nil
+	lo.Holder.Env = cmp.Or(lo.Holder.Env, env.Name)
+	lo.Holder.Operation = cmp.Or(lo.Holder.Operation, "deploy")
+	lo.Holder.Version = cmp.Or(lo.Holder.Version, in.Version)
+	return lo
+}
+
+// liveDeployment is the Deployment ns/name, nil when there is none.
+func (c *Cluster) liveDeployment(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+	live, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, c.explain(err, "reading Deployment "+ns+"/"+name)
+	}
+	return live, nil
+}
+
+// runsAlready reports whether live runs image, healthy, and applying m
+// would change nothing (a server-side dry run keeps its generation).
+func (c *Cluster) runsAlready(ctx context.Context, live *appsv1.Deployment, m Manifests, image string, force bool) (bool, error) {
+	if live == nil || live.Annotations[AnnotationDigest] != digestOf(image) || !healthy(live) {
+		return false, nil
+	}
+	// Keep the live deploy record in the dry run: a Deployment's
+	// generation counts annotation changes too.
+	same := m.Deployment.DeepCopy()
+	for _, k := range []string{AnnotationBy, AnnotationAt, AnnotationReason} {
+		if v, ok := live.Annotations[k]; ok {
+			same.Annotations[k] = v
+		}
+	}
+	dry, err := c.Apply(ctx, Manifests{Namespace: m.Namespace, Deployment: same}, ApplyOptions{DryRun: true, Force: force})
+	if err != nil {
+		return false, err
+	}
+	return dry.Deployment.Generation == live.Generation, nil
+}
+
+// stampDeploy records on d who deployed it, when and why.
+func stampDeploy(d *appsv1.Deployment, o Options, reason string) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	record := map[string]string{AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339)}
+	if reason != "" {
+		record[AnnotationReason] = reason
+	}
+	maps.Copy(d.Annotations, record)
 }
 
 // rollbackAfter restores the revision that ran before this deploy
@@ -378,16 +408,19 @@ func (e *InterruptedError) Error() string {
 // Unwrap makes errors.Is match ErrInterrupted and the context's error.
 func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Err} }
 
-// Stages of a deploy, for what an interrupt leaves.
+// deployStage is how far a deploy has come, for what an interrupt leaves.
+type deployStage int
+
+// Stages of a deploy.
 const (
-	stageNothing  = iota // nothing changed yet
-	stageApplying        // applying the manifests
-	stageRollout         // the rollout runs
-	stageRollback        // rolling back a failed rollout
+	stageNothing  deployStage = iota // nothing changed yet
+	stageApplying                    // applying the manifests
+	stageRollout                     // the rollout runs
+	stageRollback                    // rolling back a failed rollout
 )
 
 // deployState says what an interrupt at stage left in env.
-func deployState(stage int, version, env string, revision int64) string {
+func deployState(stage deployStage, version, env string, revision int64) string {
 	switch stage {
 	case stageApplying:
 		return fmt.Sprintf("while applying %s to %s: some of its objects may be applied, and if the Deployment was, its rollout continues in the cluster", version, env)
@@ -404,11 +437,37 @@ func deployState(stage int, version, env string, revision int64) string {
 }
 
 // deployNext is the next step after an interrupt at stage.
-func deployNext(stage int, env string) string {
+func deployNext(stage deployStage, env string) string {
 	if stage == stageNothing {
 		return fmt.Sprintf("run `slipway deploy %s` again", env)
 	}
 	return fmt.Sprintf("run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", env, env, env)
+}
+
+// interrupt turns a deploy's errors into an *InterruptedError once ctx is
+// cancelled (an interrupt), saying what it left at stage.
+type interrupt struct {
+	ctx          context.Context
+	env, version string
+	stage        deployStage
+}
+
+// of returns err, or when ctx was cancelled an *InterruptedError;
+// revision is the one rolling out, 0 when not known.
+func (i *interrupt) of(err error, revision int64) error {
+	if err == nil || i.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &InterruptedError{Env: i.env, State: deployState(i.stage, i.version, i.env, revision), Next: deployNext(i.stage, i.env), Err: i.ctx.Err()}
+}
+
+// ofRollback is of for the rollback after the rollout v failed.
+func (i *interrupt) ofRollback(err error, before int64, v Verdict) error {
+	err = i.of(err, before)
+	if ie, ok := err.(*InterruptedError); ok {
+		ie.State = fmt.Sprintf("%s failed in %s (%s), and the rollback to the revision before it continues in the cluster", i.version, i.env, v.Reason)
+	}
+	return err
 }
 
 // heldLock is the lock a deploy or rollback holds while it changes an
