@@ -86,18 +86,16 @@ func Wait(ctx context.Context, c kubernetes.Interface, o WaitOptions) (Verdict, 
 	if w.started.IsZero() {
 		w.started = time.Now()
 	}
-	what := fmt.Sprintf("deployment %s/%s", o.Namespace, o.Name)
+	w.what = fmt.Sprintf("deployment %s/%s", o.Namespace, o.Name)
 
 	var timeout <-chan time.Time
+	lookCtx := ctx
 	if o.Timeout > 0 {
 		t := time.NewTimer(o.Timeout)
 		defer t.Stop()
 		timeout = t.C
-	}
-	// Looks end with the wait: a request the API server never answers
-	// must not hold it past its timeout.
-	lookCtx := ctx
-	if o.Timeout > 0 {
+		// Looks end with the wait: a request the API server never answers
+		// must not hold it past its timeout.
 		var cancel context.CancelFunc
 		lookCtx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
@@ -107,55 +105,71 @@ func Wait(ctx context.Context, c kubernetes.Interface, o WaitOptions) (Verdict, 
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	wake := make(chan struct{}, 1)
-	watching := false
 
-	last := Verdict{Phase: PhaseProgressing, Reason: ReasonProgressing, Message: "waiting for " + what}
-	var errSince time.Time
+	w.last = Verdict{Phase: PhaseProgressing, Reason: ReasonProgressing, Message: "waiting for " + w.what}
 	for {
-		v, obs, err := w.look(lookCtx, false)
-		switch {
-		case err == nil:
-			errSince = time.Time{}
-			last = v
-			if v.Phase != PhaseProgressing {
-				return v, nil
-			}
-			if !watching {
-				watching = true
-				go w.watch(wctx, obs.Deployment, wake)
-			}
-		case ctx.Err() != nil:
-			return last, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case !transient(err):
-			return last, err
-		default:
-			if errSince.IsZero() {
-				errSince = time.Now()
-			} else if time.Since(errSince) >= errorSpell {
-				return last, err
-			}
+		if done, err := w.step(ctx, lookCtx, wctx, wake); done {
+			return w.last, err
 		}
 		looked := time.Now()
 		select {
 		case <-ctx.Done():
-			return last, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+			return w.last, fmt.Errorf("waiting for %s: %w", w.what, ctx.Err())
 		case <-timeout:
 			fctx, cancel := context.WithTimeout(ctx, finalLook)
 			defer cancel()
-			return w.timedOut(fctx, last)
+			return w.timedOut(fctx, w.last)
 		case <-tick.C:
 		case <-wake:
 			// Many pods changing at once must not turn into a burst of
 			// looks: leave at least wakeGap between them.
-			if gap := wakeGap - time.Since(looked); gap > 0 {
-				t := time.NewTimer(gap)
-				select {
-				case <-ctx.Done():
-				case <-t.C:
-				}
-				t.Stop()
-			}
+			pause(ctx, wakeGap-time.Since(looked))
 		}
+	}
+}
+
+// step looks once (through lookCtx) and keeps the verdict in w.last;
+// done says Wait ends there, with err. The first look that finds the
+// rollout in progress starts watching it (until wctx ends), waking the
+// wait on changes. Transient errors end the wait only when they last
+// errorSpell.
+func (w *waiter) step(ctx, lookCtx, wctx context.Context, wake chan<- struct{}) (done bool, err error) {
+	v, obs, err := w.look(lookCtx, false)
+	switch {
+	case err == nil:
+		w.errSince = time.Time{}
+		w.last = v
+		if v.Phase != PhaseProgressing {
+			return true, nil
+		}
+		if !w.watching {
+			w.watching = true
+			go w.watch(wctx, obs.Deployment, wake)
+		}
+		return false, nil
+	case ctx.Err() != nil:
+		return true, fmt.Errorf("waiting for %s: %w", w.what, ctx.Err())
+	case !transient(err):
+		return true, err
+	}
+	if w.errSince.IsZero() {
+		w.errSince = time.Now()
+	} else if time.Since(w.errSince) >= errorSpell {
+		return true, err
+	}
+	return false, nil
+}
+
+// pause waits for d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -169,6 +183,13 @@ type waiter struct {
 	readySince, blockedSince time.Time
 	reported                 string
 	eventsFailed             bool
+	// what names the Deployment in messages.
+	what string
+	// last is the latest verdict; errSince is when looks began to fail
+	// (zero while they succeed); watching is true once a watch runs.
+	last     Verdict
+	errSince time.Time
+	watching bool
 }
 
 // look observes the rollout once and judges it. It lists events only when
