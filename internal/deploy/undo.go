@@ -36,20 +36,8 @@ type UndoOptions struct {
 func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res Result, err error) {
 	start := time.Now()
 	rep := progress.Or(o.Progress)
-	var target Revision
-	applied := false
-	interrupted := func(err error) error {
-		if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) {
-			return err
-		}
-		state := "nothing was changed in " + c.Env
-		next := fmt.Sprintf("run `slipway rollback %s` again", c.Env)
-		if applied {
-			state = fmt.Sprintf("the rollback of %s to revision %d (%s) continues in the cluster", c.Env, target.Revision, target.Version)
-			next = fmt.Sprintf("run `slipway status %s` to follow it", c.Env)
-		}
-		return &InterruptedError{Env: c.Env, State: state, Next: next, Err: ctx.Err()}
-	}
+	intr := &undoInterrupt{ctx: ctx, env: c.Env}
+	interrupted := intr.of
 	reason := o.Reason
 	wctx := ctx
 	if o.Lock != nil {
@@ -71,6 +59,7 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 		return Result{}, interrupted(err)
 	}
 	target, current, err := pick(hist, o.To)
+	intr.target = target
 	if err != nil {
 		return Result{}, fmt.Errorf("rolling back %s: %w", c.Env, err)
 	}
@@ -80,17 +69,9 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 		return res, nil
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling %s back to revision %d (%s)", c.Env, target.Revision, target.Version)})
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
 	reason = cmp.Or(reason, fmt.Sprintf("rollback from revision %d", current.Revision))
-	record := map[string]string{
-		AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339), AnnotationReason: reason,
-		AnnotationCause: "slipway rollback " + c.Env + " " + target.Version,
-	}
-	applied = true // perhaps: an interrupted apply may or may not have landed
-	gen, err := RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, record)
+	intr.applied = true // perhaps: an interrupted apply may or may not have landed
+	gen, err := RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, rollbackRecord(o, c.Env, reason, target))
 	if err != nil {
 		return res, interrupted(c.explain(err, ""))
 	}
@@ -106,6 +87,41 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 		return res, &FailedError{Result: res}
 	}
 	return res, nil
+}
+
+// undoInterrupt turns a rollback's errors into an *InterruptedError once
+// ctx is cancelled, saying whether the rollback to target was applied.
+type undoInterrupt struct {
+	ctx     context.Context
+	env     string
+	applied bool
+	target  Revision
+}
+
+func (u *undoInterrupt) of(err error) error {
+	if err == nil || u.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		return err
+	}
+	state := "nothing was changed in " + u.env
+	next := fmt.Sprintf("run `slipway rollback %s` again", u.env)
+	if u.applied {
+		state = fmt.Sprintf("the rollback of %s to revision %d (%s) continues in the cluster", u.env, u.target.Revision, u.target.Version)
+		next = fmt.Sprintf("run `slipway status %s` to follow it", u.env)
+	}
+	return &InterruptedError{Env: u.env, State: state, Next: next, Err: u.ctx.Err()}
+}
+
+// rollbackRecord is what a rollback of env to target records on the
+// Deployment: who, when, why and the cause.
+func rollbackRecord(o UndoOptions, env, reason string, target Revision) map[string]string {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	return map[string]string{
+		AnnotationBy: o.Who, AnnotationAt: now().UTC().Format(time.RFC3339), AnnotationReason: reason,
+		AnnotationCause: "slipway rollback " + env + " " + target.Version,
+	}
 }
 
 // pick finds the revision to roll back to, and the current one.
