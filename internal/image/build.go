@@ -178,10 +178,6 @@ func (l *layerPlan) id() string { return l.key + "/" + l.files }
 // last build, whose content hashes are reused for files whose metadata did
 // not change.
 func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
-	knownByPath := make(map[string]Fingerprint, len(known))
-	for _, fp := range known {
-		knownByPath[fp.Path] = fp
-	}
 	epoch, err := buildTime(o.Meta.Created)
 	if err != nil {
 		return nil, err
@@ -190,6 +186,36 @@ func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
 	if p.platforms, err = parsePlatforms(o.Image.Platforms); err != nil {
 		return nil, err
 	}
+	w, err := p.walker(o)
+	if err != nil {
+		return nil, err
+	}
+	lp := &layerPlanner{p: p, w: w, dir: o.Dir, known: make(map[string]Fingerprint, len(known)),
+		seen: map[string]*layerPlan{}, files: map[string]Fingerprint{}}
+	for _, fp := range known {
+		lp.known[fp.Path] = fp
+	}
+	for _, plat := range p.platforms {
+		var lps []*layerPlan
+		for i, l := range o.Image.Layers {
+			x, err := lp.plan(i, l, plat)
+			if err != nil {
+				return nil, err
+			}
+			lps = append(lps, x)
+		}
+		p.layers = append(p.layers, lps)
+	}
+	slices.Sort(w.skipped)
+	p.skipped = slices.Compact(w.skipped)
+	p.files = slices.AppendSeq(make([]Fingerprint, 0, len(lp.files)), maps.Values(lp.files))
+	slices.SortFunc(p.files, func(a, b Fingerprint) int { return strings.Compare(a.Path, b.Path) })
+	return p, nil
+}
+
+// walker walks the project for the layers, leaving out what .slipwayignore
+// and image.exclude name (kept in p.ignore, for the layers' keys).
+func (p *plan) walker(o BuildOptions) (*walker, error) {
 	lines, err := readIgnoreFile(o.Dir)
 	if err != nil {
 		return nil, err
@@ -199,62 +225,56 @@ func newPlan(o BuildOptions, known []Fingerprint) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newWalker(o.Dir, o.Output, ignore, o.Image.AllowSecrets)
-	if err != nil {
-		return nil, err
-	}
+	return newWalker(o.Dir, o.Output, ignore, o.Image.AllowSecrets)
+}
 
-	seen := map[string]*layerPlan{}
-	files := map[string]Fingerprint{}
-	for _, plat := range p.platforms {
-		var lps []*layerPlan
-		for i, l := range o.Image.Layers {
-			src, err := resolveLayer(o.Dir, l, plat)
-			if err != nil {
-				return nil, fmt.Errorf("layer %d: %w", i+1, err)
-			}
-			key := hashJSON(struct {
-				Format  int
-				From    string
-				To      string
-				IntoDir bool
-				Mode    *fs.FileMode
-				Exclude []string
-				Ignore  []string
-				Time    int64
-			}{formatVersion, src.from, src.to, src.intoDir, src.mode, src.exclude, p.ignore, epoch.Unix()})
-			if lp, ok := seen[key]; ok {
-				lps = append(lps, lp)
-				continue
-			}
-			entries, err := w.collect(src)
-			if err != nil {
-				return nil, fmt.Errorf("layer %d (%s, from %s): %w", i+1, plat, src.from, err)
-			}
-			for _, e := range entries {
-				if e.fp != nil {
-					if err := hashContent(e.fp, e.src, knownByPath); err != nil {
-						return nil, fmt.Errorf("layer %d (%s): %w", i+1, plat, err)
-					}
-				}
-			}
-			lp := &layerPlan{src: src, entries: entries, key: key, files: hashEntries(entries)}
-			seen[key] = lp
-			lps = append(lps, lp)
-			for _, fp := range fingerprints(entries) {
-				files[fp.Path] = fp
+// layerPlanner plans the layers of every platform, once for each distinct
+// key, and gathers their files' fingerprints.
+type layerPlanner struct {
+	p     *plan
+	w     *walker
+	dir   string
+	known map[string]Fingerprint // of the previous build, by path
+	seen  map[string]*layerPlan  // by key
+	files map[string]Fingerprint // by path
+}
+
+// plan is the i-th configured layer l on plat.
+func (lp *layerPlanner) plan(i int, l config.Layer, plat v1.Platform) (*layerPlan, error) {
+	src, err := resolveLayer(lp.dir, l, plat)
+	if err != nil {
+		return nil, fmt.Errorf("layer %d: %w", i+1, err)
+	}
+	key := hashJSON(struct {
+		Format  int
+		From    string
+		To      string
+		IntoDir bool
+		Mode    *fs.FileMode
+		Exclude []string
+		Ignore  []string
+		Time    int64
+	}{formatVersion, src.from, src.to, src.intoDir, src.mode, src.exclude, lp.p.ignore, lp.p.epoch.Unix()})
+	if x, ok := lp.seen[key]; ok {
+		return x, nil
+	}
+	entries, err := lp.w.collect(src)
+	if err != nil {
+		return nil, fmt.Errorf("layer %d (%s, from %s): %w", i+1, plat, src.from, err)
+	}
+	for _, e := range entries {
+		if e.fp != nil {
+			if err := hashContent(e.fp, e.src, lp.known); err != nil {
+				return nil, fmt.Errorf("layer %d (%s): %w", i+1, plat, err)
 			}
 		}
-		p.layers = append(p.layers, lps)
 	}
-	slices.Sort(w.skipped)
-	p.skipped = slices.Compact(w.skipped)
-	p.files = make([]Fingerprint, 0, len(files))
-	for _, fp := range files {
-		p.files = append(p.files, fp)
+	x := &layerPlan{src: src, entries: entries, key: key, files: hashEntries(entries)}
+	lp.seen[key] = x
+	for _, fp := range fingerprints(entries) {
+		lp.files[fp.Path] = fp
 	}
-	slices.SortFunc(p.files, func(a, b Fingerprint) int { return strings.Compare(a.Path, b.Path) })
-	return p, nil
+	return x, nil
 }
 
 // hashEntries hashes what a layer's tar is made of: names, modes, link
