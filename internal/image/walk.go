@@ -156,18 +156,11 @@ func (w *walker) collect(s source) ([]entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading layer source: %w", err)
 	}
-	var entries []entry
 	to := strings.TrimPrefix(s.to, "/")
 	if !fi.IsDir() && (s.intoDir || to == "") {
 		to = path.Join(to, path.Base(s.from))
 	}
-	// Parent directories of the destination.
-	if to != "" {
-		parts := strings.Split(to, "/")
-		for i := 1; i < len(parts); i++ {
-			entries = append(entries, entry{name: strings.Join(parts[:i], "/"), mode: fs.ModeDir | 0o755})
-		}
-	}
+	entries := parentDirs(to)
 	if !fi.IsDir() {
 		if rel := w.rel(s.abs); w.looksSecret(rel) {
 			return nil, fmt.Errorf("copying %s: %w; name it in image.allowSecrets to put it in the image on purpose", rel, ErrSecretFile)
@@ -185,7 +178,18 @@ func (w *walker) collect(s source) ([]entry, error) {
 		}
 		entries = append(entries, e)
 	}
-	err = filepath.WalkDir(s.abs, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(s.abs, w.visit(s, own, to, &entries))
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// visit adds to entries what the walk of directory source s meets and
+// packs at to, leaving out what own (the layer's excludes), the ignore
+// file and image.exclude name; files that look like secrets are skipped.
+func (w *walker) visit(s source, own *matcher, to string, entries *[]entry) fs.WalkDirFunc {
+	return func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading layer source: %w", err)
 		}
@@ -221,13 +225,22 @@ func (w *walker) collect(s source) ([]entry, error) {
 		if err != nil {
 			return err
 		}
-		entries = append(entries, e)
+		*entries = append(*entries, e)
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return entries, nil
+}
+
+// parentDirs are the directory entries above to, outermost first.
+func parentDirs(to string) []entry {
+	if to == "" {
+		return nil
+	}
+	var entries []entry
+	parts := strings.Split(to, "/")
+	for i := 1; i < len(parts); i++ {
+		entries = append(entries, entry{name: strings.Join(parts[:i], "/"), mode: fs.ModeDir | 0o755})
+	}
+	return entries
 }
 
 // rel is p relative to the project root, slash-separated.
