@@ -257,45 +257,11 @@ func importLayout(src, dst string, platforms []v1.Platform, version string) (Rec
 	top.Annotations = nil
 	var rec Record
 	if top.MediaType.IsIndex() {
-		idx, err := ii.ImageIndex(top.Digest)
-		if err != nil {
+		if top, err = importIndex(ii, top, lp, platforms, keep, &rec); err != nil {
 			return Record{}, err
 		}
-		children, err := idx.IndexManifest()
-		if err != nil {
-			return Record{}, err
-		}
-		if len(children.Manifests) == 1 && len(platforms) == 1 {
-			// One platform: push the image itself, like native builds.
-			top = children.Manifests[0]
-			top.Annotations = nil
-		} else {
-			raw, err := idx.RawManifest()
-			if err != nil {
-				return Record{}, err
-			}
-			for _, c := range children.Manifests {
-				if err := copyImage(idx, c, lp, keep, &rec); err != nil {
-					return Record{}, err
-				}
-			}
-			if err := writeBlob(lp, top.Digest, raw); err != nil {
-				return Record{}, err
-			}
-			keep[top.Digest] = true
-		}
-		if !top.MediaType.IsIndex() {
-			if err := copyImage(idx, top, lp, keep, &rec); err != nil {
-				return Record{}, err
-			}
-			if top.Platform == nil {
-				top.Platform = &platforms[0]
-			}
-		}
-	} else {
-		if err := copyImage(ii, top, lp, keep, &rec); err != nil {
-			return Record{}, err
-		}
+	} else if err := copyImage(ii, top, lp, keep, &rec); err != nil {
+		return Record{}, err
 	}
 	if version != "" {
 		top.Annotations = map[string]string{AnnotationRefName: version}
@@ -308,6 +274,48 @@ func importLayout(src, dst string, platforms []v1.Platform, version string) (Rec
 	}
 	rec.Digest, rec.MediaType = top.Digest.String(), string(top.MediaType)
 	return rec, nil
+}
+
+// importIndex copies the index top of ii into lp with its images, or for
+// one platform the one image in it, which it returns as the new top.
+func importIndex(ii v1.ImageIndex, top v1.Descriptor, lp layout.Path, platforms []v1.Platform, keep map[v1.Hash]bool, rec *Record) (v1.Descriptor, error) {
+	idx, err := ii.ImageIndex(top.Digest)
+	if err != nil {
+		return top, err
+	}
+	children, err := idx.IndexManifest()
+	if err != nil {
+		return top, err
+	}
+	if len(children.Manifests) == 1 && len(platforms) == 1 {
+		// One platform: push the image itself, like native builds.
+		top = children.Manifests[0]
+		top.Annotations = nil
+		if top.MediaType.IsIndex() {
+			return top, nil
+		}
+		if err := copyImage(idx, top, lp, keep, rec); err != nil {
+			return top, err
+		}
+		if top.Platform == nil {
+			top.Platform = &platforms[0]
+		}
+		return top, nil
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return top, err
+	}
+	for _, c := range children.Manifests {
+		if err := copyImage(idx, c, lp, keep, rec); err != nil {
+			return top, err
+		}
+	}
+	if err := writeBlob(lp, top.Digest, raw); err != nil {
+		return top, err
+	}
+	keep[top.Digest] = true
+	return top, nil
 }
 
 func copyImage(from v1.ImageIndex, d v1.Descriptor, lp layout.Path, keep map[v1.Hash]bool, rec *Record) error {
