@@ -112,74 +112,91 @@ func podReady(p *corev1.Pod) bool {
 // podProblems lists what keeps p from being ready; fatal says whether any
 // of it fails the rollout now.
 func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) {
+	if podIgnored(p, o) {
+		return nil, false
+	}
+	terminal := podTerminal(p)
+	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		pr, ok, f := containerProblem(p.Name, cs, terminal)
+		if ok {
+			probs = append(probs, pr)
+			fatal = fatal || f
+		}
+	}
+	if fatal {
+		return slices.DeleteFunc(probs, func(pr PodProblem) bool { return podFailureRank(pr.Reason) < 0 }), true
+	}
+	if len(probs) > 0 || podReady(p) || terminal {
+		return probs, false
+	}
+	return []PodProblem{podNotStarted(p)}, false
+}
+
+// podIgnored reports whether p says nothing about this rollout's template:
+// it ended before the rollout began, was stopped from outside, or is being
+// removed.
+func podIgnored(p *corev1.Pod, o Observation) bool {
 	terminal := podTerminal(p)
 	if terminal && !o.Started.IsZero() && p.CreationTimestamp.Time.Before(o.Started.Add(-staleAllowance)) {
 		// A pod that ended before this rollout began (a reused ReplicaSet).
-		return nil, false
+		return true
 	}
 	if terminal && p.Status.Reason != "" {
 		// Stopped from outside (Evicted, NodeShutdown, a kubelet admission
 		// refusal): the ReplicaSet replaces it, and it says nothing about
 		// the template.
-		return nil, false
+		return true
 	}
-	if p.DeletionTimestamp != nil {
-		// Being removed (scale down, eviction, a rollback): its containers
-		// exiting, or the kubelet reporting it Failed as it goes, tell
-		// nothing about the template.
-		return nil, false
-	}
-	statuses := append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
-	for _, cs := range statuses {
-		pr := PodProblem{Pod: p.Name, Container: cs.Name, Restarts: cs.RestartCount}
-		switch {
-		case cs.State.Waiting != nil:
-			w := cs.State.Waiting
-			pr.Reason, pr.Message = w.Reason, w.Message
-			if t := cs.LastTerminationState.Terminated; t != nil {
-				pr.ExitCode, pr.Logs = t.ExitCode, lastLines(t.Message)
-				if w.Reason == ReasonCrashLoopBackOff && t.Reason != "" && t.Reason != "Error" {
-					pr.Message = strings.TrimSpace(t.Reason + "; " + w.Message)
-				}
-			}
-			if podFailureRank(w.Reason) >= 0 {
-				fatal = true
-			} else if w.Reason == "" {
-				pr.Reason = ReasonPending
-			}
-			probs = append(probs, pr)
-		case cs.State.Terminated != nil:
-			t := cs.State.Terminated
-			if t.ExitCode == 0 {
-				continue
-			}
-			pr.Reason, pr.ExitCode = ReasonContainerCrashed, t.ExitCode
-			pr.Message, pr.Logs = t.Reason, lastLines(t.Message)
-			if terminal || cs.RestartCount >= 1 {
-				fatal = true
-			}
-			probs = append(probs, pr)
-		case !cs.Ready && cs.State.Running != nil && !terminal:
-			pr.Reason = ReasonNotReady
-			pr.Message = "running, not ready"
-			probs = append(probs, pr)
-		}
-	}
-	if fatal {
-		var out []PodProblem
-		for _, pr := range probs {
-			if podFailureRank(pr.Reason) >= 0 {
-				out = append(out, pr)
+	// Being removed (scale down, eviction, a rollback): its containers
+	// exiting, or the kubelet reporting it Failed as it goes, tell nothing
+	// about the template.
+	return p.DeletionTimestamp != nil
+}
+
+// containerProblem is what keeps container cs of pod from running, ok
+// false when nothing does; fatal says it fails the rollout now. A crash
+// fails it in a pod that ended (terminal) or from the second crash.
+func containerProblem(pod string, cs corev1.ContainerStatus, terminal bool) (pr PodProblem, ok, fatal bool) {
+	pr = PodProblem{Pod: pod, Container: cs.Name, Restarts: cs.RestartCount}
+	switch {
+	case cs.State.Waiting != nil:
+		w := cs.State.Waiting
+		pr.Reason, pr.Message = w.Reason, w.Message
+		if t := cs.LastTerminationState.Terminated; t != nil {
+			pr.ExitCode, pr.Logs = t.ExitCode, lastLines(t.Message)
+			if w.Reason == ReasonCrashLoopBackOff && t.Reason != "" && t.Reason != "Error" {
+				pr.Message = strings.TrimSpace(t.Reason + "; " + w.Message)
 			}
 		}
-		return out, true
+		if podFailureRank(w.Reason) >= 0 {
+			fatal = true
+		} else if w.Reason == "" {
+			pr.Reason = ReasonPending
+		}
+		return pr, true, fatal
+	case cs.State.Terminated != nil:
+		t := cs.State.Terminated
+		if t.ExitCode == 0 {
+			return pr, false, false
+		}
+		pr.Reason, pr.ExitCode = ReasonContainerCrashed, t.ExitCode
+		pr.Message, pr.Logs = t.Reason, lastLines(t.Message)
+		return pr, true, terminal || cs.RestartCount >= 1
+	case !cs.Ready && cs.State.Running != nil && !terminal:
+		pr.Reason = ReasonNotReady
+		pr.Message = "running, not ready"
+		return pr, true, false
 	}
-	if len(probs) > 0 || podReady(p) || terminal {
-		return probs, false
-	}
+	return pr, false, false
+}
+
+// podNotStarted is the problem of a pod whose containers report nothing
+// yet: unschedulable, pending, or running but not ready.
+func podNotStarted(p *corev1.Pod) PodProblem {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			return []PodProblem{{Pod: p.Name, Reason: ReasonUnschedulable, Message: c.Message}}, false
+			return PodProblem{Pod: p.Name, Reason: ReasonUnschedulable, Message: c.Message}
 		}
 	}
 	msg := string(p.Status.Phase)
@@ -192,7 +209,7 @@ func podProblems(p *corev1.Pod, o Observation) (probs []PodProblem, fatal bool) 
 	if p.Status.Phase == corev1.PodRunning {
 		reason = ReasonNotReady
 	}
-	return []PodProblem{{Pod: p.Name, Reason: reason, Message: msg}}, false
+	return PodProblem{Pod: p.Name, Reason: reason, Message: msg}
 }
 
 func sortProblems(probs []PodProblem) {
