@@ -430,8 +430,15 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 		writableTmp(&spec, c)
 	}
 
-	// Zero downtime: drain before SIGTERM, and a grace period that covers it.
-	drain := int64(p.Deploy.Drain.Seconds())
+	warnings = append(warnings, drainDefaults(&spec, c, int64(p.Deploy.Drain.Seconds()))...)
+	secureDefaults(&spec)
+	return spec, warnings, nil
+}
+
+// drainDefaults keeps a rollout from dropping requests: the main
+// container c sleeps for drain seconds before SIGTERM, and the grace
+// period covers it; a grace period pod.yml sets too short is a warning.
+func drainDefaults(spec *corev1.PodSpec, c *corev1.Container, drain int64) (warnings []string) {
 	if drain > 0 {
 		if c.Lifecycle == nil {
 			c.Lifecycle = &corev1.Lifecycle{}
@@ -447,8 +454,14 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 	case *spec.TerminationGracePeriodSeconds <= drain:
 		warnings = append(warnings, fmt.Sprintf("terminationGracePeriodSeconds %d does not cover the %ds drain; pods are killed mid-drain", *spec.TerminationGracePeriodSeconds, drain))
 	}
+	return warnings
+}
 
-	// Secure defaults.
+// secureDefaults sets what pod.yml leaves out to the secure choice: no
+// service account token, non-root, the runtime's seccomp profile, and
+// containers with a read-only root, no privilege escalation, no
+// capabilities, and their log's tail as termination message on failure.
+func secureDefaults(spec *corev1.PodSpec) {
 	if spec.AutomountServiceAccountToken == nil {
 		spec.AutomountServiceAccountToken = new(false)
 	}
@@ -483,7 +496,6 @@ func podSpec(in RenderInput) (corev1.PodSpec, []string, error) {
 			spec.Containers[i].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 		}
 	}
-	return spec, warnings, nil
 }
 
 func hasPullSecret(spec corev1.PodSpec, name string) bool {
