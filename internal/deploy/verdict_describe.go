@@ -22,21 +22,7 @@ func describeProblem(ns string, d *appsv1.Deployment, probs []PodProblem, pods [
 		where = fmt.Sprintf("container %q of pod %s", p.Container, p.Pod)
 	}
 	image := containerImage(pods, p.Pod, p.Container)
-	detail := p.Message
-	switch reason {
-	case ReasonImagePullBackOff, ReasonErrImagePull:
-		// "Back-off pulling image" says nothing; the kubelet's last
-		// "Failed to pull image" event says why.
-		if m := lastPullFailure(events, p.Pod); m != "" {
-			detail = m
-		}
-	}
-	if detail != "" {
-		detail = " (" + detail + ")"
-	}
-	if n := len(p.Logs); n > 0 {
-		detail += "; its last log line: " + p.Logs[n-1]
-	}
+	detail := problemDetail(p, events)
 	describe := fmt.Sprintf("kubectl describe pod -n %s %s", ns, p.Pod)
 	switch reason {
 	case ReasonImagePullBackOff, ReasonErrImagePull, ReasonErrImageNeverPull:
@@ -77,6 +63,27 @@ func describeProblem(ns string, d *appsv1.Deployment, probs []PodProblem, pods [
 		msg += fmt.Sprintf("; %d more pod(s) of %s failing", n, d.Name)
 	}
 	return reason, msg, hint
+}
+
+// problemDetail is what a message adds after a problem's reason: " (why)"
+// and the container's last log line, "" when there is neither.
+func problemDetail(p PodProblem, events []corev1.Event) string {
+	detail := p.Message
+	switch p.Reason {
+	case ReasonImagePullBackOff, ReasonErrImagePull:
+		// "Back-off pulling image" says nothing; the kubelet's last
+		// "Failed to pull image" event says why.
+		if m := lastPullFailure(events, p.Pod); m != "" {
+			detail = m
+		}
+	}
+	if detail != "" {
+		detail = " (" + detail + ")"
+	}
+	if n := len(p.Logs); n > 0 {
+		detail += "; its last log line: " + p.Logs[n-1]
+	}
+	return detail
 }
 
 func distinctPods(probs []PodProblem) int {
