@@ -158,15 +158,8 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 		res.BrokeLock, reason = held.broke(reason, lo.Reason)
 	}
 
-	live, err := c.liveDeployment(ctx, env.Namespace, res.Deployment)
-	if err != nil {
-		return res, intr.of(err, 0)
-	}
-	var before int64 // the revision running before this deploy, 0 for none
-	if live != nil {
-		before = revisionOf(live)
-	}
-	same, err := c.runsAlready(ctx, live, m, in.Image, o.ForceConflicts)
+	// before is the revision running before this deploy, 0 for none.
+	before, same, err := c.current(ctx, m, in.Image, o.ForceConflicts)
 	if err != nil {
 		return res, intr.of(err, 0)
 	}
@@ -238,22 +231,25 @@ func deployLock(lo LockOptions, in RenderInput, m Manifests) LockOptions {
 	return lo
 }
 
-// liveDeployment is the Deployment ns/name, nil when there is none.
-func (c *Cluster) liveDeployment(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+// current reads the live Deployment of m: its revision (0 when there is
+// none), and whether it already runs image as applying m would leave it.
+func (c *Cluster) current(ctx context.Context, m Manifests, image string, force bool) (revision int64, same bool, err error) {
+	ns, name := m.Deployment.Namespace, m.Deployment.Name
 	live, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, nil
+		return 0, false, nil
 	case err != nil:
-		return nil, c.explain(err, "reading Deployment "+ns+"/"+name)
+		return 0, false, c.explain(err, "reading Deployment "+ns+"/"+name)
 	}
-	return live, nil
+	same, err = c.runsAlready(ctx, live, m, image, force)
+	return revisionOf(live), same, err
 }
 
 // runsAlready reports whether live runs image, healthy, and applying m
 // would change nothing (a server-side dry run keeps its generation).
 func (c *Cluster) runsAlready(ctx context.Context, live *appsv1.Deployment, m Manifests, image string, force bool) (bool, error) {
-	if live == nil || live.Annotations[AnnotationDigest] != digestOf(image) || !healthy(live) {
+	if live.Annotations[AnnotationDigest] != digestOf(image) || !healthy(live) {
 		return false, nil
 	}
 	// Keep the live deploy record in the dry run: a Deployment's
