@@ -3,15 +3,18 @@ package cli
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
+
+// runner runs the flow's steps for p, with production clients.
+func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Factory{}) }
 
 func (e *env) shipOptions() flow.Options {
 	return flow.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}
@@ -38,7 +41,7 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := flow.Build(e.ctx, p, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
+			res, err := runner(p).Build(e.ctx, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
 			if err != nil {
 				return err
 			}
@@ -91,15 +94,13 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			goal := flow.Step{Kind: flow.KindPush, Env: a[0]}
-			deps, err := e.withDeps(p, goal)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			res, err := flow.Push(e.ctx, p, a[0], flow.PushOptions{Options: e.shipOptions(),
-				Force: e.c.Bool("force"), AllowStale: e.c.Bool("allow-stale")})
-			e.summary(deps, goal, res.UpToDate, err, start)
+			r := runner(p)
+			var res image.PushResult
+			err = e.runGoal(r, flow.Step{Kind: flow.KindPush, Env: a[0]}, true, func() (bool, string, error) {
+				res, err = r.Push(e.ctx, a[0], flow.PushOptions{Options: e.shipOptions(),
+					Force: e.c.Bool("force"), AllowStale: e.c.Bool("allow-stale")})
+				return res.UpToDate, res.Reference, err
+			})
 			if err != nil {
 				return err
 			}

@@ -41,25 +41,27 @@ func deployCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var deps []flow.StepResult
-			goal := flow.Step{Kind: flow.KindDeploy, Env: a[0]}
-			_, envErr := p.Environment(a[0])
-			plain := !e.c.Bool("dry-run") && !e.c.Bool("diff") && e.c.String("version") == "" && e.c.String("digest") == ""
-			if envErr == nil && plain {
-				if deps, err = e.withDeps(p, goal); err != nil {
-					return err
-				}
+			r := runner(p)
+			run := r.Deploy
+			switch {
+			case e.c.Bool("dry-run"):
+				run = r.DryRun
+			case e.c.Bool("diff"):
+				run = r.Diff
 			}
-			start := time.Now()
-			res, err := flow.Deploy(e.ctx, p, a[0], flow.DeployOptions{
-				Options: e.shipOptions(),
-				Cluster: e.clusterOptions(),
-				Version: e.c.String("version"), Digest: e.c.String("digest"),
-				DryRun: e.c.Bool("dry-run"), Diff: e.c.Bool("diff"), Timeout: e.c.Duration("timeout"),
-				NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
-				SkipGate: e.c.Bool("skip-gate"), WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock"),
+			_, envErr := p.Environment(a[0])
+			deps := envErr == nil && !e.c.Bool("dry-run") && !e.c.Bool("diff") && e.c.String("version") == "" && e.c.String("digest") == ""
+			var res flow.DeployResult
+			err = e.runGoal(r, flow.Step{Kind: flow.KindDeploy, Env: a[0]}, deps, func() (bool, string, error) {
+				res, err = run(e.ctx, a[0], flow.DeployOptions{
+					Options: e.shipOptions(),
+					Cluster: e.clusterOptions(),
+					Version: e.c.String("version"), Digest: e.c.String("digest"), Timeout: e.c.Duration("timeout"),
+					NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
+					SkipGate: e.c.Bool("skip-gate"), WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock"),
+				})
+				return res.UpToDate, res.Image, err
 			})
-			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func doctorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := flow.Doctor(e.ctx, p, a[0], flow.DoctorOptions{Options: e.shipOptions(), Cluster: e.clusterOptions()})
+			rep, err := runner(p).Doctor(e.ctx, a[0], flow.DoctorOptions{Options: e.shipOptions(), Cluster: e.clusterOptions()})
 			if err != nil {
 				return err
 			}

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
+	"github.com/slipwayhq/slipway/promote"
 )
 
 func promoteCommand() *cli.Command {
@@ -43,21 +43,19 @@ func promoteCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var deps []flow.StepResult
 			from, fromErr := p.ResolveRegistry(a[0])
 			to, toErr := p.ResolveRegistry(a[1])
 			goal := flow.Step{Kind: flow.KindPromote, From: from.Name, To: to.Name}
-			if fromErr == nil && toErr == nil && e.c.String("version") == "" && e.c.String("digest") == "" {
-				if deps, err = e.withDeps(p, goal); err != nil {
-					return err
-				}
-			}
-			start := time.Now()
-			res, err := flow.Promote(e.ctx, p, a[0], a[1], flow.PromoteOptions{
-				Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
-				Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"), Sign: e.c.Bool("sign"),
+			deps := fromErr == nil && toErr == nil && e.c.String("version") == "" && e.c.String("digest") == ""
+			r := runner(p)
+			var res promote.Result
+			err = e.runGoal(r, goal, deps, func() (bool, string, error) {
+				res, err = r.Promote(e.ctx, a[0], a[1], flow.PromoteOptions{
+					Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
+					Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"), Sign: e.c.Bool("sign"),
+				})
+				return res.UpToDate, res.Target, err
 			})
-			e.summary(deps, goal, res.UpToDate, err, start)
 			if err != nil {
 				return err
 			}

@@ -42,7 +42,7 @@ func versionCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			info, err := flow.Version(p)
+			info, err := runner(p).Version()
 			if err != nil {
 				return err
 			}

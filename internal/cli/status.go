@@ -41,7 +41,7 @@ func statusCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := flow.Status(e.ctx, p, a, flow.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
+			st, err := runner(p).Status(e.ctx, a, flow.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
 			if err != nil {
 				return err
 			}
@@ -168,7 +168,7 @@ func historyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			hist, err := flow.History(e.ctx, p, a[0], flow.HistoryOptions{Cluster: e.clusterOptions()})
+			hist, err := runner(p).History(e.ctx, a[0], flow.HistoryOptions{Cluster: e.clusterOptions()})
 			if err != nil {
 				return err
 			}
@@ -209,7 +209,7 @@ func rollbackCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := flow.Rollback(e.ctx, p, a[0], flow.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
+			res, err := runner(p).Rollback(e.ctx, a[0], flow.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
 				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout"),
 				WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock")})
 			if err != nil {

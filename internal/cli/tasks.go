@@ -4,38 +4,22 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/flow"
 )
 
-// withDeps runs the steps goal needs that are missing, unless --no-deps,
-// and returns what they did, for the summary.
-func (e *env) withDeps(p *config.Project, goal flow.Step) ([]flow.StepResult, error) {
-	if e.c.Bool("no-deps") {
-		return nil, nil
+// runGoal runs a command's goal by work with the flow's step runner:
+// first the steps it needs that are missing, when deps and not
+// --no-deps. When goal ran after other steps it prints a table of each
+// on stderr (results stay alone on stdout).
+func (e *env) runGoal(r *flow.Runner, goal flow.Step, deps bool, work flow.Work) error {
+	res, err := r.Goal(e.ctx, goal, deps && !e.c.Bool("no-deps"), e.shipOptions(), work)
+	if len(res) > 1 && res[len(res)-1].Step == goal && !e.json {
+		e.stepTable(res)
 	}
-	plan := flow.Plan(p, []flow.Step{goal})
-	return flow.RunSteps(e.ctx, p, plan[:len(plan)-1], e.shipOptions())
-}
-
-// summary prints, after a run of several steps, a table of each one on
-// stderr: results stay alone on stdout.
-func (e *env) summary(deps []flow.StepResult, goal flow.Step, upToDate bool, err error, start time.Time) {
-	if len(deps) == 0 || e.json {
-		return
-	}
-	goalOutcome, seconds := flow.Ran, time.Since(start).Seconds()
-	switch {
-	case err != nil:
-		goalOutcome = flow.Failed
-	case upToDate:
-		goalOutcome = flow.UpToDate
-	}
-	e.stepTable(append(deps, flow.StepResult{Task: goal.Name(), Outcome: goalOutcome, Seconds: seconds}))
+	return err
 }
 
 // stepTable prints each step's result and time on stderr.
@@ -117,7 +101,7 @@ func runCommand() *cli.Command {
 				}
 				return e.result(plan, strings.Join(lines, "\n"))
 			}
-			res, err := flow.RunSteps(e.ctx, p, plan, e.shipOptions())
+			res, err := runner(p).RunSteps(e.ctx, plan, e.shipOptions())
 			if !e.json && len(res) > 0 {
 				e.stepTable(res)
 			}

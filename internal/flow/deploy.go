@@ -18,7 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/registry"
 )
 
-// DeployOptions configure Deploy.
+// DeployOptions configure Deploy, DryRun and Diff.
 type DeployOptions struct {
 	Options
 	Cluster deploy.ClusterOptions
@@ -27,9 +27,6 @@ type DeployOptions struct {
 	// Digest deploys exactly this digest (sha256:...) from the environment's
 	// registry.
 	Digest string
-	// DryRun renders without touching the cluster; Diff compares with what
-	// is live.
-	DryRun, Diff bool
 	// Timeout overrides deploy.timeout.
 	Timeout time.Duration
 	// NoRollback leaves a failed rollout as it is.
@@ -49,8 +46,8 @@ type DeployOptions struct {
 	BreakLock bool
 }
 
-// DeployResult is what Deploy did; with DryRun or Diff, Manifests or Diff
-// hold the output.
+// DeployResult is what Deploy did; DryRun's holds the Manifests, Diff's
+// the Diff.
 type DeployResult struct {
 	deploy.Result
 	Manifests []byte `json:"-"`
@@ -59,84 +56,107 @@ type DeployResult struct {
 
 // Deploy rolls the project's image out to the environment called envName:
 // the version at HEAD (or o.Version / o.Digest) from that environment's
-// registry, by digest. The rollout runs under the environment's deploy
-// lock (deploy.LockName: a canary shares its main environment's), so a
-// second deploy or rollback of it fails fast, or waits o.WaitLock.
-func Deploy(ctx context.Context, p *config.Project, envName string, o DeployOptions) (DeployResult, error) {
-	env, err := p.Environment(envName)
-	if err != nil {
-		return DeployResult{}, fmt.Errorf("deploying: %w", err)
-	}
-	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
-		return DeployResult{}, fmt.Errorf("deploying to %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
-	}
-	pod, err := readPod(p)
+// registry, by digest, once its gate passes; then it retires the canaries
+// of the environment that run the digest. A canary whose main environment
+// already runs the digest, healthy, is not deployed. The rollout runs
+// under the environment's deploy lock (deploy.LockName: a canary shares
+// its main environment's), so a second deploy or rollback of it fails
+// fast, or waits o.WaitLock.
+func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
+	env, in, err := r.prepare(ctx, envName, o)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	in, err := target(ctx, p, env, o)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	if err := verifyImage(ctx, p, env, in.Image, o.Options); err != nil {
-		return DeployResult{}, err
-	}
-	in.Pod = pod
-	if o.DryRun {
-		m, err := deploy.Render(in)
-		if err != nil {
-			return DeployResult{}, err
-		}
-		y, err := m.YAML()
-		warnings := append(m.Warnings, m.Refusals...) // a dry run shows what a deploy would refuse
-		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, Warnings: warnings}, Manifests: y}, err
-	}
-	cluster, err := deploy.Connect(env, o.Cluster)
+	cluster, err := r.cluster(env, o.Cluster)
 	if err != nil {
 		return DeployResult{}, err
 	}
 	digest := in.Image[strings.Index(in.Image, "@")+1:]
-	if env.CanaryOf != "" && !o.Diff {
-		target, _ := p.Environments.Get(env.CanaryOf)
-		st := clusterStatus(ctx, p, target, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
-		if st.Digest == digest && st.Health == deploy.Healthy {
-			return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version, UpToDate: true,
-				Note: fmt.Sprintf("%s already runs this digest, healthy: no canary needed", target.Name)}}, nil
-		}
+	if res, ok := r.canaryDone(ctx, env, in, digest, o); ok {
+		return res, nil
 	}
-	reason := o.Reason // why, before the gate's note is added
-	if !o.Diff {
-		switch {
-		case o.SkipGate && strings.TrimSpace(o.Reason) == "":
-			return DeployResult{}, fmt.Errorf("deploying to %s: %w: --skip-gate needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
-		case o.SkipGate && env.Requires != nil:
-			o.Reason = fmt.Sprintf("gate skipped (requires %s): %s", env.Requires.Env, o.Reason)
-		default:
-			if err := checkGate(ctx, p, env, digest, o); err != nil {
-				return DeployResult{}, err
-			}
-		}
-	}
-	if o.Diff {
-		m, err := deploy.Render(in)
-		if err != nil {
-			return DeployResult{}, err
-		}
-		d, err := cluster.Diff(ctx, m)
-		return DeployResult{Result: deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version}, Diff: d}, err
+	lockReason := o.Reason // why, before the gate's note is added
+	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
+		return DeployResult{}, err
 	}
 	res, err := deploy.Deploy(ctx, deploy.Options{
 		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
 		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
 		Lock: &deploy.LockOptions{
 			Holder: deploy.NewHolder(Actor(), "deploy", env.Name, in.Version),
-			Wait:   o.WaitLock, Break: o.BreakLock, Reason: reason,
+			Wait:   o.WaitLock, Break: o.BreakLock, Reason: lockReason,
 		},
 	})
 	if err != nil {
 		return DeployResult{Result: res}, err
 	}
-	return DeployResult{Result: res}, retireCanaries(ctx, p, env, digest, o)
+	return DeployResult{Result: res}, r.retireCanaries(ctx, env, digest, o)
+}
+
+// DryRun renders what Deploy would apply, touching no cluster; its
+// warnings include what Deploy would refuse.
+func (r *Runner) DryRun(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
+	env, in, err := r.prepare(ctx, envName, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	m, err := deploy.Render(in)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	y, err := m.YAML()
+	res := planned(env, in)
+	res.Warnings = append(m.Warnings, m.Refusals...)
+	return DeployResult{Result: res, Manifests: y}, err
+}
+
+// Diff compares what Deploy would apply with what is live (a server-side
+// dry run), without gates: "" when nothing would change.
+func (r *Runner) Diff(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
+	env, in, err := r.prepare(ctx, envName, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	cluster, err := r.cluster(env, o.Cluster)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	m, err := deploy.Render(in)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	d, err := cluster.Diff(ctx, m)
+	return DeployResult{Result: planned(env, in), Diff: d}, err
+}
+
+// planned is the result of a deploy of in that has not happened.
+func planned(env config.Environment, in deploy.RenderInput) deploy.Result {
+	return deploy.Result{Env: env.Name, Namespace: env.Namespace, Image: in.Image, Version: in.Version}
+}
+
+// prepare finds the environment called envName and what it is to run,
+// checked against its verify section: the input of Render.
+func (r *Runner) prepare(ctx context.Context, envName string, o DeployOptions) (config.Environment, deploy.RenderInput, error) {
+	env, err := r.Project.Environment(envName)
+	if err != nil {
+		return env, deploy.RenderInput{}, fmt.Errorf("deploying: %w", err)
+	}
+	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
+		return env, deploy.RenderInput{}, fmt.Errorf("deploying to %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+	}
+	pod, err := readPod(r.Project)
+	if err != nil {
+		return env, deploy.RenderInput{}, err
+	}
+	in, err := r.target(ctx, env, o)
+	if err != nil {
+		return env, in, err
+	}
+	if err := r.verifyImage(ctx, env, in.Image, o.Options); err != nil {
+		return env, in, err
+	}
+	in.Pod = pod
+	return env, in, nil
 }
 
 func readPod(p *config.Project) (deploy.PodTemplate, error) {
@@ -152,9 +172,10 @@ func readPod(p *config.Project) (deploy.PodTemplate, error) {
 }
 
 // target works out which image, by digest, an environment gets.
-func target(ctx context.Context, p *config.Project, env config.Environment, o DeployOptions) (deploy.RenderInput, error) {
+func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOptions) (deploy.RenderInput, error) {
+	p := r.Project
 	reg := p.RegistryOf(env)
-	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	client, err := r.registry(reg, o.Options, false)
 	if err != nil {
 		return deploy.RenderInput{}, err
 	}
@@ -172,7 +193,7 @@ func target(ctx context.Context, p *config.Project, env config.Environment, o De
 	}
 	version, commit := o.Version, ""
 	if version == "" {
-		info, err := Version(p)
+		info, err := r.Version()
 		if err != nil {
 			return in, err
 		}

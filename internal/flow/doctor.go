@@ -54,34 +54,35 @@ func (r DoctorReport) Failed() bool {
 // can be made, and that the keys slipway.yaml names load (keyChecks).
 // Problems are reported as checks, not as an error; the error is for an
 // unknown environment only.
-func Doctor(ctx context.Context, p *config.Project, envName string, o DoctorOptions) (DoctorReport, error) {
+func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (DoctorReport, error) {
+	p := r.Project
 	env, err := p.Environment(envName)
 	if err != nil {
 		return DoctorReport{}, fmt.Errorf("checking environment: %w", err)
 	}
-	r := DoctorReport{Env: env.Name}
-	c, err := deploy.Connect(env, o.Cluster)
+	rep := DoctorReport{Env: env.Name}
+	c, err := r.cluster(env, o.Cluster)
 	if err != nil {
 		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: err.Error()}
 		if !errors.Is(err, deploy.ErrNoContext) { // that error says what to do itself
 			ch.Hint = "point --kubeconfig or KUBECONFIG at a valid kubeconfig file"
 		}
-		r.Checks = append(r.Checks, ch)
+		rep.Checks = append(rep.Checks, ch)
 	} else {
-		r.Checks = append(r.Checks, deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckOK,
+		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckOK,
 			Detail: fmt.Sprintf("context %s, server %s, namespace %s", c.Context, c.Server, env.Namespace)})
-		r.Checks = append(r.Checks, c.Doctor(ctx, env.Namespace, time.Now())...)
+		rep.Checks = append(rep.Checks, c.Doctor(ctx, env.Namespace, time.Now())...)
 	}
 	reg := p.RegistryOf(env)
-	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	client, err := r.registry(reg, o.Options, false)
 	if err != nil {
-		r.Checks = append(r.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: err.Error(),
+		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: err.Error(),
 			Hint: fmt.Sprintf("fix registries.%s.url in %s", reg.Name, config.ProjectFile)})
 	} else {
-		r.Checks = append(r.Checks, pullCheck(ctx, p, env, client), pullSecretCheck(reg, client.Host()))
+		rep.Checks = append(rep.Checks, r.pullCheck(ctx, env, client), pullSecretCheck(reg, client.Host()))
 	}
-	r.Checks = append(r.Checks, keyChecks(p, env, os.LookupEnv)...)
-	return r, nil
+	rep.Checks = append(rep.Checks, keyChecks(p, env, os.LookupEnv)...)
+	return rep, nil
 }
 
 // keyChecks checks the keys slipway.yaml names for env, never printing
@@ -186,8 +187,9 @@ func passwordVar(getenv sign.Getenv) string {
 
 // pullCheck asks env's registry, with one HEAD request, for the version at
 // HEAD, as a deploy would.
-func pullCheck(ctx context.Context, p *config.Project, env config.Environment, client *registry.Client) deploy.Check {
-	info, err := Version(p)
+func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *registry.Client) deploy.Check {
+	p := r.Project
+	info, err := r.Version()
 	if err != nil {
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckWarn,
 			Detail: fmt.Sprintf("not checked: working out the version at HEAD: %v", err)}

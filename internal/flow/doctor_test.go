@@ -171,7 +171,7 @@ func TestDoctor(t *testing.T) {
 			p := doctorProject(t, strings.TrimPrefix(tt.registry, "http://"), tt.pullSecret)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			r, err := Doctor(ctx, p, "dev", DoctorOptions{Cluster: tt.cluster})
+			r, err := NewRunner(p, Factory{}).Doctor(ctx, "dev", DoctorOptions{Cluster: tt.cluster})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestDoctor(t *testing.T) {
 
 func TestDoctorUnknownEnvironment(t *testing.T) {
 	p := &config.Project{App: "hello"}
-	_, err := Doctor(context.Background(), p, "nope", DoctorOptions{})
+	_, err := NewRunner(p, Factory{}).Doctor(context.Background(), "nope", DoctorOptions{})
 	if !errors.Is(err, config.ErrInvalid) {
 		t.Errorf("Doctor(nope) = %v; want ErrInvalid", err)
 	}

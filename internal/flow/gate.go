@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -42,19 +43,50 @@ func Gate(env string, req config.Requirement, st deploy.EnvStatus, digest string
 	return nil
 }
 
+// canaryDone reports, for a canary environment, that the environment it
+// is a canary of already runs digest, healthy: no canary is needed. It
+// never applies to other environments.
+func (r *Runner) canaryDone(ctx context.Context, env config.Environment, in deploy.RenderInput, digest string, o DeployOptions) (DeployResult, bool) {
+	if env.CanaryOf == "" {
+		return DeployResult{}, false
+	}
+	main, _ := r.Project.Environments.Get(env.CanaryOf)
+	st := r.clusterStatus(ctx, main, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}, false)
+	if st.Digest != digest || st.Health != deploy.Healthy {
+		return DeployResult{}, false
+	}
+	res := planned(env, in)
+	res.UpToDate, res.Note = true, fmt.Sprintf("%s already runs this digest, healthy: no canary needed", main.Name)
+	return DeployResult{Result: res}, true
+}
+
+// passGate applies env's requirement to digest, or skips it as
+// o.SkipGate asks; it returns the reason to record, which notes a
+// skipped gate.
+func (r *Runner) passGate(ctx context.Context, env config.Environment, digest string, o DeployOptions) (string, error) {
+	switch {
+	case o.SkipGate && strings.TrimSpace(o.Reason) == "":
+		return "", fmt.Errorf("deploying to %s: %w: --skip-gate needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+	case o.SkipGate && env.Requires != nil:
+		return fmt.Sprintf("gate skipped (requires %s): %s", env.Requires.Env, o.Reason), nil
+	}
+	return o.Reason, r.checkGate(ctx, env, digest, o)
+}
+
 // checkGate applies env's requirement, if any, to the digest about to be
-// deployed.
-func checkGate(ctx context.Context, p *config.Project, env config.Environment, digest string, o DeployOptions) error {
+// deployed. The required environment's cluster is found without
+// --context, which names env's own.
+func (r *Runner) checkGate(ctx context.Context, env config.Environment, digest string, o DeployOptions) error {
 	if env.Requires == nil {
 		return nil
 	}
 	// What an environment already runs, healthy, passed its gate before.
-	own := clusterStatus(ctx, p, env, StatusOptions{Options: o.Options, Cluster: o.Cluster})
+	own := r.clusterStatus(ctx, env, o.Cluster, false)
 	if own.Digest == digest && own.Health == deploy.Healthy {
 		return nil
 	}
-	req, _ := p.Environments.Get(env.Requires.Env)
-	st := clusterStatus(ctx, p, req, StatusOptions{Options: o.Options, Cluster: deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}})
+	req, _ := r.Project.Environments.Get(env.Requires.Env)
+	st := r.clusterStatus(ctx, req, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}, false)
 	if err := Gate(env.Name, *env.Requires, st, digest, time.Now()); err != nil {
 		return fmt.Errorf("deploying to %s: %w", env.Name, err)
 	}
@@ -64,12 +96,13 @@ func checkGate(ctx context.Context, p *config.Project, env config.Environment, d
 
 // retireCanaries removes the canary Deployments of env that run digest,
 // now that env itself runs it healthy.
-func retireCanaries(ctx context.Context, p *config.Project, env config.Environment, digest string, o DeployOptions) error {
+func (r *Runner) retireCanaries(ctx context.Context, env config.Environment, digest string, o DeployOptions) error {
+	p := r.Project
 	for _, c := range p.Environments {
 		if c.CanaryOf != env.Name {
 			continue
 		}
-		cluster, err := deploy.Connect(c, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig})
+		cluster, err := r.cluster(c, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig})
 		if err != nil {
 			return err
 		}

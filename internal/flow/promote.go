@@ -31,33 +31,23 @@ type PromoteOptions struct {
 // signing.promote (or o.Sign) it signs the digest in the target and
 // attests the promotion record with the signing key, which it loads before
 // copying anything.
-func Promote(ctx context.Context, p *config.Project, from, to string, o PromoteOptions) (promote.Result, error) {
-	var signer sign.Signer
-	if o.Sign || (p.Signing != nil && p.Signing.Promote) {
-		if p.Signing == nil {
-			return promote.Result{}, fmt.Errorf("promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}", config.ErrInvalid, config.ProjectFile)
-		}
-		s, err := startSigner(p)
-		if err != nil {
-			return promote.Result{}, err
-		}
-		// Before anything is copied: promotion is no place to find out.
-		if err := keyReady(s); err != nil {
-			return promote.Result{}, err
-		}
-		signer = s
+func (r *Runner) Promote(ctx context.Context, from, to string, o PromoteOptions) (promote.Result, error) {
+	p := r.Project
+	signer, err := promoteSigner(p, o.Sign)
+	if err != nil {
+		return promote.Result{}, err
 	}
-	src, err := client(p, from, o.Options)
+	src, err := r.client(from, o.Options)
 	if err != nil {
 		return promote.Result{}, fmt.Errorf("promoting from %s: %w", from, err)
 	}
-	dst, err := client(p, to, o.Options)
+	dst, err := r.client(to, o.Options)
 	if err != nil {
 		return promote.Result{}, fmt.Errorf("promoting to %s: %w", to, err)
 	}
 	version, commit := o.Version, ""
 	if version == "" && o.Digest == "" {
-		info, err := Version(p)
+		info, err := r.Version()
 		if err != nil {
 			return promote.Result{}, err
 		}
@@ -75,6 +65,26 @@ func Promote(ctx context.Context, p *config.Project, from, to string, o PromoteO
 	return promote.Promote(ctx, po)
 }
 
+// promoteSigner is the signer of a promotion with signing.promote or
+// always, its key decrypted, or nil.
+func promoteSigner(p *config.Project, always bool) (sign.Signer, error) {
+	if !always && (p.Signing == nil || !p.Signing.Promote) {
+		return nil, nil
+	}
+	if p.Signing == nil {
+		return nil, fmt.Errorf("promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}", config.ErrInvalid, config.ProjectFile)
+	}
+	s, err := startSigner(p)
+	if err != nil {
+		return nil, err
+	}
+	// Before anything is copied: promotion is no place to find out.
+	if err := keyReady(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // environmentNamed returns name when it names an environment rather than
 // a registry (registry names win, as in ResolveRegistry), else "".
 func environmentNamed(p *config.Project, name string) string {
@@ -89,10 +99,10 @@ func environmentNamed(p *config.Project, name string) string {
 
 // client opens the registry called name, or the registry of the
 // environment called name.
-func client(p *config.Project, name string, o Options) (*registry.Client, error) {
-	reg, err := p.ResolveRegistry(name)
+func (r *Runner) client(name string, o Options) (*registry.Client, error) {
+	reg, err := r.Project.ResolveRegistry(name)
 	if err != nil {
 		return nil, err
 	}
-	return registry.New(registry.Options{Name: reg.Name, Registry: reg, Jobs: o.Jobs, UserAgent: o.UserAgent, Progress: o.Progress})
+	return r.registry(reg, o, true)
 }

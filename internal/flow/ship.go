@@ -26,19 +26,6 @@ type Options struct {
 	Progress progress.Reporter
 }
 
-// Version describes HEAD of the project's repository with its release
-// settings.
-func Version(p *config.Project) (release.Info, error) {
-	o, err := ReleaseOptions(p)
-	if err != nil {
-		return release.Info{}, err
-	}
-	return release.Version(release.VersionOptions{
-		Dir: o.Dir, Prefix: o.Prefix, Paths: o.Paths, Bump: o.Bump,
-		DefaultBump: o.DefaultBump, Initial: o.Initial, Suffix: p.Release.SnapshotSuffix,
-	})
-}
-
 // ReleaseOptions are the release settings of slipway.yaml as options for
 // release.Release; the caller adds what flags say.
 func ReleaseOptions(p *config.Project) (release.Options, error) {
@@ -61,9 +48,10 @@ type BuildOptions struct {
 }
 
 // Build builds the project's image for HEAD, stamped with its version.
-func Build(ctx context.Context, p *config.Project, o BuildOptions) (image.Result, error) {
+func (r *Runner) Build(ctx context.Context, o BuildOptions) (image.Result, error) {
+	p := r.Project
 	rep := progress.Or(o.Progress)
-	info, err := Version(p)
+	info, err := r.Version()
 	if err != nil {
 		return image.Result{}, err
 	}
@@ -71,6 +59,8 @@ func Build(ctx context.Context, p *config.Project, o BuildOptions) (image.Result
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "build",
 			Msg: "the working tree has uncommitted changes: the image holds them, not commit " + info.ShortCommit})
 	}
+	// A Set opens its clients itself: the base image is read through
+	// registry.New, not Factory.Registry.
 	set, err := registry.NewSet(p.Registries, registry.Options{UserAgent: o.UserAgent, Jobs: o.Jobs, Progress: o.Progress})
 	if err != nil {
 		return image.Result{}, err
@@ -93,13 +83,14 @@ type PushOptions struct {
 // Push pushes the project's last build to the registry of target, an
 // environment or registry name, and signs it when slipway.yaml has a
 // signing key.
-func Push(ctx context.Context, p *config.Project, target string, o PushOptions) (image.PushResult, error) {
+func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.PushResult, error) {
+	p := r.Project
 	reg, err := p.ResolveRegistry(target)
 	if err != nil {
 		return image.PushResult{}, fmt.Errorf("pushing to %s: %w", target, err)
 	}
 	if !o.AllowStale {
-		if err := checkFresh(p); err != nil {
+		if err := r.checkFresh(); err != nil {
 			return image.PushResult{}, err
 		}
 	}
@@ -107,7 +98,7 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 	if err != nil {
 		return image.PushResult{}, err
 	}
-	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, Jobs: o.Jobs, UserAgent: o.UserAgent, Progress: o.Progress})
+	client, err := r.registry(reg, o.Options, true)
 	if err != nil {
 		return image.PushResult{}, err
 	}
@@ -126,12 +117,13 @@ func Push(ctx context.Context, p *config.Project, target string, o PushOptions) 
 
 // checkFresh refuses a build record of another commit than HEAD, so a
 // push never tags yesterday's image with today's version.
-func checkFresh(p *config.Project) error {
+func (r *Runner) checkFresh() error {
+	p := r.Project
 	rec, err := image.ReadRecord(outputDir(p))
 	if err != nil {
 		return err
 	}
-	info, err := Version(p)
+	info, err := r.Version()
 	if err != nil {
 		return err
 	}

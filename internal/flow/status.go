@@ -13,7 +13,6 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
-	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -55,12 +54,12 @@ type VerifyStatus struct {
 
 // verification checks the digest an environment runs against its verify
 // section, as deploy would; nil without one.
-func verification(ctx context.Context, p *config.Project, env config.Environment, repo, digest string, o Options) *VerifyStatus {
+func (r *Runner) verification(ctx context.Context, env config.Environment, repo, digest string, o Options) *VerifyStatus {
 	if env.Verify == nil || digest == "" {
 		return nil
 	}
 	vs := &VerifyStatus{State: Verified, Key: env.Verify.Key}
-	err := checkImage(ctx, p, env, repo+"@"+digest, o)
+	err := r.checkImage(ctx, env, repo+"@"+digest, o)
 	var ue *sign.UnverifiedError
 	switch {
 	case errors.As(err, &ue):
@@ -75,7 +74,8 @@ func verification(ctx context.Context, p *config.Project, env config.Environment
 // empty), querying them in parallel, and whether it passes the
 // environment's verify section. An environment that cannot be read is
 // reported as such; it does not fail the rest.
-func Status(ctx context.Context, p *config.Project, names []string, o StatusOptions) ([]EnvStatus, error) {
+func (r *Runner) Status(ctx context.Context, names []string, o StatusOptions) ([]EnvStatus, error) {
+	p := r.Project
 	if len(names) == 0 {
 		names = p.Environments.Names()
 	}
@@ -96,7 +96,7 @@ func Status(ctx context.Context, p *config.Project, names []string, o StatusOpti
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 			defer cancel()
-			out[i] = envStatus(ctx, p, env, o)
+			out[i] = r.envStatus(ctx, env, o)
 		})
 	}
 	wg.Wait()
@@ -106,30 +106,31 @@ func Status(ctx context.Context, p *config.Project, names []string, o StatusOpti
 
 // clusterStatus is what the cluster says runs in env, without asking the
 // registry: enough for gates.
-func clusterStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) deploy.EnvStatus {
-	name := deploy.Name(p, env)
-	c, err := deploy.Connect(env, o.Cluster)
+func (r *Runner) clusterStatus(ctx context.Context, env config.Environment, co deploy.ClusterOptions, pods bool) deploy.EnvStatus {
+	name := deploy.Name(r.Project, env)
+	c, err := r.cluster(env, co)
 	if err != nil {
 		return deploy.EnvStatus{Env: env.Name, Namespace: env.Namespace, Deployment: name, Health: deploy.Unreachable, Error: err.Error()}
 	}
-	return c.Status(ctx, env.Namespace, name, o.Pods)
+	return c.Status(ctx, env.Namespace, name, pods)
 }
 
 // envStatus is clusterStatus plus drift against the environment's
 // registry, and the verification of what runs.
-func envStatus(ctx context.Context, p *config.Project, env config.Environment, o StatusOptions) EnvStatus {
-	s := EnvStatus{EnvStatus: clusterStatus(ctx, p, env, o)}
+func (r *Runner) envStatus(ctx context.Context, env config.Environment, o StatusOptions) EnvStatus {
+	p := r.Project
+	s := EnvStatus{EnvStatus: r.clusterStatus(ctx, env, o.Cluster, o.Pods)}
 	if s.Digest == "" {
 		return s
 	}
 	reg := p.RegistryOf(env)
-	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	client, err := r.registry(reg, o.Options, false)
 	if err != nil {
 		return s
 	}
 	repo, err := client.Repo(p.App)
 	if err == nil {
-		s.Verify = verification(ctx, p, env, repo.String(), s.Digest, o.Options)
+		s.Verify = r.verification(ctx, env, repo.String(), s.Digest, o.Options)
 	}
 	if s.Version == "" {
 		return s
@@ -173,16 +174,16 @@ type HistoryOptions struct {
 }
 
 // History lists an environment's revisions, newest first.
-func History(ctx context.Context, p *config.Project, envName string, o HistoryOptions) ([]deploy.Revision, error) {
-	env, err := p.Environment(envName)
+func (r *Runner) History(ctx context.Context, envName string, o HistoryOptions) ([]deploy.Revision, error) {
+	env, err := r.Project.Environment(envName)
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
 	}
-	c, err := deploy.Connect(env, o.Cluster)
+	c, err := r.cluster(env, o.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return c.History(ctx, env.Namespace, deploy.Name(p, env))
+	return c.History(ctx, env.Namespace, deploy.Name(r.Project, env))
 }
 
 // RollbackOptions configure Rollback.
@@ -199,7 +200,8 @@ type RollbackOptions struct {
 
 // Rollback returns an environment to an earlier revision, skipping gates,
 // under the environment's deploy lock as Deploy.
-func Rollback(ctx context.Context, p *config.Project, envName string, o RollbackOptions) (deploy.Result, error) {
+func (r *Runner) Rollback(ctx context.Context, envName string, o RollbackOptions) (deploy.Result, error) {
+	p := r.Project
 	env, err := p.Environment(envName)
 	if err != nil {
 		return deploy.Result{}, fmt.Errorf("rolling back: %w", err)
@@ -207,7 +209,7 @@ func Rollback(ctx context.Context, p *config.Project, envName string, o Rollback
 	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
 		return deploy.Result{}, fmt.Errorf("rolling back %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
 	}
-	c, err := deploy.Connect(env, o.Cluster)
+	c, err := r.cluster(env, o.Cluster)
 	if err != nil {
 		return deploy.Result{}, err
 	}

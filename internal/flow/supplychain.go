@@ -149,11 +149,11 @@ func signPushed(ctx context.Context, client *registry.Client, s sign.Signer, res
 // without the attestations env's verify section lists, signed by that key
 // and naming the digest; an environment without verify accepts every
 // image.
-func verifyImage(ctx context.Context, p *config.Project, env config.Environment, ref string, o Options) error {
+func (r *Runner) verifyImage(ctx context.Context, env config.Environment, ref string, o Options) error {
 	if env.Verify == nil {
 		return nil
 	}
-	if err := checkImage(ctx, p, env, ref, o); err != nil {
+	if err := r.checkImage(ctx, env, ref, o); err != nil {
 		return err
 	}
 	msg := "signature verified with " + env.Verify.Key
@@ -169,7 +169,8 @@ func verifyImage(ctx context.Context, p *config.Project, env config.Environment,
 
 // checkImage is verifyImage without its report, for an environment with
 // a verify section.
-func checkImage(ctx context.Context, p *config.Project, env config.Environment, ref string, o Options) error {
+func (r *Runner) checkImage(ctx context.Context, env config.Environment, ref string, o Options) error {
+	p := r.Project
 	key, err := sign.ReadKey(env.Verify.Key, p.Dir, os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("verifying the image for %s: %w", env.Name, err)
@@ -178,8 +179,7 @@ func checkImage(ctx context.Context, p *config.Project, env config.Environment, 
 	if err != nil {
 		return fmt.Errorf("verifying the image for %s with %s: %w", env.Name, env.Verify.Key, err)
 	}
-	reg := p.RegistryOf(env)
-	client, err := registry.New(registry.Options{Name: reg.Name, Registry: reg, UserAgent: o.UserAgent})
+	client, err := r.registry(p.RegistryOf(env), o, false)
 	if err != nil {
 		return err
 	}

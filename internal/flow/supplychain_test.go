@@ -134,7 +134,7 @@ func TestVerifyImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := verifyImage(ctx, p, tt.env, tt.ref, Options{})
+			err := NewRunner(p, Factory{}).verifyImage(ctx, tt.env, tt.ref, Options{})
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -229,7 +229,7 @@ func TestVerifyPromotedFrom(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := verifyImage(ctx, p, prod, tt.ref, Options{})
+			err := NewRunner(p, Factory{}).verifyImage(ctx, prod, tt.ref, Options{})
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -304,7 +304,7 @@ func TestVerification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := verification(ctx, p, tt.env, repo, tt.digest, Options{})
+			got := NewRunner(p, Factory{}).verification(ctx, tt.env, repo, tt.digest, Options{})
 			if tt.want == "" {
 				if got != nil {
 					t.Errorf("verification = %+v, want none", got)
