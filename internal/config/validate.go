@@ -46,46 +46,7 @@ func (p *Project) Validate() error {
 	}
 	envNames := p.Environments.Names()
 	for _, e := range p.Environments {
-		at := "environments." + e.Name
-		if !dnsLabel.MatchString(e.Name) {
-			v.add(at, "environment name %q must be a DNS label (lower-case letters, digits, '-')", e.Name)
-		}
-		if _, ok := p.Registries.Get(e.Registry); !ok && e.Registry != "" {
-			v.add(at+".registry", "%s", unknown("registry", e.Registry, regNames))
-		}
-		if v.src.Has(at+".namespace") && !dnsLabel.MatchString(e.Namespace) {
-			v.add(at+".namespace", "%q is not a valid namespace (a DNS label)", e.Namespace)
-		}
-		if e.Replicas != nil && *e.Replicas < 0 {
-			v.add(at+".replicas", "replicas must be 0 or more, got %d", *e.Replicas)
-		}
-		if e.Ingress != nil && !hostname.MatchString(e.Ingress.Host) {
-			v.add(at+".ingress.host", "%q is not a valid host name", e.Ingress.Host)
-		}
-		if e.Requires != nil {
-			switch {
-			case e.Requires.Env == e.Name:
-				v.add(at+".requires", "an environment cannot require itself")
-			case !slices.Contains(envNames, e.Requires.Env):
-				v.add(at+".requires", "%s", unknown("environment", e.Requires.Env, without(envNames, e.Name)))
-			}
-		}
-		if e.CanaryOf != "" {
-			switch {
-			case e.CanaryOf == e.Name:
-				v.add(at+".canaryOf", "an environment cannot be a canary of itself")
-			case !slices.Contains(envNames, e.CanaryOf):
-				v.add(at+".canaryOf", "%s", unknown("environment", e.CanaryOf, without(envNames, e.Name)))
-			}
-		}
-		if e.Canary != nil {
-			if e.CanaryOf == "" {
-				v.add(at+".canary", "canary settings need canaryOf: ENV")
-			}
-			if e.Canary.Weight < 0 || e.Canary.Weight > 100 {
-				v.add(at+".canary.weight", "weight is a percentage from 0 to 100, got %d", e.Canary.Weight)
-			}
-		}
+		v.environment(p, e, regNames, envNames)
 	}
 	v.cycles(p.Environments)
 	v.supplyChain(p)
@@ -93,6 +54,51 @@ func (p *Project) Validate() error {
 		v.add("deploy.port", "port must be 1 to 65535, got %d", p.Deploy.Port)
 	}
 	return v.probs.orNil()
+}
+
+// environment checks environment e of p; regNames and envNames are the
+// registries and environments p defines.
+func (v *validator) environment(p *Project, e Environment, regNames, envNames []string) {
+	at := "environments." + e.Name
+	if !dnsLabel.MatchString(e.Name) {
+		v.add(at, "environment name %q must be a DNS label (lower-case letters, digits, '-')", e.Name)
+	}
+	if _, ok := p.Registries.Get(e.Registry); !ok && e.Registry != "" {
+		v.add(at+".registry", "%s", unknown("registry", e.Registry, regNames))
+	}
+	if v.src.Has(at+".namespace") && !dnsLabel.MatchString(e.Namespace) {
+		v.add(at+".namespace", "%q is not a valid namespace (a DNS label)", e.Namespace)
+	}
+	if e.Replicas != nil && *e.Replicas < 0 {
+		v.add(at+".replicas", "replicas must be 0 or more, got %d", *e.Replicas)
+	}
+	if e.Ingress != nil && !hostname.MatchString(e.Ingress.Host) {
+		v.add(at+".ingress.host", "%q is not a valid host name", e.Ingress.Host)
+	}
+	if e.Requires != nil {
+		switch {
+		case e.Requires.Env == e.Name:
+			v.add(at+".requires", "an environment cannot require itself")
+		case !slices.Contains(envNames, e.Requires.Env):
+			v.add(at+".requires", "%s", unknown("environment", e.Requires.Env, without(envNames, e.Name)))
+		}
+	}
+	if e.CanaryOf != "" {
+		switch {
+		case e.CanaryOf == e.Name:
+			v.add(at+".canaryOf", "an environment cannot be a canary of itself")
+		case !slices.Contains(envNames, e.CanaryOf):
+			v.add(at+".canaryOf", "%s", unknown("environment", e.CanaryOf, without(envNames, e.Name)))
+		}
+	}
+	if e.Canary != nil {
+		if e.CanaryOf == "" {
+			v.add(at+".canary", "canary settings need canaryOf: ENV")
+		}
+		if e.Canary.Weight < 0 || e.Canary.Weight > 100 {
+			v.add(at+".canary.weight", "weight is a percentage from 0 to 100, got %d", e.Canary.Weight)
+		}
+	}
 }
 
 // validator collects problems located through a Source.
