@@ -189,6 +189,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case reflect.Slice:
 		d.sequence(n, v, path)
+	case reflect.String, reflect.Int, reflect.Bool:
+		d.scalar(n, v, path)
+	default:
+		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+	}
+}
+
+// scalar decodes a string, a whole number or a boolean, each only from a
+// YAML scalar of that type (YAML 1.2: only true and false are booleans).
+func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
+	switch v.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.addf(n, path, "expected a string, got %s", kindName(n))
@@ -208,8 +219,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetBool(n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
-	default:
-		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
 	}
 }
 
