@@ -183,19 +183,7 @@ func (c *podChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			c.add(n, path, "expected a mapping, got %s", kindName(n))
-			return
-		}
-		fields := jsonFields(t)
-		c.pairs(n, path, func(k, v *yaml.Node, field string) {
-			ft, ok := fields[k.Value]
-			if !ok {
-				c.add(k, field, "%s", unknownField(k.Value, fields))
-				return
-			}
-			c.check(v, ft, field)
-		})
+		c.structure(n, t, path)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			c.add(n, path, "expected a mapping, got %s", kindName(n))
@@ -224,6 +212,23 @@ func (c *podChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Float32, reflect.Float64:
 		c.scalar(n, path, "!!int !!float", "a number")
 	}
+}
+
+// structure checks a mapping against struct type t's JSON fields.
+func (c *podChecker) structure(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		c.add(n, path, "expected a mapping, got %s", kindName(n))
+		return
+	}
+	fields := jsonFields(t)
+	c.pairs(n, path, func(k, v *yaml.Node, field string) {
+		ft, ok := fields[k.Value]
+		if !ok {
+			c.add(k, field, "%s", unknownField(k.Value, fields))
+			return
+		}
+		c.check(v, ft, field)
+	})
 }
 
 // pairs walks a mapping's keys, reporting duplicates and keys that are not
