@@ -84,47 +84,54 @@ func (a Auth) resolve(ctx context.Context, rawURL string) (credentials, error) {
 		}
 		return credentials{method: m, hint: sshHint}, nil
 	case "http", "https":
-		c := credentials{hint: httpHint}
-		if a.Method != nil {
-			c.method = a.Method
-			return c, nil
-		}
-		if ep.Password != "" {
-			c.secrets = []string{ep.Password} // go-git sends URL credentials itself
-			return c, nil
-		}
-		if tok := getenv(EnvGitToken); tok != "" {
-			c.method = &githttp.BasicAuth{Username: "x-access-token", Password: tok}
-			c.secrets = []string{tok}
-			return c, nil
-		}
-		if user, pass := getenv(EnvGitUsername), getenv(EnvGitPassword); user != "" || pass != "" {
-			c.method = &githttp.BasicAuth{Username: cmp.Or(user, ep.User), Password: pass}
-			c.secrets = []string{pass}
-			return c, nil
-		}
-		helper := a.Helper
-		if helper == nil {
-			helper = GitCredentialFill
-		}
-		u := &url.URL{Scheme: ep.Protocol, Host: ep.Host, Path: ep.Path}
-		if ep.Port != 0 {
-			u.Host = fmt.Sprintf("%s:%d", ep.Host, ep.Port)
-		}
-		if ep.User != "" {
-			u.User = url.User(ep.User)
-		}
-		user, pass, err := helper(ctx, u)
-		if err != nil {
-			return credentials{}, fmt.Errorf("asking the credential helper about %s: %w", redactURL(rawURL), err)
-		}
-		if user != "" || pass != "" {
-			c.method = &githttp.BasicAuth{Username: user, Password: pass}
-			c.secrets = []string{pass}
-		}
-		return c, nil
+		return a.resolveHTTP(ctx, ep, rawURL, getenv)
 	}
 	return credentials{method: a.Method}, nil
+}
+
+// resolveHTTP finds credentials for an HTTP(S) remote: a.Method, the URL's
+// own, SLIPWAY_GIT_TOKEN, SLIPWAY_GIT_USERNAME/_PASSWORD, then the git
+// credential helper.
+func (a Auth) resolveHTTP(ctx context.Context, ep *transport.Endpoint, rawURL string, getenv func(string) string) (credentials, error) {
+	c := credentials{hint: httpHint}
+	if a.Method != nil {
+		c.method = a.Method
+		return c, nil
+	}
+	if ep.Password != "" {
+		c.secrets = []string{ep.Password} // go-git sends URL credentials itself
+		return c, nil
+	}
+	if tok := getenv(EnvGitToken); tok != "" {
+		c.method = &githttp.BasicAuth{Username: "x-access-token", Password: tok}
+		c.secrets = []string{tok}
+		return c, nil
+	}
+	if user, pass := getenv(EnvGitUsername), getenv(EnvGitPassword); user != "" || pass != "" {
+		c.method = &githttp.BasicAuth{Username: cmp.Or(user, ep.User), Password: pass}
+		c.secrets = []string{pass}
+		return c, nil
+	}
+	helper := a.Helper
+	if helper == nil {
+		helper = GitCredentialFill
+	}
+	u := &url.URL{Scheme: ep.Protocol, Host: ep.Host, Path: ep.Path}
+	if ep.Port != 0 {
+		u.Host = fmt.Sprintf("%s:%d", ep.Host, ep.Port)
+	}
+	if ep.User != "" {
+		u.User = url.User(ep.User)
+	}
+	user, pass, err := helper(ctx, u)
+	if err != nil {
+		return credentials{}, fmt.Errorf("asking the credential helper about %s: %w", redactURL(rawURL), err)
+	}
+	if user != "" || pass != "" {
+		c.method = &githttp.BasicAuth{Username: user, Password: pass}
+		c.secrets = []string{pass}
+	}
+	return c, nil
 }
 
 // GitCredentialFill asks `git credential fill` for the credentials of u,
