@@ -78,15 +78,7 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p.inputs = hashJSON(struct {
-		Format     int
-		App        string
-		Image      config.Image
-		Meta       Meta
-		Base       string
-		BaseDigest string
-		Ignore     []string
-	}{formatVersion, o.App, o.Image, Meta{Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source, Created: p.epoch}, base.name, base.pinned.String(), p.ignore})
+	p.inputs = inputsHash(o, p, base)
 
 	if upToDate(prev, p, lp) {
 		if !slices.Equal(prev.Files, p.files) {
@@ -112,6 +104,20 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	}
 	rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "built " + rec.Digest})
 	return Result{Record: rec, Layout: string(lp)}, nil
+}
+
+// inputsHash identifies everything a build of p on base depends on besides
+// the files: when it and the files are unchanged, the build is up to date.
+func inputsHash(o BuildOptions, p *plan, base *baseImage) string {
+	return hashJSON(struct {
+		Format     int
+		App        string
+		Image      config.Image
+		Meta       Meta
+		Base       string
+		BaseDigest string
+		Ignore     []string
+	}{formatVersion, o.App, o.Image, Meta{Version: o.Meta.Version, Revision: o.Meta.Revision, Source: o.Meta.Source, Created: p.epoch}, base.name, base.pinned.String(), p.ignore})
 }
 
 func describe(app, version string) string {
