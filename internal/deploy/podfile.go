@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -297,9 +298,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		if f.Anonymous && (name == "" || strings.Contains(opts, "inline")) {
-			for k, v := range jsonFields(f.Type) {
-				out[k] = v
-			}
+			maps.Copy(out, jsonFields(f.Type))
 			continue
 		}
 		name = cmp.Or(name, f.Name)
@@ -309,11 +308,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func unknownField(got string, fields map[string]reflect.Type) string {
-	names := make([]string, 0, len(fields))
-	for n := range fields {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(fields))
 	msg := fmt.Sprintf("unknown field %q", clip(got))
 	if s := config.Suggest(got, names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)

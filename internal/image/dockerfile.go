@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,13 +123,8 @@ type dockerfileArgs struct {
 // dockerfileCommands are the commands that build a into an OCI layout at
 // a.out.
 func dockerfileCommands(builder string, a dockerfileArgs) [][]string {
-	keys := make([]string, 0, len(a.labels))
-	for k := range a.labels {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var labels []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(a.labels)) {
 		labels = append(labels, "--label", k+"="+a.labels[k])
 	}
 	plats := strings.Join(a.platforms, ",")
