@@ -145,19 +145,29 @@ func TestParseProjectProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseProject("slipway.yaml", []byte(tc.yaml))
-			var ps Problems
-			if !errors.As(err, &ps) || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("want Problems, got %v", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("want ErrInvalid, got %v", err)
 			}
-			if len(ps) != len(tc.want) {
-				t.Fatalf("want %d problems, got %d:\n%v", len(tc.want), len(ps), err)
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(ps[i].Error(), w) {
-					t.Errorf("problem %d:\n got  %s\n want %s", i, ps[i].Error(), w)
-				}
-			}
+			wantProblems(t, err, tc.want)
 		})
+	}
+}
+
+// wantProblems checks that err is Problems, one containing each of want,
+// in order.
+func wantProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("want %d problems, got %d:\n%v", len(want), len(ps), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(ps[i].Error(), w) {
+			t.Errorf("problem %d:\n got  %s\n want %s", i, ps[i].Error(), w)
+		}
 	}
 }
 
@@ -220,18 +230,7 @@ func TestParseCIProblems(t *testing.T) {
 				}
 				return
 			}
-			var ps Problems
-			if !errors.As(err, &ps) {
-				t.Fatalf("want Problems, got %v", err)
-			}
-			if len(ps) != len(tc.want) {
-				t.Fatalf("want %d problems, got %d:\n%v", len(tc.want), len(ps), err)
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(ps[i].Error(), w) {
-					t.Errorf("problem %d:\n got  %s\n want %s", i, ps[i].Error(), w)
-				}
-			}
+			wantProblems(t, err, tc.want)
 		})
 	}
 }

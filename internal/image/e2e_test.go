@@ -51,23 +51,8 @@ func pullFiles(t *testing.T, c *registry.Client, ref string, platform string) (s
 }
 
 func TestEndToEndPlainHTTP(t *testing.T) {
-	noSourceDateEpoch(t)
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	regs := config.Registries{reg.Config("local", "team")}
-	set, err := registry.NewSet(regs, registry.Options{UserAgent: "slipway/test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, _ := set.Client("local")
-
 	// A base image in the same registry, whose layers get mounted.
-	baseRef, err := client.ParseReference(reg.Host + "/team/base:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushBase(t, baseRef, client.RemoteOptions(context.Background()), "e2e")
+	reg, set, client := registryWithBase(t, registry.Options{UserAgent: "slipway/test"}, "e2e")
 
 	dir := t.TempDir()
 	writeProject(t, dir, map[string]file{

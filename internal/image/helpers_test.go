@@ -21,6 +21,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -178,6 +179,29 @@ func testRegistry(t testing.TB, wrap func(http.Handler) http.Handler) (*httptest
 		t.Fatal(err)
 	}
 	return s, c
+}
+
+// registryWithBase starts a docker-registry (with no credentials around)
+// and pushes a base image to it as team/base:1 (see pushBase). It returns
+// the registry, a Set of it alone as registry "local" under team/, and
+// that registry's client.
+func registryWithBase(t *testing.T, o registry.Options, env string) (*testenv.Registry, *registry.Set, *registry.Client) {
+	t.Helper()
+	noSourceDateEpoch(t)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	set, err := registry.NewSet(config.Registries{reg.Config("local", "team")}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := set.Client("local")
+	baseRef, err := client.ParseReference(reg.Host + "/team/base:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushBase(t, baseRef, client.RemoteOptions(context.Background()), env)
+	return reg, set, client
 }
 
 func noSourceDateEpoch(t testing.TB) {

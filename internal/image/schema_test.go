@@ -195,20 +195,7 @@ func TestBuildLayoutMatchesOCISchemas(t *testing.T) {
 // TestPushedManifestsMatchOCISchemas pushes builds to a docker-registry,
 // one on a base image from it, and validates what the registry serves.
 func TestPushedManifestsMatchOCISchemas(t *testing.T) {
-	noSourceDateEpoch(t)
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-	set, err := registry.NewSet(config.Registries{reg.Config("local", "team")}, registry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, _ := set.Client("local")
-	baseRef, err := client.ParseReference(reg.Host + "/team/base:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushBase(t, baseRef, client.RemoteOptions(context.Background()), "schema")
+	reg, set, client := registryWithBase(t, registry.Options{}, "schema")
 	s := ociSchemas{testenv.LoadOCISchemas(t, ociSchemaDir)}
 
 	tests := []struct {
