@@ -87,7 +87,7 @@ func (r *Runner) checkGate(ctx context.Context, env config.Environment, digest s
 	}
 	req, _ := r.Project.Environments.Get(env.Requires.Env)
 	st := r.clusterStatus(ctx, req, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}, false)
-	if err := Gate(env.Name, *env.Requires, st, digest, time.Now()); err != nil {
+	if err := Gate(env.Name, *env.Requires, st, digest, r.make.Now()); err != nil {
 		return fmt.Errorf("deploying to %s: %w", env.Name, err)
 	}
 	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Info, Step: "gate", Msg: fmt.Sprintf("%s runs this digest, healthy", req.Name)})

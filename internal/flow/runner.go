@@ -15,7 +15,7 @@ import (
 
 // Factory makes the clients a run needs: a connection to an
 // environment's cluster, registry clients and the description of HEAD.
-// A nil field is the production constructor; tests put fakes in its place
+// A nil field is the production one; tests put fakes in its place
 // (a client-go fake clientset wrapped by deploy.NewCluster, a registry
 // client of an in-process registry, a fixed version).
 type Factory struct {
@@ -25,6 +25,8 @@ type Factory struct {
 	Registry func(o registry.Options) (*registry.Client, error)
 	// Version describes HEAD of a repository (default release.Version).
 	Version func(o release.VersionOptions) (release.Info, error)
+	// Now is the time gates measure soak times at (default time.Now).
+	Now func() time.Time
 }
 
 // Runner runs Slipway's steps for one project with the clients its
@@ -54,6 +56,9 @@ func NewRunner(p *config.Project, f Factory) *Runner {
 	}
 	if f.Version == nil {
 		f.Version = release.Version
+	}
+	if f.Now == nil {
+		f.Now = time.Now
 	}
 	return &Runner{Project: p, make: f, clusters: map[clusterKey]func() (*deploy.Cluster, error){}}
 }
