@@ -1,0 +1,185 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/release"
+)
+
+// TestBuildAndPush builds the fixture's image for HEAD and pushes it to
+// each registry a target names; a second push is up to date.
+func TestBuildAndPush(t *testing.T) {
+	f := newFixture(t)
+	r := f.runner()
+	b, err := r.Build(context.Background(), BuildOptions{Options: f.options()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Version != head.Version || b.Record.Revision != head.Commit {
+		t.Errorf("built %s of %s, want %s of %s", b.Version, b.Record.Revision, head.Version, head.Commit)
+	}
+	tests := []struct {
+		target   string
+		wantRepo string
+		upToDate bool
+	}{
+		{"dev", "/team/hello@", false},
+		{"dev", "/team/hello@", true},
+		{"showcase", "/rc/hello@", false}, // an environment means its registry
+		{"rc", "/rc/hello@", true},
+	}
+	for _, tt := range tests {
+		res, err := r.Push(context.Background(), tt.target, PushOptions{Options: f.options()})
+		if err != nil {
+			t.Fatalf("Push(%s) = %v", tt.target, err)
+		}
+		if res.Digest != b.Digest || !strings.Contains(res.Reference, tt.wantRepo) || res.UpToDate != tt.upToDate {
+			t.Errorf("Push(%s) = %s (up to date: %t), want %s in %s (%t)", tt.target, res.Reference, res.UpToDate, b.Digest, tt.wantRepo, tt.upToDate)
+		}
+	}
+}
+
+// TestPushRefusals refuses an unknown target and a build of another
+// commit than HEAD, unless AllowStale.
+func TestPushRefusals(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.runner().Build(context.Background(), BuildOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	later := f.factory()
+	next := head
+	next.Commit, next.ShortCommit = "beef000000000000000000000000000000000000", "beef000"
+	later.Version = func(release.VersionOptions) (release.Info, error) { return next, nil }
+	tests := []struct {
+		name    string
+		f       Factory
+		target  string
+		o       PushOptions
+		wantErr error
+		want    string
+	}{
+		{"unknown target", f.factory(), "nowhere", PushOptions{}, config.ErrInvalid, "pushing to nowhere: "},
+		{"stale build", later, "dev", PushOptions{}, ErrStale, "it was built from c0ffee0 but HEAD is beef000; run `slipway build` first (or --allow-stale)"},
+		{"stale build allowed", later, "dev", PushOptions{AllowStale: true}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewRunner(f.p, tt.f).Push(context.Background(), tt.target, tt.o)
+			if !matches(err, tt.wantErr) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Push = %v, want %v saying %q", err, tt.wantErr, tt.want)
+			}
+		})
+	}
+}
+
+// TestPushWithoutBuild says to build first.
+func TestPushWithoutBuild(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.runner().Push(context.Background(), "dev", PushOptions{}); err == nil {
+		t.Error("Push without a build succeeded")
+	}
+}
+
+// TestPromote promotes the version at HEAD, a named version and a digest
+// between the fixture's registries, and refuses what it cannot do.
+func TestPromote(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to string
+		o        PromoteOptions
+		twice    bool
+		wantErr  error
+		want     string
+	}{
+		{name: "the version at HEAD", from: "dev", to: "rc", want: "/rc/hello@"},
+		{name: "again: up to date", from: "dev", to: "rc", twice: true, want: "/rc/hello@"},
+		{name: "environments name registries", from: "dev", to: "prod", want: "/rc/hello@"},
+		{name: "a named version", from: "dev", to: "rc", o: PromoteOptions{Version: "1.0.0"}, want: "/rc/hello@"},
+		{name: "no record", from: "dev", to: "rc", o: PromoteOptions{NoRecord: true}, want: "/rc/hello@"},
+		{name: "a missing version", from: "dev", to: "rc", o: PromoteOptions{Version: "9.9.9"}, wantErr: registry.ErrNotFound},
+		{name: "an unknown source", from: "nowhere", to: "rc", wantErr: config.ErrInvalid, want: "promoting from nowhere: "},
+		{name: "an unknown target", from: "dev", to: "nowhere", wantErr: config.ErrInvalid, want: "promoting to nowhere: "},
+		{name: "sign without a signing section", from: "dev", to: "rc", o: PromoteOptions{Sign: true}, wantErr: config.ErrInvalid, want: "has no signing section"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			digest := f.push("dev", "1.2.3")
+			if tt.o.Version == "1.0.0" {
+				digest = f.push("dev", "1.0.0")
+			}
+			o := tt.o
+			o.Options = f.options()
+			r := f.runner()
+			if tt.twice {
+				if _, err := r.Promote(context.Background(), tt.from, tt.to, o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := r.Promote(context.Background(), tt.from, tt.to, o)
+			if !matches(err, tt.wantErr) {
+				t.Fatalf("Promote = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Promote = %v, want it to say %q", err, tt.want)
+				}
+				return
+			}
+			if res.Digest != digest || !strings.Contains(res.Target, tt.want) || res.UpToDate != tt.twice {
+				t.Errorf("Promote = %+v, want %s in %s (up to date: %t)", res, digest, tt.want, tt.twice)
+			}
+			if (res.RecordDigest == "") != tt.o.NoRecord {
+				t.Errorf("record %q with NoRecord %t", res.RecordDigest, tt.o.NoRecord)
+			}
+		})
+	}
+}
+
+// TestEnvironmentNamed names environments for promotion records, and
+// not registries (whose names win).
+func TestEnvironmentNamed(t *testing.T) {
+	p := &config.Project{
+		Registries:   config.Registries{{Name: "dev"}, {Name: "rc"}},
+		Environments: config.Environments{{Name: "dev", Registry: "dev"}, {Name: "prod", Registry: "rc"}},
+	}
+	for name, want := range map[string]string{"dev": "", "rc": "", "prod": "prod", "nowhere": ""} {
+		if got := environmentNamed(p, name); got != want {
+			t.Errorf("environmentNamed(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestPromoteSigner loads no key without signing, and fails before
+// copying anything when the key cannot be read.
+func TestPromoteSigner(t *testing.T) {
+	t.Setenv("SLIPWAY_SIGNING_PASSWORD", "pw")
+	tests := []struct {
+		name    string
+		signing *config.Signing
+		always  bool
+		wantErr bool
+	}{
+		{"no signing", nil, false, false},
+		{"signing, not at promote", &config.Signing{Key: "missing.key"}, false, false},
+		{"signing at promote, no key", &config.Signing{Key: "missing.key", Promote: true}, false, true},
+		{"sign asked, no key", &config.Signing{Key: "missing.key"}, true, true},
+		{"sign asked, no section", nil, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := promoteSigner(&config.Project{Dir: t.TempDir(), Signing: tt.signing}, tt.always)
+			if (err != nil) != tt.wantErr || (err == nil && s != nil) {
+				t.Errorf("promoteSigner = %v, %v; want an error: %t", s, err, tt.wantErr)
+			}
+			if err != nil && errors.Is(err, config.ErrInvalid) != (tt.signing == nil) {
+				t.Errorf("promoteSigner = %v: ErrInvalid only without a section", err)
+			}
+		})
+	}
+}
