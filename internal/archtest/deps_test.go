@@ -92,3 +92,29 @@ func TestTestutilOnlyInTests(t *testing.T) {
 		}
 	}
 }
+
+// TestOneYAMLEngine keeps strict YAML reading in internal/config (slipway.yaml,
+// ci.yaml, and JSON-shaped files such as pod.yml through DecodeJSON):
+// besides it, only pipeline, which writes YAML, imports yaml.v3 (deploy
+// writes its manifests with sigs.k8s.io/yaml).
+func TestOneYAMLEngine(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	allowed := map[string]bool{module + "internal/config": true, module + "pipeline": true}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("listing the imports of the module: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || allowed[f[0]] {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if imp == "gopkg.in/yaml.v3" || strings.HasPrefix(imp, "github.com/goccy/go-yaml") {
+				t.Errorf("%s imports %s; read YAML through internal/config", f[0], imp)
+			}
+		}
+	}
+}
