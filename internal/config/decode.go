@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"iter"
 	"reflect"
 	"regexp"
 	"slices"
@@ -239,14 +240,27 @@ type fieldInfo struct {
 	enum     []string
 }
 
+// yamlFields yields the fields of struct type t that slipway.yaml and
+// ci.yaml write, by their YAML name, with their index: what the decoder,
+// the JSON Schema and the reference read.
+func yamlFields(t reflect.Type) iter.Seq2[string, int] {
+	return func(yield func(string, int) bool) {
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !yield(name, i) {
+				return
+			}
+		}
+	}
+}
+
 func fieldsOf(t reflect.Type) []fieldInfo {
 	var out []fieldInfo
-	for i := 0; i < t.NumField(); i++ {
+	for name, i := range yamlFields(t) {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
 		fi := fieldInfo{name: name, index: i, required: f.Tag.Get("required") == "true"}
 		if e := f.Tag.Get("enum"); e != "" {
 			fi.enum = strings.Split(e, ",")

@@ -41,12 +41,8 @@ func refSection(b *strings.Builder, t reflect.Type, path string, seen map[reflec
 		path string
 	}
 	var children []child
-	for i := 0; i < t.NumField(); i++ {
+	for name, i := range yamlFields(t) {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
 		doc := f.Tag.Get("doc")
 		if e := f.Tag.Get("enum"); e != "" {
 			doc += " (one of: " + strings.ReplaceAll(e, ",", ", ") + ")"

@@ -59,12 +59,8 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	var required []string
-	for i := 0; i < t.NumField(); i++ {
+	for name, i := range yamlFields(t) {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
 		s := g.schema(f.Type)
 		if doc := f.Tag.Get("doc"); doc != "" {
 			s["description"] = doc
