@@ -247,103 +247,141 @@ type SPDXRelationship struct {
 // build record's input files by their path in the project instead. Like
 // Provenance it is the same for the same image.
 func SBOM(rec image.Record, repo string, layers []LayerContents) SPDXDocument {
-	const none = "NOASSERTION"
-	doc := SPDXDocument{
+	b := &sbom{purls: map[string]string{}, doc: SPDXDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT",
 		Name:              rec.App + "-" + rec.Version,
 		DocumentNamespace: "https://spdx.org/spdxdocs/slipway/" + repo + "/" + rec.Digest,
 		CreationInfo:      SPDXCreationInfo{Created: rec.Created.UTC().Format(time.RFC3339), Creators: []string{"Tool: slipway"}},
+	}}
+	b.images(rec, repo)
+	if layers == nil {
+		b.recordFiles(rec)
+		return b.doc
 	}
-	rel := func(a, typ, b string) {
-		doc.Relationships = append(doc.Relationships, SPDXRelationship{a, typ, b})
+	for i, l := range layers {
+		b.layer(i, l)
 	}
-	img := SPDXPackage{SPDXID: "SPDXRef-Image", Name: rec.App, VersionInfo: rec.Version, DownloadLocation: none, PrimaryPurpose: "CONTAINER"}
+	return b.doc
+}
+
+// noAssertion is SPDX's value for what the document does not say.
+const noAssertion = "NOASSERTION"
+
+// sbom is an SPDX document being written.
+type sbom struct {
+	doc         SPDXDocument
+	purls       map[string]string // package URL -> SPDX ID, each module once
+	files, jars int
+}
+
+func (b *sbom) rel(a, typ, c string) {
+	b.doc.Relationships = append(b.doc.Relationships, SPDXRelationship{a, typ, c})
+}
+
+// images adds the image and its base image.
+func (b *sbom) images(rec image.Record, repo string) {
+	img := SPDXPackage{SPDXID: "SPDXRef-Image", Name: rec.App, VersionInfo: rec.Version, DownloadLocation: noAssertion, PrimaryPurpose: "CONTAINER"}
 	if alg, hex, ok := strings.Cut(rec.Digest, ":"); ok {
 		img.ExternalRefs = []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl",
 			Locator: "pkg:oci/" + rec.App + "@" + alg + "%3A" + hex + "?repository_url=" + repo}}
 		img.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
 	}
-	doc.Packages = append(doc.Packages, img)
-	rel("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image")
-	if rec.Base != nil {
-		base := SPDXPackage{SPDXID: "SPDXRef-Base", Name: rec.Base.Name, VersionInfo: rec.Base.Digest, DownloadLocation: none, PrimaryPurpose: "CONTAINER"}
-		if alg, hex, ok := strings.Cut(rec.Base.Digest, ":"); ok {
-			base.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
-			if purl := ociPURL(rec.Base.Name, rec.Base.Digest); purl != "" {
-				base.ExternalRefs = []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}
-			}
-		}
-		doc.Packages = append(doc.Packages, base)
-		rel("SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base")
+	b.doc.Packages = append(b.doc.Packages, img)
+	b.rel("SPDXRef-DOCUMENT", "DESCRIBES", "SPDXRef-Image")
+	if rec.Base == nil {
+		return
 	}
-	if layers == nil {
-		for i, f := range rec.Files {
-			if f.SHA256 == "" {
-				continue // directories and links
-			}
-			id := fmt.Sprintf("SPDXRef-File-%d", i)
-			doc.Files = append(doc.Files, SPDXFile{SPDXID: id, FileName: "./" + strings.TrimPrefix(f.Path, "/"),
-				Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: none, CopyrightText: none})
-			rel("SPDXRef-Image", "CONTAINS", id)
+	base := SPDXPackage{SPDXID: "SPDXRef-Base", Name: rec.Base.Name, VersionInfo: rec.Base.Digest, DownloadLocation: noAssertion, PrimaryPurpose: "CONTAINER"}
+	if alg, hex, ok := strings.Cut(rec.Base.Digest, ":"); ok {
+		base.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
+		if purl := ociPURL(rec.Base.Name, rec.Base.Digest); purl != "" {
+			base.ExternalRefs = []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}
 		}
-		return doc
 	}
-	purls := map[string]string{} // package URL -> SPDX ID, each module once
-	module := func(path, version string) string {
-		purl := "pkg:golang/" + path
-		if version != "" && version != "(devel)" {
-			purl += "@" + version
+	b.doc.Packages = append(b.doc.Packages, base)
+	b.rel("SPDXRef-Image", "DESCENDANT_OF", "SPDXRef-Base")
+}
+
+// recordFiles adds the build record's input files.
+func (b *sbom) recordFiles(rec image.Record) {
+	for i, f := range rec.Files {
+		if f.SHA256 == "" {
+			continue // directories and links
 		}
-		if id, ok := purls[purl]; ok {
-			return id
+		id := fmt.Sprintf("SPDXRef-File-%d", i)
+		b.doc.Files = append(b.doc.Files, SPDXFile{SPDXID: id, FileName: "./" + strings.TrimPrefix(f.Path, "/"),
+			Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: noAssertion, CopyrightText: noAssertion})
+		b.rel("SPDXRef-Image", "CONTAINS", id)
+	}
+}
+
+// layer adds the i-th layer, its files and what they were made from.
+func (b *sbom) layer(i int, l LayerContents) {
+	lid := fmt.Sprintf("SPDXRef-Layer-%d", i)
+	lp := SPDXPackage{SPDXID: lid, Name: "layer " + l.Digest, DownloadLocation: noAssertion, Comment: "diffID " + l.DiffID + "; platforms " + strings.Join(l.Platforms, ", ")}
+	if alg, hex, ok := strings.Cut(l.Digest, ":"); ok {
+		lp.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
+	}
+	b.doc.Packages = append(b.doc.Packages, lp)
+	b.rel("SPDXRef-Image", "CONTAINS", lid)
+	for _, f := range l.Files {
+		fid := fmt.Sprintf("SPDXRef-File-%d", b.files)
+		b.files++
+		b.doc.Files = append(b.doc.Files, SPDXFile{SPDXID: fid, FileName: "." + f.Path,
+			Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: noAssertion, CopyrightText: noAssertion})
+		b.rel(lid, "CONTAINS", fid)
+		if f.Go != nil {
+			b.goBinary(fid, f.Go)
 		}
-		id := fmt.Sprintf("SPDXRef-Package-go-%d", len(purls))
-		purls[purl] = id
-		doc.Packages = append(doc.Packages, SPDXPackage{SPDXID: id, Name: path, VersionInfo: version, DownloadLocation: none,
-			PrimaryPurpose: "LIBRARY", ExternalRefs: []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}})
+		if f.Java != nil {
+			b.javaArchive(fid, f)
+		}
+	}
+}
+
+// goBinary adds the main module of the Go binary fid and the modules
+// compiled into it.
+func (b *sbom) goBinary(fid string, g *debug.BuildInfo) {
+	main := b.module(g.Main.Path, g.Main.Version)
+	b.doc.Packages[indexOf(b.doc.Packages, main)].PrimaryPurpose = "APPLICATION"
+	b.rel(fid, "GENERATED_FROM", main)
+	b.rel(main, "DEPENDS_ON", b.module("stdlib", g.GoVersion))
+	for _, d := range g.Deps {
+		if d.Replace != nil {
+			d = d.Replace
+		}
+		b.rel(main, "DEPENDS_ON", b.module(d.Path, d.Version))
+	}
+}
+
+// module is the SPDX ID of a Go module, added once.
+func (b *sbom) module(path, version string) string {
+	purl := "pkg:golang/" + path
+	if version != "" && version != "(devel)" {
+		purl += "@" + version
+	}
+	if id, ok := b.purls[purl]; ok {
 		return id
 	}
-	files, jars := 0, 0
-	for i, l := range layers {
-		lid := fmt.Sprintf("SPDXRef-Layer-%d", i)
-		lp := SPDXPackage{SPDXID: lid, Name: "layer " + l.Digest, DownloadLocation: none, Comment: "diffID " + l.DiffID + "; platforms " + strings.Join(l.Platforms, ", ")}
-		if alg, hex, ok := strings.Cut(l.Digest, ":"); ok {
-			lp.Checksums = []SPDXChecksum{{Algorithm: strings.ToUpper(alg), Value: hex}}
-		}
-		doc.Packages = append(doc.Packages, lp)
-		rel("SPDXRef-Image", "CONTAINS", lid)
-		for _, f := range l.Files {
-			fid := fmt.Sprintf("SPDXRef-File-%d", files)
-			files++
-			doc.Files = append(doc.Files, SPDXFile{SPDXID: fid, FileName: "." + f.Path,
-				Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}, LicenseConcluded: none, CopyrightText: none})
-			rel(lid, "CONTAINS", fid)
-			if g := f.Go; g != nil {
-				main := module(g.Main.Path, g.Main.Version)
-				doc.Packages[indexOf(doc.Packages, main)].PrimaryPurpose = "APPLICATION"
-				rel(fid, "GENERATED_FROM", main)
-				rel(main, "DEPENDS_ON", module("stdlib", g.GoVersion))
-				for _, d := range g.Deps {
-					if d.Replace != nil {
-						d = d.Replace
-					}
-					rel(main, "DEPENDS_ON", module(d.Path, d.Version))
-				}
-			}
-			if j := f.Java; j != nil {
-				jid := fmt.Sprintf("SPDXRef-Package-java-%d", jars)
-				jars++
-				jp := SPDXPackage{SPDXID: jid, Name: cmp.Or(j.Title, path.Base(f.Path)), VersionInfo: j.Version, PackageFileName: "." + f.Path,
-					DownloadLocation: none, PrimaryPurpose: "ARCHIVE", Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}}
-				if j.Vendor != "" {
-					jp.Supplier = "Organization: " + j.Vendor
-				}
-				doc.Packages = append(doc.Packages, jp)
-				rel(fid, "GENERATED_FROM", jid)
-			}
-		}
+	id := fmt.Sprintf("SPDXRef-Package-go-%d", len(b.purls))
+	b.purls[purl] = id
+	b.doc.Packages = append(b.doc.Packages, SPDXPackage{SPDXID: id, Name: path, VersionInfo: version, DownloadLocation: noAssertion,
+		PrimaryPurpose: "LIBRARY", ExternalRefs: []SPDXExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: purl}}})
+	return id
+}
+
+// javaArchive adds the Java archive f, the file fid.
+func (b *sbom) javaArchive(fid string, f ContentFile) {
+	j := f.Java
+	jid := fmt.Sprintf("SPDXRef-Package-java-%d", b.jars)
+	b.jars++
+	jp := SPDXPackage{SPDXID: jid, Name: cmp.Or(j.Title, path.Base(f.Path)), VersionInfo: j.Version, PackageFileName: "." + f.Path,
+		DownloadLocation: noAssertion, PrimaryPurpose: "ARCHIVE", Checksums: []SPDXChecksum{{Algorithm: "SHA256", Value: f.SHA256}}}
+	if j.Vendor != "" {
+		jp.Supplier = "Organization: " + j.Vendor
 	}
-	return doc
+	b.doc.Packages = append(b.doc.Packages, jp)
+	b.rel(fid, "GENERATED_FROM", jid)
 }
 
 func indexOf(ps []SPDXPackage, id string) int {
@@ -397,21 +435,9 @@ const maxInspect = 256 << 20
 // and the manifest of .jar, .war and .ear files. A layer shared by
 // platforms is read once.
 func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
-	root, err := layout.ImageIndexFromPath(dir)
+	in, err := builtIndex(dir, rec)
 	if err != nil {
-		return nil, fmt.Errorf("scanning the build in %s: %w", dir, err)
-	}
-	// A multi-platform build's images are in its index, not in the
-	// layout's own.
-	var in v1.ImageIndex = root
-	if types.MediaType(rec.MediaType).IsIndex() {
-		h, err := v1.NewHash(rec.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("scanning the build: %w", err)
-		}
-		if in, err = root.ImageIndex(h); err != nil {
-			return nil, fmt.Errorf("scanning the build: %w", err)
-		}
+		return nil, err
 	}
 	platforms := rec.Platforms
 	if len(platforms) == 0 {
@@ -421,29 +447,11 @@ func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
 	var todo []v1.Layer
 	seen := map[string]int{}
 	for _, p := range platforms {
-		h, err := v1.NewHash(p.Digest)
+		layers, diffIDs, err := addedLayers(in, p)
 		if err != nil {
-			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
+			return nil, err
 		}
-		img, err := in.Image(h)
-		if err != nil {
-			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
-		}
-		layers, err := img.Layers()
-		if err != nil {
-			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
-		}
-		// The diffIDs from the config: a layout layer's DiffID method
-		// inflates the layer to hash it.
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("scanning the image of %s: %w", p.Platform, err)
-		}
-		if len(cfg.RootFS.DiffIDs) != len(layers) {
-			return nil, fmt.Errorf("scanning the image of %s: %d diffIDs for %d layers", p.Platform, len(cfg.RootFS.DiffIDs), len(layers))
-		}
-		for j := min(p.BaseLayers, len(layers)); j < len(layers); j++ {
-			l := layers[j]
+		for j, l := range layers {
 			d, err := l.Digest()
 			if err != nil {
 				return nil, fmt.Errorf("scanning a layer of %s: %w", p.Platform, err)
@@ -453,12 +461,71 @@ func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
 				continue
 			}
 			seen[d.String()] = len(out)
-			out = append(out, LayerContents{Digest: d.String(), DiffID: cfg.RootFS.DiffIDs[j].String(), Platforms: []string{p.Platform}})
+			out = append(out, LayerContents{Digest: d.String(), DiffID: diffIDs[j].String(), Platforms: []string{p.Platform}})
 			todo = append(todo, l)
 		}
 	}
-	// Layers are decompressed and hashed in parallel: that is most of the
-	// time an SBOM takes, and it runs beside the image's upload.
+	if err := scanAll(out, todo); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// builtIndex is the index in the OCI layout in dir that holds the images
+// of the build rec: a multi-platform build's images are in its index, not
+// in the layout's own.
+func builtIndex(dir string, rec image.Record) (v1.ImageIndex, error) {
+	root, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scanning the build in %s: %w", dir, err)
+	}
+	if !types.MediaType(rec.MediaType).IsIndex() {
+		return root, nil
+	}
+	h, err := v1.NewHash(rec.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("scanning the build: %w", err)
+	}
+	in, err := root.ImageIndex(h)
+	if err != nil {
+		return nil, fmt.Errorf("scanning the build: %w", err)
+	}
+	return in, nil
+}
+
+// addedLayers are the layers the build added to the image of platform p
+// in, with their diffIDs.
+func addedLayers(in v1.ImageIndex, p image.PlatformRecord) ([]v1.Layer, []v1.Hash, error) {
+	wrap := func(err error) error { return fmt.Errorf("scanning the image of %s: %w", p.Platform, err) }
+	h, err := v1.NewHash(p.Digest)
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	img, err := in.Image(h)
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	// The diffIDs from the config: a layout layer's DiffID method
+	// inflates the layer to hash it.
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, wrap(err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(layers) {
+		return nil, nil, wrap(fmt.Errorf("%d diffIDs for %d layers", len(cfg.RootFS.DiffIDs), len(layers)))
+	}
+	from := min(p.BaseLayers, len(layers))
+	return layers[from:], cfg.RootFS.DiffIDs[from:], nil
+}
+
+// scanAll fills out[i].Files from todo[i]. Layers are decompressed and
+// hashed in parallel: that is most of the time an SBOM takes, and it runs
+// beside the image's upload.
+func scanAll(out []LayerContents, todo []v1.Layer) error {
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, l := range todo {
@@ -471,10 +538,7 @@ func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return g.Wait()
 }
 
 // scanLayer reads one layer's regular files.

@@ -96,58 +96,71 @@ func keyChecks(p *config.Project, env config.Environment, getenv sign.Getenv) []
 	var out []deploy.Check
 	var signer sign.Signer
 	if p.Signing != nil {
-		ch := deploy.Check{Name: CheckSigningKey, Status: deploy.CheckFail}
-		ref := p.Signing.Key
-		key, err := sign.ReadKey(ref, p.Dir, getenv)
-		var pw []byte
-		if err == nil {
-			pw, err = sign.Password(getenv)
-		}
-		if err == nil {
-			signer, err = sign.LoadSigner(key, pw)
-		}
-		switch {
-		case err == nil:
-			ch.Status, ch.Detail = deploy.CheckOK, fmt.Sprintf("signing.key %s loads with the password from $%s", ref, passwordVar(getenv))
-			if pub, ok := besidePublic(p, ref); ok {
-				if v, err := loadVerifier(pub, p.Dir, getenv); err != nil || !sign.SameKey(signer, v) {
-					ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s beside signing.key %s is not its public half", pub, ref)
-					ch.Hint = "replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
-				} else {
-					ch.Detail += ", and " + pub + " is its public half"
-				}
-			}
-		case errors.Is(err, sign.ErrNoPassword):
-			ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: no password variable is set here", ref)
-			ch.Hint = fmt.Sprintf("set %s or %s where push runs (an empty value means no password)", sign.PasswordEnv, sign.CosignPasswordEnv)
-		case strings.HasPrefix(ref, sign.EnvPrefix) && errors.Is(err, sign.ErrKey) && key == nil:
-			ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: the variable is not set here", ref)
-			ch.Hint = "set it where push runs, to the private key's PEM"
-		default:
-			ch.Detail = fmt.Sprintf("signing.key: %v", err)
-			ch.Hint = fmt.Sprintf("check the key and %s or %s; `slipway keys generate` makes a pair", sign.PasswordEnv, sign.CosignPasswordEnv)
-		}
+		var ch deploy.Check
+		ch, signer = signingKeyCheck(p, getenv)
 		out = append(out, ch)
 	}
 	if env.Verify != nil {
-		at := "environments." + env.Name + ".verify.key"
-		ch := deploy.Check{Name: CheckVerifyKey, Status: deploy.CheckOK}
-		v, err := loadVerifier(env.Verify.Key, p.Dir, getenv)
-		switch {
-		case err != nil:
-			ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s: %v", at, err)
-			ch.Hint = "point it at a PEM public key, such as the cosign.pub made with the signing key"
-		case signer != nil && !sign.SameKey(signer, v):
-			ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s %s is not the public half of signing.key %s: the images this project signs would be refused at deploy", at, env.Verify.Key, p.Signing.Key)
-			ch.Hint = "point it at the signing key's public key, or sign with the private half of " + env.Verify.Key
-		case signer != nil:
-			ch.Detail = fmt.Sprintf("%s %s is the public half of signing.key %s", at, env.Verify.Key, p.Signing.Key)
-		default:
-			ch.Detail = fmt.Sprintf("%s %s is a public key", at, env.Verify.Key)
-		}
-		out = append(out, ch)
+		out = append(out, verifyKeyCheck(p, env, signer, getenv))
 	}
 	return out
+}
+
+// signingKeyCheck checks signing.key, and returns its signer when it loads.
+func signingKeyCheck(p *config.Project, getenv sign.Getenv) (deploy.Check, sign.Signer) {
+	ch := deploy.Check{Name: CheckSigningKey, Status: deploy.CheckFail}
+	ref := p.Signing.Key
+	key, err := sign.ReadKey(ref, p.Dir, getenv)
+	var pw []byte
+	if err == nil {
+		pw, err = sign.Password(getenv)
+	}
+	var signer sign.Signer
+	if err == nil {
+		signer, err = sign.LoadSigner(key, pw)
+	}
+	switch {
+	case err == nil:
+		ch.Status, ch.Detail = deploy.CheckOK, fmt.Sprintf("signing.key %s loads with the password from $%s", ref, passwordVar(getenv))
+		if pub, ok := besidePublic(p, ref); ok {
+			if v, err := loadVerifier(pub, p.Dir, getenv); err != nil || !sign.SameKey(signer, v) {
+				ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s beside signing.key %s is not its public half", pub, ref)
+				ch.Hint = "replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
+			} else {
+				ch.Detail += ", and " + pub + " is its public half"
+			}
+		}
+	case errors.Is(err, sign.ErrNoPassword):
+		ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: no password variable is set here", ref)
+		ch.Hint = fmt.Sprintf("set %s or %s where push runs (an empty value means no password)", sign.PasswordEnv, sign.CosignPasswordEnv)
+	case strings.HasPrefix(ref, sign.EnvPrefix) && errors.Is(err, sign.ErrKey) && key == nil:
+		ch.Status, ch.Detail = deploy.CheckWarn, fmt.Sprintf("signing.key %s not checked: the variable is not set here", ref)
+		ch.Hint = "set it where push runs, to the private key's PEM"
+	default:
+		ch.Detail = fmt.Sprintf("signing.key: %v", err)
+		ch.Hint = fmt.Sprintf("check the key and %s or %s; `slipway keys generate` makes a pair", sign.PasswordEnv, sign.CosignPasswordEnv)
+	}
+	return ch, signer
+}
+
+// verifyKeyCheck checks env's verify.key, against signer when there is one.
+func verifyKeyCheck(p *config.Project, env config.Environment, signer sign.Signer, getenv sign.Getenv) deploy.Check {
+	at := "environments." + env.Name + ".verify.key"
+	ch := deploy.Check{Name: CheckVerifyKey, Status: deploy.CheckOK}
+	v, err := loadVerifier(env.Verify.Key, p.Dir, getenv)
+	switch {
+	case err != nil:
+		ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s: %v", at, err)
+		ch.Hint = "point it at a PEM public key, such as the cosign.pub made with the signing key"
+	case signer != nil && !sign.SameKey(signer, v):
+		ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s %s is not the public half of signing.key %s: the images this project signs would be refused at deploy", at, env.Verify.Key, p.Signing.Key)
+		ch.Hint = "point it at the signing key's public key, or sign with the private half of " + env.Verify.Key
+	case signer != nil:
+		ch.Detail = fmt.Sprintf("%s %s is the public half of signing.key %s", at, env.Verify.Key, p.Signing.Key)
+	default:
+		ch.Detail = fmt.Sprintf("%s %s is a public key", at, env.Verify.Key)
+	}
+	return ch
 }
 
 // loadVerifier reads and parses the public key ref names.
