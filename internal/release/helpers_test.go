@@ -1,11 +1,8 @@
 package release
 
 import (
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -14,78 +11,19 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
-// epoch is the time of the first commit of every test repository; each
-// further commit is a minute later.
-var epoch = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// testRepo builds a git repository in a temporary directory.
+// testRepo is a testutil.GitRepo with what the release tests add.
 type testRepo struct {
-	t   *testing.T
-	dir string
-	git *git.Repository
-	wt  *git.Worktree
-	n   int
+	*testutil.GitRepo
+	t *testing.T
 }
 
 func newTestRepo(t *testing.T) *testRepo {
 	t.Helper()
-	dir := t.TempDir()
-	r, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testRepo{t: t, dir: dir, git: r, wt: wt}
-}
-
-// write writes files (path -> content) into the working tree.
-func (tr *testRepo) write(files map[string]string) {
-	tr.t.Helper()
-	for p, content := range files {
-		full := filepath.Join(tr.dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			tr.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			tr.t.Fatal(err)
-		}
-	}
-}
-
-// sig returns the signature of the next commit or tag.
-func (tr *testRepo) sig() *object.Signature {
-	tr.n++
-	return &object.Signature{Name: "Test", Email: "test@example.com", When: epoch.Add(time.Duration(tr.n) * time.Minute)}
-}
-
-// commit writes files and commits them with msg. Without files it changes
-// log.txt so that every commit changes something.
-func (tr *testRepo) commit(msg string, files map[string]string, parents ...plumbing.Hash) plumbing.Hash {
-	tr.t.Helper()
-	if len(files) == 0 {
-		old, _ := os.ReadFile(filepath.Join(tr.dir, "log.txt"))
-		files = map[string]string{"log.txt": string(old) + msg + "\n"}
-	}
-	tr.write(files)
-	for p := range files {
-		if _, err := tr.wt.Add(p); err != nil {
-			tr.t.Fatal(err)
-		}
-	}
-	opts := &git.CommitOptions{Author: tr.sig(), AllowEmptyCommits: true}
-	if len(parents) > 0 {
-		opts.Parents = append([]plumbing.Hash{tr.head()}, parents...)
-	}
-	h, err := tr.wt.Commit(msg, opts)
-	if err != nil {
-		tr.t.Fatal(err)
-	}
-	return h
+	return &testRepo{GitRepo: testutil.NewGitRepo(t), t: t}
 }
 
 // linearHistory stores n commits, each holding one file with content(i),
@@ -116,7 +54,7 @@ func (tr *testRepo) linearHistory(n int, file string, content func(int) string) 
 		_ = w.Close()
 		bh, _ := mem.SetEncodedObject(blob)
 		th := store(&object.Tree{Entries: []object.TreeEntry{{Name: file, Mode: filemode.Regular, Hash: bh}}})
-		c := &object.Commit{Author: *tr.sig(), Message: "chore: step " + strconv.Itoa(i), TreeHash: th}
+		c := &object.Commit{Author: *tr.Signature(), Message: "chore: step " + strconv.Itoa(i), TreeHash: th}
 		c.Committer = c.Author
 		if i > 0 {
 			c.ParentHashes = []plumbing.Hash{hs[i-1]}
@@ -127,7 +65,7 @@ func (tr *testRepo) linearHistory(n int, file string, content func(int) string) 
 	for h := range mem.Objects {
 		all = append(all, h)
 	}
-	pw, err := tr.git.Storer.(storer.PackfileWriter).PackfileWriter()
+	pw, err := tr.Git.Storer.(storer.PackfileWriter).PackfileWriter()
 	if err != nil {
 		tr.t.Fatal(err)
 	}
@@ -143,29 +81,19 @@ func (tr *testRepo) linearHistory(n int, file string, content func(int) string) 
 // setHead points the current branch at h.
 func (tr *testRepo) setHead(h plumbing.Hash) {
 	tr.t.Helper()
-	head, err := tr.git.Storer.Reference(plumbing.HEAD)
+	head, err := tr.Git.Storer.Reference(plumbing.HEAD)
 	if err != nil {
 		tr.t.Fatal(err)
 	}
-	if err := tr.git.Storer.SetReference(plumbing.NewHashReference(head.Target(), h)); err != nil {
+	if err := tr.Git.Storer.SetReference(plumbing.NewHashReference(head.Target(), h)); err != nil {
 		tr.t.Fatal(err)
 	}
-}
-
-// head returns the commit HEAD points at.
-func (tr *testRepo) head() plumbing.Hash {
-	tr.t.Helper()
-	ref, err := tr.git.Head()
-	if err != nil {
-		tr.t.Fatal(err)
-	}
-	return ref.Hash()
 }
 
 // lightweight creates a lightweight tag.
 func (tr *testRepo) lightweight(name string, h plumbing.Hash) {
 	tr.t.Helper()
-	if _, err := tr.git.CreateTag(name, h, nil); err != nil {
+	if _, err := tr.Git.CreateTag(name, h, nil); err != nil {
 		tr.t.Fatal(err)
 	}
 }
@@ -173,7 +101,7 @@ func (tr *testRepo) lightweight(name string, h plumbing.Hash) {
 // annotated creates an annotated tag.
 func (tr *testRepo) annotated(name string, h plumbing.Hash) {
 	tr.t.Helper()
-	if _, err := tr.git.CreateTag(name, h, &git.CreateTagOptions{Tagger: tr.sig(), Message: "release " + name}); err != nil {
+	if _, err := tr.Git.CreateTag(name, h, &git.CreateTagOptions{Tagger: tr.Signature(), Message: "release " + name}); err != nil {
 		tr.t.Fatal(err)
 	}
 }
@@ -181,7 +109,7 @@ func (tr *testRepo) annotated(name string, h plumbing.Hash) {
 // branch creates a branch at HEAD and checks it out.
 func (tr *testRepo) branch(name string) {
 	tr.t.Helper()
-	if err := tr.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name), Create: true}); err != nil {
+	if err := tr.Worktree.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name), Create: true}); err != nil {
 		tr.t.Fatal(err)
 	}
 }
@@ -189,7 +117,7 @@ func (tr *testRepo) branch(name string) {
 // checkout checks out an existing branch.
 func (tr *testRepo) checkout(name string) {
 	tr.t.Helper()
-	if err := tr.wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name)}); err != nil {
+	if err := tr.Worktree.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name)}); err != nil {
 		tr.t.Fatal(err)
 	}
 }
@@ -197,7 +125,7 @@ func (tr *testRepo) checkout(name string) {
 // detach checks out a commit, detaching HEAD.
 func (tr *testRepo) detach(h plumbing.Hash) {
 	tr.t.Helper()
-	if err := tr.wt.Checkout(&git.CheckoutOptions{Hash: h}); err != nil {
+	if err := tr.Worktree.Checkout(&git.CheckoutOptions{Hash: h}); err != nil {
 		tr.t.Fatal(err)
 	}
 }
@@ -205,7 +133,7 @@ func (tr *testRepo) detach(h plumbing.Hash) {
 // open opens the repository with the package's Open.
 func (tr *testRepo) open() *Repo {
 	tr.t.Helper()
-	r, err := Open(tr.dir)
+	r, err := Open(tr.Dir)
 	if err != nil {
 		tr.t.Fatal(err)
 	}
@@ -215,7 +143,7 @@ func (tr *testRepo) open() *Repo {
 // tags lists the local tag names.
 func (tr *testRepo) tags() []string {
 	tr.t.Helper()
-	return refNames(tr.t, tr.git, "refs/tags/")
+	return refNames(tr.t, tr.Git, "refs/tags/")
 }
 
 // refNames lists the references of r under prefix.
@@ -233,19 +161,6 @@ func refNames(t *testing.T, r *git.Repository, prefix string) []string {
 		return nil
 	})
 	return names
-}
-
-// isolateGitConfig points HOME and XDG_CONFIG_HOME at an empty directory and
-// clears the committer variables, so that no real git config leaks in.
-func isolateGitConfig(t *testing.T) string {
-	t.Helper()
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	t.Setenv("GIT_COMMITTER_NAME", "")
-	t.Setenv("GIT_COMMITTER_EMAIL", "")
-	return home
 }
 
 // names returns the names of tags.

@@ -40,16 +40,16 @@ func bareRemote(t *testing.T, tr *testRepo, name string) (string, *git.Repositor
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: name, URLs: []string{"file://" + filepath.ToSlash(dir)}}); err != nil {
+	if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: name, URLs: []string{"file://" + filepath.ToSlash(dir)}}); err != nil {
 		t.Fatal(err)
 	}
 	return dir, r
 }
 
 func TestPushTag(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("feat: a", nil)
+	tr.Commit("feat: a", nil)
 	_, remote := bareRemote(t, tr, "origin")
 	r := tr.open()
 	head, _ := r.Head()
@@ -93,16 +93,16 @@ func TestPushTag(t *testing.T) {
 }
 
 func TestPushTagConflict(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("feat: a", nil)
+	tr.Commit("feat: a", nil)
 	dir, _ := bareRemote(t, tr, "origin")
 
 	// Someone else releases v1.0.0 from another commit first.
 	other := newTestRepo(t)
-	other.commit("feat: theirs", nil)
-	other.annotated("v1.0.0", other.head())
-	if _, err := other.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
+	other.Commit("feat: theirs", nil)
+	other.annotated("v1.0.0", other.Head())
+	if _, err := other.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := other.open().PushTag(context.Background(), "origin", "v1.0.0", Auth{}); err != nil {
@@ -127,7 +127,7 @@ func TestPushTagAuthFailure(t *testing.T) {
 	defer srv.Close()
 
 	tr := newTestRepo(t)
-	tr.commit("feat: a", nil)
+	tr.Commit("feat: a", nil)
 	r := tr.open()
 	head, _ := r.Head()
 	if err := r.CreateTag("v1.0.0", head, "", Signature{Name: "a", Email: "b"}); err != nil {
@@ -135,10 +135,10 @@ func TestPushTagAuthFailure(t *testing.T) {
 	}
 	u, _ := url.Parse(srv.URL + "/org/repo.git")
 	u.User = url.UserPassword("bob", "url-p4ssword")
-	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{u.String()}}); err != nil {
+	if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{u.String()}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "plain", URLs: []string{srv.URL + "/org/repo.git"}}); err != nil {
+	if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: "plain", URLs: []string{srv.URL + "/org/repo.git"}}); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{EnvGitToken: token}

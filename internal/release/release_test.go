@@ -18,15 +18,16 @@ import (
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // releasedRepo is a repository with v1.0.0 and a feat commit after it.
 func releasedRepo(t *testing.T) *testRepo {
 	t.Helper()
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.annotated("v1.0.0", tr.commit("feat: first", nil))
-	tr.commit("feat: second", nil)
+	tr.annotated("v1.0.0", tr.Commit("feat: first", nil))
+	tr.Commit("feat: second", nil)
 	return tr
 }
 
@@ -34,10 +35,10 @@ func TestReleaseFlow(t *testing.T) {
 	tr := releasedRepo(t)
 	_, remote := bareRemote(t, tr, "origin")
 	ctx := context.Background()
-	head := tr.head().String()
+	head := tr.Head().String()
 
 	// A dry run predicts and writes nothing.
-	got, err := Release(ctx, Options{Dir: tr.dir, Prefix: "v", DryRun: true, Push: true})
+	got, err := Release(ctx, Options{Dir: tr.Dir, Prefix: "v", DryRun: true, Push: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestReleaseFlow(t *testing.T) {
 
 	var events []progress.Event
 	rep := progress.Func(func(e progress.Event) { events = append(events, e) })
-	got, err = Release(ctx, Options{Dir: filepath.Join(tr.dir), Prefix: "v", Push: true, Progress: rep})
+	got, err = Release(ctx, Options{Dir: filepath.Join(tr.Dir), Prefix: "v", Push: true, Progress: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +69,13 @@ func TestReleaseFlow(t *testing.T) {
 	if len(events) == 0 || events[len(events)-1].Step != "push" || events[len(events)-1].Kind != progress.Finish {
 		t.Errorf("progress events = %+v", events)
 	}
-	ref, _ := tr.git.Tag("v1.1.0")
-	if obj, err := tr.git.TagObject(ref.Hash()); err != nil || obj.Message != "Release v1.1.0\n" || obj.Tagger.Name != DefaultTaggerName {
+	ref, _ := tr.Git.Tag("v1.1.0")
+	if obj, err := tr.Git.TagObject(ref.Hash()); err != nil || obj.Message != "Release v1.1.0\n" || obj.Tagger.Name != DefaultTaggerName {
 		t.Errorf("tag object = %+v, %v", obj, err)
 	}
 
 	// Again: up to date, and the tag is still on the remote.
-	got, err = Release(ctx, Options{Dir: tr.dir, Prefix: "v", Push: true})
+	got, err = Release(ctx, Options{Dir: tr.Dir, Prefix: "v", Push: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestReleaseOptions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := releasedRepo(t)
-			tt.opt.Dir, tt.opt.Prefix = tr.dir, "v"
+			tt.opt.Dir, tt.opt.Prefix = tr.Dir, "v"
 			got, err := Release(context.Background(), tt.opt)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
@@ -118,7 +119,7 @@ func TestReleaseOptions(t *testing.T) {
 			if err != nil || got.Tag != tt.want || !got.Created {
 				t.Fatalf("Release = %+v, %v; want %s", got, err, tt.want)
 			}
-			if _, err := tr.git.Tag(tt.want); err != nil {
+			if _, err := tr.Git.Tag(tt.want); err != nil {
 				t.Errorf("tag %s not created: %v", tt.want, err)
 			}
 		})
@@ -126,14 +127,14 @@ func TestReleaseOptions(t *testing.T) {
 }
 
 func TestReleaseFirstAndInitial(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("chore: init", nil)
-	got, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: true})
+	tr.Commit("chore: init", nil)
+	got, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", DryRun: true})
 	if err != nil || got.Tag != "v0.1.0" || got.Previous != "" || got.Bump != "none" {
 		t.Errorf("first release = %+v, %v; want v0.1.0", got, err)
 	}
-	got, err = Release(context.Background(), Options{Dir: tr.dir, Prefix: "app-", Initial: "app-1.0.0", DryRun: true})
+	got, err = Release(context.Background(), Options{Dir: tr.Dir, Prefix: "app-", Initial: "app-1.0.0", DryRun: true})
 	if err != nil || got.Tag != "app-1.0.0" {
 		t.Errorf("first release with initial = %+v, %v; want app-1.0.0", got, err)
 	}
@@ -145,9 +146,9 @@ func TestReleaseDirty(t *testing.T) {
 	for i := range 12 {
 		files[fmt.Sprintf("new%02d.txt", i)] = "x"
 	}
-	tr.write(files)
+	tr.Write(files)
 	for _, dry := range []bool{false, true} {
-		_, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: dry})
+		_, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", DryRun: dry})
 		if !errors.Is(err, ErrDirty) {
 			t.Fatalf("Release(DryRun=%v) on a dirty tree: error %v, want ErrDirty", dry, err)
 		}
@@ -159,7 +160,7 @@ func TestReleaseDirty(t *testing.T) {
 	if tags := tr.tags(); len(tags) != 1 {
 		t.Errorf("tags after refusals = %q", tags)
 	}
-	got, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", AllowDirty: true})
+	got, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", AllowDirty: true})
 	if err != nil || !got.Created {
 		t.Errorf("Release with AllowDirty = %+v, %v", got, err)
 	}
@@ -169,16 +170,16 @@ func TestReleaseDirty(t *testing.T) {
 // any depth) never makes the tree dirty, even without a .gitignore entry.
 func TestSlipwayOutputIsNotDirt(t *testing.T) {
 	tr := releasedRepo(t)
-	tr.write(map[string]string{".slipway/build.json": "{}", ".slipway/oci/index.json": "{}", "services/api/.slipway/build.json": "{}"})
-	got, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: true})
+	tr.Write(map[string]string{".slipway/build.json": "{}", ".slipway/oci/index.json": "{}", "services/api/.slipway/build.json": "{}"})
+	got, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", DryRun: true})
 	if err != nil {
 		t.Fatalf("Release with only .slipway output around: %v", err)
 	}
 	if got.Tag == "" {
 		t.Errorf("no tag planned: %+v", got)
 	}
-	tr.write(map[string]string{"x.slipway": "a file named like it is dirt"})
-	if _, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: true}); !errors.Is(err, ErrDirty) {
+	tr.Write(map[string]string{"x.slipway": "a file named like it is dirt"})
+	if _, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", DryRun: true}); !errors.Is(err, ErrDirty) {
 		t.Errorf("err = %v, want ErrDirty for x.slipway", err)
 	}
 }
@@ -187,10 +188,10 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 	t.Run("missing remote repository", func(t *testing.T) {
 		tr := releasedRepo(t)
 		missing := filepath.Join(t.TempDir(), "nowhere.git")
-		if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"file://" + missing}}); err != nil {
+		if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"file://" + missing}}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", Push: true})
+		_, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", Push: true})
 		if err == nil || errors.Is(err, ErrTagExists) {
 			t.Fatalf("Release pushing to a missing repository: error %v", err)
 		}
@@ -202,15 +203,15 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 		tr := releasedRepo(t)
 		dir, _ := bareRemote(t, tr, "origin")
 		other := newTestRepo(t)
-		other.commit("feat: theirs", nil)
-		other.annotated("v1.1.0", other.head())
-		if _, err := other.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
+		other.Commit("feat: theirs", nil)
+		other.annotated("v1.1.0", other.Head())
+		if _, err := other.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := other.open().PushTag(context.Background(), "origin", "v1.1.0", Auth{}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", Push: true})
+		_, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", Push: true})
 		if !errors.Is(err, ErrTagExists) {
 			t.Fatalf("Release racing another release: error %v, want ErrTagExists", err)
 		}
@@ -221,13 +222,13 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 	t.Run("a remote that never answers", func(t *testing.T) {
 		tr := releasedRepo(t)
 		silent := faultnet.Silent(t)
-		if _, err := tr.git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"http://" + silent + "/team/app.git"}}); err != nil {
+		if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"http://" + silent + "/team/app.git"}}); err != nil {
 			t.Fatal(err)
 		}
 		ctx := deadline.WithContext(context.Background(), deadline.Timeouts{Retries: 300 * time.Millisecond})
 		var err error
 		faultnet.Within(t, 20*time.Second, func() {
-			_, err = Release(ctx, Options{Dir: tr.dir, Prefix: "v", Push: true, Auth: Auth{Helper: func(context.Context, *url.URL) (string, string, error) { return "", "", nil }}})
+			_, err = Release(ctx, Options{Dir: tr.Dir, Prefix: "v", Push: true, Auth: Auth{Helper: func(context.Context, *url.URL) (string, string, error) { return "", "", nil }}})
 		})
 		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), silent) || !strings.Contains(err.Error(), "no answer within 300ms") {
 			t.Fatalf("err = %v, want ErrTimeout naming the remote", err)
@@ -238,7 +239,7 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 	})
 	t.Run("no such remote", func(t *testing.T) {
 		tr := releasedRepo(t)
-		if _, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", Push: true, Remote: "upstream"}); err == nil {
+		if _, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", Push: true, Remote: "upstream"}); err == nil {
 			t.Fatal("Release pushing to an unknown remote: no error")
 		}
 		if tags := tr.tags(); len(tags) != 1 {
@@ -250,10 +251,10 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 func TestReleaseTagOnOtherBranch(t *testing.T) {
 	tr := releasedRepo(t)
 	tr.branch("side")
-	tr.annotated("v1.1.0", tr.commit("feat: side", nil))
+	tr.annotated("v1.1.0", tr.Commit("feat: side", nil))
 	tr.checkout("master")
 	for _, dry := range []bool{true, false} {
-		_, err := Release(context.Background(), Options{Dir: tr.dir, Prefix: "v", DryRun: dry})
+		_, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", DryRun: dry})
 		if !errors.Is(err, ErrTagExists) || !strings.Contains(err.Error(), "HEAD does not contain") {
 			t.Errorf("Release(DryRun=%v) onto a tag elsewhere: error %v, want ErrTagExists", dry, err)
 		}
@@ -271,8 +272,8 @@ func TestReleaseNotRepo(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	tr := releasedRepo(t)
-	head := tr.head().String()
-	got, err := Version(VersionOptions{Dir: tr.dir, Prefix: "v"})
+	head := tr.Head().String()
+	got, err := Version(VersionOptions{Dir: tr.Dir, Prefix: "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +286,14 @@ func TestVersion(t *testing.T) {
 		t.Errorf("Version = %+v, want %+v", got, want)
 	}
 
-	tr.write(map[string]string{"log.txt": "edited"})
-	got, err = Version(VersionOptions{Dir: tr.dir, Prefix: "v", Suffix: "dev", DefaultBump: BumpMinor})
+	tr.Write(map[string]string{"log.txt": "edited"})
+	got, err = Version(VersionOptions{Dir: tr.Dir, Prefix: "v", Suffix: "dev", DefaultBump: BumpMinor})
 	if err != nil || got.Version != "1.1.0-dev" || !got.Dirty {
 		t.Errorf("Version on a dirty tree = %+v, %v", got, err)
 	}
 
-	tr.lightweight("v1.1.0", tr.head())
-	got, err = Version(VersionOptions{Dir: tr.dir, Prefix: "v"})
+	tr.lightweight("v1.1.0", tr.Head())
+	got, err = Version(VersionOptions{Dir: tr.Dir, Prefix: "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,17 +309,17 @@ func TestVersion(t *testing.T) {
 }
 
 func TestShallowClone(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("chore: zero", nil)
-	tr.annotated("v1.0.0", tr.commit("feat: first", nil))
-	tr.commit("feat: second", nil)
-	tr.commit("fix: third", nil)
-	tr.commit("fix: fourth", nil)
+	tr.Commit("chore: zero", nil)
+	tr.annotated("v1.0.0", tr.Commit("feat: first", nil))
+	tr.Commit("feat: second", nil)
+	tr.Commit("fix: third", nil)
+	tr.Commit("fix: fourth", nil)
 
 	clone := func(depth int) string {
 		dir := t.TempDir()
-		_, err := git.PlainClone(dir, false, &git.CloneOptions{URL: "file://" + filepath.ToSlash(tr.dir), Depth: depth, Tags: git.TagFollowing})
+		_, err := git.PlainClone(dir, false, &git.CloneOptions{URL: "file://" + filepath.ToSlash(tr.Dir), Depth: depth, Tags: git.TagFollowing})
 		if err != nil {
 			t.Fatalf("cloning with depth %d: %v", depth, err)
 		}

@@ -11,17 +11,19 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func TestOpen(t *testing.T) {
 	tr := newTestRepo(t)
-	tr.commit("chore: init", map[string]string{"a/b/c.txt": "x"})
+	tr.Commit("chore: init", map[string]string{"a/b/c.txt": "x"})
 
-	r, err := Open(filepath.Join(tr.dir, "a", "b"))
+	r, err := Open(filepath.Join(tr.Dir, "a", "b"))
 	if err != nil {
 		t.Fatalf("Open(subdir): %v", err)
 	}
-	want, _ := filepath.EvalSymlinks(tr.dir)
+	want, _ := filepath.EvalSymlinks(tr.Dir)
 	if got, _ := filepath.EvalSymlinks(r.Root()); got != want {
 		t.Errorf("Root() = %q, want %q", got, want)
 	}
@@ -31,7 +33,7 @@ func TestOpen(t *testing.T) {
 	if !errors.Is(err, ErrNotRepo) || !strings.Contains(err.Error(), plain) {
 		t.Errorf("Open(%s) error = %v, want ErrNotRepo naming the directory", plain, err)
 	}
-	missing := filepath.Join(tr.dir, "no", "such", "dir")
+	missing := filepath.Join(tr.Dir, "no", "such", "dir")
 	if _, err := Open(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(%s) error = %v, want not exist", missing, err)
 	}
@@ -47,13 +49,13 @@ func TestHead(t *testing.T) {
 		t.Fatalf("State() on an empty repository: error %v, want ErrNoCommits", err)
 	}
 
-	first := tr.commit("feat: first\n\nbody", nil)
-	tr.commit("fix: second", nil)
+	first := tr.Commit("feat: first\n\nbody", nil)
+	tr.Commit("fix: second", nil)
 	c, err := r.Head()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Message != "fix: second" || c.Short != c.Hash[:7] || len(c.Hash) != 40 || !c.Time.Equal(epoch.Add(2*time.Minute)) {
+	if c.Message != "fix: second" || c.Short != c.Hash[:7] || len(c.Hash) != 40 || !c.Time.Equal(testutil.GitEpoch.Add(2*time.Minute)) {
 		t.Errorf("Head() = %+v", c)
 	}
 
@@ -70,27 +72,27 @@ func TestHead(t *testing.T) {
 func TestDirty(t *testing.T) {
 	tr := newTestRepo(t)
 	r := tr.open()
-	tr.write(map[string]string{"new.txt": "x"})
+	tr.Write(map[string]string{"new.txt": "x"})
 	if files, err := r.Dirty(); err != nil || !reflect.DeepEqual(files, []string{"new.txt"}) {
 		t.Fatalf("Dirty() before any commit = %q, %v", files, err)
 	}
-	tr.commit("chore: init", map[string]string{
+	tr.Commit("chore: init", map[string]string{
 		"tracked.txt": "1", "new.txt": "x", ".gitignore": "dist/\n*.log\n", "sub/.gitignore": "secret\n", "sub/keep.txt": "k",
 	})
 	if files, err := r.Dirty(); err != nil || len(files) != 0 {
 		t.Fatalf("Dirty() after commit = %q, %v; want clean", files, err)
 	}
 
-	tr.write(map[string]string{"dist/app": "bin", "debug.log": "x", "sub/secret": "s"})
+	tr.Write(map[string]string{"dist/app": "bin", "debug.log": "x", "sub/secret": "s"})
 	if files, err := r.Dirty(); err != nil || len(files) != 0 {
 		t.Fatalf("Dirty() with ignored files = %q, %v; want clean", files, err)
 	}
 
-	tr.write(map[string]string{"tracked.txt": "2", "untracked.txt": "u", "staged.txt": "s"})
-	if _, err := tr.wt.Add("staged.txt"); err != nil {
+	tr.Write(map[string]string{"tracked.txt": "2", "untracked.txt": "u", "staged.txt": "s"})
+	if _, err := tr.Worktree.Add("staged.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(tr.dir, "sub", "keep.txt")); err != nil {
+	if err := os.Remove(filepath.Join(tr.Dir, "sub", "keep.txt")); err != nil {
 		t.Fatal(err)
 	}
 	files, err := r.Dirty()
@@ -101,16 +103,16 @@ func TestDirty(t *testing.T) {
 }
 
 func TestDirtyGlobalExcludes(t *testing.T) {
-	home := isolateGitConfig(t)
+	home := testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("chore: init", nil)
+	tr.Commit("chore: init", nil)
 	if err := os.MkdirAll(filepath.Join(home, ".config", "git"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(home, ".config", "git", "ignore"), []byte("# editor files\n*.swp\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr.write(map[string]string{"main.go.swp": "x"})
+	tr.Write(map[string]string{"main.go.swp": "x"})
 	if files, err := tr.open().Dirty(); err != nil || len(files) != 0 {
 		t.Errorf("Dirty() with a globally ignored file = %q, %v; want clean", files, err)
 	}
@@ -118,21 +120,21 @@ func TestDirtyGlobalExcludes(t *testing.T) {
 
 func TestStateTags(t *testing.T) {
 	tr := newTestRepo(t)
-	c1 := tr.commit("chore: init", nil)
+	c1 := tr.Commit("chore: init", nil)
 	tr.lightweight("v1.0.0", c1)
 	tr.lightweight("1.2.4", c1) // no prefix
-	c2 := tr.commit("feat: b", nil)
+	c2 := tr.Commit("feat: b", nil)
 	tr.annotated("v1.1.0", c2)
 	tr.annotated("latest", c2)
 	tr.lightweight("v1.2", c2)
-	c3 := tr.commit("fix: c", nil)
+	c3 := tr.Commit("fix: c", nil)
 	tr.annotated("v2.0.0-rc.1", c3)
-	tr.commit("feat: d", nil)
-	tr.commit("docs: e\n\nlong body", nil)
+	tr.Commit("feat: d", nil)
+	tr.Commit("docs: e\n\nlong body", nil)
 
 	// A release tag on a branch HEAD does not contain is ignored.
 	tr.branch("experiment")
-	side := tr.commit("feat!: experiment", nil)
+	side := tr.Commit("feat!: experiment", nil)
 	tr.annotated("v9.0.0", side)
 	tr.lightweight("v8.0.0", side)
 	tr.checkout("master")
@@ -182,12 +184,12 @@ func TestStateTags(t *testing.T) {
 
 func TestStateHeadTagsAndDetached(t *testing.T) {
 	tr := newTestRepo(t)
-	c1 := tr.commit("feat: a", nil)
+	c1 := tr.Commit("feat: a", nil)
 	tr.lightweight("v1.0.0", c1)
-	c2 := tr.commit("feat: b", nil)
+	c2 := tr.Commit("feat: b", nil)
 	tr.annotated("v1.1.0-rc.1", c2)
 	tr.lightweight("v1.1.0", c2)
-	tr.commit("fix: c", nil)
+	tr.Commit("fix: c", nil)
 
 	tr.detach(c2)
 	st, err := tr.open().State("v", nil)
@@ -208,16 +210,16 @@ func TestStateHeadTagsAndDetached(t *testing.T) {
 
 func TestStateMerges(t *testing.T) {
 	tr := newTestRepo(t)
-	base := tr.commit("chore: init", nil)
+	base := tr.Commit("chore: init", nil)
 	tr.lightweight("v1.0.0", base)
 	tr.branch("feature")
-	f1 := tr.commit("feat: from the feature branch", map[string]string{"feature.txt": "1"})
+	f1 := tr.Commit("feat: from the feature branch", map[string]string{"feature.txt": "1"})
 	tr.annotated("v1.1.0", f1) // released from the branch, reachable through the merge
-	f2 := tr.commit("feat!: breaking on the branch", map[string]string{"feature.txt": "2"})
+	f2 := tr.Commit("feat!: breaking on the branch", map[string]string{"feature.txt": "2"})
 	tr.checkout("master")
-	tr.commit("fix: on master", map[string]string{"master.txt": "1"})
-	tr.commit("Merge branch 'feature'", map[string]string{"feature.txt": "2"}, f2)
-	tr.commit("chore: after the merge", nil)
+	tr.Commit("fix: on master", map[string]string{"master.txt": "1"})
+	tr.Commit("Merge branch 'feature'", map[string]string{"feature.txt": "2"}, f2)
+	tr.Commit("chore: after the merge", nil)
 
 	st, err := tr.open().State("v", nil)
 	if err != nil {
@@ -238,14 +240,14 @@ func TestStateMerges(t *testing.T) {
 
 func TestStateMonorepo(t *testing.T) {
 	tr := newTestRepo(t)
-	c := tr.commit("chore: init", map[string]string{"billing/main.go": "1", "shipping/main.go": "1", "billing-api/x": "1"})
+	c := tr.Commit("chore: init", map[string]string{"billing/main.go": "1", "shipping/main.go": "1", "billing-api/x": "1"})
 	tr.annotated("billing/v1.0.0", c)
 	tr.annotated("shipping/v2.0.0", c)
 	tr.annotated("v5.0.0", c)
-	tr.commit("feat(shipping): rates", map[string]string{"shipping/main.go": "2"})
-	tr.commit("feat(api): not billing", map[string]string{"billing-api/x": "2"})
-	tr.commit("fix(billing): rounding", map[string]string{"billing/main.go": "2"})
-	tr.commit("docs: readme", map[string]string{"README.md": "hi"})
+	tr.Commit("feat(shipping): rates", map[string]string{"shipping/main.go": "2"})
+	tr.Commit("feat(api): not billing", map[string]string{"billing-api/x": "2"})
+	tr.Commit("fix(billing): rounding", map[string]string{"billing/main.go": "2"})
+	tr.Commit("docs: readme", map[string]string{"README.md": "hi"})
 
 	tests := []struct {
 		prefix string
@@ -280,8 +282,8 @@ func TestStateMonorepo(t *testing.T) {
 	if err != nil || plan.Next.String() != "1.0.1" {
 		t.Fatalf("billing plan = %+v, %v; want 1.0.1", plan, err)
 	}
-	tr.annotated("billing/v1.0.1", tr.head())
-	tr.commit("feat(shipping): more", map[string]string{"shipping/main.go": "3"})
+	tr.annotated("billing/v1.0.1", tr.Head())
+	tr.Commit("feat(shipping): more", map[string]string{"shipping/main.go": "3"})
 	st, _ = tr.open().State("billing/v", []string{"billing"})
 	plan, err = PlanRelease(st.Input())
 	if err != nil || !plan.UpToDate || plan.Existing.Name != "billing/v1.0.1" {
@@ -295,12 +297,12 @@ func TestStateMonorepo(t *testing.T) {
 
 func TestStateMonorepoMergeAndRoot(t *testing.T) {
 	tr := newTestRepo(t)
-	tr.commit("feat: root adds billing", map[string]string{"billing/a": "1"})
+	tr.Commit("feat: root adds billing", map[string]string{"billing/a": "1"})
 	tr.branch("feature")
-	f := tr.commit("fix(billing): on a branch", map[string]string{"billing/a": "2"})
+	f := tr.Commit("fix(billing): on a branch", map[string]string{"billing/a": "2"})
 	tr.checkout("master")
-	tr.commit("chore: elsewhere", map[string]string{"other": "1"})
-	tr.commit("Merge branch 'feature'", map[string]string{"billing/a": "2"}, f)
+	tr.Commit("chore: elsewhere", map[string]string{"other": "1"})
+	tr.Commit("Merge branch 'feature'", map[string]string{"billing/a": "2"}, f)
 
 	st, err := tr.open().State("billing/v", []string{"billing"})
 	if err != nil {
@@ -335,19 +337,19 @@ func TestStateLargeHistory(t *testing.T) {
 }
 
 func TestTagger(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
 	r := tr.open()
 	if got := r.Tagger(); got.Name != DefaultTaggerName || got.Email != DefaultTaggerEmail {
 		t.Errorf("Tagger() without config = %+v", got)
 	}
 
-	cfg, err := tr.git.Config()
+	cfg, err := tr.Git.Config()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.User.Name, cfg.User.Email = "Repo User", "repo@example.com"
-	if err := tr.git.SetConfig(cfg); err != nil {
+	if err := tr.Git.SetConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	r = tr.open()
@@ -363,7 +365,7 @@ func TestTagger(t *testing.T) {
 }
 
 func TestTaggerGlobalConfig(t *testing.T) {
-	home := isolateGitConfig(t)
+	home := testutil.IsolateGitConfig(t)
 	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[user]\n\tname = Global User\n\temail = global@example.com\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -374,9 +376,9 @@ func TestTaggerGlobalConfig(t *testing.T) {
 }
 
 func TestCreateAndDeleteTag(t *testing.T) {
-	isolateGitConfig(t)
+	testutil.IsolateGitConfig(t)
 	tr := newTestRepo(t)
-	tr.commit("feat: a", nil)
+	tr.Commit("feat: a", nil)
 	r := tr.open()
 	head, err := r.Head()
 	if err != nil {
@@ -386,11 +388,11 @@ func TestCreateAndDeleteTag(t *testing.T) {
 	if err := r.CreateTag("v1.0.0", head, "Release v1.0.0", Signature{When: when}); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := tr.git.Tag("v1.0.0")
+	ref, err := tr.Git.Tag("v1.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := tr.git.TagObject(ref.Hash())
+	obj, err := tr.Git.TagObject(ref.Hash())
 	if err != nil {
 		t.Fatalf("v1.0.0 is not an annotated tag: %v", err)
 	}
@@ -414,7 +416,7 @@ func TestCreateAndDeleteTag(t *testing.T) {
 	if err := r.DeleteTag("v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.git.Tag("v1.0.0"); !errors.Is(err, git.ErrTagNotFound) {
+	if _, err := tr.Git.Tag("v1.0.0"); !errors.Is(err, git.ErrTagNotFound) {
 		t.Errorf("tag still there after DeleteTag: %v", err)
 	}
 	if err := r.DeleteTag("v1.0.0"); err == nil {
