@@ -144,15 +144,21 @@ func (f *fixture) runner() *Runner { return NewRunner(f.p, f.factory()) }
 // options are step options reporting to the fixture's recorder.
 func (f *fixture) options() Options { return Options{UserAgent: "slipway-test", Progress: &f.events} }
 
-// push puts a random image into the registry called reg as the version,
-// and returns its digest.
+// push puts a random image, run as a user who is not root, into the
+// registry called reg as the version, and returns its digest.
 func (f *fixture) push(reg, version string) string {
+	f.t.Helper()
+	return f.pushAs(reg, version, "65532")
+}
+
+// pushAs is push with the image's user.
+func (f *fixture) pushAs(reg, version, user string) string {
 	f.t.Helper()
 	img, err := random.Image(256, 1)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if img, err = mutate.Config(img, v1.Config{User: "65532"}); err != nil {
+	if img, err = mutate.Config(img, v1.Config{User: user}); err != nil {
 		f.t.Fatal(err)
 	}
 	r, _ := f.p.Registries.Get(reg)
