@@ -13,8 +13,11 @@
 # from two clones, and two promotions into one target, at once. They run
 # against Debian's docker-registry and a control plane of their own
 # (hack/testenv/k8s.sh on ports 36443, 32379-32380, 36457, 36459, 36250,
-# state in a temporary directory), stopped when they end. The same tests
-# run in make test; this script only collects their rows.
+# state in a temporary directory), stopped when they end. As root, also
+# on a real node (hack/testenv/node.sh, TestFaultRealNode): the kubelet and
+# containerd killed and restarted during a rollout, and slipway deploy
+# killed mid-rollout there. The same tests run in make test; this script
+# only collects their rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=$(mktemp "${TMPDIR:-/tmp}/slipway-faults.XXXXXX")
@@ -23,9 +26,18 @@ bin=$PWD/bin/slipway
 [ -x "$bin" ] || { echo "faults: $bin is missing; run make build (make faults does)" >&2; exit 1; }
 
 status=0
-SLIPWAY_E2E=1 SLIPWAY_FAULTS_OUT=$rows SLIPWAY_BIN=$bin \
-  go test -count=1 -p 1 -timeout 20m -run '^(TestFault|TestRace|TestWatchReopens)' \
-  ./internal/deploy ./internal/image ./promote || status=$?
+pkgs=(./internal/deploy ./internal/image ./promote)
+realnode=0
+if [ "$(id -u)" -eq 0 ] && [ "${SLIPWAY_REALNODE:-1}" != 0 ]; then
+  realnode=1
+  pkgs+=(./internal/testenv)
+  hack/testenv/node.sh install
+else
+  echo "faults: not root (or SLIPWAY_REALNODE=0): the real node's faults are left out" >&2
+fi
+SLIPWAY_E2E=1 SLIPWAY_REALNODE=$realnode SLIPWAY_FAULTS_OUT=$rows SLIPWAY_BIN=$bin \
+  go test -count=1 -p 1 -timeout 30m -run '^(TestFault|TestRace|TestWatchReopens)' \
+  "${pkgs[@]}" || status=$?
 
 # Rows are JSON objects with sorted keys: correct, fault, lost,
 # recoverySeconds, tries.

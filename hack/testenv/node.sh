@@ -16,6 +16,9 @@
 #   node.sh exec CMD... run CMD inside the node's network namespace
 #   node.sh proxy-stop  stop kube-proxy and drop its rules (for the guard test)
 #   node.sh proxy-start start kube-proxy again
+#   node.sh kill C      SIGKILL component C (containerd, kubelet, kube-proxy),
+#                       as a crash would (for the fault tests)
+#   node.sh revive C    start component C again and wait until it is healthy
 #   node.sh snapshot    print the host state stop must restore (sysctls,
 #                       links, addresses, routes, iptables, mounts, host
 #                       paths, cgroups, processes of the node's binaries)
@@ -643,6 +646,7 @@ node_ready() {
   [ "$(kubectl_ get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 
+kubelet_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10248/healthz && node_ready; }
 proxy_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10256/healthz; }
 containerd_up() { [ -S "$ctr_sock" ] && grep -q 'containerd successfully booted' "$logs/containerd.log"; }
 
@@ -910,7 +914,7 @@ snapshot() {
 cmd=${1:-status}
 shift || true
 case $cmd in
-  start | stop | proxy-stop | proxy-start)
+  start | stop | proxy-stop | proxy-start | kill | revive)
     need_root
     mkdir -p "$state"
     exec 9>"$state/lock"
@@ -934,6 +938,29 @@ case $cmd in
     launch kube-proxy
     wait_for kube-proxy "kube-proxy's health" proxy_healthy
     ;;
+  kill | revive)
+    c=${1:-}
+    case $c in containerd | kubelet | kube-proxy) ;; *) die "$cmd: name containerd, kubelet or kube-proxy" ;; esac
+    if [ "$cmd" = kill ]; then
+      running "$c" || die "$c is not running"
+      pid=$(cat "$run/$c.pid")
+      kill -KILL "$pid"
+      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
+      log "killed $c (pid $pid)"
+    else
+      running "$c" && die "$c is running"
+      recorded_components
+      launched=("$c")
+      t_start=$(now)
+      launch "$c"
+      case $c in
+        containerd) wait_for containerd "containerd's socket" containerd_up ;;
+        kubelet) wait_for kubelet "the kubelet's health and node $node_name Ready" kubelet_healthy ;;
+        kube-proxy) wait_for kube-proxy "kube-proxy's health" proxy_healthy ;;
+      esac
+      log "$c back after $(since "$t_start") s"
+    fi
+    ;;
   snapshot) snapshot ;;
-  *) echo "usage: $0 install|start|stop|status|env|exec CMD...|proxy-stop|proxy-start|snapshot" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env|exec CMD...|proxy-stop|proxy-start|kill C|revive C|snapshot" >&2; exit 2 ;;
 esac
