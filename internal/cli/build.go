@@ -41,7 +41,12 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := runner(p).Build(e.ctx, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
+			r := runner(p)
+			var res image.Result
+			err = e.runGoal(r, flow.Step{Kind: flow.KindBuild}, false, func() (bool, string, error) {
+				res, err = r.Build(e.ctx, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
+				return res.UpToDate, res.Digest, err
+			})
 			if err != nil {
 				return err
 			}
