@@ -162,3 +162,39 @@ func (f *fixture) runDeploy(env string, o DeployOptions) DeployResult {
 	}
 	return res
 }
+
+// TestDoctorConnects checks Doctor's kubeconfig check through the
+// Factory: the connection's error, with a hint unless the error has its
+// own, or the context and server it found.
+func TestDoctorConnects(t *testing.T) {
+	tests := []struct {
+		name       string
+		refuse     error
+		wantStatus deploy.CheckStatus
+		wantDetail string
+		wantHint   bool
+	}{
+		{"connected", nil, deploy.CheckOK, "context test, server test, namespace hello-dev", false},
+		{"no such context", deploy.ErrNoContext, deploy.CheckFail, deploy.ErrNoContext.Error(), false},
+		{"no kubeconfig", errors.New("loading kubeconfig for dev: no file"), deploy.CheckFail, "loading kubeconfig", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.refuse != nil {
+				f.refuse["dev"] = tt.refuse
+			}
+			rep, err := f.runner().Doctor(context.Background(), "dev", DoctorOptions{Options: f.options()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := rep.Checks[0]
+			if ch.Name != CheckKubeconfig || ch.Status != tt.wantStatus || !strings.Contains(ch.Detail, tt.wantDetail) || (ch.Hint != "") != tt.wantHint {
+				t.Errorf("first check = %+v, want %s saying %q (hint: %t)", ch, tt.wantStatus, tt.wantDetail, tt.wantHint)
+			}
+			if i := slices.IndexFunc(rep.Checks, func(c deploy.Check) bool { return c.Name == CheckPull }); i < 0 || rep.Checks[i].Status != deploy.CheckWarn {
+				t.Errorf("checks = %+v, want the pull of 1.2.3 warned: it was never pushed", rep.Checks)
+			}
+		})
+	}
+}
