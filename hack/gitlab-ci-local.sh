@@ -24,19 +24,20 @@
 #   PORT                     the dev registry's port (default 15500; rc is
 #                            PORT+1)
 #   SLIPWAY_APISERVER_PORT and the other k8s.sh ports: defaults below, apart
-#                            from k8s.sh's own so other runs do not collide
+#                            from k8s.sh's own and the test suite's (make demo
+#                            and the testscripts may run beside it)
 #   NO_BUILD=1               use bin/slipway as it is, without make build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 version=${GITLAB_CI_LOCAL_VERSION:-4.56.2} # 4.57 and later need Node 22
 dev_port=${PORT:-15500}
 rc_port=$((dev_port + 1))
-export SLIPWAY_APISERVER_PORT=${SLIPWAY_APISERVER_PORT:-26443}
-export SLIPWAY_ETCD_PORT=${SLIPWAY_ETCD_PORT:-22379}
-export SLIPWAY_ETCD_PEER_PORT=${SLIPWAY_ETCD_PEER_PORT:-22380}
-export SLIPWAY_KCM_PORT=${SLIPWAY_KCM_PORT:-26457}
-export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-26459}
-export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-26250}
+export SLIPWAY_APISERVER_PORT=${SLIPWAY_APISERVER_PORT:-24443}
+export SLIPWAY_ETCD_PORT=${SLIPWAY_ETCD_PORT:-24379}
+export SLIPWAY_ETCD_PEER_PORT=${SLIPWAY_ETCD_PEER_PORT:-24380}
+export SLIPWAY_KCM_PORT=${SLIPWAY_KCM_PORT:-24457}
+export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-24459}
+export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-24250}
 export SLIPWAY_NODES=${SLIPWAY_NODES:-1}
 tools=$root/bin/gitlab-ci-local-$version
 glci=$tools/node_modules/.bin/gitlab-ci-local
