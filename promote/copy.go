@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -101,20 +100,20 @@ func (e *sourceError) Unwrap() error { return e.err }
 
 // named classifies an error from registry c (see registry.Classify) and,
 // when that did not name the registry, names it and the side.
-func named(c *registry.Client, side string, err error) error {
-	err = c.Classify(err, side)
+func named(c *registry.Client, side registry.Side, err error) error {
+	err = c.ClassifyFor(err, side, nil)
 	var ae *registry.AuthError
 	var re *registry.Error
 	if err == nil || errors.As(err, &ae) || errors.As(err, &re) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%s: %w", c.Target(side), err)
+	return fmt.Errorf("%s: %w", c.Target(string(side)), err)
 }
 
 // srcErr and dstErr name the source or target registry in err.
-func (c *copier) srcErr(err error) error { return named(c.from, "source", err) }
-func (c *copier) dstErr(err error) error { return named(c.to, "target", err) }
+func (c *copier) srcErr(err error) error { return named(c.from, registry.SideSource, err) }
+func (c *copier) dstErr(err error) error { return named(c.to, registry.SideTarget, err) }
 
 // classify names the side an error came from: the source when it is marked
 // so, else the target.
@@ -146,16 +145,11 @@ func isDigestInvalid(err error) bool {
 	return false
 }
 
-func isNotFound(err error) bool {
-	var te *transport.Error
-	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
-}
-
 // headSource returns the descriptor of ref in the source, or nil when it
 // does not exist.
 func (c *copier) headSource(ctx context.Context, ref name.Reference) (*v1.Descriptor, error) {
 	d, err := c.srcPuller.Head(ctx, ref)
-	if isNotFound(err) {
+	if registry.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -168,7 +162,7 @@ func (c *copier) headSource(ctx context.Context, ref name.Reference) (*v1.Descri
 // hash when it does not exist.
 func (c *copier) headTarget(ctx context.Context, ref name.Reference) (v1.Hash, error) {
 	d, err := c.dstPuller.Head(ctx, ref)
-	if isNotFound(err) {
+	if registry.IsNotFound(err) {
 		return v1.Hash{}, nil
 	}
 	if err != nil {
@@ -181,7 +175,7 @@ func (c *copier) headTarget(ctx context.Context, ref name.Reference) (v1.Hash, e
 // it does not exist. By tag too, the digest is that of the bytes read.
 func (c *copier) getSource(ctx context.Context, ref name.Reference) (*node, error) {
 	d, err := c.srcPuller.Get(ctx, ref)
-	if isNotFound(err) {
+	if registry.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -271,9 +265,9 @@ func largestFirst(blobs []v1.Descriptor) {
 	})
 }
 
-// copyBlobs copies blobs to the target, Jobs at a time, largest first.
-// Each is streamed from the source into the upload, skipped when the target
-// has it, or mounted when both repositories are on the same host.
+// copyBlobs copies blobs to the target (see copyBlob), Jobs at a time,
+// largest first. It stops starting blobs at the first error and returns
+// it, or ctx's error when ctx ended first.
 func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	if len(blobs) == 0 {
 		return nil
@@ -285,54 +279,53 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	c.meter.blobsAll.Add(int64(len(blobs)))
 	stop := c.meter.run(c.rep, 100*time.Millisecond)
 	defer stop()
-	return parallel(ctx, c.jobs, blobs, func(ctx context.Context, d v1.Descriptor) error {
-		// The bytes are not hashed on the way: the target hashes them as it
-		// receives them and refuses the upload if they do not match.
-		b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
-			br, err := c.blobs()
-			if err != nil {
-				return nil, err
-			}
-			return br.Open(ctx, d)
-		}}
-		var l v1.Layer = b
-		if c.mount {
-			l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(d.Digest.String())}
-		}
-		if err := c.pusher.Upload(ctx, c.dst, l); err != nil {
-			if isDigestInvalid(err) {
-				return fmt.Errorf("copying blob %s: %w", d.Digest, c.srcErr(fmt.Errorf(
-					"%w, so the target registry refused them (%v); run the promotion again, and if it fails the same way the source's copy is damaged: push the image to the source again", ErrCorruptBlob, err)))
-			}
-			return fmt.Errorf("copying blob %s: %w", d.Digest, c.classify(err))
-		}
-		b.done()
-		return nil
-	})
-}
-
-// parallel calls f for each item, at most n at a time, starting them in
-// order. It stops starting items at the first error and returns it, or the
-// context's error when it ended first.
-func parallel[T any](ctx context.Context, n int, items []T, f func(context.Context, T) error) error {
-	parent := ctx
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(n, 1))
-	for _, it := range items {
-		if ctx.Err() != nil {
+	// A blob that waited for a slot while another failed does not start;
+	// a ctx that ended is an error even when every started blob finished.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.jobs, 1))
+	for _, d := range blobs {
+		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			if ctx.Err() != nil {
-				return nil // another item failed while this one waited for a slot
+			if gctx.Err() != nil {
+				return nil // another blob failed while this one waited for a slot
 			}
-			return f(ctx, it)
+			return c.copyBlob(gctx, d)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return parent.Err()
+	return ctx.Err()
+}
+
+// copyBlob copies blob d to the target: streamed from the source into the
+// upload, skipped when the target has it, or mounted when both
+// repositories are on the same host.
+func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
+	// The bytes are not hashed on the way: the target hashes them as it
+	// receives them and refuses the upload if they do not match.
+	b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
+		br, err := c.blobs()
+		if err != nil {
+			return nil, err
+		}
+		return br.Open(ctx, d)
+	}}
+	var l v1.Layer = b
+	if c.mount {
+		l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(d.Digest.String())}
+	}
+	if err := c.pusher.Upload(ctx, c.dst, l); err != nil {
+		if isDigestInvalid(err) {
+			return fmt.Errorf("copying blob %s: %w", d.Digest, c.srcErr(fmt.Errorf(
+				"%w, so the target registry refused them (%v); run the promotion again, and if it fails the same way the source's copy is damaged: push the image to the source again", ErrCorruptBlob, err)))
+		}
+		return fmt.Errorf("copying blob %s: %w", d.Digest, c.classify(err))
+	}
+	b.done()
+	return nil
 }
 
 // meter counts blob bytes and blobs done of their totals for progress

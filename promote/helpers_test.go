@@ -175,7 +175,7 @@ func exists(t testing.TB, c *registry.Client, app, id string) bool {
 		t.Fatal(err)
 	}
 	_, err = remote.Head(ref, c.RemoteOptions(context.Background())...)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !registry.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	return err == nil

@@ -1,18 +1,15 @@
 package promote
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/slipwayhq/slipway/internal/image"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func hash(s string) v1.Hash { return digestOf([]byte(s)) }
@@ -94,56 +91,6 @@ func TestCosignTags(t *testing.T) {
 	}
 }
 
-func TestParallel(t *testing.T) {
-	tests := []struct {
-		name     string
-		jobs     int
-		items    int
-		failAt   int // item that fails, -1 for none
-		wantDone int // at least
-		wantErr  bool
-	}{
-		{"all done", 3, 10, -1, 10, false},
-		{"zero jobs means one", 0, 4, -1, 4, false},
-		{"no items", 4, 0, -1, 0, false},
-		{"first error stops the rest", 1, 10, 2, 3, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			items := make([]int, tt.items)
-			for i := range items {
-				items[i] = i
-			}
-			var running, peak, done atomic.Int32
-			err := parallel(context.Background(), tt.jobs, items, func(_ context.Context, i int) error {
-				n := running.Add(1)
-				defer running.Add(-1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
-				}
-				time.Sleep(time.Millisecond)
-				done.Add(1)
-				if i == tt.failAt {
-					return errors.New("boom")
-				}
-				return nil
-			})
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v", err)
-			}
-			if int(peak.Load()) > max(tt.jobs, 1) {
-				t.Errorf("%d ran at once, limit %d", peak.Load(), tt.jobs)
-			}
-			if tt.wantErr && int(done.Load()) != tt.wantDone || !tt.wantErr && int(done.Load()) != tt.wantDone {
-				t.Errorf("%d done, want %d", done.Load(), tt.wantDone)
-			}
-		})
-	}
-}
-
 func TestRecordManifest(t *testing.T) {
 	subject := v1.Descriptor{MediaType: types.OCIImageIndex, Size: 123, Digest: hash("subject")}
 	r := Record{From: "dev", To: "rc", Digest: subject.Digest.String(), Version: "1.2.3", When: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -162,7 +109,7 @@ func TestRecordManifest(t *testing.T) {
 		m.Subject == nil || m.Subject.Digest != subject.Digest || m.Subject.Size != 123 {
 		t.Errorf("manifest %s", raw)
 	}
-	want := map[string]string{AnnotationFrom: "dev", AnnotationTo: "rc", AnnotationVersion: "1.2.3", image.AnnotationCreated: "2025-01-02T03:04:05Z"}
+	want := map[string]string{AnnotationFrom: "dev", AnnotationTo: "rc", AnnotationVersion: "1.2.3", ocispec.AnnotationCreated: "2025-01-02T03:04:05Z"}
 	for k, v := range want {
 		if m.Annotations[k] != v {
 			t.Errorf("annotation %s = %q, want %q", k, m.Annotations[k], v)

@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
@@ -115,7 +114,7 @@ type Result struct {
 // tags. A target's cosign tag holding promotion attestations that the
 // source's lacks is merged rather than replaced, so that they outlive the
 // next promotion. A target version tag that points at another digest is
-// refused with an error matching image.ErrTagConflict unless Force. When
+// refused with an error matching registry.ErrTagConflict unless Force. When
 // the target's tags already point at the digest, every referrer is there
 // (and the record exists), Promote writes nothing and reports UpToDate,
 // after a few HEAD and list requests.
@@ -223,7 +222,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 			h, _ := v1.NewHash(d)
 			found, err := readRecord(dst, h, c.records.RemoteOptions(ctx))
 			if err != nil {
-				return finish(named(c.records, "target", err))
+				return finish(named(c.records, registry.SideTarget, err))
 			}
 			rec = &found
 		}
@@ -244,7 +243,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 		// push of the same version may have tagged it since pendingTags
 		// looked. Look again just before writing the version tag and once
 		// more after it settled, so that of two runs racing the loser says
-		// so (see image.SettleTag and the window image's guardTag leaves).
+		// so (see registry.CheckTagWon for the window this leaves).
 		guard := !o.Force && t.String() == tags[0].String()
 		if guard {
 			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
@@ -256,7 +255,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 			return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
 		}
 		if guard {
-			if err := image.SettleTag(ctx, time.Since(began)); err != nil {
+			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
 				return finish(fmt.Errorf("tagging %s: %w", t, err))
 			}
 			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
@@ -311,7 +310,7 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 	var ref name.Reference = c.src.Digest(o.Digest)
 	what := "digest " + o.Digest
 	if o.Version != "" {
-		ref = c.src.Tag(image.VersionTag(o.Version))
+		ref = c.src.Tag(registry.VersionTag(o.Version))
 		what = "version " + o.Version
 	}
 	n, err := c.getSource(ctx, ref)
@@ -320,7 +319,7 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 	}
 	if n == nil {
 		return node{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
-			Target: c.from.Target("source"), Kind: registry.ErrNotFound,
+			Target: c.from.Target(string(registry.SideSource)), Kind: registry.ErrNotFound,
 			Err:  fmt.Errorf("%s does not exist", ref),
 			Hint: fmt.Sprintf("push it there first with `slipway push %s`", o.FromName),
 		})
@@ -337,8 +336,8 @@ func (c *copier) tags(ctx context.Context, o Options, digest v1.Hash) ([]name.Ta
 	if o.Version == "" {
 		return nil, nil
 	}
-	tags := []name.Tag{c.dst.Tag(image.VersionTag(o.Version))}
-	if g := image.GitTag(o.Commit); g != "" {
+	tags := []name.Tag{c.dst.Tag(registry.VersionTag(o.Version))}
+	if g := registry.GitTag(o.Commit); g != "" {
 		d, err := c.headSource(ctx, c.src.Tag(g))
 		if err != nil {
 			return nil, err
@@ -352,43 +351,43 @@ func (c *copier) tags(ctx context.Context, o Options, digest v1.Hash) ([]name.Ta
 
 // pendingTags checks the target's tags: complete is true when the first
 // (version) tag points at digest already, pending lists the tags to set.
-// A version tag pointing elsewhere is a *image.TagConflictError unless
-// force.
+// A version tag pointing elsewhere is a *registry.TagConflictError unless
+// force (see registry.CheckVersionTag).
 func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Hash, force bool) (complete bool, pending []name.Tag, err error) {
 	for i, t := range tags {
 		existing, err := c.headTarget(ctx, t)
 		if err != nil {
 			return false, nil, err
 		}
-		switch {
-		case existing == digest:
-			if i == 0 {
-				complete = true
-			}
+		if existing == digest {
+			complete = complete || i == 0
 			continue
-		case i == 0 && existing != v1.Hash{} && !force:
-			return false, nil, &image.TagConflictError{Tag: t.String(), Existing: existing.String(), New: digest.String()}
-		case i == 0 && existing != v1.Hash{}:
-			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
-				Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing, digest)})
+		}
+		if i == 0 { // the version tag; the git tag follows it
+			moved, err := registry.CheckVersionTag(t, existing, digest, force)
+			if err != nil {
+				return false, nil, err
+			}
+			if moved {
+				c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
+					Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing, digest)})
+			}
 		}
 		pending = append(pending, t)
 	}
 	return complete, pending, nil
 }
 
-// guardTag returns a *image.TagConflictError with Concurrent when the
+// guardTag returns a *registry.TagConflictError with Concurrent when the
 // target's tag t points at another digest than want: another run tagged
-// the same version at the same time, and this one lost.
+// the same version at the same time, and this one lost (see
+// registry.CheckTagWon).
 func (c *copier) guardTag(ctx context.Context, t name.Tag, want v1.Hash) error {
 	got, err := c.headTarget(ctx, t)
 	if err != nil {
 		return err
 	}
-	if got != (v1.Hash{}) && got != want {
-		return &image.TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
-	}
-	return nil
+	return registry.CheckTagWon(t, got, want)
 }
 
 // verify checks that ref in the target points at want.

@@ -2,6 +2,7 @@ package promote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +20,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 )
@@ -189,8 +189,8 @@ func TestPromoteTagConflict(t *testing.T) {
 	o := Options{From: from, To: to, App: "hello", Version: "1.0.0"}
 
 	_, err := Promote(context.Background(), o)
-	var tc *image.TagConflictError
-	if !errors.Is(err, image.ErrTagConflict) || !errors.As(err, &tc) {
+	var tc *registry.TagConflictError
+	if !errors.Is(err, registry.ErrTagConflict) || !errors.As(err, &tc) {
 		t.Fatalf("err = %v, want a tag conflict", err)
 	}
 	if tc.Existing != other.String() || tc.New != digest.String() {
@@ -288,6 +288,60 @@ func TestPromoteInterrupted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPromoteJobs copies blobs at most Jobs at a time (0 meaning
+// registry.DefaultJobs), and starts no blob after one failed.
+func TestPromoteJobs(t *testing.T) {
+	for _, jobs := range []int{0, 1, 3} {
+		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
+			var running, peak atomic.Int32
+			count := func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.Contains(r.URL.Path, "/blobs/uploads/") {
+						n := running.Add(1)
+						defer running.Add(-1)
+						for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+						}
+						time.Sleep(time.Millisecond) // let other uploads overlap this one
+					}
+					h.ServeHTTP(w, r)
+				})
+			}
+			dev, rc := newServer(t, false, nil), newServer(t, false, count)
+			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+			push(t, from, "hello", "1.0.0", randomImage(t, 1024, 8))
+			res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: jobs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if limit := cmp.Or(jobs, registry.DefaultJobs); res.BlobsCopied != 9 || int(peak.Load()) > limit {
+				t.Errorf("%d blobs copied, %d at once; want 9, at most %d at once", res.BlobsCopied, peak.Load(), limit)
+			}
+		})
+	}
+	t.Run("first failure stops the rest", func(t *testing.T) {
+		f := &failing{match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+		}}
+		f.on.Store(true)
+		dev, rc := newServer(t, false, nil), newServer(t, false, f.wrap)
+		from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+		push(t, from, "hello", "1.0.0", randomImage(t, 1024, 8))
+		rc.log()
+		if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: 1}); err == nil {
+			t.Fatal("want the injected failure")
+		}
+		started := map[string]bool{} // blobs, each tried as often as retries allow
+		for _, r := range rc.log() {
+			if _, blob, ok := strings.Cut(r, "/blobs/sha256:"); ok {
+				started[blob] = true
+			}
+		}
+		if len(started) != 1 {
+			t.Errorf("%d blobs started, want 1: none after the first failed", len(started))
+		}
+	})
 }
 
 // TestPromoteUpToDate re-runs a finished promotion of a two-platform index:

@@ -14,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
 )
@@ -103,7 +102,7 @@ func completeAt(c *registry.Client, app, tag string) (v1.Hash, error) {
 // on Debian's docker-registry: of two versions (both land, complete, each
 // under its own tag), and of one version from two sources holding
 // different images (exactly one lands, complete, and the other fails with
-// a *image.TagConflictError).
+// a *registry.TagConflictError).
 func TestRacePromotions(t *testing.T) {
 	isolate(t)
 	devA := testenv.StartRegistry(t, testenv.RegistryOptions{})
@@ -181,7 +180,7 @@ func TestRacePromotions(t *testing.T) {
 				}
 				var winners []v1.Hash
 				for i, e := range errs {
-					var tce *image.TagConflictError
+					var tce *registry.TagConflictError
 					switch {
 					case e == nil:
 						winners = append(winners, []v1.Hash{digA, digB}[i])

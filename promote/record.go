@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
 )
 
@@ -27,7 +27,7 @@ const ArtifactType = "application/vnd.slipway.promotion.v1+json"
 
 // Annotations of a promotion record's manifest, so that a list of
 // referrers tells records apart without reading them. The manifest also
-// carries image.AnnotationCreated.
+// carries the OCI annotation created.
 const (
 	AnnotationFrom    = "vnd.slipway.promotion.from"
 	AnnotationTo      = "vnd.slipway.promotion.to"
@@ -72,9 +72,9 @@ func (r Record) same(o Record) bool {
 // annotations are the manifest annotations of a record.
 func (r Record) annotations() map[string]string {
 	a := map[string]string{
-		AnnotationFrom:          r.From,
-		AnnotationTo:            r.To,
-		image.AnnotationCreated: r.When.UTC().Format(time.RFC3339),
+		AnnotationFrom:            r.From,
+		AnnotationTo:              r.To,
+		ocispec.AnnotationCreated: r.When.UTC().Format(time.RFC3339),
 	}
 	if r.Version != "" {
 		a[AnnotationVersion] = r.Version
@@ -133,7 +133,7 @@ func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descripto
 	for try := 1; ; try++ {
 		for _, l := range []v1.Layer{config, layer} {
 			if err := pusher.Upload(ctx, c.dst, l); err != nil {
-				return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, "target", err))
+				return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
 			}
 		}
 		err := pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
@@ -141,7 +141,7 @@ func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descripto
 			return h, nil
 		}
 		if try == 3 || !strings.Contains(err.Error(), "BLOB_UNKNOWN") {
-			return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, "target", err))
+			return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, registry.SideTarget, err))
 		}
 		select {
 		case <-ctx.Done():
@@ -167,13 +167,13 @@ func Records(ctx context.Context, c *registry.Client, app, digest string) ([]Rec
 	opts := c.RemoteOptions(ctx)
 	descs, err := recordDescriptors(repo, h, opts)
 	if err != nil {
-		return nil, named(c, "", err)
+		return nil, named(c, registry.SideNone, err)
 	}
 	recs := make([]Record, 0, len(descs))
 	for _, d := range descs {
 		r, err := readRecord(repo, d.Digest, opts)
 		if err != nil {
-			return nil, named(c, "", err)
+			return nil, named(c, registry.SideNone, err)
 		}
 		recs = append(recs, r)
 	}
@@ -256,7 +256,7 @@ func (c *copier) findRecord(ctx context.Context, descs []v1.Descriptor, want Rec
 		}
 		r, err := readRecord(c.dst, d.Digest, opts)
 		if err != nil {
-			return "", fmt.Errorf("looking for a promotion record: %w", named(c.records, "target", err))
+			return "", fmt.Errorf("looking for a promotion record: %w", named(c.records, registry.SideTarget, err))
 		}
 		if r.same(want) {
 			return d.Digest.String(), nil

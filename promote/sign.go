@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -89,7 +90,7 @@ func (c *copier) signTarget(ctx context.Context, o Options, digest string, rec *
 	opts := c.records.RemoteOptions(ctx)
 	sr, err := sign.Image(ctx, ref, o.Signer, opts)
 	if err != nil {
-		return false, named(c.records, "target", err)
+		return false, named(c.records, registry.SideTarget, err)
 	}
 	res.Signature = sr.Tag
 	upToDate = sr.UpToDate
@@ -101,7 +102,7 @@ func (c *copier) signTarget(ctx context.Context, o Options, digest string, rec *
 	}
 	ar, err := sign.Attest(ctx, ref, o.Signer, PredicateType, rec.Predicate(), opts)
 	if err != nil {
-		return false, named(c.records, "target", err)
+		return false, named(c.records, registry.SideTarget, err)
 	}
 	res.Attestation = ar.Tag
 	if !ar.UpToDate {

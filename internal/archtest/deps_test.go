@@ -38,7 +38,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"internal/release":  concat(cliLibs, registryLib, kubeLibs),
 		"internal/registry": concat(cliLibs, gitLibs, kubeLibs),
 		"internal/image":    concat(cliLibs, gitLibs, kubeLibs),
-		"promote":           concat(cliLibs, gitLibs, kubeLibs),
+		"promote":           concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
 		"internal/deploy":   concat(cliLibs, gitLibs, registryLib),
 		"internal/flow":     cliLibs,
 		// Signing reads and writes registries, never git or clusters;
