@@ -9,10 +9,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
-	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 var (
@@ -59,7 +59,7 @@ type Options struct {
 	// with a Record, attests the promotion: the record as a signed in-toto
 	// statement of PredicateType in the target's sha256-HEX.att, beside
 	// the attestations carried from the source.
-	Signer sign.Signer
+	Signer signature.Signer
 	// Progress receives Start, Update (bytes), Info, Warn and Skip events.
 	Progress progress.Reporter
 }

@@ -61,14 +61,14 @@ func (r Record) Predicate() Predicate {
 	}
 }
 
-// ParsePredicate reads the predicate of a promotion attestation's
-// statement.
-func ParsePredicate(st sign.Statement) (Predicate, error) {
+// ParsePredicate reads the predicate of a promotion attestation's in-toto
+// statement: its predicateType and its predicate, as decoded from JSON.
+func ParsePredicate(predicateType string, predicate any) (Predicate, error) {
 	var p Predicate
-	if st.PredicateType != PredicateType {
-		return p, fmt.Errorf("reading promotion attestation: predicate type %q, want %s", st.PredicateType, PredicateType)
+	if predicateType != PredicateType {
+		return p, fmt.Errorf("reading promotion attestation: predicate type %q, want %s", predicateType, PredicateType)
 	}
-	b, err := json.Marshal(st.Predicate)
+	b, err := json.Marshal(predicate)
 	if err != nil {
 		return p, fmt.Errorf("reading promotion attestation: %w", err)
 	}

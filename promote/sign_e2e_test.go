@@ -98,7 +98,7 @@ func TestCosignVerifiesSlipwayPromotion(t *testing.T) {
 				if err := json.Unmarshal(b, &st); err != nil {
 					t.Fatal(err)
 				}
-				p, err := ParsePredicate(st)
+				p, err := ParsePredicate(st.PredicateType, st.Predicate)
 				if err != nil {
 					continue
 				}

@@ -152,7 +152,7 @@ func TestPromoteSigns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ParsePredicate(sts[0])
+	got, err := ParsePredicate(sts[0].PredicateType, sts[0].Predicate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestPromoteSigns(t *testing.T) {
 	}
 	var hops []string
 	for _, st := range sts {
-		p, err := ParsePredicate(st)
+		p, err := ParsePredicate(st.PredicateType, st.Predicate)
 		if err != nil {
 			t.Fatal(err)
 		}

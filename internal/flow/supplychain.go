@@ -233,7 +233,7 @@ func verifyPromotedFrom(ctx context.Context, p *config.Project, env config.Envir
 	}
 	var seen []string
 	for _, st := range sts {
-		pr, err := promote.ParsePredicate(st)
+		pr, err := promote.ParsePredicate(st.PredicateType, st.Predicate)
 		if err != nil || pr.Digest != d.DigestStr() || pr.To.Registry != dstReg {
 			continue
 		}
