@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // sampleProjects are a few projects with names and paths that need care.
@@ -29,7 +30,7 @@ func TestBootstrapGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/bootstrap.golden", got)
+	testutil.Golden(t, "testdata/bootstrap.golden", got)
 	checkSeedRows(t, got, sampleProjects)
 }
 

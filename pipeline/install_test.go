@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // testInstall is a Slipway release for the tests, with made-up sums.
@@ -47,7 +49,7 @@ func TestGenerateInstallGolden(t *testing.T) {
 			if !bytes.Equal(joinFiles(files), joinFiles(again)) {
 				t.Error("two runs differ")
 			}
-			golden(t, filepath.Join("testdata", "install", string(target)+".golden"), joinFiles(files))
+			testutil.Golden(t, filepath.Join("testdata", "install", string(target)+".golden"), joinFiles(files))
 			if s := ss[target]; s != nil {
 				for _, f := range files {
 					checkSchema(t, s, f)

@@ -3,21 +3,18 @@ package pipeline
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/pmezard/go-difflib/difflib"
-	"github.com/slipwayhq/slipway/internal/config"
 	"gopkg.in/yaml.v3"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
+)
 
 // testCase is a project the tests generate every target for.
 type testCase struct {
@@ -89,34 +86,9 @@ func TestGenerateGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Generate: %v", err)
 				}
-				golden(t, filepath.Join("testdata", c.name, string(target)+".golden"), joinFiles(files))
+				testutil.Golden(t, filepath.Join("testdata", c.name, string(target)+".golden"), joinFiles(files))
 			})
 		}
-	}
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading the golden file (go test ./pipeline -update writes it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: path, ToFile: "generated", Context: 3,
-		})
-		t.Errorf("output differs from %s (go test ./pipeline -update rewrites it):\n%s", path, diff)
 	}
 }
 

@@ -3,7 +3,6 @@ package promote
 import (
 	"context"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 var fastBackoff = remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 2}
@@ -48,7 +48,7 @@ func (s *server) log() []string {
 // referrers, behind wrap when not nil.
 func newServer(t testing.TB, referrers bool, wrap func(http.Handler) http.Handler) *server {
 	t.Helper()
-	var h http.Handler = ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)), ggcr.WithReferrersSupport(referrers))
+	h := testutil.QuietRegistry(ggcr.WithReferrersSupport(referrers))
 	if wrap != nil {
 		h = wrap(h)
 	}

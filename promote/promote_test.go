@@ -22,6 +22,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // blobSizes sums the config and layer sizes of img.
@@ -429,20 +430,6 @@ func TestPromoteSameRegistryMounts(t *testing.T) {
 	}
 }
 
-// basicAuth lets only ci:secret through.
-func basicAuth(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "secret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 func TestPromoteAuthErrorsNameTheSide(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -459,7 +446,7 @@ func TestPromoteAuthErrorsNameTheSide(t *testing.T) {
 			isolate(t)
 			lock := func(on bool) func(http.Handler) http.Handler {
 				if on {
-					return basicAuth
+					return testutil.BasicAuth("ci", "secret")
 				}
 				return nil
 			}

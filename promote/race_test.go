@@ -2,11 +2,9 @@ package promote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,29 +14,8 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
-
-// faultRow appends one row of the fault table (hack/faults.sh) to the file
-// SLIPWAY_FAULTS_OUT names, and logs it.
-func faultRow(t *testing.T, fault string, tries, correct, lost int, recovery time.Duration) {
-	t.Helper()
-	row := map[string]any{"fault": fault, "tries": tries, "correct": correct, "lost": lost, "recoverySeconds": recovery.Seconds()}
-	t.Logf("fault %q: %d tries, %d correct, %d lost, longest recovery %s", fault, tries, correct, lost, recovery.Round(time.Millisecond))
-	out := os.Getenv("SLIPWAY_FAULTS_OUT")
-	if out == "" {
-		return
-	}
-	b, _ := json.Marshal(row)
-	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Errorf("writing the fault table: %v", err)
-		return
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		t.Errorf("writing the fault table: %v", err)
-	}
-}
 
 // completeAt reads what tag points at in c's repository app, and every
 // manifest and blob under it (ggcr checks each digest as it reads).
@@ -125,12 +102,11 @@ func TestRacePromotions(t *testing.T) {
 		{"two versions", "1.0.0", "1.1.0"},
 		{"one version, two images", "2.0.0", "2.0.0"},
 	}
-	tries, correct, lost := 0, 0, 0
-	longest := time.Duration(0)
+	var tally testutil.FaultTally
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for try := range 3 {
-				tries++
+				tally.Tries++
 				app := fmt.Sprintf("race%d-%d", len(tc.name), try)
 				// Shared layers too: both copies mount or skip the same blobs.
 				digA := push(t, fromA, app, tc.versionA, randomImage(t, 256<<10, 3))
@@ -150,7 +126,7 @@ func TestRacePromotions(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				longest = max(longest, time.Since(start))
+				tally.Recovered(time.Since(start))
 
 				if tc.versionA != tc.versionB {
 					ok := true
@@ -162,19 +138,19 @@ func TestRacePromotions(t *testing.T) {
 						if errs[i] != nil || err != nil || got != want.d {
 							ok = false
 							if err != nil || got != want.d {
-								lost++
+								tally.Lost++
 							}
 							t.Errorf("try %d: %s: promote %v; target %s, %v; want %s", try, want.v, errs[i], got, err, want.d)
 						}
 					}
 					if ok {
-						correct++
+						tally.Correct++
 					}
 					continue
 				}
 				got, err := completeAt(to, app, tc.versionA)
 				if err != nil {
-					lost++
+					tally.Lost++
 					t.Errorf("try %d: the tag is not a complete image: %v", try, err)
 					continue
 				}
@@ -192,9 +168,9 @@ func TestRacePromotions(t *testing.T) {
 				}
 				switch {
 				case len(winners) == 1 && winners[0] == got:
-					correct++
+					tally.Correct++
 				case len(winners) == 2:
-					lost++
+					tally.Lost++
 					t.Errorf("try %d: both promotions succeeded; the tag points at %s", try, got)
 				default:
 					t.Errorf("try %d: winners %v, errors %v, tag at %s", try, winners, errs, got)
@@ -202,5 +178,5 @@ func TestRacePromotions(t *testing.T) {
 			}
 		})
 	}
-	faultRow(t, "promote: two promotions into one target at once", tries, correct, lost, longest)
+	tally.Row(t, "promote: two promotions into one target at once")
 }

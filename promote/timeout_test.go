@@ -3,8 +3,6 @@ package promote
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,12 +10,12 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // faultClient is a client for host:port with short timeouts and retries,
@@ -45,7 +43,7 @@ func faultClient(t *testing.T, name, hostport string, insecure bool) *registry.C
 // body; else unanswered), and healthy at back.
 func twoFaced(t *testing.T, match func(*http.Request) bool, midBody bool) (front, back string) {
 	t.Helper()
-	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+	reg := testutil.QuietRegistry()
 	healthy := httptest.NewServer(reg)
 	t.Cleanup(healthy.Close)
 	front = faultnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,11 +7,13 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func TestAttestThenVerify(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testutil.Host(testutil.Registry(t))
 	ref := pushRandom(t, host, "team/app")
 	other := pushRandom(t, host, "team/app")
 	s, v := newSigner(t)
@@ -83,7 +85,7 @@ func TestAttestThenVerify(t *testing.T) {
 // adds only the new ones when run again.
 func TestAttestAll(t *testing.T) {
 	ctx := context.Background()
-	ref := pushRandom(t, testRegistry(t), "team/app")
+	ref := pushRandom(t, testutil.Host(testutil.Registry(t)), "team/app")
 	s, v := newSigner(t)
 	prov := Predicate{Type: SLSAProvenance, Value: map[string]any{"buildDefinition": "b"}}
 	sbom := Predicate{Type: SPDX, Value: map[string]any{"spdxVersion": "SPDX-2.3"}}

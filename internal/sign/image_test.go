@@ -3,25 +3,15 @@ package sign
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-)
 
-// testRegistry starts an in-process registry and returns its host.
-func testRegistry(t *testing.T) string {
-	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
+	"github.com/slipwayhq/slipway/internal/testutil"
+)
 
 // pushRandom pushes a random image to host/repo and returns it by digest.
 func pushRandom(t *testing.T, host, repo string) name.Digest {
@@ -63,7 +53,7 @@ func newSigner(t *testing.T) (Signer, Verifier) {
 
 func TestSignThenVerify(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testutil.Host(testutil.Registry(t))
 	ref := pushRandom(t, host, "team/app")
 	s, v := newSigner(t)
 
@@ -112,7 +102,7 @@ func mustTag(t *testing.T, ref name.Digest) name.Tag {
 
 func TestVerifyRefuses(t *testing.T) {
 	ctx := context.Background()
-	host := testRegistry(t)
+	host := testutil.Host(testutil.Registry(t))
 	s, v := newSigner(t)
 	_, other := newSigner(t)
 
@@ -158,8 +148,8 @@ func TestVerifyRefuses(t *testing.T) {
 
 func TestVerifyUnreachableRegistry(t *testing.T) {
 	_, v := newSigner(t)
-	srv := httptest.NewServer(registry.New())
-	host := strings.TrimPrefix(srv.URL, "http://")
+	srv := testutil.Registry(t)
+	host := testutil.Host(srv)
 	srv.Close()
 	ref, err := name.NewDigest(host+"/team/app@sha256:"+strings.Repeat("a", 64), name.Insecure)
 	if err != nil {

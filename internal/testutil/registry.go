@@ -12,9 +12,9 @@ import (
 )
 
 // QuietRegistry is go-containerregistry's in-process registry, logging
-// nothing.
-func QuietRegistry() http.Handler {
-	return ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)))
+// nothing, with opts (e.g. ggcr.WithReferrersSupport).
+func QuietRegistry(opts ...ggcr.Option) http.Handler {
+	return ggcr.New(append([]ggcr.Option{ggcr.Logger(log.New(io.Discard, "", 0))}, opts...)...)
 }
 
 // Registry serves QuietRegistry over plain HTTP until the test ends, its
