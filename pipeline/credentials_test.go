@@ -61,16 +61,7 @@ pipeline: [ciBuild, build, release, {push: dev}]
 			name = string(c.target) + "/with"
 		}
 		t.Run(name, func(t *testing.T) {
-			files, err := Generate(c.target, c.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(files[0].Content)
-			for _, h := range c.header {
-				if !strings.Contains(text, h) {
-					t.Errorf("the header does not say %q:\n%s", h, text)
-				}
-			}
+			text := generateWithHeader(t, c.target, c.in, c.header)
 			if c.target == JenkinsJobDSL {
 				return
 			}
@@ -89,6 +80,23 @@ pipeline: [ciBuild, build, release, {push: dev}]
 			}
 		})
 	}
+}
+
+// generateWithHeader generates target's files for in and returns the
+// first one's text, checking that its header says each of header.
+func generateWithHeader(t *testing.T, target Target, in Input, header []string) string {
+	t.Helper()
+	files, err := Generate(target, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(files[0].Content)
+	for _, h := range header {
+		if !strings.Contains(text, h) {
+			t.Errorf("the header does not say %q:\n%s", h, text)
+		}
+	}
+	return text
 }
 
 // firstCode is how the first line after a target's header starts.
@@ -143,16 +151,7 @@ pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from:
 		{JenkinsJobDSL, "", "", "", []string{"//   SHOP_KEY (secret text)", "//   SHOP_KEY_PASSWORD (secret text)", "//   SHOP_PUB (secret text)"}, true},
 	} {
 		t.Run(string(c.target), func(t *testing.T) {
-			files, err := Generate(c.target, in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := string(files[0].Content)
-			for _, h := range c.header {
-				if !strings.Contains(text, h) {
-					t.Errorf("the header does not say %q:\n%s", h, text)
-				}
-			}
+			text := generateWithHeader(t, c.target, in, c.header)
 			if c.noMappings {
 				if c.pw != "" && strings.Count(text, c.pw) != 1 {
 					t.Errorf("want %q once, in the push job:\n%s", c.pw, text)

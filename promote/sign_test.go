@@ -25,26 +25,8 @@ func TestSlipwaySignatureFollows(t *testing.T) {
 	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
 	digest := push(t, from, "hello", "1.0.0", randomImage(t, 1024, 2))
 
-	kp, err := sign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := sign.LoadSigner(kp.Private, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := sign.LoadVerifier(kp.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := sign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherVerifier, err := sign.LoadVerifier(other.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, verifier := keyPair(t)
+	_, otherVerifier := keyPair(t)
 	ref := func(c *registry.Client) name.Digest {
 		repo, err := c.Repo("hello")
 		if err != nil {

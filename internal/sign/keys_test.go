@@ -216,23 +216,8 @@ func TestGenerate(t *testing.T) {
 }
 
 func TestSameKey(t *testing.T) {
-	load := func() (Signer, Verifier) {
-		kp, err := GenerateKeyPair([]byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := LoadSigner(kp.Private, []byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := LoadVerifier(kp.Public)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s, v
-	}
-	s, v := load()
-	_, other := load()
+	s, v := newSigner(t)
+	_, other := newSigner(t)
 	tests := []struct {
 		name string
 		v    Verifier
