@@ -9,8 +9,8 @@ runs=${1:-3}; deadline=${DEADLINE:-30}
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
 port=${PORT:-5058}
 export SLIPWAY_TESTENV=$work/testenv
-export SLIPWAY_APISERVER_PORT=36443 SLIPWAY_ETCD_PORT=32379 SLIPWAY_ETCD_PEER_PORT=32380 \
-  SLIPWAY_KCM_PORT=36457 SLIPWAY_SCHEDULER_PORT=36459 SLIPWAY_KWOK_PORT=36250
+export SLIPWAY_APISERVER_PORT=29443 SLIPWAY_ETCD_PORT=29379 SLIPWAY_ETCD_PEER_PORT=29380 \
+  SLIPWAY_KCM_PORT=29457 SLIPWAY_SCHEDULER_PORT=29459 SLIPWAY_KWOK_PORT=29250
 k8s=$root/hack/testenv/k8s.sh
 trap '"$k8s" stop >/dev/null 2>&1; "$root/hack/testenv/registry.sh" stop "$port" >/dev/null 2>&1; rm -rf "$work"' EXIT
 

@@ -12,7 +12,7 @@
 # and rollback killed with SIGKILL and run again; two pushes of one version
 # from two clones, and two promotions into one target, at once. They run
 # against Debian's docker-registry and a control plane of their own
-# (hack/testenv/k8s.sh on ports 36443, 32379-32380, 36457, 36459, 36250,
+# (hack/testenv/k8s.sh on ports 29443, 29379-29380, 29457, 29459, 29250,
 # state in a temporary directory), stopped when they end. As root, also
 # on a real node (hack/testenv/node.sh, TestFaultRealNode): the kubelet and
 # containerd killed and restarted during a rollout, and slipway deploy

@@ -68,7 +68,7 @@
 # directory; cgroups under /slipway-node (the kubelet's cgroupRoot); the
 # sysctls the kubelet sets (vm.overcommit_memory, vm.panic_on_oom,
 # kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*), recorded before
-# start; /var/log/containers, /var/lib/kubelet and /var/lib/cni entries (the
+# start; /var/log/containers, /var/lib/kubelet, /var/lib/cni and /run/containerd entries (the
 # directories are removed when start found them missing). Needs root.
 #
 # Environment (the control plane's, see k8s.sh): SLIPWAY_TESTENV, SLIPWAY_CACHE,
@@ -132,7 +132,9 @@ logs=$state/logs
 pki=$state/pki
 
 # Host paths the kubelet or CNI write outside the state directory.
-host_paths=(/var/log/containers /var/lib/kubelet /var/lib/cni)
+# /run/containerd: a shim whose containerd died cleans its containers up
+# with runc's default root there, whatever the runtime's Root says.
+host_paths=(/var/log/containers /var/lib/kubelet /var/lib/cni /run/containerd)
 # Sysctls the kubelet sets on the host (its kernel defaults).
 host_sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
@@ -831,6 +833,8 @@ teardown() {
   local p
   for p in "${host_paths[@]}"; do
     if [ -f "$run/paths-before" ] && ! grep -qxF "$p" "$run/paths-before"; then
+      # Only the node's runc state can be there (no containerd ran before).
+      [ "$p" = /run/containerd ] && rm -rf "$p"
       [ -d "$p" ] && find "$p" -depth -type d -empty -delete 2>/dev/null
       [ -e "$p" ] && log "left non-empty: $p"
     fi

@@ -32,8 +32,8 @@ import (
 // from k8s.sh's defaults (make demo) and testenv.ClusterPorts (the
 // end-to-end scripts), which may run at the same time.
 var faultPorts = map[string]string{
-	"SLIPWAY_APISERVER_PORT": "36443", "SLIPWAY_ETCD_PORT": "32379", "SLIPWAY_ETCD_PEER_PORT": "32380",
-	"SLIPWAY_KCM_PORT": "36457", "SLIPWAY_SCHEDULER_PORT": "36459", "SLIPWAY_KWOK_PORT": "36250",
+	"SLIPWAY_APISERVER_PORT": "29443", "SLIPWAY_ETCD_PORT": "29379", "SLIPWAY_ETCD_PEER_PORT": "29380",
+	"SLIPWAY_KCM_PORT": "29457", "SLIPWAY_SCHEDULER_PORT": "29459", "SLIPWAY_KWOK_PORT": "29250",
 }
 
 // faultCluster is a control plane of the fault tests' own, started once

@@ -22,15 +22,17 @@ var ErrNoNode = errors.New("the real node is off; run make test as root (" + Nod
 
 // NodeClusterPorts are the ports of the control plane a real node joins in
 // tests, apart from make demo's (k8s.sh defaults) and make test's
-// (ClusterPorts), so that the three can run side by side.
+// (ClusterPorts), so that the three can run side by side; all below the
+// kernel's ephemeral range (32768-60999), where an outgoing connection
+// could hold one.
 var NodeClusterPorts = map[string]string{
-	"SLIPWAY_APISERVER_PORT": "46443", "SLIPWAY_ETCD_PORT": "42379", "SLIPWAY_ETCD_PEER_PORT": "42380",
-	"SLIPWAY_KCM_PORT": "46457", "SLIPWAY_SCHEDULER_PORT": "46459", "SLIPWAY_KWOK_PORT": "46250",
+	"SLIPWAY_APISERVER_PORT": "27443", "SLIPWAY_ETCD_PORT": "27379", "SLIPWAY_ETCD_PEER_PORT": "27380",
+	"SLIPWAY_KCM_PORT": "27457", "SLIPWAY_SCHEDULER_PORT": "27459", "SLIPWAY_KWOK_PORT": "27250",
 }
 
 // NodeRegistryPort is the port of the docker-registry the test node pulls
 // from (plain HTTP on 127.0.0.1).
-const NodeRegistryPort = "45050"
+const NodeRegistryPort = "27050"
 
 // Node is a control plane with one real node and no simulated ones.
 type Node struct {

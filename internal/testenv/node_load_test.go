@@ -21,9 +21,9 @@ import (
 	"github.com/slipwayhq/slipway/internal/testenv"
 )
 
-// helloProject is a copy of examples/hello-go, as a git repository of its
+// nodeProject is a copy of examples/hello-go, as a git repository of its
 // own, aimed at the real node, with the slipway binary that drives it.
-type helloProject struct {
+type nodeProject struct {
 	n       *testenv.Node
 	slipway string
 	dir     string
@@ -54,7 +54,7 @@ environments:
 // newHelloProject builds slipway ($SLIPWAY_BIN if set) and copies
 // examples/hello-go into a fresh git repository with config as its
 // slipway.yaml; podEnv, when set, is added to the app container's env.
-func newHelloProject(t *testing.T, n *testenv.Node, config string, podEnv map[string]string) *helloProject {
+func newHelloProject(t *testing.T, n *testenv.Node, config string, podEnv map[string]string) *nodeProject {
 	t.Helper()
 	files := exampleFiles(t, "hello-go", "main.go", "go.mod", "Makefile", "pod.yml")
 	if len(podEnv) > 0 {
@@ -85,14 +85,14 @@ func exampleFile(name, file string) ([]byte, error) {
 
 // newProject builds slipway ($SLIPWAY_BIN if set) and writes files into a
 // fresh git repository, with an environment of its own for git and slipway.
-func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *helloProject {
+func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *nodeProject {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	p := &helloProject{n: n, dir: filepath.Join(tmp, "app"), slipway: os.Getenv("SLIPWAY_BIN")}
+	p := &nodeProject{n: n, dir: filepath.Join(tmp, "app"), slipway: os.Getenv("SLIPWAY_BIN")}
 	if p.slipway == "" {
 		t0 := time.Now()
 		p.slipway = filepath.Join(tmp, "slipway")
@@ -144,7 +144,7 @@ func withPodEnv(t *testing.T, pod []byte, env map[string]string) []byte {
 	return []byte(strings.Replace(string(pod), anchor, add, 1))
 }
 
-func (p *helloProject) write(t *testing.T, file, content string) {
+func (p *nodeProject) write(t *testing.T, file, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(p.dir, file), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func (p *helloProject) write(t *testing.T, file, content string) {
 
 // run runs a command in the project, logs how long it took, and fails the
 // test if it fails.
-func (p *helloProject) run(t *testing.T, name string, args ...string) string {
+func (p *nodeProject) run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	t0 := time.Now()
 	cmd := exec.Command(name, args...)
@@ -171,7 +171,7 @@ func (p *helloProject) run(t *testing.T, name string, args ...string) string {
 
 // ship commits the tree as msg, releases the next version, compiles it
 // (the team's make dist), builds and pushes it; it returns the version.
-func (p *helloProject) ship(t *testing.T, msg string) string {
+func (p *nodeProject) ship(t *testing.T, msg string) string {
 	t.Helper()
 	p.run(t, "git", "add", "-A")
 	p.run(t, "git", "commit", "-q", "--allow-empty", "-m", msg)
@@ -184,7 +184,7 @@ func (p *helloProject) ship(t *testing.T, msg string) string {
 }
 
 // service returns ip:port of the app's Service in ns.
-func (p *helloProject) service(t *testing.T, ns, name string) string {
+func (p *nodeProject) service(t *testing.T, ns, name string) string {
 	t.Helper()
 	ip := kubectl(t, p.n, "", "-n", ns, "get", "svc", name, "-o", "jsonpath={.spec.clusterIP}")
 	port := kubectl(t, p.n, "", "-n", ns, "get", "svc", name, "-o", "jsonpath={.spec.ports[0].port}")

@@ -49,10 +49,7 @@ type deployOutput struct {
 // verdictProject is a Slipway project of testdata/verdictapp aimed at a
 // real node, with the slipway binary that drives it.
 type verdictProject struct {
-	n       *testenv.Node
-	slipway string
-	dir     string
-	env     []string
+	*nodeProject
 	// good is the version the failing cases roll back to, and goodImage
 	// the image reference it runs.
 	good, goodImage string
@@ -111,62 +108,16 @@ deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 30s}
 // and makes a git repository of a project that packages it.
 func newVerdictProject(t *testing.T, n *testenv.Node) *verdictProject {
 	t.Helper()
-	tmp := t.TempDir()
-	p := &verdictProject{n: n, dir: filepath.Join(tmp, "app")}
-	p.slipway = os.Getenv("SLIPWAY_BIN")
+	p := &verdictProject{nodeProject: newProject(t, n, map[string][]byte{".gitignore": []byte("bin/\n.slipway/\n")})}
 	t0 := time.Now()
-	if p.slipway == "" {
-		root, err := filepath.Abs("../..")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.slipway = filepath.Join(tmp, "slipway")
-		build := exec.Command("go", "build", "-trimpath", "-o", p.slipway, "./cmd/slipway")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building slipway: %v\n%s", err, out)
-		}
-	}
 	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(p.dir, "bin", "verdictapp"), "./testdata/verdictapp")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building verdictapp: %v\n%s", err, out)
 	}
-	t.Logf("timing: slipway and verdictapp built in %.1fs", time.Since(t0).Seconds())
-	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env: %v", err)
-	}
-	caches := strings.Fields(string(goenv))
-	p.env = append(os.Environ(), "GOCACHE="+caches[0], "GOMODCACHE="+caches[1],
-		"HOME="+filepath.Join(tmp, "home"), "KUBECONFIG="+n.Kubeconfig, "NO_COLOR=1",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
-		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com")
-	p.write(t, ".gitignore", "bin/\n.slipway/\n")
+	t.Logf("timing: verdictapp built in %.1fs", time.Since(t0).Seconds())
 	p.restore(t)
-	p.run(t, "git", "init", "-q", "-b", "main")
 	return p
-}
-
-// write writes content to file in the project.
-func (p *verdictProject) write(t *testing.T, file, content string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(p.dir, file), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// run runs a command in the project and fails the test if it fails.
-func (p *verdictProject) run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir, cmd.Env = p.dir, p.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // ship commits the working tree as msg, then releases, builds and pushes
@@ -443,11 +394,11 @@ func TestRealNodeVerdicts(t *testing.T) {
 	var unreachableHint string
 	t.Run("registry unreachable", func(t *testing.T) {
 		p.restore(t)
-		p.write(t, "pod.yml", verdictPod("serve", "64Mi", "", sidecar("127.0.0.1:45051/slipway-test/side:1", "")))
+		p.write(t, "pod.yml", verdictPod("serve", "64Mi", "", sidecar("127.0.0.1:27051/slipway-test/side:1", "")))
 		p.ship(t, "fix: a sidecar from a stopped registry")
 		r := p.deployFailed(t, nil, "ErrImagePull", "ImagePullBackOff")
-		if ps := r.out.Verdict.Pods; len(ps) == 0 || ps[0].Container != "side" || !strings.Contains(ps[0].Message, "127.0.0.1:45051") || !strings.Contains(ps[0].Message, "connection refused") {
-			t.Errorf("verdict pods %+v; want container side, 127.0.0.1:45051 refused", ps)
+		if ps := r.out.Verdict.Pods; len(ps) == 0 || ps[0].Container != "side" || !strings.Contains(ps[0].Message, "127.0.0.1:27051") || !strings.Contains(ps[0].Message, "connection refused") {
+			t.Errorf("verdict pods %+v; want container side, 127.0.0.1:27051 refused", ps)
 		}
 		unreachableHint = r.out.Verdict.Hint
 	})
