@@ -34,6 +34,11 @@ var NodeClusterPorts = map[string]string{
 // from (plain HTTP on 127.0.0.1).
 const NodeRegistryPort = "27050"
 
+// NodeAuthRegistryPort is a port on the host's 127.0.0.1 the node may pull
+// from too (relayed into its namespace), for a registry that needs
+// credentials; a test starts one there when it needs it.
+const NodeAuthRegistryPort = "27052"
+
 // Node is a control plane with one real node and no simulated ones.
 type Node struct {
 	// Cluster is the control plane; its Kubeconfig and Kubectl drive the node.
@@ -73,7 +78,8 @@ func StartNode(dir string) (*Node, error) {
 		return nil, err
 	}
 	c := &Cluster{script: k8s, Context: "slipway-local", Kubeconfig: filepath.Join(dir, "kubeconfig")}
-	c.env = append(os.Environ(), "SLIPWAY_TESTENV="+dir, "SLIPWAY_NODES=0", "SLIPWAY_NODE_REGISTRY_PORT="+NodeRegistryPort)
+	c.env = append(os.Environ(), "SLIPWAY_TESTENV="+dir, "SLIPWAY_NODES=0", "SLIPWAY_NODE_REGISTRY_PORT="+NodeRegistryPort,
+		"SLIPWAY_NODE_PULL_PORTS="+NodeAuthRegistryPort)
 	for k, v := range NodeClusterPorts {
 		c.env = append(c.env, k+"="+v)
 	}

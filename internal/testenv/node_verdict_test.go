@@ -10,9 +10,14 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
 )
@@ -386,6 +391,43 @@ func TestRealNodeVerdicts(t *testing.T) {
 		r := p.deployFailed(t, nil, "ErrImagePull", "ImagePullBackOff")
 		if ps := r.out.Verdict.Pods; len(ps) == 0 || ps[0].Container != "side" || !strings.Contains(ps[0].Message, "not found") {
 			t.Errorf("verdict pods %+v; want container side, not found", ps)
+		}
+	})
+
+	// A sidecar image from a registry that needs credentials, pulled with
+	// a pull secret whose password is wrong: ErrImagePull, unauthorized.
+	t.Run("wrong pull credentials", func(t *testing.T) {
+		p.restore(t)
+		port, _ := strconv.Atoi(testenv.NodeAuthRegistryPort)
+		reg := testenv.StartRegistry(t, testenv.RegistryOptions{Port: port, Users: map[string]string{"ada": "right-pw"}})
+		src, err := name.ParseReference(p.goodImage, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		side := reg.Host + "/slipway-test/side:1"
+		dst, err := name.ParseReference(side, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(dst, img, remote.WithAuth(&authn.Basic{Username: "ada", Password: "right-pw"})); err != nil {
+			t.Fatal(err)
+		}
+		kubectl(t, n, "", "-n", verdictNS, "create", "secret", "docker-registry", "wrong-creds",
+			"--docker-server="+reg.Host, "--docker-username=ada", "--docker-password=wrong-pw")
+		pod := strings.Replace(verdictPod("serve", "64Mi", "", sidecar(side, "")), "spec:\n", "spec:\n  imagePullSecrets: [{name: wrong-creds}]\n", 1)
+		p.write(t, "pod.yml", pod)
+		p.ship(t, "fix: a sidecar from a registry the pull secret cannot log in to")
+		r := p.deployFailed(t, nil, "ErrImagePull", "ImagePullBackOff")
+		ps := r.out.Verdict.Pods
+		if len(ps) == 0 || ps[0].Container != "side" || !strings.Contains(strings.ToLower(ps[0].Message), "unauthorized") {
+			t.Errorf("verdict pods %+v; want container side, unauthorized", ps)
+		}
+		if strings.Contains(r.stdout+r.stderr, "wrong-pw") {
+			t.Errorf("the pull secret's password is in the output")
 		}
 	})
 

@@ -51,6 +51,8 @@ type RegistryOptions struct {
 	// Dir holds the configuration, certificates and storage (default: a
 	// new temporary directory, removed by Stop).
 	Dir string
+	// Port is the port on 127.0.0.1 to listen on (default: a free one).
+	Port int
 }
 
 // Registry is a running docker-registry.
@@ -130,9 +132,13 @@ func Start(opts RegistryOptions) (*Registry, error) {
 var errPortTaken = errors.New("port taken")
 
 func (r *Registry) start(opts RegistryOptions) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+	port := opts.Port
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		port = p
 	}
 	r.Host = fmt.Sprintf("127.0.0.1:%d", port)
 	var cfg strings.Builder
