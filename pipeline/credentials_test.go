@@ -57,7 +57,7 @@ pipeline: [ciBuild, build, release, {push: dev}]
 		{JenkinsJobDSL, withGit, nil, []string{"//   SHOP_RELEASE_TOKEN (username with password)"}},
 	} {
 		name := string(c.target) + "/without"
-		if c.in.CI == withGit.CI {
+		if c.in.ci == withGit.ci {
 			name = string(c.target) + "/with"
 		}
 		t.Run(name, func(t *testing.T) {
@@ -215,8 +215,8 @@ pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from:
 
 	// A name no validation checked does not reach a file.
 	bad := loadText(t, proj, ci)
-	bad.Project.Signing.Key = "env://X}}; curl evil"
+	bad.project.Signing.Key = "env://X}}; curl evil"
 	if _, err := Generate(GitHub, bad); err == nil || !strings.Contains(err.Error(), "signing.key") {
-		t.Errorf("Generate with signing.key %q: err %v, want one naming signing.key", bad.Project.Signing.Key, err)
+		t.Errorf("Generate with signing.key %q: err %v, want one naming signing.key", bad.project.Signing.Key, err)
 	}
 }

@@ -152,12 +152,12 @@ func loadHostile(c *hostileCase, mark string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in := Input{CI: ci, Project: p, Dir: c.dir, Branch: c.inputBranch, Repo: c.repo, Name: c.name, Folder: c.folder}
+	in := Input{ci: ci, project: p, Dir: c.dir, Branch: c.inputBranch, Repo: c.repo, Name: c.name, Folder: c.folder}
 	if c.module != "" {
 		// The module is the same project again, in its directory.
 		mp, _ := config.ParseProject("slipway.yaml", []byte(pyaml))
 		mc, _ := config.ParseCI("ci.yaml", []byte(strings.Replace(ciyaml, "modules:", "#", 1)), mp)
-		in.Modules = map[string]Input{c.module: {CI: mc, Project: mp}}
+		in.Modules = map[string]Input{c.module: {ci: mc, project: mp}}
 	}
 	return in, nil
 }
@@ -555,7 +555,7 @@ func walkScalars(n *yaml.Node, path string, f func(string, *yaml.Node)) {
 // secretNames are the GitHub secrets the workflow of in may read.
 func secretNames(in Input) []string {
 	var out []string
-	for _, c := range credentials(in.CI.Credentials) {
+	for _, c := range credentials(in.ci.Credentials) {
 		out = append(out, ghSecrets(c)...)
 	}
 	return out
@@ -1036,7 +1036,7 @@ func TestExampleGroovyRuns(t *testing.T) {
 					t.Fatal(err)
 				}
 				files = append(files, p)
-				slipwayOf[p] = strings.TrimSpace(c.in.CI.Agent.Slipway)
+				slipwayOf[p] = strings.TrimSpace(c.in.ci.Agent.Slipway)
 			}
 		}
 	}

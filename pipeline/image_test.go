@@ -89,7 +89,7 @@ pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from:
 func TestSlipwayImageUnchecked(t *testing.T) {
 	for _, repo := range []string{"x}} ${{ secrets.A", "reg.example.com/slipway:1.0", "a b", "a\nuses: evil", "$(id)", "reg/slipway@sha256:00"} {
 		in := load(t, "../examples/hello-go")
-		in.CI.Agent.SlipwayImage = repo
+		in.ci.Agent.SlipwayImage = repo
 		in.Slipway = &Install{Version: "1.4.0"}
 		for _, target := range Targets {
 			if _, err := Generate(target, in); err == nil || !strings.Contains(err.Error(), "agent.slipwayImage") {

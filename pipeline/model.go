@@ -106,7 +106,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // newPlan builds the plan of one project or module; module is the module's
 // directory, "" for the root project.
 func newPlan(in Input, module string) (*plan, error) {
-	ci, proj := in.CI, in.Project
+	ci, proj := in.ci, in.project
 	p := &plan{
 		name:    in.Name,
 		folder:  in.Folder,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -49,11 +50,12 @@ func ParseTarget(s string) (Target, error) {
 }
 
 // Input is what Generate works from: a loaded, validated ci.yaml and its
-// slipway.yaml, and how the CI system should name and find the project.
+// slipway.yaml (see Load), and how the CI system should name and find the
+// project.
 type Input struct {
-	CI      *config.CI
-	Project *config.Project
-	// Name names the CI job or pipeline (default Project.App).
+	ci      *config.CI
+	project *config.Project
+	// Name names the CI job or pipeline (default slipway.yaml's app).
 	Name string
 	// Folder is the Jenkins folder the jobs go in (default Name); a slash
 	// nests folders.
@@ -75,11 +77,42 @@ type Input struct {
 	// check the SHA-256 pinned here. When nil they run slipway from PATH.
 	// Modules get the parent's.
 	Slipway *Install
-	// Modules holds the loaded ci.yaml and slipway.yaml of each module CI
-	// lists, by the directory written under modules. Name defaults to the
-	// parent's Name and the module directory; Folder, Repo and Branch to the
-	// parent's.
+	// Modules holds the loaded ci.yaml and slipway.yaml of each module
+	// ci.yaml lists, by the directory written under modules (see Load).
+	// Name defaults to the parent's Name and the module directory; Folder,
+	// Repo and Branch to the parent's.
 	Modules map[string]Input
+}
+
+// Load reads and validates the slipway.yaml and ci.yaml in dir, and those
+// of each module ci.yaml lists (in Modules, with Dir the module's
+// directory), into an Input; the caller adds how the CI system names and
+// finds the project.
+func Load(dir string) (Input, error) {
+	p, err := config.LoadProject(dir)
+	if err != nil {
+		return Input{}, err
+	}
+	c, err := config.LoadCI(dir, p)
+	if err != nil {
+		return Input{}, err
+	}
+	in := Input{ci: c, project: p}
+	for _, m := range c.Modules {
+		mp, err := config.LoadProject(filepath.Join(dir, m))
+		if err != nil {
+			return Input{}, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		mc, err := config.LoadCI(mp.Dir, mp)
+		if err != nil {
+			return Input{}, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		if in.Modules == nil {
+			in.Modules = map[string]Input{}
+		}
+		in.Modules[m] = Input{ci: mc, project: mp, Dir: filepath.ToSlash(m)}
+	}
+	return in, nil
 }
 
 // File is one generated file.
@@ -122,12 +155,12 @@ func Generate(t Target, in Input) ([]File, error) {
 // plansOf turns in and its modules into one plan each: the root first (when
 // it has steps of its own), then the modules in ci.yaml order.
 func plansOf(in Input) ([]*plan, error) {
-	if in.CI == nil || in.Project == nil {
+	if in.ci == nil || in.project == nil {
 		return nil, errors.New("the input needs a loaded ci.yaml and slipway.yaml")
 	}
 	root := in
 	if root.Name == "" {
-		root.Name = root.Project.App
+		root.Name = root.project.App
 	}
 	if root.Folder == "" {
 		root.Folder = root.Name
@@ -149,7 +182,7 @@ func plansOf(in Input) ([]*plan, error) {
 		}
 	}
 	var plans []*plan
-	if len(in.CI.Pipeline) > 0 {
+	if len(in.ci.Pipeline) > 0 {
 		p, err := newPlan(root, "")
 		if err != nil {
 			return nil, err
@@ -158,14 +191,14 @@ func plansOf(in Input) ([]*plan, error) {
 	}
 	var errs []error
 	listed := map[string]bool{}
-	for _, m := range in.CI.Modules {
+	for _, m := range in.ci.Modules {
 		listed[m] = true
 		mi, ok := in.Modules[m]
-		if !ok || mi.CI == nil || mi.Project == nil {
+		if !ok || mi.ci == nil || mi.project == nil {
 			errs = append(errs, fmt.Errorf("module %s: its ci.yaml and slipway.yaml are not loaded", m))
 			continue
 		}
-		if len(mi.CI.Modules) > 0 {
+		if len(mi.ci.Modules) > 0 {
 			errs = append(errs, fmt.Errorf("module %s: modules cannot have modules of their own", m))
 			continue
 		}

@@ -25,20 +25,9 @@ type testCase struct {
 // load reads dir's slipway.yaml and ci.yaml, and those of its modules.
 func load(t testing.TB, dir string) Input {
 	t.Helper()
-	p, err := config.LoadProject(dir)
+	in, err := Load(dir)
 	if err != nil {
 		t.Fatalf("loading %s: %v", dir, err)
-	}
-	ci, err := config.LoadCI(dir, p)
-	if err != nil {
-		t.Fatalf("loading %s: %v", dir, err)
-	}
-	in := Input{CI: ci, Project: p}
-	for _, m := range ci.Modules {
-		if in.Modules == nil {
-			in.Modules = map[string]Input{}
-		}
-		in.Modules[m] = load(t, filepath.Join(dir, filepath.FromSlash(m)))
 	}
 	return in
 }
@@ -418,7 +407,7 @@ func TestGenerateErrors(t *testing.T) {
 		}, "module extra is not listed under modules"},
 		{"bad env name", Jenkinsfile, func() Input {
 			in := hello()
-			in.CI.Env = map[string]string{"NOT-A-NAME": "x"}
+			in.ci.Env = map[string]string{"NOT-A-NAME": "x"}
 			return in
 		}, "NOT-A-NAME: environment variable names"},
 		{"dir outside the repository", GitLab, func() Input {
@@ -428,14 +417,14 @@ func TestGenerateErrors(t *testing.T) {
 		}, "must be inside the repository"},
 		{"github glob", GitHub, func() Input {
 			in := hello()
-			in.CI.Pipeline[2].When = &config.When{Branch: []string{"rel*-x"}}
+			in.ci.Pipeline[2].When = &config.When{Branch: []string{"rel*-x"}}
 			return in
 		}, `branch pattern "rel*-x"`},
 		{"drone double when", Drone, func() Input {
 			in := hello()
 			a := config.Step{Kind: config.StepTask, Task: "ciBuild", When: &config.When{Tag: true}}
 			b := config.Step{Kind: config.StepTask, Task: "ciStubbedFunctionalTests"}
-			in.CI.Pipeline = append([]config.Step{{Kind: config.StepParallel, Parallel: []config.Step{a, b}, When: &config.When{Branch: []string{"main"}}}}, in.CI.Pipeline...)
+			in.ci.Pipeline = append([]config.Step{{Kind: config.StepParallel, Parallel: []config.Step{a, b}, When: &config.When{Branch: []string{"main"}}}}, in.ci.Pipeline...)
 			return in
 		}, "Drone cannot combine the when of parallel group"},
 	}

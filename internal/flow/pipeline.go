@@ -31,30 +31,16 @@ type PipelineOptions struct {
 // PipelineInput loads ci.yaml of the project, and of each module it lists,
 // into what the generators work from.
 func PipelineInput(p *config.Project, o PipelineOptions) (pipeline.Input, error) {
-	c, err := config.LoadCI(p.Dir, p)
+	in, err := pipeline.Load(p.Dir)
 	if err != nil {
 		return pipeline.Input{}, err
 	}
-	in := pipeline.Input{CI: c, Project: p, Folder: o.Folder, Branch: o.Branch, Slipway: o.Slipway}
+	in.Folder, in.Branch, in.Slipway = o.Folder, o.Branch, o.Slipway
 	if r, err := release.Open(p.Dir); err == nil {
 		in.Repo = r.SourceURL(p.Release.Remote)
 		if rel, err := filepath.Rel(r.Root(), p.Dir); err == nil && rel != "." {
 			in.Dir = filepath.ToSlash(rel)
 		}
-	}
-	for _, m := range c.Modules {
-		mp, err := config.LoadProject(filepath.Join(p.Dir, m))
-		if err != nil {
-			return pipeline.Input{}, fmt.Errorf("loading module %s: %w", m, err)
-		}
-		mc, err := config.LoadCI(mp.Dir, mp)
-		if err != nil {
-			return pipeline.Input{}, fmt.Errorf("loading module %s: %w", m, err)
-		}
-		if in.Modules == nil {
-			in.Modules = map[string]pipeline.Input{}
-		}
-		in.Modules[m] = pipeline.Input{CI: mc, Project: mp, Dir: filepath.ToSlash(m)}
 	}
 	return in, nil
 }
