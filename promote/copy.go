@@ -19,19 +19,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 )
-
-// step names the progress step of a promotion.
-const step = "promote"
 
 // copier copies manifests and blobs from a source repository to a target
 // repository. It collects what the target lacks with add, then copies it
 // with flush: blobs first, then manifests, children before parents.
 type copier struct {
-	from, to  *registry.Client // to counts its requests in Stats
-	records   *registry.Client // the target, uncounted
+	from, to  Registry // to counts its requests in Stats, when it can
+	records   Registry // the target, uncounted
 	src, dst  name.Repository
 	srcOpts   []remote.Option
 	dstOpts   []remote.Option
@@ -41,9 +37,9 @@ type copier struct {
 	mount     bool // same host: mount blobs instead of copying them
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
-	blobs  func() (*registry.BlobReader, error)
+	blobs  func() (blobOpener, error)
 	jobs   int
-	rep    progress.Reporter
+	rep    func(Event)
 	meter  meter
 	seen   map[v1.Hash]bool // manifests planned or found in the target
 	listed map[v1.Hash]bool // subjects whose referrers were copied
@@ -64,11 +60,12 @@ type node struct {
 	raw  []byte
 }
 
-func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.Stats, src, dst name.Repository, jobs int, rep progress.Reporter) (*copier, error) {
+func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, src, dst name.Repository, jobs int, rep func(Event)) (*copier, error) {
+	counted := withStats(to, stats)
 	c := &copier{
-		from: from, to: to.WithStats(stats), records: to, src: src, dst: dst,
+		from: from, to: counted, records: to, src: src, dst: dst,
 		srcOpts:   from.RemoteOptions(ctx),
-		dstOpts:   to.WithStats(stats).RemoteOptions(ctx),
+		dstOpts:   counted.RemoteOptions(ctx),
 		mount:     from.Host() == to.Host(),
 		jobs:      jobs,
 		rep:       rep,
@@ -77,7 +74,7 @@ func newCopier(ctx context.Context, from, to *registry.Client, stats *registry.S
 		dstRefs:   map[v1.Hash][]v1.Descriptor{},
 		pendBlobs: map[v1.Hash]v1.Descriptor{},
 	}
-	c.blobs = sync.OnceValues(func() (*registry.BlobReader, error) { return from.BlobReader(ctx, src) })
+	c.blobs = sync.OnceValues(func() (blobOpener, error) { return openBlobs(ctx, from, src) })
 	var err error
 	if c.srcPuller, err = remote.NewPuller(c.srcOpts...); err != nil {
 		return nil, fmt.Errorf("setting up the source registry: %w", err)
@@ -97,19 +94,6 @@ type sourceError struct{ err error }
 
 func (e *sourceError) Error() string { return e.err.Error() }
 func (e *sourceError) Unwrap() error { return e.err }
-
-// named classifies an error from registry c (see registry.Classify) and,
-// when that did not name the registry, names it and the side.
-func named(c *registry.Client, side registry.Side, err error) error {
-	err = c.ClassifyFor(err, side, nil)
-	var ae *registry.AuthError
-	var re *registry.Error
-	if err == nil || errors.As(err, &ae) || errors.As(err, &re) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", c.Target(string(side)), err)
-}
 
 // srcErr and dstErr name the source or target registry in err.
 func (c *copier) srcErr(err error) error { return named(c.from, registry.SideSource, err) }
@@ -337,11 +321,11 @@ type meter struct {
 
 // run reports progress every interval until the returned function is
 // called, which reports once more and waits for the reporter to stop.
-func (m *meter) run(rep progress.Reporter, interval time.Duration) (stop func()) {
+func (m *meter) run(rep func(Event), interval time.Duration) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	report := func() {
-		rep.Report(progress.Event{Kind: progress.Update, Step: step, Done: m.done.Load(), Total: m.total.Load(), Unit: "B",
+		rep(Event{Kind: EventCopy, Done: m.done.Load(), Total: m.total.Load(),
 			Msg: fmt.Sprintf("%d/%d blobs", m.blobsDone.Load(), m.blobsAll.Load())})
 	}
 	wg.Go(func() {

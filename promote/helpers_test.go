@@ -19,7 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/config"
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
@@ -184,19 +183,19 @@ func exists(t testing.TB, c *registry.Client, app, id string) bool {
 // events records progress events.
 type events struct {
 	mu sync.Mutex
-	es []progress.Event
+	es []Event
 }
 
-func (e *events) Report(ev progress.Event) {
+func (e *events) report(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.es = append(e.es, ev)
 }
 
-func (e *events) all() []progress.Event {
+func (e *events) all() []Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]progress.Event(nil), e.es...)
+	return append([]Event(nil), e.es...)
 }
 
 // repoBlobs makes blobs belong to repositories, as they do in real

@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 )
 
@@ -22,13 +21,21 @@ var (
 	// ErrDigestMismatch is returned when the target ends up with another
 	// digest than the source's, e.g. because it rewrote the manifest.
 	ErrDigestMismatch = errors.New("the target registry holds another digest than the source")
+	// ErrTagConflict is matched (errors.Is) when a target version tag
+	// points at another digest, or another run tagged the version at the
+	// same time and won.
+	ErrTagConflict = registry.ErrTagConflict
 )
+
+// DefaultJobs is how many blobs Promote copies at once when Options.Jobs
+// is 0.
+const DefaultJobs = registry.DefaultJobs
 
 // Options configure Promote.
 type Options struct {
 	// From and To are the source and target registries, each with its own
 	// credentials.
-	From, To *registry.Client
+	From, To Registry
 	// FromName and ToName name the registries in messages and records,
 	// e.g. dev and rc (default the clients' names, else their hosts).
 	FromName, ToName string
@@ -46,8 +53,7 @@ type Options struct {
 	Commit string
 	// Force moves a target version tag that points at another digest.
 	Force bool
-	// Jobs is how many blobs are copied at once (default
-	// registry.DefaultJobs).
+	// Jobs is how many blobs are copied at once (default DefaultJobs).
 	Jobs int
 	// Record, when not nil, is written to the target as a promotion record
 	// referring to the digest. Promote fills in From, To, Source, Target,
@@ -60,8 +66,10 @@ type Options struct {
 	// statement of PredicateType in the target's sha256-HEX.att, beside
 	// the attestations carried from the source.
 	Signer signature.Signer
-	// Progress receives Start, Update (bytes), Info, Warn and Skip events.
-	Progress progress.Reporter
+	// Progress, when not nil, receives what Promote does as it does it;
+	// it may be called from another goroutine than Promote's, never from
+	// two at once.
+	Progress func(Event)
 }
 
 // Result is what Promote did.
@@ -114,7 +122,7 @@ type Result struct {
 // tags. A target's cosign tag holding promotion attestations that the
 // source's lacks is merged rather than replaced, so that they outlive the
 // next promotion. A target version tag that points at another digest is
-// refused with an error matching registry.ErrTagConflict unless Force. When
+// refused with an error matching ErrTagConflict unless Force. When
 // the target's tags already point at the digest, every referrer is there
 // (and the record exists), Promote writes nothing and reports UpToDate,
 // after a few HEAD and list requests.
@@ -123,7 +131,10 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	if err := o.check(); err != nil {
 		return Result{}, err
 	}
-	rep := progress.Or(o.Progress)
+	rep := o.Progress
+	if rep == nil {
+		rep = func(Event) {}
+	}
 	o.FromName = cmp.Or(o.FromName, o.From.Name(), o.From.Host())
 	o.ToName = cmp.Or(o.ToName, o.To.Name(), o.To.Host())
 	src, err := o.From.Repo(o.App)
@@ -135,12 +146,12 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	stats := &registry.Stats{}
-	c, err := newCopier(ctx, o.From, o.To, stats, src, dst, cmp.Or(o.Jobs, registry.DefaultJobs), rep)
+	c, err := newCopier(ctx, o.From, o.To, stats, src, dst, cmp.Or(o.Jobs, DefaultJobs), rep)
 	if err != nil {
 		return Result{}, err
 	}
 	what := o.App + " " + cmp.Or(o.Version, o.Digest)
-	rep.Report(progress.Event{Kind: progress.Start, Step: step, Msg: fmt.Sprintf("promoting %s from %s to %s", what, o.FromName, o.ToName)})
+	rep(Event{Kind: EventStart, Msg: fmt.Sprintf("promoting %s from %s to %s", what, o.FromName, o.ToName)})
 
 	top, err := c.resolve(ctx, o)
 	if err != nil {
@@ -215,7 +226,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 				return finish(err)
 			}
 			res.RecordDigest = h.String()
-			rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, h)})
+			rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, h)})
 		} else if o.Signer != nil {
 			// Attest the promotion as recorded then, not as now, so that
 			// running it again finds the same statement.
@@ -235,7 +246,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	}
 	if complete && len(pending) == 0 && recorded && signed && res.Referrers == 0 {
 		res.UpToDate = true
-		rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "up to date: " + res.Target})
+		rep(Event{Kind: EventInfo, Msg: "up to date: " + res.Target})
 		return finish(nil)
 	}
 	for _, t := range pending {
@@ -268,7 +279,7 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 			return finish(err)
 		}
 	}
-	rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("promoted %s to %s", what, res.Target)})
+	rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("promoted %s to %s", what, res.Target)})
 	return finish(nil)
 }
 
@@ -319,7 +330,7 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 	}
 	if n == nil {
 		return node{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
-			Target: c.from.Target(string(registry.SideSource)), Kind: registry.ErrNotFound,
+			Target: target(c.from, registry.SideSource), Kind: registry.ErrNotFound,
 			Err:  fmt.Errorf("%s does not exist", ref),
 			Hint: fmt.Sprintf("push it there first with `slipway push %s`", o.FromName),
 		})
@@ -369,7 +380,7 @@ func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Has
 				return false, nil, err
 			}
 			if moved {
-				c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
+				c.rep(Event{Kind: EventWarn,
 					Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing, digest)})
 			}
 		}

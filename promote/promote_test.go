@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
@@ -46,7 +46,7 @@ func TestPromoteImage(t *testing.T) {
 	digest := push(t, from, "hello", "1.2.3", img)
 	ev := &events{}
 
-	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.2.3", Progress: ev})
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.2.3", Progress: ev.report})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,16 +65,16 @@ func TestPromoteImage(t *testing.T) {
 		t.Errorf("target manifest %s %s differs from source %s %s", dst.MediaType, dst.Digest, src.MediaType, src.Digest)
 	}
 	es := ev.all()
-	if len(es) == 0 || es[0].Kind != progress.Start {
+	if len(es) == 0 || es[0].Kind != EventStart {
 		t.Fatalf("events %+v: want Start first", es)
 	}
-	var last progress.Event
+	var last Event
 	for _, e := range es {
-		if e.Kind == progress.Update {
+		if e.Kind == EventCopy {
 			last = e
 		}
 	}
-	if wantMsg := fmt.Sprintf("%d/%d blobs", blobs, blobs); last.Unit != "B" || last.Done != size || last.Total != size || last.Msg != wantMsg {
+	if wantMsg := fmt.Sprintf("%d/%d blobs", blobs, blobs); last.Done != size || last.Total != size || last.Msg != wantMsg {
 		t.Errorf("last update %+v, want %d of %d B and %q", last, size, size, wantMsg)
 	}
 }
@@ -191,7 +191,7 @@ func TestPromoteTagConflict(t *testing.T) {
 
 	_, err := Promote(context.Background(), o)
 	var tc *registry.TagConflictError
-	if !errors.Is(err, registry.ErrTagConflict) || !errors.As(err, &tc) {
+	if !errors.Is(err, ErrTagConflict) || !errors.As(err, &tc) {
 		t.Fatalf("err = %v, want a tag conflict", err)
 	}
 	if tc.Existing != other.String() || tc.New != digest.String() {
@@ -202,14 +202,14 @@ func TestPromoteTagConflict(t *testing.T) {
 	}
 
 	ev := &events{}
-	o.Force, o.Progress = true, ev
+	o.Force, o.Progress = true, ev.report
 	if _, err := Promote(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	if got := descriptor(t, to, "hello", "1.0.0").Digest; got != digest {
 		t.Errorf("forced promotion left the tag at %s, want %s", got, digest)
 	}
-	if !slices.ContainsFunc(ev.all(), func(e progress.Event) bool { return e.Kind == progress.Warn && strings.Contains(e.Msg, "forced") }) {
+	if !slices.ContainsFunc(ev.all(), func(e Event) bool { return e.Kind == EventWarn && strings.Contains(e.Msg, "forced") }) {
 		t.Errorf("no warning about moving the tag: %+v", ev.all())
 	}
 }
@@ -292,7 +292,7 @@ func TestPromoteInterrupted(t *testing.T) {
 }
 
 // TestPromoteJobs copies blobs at most Jobs at a time (0 meaning
-// registry.DefaultJobs), and starts no blob after one failed.
+// DefaultJobs), and starts no blob after one failed.
 func TestPromoteJobs(t *testing.T) {
 	for _, jobs := range []int{0, 1, 3} {
 		t.Run(strconv.Itoa(jobs), func(t *testing.T) {
@@ -316,7 +316,7 @@ func TestPromoteJobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if limit := cmp.Or(jobs, registry.DefaultJobs); res.BlobsCopied != 9 || int(peak.Load()) > limit {
+			if limit := cmp.Or(jobs, DefaultJobs); res.BlobsCopied != 9 || int(peak.Load()) > limit {
 				t.Errorf("%d blobs copied, %d at once; want 9, at most %d at once", res.BlobsCopied, peak.Load(), limit)
 			}
 		})
@@ -381,7 +381,7 @@ func TestPromoteUpToDate(t *testing.T) {
 				o.Record = &Record{Who: "someone else", When: time.Now()}
 			}
 			ev := &events{}
-			o.Progress = ev
+			o.Progress = ev.report
 			again, err := Promote(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -399,7 +399,7 @@ func TestPromoteUpToDate(t *testing.T) {
 				t.Errorf("re-run made %d source and %d target requests, want %d and %d:\n%s\n%s",
 					len(srcReqs), len(dstReqs), tt.wantSrc, tt.wantDst, strings.Join(srcReqs, "\n"), strings.Join(dstReqs, "\n"))
 			}
-			if !slices.ContainsFunc(ev.all(), func(e progress.Event) bool { return strings.Contains(e.Msg, "up to date") }) {
+			if !slices.ContainsFunc(ev.all(), func(e Event) bool { return strings.Contains(e.Msg, "up to date") }) {
 				t.Errorf("no up-to-date event: %+v", ev.all())
 			}
 			if tt.record {
@@ -705,5 +705,43 @@ func TestPromoteCorruptSource(t *testing.T) {
 	}
 	if exists(t, to, "hello", "1.0.0") {
 		t.Error("the target has the version tag after a failed promotion")
+	}
+}
+
+// plainRegistry is a Registry that is not one of Slipway's clients: plain
+// HTTP, anonymous, go-containerregistry's defaults.
+type plainRegistry struct{ host string }
+
+func (r plainRegistry) Host() string { return r.host }
+func (r plainRegistry) Name() string { return "" }
+func (r plainRegistry) Repo(app string) (name.Repository, error) {
+	return name.NewRepository(r.host+"/team/"+app, name.Insecure)
+}
+func (r plainRegistry) RemoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx)}
+}
+
+// TestPromotePlainRegistry promotes between registries of another kind
+// than Slipway's clients: the image arrives and is tagged, and errors name
+// the registry by host.
+func TestPromotePlainRegistry(t *testing.T) {
+	dev, rc := newServer(t, true, nil), newServer(t, true, nil)
+	from, to := plainRegistry{dev.host()}, plainRegistry{rc.host()}
+	idx := platformIndex(t)
+	digest := push(t, client(t, dev, "dev", "team"), "hello", "1.0.0", idx)
+
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Record: &Record{Who: "ci"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := descriptor(t, client(t, rc, "rc", "team"), "hello", "1.0.0").Digest; got != digest || res.Digest != digest.String() {
+		t.Errorf("target tag at %s, result %s; want %s", got, res.Digest, digest)
+	}
+	if recs, err := Records(context.Background(), to, "hello", digest.String()); err != nil || len(recs) != 1 || recs[0].From != dev.host() {
+		t.Errorf("records %+v, %v; want one, from %s", recs, err, dev.host())
+	}
+	_, err = Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "9.9.9"})
+	if !errors.Is(err, registry.ErrNotFound) || !strings.Contains(err.Error(), "source registry "+dev.host()) {
+		t.Errorf("err = %v, want not found in the source registry %s", err, dev.host())
 	}
 }

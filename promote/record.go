@@ -152,10 +152,10 @@ func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descripto
 }
 
 // Records lists the promotion records of digest in the repository of app
-// in the registry of c, oldest first. It reads them through the OCI
+// in registry c, oldest first. It reads them through the OCI
 // referrers API, or the sha256-HEX referrers tag where the registry lacks
 // it.
-func Records(ctx context.Context, c *registry.Client, app, digest string) ([]Record, error) {
+func Records(ctx context.Context, c Registry, app, digest string) ([]Record, error) {
 	repo, err := c.Repo(app)
 	if err != nil {
 		return nil, err

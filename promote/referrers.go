@@ -7,8 +7,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 // cosignSuffixes are the tag suffixes cosign attaches artifacts with.
@@ -68,7 +66,7 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 		}
 	}
 	if n > 0 {
-		c.rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: fmt.Sprintf("copied %d attached artifacts", n)})
+		c.rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("copied %d attached artifacts", n)})
 	}
 	return n, nil
 }
@@ -152,7 +150,7 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 				n++
 				continue
 			}
-			c.rep.Report(progress.Event{Kind: progress.Warn, Step: step,
+			c.rep(Event{Kind: EventWarn,
 				Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
 		}
 		nd, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)

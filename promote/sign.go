@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
@@ -95,7 +94,7 @@ func (c *copier) signTarget(ctx context.Context, o Options, digest string, rec *
 	res.Signature = sr.Tag
 	upToDate = sr.UpToDate
 	if !sr.UpToDate {
-		c.rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "signed " + ref.String() + " as " + sr.Tag})
+		c.rep(Event{Kind: EventInfo, Msg: "signed " + ref.String() + " as " + sr.Tag})
 	}
 	if rec == nil {
 		return upToDate, nil
@@ -106,7 +105,7 @@ func (c *copier) signTarget(ctx context.Context, o Options, digest string, rec *
 	}
 	res.Attestation = ar.Tag
 	if !ar.UpToDate {
-		c.rep.Report(progress.Event{Kind: progress.Info, Step: step, Msg: "attested the promotion as " + ar.Tag})
+		c.rep(Event{Kind: EventInfo, Msg: "attested the promotion as " + ar.Tag})
 	}
 	return upToDate && ar.UpToDate, nil
 }
@@ -181,7 +180,7 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	if err := remote.Write(tag, img, c.dstOpts...); err != nil {
 		return false, false, fmt.Errorf("writing %s: %w", tag, c.classify(err))
 	}
-	c.rep.Report(progress.Event{Kind: progress.Info, Step: step,
+	c.rep(Event{Kind: EventInfo,
 		Msg: fmt.Sprintf("kept %d promotion attestation(s) of %s beside the source's", len(keep), tag)})
 	return false, true, nil
 }

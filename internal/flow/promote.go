@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/promote"
@@ -55,7 +56,7 @@ func (r *Runner) Promote(ctx context.Context, from, to string, o PromoteOptions)
 	}
 	po := promote.Options{
 		From: src, To: dst, FromName: src.Name(), ToName: dst.Name(), App: p.App,
-		Version: version, Digest: o.Digest, Commit: commit, Force: o.Force, Jobs: o.Jobs, Progress: o.Progress,
+		Version: version, Digest: o.Digest, Commit: commit, Force: o.Force, Jobs: o.Jobs, Progress: promoteEvents(o.Progress),
 		Signer: signer,
 	}
 	if !o.NoRecord {
@@ -63,6 +64,24 @@ func (r *Runner) Promote(ctx context.Context, from, to string, o PromoteOptions)
 			FromEnvironment: environmentNamed(p, from), ToEnvironment: environmentNamed(p, to)}
 	}
 	return promote.Promote(ctx, po)
+}
+
+// promoteEvents passes promote's events on to rep as the promote step's.
+func promoteEvents(rep progress.Reporter) func(promote.Event) {
+	if rep == nil {
+		return nil
+	}
+	kinds := map[promote.EventKind]progress.Kind{
+		promote.EventStart: progress.Start, promote.EventCopy: progress.Update,
+		promote.EventInfo: progress.Info, promote.EventWarn: progress.Warn,
+	}
+	return func(e promote.Event) {
+		ev := progress.Event{Kind: kinds[e.Kind], Step: "promote", Msg: e.Msg}
+		if e.Kind == promote.EventCopy {
+			ev.Done, ev.Total, ev.Unit = e.Done, e.Total, "B"
+		}
+		rep.Report(ev)
+	}
 }
 
 // promoteSigner is the signer of a promotion with signing.promote or

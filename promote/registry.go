@@ -1,0 +1,143 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipwayhq/slipway/internal/registry"
+)
+
+// Registry is a registry to promote from or to, with its own credentials.
+// Slipway's registry clients implement it; so can any other.
+type Registry interface {
+	// Host is the registry's host, with its port if any.
+	Host() string
+	// Name names the registry in messages and records, e.g. dev; may be
+	// empty.
+	Name() string
+	// Repo is the repository of app in the registry.
+	Repo(app string) (name.Repository, error)
+	// RemoteOptions are the options of the requests to the registry
+	// under ctx: credentials, transport, retries.
+	RemoteOptions(ctx context.Context) []remote.Option
+}
+
+// What Slipway's registry clients (internal/registry) add to Registry,
+// used when a Registry has it.
+type (
+	// credentialed says where credentials were looked for, for errors
+	// that say so.
+	credentialed interface {
+		Tried() string
+		Anonymous() bool
+	}
+	// counting counts the blobs a promotion uploads, skips and mounts
+	// (Result's Blobs* and Bytes), as seen on the wire.
+	counting interface {
+		WithStats(*registry.Stats) *registry.Client
+	}
+	// blobReading streams blobs without hashing them on the way: the
+	// target hashes them as it receives them.
+	blobReading interface {
+		BlobReader(ctx context.Context, repo name.Repository) (*registry.BlobReader, error)
+	}
+)
+
+// target describes r in side for messages and error classification.
+func target(r Registry, side registry.Side) registry.Target {
+	t := registry.Target{Side: side, Host: r.Host(), Name: r.Name()}
+	if c, ok := r.(credentialed); ok {
+		t.Tried, t.Anonymous = c.Tried(), c.Anonymous()
+	}
+	return t
+}
+
+// withStats returns r counting its requests in s, when it can.
+func withStats(r Registry, s *registry.Stats) Registry {
+	if c, ok := r.(counting); ok {
+		return c.WithStats(s)
+	}
+	return r
+}
+
+// blobOpener opens blobs of one repository.
+type blobOpener interface {
+	Open(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error)
+}
+
+// openBlobs returns an opener of repo's blobs in r: r's own blob reader
+// when it has one, else go-containerregistry's layers, which check the
+// digest as they read.
+func openBlobs(ctx context.Context, r Registry, repo name.Repository) (blobOpener, error) {
+	if b, ok := r.(blobReading); ok {
+		return b.BlobReader(ctx, repo)
+	}
+	p, err := remote.NewPuller(r.RemoteOptions(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the source registry: %w", err)
+	}
+	return layers{repo: repo, puller: p}, nil
+}
+
+// layers opens blobs as go-containerregistry layers.
+type layers struct {
+	repo   name.Repository
+	puller *remote.Puller
+}
+
+func (l layers) Open(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error) {
+	layer, err := l.puller.Layer(ctx, l.repo.Digest(d.Digest.String()))
+	if err != nil {
+		return nil, err
+	}
+	return layer.Compressed()
+}
+
+// named classifies an error from registry r in side (see
+// registry.Classify) and, when that did not name the registry, names it
+// and the side.
+func named(r Registry, side registry.Side, err error) error {
+	t := target(r, side)
+	err = registry.Classify(err, t)
+	var ae *registry.AuthError
+	var re *registry.Error
+	if err == nil || errors.As(err, &ae) || errors.As(err, &re) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", t, err)
+}
+
+// Event is a report of what Promote is doing, for Options.Progress.
+type Event struct {
+	Kind EventKind
+	// Msg says what happened, for people; with EventCopy, how many blobs
+	// of how many are copied.
+	Msg string
+	// Done and Total are, with EventCopy, the blob bytes copied and to
+	// copy.
+	Done, Total int64
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventStart says the promotion began.
+	EventStart EventKind = iota
+	// EventCopy reports how far copying blobs has come.
+	EventCopy
+	// EventInfo is a line of information: a record written, an artifact
+	// copied, a signature made.
+	EventInfo
+	// EventWarn is something to look at, e.g. a tag moved by force; the
+	// promotion goes on.
+	EventWarn
+)
