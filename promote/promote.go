@@ -84,7 +84,8 @@ type Result struct {
 	// BlobsCopied, BlobsSkipped and BlobsMounted count blobs by what
 	// happened to them: streamed from the source, already in the target,
 	// or mounted from the source repository on the same host. Bytes counts
-	// blob bytes sent.
+	// blob bytes sent. They are counted on the wire by target registries
+	// that count requests (Slipway's own clients), else left 0.
 	BlobsCopied  int   `json:"blobsCopied"`
 	BlobsSkipped int   `json:"blobsSkipped"`
 	BlobsMounted int   `json:"blobsMounted"`
