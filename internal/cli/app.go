@@ -225,7 +225,7 @@ func report(stdio Stdio, args []string, err error) int {
 		u.Hint(fmt.Sprintf("%d problem(s); `slipway schema` describes every field", len(ps)))
 		return code
 	}
-	msg := err.Error()
+	msg := message(err)
 	first, rest, _ := strings.Cut(msg, "\n")
 	u.Failure(first)
 	if rest != "" {

@@ -14,7 +14,7 @@ import (
 )
 
 // runner runs the flow's steps for p, with production clients.
-func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Factory{}) }
+func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Factory{Words: words}) }
 
 func (e *env) shipOptions() flow.Options {
 	return flow.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}

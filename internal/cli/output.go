@@ -41,11 +41,11 @@ type jsonError struct {
 }
 
 func errorJSON(err error, code int) jsonError {
-	j := jsonError{Error: err.Error(), Code: code, Hint: hint(err)}
+	j := jsonError{Error: message(err), Code: code, Hint: hint(err)}
 	var failed *deploy.FailedError
 	if errors.As(err, &failed) {
 		j.Result = failed.Result
-		j.Error, _, _ = strings.Cut(err.Error(), "\n")
+		j.Error, _, _ = strings.Cut(j.Error, "\n")
 	}
 	var ps config.Problems
 	if errors.As(err, &ps) {

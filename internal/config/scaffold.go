@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/templates"
 )
 
@@ -52,7 +53,7 @@ func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
 		out[i] = b
 	}
 	if len(existing) > 0 {
-		return nil, fmt.Errorf("initialising %s: %w: %s; use --force to overwrite", dir, ErrExists, strings.Join(existing, ", "))
+		return nil, remedy.With(fmt.Errorf("initialising %s: %w: %s", dir, ErrExists, strings.Join(existing, ", ")), remedy.Remedy{Kind: remedy.OverwriteInit})
 	}
 	// What is written must load: check before touching the disk.
 	p, err := ParseProject(ProjectFile, out[0])

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrConflict is matched when another field manager owns fields Slipway
@@ -121,8 +123,8 @@ func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions)
 	case err == nil:
 		return got, nil
 	case apierrors.IsConflict(err):
-		return nil, fmt.Errorf("applying %s %s: %w: %s; another tool manages these fields; pass --force-conflicts to take them over",
-			kind, name, ErrConflict, apiMessage(err))
+		return nil, remedy.With(fmt.Errorf("applying %s %s: %w: %s", kind, name, ErrConflict, apiMessage(err)),
+			remedy.Remedy{Kind: remedy.ForceConflicts})
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 		return nil, fmt.Errorf("applying %s %s: the API server rejected it: %s", kind, name, apiMessage(err))
 	}

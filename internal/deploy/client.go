@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Errors from reaching a cluster.
@@ -98,8 +99,8 @@ func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 		if ctxName == "" {
 			what = "a current context"
 		}
-		return nil, fmt.Errorf("connecting to %s: %w: the kubeconfig (%s) has no %s; valid: %s; set environments.%s.context in %s, pass --context, or point KUBECONFIG at the right file",
-			env.Name, ErrNoContext, where, what, orNone(names), env.Name, config.ProjectFile)
+		return nil, remedy.With(fmt.Errorf("connecting to %s: %w: the kubeconfig (%s) has no %s; valid: %s",
+			env.Name, ErrNoContext, where, what, orNone(names)), remedy.Remedy{Kind: remedy.ChooseContext, Env: env.Name, File: config.ProjectFile})
 	}
 	cc := clientcmd.NewNonInteractiveClientConfig(*raw, ctxName, &clientcmd.ConfigOverrides{}, rules)
 	rc, err := cc.ClientConfig()
@@ -183,14 +184,14 @@ func (c *Cluster) explain(err error, doing string) error {
 	var de *deadline.Error
 	switch {
 	case errors.As(err, &de):
-		return fmt.Errorf("%s: %w: %s (context %s): %w; check that the cluster is up and reachable from here; if it is only slow, allow more with --network-timeout or %s",
-			doing, ErrUnreachable, redactServer(c.Server), c.Context, de, deadline.EnvVar)
+		return remedy.With(fmt.Errorf("%s: %w: %s (context %s): %w", doing, ErrUnreachable, redactServer(c.Server), c.Context, de),
+			remedy.Remedy{Kind: remedy.RaiseClusterTimeout})
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%s: %w: the credentials of kubeconfig context %s are not accepted by %s; refresh them (e.g. your cloud's get-credentials command) or pick another context with --context",
-			doing, ErrClusterAuth, c.Context, c.Server)
+		return remedy.With(fmt.Errorf("%s: %w: the credentials of kubeconfig context %s are not accepted by %s", doing, ErrClusterAuth, c.Context, c.Server),
+			remedy.Remedy{Kind: remedy.OtherContext})
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s: %w: %v; the user of context %s needs RBAC permission for this (see `slipway doctor`)",
-			doing, ErrClusterAuth, apiMessage(err), c.Context)
+		return remedy.With(fmt.Errorf("%s: %w: %v; the user of context %s needs RBAC permission for this", doing, ErrClusterAuth, apiMessage(err), c.Context),
+			remedy.Remedy{Kind: remedy.RunDoctor})
 	case isUnreachable(err):
 		return fmt.Errorf("%s: %w: %s (context %s) does not answer: %v", doing, ErrUnreachable, redactServer(c.Server), c.Context, redactText(err.Error(), c.Server))
 	}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrFailed is matched by a deploy whose rollout failed.
@@ -381,25 +382,25 @@ type InterruptedError struct {
 	// State is what the environment was left with, e.g. "the rollout of
 	// 1.2.3 to prod continues in the cluster".
 	State string
-	// Next is what to do next.
-	Next string
+	// Next is what to do next, for the command line to word.
+	Next remedy.Remedy
 	// Released is true when the deploy lock was held and released.
 	Released bool
 	Err      error
 }
 
-// Error is "interrupted: STATE", whether the lock was released, then the
-// next step on its own line.
+// Error is "interrupted: STATE" and whether the lock was released; the
+// next step is its Remedy.
 func (e *InterruptedError) Error() string {
 	msg := "interrupted: " + e.State
 	if e.Released {
 		msg += "; released the lock of " + e.Env
 	}
-	if e.Next != "" {
-		msg += "\nnext: " + e.Next
-	}
 	return msg
 }
+
+// Remedy returns e.Next.
+func (e *InterruptedError) Remedy() remedy.Remedy { return e.Next }
 
 // Unwrap makes errors.Is match ErrInterrupted and the context's error.
 func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Err} }
@@ -433,11 +434,11 @@ func deployState(stage deployStage, version, env string, revision int64) string 
 }
 
 // deployNext is the next step after an interrupt at stage.
-func deployNext(stage deployStage, env string) string {
+func deployNext(stage deployStage, env string) remedy.Remedy {
 	if stage == stageNothing {
-		return fmt.Sprintf("run `slipway deploy %s` again", env)
+		return remedy.Remedy{Kind: remedy.DeployAgain, Env: env}
 	}
-	return fmt.Sprintf("run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", env, env, env)
+	return remedy.Remedy{Kind: remedy.FollowDeploy, Env: env}
 }
 
 // interrupt turns a deploy's errors into an *InterruptedError once ctx is

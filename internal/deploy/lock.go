@@ -23,6 +23,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Errors of the deploy lock.
@@ -297,16 +298,18 @@ type LockedError struct {
 	Expiry time.Duration
 }
 
-// Error names the holder, since when, and the ways on.
+// Error names the holder and since when; the ways on are its Remedy.
 func (e *LockedError) Error() string {
 	waited := ""
 	if e.Waited > 0 {
 		waited = fmt.Sprintf(" (waited %s)", e.Waited.Round(time.Second))
 	}
-	return fmt.Sprintf("locking %s: %v%s: held by %s\n"+
-		"wait for it with --wait-lock[=DURATION]; if that run is dead, its lock expires %s after its last renewal; "+
-		"to take it now: --break-lock --reason \"why\" (Lease %s/%s)",
-		e.Env, ErrLocked, waited, e.Holder.describe(e.At), e.Expiry, e.Namespace, e.Lease)
+	return fmt.Sprintf("locking %s: %v%s: held by %s", e.Env, ErrLocked, waited, e.Holder.describe(e.At))
+}
+
+// Remedy is to wait for the lock, let it expire, or break it.
+func (e *LockedError) Remedy() remedy.Remedy {
+	return remedy.Remedy{Kind: remedy.WaitLock, Env: e.Env, Expiry: e.Expiry, Namespace: e.Namespace, Lease: e.Lease}
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
@@ -370,7 +373,7 @@ func (l *Lock) LostTo() Holder {
 func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 	o = o.withDefaults()
 	if o.Break && strings.TrimSpace(o.Reason) == "" {
-		return nil, fmt.Errorf("locking %s: %w: --break-lock needs --reason \"why\"; it is recorded", c.Env, config.ErrInvalid)
+		return nil, remedy.With(fmt.Errorf("locking %s: %w", c.Env, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToBreak, Env: c.Env})
 	}
 	k := &locking{c: c, o: o, rep: progress.Or(o.Progress), leases: c.Client.CoordinationV1().Leases(o.Namespace), start: o.Now()}
 	for {

@@ -20,6 +20,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 var leasesGVR = coordinationv1.SchemeGroupVersion.WithResource("leases")
@@ -148,11 +149,13 @@ func TestLockHeldByAnother(t *testing.T) {
 	if time.Since(start) > time.Second {
 		t.Errorf("failing took %s, want at once", time.Since(start))
 	}
-	for _, want := range []string{"bob on ci-7 (pid 42)", "deploying 1.2.2 to prod", "since ", "ago)", "job https://ci.example.com/job/7",
-		"--wait-lock", "--break-lock --reason", "hello/lock"} {
+	for _, want := range []string{"bob on ci-7 (pid 42)", "deploying 1.2.2 to prod", "since ", "ago)", "job https://ci.example.com/job/7"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q does not say %q", err, want)
 		}
+	}
+	if r, ok := remedy.Of(err); !ok || r.Kind != remedy.WaitLock || r.Namespace != "hello" || r.Lease != "lock" || r.Expiry <= 0 {
+		t.Errorf("remedy = %+v, want to wait for or break Lease hello/lock", r)
 	}
 	if holderID(getLease(t, cs)) != "bob@ci-7/42/beef" {
 		t.Error("the lease changed hands")

@@ -16,6 +16,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/faultnet"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 var apiTimeouts = Timeouts{
@@ -62,17 +63,18 @@ func TestAPITimeouts(t *testing.T) {
 		server func(t *testing.T) string
 		want   []string
 		errIs  error
+		next   remedy.Kind
 	}{
 		{"accepts TCP, never answers", func(t *testing.T) string { return "http://" + faultnet.Silent(t) },
-			[]string{"Kubernetes API server 127.0.0.1:", "no response headers within 250ms while reading /api/v1/namespaces/hello", "--network-timeout"}, ErrUnreachable},
+			[]string{"Kubernetes API server 127.0.0.1:", "no response headers within 250ms while reading /api/v1/namespaces/hello"}, ErrUnreachable, remedy.RaiseClusterTimeout},
 		{"accepts TLS, never finishes the handshake", func(t *testing.T) string { return "https://" + faultnet.Silent(t) },
-			[]string{"Kubernetes API server 127.0.0.1:", "no TLS handshake within 250ms"}, ErrUnreachable},
+			[]string{"Kubernetes API server 127.0.0.1:", "no TLS handshake within 250ms"}, ErrUnreachable, remedy.RaiseClusterTimeout},
 		{"429 forever, asking for a day", func(t *testing.T) string {
 			return "http://" + faultnet.Serve(t, faultnet.Status(http.StatusTooManyRequests, "Retry-After", "86400"))
-		}, nil, nil},
+		}, nil, nil, remedy.None},
 		{"5xx forever, asking for a day", func(t *testing.T) string {
 			return "http://" + faultnet.Serve(t, faultnet.Status(http.StatusServiceUnavailable, "Retry-After", "86400"))
-		}, nil, nil},
+		}, nil, nil, remedy.None},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,6 +94,9 @@ func TestAPITimeouts(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("%q does not say %q", err, w)
 				}
+			}
+			if r, _ := remedy.Of(err); tt.next != remedy.None && r.Kind != tt.next {
+				t.Errorf("remedy of %q = %+v, want kind %d", err, r, tt.next)
 			}
 			if strings.Contains(err.Error(), "s3cr3t") {
 				t.Errorf("%q shows the token", err)

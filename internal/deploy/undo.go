@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // UndoOptions configure Undo.
@@ -103,10 +104,10 @@ func (u *undoInterrupt) of(err error) error {
 		return err
 	}
 	state := "nothing was changed in " + u.env
-	next := fmt.Sprintf("run `slipway rollback %s` again", u.env)
+	next := remedy.Remedy{Kind: remedy.RollbackAgain, Env: u.env}
 	if u.applied {
 		state = fmt.Sprintf("the rollback of %s to revision %d (%s) continues in the cluster", u.env, u.target.Revision, u.target.Version)
-		next = fmt.Sprintf("run `slipway status %s` to follow it", u.env)
+		next = remedy.Remedy{Kind: remedy.FollowRollback, Env: u.env}
 	}
 	return &InterruptedError{Env: u.env, State: state, Next: next, Err: u.ctx.Err()}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // DeployOptions configure Deploy, DryRun and Diff.
@@ -142,7 +143,7 @@ func (r *Runner) prepare(ctx context.Context, envName string, o DeployOptions) (
 		return env, deploy.RenderInput{}, fmt.Errorf("deploying: %w", err)
 	}
 	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
-		return env, deploy.RenderInput{}, fmt.Errorf("deploying to %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+		return env, deploy.RenderInput{}, remedy.With(fmt.Errorf("deploying to %s: %w", env.Name, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToBreak, Env: env.Name})
 	}
 	pod, err := readPod(r.Project)
 	if err != nil {
@@ -202,8 +203,8 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 	digest, err := client.Resolve(ctx, p.App, image.VersionTag(version))
 	if err != nil {
 		if errors.Is(err, registry.ErrNotFound) {
-			return in, fmt.Errorf("deploying %s %s to %s: %w; push it first: slipway push %s (or promote it to registry %s)",
-				p.App, version, env.Name, err, env.Name, reg.Name)
+			return in, remedy.With(fmt.Errorf("deploying %s %s to %s: %w", p.App, version, env.Name, err),
+				remedy.Remedy{Kind: remedy.PushFirst, Env: env.Name, Registry: reg.Name})
 		}
 		return in, err
 	}

@@ -148,7 +148,7 @@ func TestDeployModes(t *testing.T) {
 
 // errNotPushed stands for the error of a version missing from the
 // registry, which says how to put it there.
-var errNotPushed = errors.New("push it first: slipway push dev")
+var errNotPushed = errors.New("next: PushFirst dev")
 
 // matches reports whether err is want: both nil, errors.Is, or err's
 // message holds want's (for errors without a sentinel, as errNotPushed).
@@ -161,7 +161,7 @@ func matches(err, want error) bool {
 	case errors.Is(err, want):
 		return true
 	}
-	return strings.Contains(err.Error(), want.Error())
+	return strings.Contains(said(err), want.Error())
 }
 
 // deployDev deploys 1.2.3 to dev.

@@ -13,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -63,9 +64,9 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 	rep := DoctorReport{Env: env.Name}
 	c, err := r.cluster(env, o.Cluster)
 	if err != nil {
-		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: err.Error()}
+		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: r.describe(err)}
 		if !errors.Is(err, deploy.ErrNoContext) { // that error says what to do itself
-			ch.Hint = "point --kubeconfig or KUBECONFIG at a valid kubeconfig file"
+			ch.Hint = r.hint(remedy.Remedy{Kind: remedy.PointKubeconfig})
 		}
 		rep.Checks = append(rep.Checks, ch)
 	} else {
@@ -76,7 +77,7 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 	reg := p.RegistryOf(env)
 	client, err := r.registry(reg, o.Options, false)
 	if err != nil {
-		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: err.Error(),
+		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: r.describe(err),
 			Hint: fmt.Sprintf("fix registries.%s.url in %s", reg.Name, config.ProjectFile)})
 	} else {
 		rep.Checks = append(rep.Checks, r.pullCheck(ctx, env, client), pullSecretCheck(reg, client.Host()))
@@ -218,7 +219,7 @@ func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *
 			Detail: fmt.Sprintf("%s has no %s:%s, the version at HEAD", where, p.App, info.Version),
 			Hint:   fmt.Sprintf("push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", env.Name, env.Name)}
 	}
-	detail, hint := splitHint(err)
+	detail, hint := r.splitHint(err)
 	return deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: detail, Hint: hint}
 }
 
@@ -245,9 +246,9 @@ func registryName(c *registry.Client) string {
 	return "registry " + c.Name() + " (" + c.Host() + ")"
 }
 
-// splitHint separates a registry error's next step, the part after its
-// last "; ", from what went wrong.
-func splitHint(err error) (detail, hint string) {
+// splitHint separates a registry error's next step (its Hint, or the
+// wording of its remedy) from what went wrong.
+func (r *Runner) splitHint(err error) (detail, hint string) {
 	msg := err.Error()
 	var re *registry.Error
 	if errors.As(err, &re) && re.Hint != "" {
@@ -255,11 +256,10 @@ func splitHint(err error) (detail, hint string) {
 			return d, re.Hint
 		}
 	}
-	var ae *registry.AuthError
-	if errors.As(err, &ae) {
-		if i := strings.LastIndex(msg, "; "); i >= 0 {
-			return msg[:i], msg[i+2:]
+	if next, ok := remedy.Of(err); ok {
+		if h, ok := strings.CutPrefix(r.make.Words(next), "; "); ok {
+			return msg, h
 		}
 	}
-	return msg, ""
+	return r.describe(err), ""
 }

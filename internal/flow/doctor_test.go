@@ -23,6 +23,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -148,7 +149,7 @@ func TestDoctor(t *testing.T) {
 			name: "registry wants a login", registry: locked.URL,
 			cluster: deploy.ClusterOptions{Kubeconfig: kubeconfig, Context: "prod"},
 			want:    map[string]deploy.CheckStatus{CheckKubeconfig: deploy.CheckFail, CheckPull: deploy.CheckFail, CheckPullSecret: deploy.CheckOK},
-			hints:   map[string]string{CheckPull: "docker login"},
+			hints:   map[string]string{CheckPull: "log in to 127.0.0.1"},
 		},
 		{
 			name: "pull secret without credentials", registry: open.URL, pullSecret: true,
@@ -171,7 +172,7 @@ func TestDoctor(t *testing.T) {
 			p := doctorProject(t, strings.TrimPrefix(tt.registry, "http://"), tt.pullSecret)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			r, err := NewRunner(p, Factory{}).Doctor(ctx, "dev", DoctorOptions{Cluster: tt.cluster})
+			r, err := NewRunner(p, Factory{Words: sayRemedy}).Doctor(ctx, "dev", DoctorOptions{Cluster: tt.cluster})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -329,3 +330,16 @@ func TestKeyChecks(t *testing.T) {
 		})
 	}
 }
+
+// sayRemedy words next steps for tests: their kind and what they are
+// about, where the command line says them in its own terms.
+func sayRemedy(r remedy.Remedy) string {
+	switch r.Kind {
+	case remedy.LoginRegistry, remedy.LoginAsOther, remedy.LoginForLimit:
+		return "; log in to " + r.Host
+	}
+	return fmt.Sprintf("; next: %v %s", r.Kind, r.Env)
+}
+
+// said is err's message with its next steps as sayRemedy words them.
+func said(err error) string { return remedy.Message(err, sayRemedy) }

@@ -122,6 +122,7 @@ func (f *fixture) factory() Factory {
 			return deploy.NewCluster(f.kube.cs, env.Name), nil
 		},
 		Version: func(release.VersionOptions) (release.Info, error) { return head, nil },
+		Words:   sayRemedy,
 		Now: func() time.Time {
 			if f.now.IsZero() {
 				return time.Now()

@@ -10,6 +10,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrGate is matched when an environment's requirement refuses a deploy.
@@ -20,8 +21,8 @@ var ErrGate = errors.New("gate refused")
 // for at least the soak time.
 func Gate(env string, req config.Requirement, st deploy.EnvStatus, digest string, now time.Time) error {
 	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s requires %s: %s; deploy it there first, or pass --skip-gate --reason \"...\"",
-			ErrGate, env, req.Env, fmt.Sprintf(format, args...))
+		return remedy.With(fmt.Errorf("%w: %s requires %s: %s", ErrGate, env, req.Env, fmt.Sprintf(format, args...)),
+			remedy.Remedy{Kind: remedy.SkipGate, Env: req.Env})
 	}
 	switch {
 	case st.Health == deploy.Unreachable:
@@ -66,7 +67,7 @@ func (r *Runner) canaryDone(ctx context.Context, env config.Environment, in depl
 func (r *Runner) passGate(ctx context.Context, env config.Environment, digest string, o DeployOptions) (string, error) {
 	switch {
 	case o.SkipGate && strings.TrimSpace(o.Reason) == "":
-		return "", fmt.Errorf("deploying to %s: %w: --skip-gate needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+		return "", remedy.With(fmt.Errorf("deploying to %s: %w", env.Name, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToSkip, Env: env.Name})
 	case o.SkipGate && env.Requires != nil:
 		return fmt.Sprintf("gate skipped (requires %s): %s", env.Requires.Env, o.Reason), nil
 	}

@@ -47,7 +47,7 @@ func TestDeployGates(t *testing.T) {
 				t.Errorf("result = %+v, want up to date without the canary", res.Result)
 			}
 		}},
-		{name: "skip-gate needs a reason", env: "prod", o: DeployOptions{SkipGate: true}, wantErr: config.ErrInvalid, want: "--skip-gate needs --reason"},
+		{name: "skip-gate needs a reason", env: "prod", o: DeployOptions{SkipGate: true}, wantErr: config.ErrInvalid, want: "next: ReasonToSkip prod"},
 		{name: "skip-gate with a reason", env: "prod", o: DeployOptions{SkipGate: true, Reason: "hotfix"}, check: func(t *testing.T, f *fixture, res DeployResult) {
 			if st := f.kube.status(t, "hello", "hello"); st.Reason != "gate skipped (requires canary): hotfix" {
 				t.Errorf("recorded reason %q", st.Reason)
@@ -90,7 +90,7 @@ func TestDeployGates(t *testing.T) {
 			if !matches(err, tt.wantErr) {
 				t.Fatalf("Deploy(%s) = %v, want %v", tt.env, err, tt.wantErr)
 			}
-			if err != nil && !strings.Contains(err.Error(), tt.want) {
+			if err != nil && !strings.Contains(said(err), tt.want) {
 				t.Errorf("Deploy(%s) = %v, want it to say %q", tt.env, err, tt.want)
 			}
 			if err == nil && tt.want != "" && !slices.Contains(f.events.msgs("gate"), tt.want) {

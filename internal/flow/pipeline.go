@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/release"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/pipeline"
 )
 
@@ -117,7 +118,7 @@ func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
 	}
 	sort.Strings(checked)
 	if len(checked) == 0 {
-		return nil, fmt.Errorf("checking generated CI files: none found; make them with `slipway pipeline generate --target T`")
+		return nil, remedy.With(errors.New("checking generated CI files: none found"), remedy.Remedy{Kind: remedy.GenerateCI})
 	}
 	if len(diffs) > 0 {
 		return checked, &DriftError{Diff: strings.Join(diffs, "")}
@@ -129,8 +130,11 @@ func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
 type DriftError struct{ Diff string }
 
 func (e *DriftError) Error() string {
-	return "checking generated CI files: " + ErrDrift.Error() + "; run `slipway pipeline generate` and commit the result"
+	return "checking generated CI files: " + ErrDrift.Error()
 }
+
+// Remedy is to generate the files again and commit them.
+func (e *DriftError) Remedy() remedy.Remedy { return remedy.Remedy{Kind: remedy.RegenerateCI} }
 
 // Is makes errors.Is(err, ErrDrift) true.
 func (e *DriftError) Is(target error) bool { return target == ErrDrift }

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Factory makes the clients a run needs: a connection to an
@@ -27,6 +29,9 @@ type Factory struct {
 	Version func(o release.VersionOptions) (release.Info, error)
 	// Now is the time gates measure soak times at (default time.Now).
 	Now func() time.Time
+	// Words says a next step that an error carries, as the text following
+	// the error's message (default none: reports leave next steps out).
+	Words func(remedy.Remedy) string
 }
 
 // Runner runs Slipway's steps for one project with the clients its
@@ -60,7 +65,19 @@ func NewRunner(p *config.Project, f Factory) *Runner {
 	if f.Now == nil {
 		f.Now = time.Now
 	}
+	if f.Words == nil {
+		f.Words = func(remedy.Remedy) string { return "" }
+	}
 	return &Runner{Project: p, make: f, clusters: map[clusterKey]func() (*deploy.Cluster, error){}}
+}
+
+// describe is err's message with its next steps, for reports that hold
+// an error as text.
+func (r *Runner) describe(err error) string { return remedy.Message(err, r.make.Words) }
+
+// hint is the wording of a next step on its own, for a report's hint.
+func (r *Runner) hint(next remedy.Remedy) string {
+	return strings.TrimPrefix(r.make.Words(next), "; ")
 }
 
 // cluster is the connection to env's cluster with o, made on first use;

@@ -57,7 +57,7 @@ func TestRunStepsStops(t *testing.T) {
 	f := newFixture(t)
 	steps := []Step{{Kind: KindDeploy, Env: "dev"}, {Kind: KindDeploy, Env: "showcase"}}
 	res, err := f.runner().RunSteps(context.Background(), steps, f.options())
-	if err == nil || !strings.Contains(err.Error(), "push it first: slipway push dev") {
+	if err == nil || !strings.Contains(said(err), "next: PushFirst dev") {
 		t.Fatalf("RunSteps = %v, want dev's image missing", err)
 	}
 	if len(res) != 1 || res[0].Outcome != Failed || res[0].Task != "deployToDev" {

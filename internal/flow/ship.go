@@ -11,6 +11,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrStale is matched when a step would use a build of another commit.
@@ -128,8 +129,8 @@ func (r *Runner) checkFresh() error {
 		return err
 	}
 	if rec.Revision != "" && rec.Revision != info.Commit {
-		return fmt.Errorf("pushing %s %s: %w: it was built from %.7s but HEAD is %s; run `slipway build` first (or --allow-stale)",
-			p.App, rec.Version, ErrStale, rec.Revision, info.ShortCommit)
+		return remedy.With(fmt.Errorf("pushing %s %s: %w: it was built from %.7s but HEAD is %s", p.App, rec.Version, ErrStale, rec.Revision, info.ShortCommit),
+			remedy.Remedy{Kind: remedy.BuildFirst, Stale: true})
 	}
 	return nil
 }

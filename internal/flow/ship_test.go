@@ -64,13 +64,13 @@ func TestPushRefusals(t *testing.T) {
 		want    string
 	}{
 		{"unknown target", f.factory(), "nowhere", PushOptions{}, config.ErrInvalid, "pushing to nowhere: "},
-		{"stale build", later, "dev", PushOptions{}, ErrStale, "it was built from c0ffee0 but HEAD is beef000; run `slipway build` first (or --allow-stale)"},
+		{"stale build", later, "dev", PushOptions{}, ErrStale, "it was built from c0ffee0 but HEAD is beef000; next: BuildFirst"},
 		{"stale build allowed", later, "dev", PushOptions{AllowStale: true}, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewRunner(f.p, tt.f).Push(context.Background(), tt.target, tt.o)
-			if !matches(err, tt.wantErr) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			if !matches(err, tt.wantErr) || (err != nil && !strings.Contains(said(err), tt.want)) {
 				t.Errorf("Push = %v, want %v saying %q", err, tt.wantErr, tt.want)
 			}
 		})

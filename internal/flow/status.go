@@ -13,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -65,7 +66,7 @@ func (r *Runner) verification(ctx context.Context, env config.Environment, repo,
 	case errors.As(err, &ue):
 		vs.State, vs.Problem = Unverified, ue.Reason
 	case err != nil:
-		vs.State, vs.Problem = Unknown, err.Error()
+		vs.State, vs.Problem = Unknown, r.describe(err)
 	}
 	return vs
 }
@@ -110,7 +111,7 @@ func (r *Runner) clusterStatus(ctx context.Context, env config.Environment, co d
 	name := deploy.Name(r.Project, env)
 	c, err := r.cluster(env, co)
 	if err != nil {
-		return deploy.EnvStatus{Env: env.Name, Namespace: env.Namespace, Deployment: name, Health: deploy.Unreachable, Error: err.Error()}
+		return deploy.EnvStatus{Env: env.Name, Namespace: env.Namespace, Deployment: name, Health: deploy.Unreachable, Error: r.describe(err)}
 	}
 	return c.Status(ctx, env.Namespace, name, pods)
 }
@@ -207,7 +208,7 @@ func (r *Runner) Rollback(ctx context.Context, envName string, o RollbackOptions
 		return deploy.Result{}, fmt.Errorf("rolling back: %w", err)
 	}
 	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
-		return deploy.Result{}, fmt.Errorf("rolling back %s: %w: --break-lock needs --reason \"why\"; it is recorded", env.Name, config.ErrInvalid)
+		return deploy.Result{}, remedy.With(fmt.Errorf("rolling back %s: %w", env.Name, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToBreak, Env: env.Name})
 	}
 	c, err := r.cluster(env, o.Cluster)
 	if err != nil {

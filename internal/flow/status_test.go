@@ -126,7 +126,7 @@ func TestRollbackRefusals(t *testing.T) {
 		{"break-lock without a reason", func() error {
 			_, err := r.Rollback(context.Background(), "dev", RollbackOptions{BreakLock: true, Reason: " "})
 			return err
-		}, "--break-lock needs --reason"},
+		}, "next: ReasonToBreak dev"},
 		{"history of an unknown environment", func() error {
 			_, err := r.History(context.Background(), "nowhere", HistoryOptions{})
 			return err
@@ -135,7 +135,7 @@ func TestRollbackRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.run()
-			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(said(err), tt.want) {
 				t.Errorf("= %v, want ErrInvalid saying %q", err, tt.want)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/promote"
 )
@@ -225,8 +226,8 @@ func verifyPromotedFrom(ctx context.Context, p *config.Project, env config.Envir
 	srcReg, dstReg := p.RegistryOf(src).Name, p.RegistryOf(env).Name
 	sts, err := sign.VerifyAttestation(ctx, d, v, promote.PredicateType, client.RemoteOptions(ctx))
 	if errors.Is(err, sign.ErrUnverified) {
-		return fmt.Errorf("deploying to %s: %w; promote it from %s with signing.promote in %s (or promote --sign)",
-			env.Name, err, from, config.ProjectFile)
+		return remedy.With(fmt.Errorf("deploying to %s: %w", env.Name, err),
+			remedy.Remedy{Kind: remedy.SignPromotion, Env: from, File: config.ProjectFile})
 	}
 	if err != nil {
 		return client.Classify(err, "source")

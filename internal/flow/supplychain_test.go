@@ -233,7 +233,7 @@ func TestVerifyPromotedFrom(t *testing.T) {
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if err != nil && !strings.Contains(err.Error(), "dev") {
+			if err != nil && !strings.Contains(said(err), "dev") {
 				t.Errorf("err = %v, want the environment it must come from named", err)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Sentinel errors, matched with errors.Is on what Classify returns.
@@ -81,19 +82,14 @@ func (t Target) String() string {
 	return r
 }
 
-// loginHint is the next step for credential problems.
-func (t Target) loginHint() string {
-	h := fmt.Sprintf("run `docker login %s`", t.Host)
-	if t.Name != "" {
-		u, p := EnvVars(t.Name)
-		h += fmt.Sprintf(" or set %s and %s", u, p)
-	}
-	return h
+// login is the next step of kind k for credential problems at t.
+func (t Target) login(k remedy.Kind) remedy.Remedy {
+	return remedy.Remedy{Kind: k, Host: t.Host, Registry: t.Name}
 }
 
 // AuthError is a 401 or 403 from a registry, or unusable credentials. It
-// matches ErrAuth. Its message names the host, the credential sources tried
-// and the next step, and never a secret.
+// matches ErrAuth. Its message names the host and the credential sources
+// tried, and never a secret; its Remedy is to log in.
 type AuthError struct {
 	Target
 	// Status is the HTTP status, 401 or 403; 0 when the credentials could
@@ -125,12 +121,15 @@ func (e *AuthError) Error() string {
 	if e.Reason != "" {
 		fmt.Fprintf(&b, ": %s", e.Reason)
 	}
-	if e.Status == http.StatusForbidden {
-		fmt.Fprintf(&b, "; check that the account may use this repository, or log in as one that may: %s", e.loginHint())
-	} else {
-		fmt.Fprintf(&b, "; %s", e.loginHint())
-	}
 	return b.String()
+}
+
+// Remedy is to log in (as an account that has access, after a 403).
+func (e *AuthError) Remedy() remedy.Remedy {
+	if e.Status == http.StatusForbidden {
+		return e.login(remedy.LoginAsOther)
+	}
+	return e.login(remedy.LoginRegistry)
 }
 
 // Is makes errors.Is(err, ErrAuth) true.
@@ -146,8 +145,11 @@ type Error struct {
 	Target
 	// Kind is one of the sentinel errors.
 	Kind error
-	// Hint is the next step, may be empty.
+	// Hint is the next step in plain words, may be empty.
 	Hint string
+	// Next is the next step as data, for the command line to word after
+	// the message (and Hint); its Kind may be remedy.None.
+	Next remedy.Remedy
 	// Err is the underlying error.
 	Err error
 }
@@ -192,6 +194,9 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Remedy returns e.Next.
+func (e *Error) Remedy() remedy.Remedy { return e.Next }
+
 // Is matches e.Kind; an ErrTimeout also matches ErrUnreachable.
 func (e *Error) Is(target error) bool {
 	return target == e.Kind || (e.Kind == ErrTimeout && target == ErrUnreachable)
@@ -199,9 +204,6 @@ func (e *Error) Is(target error) bool {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
-
-// TimeoutHint is the next step after a timeout.
-const TimeoutHint = "check that the registry is up and reachable from here; if it is only slow, allow more with --network-timeout or " + deadline.EnvVar + " (e.g. headers=2m,idle=5m)"
 
 // Classify turns an error from go-containerregistry into a typed error with
 // a next step: 401/403 into *AuthError (ErrAuth), 404 into ErrNotFound, 429
@@ -221,7 +223,7 @@ func Classify(err error, t Target) error {
 		return err
 	}
 	if errors.Is(err, deadline.ErrTimeout) {
-		return &Error{Target: t, Kind: ErrTimeout, Err: err, Hint: TimeoutHint}
+		return &Error{Target: t, Kind: ErrTimeout, Err: err, Next: remedy.Remedy{Kind: remedy.RaiseRegistryTimeout}}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -236,8 +238,7 @@ func Classify(err error, t Target) error {
 		case te.StatusCode == http.StatusNotFound:
 			return &Error{Target: t, Kind: ErrNotFound, Err: err}
 		case te.StatusCode == http.StatusTooManyRequests || hasCode(te, transport.TooManyRequestsErrorCode):
-			return &Error{Target: t, Kind: ErrRateLimited, Err: err,
-				Hint: fmt.Sprintf("wait and try again, or log in for a higher limit: %s", t.loginHint())}
+			return &Error{Target: t, Kind: ErrRateLimited, Err: err, Next: t.login(remedy.LoginForLimit)}
 		case te.StatusCode >= 500:
 			return &Error{Target: t, Kind: ErrServer, Err: err,
 				Hint: "the registry is failing; try again later, or ask its operators"}

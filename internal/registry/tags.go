@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrTagConflict is matched by a *TagConflictError.
@@ -31,12 +33,14 @@ type TagConflictError struct {
 func (e *TagConflictError) Error() string {
 	if e.Concurrent {
 		return fmt.Sprintf("%s was tagged by another run at the same time and points at %s, not at this build's %s; "+
-			"that run won and its image is complete; versions are immutable: release a new version, or use --force to move the tag",
+			"that run won and its image is complete",
 			e.Tag, e.Existing, e.New)
 	}
-	return fmt.Sprintf("%s already points at %s, not at this build's %s; versions are immutable: release a new version, or use --force to move the tag",
-		e.Tag, e.Existing, e.New)
+	return fmt.Sprintf("%s already points at %s, not at this build's %s", e.Tag, e.Existing, e.New)
 }
+
+// Remedy is a new version, or moving the tag.
+func (e *TagConflictError) Remedy() remedy.Remedy { return remedy.Remedy{Kind: remedy.ForceTag} }
 
 // Is makes errors.Is(err, ErrTagConflict) true.
 func (e *TagConflictError) Is(target error) bool { return target == ErrTagConflict }

@@ -20,6 +20,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Environment variables that give PushTag http(s) credentials.
@@ -220,7 +221,7 @@ func (r *Repo) PushTag(ctx context.Context, remote, name string, auth Auth) erro
 		return fmt.Errorf("pushing tag %s to %s: %w", name, where, ctx.Err())
 	}
 	if pushCtx.Err() != nil {
-		return fmt.Errorf("pushing tag %s to %s: %w: no answer within %s; check the remote is reachable, or raise --network-timeout retries=DURATION", name, where, ErrTimeout, limit)
+		return remedy.With(fmt.Errorf("pushing tag %s to %s: %w: no answer within %s", name, where, ErrTimeout, limit), remedy.Remedy{Kind: remedy.RaisePushTimeout})
 	}
 	return redact(r.pushError(ctx, err, rem, creds, name, where, local.Hash()), creds.secrets)
 }

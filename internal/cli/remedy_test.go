@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
+)
+
+// TestRemedyWords checks that each next step a core error carries is
+// worded where, and as, the message has always said it.
+func TestRemedyWords(t *testing.T) {
+	rc := registry.Target{Side: registry.SideTarget, Host: "registry.example.com", Name: "rc", Tried: "T", Anonymous: true}
+	bare := registry.Target{Host: "registry.example.com", Tried: "T"}
+	conflict := &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: "sha256:a", New: "sha256:b"}
+	locked := &deploy.LockedError{Env: "prod", Namespace: "hello", Lease: "slipway-lock", Expiry: 15 * time.Second}
+	te := &transport.Error{StatusCode: http.StatusTooManyRequests}
+	var kc, dir string
+	timeout := &deadline.Error{Server: "registry", Host: "registry.example.com", Wait: deadline.WaitHeaders, Limit: 30 * time.Second, Doing: "pushing"}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"login", &registry.AuthError{Target: rc, Status: http.StatusUnauthorized, Reason: "HTTP 401"},
+			"target registry rc (registry.example.com) requires authentication; no credentials found (tried T): HTTP 401; " +
+				"run `docker login registry.example.com` or set SLIPWAY_REGISTRY_RC_USERNAME and SLIPWAY_REGISTRY_RC_PASSWORD"},
+		{"login as another", &registry.AuthError{Target: bare, Status: http.StatusForbidden, Reason: "HTTP 403"},
+			"registry registry.example.com denied access with the credentials from T: HTTP 403; " +
+				"check that the account may use this repository, or log in as one that may: run `docker login registry.example.com`"},
+		{"rate limit", registry.Classify(te, bare),
+			"registry registry.example.com is rate limiting requests (429) and retries ran out: " + te.Error() +
+				"; wait and try again, or log in for a higher limit: run `docker login registry.example.com`"},
+		{"registry timeout", registry.Classify(fmt.Errorf("pushing: %w", timeout), bare),
+			"registry registry.example.com: no response headers within 30s while pushing; check that the registry is up and reachable from here; " +
+				"if it is only slow, allow more with --network-timeout or SLIPWAY_NETWORK_TIMEOUT (e.g. headers=2m,idle=5m)"},
+		{"tag conflict", fmt.Errorf("pushing hello: %w", conflict),
+			"pushing hello: r/hello:1.2.3 already points at sha256:a, not at this build's sha256:b; versions are immutable: release a new version, or use --force to move the tag"},
+		{"tag conflict, in the middle", fmt.Errorf("promoting: %w (and more)", &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: "sha256:a", New: "sha256:b", Concurrent: true}),
+			"promoting: r/hello:1.2.3 was tagged by another run at the same time and points at sha256:a, not at this build's sha256:b; that run won and its image is complete; " +
+				"versions are immutable: release a new version, or use --force to move the tag (and more)"},
+		{"joined", errors.Join(conflict, &flow.DriftError{}),
+			"r/hello:1.2.3 already points at sha256:a, not at this build's sha256:b; versions are immutable: release a new version, or use --force to move the tag\n" +
+				"checking generated CI files: " + flow.ErrDrift.Error() + "; run `slipway pipeline generate` and commit the result"},
+		{"lock", locked, locked.Error() + "\nwait for it with --wait-lock[=DURATION]; if that run is dead, its lock expires 15s after its last renewal; " +
+			"to take it now: --break-lock --reason \"why\" (Lease hello/slipway-lock)"},
+		{"interrupted deploy", &deploy.InterruptedError{Env: "prod", State: "S", Released: true, Next: remedy.Remedy{Kind: remedy.FollowDeploy, Env: "prod"}},
+			"interrupted: S; released the lock of prod\nnext: run `slipway status prod` to follow it; `slipway deploy prod` again judges it (a no-op once it is healthy); `slipway rollback prod` undoes it"},
+		{"interrupted early", &deploy.InterruptedError{Env: "dev", State: "nothing was changed in dev", Next: remedy.Remedy{Kind: remedy.DeployAgain, Env: "dev"}},
+			"interrupted: nothing was changed in dev\nnext: run `slipway deploy dev` again"},
+		{"interrupted rollback", &deploy.InterruptedError{Env: "dev", State: "S", Next: remedy.Remedy{Kind: remedy.RollbackAgain, Env: "dev"}},
+			"interrupted: S\nnext: run `slipway rollback dev` again"},
+		{"interrupted rollback under way", &deploy.InterruptedError{Env: "dev", State: "S", Next: remedy.Remedy{Kind: remedy.FollowRollback, Env: "dev"}},
+			"interrupted: S\nnext: run `slipway status dev` to follow it"},
+		{"gate", flow.Gate("prod", config.Requirement{Env: "canary"}, deploy.EnvStatus{Health: deploy.Missing}, "sha256:a", time.Now()),
+			"gate refused: prod requires canary: nothing is deployed there; deploy it there first, or pass --skip-gate --reason \"...\""},
+		{"no context", noContext(t, &kc),
+			"connecting to dev: kubeconfig context not found: the kubeconfig (KUBECONFIG) has no context \"nowhere\"; valid: kind; " +
+				"set environments.dev.context in slipway.yaml, pass --context, or point KUBECONFIG at the right file"},
+		{"init", existing(t, &dir), "initialising DIR: files already exist: slipway.yaml, pod.yml, ci.yaml; use --force to overwrite"},
+	}
+	// Temporary paths in messages, and what the table says instead.
+	tmp := strings.NewReplacer(kc, "KUBECONFIG", dir, "DIR")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := remedy.Of(tt.err); !ok {
+				t.Fatalf("%v carries no remedy", tt.err)
+			}
+			if got := tmp.Replace(message(tt.err)); got != tt.want {
+				t.Errorf("message =\n%s\nwant\n%s", got, tt.want)
+			}
+			for _, flag := range []string{"--", "slipway ", "docker login"} {
+				if strings.Contains(tt.err.Error(), flag) {
+					t.Errorf("the core message says %q itself: %s", flag, tt.err)
+				}
+			}
+		})
+	}
+}
+
+// TestRemedyJSON checks that -o json carries the worded next step in its
+// error, as before.
+func TestRemedyJSON(t *testing.T) {
+	err := fmt.Errorf("pushing hello: %w", &registry.TagConflictError{Tag: "r:1", Existing: "a", New: "b"})
+	var out bytes.Buffer
+	if code := report(Stdio{Out: &out, Err: &out}, []string{"slipway", "-o", "json", "push"}, err); code != ExitRefused {
+		t.Errorf("exit code %d, want %d", code, ExitRefused)
+	}
+	var j jsonError
+	if err := json.Unmarshal(out.Bytes(), &j); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pushing hello: r:1 already points at a, not at this build's b; versions are immutable: release a new version, or use --force to move the tag"; j.Error != want {
+		t.Errorf("error = %q, want %q", j.Error, want)
+	}
+}
+
+// noContext is the error of connecting through a kubeconfig (its path in
+// *kc) without the environment's context.
+func noContext(t *testing.T, kc *string) error {
+	*kc = filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := "apiVersion: v1\nkind: Config\nclusters: [{name: kind, cluster: {server: 'https://127.0.0.1:1'}}]\n" +
+		"users: [{name: kind, user: {}}]\ncontexts: [{name: kind, context: {cluster: kind, user: kind}}]\ncurrent-context: kind\n"
+	if err := os.WriteFile(*kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", *kc)
+	_, err := deploy.Connect(config.Environment{Name: "dev", Context: "nowhere"}, deploy.ClusterOptions{})
+	if err == nil {
+		t.Fatal("Connect found a context that is not there")
+	}
+	return err
+}
+
+// existing is the error of scaffolding over existing files in *dir.
+func existing(t *testing.T, dir *string) error {
+	*dir = t.TempDir()
+	if _, err := config.Scaffold(*dir, config.ScaffoldOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Scaffold(*dir, config.ScaffoldOptions{})
+	if err == nil {
+		t.Fatal("Scaffold wrote over existing files")
+	}
+	return err
+}
