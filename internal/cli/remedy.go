@@ -72,6 +72,8 @@ func words(r remedy.Remedy) string {
 		return fmt.Sprintf("; promote it from %s with signing.promote in %s (or promote --sign)", r.Env, r.File)
 	case remedy.PointKubeconfig:
 		return "; point --kubeconfig or KUBECONFIG at a valid kubeconfig file"
+	case remedy.PickContext:
+		return "; " + r.Hint + " or pick another context with --context"
 	case remedy.NewKeyPair:
 		return "; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
 	}

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // CheckStatus is the outcome of one Check.
@@ -39,6 +41,9 @@ type Check struct {
 	Status CheckStatus `json:"status"`
 	Detail string      `json:"detail"`
 	Hint   string      `json:"hint,omitempty"`
+	// Next is the next step as data, when the command line has more to
+	// say than Hint; it then words Hint from it.
+	Next remedy.Remedy `json:"-"`
 }
 
 // Names of the checks Doctor makes.
@@ -127,9 +132,8 @@ func (c *Cluster) reachability(ctx context.Context) Check {
 	}
 	v, err := a.v, a.err
 	if err != nil {
-		return Check{Name: CheckReachability, Status: CheckFail,
-			Detail: fmt.Sprintf("asking %s (context %s) for its version: %v", c.Server, c.Context, err),
-			Hint:   c.nextStep(err)}
+		return withNext(Check{Name: CheckReachability, Status: CheckFail,
+			Detail: fmt.Sprintf("asking %s (context %s) for its version: %v", c.Server, c.Context, err)}, c.nextStep(err))
 	}
 	detail := fmt.Sprintf("Kubernetes %s at %s (context %s)", v.GitVersion, c.Server, c.Context)
 	if major, minor, ok := serverVersion(v); ok && (major < MinKubernetes[0] || major == MinKubernetes[0] && minor < MinKubernetes[1]) {
@@ -158,19 +162,34 @@ func serverVersion(v *version.Info) (major, minor int, ok bool) {
 }
 
 // nextStep says what to do about an error from the API server, as explain
-// does.
-func (c *Cluster) nextStep(err error) string {
+// does: a hint, or one that another context is the other way.
+func (c *Cluster) nextStep(err error) remedy.Remedy {
 	switch {
 	case apierrors.IsUnauthorized(err):
-		return fmt.Sprintf("the credentials of kubeconfig context %s are not accepted; refresh them (e.g. your cloud's get-credentials command) or pick another context with --context", c.Context)
+		return otherContext(fmt.Sprintf("the credentials of kubeconfig context %s are not accepted; refresh them (e.g. your cloud's get-credentials command)", c.Context))
 	case apierrors.IsForbidden(err):
-		return fmt.Sprintf("the user of context %s needs RBAC permission for this; ask the cluster's admin", c.Context)
+		return remedy.Remedy{Hint: fmt.Sprintf("the user of context %s needs RBAC permission for this; ask the cluster's admin", c.Context)}
 	case strings.Contains(err.Error(), "certificate"):
-		return fmt.Sprintf("the API server's certificate is not trusted by context %s; fetch a fresh kubeconfig for it (certificate-authority-data) or pick another context with --context", c.Context)
+		return otherContext(fmt.Sprintf("the API server's certificate is not trusted by context %s; fetch a fresh kubeconfig for it (certificate-authority-data)", c.Context))
 	case isUnreachable(err) || errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("check that the cluster is running and that %s is reachable from here (VPN, firewall, proxy), or pick another context with --context", c.Server)
+		return otherContext(fmt.Sprintf("check that the cluster is running and that %s is reachable from here (VPN, firewall, proxy),", c.Server))
 	}
-	return "check the kubeconfig context with `kubectl --context " + c.Context + " version`"
+	return remedy.Remedy{Hint: "check the kubeconfig context with `kubectl --context " + c.Context + " version`"}
+}
+
+// otherContext is hint, or picking another context.
+func otherContext(hint string) remedy.Remedy {
+	return remedy.Remedy{Kind: remedy.PickContext, Hint: hint}
+}
+
+// withNext gives ch the hint of next: its Hint, and next itself when the
+// command line words more.
+func withNext(ch Check, next remedy.Remedy) Check {
+	ch.Hint = next.Hint
+	if next.Kind != remedy.None {
+		ch.Next = next
+	}
+	return ch
 }
 
 // rbac asks the API server, one SelfSubjectAccessReview per permission,
@@ -187,9 +206,8 @@ func (c *Cluster) rbac(ctx context.Context, ns string) Check {
 	var missing []permission
 	for i, p := range permissions {
 		if errs[i] != nil {
-			return Check{Name: CheckRBAC, Status: CheckWarn,
-				Detail: fmt.Sprintf("not checked: asking whether it may %s: %v", p, errs[i]),
-				Hint:   c.nextStep(errs[i])}
+			return withNext(Check{Name: CheckRBAC, Status: CheckWarn,
+				Detail: fmt.Sprintf("not checked: asking whether it may %s: %v", p, errs[i])}, c.nextStep(errs[i]))
 		}
 		if !allowed[i] {
 			missing = append(missing, p)
@@ -308,8 +326,7 @@ func (c *Cluster) serverCert(ctx context.Context, now time.Time) Check {
 		ch := certCheck(CheckServerCert, verify.UnverifiedCertificates[0], now)
 		if ch.Status == CheckOK {
 			ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%s, but not trusted: %v", ch.Detail, verify.Err)
-			ch.Hint = fmt.Sprintf("fetch a fresh kubeconfig for context %s (certificate-authority-data), or pick another context with --context", c.Context)
-			return ch
+			return withNext(ch, otherContext(fmt.Sprintf("fetch a fresh kubeconfig for context %s (certificate-authority-data),", c.Context)))
 		}
 		ch.Hint = "the cluster's admin must renew the API server's certificate (e.g. `kubeadm certs renew apiserver`)"
 		return ch

@@ -66,7 +66,7 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 	if err != nil {
 		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: r.describe(err)}
 		if !errors.Is(err, deploy.ErrNoContext) { // that error says what to do itself
-			ch.Hint = r.hint(remedy.Remedy{Kind: remedy.PointKubeconfig})
+			ch.Next = remedy.Remedy{Kind: remedy.PointKubeconfig}
 		}
 		rep.Checks = append(rep.Checks, ch)
 	} else {
@@ -83,6 +83,11 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 		rep.Checks = append(rep.Checks, r.pullCheck(ctx, env, client), pullSecretCheck(reg, client.Host()))
 	}
 	rep.Checks = append(rep.Checks, keyChecks(p, env, os.LookupEnv)...)
+	for i, ch := range rep.Checks {
+		if ch.Next.Kind != remedy.None {
+			rep.Checks[i].Hint = r.hint(ch.Next)
+		}
+	}
 	return rep, nil
 }
 
@@ -126,7 +131,8 @@ func signingKeyCheck(p *config.Project, getenv sign.Getenv) (deploy.Check, sign.
 		if pub, ok := besidePublic(p, ref); ok {
 			if v, err := loadVerifier(pub, p.Dir, getenv); err != nil || !sign.SameKey(signer, v) {
 				ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s beside signing.key %s is not its public half", pub, ref)
-				ch.Hint = "replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
+				ch.Hint = "replace it with the public key made with the private one"
+				ch.Next = remedy.Remedy{Kind: remedy.NewKeyPair}
 			} else {
 				ch.Detail += ", and " + pub + " is its public half"
 			}
