@@ -332,9 +332,6 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// contains is slices.Contains under the name supplychain.go calls.
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
-
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.addf(n, path, "expected a mapping of names to values, got %s", kindName(n))

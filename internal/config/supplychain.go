@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func (v *validator) attestKinds(at string, kinds []string) {
 	for i, a := range kinds {
 		at := fmt.Sprintf("%s[%d]", at, i)
 		switch {
-		case !contains(attestKinds, a):
+		case !slices.Contains(attestKinds, a):
 			v.add(at, "%s", notValid(a, attestKinds))
 		case seen[a]:
 			v.add(at, "%q is listed twice", a)

@@ -21,7 +21,9 @@ func (u *UI) ErrTable(headers []string, rows [][]string) {
 }
 
 // table pads by hand rather than with lipgloss/table, which draws borders
-// and pads the last column too: scripts read these lines.
+// and pads the last column too: scripts read these lines. Not
+// text/tabwriter either: it counts colour codes as width, lipgloss.Width
+// does not.
 func (u *UI) table(w io.Writer, r *lipgloss.Renderer, headers []string, rows [][]string) {
 	widths := make([]int, len(headers))
 	for i, h := range headers {
