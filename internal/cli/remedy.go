@@ -59,7 +59,7 @@ func words(r remedy.Remedy) string {
 		if r.Stale {
 			return "; run `slipway build` first (or --allow-stale)"
 		}
-		return "; run `slipway build` first"
+		return "; run slipway build first"
 	case remedy.PushFirst:
 		return fmt.Sprintf("; push it first: slipway push %s (or promote it to registry %s)", r.Env, r.Registry)
 	case remedy.OverwriteInit:
@@ -74,6 +74,14 @@ func words(r remedy.Remedy) string {
 		return "; point --kubeconfig or KUBECONFIG at a valid kubeconfig file"
 	case remedy.PickContext:
 		return "; " + r.Hint + " or pick another context with --context"
+	case remedy.RunInit:
+		return " (create one with `slipway init`)"
+	case remedy.ListTasks:
+		return "; `slipway tasks` lists them"
+	case remedy.MakeKeyPair:
+		return "; " + r.Hint + "; `slipway keys generate` makes a pair"
+	case remedy.PushOrPromote:
+		return fmt.Sprintf("; push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", r.Env, r.Env)
 	case remedy.NewKeyPair:
 		return "; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
@@ -31,6 +32,10 @@ func TestRemedyWords(t *testing.T) {
 	locked := &deploy.LockedError{Env: "prod", Namespace: "hello", Lease: "slipway-lock", Expiry: 15 * time.Second}
 	te := &transport.Error{StatusCode: http.StatusTooManyRequests}
 	var kc, dir string
+	empty := t.TempDir()
+	_, noRecord := image.ReadRecord(empty)
+	_, noProject := config.LoadProject(empty)
+	_, noTask := flow.ParseTask(&config.Project{}, "nope")
 	timeout := &deadline.Error{Server: "registry", Host: "registry.example.com", Wait: deadline.WaitHeaders, Limit: 30 * time.Second, Doing: "pushing"}
 	tests := []struct {
 		name string
@@ -72,10 +77,13 @@ func TestRemedyWords(t *testing.T) {
 		{"no context", noContext(t, &kc),
 			"connecting to dev: kubeconfig context not found: the kubeconfig (KUBECONFIG) has no context \"nowhere\"; valid: kind; " +
 				"set environments.dev.context in slipway.yaml, pass --context, or point KUBECONFIG at the right file"},
+		{"no build", noRecord, "reading build record in EMPTY: no build found; run slipway build first"},
+		{"no project", noProject, "reading EMPTY/slipway.yaml: configuration file not found (create one with `slipway init`)"},
+		{"unknown task", noTask, "unknown task \"nope\"; valid: buildImage, pushImageTo; `slipway tasks` lists them"},
 		{"init", existing(t, &dir), "initialising DIR: files already exist: slipway.yaml, pod.yml, ci.yaml; use --force to overwrite"},
 	}
 	// Temporary paths in messages, and what the table says instead.
-	tmp := strings.NewReplacer(kc, "KUBECONFIG", dir, "DIR")
+	tmp := strings.NewReplacer(kc, "KUBECONFIG", dir, "DIR", empty, "EMPTY")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, ok := remedy.Of(tt.err); !ok {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // ErrNotFound is matched when a configuration file does not exist.
@@ -17,7 +19,7 @@ var ErrNotFound = errors.New("configuration file not found")
 // problem is returned at once as Problems.
 func LoadProject(dir string) (*Project, error) {
 	path := filepath.Join(dir, ProjectFile)
-	data, err := readFile(path, "slipway init")
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func ParseProject(file string, data []byte) (*Project, error) {
 // LoadCI reads, decodes and validates dir/ci.yaml against its project.
 func LoadCI(dir string, p *Project) (*CI, error) {
 	path := filepath.Join(dir, CIFile)
-	data, err := readFile(path, "slipway init")
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -77,10 +79,10 @@ func ParseCI(file string, data []byte, p *Project) (*CI, error) {
 	return &c, d.probs.merge(c.Validate(p))
 }
 
-func readFile(path, hint string) ([]byte, error) {
+func readFile(path string) ([]byte, error) {
 	data, err := ReadFile(path, displayPath(path), DefaultLimits)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading %s: %w (create one with `%s`)", displayPath(path), ErrNotFound, hint)
+		return nil, remedy.With(fmt.Errorf("reading %s: %w", displayPath(path), ErrNotFound), remedy.Remedy{Kind: remedy.RunInit})
 	}
 	var probs Problems
 	if errors.As(err, &probs) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -287,8 +288,8 @@ func TestExamples(t *testing.T) {
 
 func TestLoadMissing(t *testing.T) {
 	_, err := LoadProject(t.TempDir())
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "slipway init") {
-		t.Fatalf("got %v", err)
+	if r, _ := remedy.Of(err); !errors.Is(err, ErrNotFound) || r.Kind != remedy.RunInit {
+		t.Fatalf("got %v (remedy %v), want ErrNotFound with RunInit", err, r.Kind)
 	}
 }
 

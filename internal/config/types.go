@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Duration is a time.Duration written as "15s", "5m" or "1h30m".
@@ -70,7 +72,13 @@ type NameError struct {
 	Name  string
 	Valid []string
 	Hint  string // what else may be named, if anything
+	// Next is where the valid names are listed, for the command line to
+	// word after Hint; its Kind may be remedy.None.
+	Next remedy.Remedy
 }
+
+// Remedy returns e.Next.
+func (e *NameError) Remedy() remedy.Remedy { return e.Next }
 
 func (e *NameError) Error() string {
 	msg := unknown(e.Kind, e.Name, e.Valid)

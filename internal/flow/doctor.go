@@ -145,7 +145,8 @@ func signingKeyCheck(p *config.Project, getenv sign.Getenv) (deploy.Check, sign.
 		ch.Hint = "set it where push runs, to the private key's PEM"
 	default:
 		ch.Detail = fmt.Sprintf("signing.key: %v", err)
-		ch.Hint = fmt.Sprintf("check the key and %s or %s; `slipway keys generate` makes a pair", sign.PasswordEnv, sign.CosignPasswordEnv)
+		ch.Hint = fmt.Sprintf("check the key and %s or %s", sign.PasswordEnv, sign.CosignPasswordEnv)
+		ch.Next = remedy.Remedy{Kind: remedy.MakeKeyPair, Hint: ch.Hint}
 	}
 	return ch, signer
 }
@@ -223,7 +224,7 @@ func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *
 	case errors.Is(err, registry.ErrNotFound):
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckWarn,
 			Detail: fmt.Sprintf("%s has no %s:%s, the version at HEAD", where, p.App, info.Version),
-			Hint:   fmt.Sprintf("push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", env.Name, env.Name)}
+			Next:   remedy.Remedy{Kind: remedy.PushOrPromote, Env: env.Name}}
 	}
 	detail, hint := r.splitHint(err)
 	return deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: detail, Hint: hint}

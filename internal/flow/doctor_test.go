@@ -143,7 +143,7 @@ func TestDoctor(t *testing.T) {
 			name: "not pushed", registry: empty.URL,
 			cluster: deploy.ClusterOptions{Kubeconfig: kubeconfig, Context: "prod"},
 			want:    map[string]deploy.CheckStatus{CheckKubeconfig: deploy.CheckFail, CheckPull: deploy.CheckWarn, CheckPullSecret: deploy.CheckOK},
-			hints:   map[string]string{CheckPull: "slipway push dev"},
+			hints:   map[string]string{CheckPull: "next: PushOrPromote dev"},
 		},
 		{
 			name: "registry wants a login", registry: locked.URL,

@@ -6,6 +6,7 @@ import (
 	"unicode"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // StepKind is what a step of the task graph does.
@@ -172,5 +173,5 @@ func ParseTask(p *config.Project, name string) (Step, error) {
 		}
 		names = append(names, s.Name())
 	}
-	return Step{}, &config.NameError{Kind: "task", Name: name, Valid: names, Hint: "`slipway tasks` lists them"}
+	return Step{}, &config.NameError{Kind: "task", Name: name, Valid: names, Next: remedy.Remedy{Kind: remedy.ListTasks}}
 }

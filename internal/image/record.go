@@ -7,10 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
-// ErrNoBuild is returned when the output directory holds no build.
-var ErrNoBuild = errors.New("no build found; run slipway build first")
+// ErrNoBuild is returned when the output directory holds no build. Its
+// remedy is to build first.
+var ErrNoBuild error = noBuild{}
+
+type noBuild struct{}
+
+func (noBuild) Error() string         { return "no build found" }
+func (noBuild) Remedy() remedy.Remedy { return remedy.Remedy{Kind: remedy.BuildFirst} }
 
 // Record is build.json: what the last build produced and from what.
 type Record struct {

@@ -85,9 +85,19 @@ const (
 	// PickContext: the cluster of a context cannot be used; fix it or
 	// pick another context. Hint says how to fix it.
 	PickContext
+	// RunInit: the project has no such file; make one.
+	RunInit
+	// ListTasks: an unknown task; the tasks are listed elsewhere.
+	ListTasks
+	// MakeKeyPair: the signing key does not load; check it (Hint), or make
+	// a new pair.
+	MakeKeyPair
+	// PushOrPromote: the version is not in the registry of Env; push it,
+	// or promote it there from another registry.
+	PushOrPromote
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
@@ -204,13 +214,3 @@ func walk(err error, f func(Carrier) bool) bool {
 }
 
 var _ Carrier = (*Error)(nil)
-
-// Is reports whether err carries a remedy of kind k.
-func Is(err error, k Kind) bool {
-	found := false
-	walk(err, func(c Carrier) bool {
-		found = c.Remedy().Kind == k
-		return !found
-	})
-	return found
-}
