@@ -13,14 +13,6 @@ type Kind int
 // terms (flags and commands), after the message of the error carrying it.
 const (
 	None Kind = iota
-	// LoginRegistry: log in to the registry Host (named Registry in
-	// slipway.yaml, if any).
-	LoginRegistry
-	// LoginAsOther: the account lacks access to the repository; log in
-	// to the registry Host as one that has it.
-	LoginAsOther
-	// LoginForLimit: wait, or log in to Host for a higher rate limit.
-	LoginForLimit
 	// RaiseRegistryTimeout: the registry timed out; check it, or allow
 	// more time.
 	RaiseRegistryTimeout
@@ -97,7 +89,7 @@ const (
 	PushOrPromote
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote"}
+var kindNames = [...]string{"None", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
@@ -112,8 +104,8 @@ type Remedy struct {
 	Kind Kind
 	// Env is the environment the step is about.
 	Env string
-	// Host and Registry name a registry (Registry may be empty).
-	Host, Registry string
+	// Registry names a registry in slipway.yaml.
+	Registry string
 	// Namespace and Lease name a deploy lock's Lease.
 	Namespace, Lease string
 	// Expiry is how long a lock lasts after its last renewal.
