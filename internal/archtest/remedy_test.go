@@ -39,8 +39,6 @@ var flagAllowed = map[string][]string{
 		"kubectl auth can-i %s %s -n %s --context %s",
 	},
 	"internal/image/dockerfile.go": {"--platform", "--output"},
-	// Still worded in the core: to move to a remedy.
-	"internal/sign/keys.go": {"writing %s: %w; keep it, or pass --force to replace the pair"},
 }
 
 // TestNoCLIFlagsInCore keeps the command line's flags out of the core

@@ -75,6 +75,8 @@ func words(r remedy.Remedy) string {
 		return "; " + r.Hint + "; `slipway keys generate` makes a pair"
 	case remedy.PushOrPromote:
 		return fmt.Sprintf("; push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", r.Env, r.Env)
+	case remedy.KeepKeyPair:
+		return "; keep it, or pass --force to replace the pair"
 	case remedy.NewKeyPair:
 		return "; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
 	}

@@ -18,7 +18,22 @@ import (
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
+
+// keyExists writes a key pair, then writes one again without force, and
+// returns the private key's path and that error.
+func keyExists(t *testing.T) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	kp := sign.KeyPair{Private: []byte("private"), Public: []byte("public")}
+	private, _, err := sign.WriteKeyPair(dir, "cosign", kp, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = sign.WriteKeyPair(dir, "cosign", kp, false)
+	return private, err
+}
 
 // TestRemedyWords checks that each next step a core error carries is
 // worded where, and as, the message has always said it.
@@ -31,6 +46,7 @@ func TestRemedyWords(t *testing.T) {
 	_, noRecord := image.ReadRecord(empty)
 	_, noProject := config.LoadProject(empty)
 	_, noTask := flow.ParseTask(&config.Project{}, "nope")
+	keyFile, keyErr := keyExists(t)
 	timeout := &deadline.Error{Server: "registry", Host: "registry.example.com", Wait: deadline.WaitHeaders, Limit: 30 * time.Second, Doing: "pushing"}
 	tests := []struct {
 		name string
@@ -52,6 +68,8 @@ func TestRemedyWords(t *testing.T) {
 			"to take it now: --break-lock --reason \"why\" (Lease hello/slipway-lock)"},
 		{"interrupted deploy", &deploy.InterruptedError{Env: "prod", State: "S", Released: true, Next: remedy.Remedy{Kind: remedy.FollowDeploy, Env: "prod"}},
 			"interrupted: S; released the lock of prod\nnext: run `slipway status prod` to follow it; `slipway deploy prod` again judges it (a no-op once it is healthy); `slipway rollback prod` undoes it"},
+		{"key pair exists", keyErr,
+			"writing " + keyFile + ": " + sign.ErrKeyExists.Error() + "; keep it, or pass --force to replace the pair"},
 		{"interrupted early", &deploy.InterruptedError{Env: "dev", State: "nothing was changed in dev", Next: remedy.Remedy{Kind: remedy.DeployAgain, Env: "dev"}},
 			"interrupted: nothing was changed in dev\nnext: run `slipway deploy dev` again"},
 		{"interrupted rollback", &deploy.InterruptedError{Env: "dev", State: "S", Next: remedy.Remedy{Kind: remedy.RollbackAgain, Env: "dev"}},

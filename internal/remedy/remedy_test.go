@@ -57,8 +57,8 @@ func TestOf(t *testing.T) {
 }
 
 func TestKindNames(t *testing.T) {
-	if len(kindNames) != int(PushOrPromote)+1 {
-		t.Errorf("%d kind names for %d kinds", len(kindNames), int(PushOrPromote)+1)
+	if len(kindNames) != int(numKinds) {
+		t.Errorf("%d kind names for %d kinds", len(kindNames), int(numKinds))
 	}
 	if PushOrPromote.String() != "PushOrPromote" || Kind(-1).String() != "Kind(-1)" {
 		t.Errorf("String = %q, %q", PushOrPromote, Kind(-1))

@@ -17,6 +17,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // Environment variables that hold the private key's password, the first
@@ -98,7 +100,7 @@ func WriteKeyPair(dir, prefix string, kp KeyPair, force bool) (private, public s
 	if !force {
 		for _, f := range []string{private, public} {
 			if _, err := os.Lstat(f); err == nil {
-				return "", "", fmt.Errorf("writing %s: %w; keep it, or pass --force to replace the pair", f, ErrKeyExists)
+				return "", "", remedy.With(fmt.Errorf("writing %s: %w", f, ErrKeyExists), remedy.Remedy{Kind: remedy.KeepKeyPair})
 			}
 		}
 	}
