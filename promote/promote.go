@@ -128,160 +128,203 @@ type Result struct {
 // (and the record exists), Promote writes nothing and reports UpToDate,
 // after a few HEAD and list requests.
 func Promote(ctx context.Context, o Options) (Result, error) {
-	start := time.Now()
-	if err := o.check(); err != nil {
-		return Result{}, err
-	}
-	rep := o.Progress
-	if rep == nil {
-		rep = func(Event) {}
-	}
-	o.FromName = cmp.Or(o.FromName, o.From.Name(), o.From.Host())
-	o.ToName = cmp.Or(o.ToName, o.To.Name(), o.To.Host())
-	src, err := o.From.Repo(o.App)
+	p, err := begin(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
-	dst, err := o.To.Repo(o.App)
-	if err != nil {
+	if p.top, err = p.c.resolve(ctx, p.o); err != nil {
 		return Result{}, err
 	}
-	stats := &registry.Stats{}
-	c, err := newCopier(ctx, o.From, o.To, stats, src, dst, cmp.Or(o.Jobs, DefaultJobs), rep)
+	digest := p.top.desc.Digest.String()
+	p.res = Result{Source: p.src.Digest(digest).String(), Target: p.dst.Digest(digest).String(), Digest: digest}
+	if p.tags, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
+		return p.res, err
+	}
+	for _, t := range p.tags {
+		p.res.Tags = append(p.res.Tags, t.String())
+	}
+	complete, pending, err := p.targetHolds(ctx)
 	if err != nil {
-		return Result{}, err
-	}
-	what := o.App + " " + cmp.Or(o.Version, o.Digest)
-	rep(Event{Kind: EventStart, Msg: fmt.Sprintf("promoting %s from %s to %s", what, o.FromName, o.ToName)})
-
-	top, err := c.resolve(ctx, o)
-	if err != nil {
-		return Result{}, err
-	}
-	digest := top.desc.Digest.String()
-	res := Result{Source: src.Digest(digest).String(), Target: dst.Digest(digest).String(), Digest: digest}
-	finish := func(err error) (Result, error) {
-		res.BlobsCopied, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
-		res.Seconds = time.Since(start).Seconds()
-		return res, err
-	}
-	tags, err := c.tags(ctx, o, top.desc.Digest)
-	if err != nil {
-		return res, err
-	}
-	for _, t := range tags {
-		res.Tags = append(res.Tags, t.String())
-	}
-
-	// What does the target hold already? The first tag (or, without tags,
-	// the manifest by digest) says whether the image is complete there.
-	var complete bool
-	var pending []name.Tag
-	if len(tags) == 0 {
-		has, err := c.headTarget(ctx, dst.Digest(digest))
-		if err != nil {
-			return res, err
-		}
-		complete = has == top.desc.Digest
-	} else {
-		complete, pending, err = c.pendingTags(ctx, tags, top.desc.Digest, o.Force)
-		if err != nil {
-			return res, err
-		}
+		return p.res, err
 	}
 	if !complete {
-		if _, err = c.add(ctx, top, false); err != nil {
-			return finish(err)
-		}
-		if err := c.flush(ctx); err != nil {
-			return finish(err)
-		}
-		if err := c.verify(ctx, dst.Digest(digest), top.desc.Digest); err != nil {
-			return finish(err)
+		if err := p.copyImage(ctx); err != nil {
+			return p.finish(err)
 		}
 	}
 	// Every time, whatever the target holds: artifacts attached at the
 	// source since an earlier promotion follow on the next.
-	if res.Referrers, err = c.copyReferrers(ctx, top); err != nil {
-		return finish(err)
+	if p.res.Referrers, err = p.c.copyReferrers(ctx, p.top); err != nil {
+		return p.finish(err)
 	}
 	// The record says the promotion is complete, so it comes only now that
 	// the image and every referrer are in the target.
-	recorded := o.Record == nil
-	var rec *Record
-	if o.Record != nil {
-		r := o.record(src, dst, digest)
-		rec = &r
-		descs, err := c.targetReferrers(ctx, top.desc.Digest)
-		if err != nil {
-			return finish(err)
-		}
-		d, err := c.findRecord(ctx, descs, r)
-		if err != nil {
-			return finish(err)
-		}
-		recorded, res.RecordDigest = d != "", d
-		if !recorded {
-			h, err := c.writeRecord(ctx, r, top.desc)
-			if err != nil {
-				return finish(err)
-			}
-			res.RecordDigest = h.String()
-			rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("recorded the promotion in %s@%s", dst, h)})
-		} else if o.Signer != nil {
-			// Attest the promotion as recorded then, not as now, so that
-			// running it again finds the same statement.
-			h, _ := v1.NewHash(d)
-			found, err := readRecord(dst, h, c.records.RemoteOptions(ctx))
-			if err != nil {
-				return finish(named(c.records, registry.SideTarget, err))
-			}
-			rec = &found
-		}
+	recorded, rec, err := p.recordPromotion(ctx)
+	if err != nil {
+		return p.finish(err)
 	}
 	signed := o.Signer == nil
 	if o.Signer != nil {
-		if signed, err = c.signTarget(ctx, o, digest, rec, &res); err != nil {
-			return finish(err)
+		if signed, err = p.c.signTarget(ctx, p.o, digest, rec, &p.res); err != nil {
+			return p.finish(err)
 		}
 	}
-	if complete && len(pending) == 0 && recorded && signed && res.Referrers == 0 {
-		res.UpToDate = true
-		rep(Event{Kind: EventInfo, Msg: "up to date: " + res.Target})
-		return finish(nil)
+	if complete && len(pending) == 0 && recorded && signed && p.res.Referrers == 0 {
+		p.res.UpToDate = true
+		p.rep(Event{Kind: EventInfo, Msg: "up to date: " + p.res.Target})
+		return p.finish(nil)
 	}
+	if err := p.writeTags(ctx, pending); err != nil {
+		return p.finish(err)
+	}
+	p.rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("promoted %s to %s", p.what, p.res.Target)})
+	return p.finish(nil)
+}
+
+// promotion is one run of Promote: its options, repositories, copier and
+// what it has found and done so far.
+type promotion struct {
+	o        Options
+	rep      func(Event)
+	src, dst name.Repository
+	stats    *registry.Stats
+	c        *copier
+	what     string
+	started  time.Time
+
+	top  node
+	tags []name.Tag
+	res  Result
+}
+
+// begin checks the options and sets up a promotion's repositories and
+// copier.
+func begin(ctx context.Context, o Options) (*promotion, error) {
+	p := &promotion{o: o, rep: o.Progress, stats: &registry.Stats{}, started: time.Now()}
+	if err := p.o.check(); err != nil {
+		return nil, err
+	}
+	if p.rep == nil {
+		p.rep = func(Event) {}
+	}
+	p.o.FromName = cmp.Or(p.o.FromName, p.o.From.Name(), p.o.From.Host())
+	p.o.ToName = cmp.Or(p.o.ToName, p.o.To.Name(), p.o.To.Host())
+	var err error
+	if p.src, err = p.o.From.Repo(p.o.App); err != nil {
+		return nil, err
+	}
+	if p.dst, err = p.o.To.Repo(p.o.App); err != nil {
+		return nil, err
+	}
+	if p.c, err = newCopier(ctx, p.o.From, p.o.To, p.stats, p.src, p.dst, cmp.Or(p.o.Jobs, DefaultJobs), p.rep); err != nil {
+		return nil, err
+	}
+	p.what = p.o.App + " " + cmp.Or(p.o.Version, p.o.Digest)
+	p.rep(Event{Kind: EventStart, Msg: fmt.Sprintf("promoting %s from %s to %s", p.what, p.o.FromName, p.o.ToName)})
+	return p, nil
+}
+
+// finish fills in the counts and the time, and returns the result with err.
+func (p *promotion) finish(err error) (Result, error) {
+	p.res.BlobsCopied, p.res.BlobsSkipped, p.res.BlobsMounted, p.res.Bytes = p.stats.Uploaded(), p.stats.Skipped(), p.stats.Mounted(), p.stats.Bytes()
+	p.res.Seconds = time.Since(p.started).Seconds()
+	return p.res, err
+}
+
+// targetHolds says what the target holds already: whether the image is
+// complete there (by the first tag, or without tags by the manifest's
+// digest), and which tags are still to write.
+func (p *promotion) targetHolds(ctx context.Context) (complete bool, pending []name.Tag, err error) {
+	if len(p.tags) == 0 {
+		has, err := p.c.headTarget(ctx, p.dst.Digest(p.res.Digest))
+		return has == p.top.desc.Digest, nil, err
+	}
+	return p.c.pendingTags(ctx, p.tags, p.top.desc.Digest, p.o.Force)
+}
+
+// copyImage copies the image, or index, and checks it arrived whole.
+func (p *promotion) copyImage(ctx context.Context) error {
+	if _, err := p.c.add(ctx, p.top, false); err != nil {
+		return err
+	}
+	if err := p.c.flush(ctx); err != nil {
+		return err
+	}
+	return p.c.verify(ctx, p.dst.Digest(p.res.Digest), p.top.desc.Digest)
+}
+
+// recordPromotion writes the promotion record when Options.Record asks
+// for one and the target has none for it yet; it returns whether one was
+// there already, and the record to attest (as first recorded).
+func (p *promotion) recordPromotion(ctx context.Context) (recorded bool, rec *Record, err error) {
+	if p.o.Record == nil {
+		return true, nil, nil
+	}
+	r := p.o.record(p.src, p.dst, p.res.Digest)
+	descs, err := p.c.targetReferrers(ctx, p.top.desc.Digest)
+	if err != nil {
+		return false, nil, err
+	}
+	d, err := p.c.findRecord(ctx, descs, r)
+	if err != nil {
+		return false, nil, err
+	}
+	if d == "" {
+		h, err := p.c.writeRecord(ctx, r, p.top.desc)
+		if err != nil {
+			return false, nil, err
+		}
+		p.res.RecordDigest = h.String()
+		p.rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("recorded the promotion in %s@%s", p.dst, h)})
+		return false, &r, nil
+	}
+	p.res.RecordDigest = d
+	if p.o.Signer == nil {
+		return true, &r, nil
+	}
+	// Attest the promotion as recorded then, not as now, so that running
+	// it again finds the same statement.
+	h, _ := v1.NewHash(d)
+	found, err := readRecord(p.dst, h, p.c.records.RemoteOptions(ctx))
+	if err != nil {
+		return true, nil, named(p.c.records, registry.SideTarget, err)
+	}
+	return true, &found, nil
+}
+
+// writeTags writes the pending tags, guarding the version tag, and checks
+// the first tag names the promoted image.
+func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
+	digest := p.top.desc.Digest
 	for _, t := range pending {
 		// Registries have no conditional tag write: another promotion or
 		// push of the same version may have tagged it since pendingTags
 		// looked. Look again just before writing the version tag and once
 		// more after it settled, so that of two runs racing the loser says
 		// so (see registry.CheckTagWon for the window this leaves).
-		guard := !o.Force && t.String() == tags[0].String()
+		guard := !p.o.Force && t.String() == p.tags[0].String()
 		if guard {
-			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
-				return finish(err)
+			if err := p.c.guardTag(ctx, t, digest); err != nil {
+				return err
 			}
 		}
 		began := time.Now()
-		if err := c.pusher.Put(ctx, t, rawManifest{raw: top.raw, mt: top.desc.MediaType}); err != nil {
-			return finish(fmt.Errorf("tagging %s: %w", t, c.dstErr(err)))
+		if err := p.c.pusher.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
+			return fmt.Errorf("tagging %s: %w", t, p.c.dstErr(err))
 		}
 		if guard {
 			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
-				return finish(fmt.Errorf("tagging %s: %w", t, err))
+				return fmt.Errorf("tagging %s: %w", t, err)
 			}
-			if err := c.guardTag(ctx, t, top.desc.Digest); err != nil {
-				return finish(err)
+			if err := p.c.guardTag(ctx, t, digest); err != nil {
+				return err
 			}
 		}
 	}
-	if len(pending) > 0 {
-		if err := c.verify(ctx, tags[0], top.desc.Digest); err != nil {
-			return finish(err)
-		}
+	if len(pending) == 0 {
+		return nil
 	}
-	rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("promoted %s to %s", what, res.Target)})
-	return finish(nil)
+	return p.c.verify(ctx, p.tags[0], digest)
 }
 
 // check reports missing options and normalises Digest.
