@@ -79,107 +79,17 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		return 0, nil
 	}
 	c.listed[subject] = true
-	ref := c.src.Digest(subject.String())
-	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.Reuse(c.srcPuller))...)
+	listed, n, err := c.copyListed(ctx, subject)
 	if err != nil {
-		return 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
-	}
-	n := 0
-	if len(im.Manifests) > 0 {
-		have, err := c.targetReferrers(ctx, subject)
-		if err != nil {
-			return 0, err
-		}
-		in := make(map[v1.Hash]bool, len(have))
-		for _, d := range have {
-			in[d.Digest] = true
-		}
-		for _, d := range im.Manifests {
-			if in[d.Digest] {
-				continue
-			}
-			// Put it even when the target has the manifest, so that a
-			// target without the referrers API gets its referrers tag
-			// updated.
-			if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
-
-	type tagged struct {
-		tag  string
-		node node
-	}
-	var next []v1.Hash
-	var retag []tagged
-	for _, t := range cosignTags(subject) {
-		if has, known := c.sourceHasTag(ctx, t); known && !has {
-			continue
-		}
-		d, err := c.headSource(ctx, c.src.Tag(t))
-		if err != nil {
-			return n, err
-		}
-		if d == nil {
-			continue
-		}
-		next = append(next, d.Digest)
-		tag := c.dst.Tag(t)
-		existing, err := c.headTarget(ctx, tag)
-		if err != nil {
-			return n, err
-		}
-		if existing == d.Digest {
-			continue
-		}
-		if existing != (v1.Hash{}) {
-			covered, merged, err := c.mergeCosign(ctx, t, d.Digest)
-			if err != nil {
-				return n, err
-			}
-			if covered {
-				continue
-			}
-			if merged {
-				n++
-				continue
-			}
-			c.rep(Event{Kind: EventWarn,
-				Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
-		}
-		nd, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)
-		if err != nil {
-			return n, err
-		}
-		retag = append(retag, tagged{t, nd})
-		n++
-	}
-	if err := c.flush(ctx); err != nil {
 		return n, err
 	}
-	for _, t := range retag {
-		tag := c.dst.Tag(t.tag)
-		nd := t.node
-		if nd.raw == nil {
-			if nd, err = c.fetch(ctx, nd.desc.Digest); err != nil {
-				return n, err
-			}
-		}
-		if err := c.pusher.Put(ctx, tag, rawManifest{raw: nd.raw, mt: nd.desc.MediaType}); err != nil {
-			return n, fmt.Errorf("tagging %s: %w", tag, c.dstErr(err))
-		}
+	tagged, k, err := c.copyCosignTags(ctx, subject)
+	n += k
+	if err != nil {
+		return n, err
 	}
 	// Then what is attached to each of them.
-	for _, d := range im.Manifests {
-		next = append(next, d.Digest)
-	}
-	for _, d := range next {
+	for _, d := range append(tagged, listed...) {
 		k, err := c.referrersOf(ctx, d, depth+1)
 		n += k
 		if err != nil {
@@ -187,6 +97,136 @@ func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (i
 		}
 	}
 	return n, nil
+}
+
+// copyListed copies the referrers the source's referrers API lists for
+// subject that the target lacks; it returns the digests listed and how
+// many it copied.
+func (c *copier) copyListed(ctx context.Context, subject v1.Hash) ([]v1.Hash, int, error) {
+	ref := c.src.Digest(subject.String())
+	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.Reuse(c.srcPuller))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
+	}
+	if len(im.Manifests) == 0 {
+		return nil, 0, nil
+	}
+	have, err := c.targetReferrers(ctx, subject)
+	if err != nil {
+		return nil, 0, err
+	}
+	in := make(map[v1.Hash]bool, len(have))
+	for _, d := range have {
+		in[d.Digest] = true
+	}
+	listed, n := make([]v1.Hash, 0, len(im.Manifests)), 0
+	for _, d := range im.Manifests {
+		listed = append(listed, d.Digest)
+		if in[d.Digest] {
+			continue
+		}
+		// Put it even when the target has the manifest, so that a target
+		// without the referrers API gets its referrers tag updated.
+		if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
+			return listed, n, err
+		}
+		n++
+	}
+	return listed, n, nil
+}
+
+// taggedNode is a manifest copied under a cosign tag, to tag once its
+// blobs are in.
+type taggedNode struct {
+	tag  string
+	node node
+}
+
+// copyCosignTags copies subject's cosign tags (.sig, .att, .sbom) that
+// the target lacks or holds older, merging signatures where both have
+// some, and tags them once their blobs are in; it returns the digests the
+// source's tags name and how many it copied.
+func (c *copier) copyCosignTags(ctx context.Context, subject v1.Hash) ([]v1.Hash, int, error) {
+	var next []v1.Hash
+	var retag []taggedNode
+	n := 0
+	for _, t := range cosignTags(subject) {
+		d, nd, copied, err := c.copyCosignTag(ctx, t)
+		if err != nil {
+			return next, n, err
+		}
+		if d != nil {
+			next = append(next, *d)
+		}
+		if nd != nil {
+			retag = append(retag, taggedNode{t, *nd})
+		}
+		if copied {
+			n++
+		}
+	}
+	if err := c.flush(ctx); err != nil {
+		return next, n, err
+	}
+	for _, t := range retag {
+		if err := c.putTag(ctx, t); err != nil {
+			return next, n, err
+		}
+	}
+	return next, n, nil
+}
+
+// copyCosignTag looks at one cosign tag t: it returns the digest the
+// source's t names (nil when there is none), the manifest to tag in the
+// target when it was copied, and whether anything was copied or merged.
+func (c *copier) copyCosignTag(ctx context.Context, t string) (*v1.Hash, *node, bool, error) {
+	if has, known := c.sourceHasTag(ctx, t); known && !has {
+		return nil, nil, false, nil
+	}
+	d, err := c.headSource(ctx, c.src.Tag(t))
+	if err != nil || d == nil {
+		return nil, nil, false, err
+	}
+	tag := c.dst.Tag(t)
+	existing, err := c.headTarget(ctx, tag)
+	if err != nil {
+		return &d.Digest, nil, false, err
+	}
+	if existing == d.Digest {
+		return &d.Digest, nil, false, nil
+	}
+	if existing != (v1.Hash{}) {
+		covered, merged, err := c.mergeCosign(ctx, t, d.Digest)
+		if err != nil || covered || merged {
+			return &d.Digest, nil, merged && !covered, err
+		}
+		c.rep(Event{Kind: EventWarn, Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
+	}
+	nd, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)
+	if err != nil {
+		return &d.Digest, nil, false, err
+	}
+	return &d.Digest, &nd, true, nil
+}
+
+// putTag writes a copied cosign tag in the target.
+func (c *copier) putTag(ctx context.Context, t taggedNode) error {
+	tag := c.dst.Tag(t.tag)
+	nd := t.node
+	if nd.raw == nil {
+		var err error
+		if nd, err = c.fetch(ctx, nd.desc.Digest); err != nil {
+			return err
+		}
+	}
+	if err := c.pusher.Put(ctx, tag, rawManifest{raw: nd.raw, mt: nd.desc.MediaType}); err != nil {
+		return fmt.Errorf("tagging %s: %w", tag, c.dstErr(err))
+	}
+	return nil
 }
 
 // targetReferrers lists the target's referrers of subject, once per
