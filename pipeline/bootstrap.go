@@ -440,14 +440,6 @@ func ParseProjects(file string, data []byte) ([]Project, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, config.Problems{{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	var probs config.Problems
-	add := func(n *yaml.Node, field, format string, args ...any) {
-		p := config.Problem{File: file, Field: field, Msg: fmt.Sprintf(format, args...)}
-		if n != nil {
-			p.Line, p.Col = n.Line, n.Column
-		}
-		probs = append(probs, p)
-	}
 	if len(doc.Content) == 0 {
 		return nil, config.Problems{{File: file, Msg: "the file is empty; list projects: [{name: ..., repo: ...}]"}}
 	}
@@ -455,94 +447,145 @@ func ParseProjects(file string, data []byte) ([]Project, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, config.Problems{{File: file, Line: top.Line, Col: top.Column, Msg: "expected a mapping with projects: [...]"}}
 	}
+	probs := &projectProblems{file: file}
+	list := projectList(top, probs)
+	if list == nil {
+		return nil, probs.list
+	}
+	var out []Project
+	for i, item := range list.Content {
+		if p, ok := parseProject(item, fmt.Sprintf("projects[%d]", i), probs); ok {
+			out = append(out, p)
+		}
+	}
+	if len(probs.list) > 0 {
+		return out, probs.list
+	}
+	return out, nil
+}
+
+// projectProblems collects the problems of one projects.yaml.
+type projectProblems struct {
+	file string
+	list config.Problems
+}
+
+// add records a problem with field, placed at n when n is not nil.
+func (pp *projectProblems) add(n *yaml.Node, field, format string, args ...any) {
+	p := config.Problem{File: pp.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		p.Line, p.Col = n.Line, n.Column
+	}
+	pp.list = append(pp.list, p)
+}
+
+// projectList returns the projects sequence of the top mapping, or nil
+// after recording why there is none.
+func projectList(top *yaml.Node, probs *projectProblems) *yaml.Node {
 	var list *yaml.Node
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		if k.Value != "projects" {
-			add(k, k.Value, "unknown field %q; valid fields: projects", k.Value)
+			probs.add(k, k.Value, "unknown field %q; valid fields: projects", k.Value)
 			continue
 		}
 		list = v
 	}
 	if list == nil {
-		add(top, "projects", "missing required field %q", "projects")
-		return nil, probs
+		probs.add(top, "projects", "missing required field %q", "projects")
+		return nil
 	}
 	if list.Kind != yaml.SequenceNode {
-		add(list, "projects", "expected a list of projects")
-		return nil, probs
+		probs.add(list, "projects", "expected a list of projects")
+		return nil
 	}
-	var out []Project
-	for i, item := range list.Content {
-		at := fmt.Sprintf("projects[%d]", i)
-		if item.Kind != yaml.MappingNode {
-			add(item, at, "expected a mapping with %s", strings.Join(projectFields, ", "))
+	return list
+}
+
+// parseProject reads the entry item found at path at; ok is false when item
+// is not a mapping.
+func parseProject(item *yaml.Node, at string, probs *projectProblems) (p Project, ok bool) {
+	if item.Kind != yaml.MappingNode {
+		probs.add(item, at, "expected a mapping with %s", strings.Join(projectFields, ", "))
+		return Project{}, false
+	}
+	seen := map[string]bool{}
+	values := map[string]*yaml.Node{} // the string fields given
+	for j := 0; j+1 < len(item.Content); j += 2 {
+		k, v := item.Content[j], item.Content[j+1]
+		field := at + "." + k.Value
+		if seen[k.Value] {
+			probs.add(k, field, "duplicate key %q", k.Value)
 			continue
 		}
-		var p Project
-		seen := map[string]bool{}
-		values := map[string]*yaml.Node{} // the string fields given
-		for j := 0; j+1 < len(item.Content); j += 2 {
-			k, v := item.Content[j], item.Content[j+1]
-			field := at + "." + k.Value
-			if seen[k.Value] {
-				add(k, field, "duplicate key %q", k.Value)
-				continue
-			}
-			seen[k.Value] = true
-			var dst *string
-			switch k.Value {
-			case "name":
-				dst = &p.Name
-			case "repo":
-				dst = &p.Repo
-			case "branch":
-				dst = &p.Branch
-			case "dir":
-				dst = &p.Dir
-			case "credentials":
-				dst = &p.Credentials
-			default:
-				msg := fmt.Sprintf("unknown field %q", k.Value)
-				if s := config.Suggest(k.Value, projectFields); s != "" {
-					msg += fmt.Sprintf("; did you mean %q?", s)
-				}
-				add(k, field, "%s; valid fields: %s", msg, strings.Join(projectFields, ", "))
-				continue
-			}
-			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-				add(v, field, "expected a string")
-				continue
-			}
-			*dst = v.Value
-			values[k.Value] = v
+		seen[k.Value] = true
+		dst := projectField(&p, k.Value)
+		if dst == nil {
+			probs.add(k, field, "%s; valid fields: %s", unknownProjectField(k.Value), strings.Join(projectFields, ", "))
+			continue
 		}
-		for _, f := range []string{"name", "repo"} {
-			if !seen[f] {
-				add(item, at+"."+f, "missing required field %q", f)
-			}
+		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+			probs.add(v, field, "expected a string")
+			continue
 		}
-		for _, c := range []struct {
-			field string
-			check func(string) error
-			value string
-		}{
-			{"name", checkName, p.Name},
-			{"repo", checkRepo, p.Repo},
-			{"branch", checkBranch, p.Branch},
-			{"dir", checkDir, p.Dir},
-			{"credentials", checkCredentials, p.Credentials},
-		} {
-			if n := values[c.field]; n != nil {
-				if err := c.check(c.value); err != nil {
-					add(n, at+"."+c.field, "%v", err)
-				}
-			}
-		}
-		out = append(out, p)
+		*dst = v.Value
+		values[k.Value] = v
 	}
-	if len(probs) > 0 {
-		return out, probs
+	for _, f := range []string{"name", "repo"} {
+		if !seen[f] {
+			probs.add(item, at+"."+f, "missing required field %q", f)
+		}
 	}
-	return out, nil
+	checkGivenFields(p, values, at, probs)
+	return p, true
+}
+
+// projectField returns the field of p named name in projects.yaml, or nil
+// for a name that is not one of projectFields.
+func projectField(p *Project, name string) *string {
+	switch name {
+	case "name":
+		return &p.Name
+	case "repo":
+		return &p.Repo
+	case "branch":
+		return &p.Branch
+	case "dir":
+		return &p.Dir
+	case "credentials":
+		return &p.Credentials
+	}
+	return nil
+}
+
+// unknownProjectField says that name is not a field of a project, with the
+// nearest field when one is close.
+func unknownProjectField(name string) string {
+	msg := fmt.Sprintf("unknown field %q", name)
+	if s := config.Suggest(name, projectFields); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg
+}
+
+// checkGivenFields records every given field of p (values holds their nodes)
+// that is outside its grammar.
+func checkGivenFields(p Project, values map[string]*yaml.Node, at string, probs *projectProblems) {
+	for _, c := range []struct {
+		field string
+		check func(string) error
+		value string
+	}{
+		{"name", checkName, p.Name},
+		{"repo", checkRepo, p.Repo},
+		{"branch", checkBranch, p.Branch},
+		{"dir", checkDir, p.Dir},
+		{"credentials", checkCredentials, p.Credentials},
+	} {
+		if n := values[c.field]; n != nil {
+			if err := c.check(c.value); err != nil {
+				probs.add(n, at+"."+c.field, "%v", err)
+			}
+		}
+	}
 }
