@@ -108,111 +108,166 @@ func jenkinsSegments(p *plan) []jenkinsSegment {
 // declarative Jenkins asks for input before it allocates a stage's agent.
 // Files that later stages need travel as a stash.
 func jenkinsfile(p *plan) ([]byte, error) {
+	v := jenkinsfileView{Header: comment("//", jenkinsfileHeader(p))}
+	env, err := groovyVars(p.env)
+	if err != nil {
+		return nil, err
+	}
+	v.Env = env
+	if v.Stages, err = jenkinsTopStages(p); err != nil {
+		return nil, err
+	}
+	return render("Jenkinsfile.tmpl", v)
+}
+
+// jenkinsfileHeader is the header comment of p's Jenkinsfile, line by line.
+func jenkinsfileHeader(p *plan) []string {
 	head := header(Jenkinsfile, p)
 	head = append(head, "",
 		"Run it as a multibranch pipeline (slipway pipeline generate --target",
 		"jenkins-jobdsl writes the job): `when { branch ... }` needs BRANCH_NAME.",
 		"Approvals wait without holding an executor; each stage after one takes an",
 		"agent again, with a fresh checkout and the files earlier stages stashed.")
-	head = append(head, jenkinsNeeds(p)...)
-	v := jenkinsfileView{Header: comment("//", head)}
-	env, err := groovyVars(p.env)
-	if err != nil {
-		return nil, err
-	}
-	v.Env = env
-	agent := jenkinsAgent(p)
-	taken := map[string]bool{}
-	for _, l := range p.levels {
-		taken[l.name] = true
-		for _, st := range l.steps {
-			taken[st.name] = true
-		}
-	}
-	unique := func(name string) string {
-		n := name
-		for i := 2; taken[n]; i++ {
-			n = fmt.Sprintf("%s (%d)", name, i)
-		}
-		taken[n] = true
-		return n
-	}
-	segs := jenkinsSegments(p)
-	produces := func(s jenkinsSegment) bool {
-		for _, l := range s.levels {
-			for _, st := range l.steps {
-				if st.kind == config.StepTask || st.kind == config.StepBuild {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	needs := func(s jenkinsSegment) bool {
-		for _, l := range s.levels {
-			if l.needsFiles() {
-				return true
-			}
-		}
-		return false
-	}
+	return append(head, jenkinsNeeds(p)...)
+}
+
+// jenkinsTopStages are the top-level stages of p, one for each segment,
+// each taking the agent. A segment that makes files a later segment needs
+// stashes the workspace, and a segment after a stash that needs files
+// restores it.
+func jenkinsTopStages(p *plan) ([]jenkinsStage, error) {
 	const indent = "        "
+	agent := jenkinsAgent(p)
+	names := jenkinsStageNames(p)
+	segs := jenkinsSegments(p)
+	var stages []jenkinsStage
 	stashed := false
 	for i, seg := range segs {
-		save := false
-		if produces(seg) {
-			for _, later := range segs[i+1:] {
-				save = save || needs(later)
-			}
-		}
-		restore := stashed && needs(seg)
+		save := seg.producesFiles() && anyNeedsFiles(segs[i+1:])
+		restore := stashed && seg.needsFiles()
 		var top jenkinsStage
-		l := seg.levels[0]
-		switch {
-		case seg.approve && !l.parallel:
-			st := l.steps[0]
-			top, err = jenkinsStep(p, st, indent)
-			if err != nil {
-				return nil, err
-			}
-			top.When = jenkinsWhen(true, st.when)
-			top.Input = jenkinsApproval(st.name, st)
-			if restore {
-				top.Pre = append([]string{jenkinsUnstash}, top.Pre...)
-			}
-		default:
-			name := l.name
-			if len(seg.levels) > 1 {
-				name += " ... " + seg.levels[len(seg.levels)-1].name
-			}
-			if seg.approve {
-				name = "Approve " + l.name
-			}
-			top = jenkinsStage{I: indent, Name: groovyQuote(unique(name))}
-			if seg.approve {
-				top.When = jenkinsWhen(true, l.when)
-				top.Input = jenkinsApproval(l.name, nil)
-			}
-			inner := indent + "        "
-			if restore {
-				top.Stages = append(top.Stages, jenkinsStage{I: inner, Name: groovyQuote(unique("Restore the workspace")), Step: jenkinsUnstash})
-			}
-			for _, l := range seg.levels {
-				s, err := jenkinsLevel(p, l, inner)
-				if err != nil {
-					return nil, err
-				}
-				top.Stages = append(top.Stages, s)
-			}
+		var err error
+		if seg.approve && !seg.levels[0].parallel {
+			top, err = jenkinsApprovedStep(p, seg.levels[0], indent, restore)
+		} else {
+			top, err = jenkinsSegmentStage(p, seg, names, indent, restore)
+		}
+		if err != nil {
+			return nil, err
 		}
 		top.Agent = agent
 		if save {
 			top.Stash = jenkinsStash
 			stashed = true
 		}
-		v.Stages = append(v.Stages, top)
+		stages = append(stages, top)
 	}
-	return render("Jenkinsfile.tmpl", v)
+	return stages, nil
+}
+
+// jenkinsApprovedStep is the top-level stage of the approved level l of one
+// step, gated by its input; restore unstashes the workspace first.
+func jenkinsApprovedStep(p *plan, l *level, indent string, restore bool) (jenkinsStage, error) {
+	st := l.steps[0]
+	top, err := jenkinsStep(p, st, indent)
+	if err != nil {
+		return top, err
+	}
+	top.When = jenkinsWhen(true, st.when)
+	top.Input = jenkinsApproval(st.name, st)
+	if restore {
+		top.Pre = append([]string{jenkinsUnstash}, top.Pre...)
+	}
+	return top, nil
+}
+
+// jenkinsSegmentStage is the top-level stage that runs the levels of seg as
+// nested stages, gated by an input when seg is approved; restore adds a
+// first stage that unstashes the workspace.
+func jenkinsSegmentStage(p *plan, seg jenkinsSegment, names jenkinsNames, indent string, restore bool) (jenkinsStage, error) {
+	l := seg.levels[0]
+	name := l.name
+	if len(seg.levels) > 1 {
+		name += " ... " + seg.levels[len(seg.levels)-1].name
+	}
+	if seg.approve {
+		name = "Approve " + l.name
+	}
+	top := jenkinsStage{I: indent, Name: groovyQuote(names.unique(name))}
+	if seg.approve {
+		top.When = jenkinsWhen(true, l.when)
+		top.Input = jenkinsApproval(l.name, nil)
+	}
+	inner := indent + "        "
+	if restore {
+		top.Stages = append(top.Stages, jenkinsStage{I: inner, Name: groovyQuote(names.unique("Restore the workspace")), Step: jenkinsUnstash})
+	}
+	for _, l := range seg.levels {
+		s, err := jenkinsLevel(p, l, inner)
+		if err != nil {
+			return jenkinsStage{}, err
+		}
+		top.Stages = append(top.Stages, s)
+	}
+	return top, nil
+}
+
+// jenkinsNames are the stage names taken in one Jenkinsfile.
+type jenkinsNames map[string]bool
+
+// jenkinsStageNames takes the names of p's levels and steps.
+func jenkinsStageNames(p *plan) jenkinsNames {
+	taken := jenkinsNames{}
+	for _, l := range p.levels {
+		taken[l.name] = true
+		for _, st := range l.steps {
+			taken[st.name] = true
+		}
+	}
+	return taken
+}
+
+// unique takes and returns name, or when name is taken, the first of
+// "name (2)", "name (3)", ... that is free.
+func (taken jenkinsNames) unique(name string) string {
+	n := name
+	for i := 2; taken[n]; i++ {
+		n = fmt.Sprintf("%s (%d)", name, i)
+	}
+	taken[n] = true
+	return n
+}
+
+// producesFiles reports whether a step of s makes files: a task or a build.
+func (s jenkinsSegment) producesFiles() bool {
+	for _, l := range s.levels {
+		for _, st := range l.steps {
+			if st.kind == config.StepTask || st.kind == config.StepBuild {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// needsFiles reports whether a level of s needs earlier files.
+func (s jenkinsSegment) needsFiles() bool {
+	for _, l := range s.levels {
+		if l.needsFiles() {
+			return true
+		}
+	}
+	return false
+}
+
+// anyNeedsFiles reports whether one of segs needs earlier files.
+func anyNeedsFiles(segs []jenkinsSegment) bool {
+	for _, s := range segs {
+		if s.needsFiles() {
+			return true
+		}
+	}
+	return false
 }
 
 // jenkinsLevel is the stage of a level inside a top-level stage.
