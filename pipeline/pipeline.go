@@ -158,6 +158,40 @@ func plansOf(in Input) ([]*plan, error) {
 	if in.ci == nil || in.project == nil {
 		return nil, errors.New("the input needs a loaded ci.yaml and slipway.yaml")
 	}
+	root, err := rootInput(in)
+	if err != nil {
+		return nil, err
+	}
+	var plans []*plan
+	if len(in.ci.Pipeline) > 0 {
+		p, err := newPlan(root, "")
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	var errs []error
+	for _, m := range in.ci.Modules {
+		p, err := modulePlan(root, m, in.Modules)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		plans = append(plans, p)
+	}
+	errs = append(errs, unlistedModules(in)...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(plans) == 0 {
+		return nil, errors.New("ci.yaml has no pipeline steps and no modules")
+	}
+	return plans, nil
+}
+
+// rootInput is in with its defaults filled in (name from the app, folder
+// from the name, branch main) and its directory cleaned, once checked.
+func rootInput(in Input) (Input, error) {
 	root := in
 	if root.Name == "" {
 		root.Name = root.project.App
@@ -170,72 +204,74 @@ func plansOf(in Input) ([]*plan, error) {
 	}
 	dir, err := cleanDir(root.Dir)
 	if err != nil {
-		return nil, err
+		return Input{}, err
 	}
 	root.Dir = dir
 	if err := checkInput(root); err != nil {
-		return nil, err
+		return Input{}, err
 	}
 	if root.Slipway != nil {
 		if err := root.Slipway.check(); err != nil {
-			return nil, err
+			return Input{}, err
 		}
 	}
-	var plans []*plan
-	if len(in.ci.Pipeline) > 0 {
-		p, err := newPlan(root, "")
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
+	return root, nil
+}
+
+// modulePlan is the plan of the module in directory m, its input taken from
+// modules and completed from root.
+func modulePlan(root Input, m string, modules map[string]Input) (*plan, error) {
+	mi, ok := modules[m]
+	if !ok || mi.ci == nil || mi.project == nil {
+		return nil, fmt.Errorf("module %s: its ci.yaml and slipway.yaml are not loaded", m)
 	}
-	var errs []error
+	if len(mi.ci.Modules) > 0 {
+		return nil, fmt.Errorf("module %s: modules cannot have modules of their own", m)
+	}
+	md, err := cleanDir(m)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", m, err)
+	}
+	mi = moduleInput(root, mi, md)
+	if err := checkInput(mi); err != nil {
+		return nil, fmt.Errorf("module %s: %w", m, err)
+	}
+	p, err := newPlan(mi, md)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", m, err)
+	}
+	p.root, p.rootDir = root.Name, root.Dir
+	return p, nil
+}
+
+// moduleInput is mi, the module in directory md of root, with what it
+// leaves empty taken from root and its directory inside root's.
+func moduleInput(root, mi Input, md string) Input {
+	if mi.Name == "" {
+		mi.Name = root.Name + "-" + slug(md)
+	}
+	if mi.Folder == "" {
+		mi.Folder = root.Folder
+	}
+	if mi.Repo == "" {
+		mi.Repo = root.Repo
+	}
+	if mi.Branch == "" {
+		mi.Branch = root.Branch
+	}
+	if mi.Slipway == nil {
+		mi.Slipway = root.Slipway
+	}
+	mi.Dir = path.Join(root.Dir, md)
+	return mi
+}
+
+// unlistedModules is an error for each module of in, in name order, that
+// ci.yaml does not list under modules.
+func unlistedModules(in Input) []error {
 	listed := map[string]bool{}
 	for _, m := range in.ci.Modules {
 		listed[m] = true
-		mi, ok := in.Modules[m]
-		if !ok || mi.ci == nil || mi.project == nil {
-			errs = append(errs, fmt.Errorf("module %s: its ci.yaml and slipway.yaml are not loaded", m))
-			continue
-		}
-		if len(mi.ci.Modules) > 0 {
-			errs = append(errs, fmt.Errorf("module %s: modules cannot have modules of their own", m))
-			continue
-		}
-		md, err := cleanDir(m)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
-			continue
-		}
-		if mi.Name == "" {
-			mi.Name = root.Name + "-" + slug(md)
-		}
-		if mi.Folder == "" {
-			mi.Folder = root.Folder
-		}
-		if mi.Repo == "" {
-			mi.Repo = root.Repo
-		}
-		if mi.Branch == "" {
-			mi.Branch = root.Branch
-		}
-		if mi.Slipway == nil {
-			mi.Slipway = root.Slipway
-		}
-		mi.Dir = path.Join(root.Dir, md)
-		if err := checkInput(mi); err != nil {
-			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
-			continue
-		}
-		p, err := newPlan(mi, md)
-		if p != nil {
-			p.root, p.rootDir = root.Name, root.Dir
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("module %s: %w", m, err))
-			continue
-		}
-		plans = append(plans, p)
 	}
 	var extra []string
 	for m := range in.Modules {
@@ -244,16 +280,11 @@ func plansOf(in Input) ([]*plan, error) {
 		}
 	}
 	sort.Strings(extra)
+	var errs []error
 	for _, m := range extra {
 		errs = append(errs, fmt.Errorf("module %s is not listed under modules in ci.yaml", m))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if len(plans) == 0 {
-		return nil, errors.New("ci.yaml has no pipeline steps and no modules")
-	}
-	return plans, nil
+	return errs
 }
 
 // cleanDir checks and cleans a directory inside the repository.
