@@ -238,13 +238,11 @@ func (taken jenkinsNames) unique(name string) string {
 	return n
 }
 
-// producesFiles reports whether a step of s makes files: a task or a build.
+// producesFiles reports whether a level of s makes files.
 func (s jenkinsSegment) producesFiles() bool {
 	for _, l := range s.levels {
-		for _, st := range l.steps {
-			if st.kind == config.StepTask || st.kind == config.StepBuild {
-				return true
-			}
+		if l.producesFiles() {
+			return true
 		}
 	}
 	return false

@@ -569,6 +569,17 @@ func (l *level) needsFiles() bool {
 	return false
 }
 
+// producesFiles reports whether a step of the level makes files later
+// steps may need: a task or a build.
+func (l *level) producesFiles() bool {
+	for _, st := range l.steps {
+		if st.kind == config.StepTask || st.kind == config.StepBuild {
+			return true
+		}
+	}
+	return false
+}
+
 // approvals lists what the approvals of p are for, in order, once each.
 func (p *plan) approvals() []string {
 	var out []string
