@@ -31,9 +31,26 @@ func gitlab(plans []*plan) ([]File, error) {
 			modules = append(modules, p)
 		}
 	}
-	first := plans[0]
-	var files []File
+	b, err := gitlabRootFile(plans, root, modules)
+	if err != nil {
+		return nil, err
+	}
+	files := []File{{Path: path.Join(plans[0].rootDir, ".gitlab-ci.yml"), Content: b}}
+	for _, m := range modules {
+		b, err := gitlabChildFile(m)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: path.Join(m.dir, ".gitlab-ci.yml"), Content: b})
+	}
+	return files, nil
+}
 
+// gitlabRootFile is the .gitlab-ci.yml at the top of the repository: the
+// jobs of root (nil when only modules have steps), started by the triggers
+// of any plan, then a stage that triggers each module's child pipeline.
+func gitlabRootFile(plans []*plan, root *plan, modules []*plan) ([]byte, error) {
+	first := plans[0]
 	names, stageNames := newNamer(), newNamer()
 	top := ymap()
 	head := header(GitLab, &plan{root: first.root, rootDir: first.rootDir, install: first.install, slipway: first.slipway, agent: first.agent})
@@ -41,11 +58,7 @@ func gitlab(plans []*plan) ([]File, error) {
 	for _, p := range plans {
 		rules = appendNew(rules, gitlabTriggerRules(p)...)
 	}
-	var ruleNodes []*yaml.Node
-	for _, r := range rules {
-		ruleNodes = append(ruleNodes, set(ymap(), "if", ystr(r)))
-	}
-	set(top, "workflow", set(ymap(), "rules", yseq(ruleNodes...)))
+	set(top, "workflow", set(ymap(), "rules", yseq(gitlabIfs(rules)...)))
 	var stages []string
 	var jobs [][2]*yaml.Node
 	if root != nil {
@@ -64,52 +77,62 @@ func gitlab(plans []*plan) ([]File, error) {
 		gitlabDefaults(top, root)
 	}
 	if len(modules) > 0 {
-		stages = append(stages, stageNames.id("modules"))
-		stage := stages[len(stages)-1]
-		for _, m := range modules {
-			j := ymap()
-			set(j, "stage", ystr(stage))
-			set(j, "trigger", set(set(ymap(), "include", ystr(path.Join(m.dir, ".gitlab-ci.yml"))), "strategy", ystr("depend")))
-			var rs []*yaml.Node
-			for _, r := range gitlabTriggerRules(m) {
-				rs = append(rs, set(ymap(), "if", ystr(r)))
-			}
-			set(j, "rules", yseq(rs...))
-			jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName(slug(m.module), names)), j})
-		}
+		stage := stageNames.id("modules")
+		stages = append(stages, stage)
+		jobs = append(jobs, gitlabTriggerJobs(modules, stage, names)...)
 	}
 	set(top, "stages", ylist(stages...))
-	for _, j := range jobs {
-		top.Content = append(top.Content, j[0], j[1])
+	appendJobs(top, jobs)
+	return encodeYAML(head, top)
+}
+
+// gitlabTriggerJobs are the jobs in stage that trigger each module's child
+// pipeline and wait for it, each when the module's own triggers hold.
+func gitlabTriggerJobs(modules []*plan, stage string, names *namer) [][2]*yaml.Node {
+	var jobs [][2]*yaml.Node
+	for _, m := range modules {
+		j := ymap()
+		set(j, "stage", ystr(stage))
+		set(j, "trigger", set(set(ymap(), "include", ystr(path.Join(m.dir, ".gitlab-ci.yml"))), "strategy", ystr("depend")))
+		set(j, "rules", yseq(gitlabIfs(gitlabTriggerRules(m))...))
+		jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName(slug(m.module), names)), j})
 	}
-	b, err := encodeYAML(head, top)
+	return jobs
+}
+
+// gitlabChildFile is the .gitlab-ci.yml of module m, a child pipeline that
+// runs only when the root file triggers it.
+func gitlabChildFile(m *plan) ([]byte, error) {
+	doc := ymap()
+	set(doc, "workflow", set(ymap(), "rules", yseq(set(ymap(), "if", ystr(`$CI_PIPELINE_SOURCE == "parent_pipeline"`)))))
+	stages, jobs, err := gitlabJobs(m, newNamer(), newNamer(), nil)
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, File{Path: path.Join(first.rootDir, ".gitlab-ci.yml"), Content: b})
+	set(doc, "stages", ylist(stages...))
+	gitlabDefaults(doc, m)
+	appendJobs(doc, jobs)
+	head := header(GitLab, m)
+	head = append(head, "The root .gitlab-ci.yml triggers it as a child pipeline.")
+	head = append(head, gitlabNotes(m)...)
+	return encodeYAML(head, doc)
+}
 
-	for _, m := range modules {
-		doc := ymap()
-		set(doc, "workflow", set(ymap(), "rules", yseq(set(ymap(), "if", ystr(`$CI_PIPELINE_SOURCE == "parent_pipeline"`)))))
-		stages, jobs, err := gitlabJobs(m, newNamer(), newNamer(), nil)
-		if err != nil {
-			return nil, err
-		}
-		set(doc, "stages", ylist(stages...))
-		gitlabDefaults(doc, m)
-		for _, j := range jobs {
-			doc.Content = append(doc.Content, j[0], j[1])
-		}
-		head := header(GitLab, m)
-		head = append(head, "The root .gitlab-ci.yml triggers it as a child pipeline.")
-		head = append(head, gitlabNotes(m)...)
-		b, err := encodeYAML(head, doc)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, File{Path: path.Join(m.dir, ".gitlab-ci.yml"), Content: b})
+// gitlabIfs are the rules that each hold when one of the expressions
+// holds, in order.
+func gitlabIfs(exprs []string) []*yaml.Node {
+	var out []*yaml.Node
+	for _, e := range exprs {
+		out = append(out, set(ymap(), "if", ystr(e)))
 	}
-	return files, nil
+	return out
+}
+
+// appendJobs adds each job, a name and its mapping, to the mapping doc.
+func appendJobs(doc *yaml.Node, jobs [][2]*yaml.Node) {
+	for _, j := range jobs {
+		doc.Content = append(doc.Content, j[0], j[1])
+	}
 }
 
 // gitlabNotes are the header lines naming the variables and approvals of p.
@@ -175,86 +198,26 @@ func gitlabDefaults(doc *yaml.Node, p *plan) {
 func gitlabJobs(p *plan, names, stageNames *namer, only []string) ([]string, [][2]*yaml.Node, error) {
 	var stages []string
 	var jobs [][2]*yaml.Node
-	// Which levels keep their files for later ones, and which take them.
-	produces := func(l *level) bool {
-		for _, st := range l.steps {
-			if st.kind == config.StepTask || st.kind == config.StepBuild {
-				return true
-			}
-		}
-		return false
-	}
-	save := make([]bool, len(p.levels))
+	save := gitlabSaves(p)
 	saved := false
-	for i, l := range p.levels {
-		if !produces(l) {
-			continue
-		}
-		for _, later := range p.levels[i+1:] {
-			save[i] = save[i] || later.needsFiles()
-		}
-	}
 	rulesNeeded := p.trigger.pullRequests || len(only) > 0
 	for i, l := range p.levels {
 		restore := saved && l.needsFiles()
 		if l.parallel && l.approve {
 			stage := stageNames.id("approve-" + l.id)
 			stages = append(stages, stage)
-			j := ymap()
-			set(j, "stage", ystr(stage))
-			set(j, "script", ylist("echo Approved"))
-			if err := gitlabRules(j, only, [][]whenAlt{alts(l.when)}, true, rulesNeeded); err != nil {
+			j, err := gitlabApprovalJob(l, stage, only, rulesNeeded, saved)
+			if err != nil {
 				return nil, nil, err
-			}
-			if saved {
-				set(j, "dependencies", yseq())
 			}
 			jobs = append(jobs, [2]*yaml.Node{ystr(gitlabJobName("approve-"+l.id, names)), j})
 		}
 		stage := stageNames.id(l.id)
 		stages = append(stages, stage)
 		for _, st := range l.steps {
-			j := ymap()
-			set(j, "stage", ystr(stage))
-			if st.deploy != "" {
-				env := st.deploy
-				if p.module != "" {
-					env = p.module + "/" + env
-				}
-				set(j, "environment", set(ymap(), "name", ystr(env)))
-			}
-			vars := ymap()
-			for _, v := range st.env {
-				set(vars, v.name, ystr(gitlabEscape(v.value)))
-			}
-			for _, c := range st.creds {
-				for k, v := range ghSecrets(c) {
-					// A CI/CD variable is in every job's environment
-					// already; only a different name needs mapping.
-					if v != c.vars[k] {
-						set(vars, c.vars[k], ystr("$"+v))
-					}
-				}
-			}
-			script := []string{p.command(st)}
-			if st.kind == config.StepRelease {
-				if _, ok := p.gitCred(); !ok {
-					set(vars, gitUsernameVar, ystr("gitlab-ci-token"))
-					set(vars, gitPasswordVar, ystr("$CI_JOB_TOKEN"))
-				}
-				script = append([]string{gitlabOrigin}, script...)
-			}
-			if len(vars.Content) > 0 {
-				set(j, "variables", vars)
-			}
-			set(j, "script", ylist(script...))
-			manual := l.approve && !l.parallel
-			c := conds(l, st)
-			if len(c) == 0 {
-				c = [][]whenAlt{nil}
-			}
-			if err := gitlabRules(j, only, c, manual, rulesNeeded); err != nil {
-				return nil, nil, fmt.Errorf("step %s: %w", st.name, err)
+			j, err := gitlabStepJob(p, l, st, stage, only, rulesNeeded)
+			if err != nil {
+				return nil, nil, err
 			}
 			if saved && !restore {
 				set(j, "dependencies", yseq())
@@ -267,6 +230,92 @@ func gitlabJobs(p *plan, names, stageNames *namer, only []string) ([]string, [][
 		saved = saved || save[i]
 	}
 	return stages, jobs, nil
+}
+
+// gitlabSaves reports for each level of p whether its jobs keep their files
+// as artifacts: it makes files and a later level needs them.
+func gitlabSaves(p *plan) []bool {
+	save := make([]bool, len(p.levels))
+	for i, l := range p.levels {
+		if !l.producesFiles() {
+			continue
+		}
+		for _, later := range p.levels[i+1:] {
+			save[i] = save[i] || later.needsFiles()
+		}
+	}
+	return save
+}
+
+// gitlabApprovalJob is the manual job in stage that gates the approved
+// parallel level l; it takes no artifacts once some were saved.
+func gitlabApprovalJob(l *level, stage string, only []string, rulesNeeded, saved bool) (*yaml.Node, error) {
+	j := ymap()
+	set(j, "stage", ystr(stage))
+	set(j, "script", ylist("echo Approved"))
+	if err := gitlabRules(j, only, [][]whenAlt{alts(l.when)}, true, rulesNeeded); err != nil {
+		return nil, err
+	}
+	if saved {
+		set(j, "dependencies", yseq())
+	}
+	return j, nil
+}
+
+// gitlabStepJob is the job in stage that runs st of level l, with its
+// environment, variables, script and rules.
+func gitlabStepJob(p *plan, l *level, st *step, stage string, only []string, rulesNeeded bool) (*yaml.Node, error) {
+	j := ymap()
+	set(j, "stage", ystr(stage))
+	if st.deploy != "" {
+		env := st.deploy
+		if p.module != "" {
+			env = p.module + "/" + env
+		}
+		set(j, "environment", set(ymap(), "name", ystr(env)))
+	}
+	vars, script := gitlabStepScript(p, st)
+	if len(vars.Content) > 0 {
+		set(j, "variables", vars)
+	}
+	set(j, "script", ylist(script...))
+	manual := l.approve && !l.parallel
+	c := conds(l, st)
+	if len(c) == 0 {
+		c = [][]whenAlt{nil}
+	}
+	if err := gitlabRules(j, only, c, manual, rulesNeeded); err != nil {
+		return nil, fmt.Errorf("step %s: %w", st.name, err)
+	}
+	return j, nil
+}
+
+// gitlabStepScript is the variables and the script of st's job. The
+// release step first points origin at the project's URL, and pushes with
+// the job token when ci.yaml names no git credentials.
+func gitlabStepScript(p *plan, st *step) (*yaml.Node, []string) {
+	vars := ymap()
+	for _, v := range st.env {
+		set(vars, v.name, ystr(gitlabEscape(v.value)))
+	}
+	for _, c := range st.creds {
+		for k, v := range ghSecrets(c) {
+			// A CI/CD variable is in every job's environment
+			// already; only a different name needs mapping.
+			if v != c.vars[k] {
+				set(vars, c.vars[k], ystr("$"+v))
+			}
+		}
+	}
+	script := []string{p.command(st)}
+	if st.kind == config.StepRelease {
+		if _, ok := p.gitCred(); !ok {
+			set(vars, gitUsernameVar, ystr("gitlab-ci-token"))
+			set(vars, gitPasswordVar, ystr("$CI_JOB_TOKEN"))
+		}
+		script = append([]string{gitlabOrigin}, script...)
+	}
+	return vars, script
 }
 
 // gitlabRules sets the rules (or when) of job j: one of the expressions in
