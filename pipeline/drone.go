@@ -107,6 +107,8 @@ func droneSecrets(c credential) []string {
 	return []string{c.id}
 }
 
+// dronePipeline is the pipeline called name that runs the levels of seg,
+// after a step that fetches the tags.
 func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 	doc := ymap()
 	set(doc, "kind", ystr("pipeline"))
@@ -120,42 +122,52 @@ func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 	if !docker {
 		set(doc, "platform", set(set(ymap(), "os", ystr("linux")), "arch", ystr("amd64")))
 	}
+	set(doc, "trigger", droneTrigger(p, seg))
+	steps, err := droneSteps(p, seg, docker)
+	if err != nil {
+		return nil, err
+	}
+	set(doc, "steps", steps)
+	return doc, nil
+}
+
+// droneTrigger is the trigger of seg's pipeline: the pushes, tags and pull
+// requests p runs on for the first segment, else a promotion to seg's
+// target.
+func droneTrigger(p *plan, seg droneSegment) *yaml.Node {
 	trig := ymap()
-	if seg.target == "" {
-		events := []string{"push"}
-		var refs []string
-		for _, b := range p.trigger.branches {
-			refs = append(refs, "refs/heads/"+b)
-		}
-		if p.trigger.tags != "" {
-			events = append(events, "tag")
-			refs = append(refs, "refs/tags/"+p.trigger.tags)
-		}
-		if p.trigger.pullRequests {
-			events = append(events, "pull_request")
-			refs = append(refs, "refs/pull/**", "refs/merge-requests/**")
-		}
-		set(trig, "event", ylist(events...))
-		set(trig, "ref", ylist(refs...))
-	} else {
+	if seg.target != "" {
 		set(trig, "event", ylist("promote"))
 		set(trig, "target", ylist(seg.target))
+		return trig
 	}
-	set(doc, "trigger", trig)
+	events := []string{"push"}
+	var refs []string
+	for _, b := range p.trigger.branches {
+		refs = append(refs, "refs/heads/"+b)
+	}
+	if p.trigger.tags != "" {
+		events = append(events, "tag")
+		refs = append(refs, "refs/tags/"+p.trigger.tags)
+	}
+	if p.trigger.pullRequests {
+		events = append(events, "pull_request")
+		refs = append(refs, "refs/pull/**", "refs/merge-requests/**")
+	}
+	set(trig, "event", ylist(events...))
+	set(trig, "ref", ylist(refs...))
+	return trig
+}
 
+// droneSteps are the steps of seg's pipeline: the tag fetch, then each
+// level's steps. When a level is parallel every step depends on those of
+// the level before, the first on the fetch.
+func droneSteps(p *plan, seg droneSegment, docker bool) (*yaml.Node, error) {
 	graph := false
 	for _, l := range seg.levels {
 		graph = graph || l.parallel
 	}
-	fetch := "fetch-tags"
-	for taken := true; taken; {
-		taken = false
-		for _, st := range p.allSteps() {
-			if st.name == fetch {
-				fetch, taken = fetch+"-", true
-			}
-		}
-	}
+	fetch := droneFetchName(p)
 	steps := yseq()
 	fs := ymap()
 	set(fs, "name", ystr(fetch))
@@ -184,8 +196,22 @@ func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 		}
 		prev = names
 	}
-	set(doc, "steps", steps)
-	return doc, nil
+	return steps, nil
+}
+
+// droneFetchName is the name of the step that fetches the tags:
+// fetch-tags, with a '-' added until no step of p has it.
+func droneFetchName(p *plan) string {
+	fetch := "fetch-tags"
+	for taken := true; taken; {
+		taken = false
+		for _, st := range p.allSteps() {
+			if st.name == fetch {
+				fetch, taken = fetch+"-", true
+			}
+		}
+	}
+	return fetch
 }
 
 func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
