@@ -51,61 +51,103 @@ func github(plans []*plan) ([]File, error) {
 	return files, nil
 }
 
+// githubJobs lays out the jobs of p, in the order they run: consecutive
+// plain steps share a job, an approved step gets a job of its own and a
+// parallel level a job per step, after an approval job when approved.
 func githubJobs(p *plan) ([]*ghJob, error) {
-	var jobs []*ghJob
-	ids := newNamer()
-	add := func(j *ghJob) *ghJob {
-		j.id = ids.id(ghJobID(j.id))
-		j.index = len(jobs)
-		jobs = append(jobs, j)
-		return j
-	}
+	jl := &ghJobList{ids: newNamer()}
 	var prev []*ghJob
 	var run *ghJob // the job plain steps join
 	for _, l := range p.levels {
 		switch {
 		case l.parallel:
 			run = nil
-			needs := prev
-			if l.approve {
-				cond, err := ghCond(alts(l.when))
-				if err != nil {
-					return nil, err
-				}
-				g := add(&ghJob{id: "approve-" + l.id, name: "approve " + l.name, needs: prev, gate: l.gate, gateOnly: true, cond: cond})
-				needs = []*ghJob{g}
-			}
-			var branches []*ghJob
-			for _, st := range l.steps {
-				cond, err := ghConds(conds(l, st))
-				if err != nil {
-					return nil, err
-				}
-				branches = append(branches, add(&ghJob{id: st.id, name: st.name, needs: needs, cond: cond, level: l, steps: []ghStep{{l, st}}}))
+			branches, err := jl.addParallel(l, prev)
+			if err != nil {
+				return nil, err
 			}
 			prev = branches
 		case l.approve:
 			run = nil
-			st := l.steps[0]
-			cond, err := ghCond(alts(st.when))
+			j, err := jl.addApproved(l, prev)
 			if err != nil {
 				return nil, err
 			}
-			prev = []*ghJob{add(&ghJob{id: l.id, name: l.name, needs: prev, gate: l.gate, cond: cond, level: l, steps: []ghStep{{l, st}}})}
+			prev = []*ghJob{j}
 		default:
 			if run == nil {
-				run = add(&ghJob{id: l.id, name: l.name, needs: prev})
+				run = jl.add(&ghJob{id: l.id, name: l.name, needs: prev})
 				prev = []*ghJob{run}
 			}
-			run.steps = append(run.steps, ghStep{l, l.steps[0]})
-			if n := len(run.steps); n > 1 {
-				run.name = run.steps[0].st.name + " ... " + run.steps[n-1].st.name
-			}
+			run.join(ghStep{l, l.steps[0]})
 		}
 	}
-	// Work out which jobs pass their workspace on. Only jobs that run a
-	// task or build leave files later jobs need; a job that needs files
-	// restores the workspaces of the nearest such jobs before it.
+	ghPassWorkspaces(jl.jobs)
+	return jl.jobs, nil
+}
+
+// ghJobList is the jobs of a workflow, in order, with unique IDs.
+type ghJobList struct {
+	jobs []*ghJob
+	ids  *namer
+}
+
+// add appends j, making its ID unique and valid and setting its index.
+func (jl *ghJobList) add(j *ghJob) *ghJob {
+	j.id = jl.ids.id(ghJobID(j.id))
+	j.index = len(jl.jobs)
+	jl.jobs = append(jl.jobs, j)
+	return j
+}
+
+// addParallel adds a job for each step of the parallel level l, each
+// needing prev, or when l is approved an approval job that needs prev; it
+// returns the steps' jobs.
+func (jl *ghJobList) addParallel(l *level, prev []*ghJob) ([]*ghJob, error) {
+	needs := prev
+	if l.approve {
+		cond, err := ghCond(alts(l.when))
+		if err != nil {
+			return nil, err
+		}
+		g := jl.add(&ghJob{id: "approve-" + l.id, name: "approve " + l.name, needs: prev, gate: l.gate, gateOnly: true, cond: cond})
+		needs = []*ghJob{g}
+	}
+	var branches []*ghJob
+	for _, st := range l.steps {
+		cond, err := ghConds(conds(l, st))
+		if err != nil {
+			return nil, err
+		}
+		branches = append(branches, jl.add(&ghJob{id: st.id, name: st.name, needs: needs, cond: cond, level: l, steps: []ghStep{{l, st}}}))
+	}
+	return branches, nil
+}
+
+// addApproved adds the job, gated by l's environment, that runs the one
+// step of the approved level l after prev.
+func (jl *ghJobList) addApproved(l *level, prev []*ghJob) (*ghJob, error) {
+	st := l.steps[0]
+	cond, err := ghCond(alts(st.when))
+	if err != nil {
+		return nil, err
+	}
+	return jl.add(&ghJob{id: l.id, name: l.name, needs: prev, gate: l.gate, cond: cond, level: l, steps: []ghStep{{l, st}}}), nil
+}
+
+// join adds s to the steps of j, which is then named after its first and
+// last steps.
+func (j *ghJob) join(s ghStep) {
+	j.steps = append(j.steps, s)
+	if n := len(j.steps); n > 1 {
+		j.name = j.steps[0].st.name + " ... " + j.steps[n-1].st.name
+	}
+}
+
+// ghPassWorkspaces works out which jobs pass their workspace on. Only jobs
+// that run a task or build leave files later jobs need; a job that needs
+// files restores the workspaces of the nearest such jobs before it.
+func ghPassWorkspaces(jobs []*ghJob) {
 	for _, j := range jobs {
 		for _, s := range j.steps {
 			j.needsFiles = j.needsFiles || s.st.needsFiles()
@@ -125,7 +167,6 @@ func githubJobs(p *plan) ([]*ghJob, error) {
 			}
 		}
 	}
-	return jobs, nil
 }
 
 // addSource adds the workspace sources that job f stands for: f itself
@@ -207,29 +248,18 @@ func githubWorkflow(p *plan) ([]byte, error) {
 	return encodeYAML(head, wf)
 }
 
+// githubJob is the workflow entry of job j.
 func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 	m := ymap()
 	set(m, "name", ystr(ghEscape(j.name)))
-	cond := j.cond
 	if len(j.needs) > 0 {
 		var ids []string
-		skippable := false
 		for _, n := range j.needs {
 			ids = append(ids, n.id)
-			skippable = skippable || n.cond != ""
 		}
 		set(m, "needs", yflow(ids...))
-		if skippable {
-			// A job skipped by its condition would skip every job
-			// after it; run unless an earlier job failed.
-			if cond == "" {
-				cond = "${{ !cancelled() && !failure() }}"
-			} else {
-				cond = "${{ !cancelled() && !failure() && (" + cond + ") }}"
-			}
-		}
 	}
-	if cond != "" {
+	if cond := ghJobCond(j); cond != "" {
 		set(m, "if", ystr(cond))
 	}
 	set(m, "runs-on", ystr("ubuntu-latest"))
@@ -246,25 +276,39 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 	if j.perm {
 		set(m, "permissions", set(ymap(), "contents", ystr("write")))
 	}
+	steps, err := githubJobSteps(p, j)
+	if err != nil {
+		return nil, err
+	}
+	set(m, "steps", steps)
+	return m, nil
+}
+
+// ghJobCond is the if of job j: its own condition, and, when a job it
+// needs may be skipped by its condition, that no earlier job failed.
+func ghJobCond(j *ghJob) string {
+	skippable := false
+	for _, n := range j.needs {
+		skippable = skippable || n.cond != ""
+	}
+	if !skippable {
+		return j.cond
+	}
+	// A job skipped by its condition would skip every job after it; run
+	// unless an earlier job failed.
+	if j.cond == "" {
+		return "${{ !cancelled() && !failure() }}"
+	}
+	return "${{ !cancelled() && !failure() && (" + j.cond + ") }}"
+}
+
+// githubJobSteps are the steps of job j: the checkout, the restore of
+// earlier workspaces, the install of Slipway, j's own steps and the save of
+// its workspace.
+func githubJobSteps(p *plan, j *ghJob) (*yaml.Node, error) {
 	steps := yseq(set(set(ymap(), "uses", ystr("actions/checkout@v4")), "with", set(ymap(), "fetch-depth", yint(0))))
 	if j.restore {
-		var untar []string
-		for _, f := range j.from {
-			dir := "slipway-workspace/" + f.id
-			tar := dir + "/slipway-workspace.tar"
-			dl := set(ymap(), "uses", ystr("actions/download-artifact@v4"))
-			if f.cond != "" {
-				// A job skipped by its condition leaves no workspace.
-				set(dl, "continue-on-error", ybool(true))
-				untar = append(untar, "[ ! -f "+tar+" ] || tar -xf "+tar)
-			} else {
-				untar = append(untar, "tar -xf "+tar)
-			}
-			set(dl, "with", set(set(ymap(), "name", ystr("workspace-"+f.id)), "path", ystr(dir)))
-			steps.Content = append(steps.Content, dl)
-		}
-		untar = append(untar, "rm -rf slipway-workspace")
-		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Restore the workspace of earlier jobs")), "run", yblock(strings.Join(untar, "\n")+"\n")))
+		steps.Content = append(steps.Content, ghRestoreSteps(j)...)
 	}
 	if p.install != nil && !allInImage(p, j) {
 		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Install Slipway "+p.install.Version)), "run", yblock(p.install.script()+"\n")))
@@ -282,8 +326,30 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 			set(set(ymap(), "uses", ystr("actions/upload-artifact@v4")), "with",
 				set(set(set(ymap(), "name", ystr("workspace-"+j.id)), "path", ystr("slipway-workspace.tar")), "retention-days", yint(1))))
 	}
-	set(m, "steps", steps)
-	return m, nil
+	return steps, nil
+}
+
+// ghRestoreSteps download the workspaces j restores and unpack them,
+// earliest first.
+func ghRestoreSteps(j *ghJob) []*yaml.Node {
+	var steps []*yaml.Node
+	var untar []string
+	for _, f := range j.from {
+		dir := "slipway-workspace/" + f.id
+		tar := dir + "/slipway-workspace.tar"
+		dl := set(ymap(), "uses", ystr("actions/download-artifact@v4"))
+		if f.cond != "" {
+			// A job skipped by its condition leaves no workspace.
+			set(dl, "continue-on-error", ybool(true))
+			untar = append(untar, "[ ! -f "+tar+" ] || tar -xf "+tar)
+		} else {
+			untar = append(untar, "tar -xf "+tar)
+		}
+		set(dl, "with", set(set(ymap(), "name", ystr("workspace-"+f.id)), "path", ystr(dir)))
+		steps = append(steps, dl)
+	}
+	untar = append(untar, "rm -rf slipway-workspace")
+	return append(steps, set(set(ymap(), "name", ystr("Restore the workspace of earlier jobs")), "run", yblock(strings.Join(untar, "\n")+"\n")))
 }
 
 func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
