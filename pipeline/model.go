@@ -115,32 +115,14 @@ func newPlan(in Input, module string) (*plan, error) {
 		module:  module,
 		root:    in.Name,
 		rootDir: in.Dir,
-		slipway: strings.TrimSpace(ci.Agent.Slipway),
 		agent:   ci.Agent,
+		trigger: planTrigger(ci, proj, in.Branch),
 	}
-	if p.slipway == "" && in.Slipway != nil && len(in.Slipway.Checksums) > 0 {
-		p.install = in.Slipway
-		p.slipway = p.install.command()
-	}
-	if p.slipway == "" {
-		p.slipway = "slipway"
-	}
+	p.slipway, p.install = slipwayCommand(ci, in.Slipway)
 	var errs []error
-	if repo := ci.Agent.SlipwayImage; repo != "" {
-		switch {
-		case !config.IsImageRepository(repo):
-			errs = append(errs, fmt.Errorf("agent.slipwayImage %q is not an image repository without a tag", repo))
-		case in.Slipway != nil:
-			p.image = repo + ":" + in.Slipway.Version
-		}
-	}
-	p.trigger = trigger{branches: ci.Triggers.Branches, pullRequests: ci.Triggers.PullRequests}
-	if len(p.trigger.branches) == 0 {
-		p.trigger.branches = []string{in.Branch}
-	}
-	if ci.Triggers.Tags {
-		p.trigger.tags = proj.Release.TagPrefix + "*"
-	}
+	image, err := slipwayImage(ci, in.Slipway)
+	errs = append(errs, err)
+	p.image = image
 	env, err := envVars(ciFile(ci)+": env", ci.Env)
 	errs = append(errs, err)
 	p.env = env
@@ -150,37 +132,86 @@ func newPlan(in Input, module string) (*plan, error) {
 	p.creds = append(p.creds, sc...)
 	n := newNamer()
 	for _, s := range ci.Pipeline {
-		l := &level{approve: s.Approve, when: s.When}
-		if s.Kind == config.StepParallel {
-			l.parallel = true
-			groupEnv, err := envVars(fmt.Sprintf("%s:%d: env", ciFile(ci), s.Line), s.Env)
-			errs = append(errs, err)
-			var names []string
-			for _, sub := range s.Parallel {
-				st, err := newStep(p, ci, proj, sub, n)
-				errs = append(errs, err)
-				st.env = mergeEnv(groupEnv, st.env)
-				l.steps = append(l.steps, st)
-				names = append(names, st.name)
-			}
-			l.name = s.Name
-			if l.name == "" {
-				l.name = strings.Join(names, " + ")
-			}
-			l.name = n.name(l.name)
-			l.id = n.id(l.name)
-			l.gate = l.id
-		} else {
-			l.when = nil
-			st, err := newStep(p, ci, proj, s, n)
-			errs = append(errs, err)
-			l.steps = []*step{st}
-			l.id, l.name = st.id, st.name
-			l.gate = gateOf(s, st)
-		}
+		l, lerrs := newLevel(p, ci, proj, s, n)
+		errs = append(errs, lerrs...)
 		p.levels = append(p.levels, l)
 	}
 	return p, errors.Join(errs...)
+}
+
+// slipwayCommand is the command that runs Slipway in the steps: agent.slipway
+// when given, else the one install (when it has checksums) puts in place,
+// which it returns too, else slipway from the PATH.
+func slipwayCommand(ci *config.CI, install *Install) (string, *Install) {
+	if s := strings.TrimSpace(ci.Agent.Slipway); s != "" {
+		return s, nil
+	}
+	if install != nil && len(install.Checksums) > 0 {
+		return install.command(), install
+	}
+	return "slipway", nil
+}
+
+// slipwayImage is agent.slipwayImage tagged with the version install gives,
+// "" when either is missing.
+func slipwayImage(ci *config.CI, install *Install) (string, error) {
+	repo := ci.Agent.SlipwayImage
+	switch {
+	case repo == "":
+		return "", nil
+	case !config.IsImageRepository(repo):
+		return "", fmt.Errorf("agent.slipwayImage %q is not an image repository without a tag", repo)
+	case install != nil:
+		return repo + ":" + install.Version, nil
+	}
+	return "", nil
+}
+
+// planTrigger is what starts the pipeline: pushes to the triggers' branches
+// (else to branch), tags with the release's prefix when asked for, and pull
+// requests when asked for.
+func planTrigger(ci *config.CI, proj *config.Project, branch string) trigger {
+	t := trigger{branches: ci.Triggers.Branches, pullRequests: ci.Triggers.PullRequests}
+	if len(t.branches) == 0 {
+		t.branches = []string{branch}
+	}
+	if ci.Triggers.Tags {
+		t.tags = proj.Release.TagPrefix + "*"
+	}
+	return t
+}
+
+// newLevel builds the level of pipeline entry s: a parallel group, or one
+// step; n names its steps and it. It returns every problem found.
+func newLevel(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *namer) (*level, []error) {
+	l := &level{approve: s.Approve, when: s.When}
+	if s.Kind != config.StepParallel {
+		l.when = nil
+		st, err := newStep(p, ci, proj, s, n)
+		l.steps = []*step{st}
+		l.id, l.name = st.id, st.name
+		l.gate = gateOf(s, st)
+		return l, []error{err}
+	}
+	l.parallel = true
+	groupEnv, err := envVars(fmt.Sprintf("%s:%d: env", ciFile(ci), s.Line), s.Env)
+	errs := []error{err}
+	var names []string
+	for _, sub := range s.Parallel {
+		st, err := newStep(p, ci, proj, sub, n)
+		errs = append(errs, err)
+		st.env = mergeEnv(groupEnv, st.env)
+		l.steps = append(l.steps, st)
+		names = append(names, st.name)
+	}
+	l.name = s.Name
+	if l.name == "" {
+		l.name = strings.Join(names, " + ")
+	}
+	l.name = n.name(l.name)
+	l.id = n.id(l.name)
+	l.gate = l.id
+	return l, errs
 }
 
 // gateOf names what approving step s is for: the environment it pushes or
