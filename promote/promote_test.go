@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -464,11 +465,16 @@ func TestPromoteAuthErrorsNameTheSide(t *testing.T) {
 			}
 			host := map[string]string{"source": dev.host(), "target": rc.host()}[tt.wantPrefix]
 			name := map[string]string{"source": "dev", "target": "rc"}[tt.wantPrefix]
-			msg := err.Error()
-			for _, w := range []string{tt.wantPrefix + " registry " + name + " (" + host + ")", "docker login " + host, tt.wantVar} {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message %q lacks %q", msg, w)
-				}
+			if msg, w := err.Error(), tt.wantPrefix+" registry "+name+" ("+host+")"; !strings.Contains(msg, w) {
+				t.Errorf("message %q lacks %q", msg, w)
+			}
+			// The next step is data, worded by the command line: a login
+			// to the host, or the registry's variables.
+			if r, _ := remedy.Of(err); r.Kind != remedy.LoginRegistry || r.Host != host || r.Registry != name {
+				t.Errorf("remedy = %+v; want a login to %s (registry %s)", r, host, name)
+			}
+			if u, _ := registry.EnvVars(name); u != tt.wantVar {
+				t.Errorf("registry %s's variables are %s; want %s", name, u, tt.wantVar)
 			}
 		})
 	}

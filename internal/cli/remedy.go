@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -15,6 +16,12 @@ func message(err error) string { return remedy.Message(err, words) }
 // the message of the error carrying it.
 func words(r remedy.Remedy) string {
 	switch r.Kind {
+	case remedy.LoginRegistry:
+		return "; " + login(r)
+	case remedy.LoginAsOther:
+		return "; check that the account may use this repository, or log in as one that may: " + login(r)
+	case remedy.LoginForLimit:
+		return "; wait and try again, or log in for a higher limit: " + login(r)
 	case remedy.RaiseRegistryTimeout:
 		return "; check that the registry is up and reachable from here; if it is only slow, allow more with --network-timeout or " + deadline.EnvVar + " (e.g. headers=2m,idle=5m)"
 	case remedy.RaiseClusterTimeout:
@@ -81,4 +88,14 @@ func words(r remedy.Remedy) string {
 		return "; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"
 	}
 	return ""
+}
+
+// login is how to log in to the registry of r.
+func login(r remedy.Remedy) string {
+	h := fmt.Sprintf("run `docker login %s`", r.Host)
+	if r.Registry != "" {
+		u, p := registry.EnvVars(r.Registry)
+		h += fmt.Sprintf(" or set %s and %s", u, p)
+	}
+	return h
 }

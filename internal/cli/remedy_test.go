@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
@@ -38,9 +41,11 @@ func keyExists(t *testing.T) (string, error) {
 // TestRemedyWords checks that each next step a core error carries is
 // worded where, and as, the message has always said it.
 func TestRemedyWords(t *testing.T) {
+	rc := registry.Target{Side: registry.SideTarget, Host: "registry.example.com", Name: "rc", Tried: "T", Anonymous: true}
 	bare := registry.Target{Host: "registry.example.com", Tried: "T"}
 	conflict := &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: "sha256:a", New: "sha256:b"}
 	locked := &deploy.LockedError{Env: "prod", Namespace: "hello", Lease: "slipway-lock", Expiry: 15 * time.Second}
+	te := &transport.Error{StatusCode: http.StatusTooManyRequests}
 	var kc, dir string
 	empty := t.TempDir()
 	_, noRecord := image.ReadRecord(empty)
@@ -53,6 +58,15 @@ func TestRemedyWords(t *testing.T) {
 		err  error
 		want string
 	}{
+		{"login", &registry.AuthError{Target: rc, Status: http.StatusUnauthorized, Reason: "HTTP 401"},
+			"target registry rc (registry.example.com) requires authentication; no credentials found (tried T): HTTP 401; " +
+				"run `docker login registry.example.com` or set SLIPWAY_REGISTRY_RC_USERNAME and SLIPWAY_REGISTRY_RC_PASSWORD"},
+		{"login as another", &registry.AuthError{Target: bare, Status: http.StatusForbidden, Reason: "HTTP 403"},
+			"registry registry.example.com denied access with the credentials from T: HTTP 403; " +
+				"check that the account may use this repository, or log in as one that may: run `docker login registry.example.com`"},
+		{"rate limit", registry.Classify(te, bare),
+			"registry registry.example.com is rate limiting requests (429) and retries ran out: " + te.Error() +
+				"; wait and try again, or log in for a higher limit: run `docker login registry.example.com`"},
 		{"registry timeout", registry.Classify(fmt.Errorf("pushing: %w", timeout), bare),
 			"registry registry.example.com: no response headers within 30s while pushing; check that the registry is up and reachable from here; " +
 				"if it is only slow, allow more with --network-timeout or SLIPWAY_NETWORK_TIMEOUT (e.g. headers=2m,idle=5m)"},

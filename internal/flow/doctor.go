@@ -263,12 +263,6 @@ func (r *Runner) splitHint(err error) (detail, hint string) {
 			return d, re.Hint
 		}
 	}
-	var ae *registry.AuthError
-	if errors.As(err, &ae) {
-		if i := strings.LastIndex(msg, "; "); i >= 0 {
-			return msg[:i], msg[i+2:]
-		}
-	}
 	if next, ok := remedy.Of(err); ok {
 		if h, ok := strings.CutPrefix(r.make.Words(next), "; "); ok {
 			return msg, h

@@ -149,7 +149,7 @@ func TestDoctor(t *testing.T) {
 			name: "registry wants a login", registry: locked.URL,
 			cluster: deploy.ClusterOptions{Kubeconfig: kubeconfig, Context: "prod"},
 			want:    map[string]deploy.CheckStatus{CheckKubeconfig: deploy.CheckFail, CheckPull: deploy.CheckFail, CheckPullSecret: deploy.CheckOK},
-			hints:   map[string]string{CheckPull: "docker login"},
+			hints:   map[string]string{CheckPull: "log in to 127.0.0.1"},
 		},
 		{
 			name: "pull secret without credentials", registry: open.URL, pullSecret: true,
@@ -334,6 +334,10 @@ func TestKeyChecks(t *testing.T) {
 // sayRemedy words next steps for tests: their kind and what they are
 // about, where the command line says them in its own terms.
 func sayRemedy(r remedy.Remedy) string {
+	switch r.Kind {
+	case remedy.LoginRegistry, remedy.LoginAsOther, remedy.LoginForLimit:
+		return "; log in to " + r.Host
+	}
 	return fmt.Sprintf("; next: %v %s", r.Kind, r.Env)
 }
 

@@ -82,19 +82,14 @@ func (t Target) String() string {
 	return r
 }
 
-// loginHint is the next step for credential problems.
-func (t Target) loginHint() string {
-	h := fmt.Sprintf("run `docker login %s`", t.Host)
-	if t.Name != "" {
-		u, p := EnvVars(t.Name)
-		h += fmt.Sprintf(" or set %s and %s", u, p)
-	}
-	return h
+// login is the next step of kind k for credential problems at t.
+func (t Target) login(k remedy.Kind) remedy.Remedy {
+	return remedy.Remedy{Kind: k, Host: t.Host, Registry: t.Name}
 }
 
 // AuthError is a 401 or 403 from a registry, or unusable credentials. It
-// matches ErrAuth. Its message names the host, the credential sources tried
-// and the next step, and never a secret.
+// matches ErrAuth. Its message names the host and the credential sources
+// tried, and never a secret; its Remedy is to log in.
 type AuthError struct {
 	Target
 	// Status is the HTTP status, 401 or 403; 0 when the credentials could
@@ -126,12 +121,15 @@ func (e *AuthError) Error() string {
 	if e.Reason != "" {
 		fmt.Fprintf(&b, ": %s", e.Reason)
 	}
-	if e.Status == http.StatusForbidden {
-		fmt.Fprintf(&b, "; check that the account may use this repository, or log in as one that may: %s", e.loginHint())
-	} else {
-		fmt.Fprintf(&b, "; %s", e.loginHint())
-	}
 	return b.String()
+}
+
+// Remedy is to log in (as an account that has access, after a 403).
+func (e *AuthError) Remedy() remedy.Remedy {
+	if e.Status == http.StatusForbidden {
+		return e.login(remedy.LoginAsOther)
+	}
+	return e.login(remedy.LoginRegistry)
 }
 
 // Is makes errors.Is(err, ErrAuth) true.
@@ -240,8 +238,7 @@ func Classify(err error, t Target) error {
 		case te.StatusCode == http.StatusNotFound:
 			return &Error{Target: t, Kind: ErrNotFound, Err: err}
 		case te.StatusCode == http.StatusTooManyRequests || hasCode(te, transport.TooManyRequestsErrorCode):
-			return &Error{Target: t, Kind: ErrRateLimited, Err: err,
-				Hint: fmt.Sprintf("wait and try again, or log in for a higher limit: %s", t.loginHint())}
+			return &Error{Target: t, Kind: ErrRateLimited, Err: err, Next: t.login(remedy.LoginForLimit)}
 		case te.StatusCode >= 500:
 			return &Error{Target: t, Kind: ErrServer, Err: err,
 				Hint: "the registry is failing; try again later, or ask its operators"}

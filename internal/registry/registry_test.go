@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -226,8 +227,8 @@ func TestAuthErrors(t *testing.T) {
 		wantAnon  bool
 		wantFound bool
 	}{
-		{"anonymous", "", "", []string{"requires authentication", "no credentials found", "SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD (not set)", "docker login " + testutil.Host(s), "set SLIPWAY_REGISTRY_DEV_USERNAME and SLIPWAY_REGISTRY_DEV_PASSWORD"}, true, false},
-		{"wrong password", "ci", "wrong-password", []string{"rejected the credentials from SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD", "docker login " + testutil.Host(s)}, false, false},
+		{"anonymous", "", "", []string{"requires authentication", "no credentials found", "SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD (not set)"}, true, false},
+		{"wrong password", "ci", "wrong-password", []string{"rejected the credentials from SLIPWAY_REGISTRY_DEV_USERNAME/_PASSWORD"}, false, false},
 		{"right password", "ci", "right-password", nil, false, true},
 	}
 	for _, tt := range tests {
@@ -254,6 +255,9 @@ func TestAuthErrors(t *testing.T) {
 			}
 			if ae.Anonymous != tt.wantAnon || ae.Status != http.StatusUnauthorized {
 				t.Errorf("AuthError = %+v", ae)
+			}
+			if r, want := ae.Remedy(), (remedy.Remedy{Kind: remedy.LoginRegistry, Host: testutil.Host(s), Registry: "dev"}); r != want {
+				t.Errorf("Remedy = %+v, want %+v", r, want)
 			}
 			msg := err.Error()
 			t.Log(msg)

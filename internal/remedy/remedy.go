@@ -13,6 +13,14 @@ type Kind int
 // terms (flags and commands), after the message of the error carrying it.
 const (
 	None Kind = iota
+	// LoginRegistry: log in to the registry Host (named Registry in
+	// slipway.yaml, if any).
+	LoginRegistry
+	// LoginAsOther: the account lacks access to the repository; log in
+	// to the registry Host as one that has it.
+	LoginAsOther
+	// LoginForLimit: wait, or log in to Host for a higher rate limit.
+	LoginForLimit
 	// RaiseRegistryTimeout: the registry timed out; check it, or allow
 	// more time.
 	RaiseRegistryTimeout
@@ -93,7 +101,7 @@ const (
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
@@ -108,8 +116,8 @@ type Remedy struct {
 	Kind Kind
 	// Env is the environment the step is about.
 	Env string
-	// Registry names a registry in slipway.yaml.
-	Registry string
+	// Host and Registry name a registry (Registry may be empty).
+	Host, Registry string
 	// Namespace and Lease name a deploy lock's Lease.
 	Namespace, Lease string
 	// Expiry is how long a lock lasts after its last renewal.
