@@ -60,9 +60,7 @@ func (r *Runner) Build(ctx context.Context, o BuildOptions) (image.Result, error
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "build",
 			Msg: "the working tree has uncommitted changes: the image holds them, not commit " + info.ShortCommit})
 	}
-	// A Set opens its clients itself: the base image is read through
-	// registry.New, not Factory.Registry.
-	set, err := registry.NewSet(p.Registries, registry.Options{UserAgent: o.UserAgent, Jobs: o.Jobs, Progress: o.Progress})
+	set, err := registry.NewSetWith(p.Registries, registry.Options{UserAgent: o.UserAgent, Jobs: o.Jobs, Progress: o.Progress}, r.make.Registry)
 	if err != nil {
 		return image.Result{}, err
 	}

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,5 +182,25 @@ func TestPromoteSigner(t *testing.T) {
 				t.Errorf("promoteSigner = %v: ErrInvalid only without a section", err)
 			}
 		})
+	}
+}
+
+// TestBuildOpensRegistriesThroughFactory: the registries a build reads
+// (its base image's among them) are opened by Factory.Registry.
+func TestBuildOpensRegistriesThroughFactory(t *testing.T) {
+	f := newFixture(t)
+	fac := f.factory()
+	var opened []string
+	fac.Registry = func(o registry.Options) (*registry.Client, error) {
+		opened = append(opened, o.Name)
+		return registry.New(o)
+	}
+	if _, err := NewRunner(f.p, fac).Build(context.Background(), BuildOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.p.Registries {
+		if !slices.Contains(opened, r.Name) {
+			t.Errorf("registry %s was not opened through the Factory (opened %q)", r.Name, opened)
+		}
 	}
 }

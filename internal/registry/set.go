@@ -21,6 +21,7 @@ import (
 type Set struct {
 	defaults Options
 	clients  []*Client
+	open     func(Options) (*Client, error)
 
 	mu     sync.Mutex
 	others map[string]*Client
@@ -30,12 +31,18 @@ type Set struct {
 // Progress, Keychain, Backoff and Timeouts for every Client; its Name and
 // Registry are ignored.
 func NewSet(registries config.Registries, o Options) (*Set, error) {
+	return NewSetWith(registries, o, New)
+}
+
+// NewSetWith is NewSet with the constructor that opens each Client (New
+// in production; tests pass one that opens fakes).
+func NewSetWith(registries config.Registries, o Options, open func(Options) (*Client, error)) (*Set, error) {
 	o.Name, o.Registry = "", config.Registry{}
-	s := &Set{defaults: o, others: map[string]*Client{}}
+	s := &Set{defaults: o, others: map[string]*Client{}, open: open}
 	for _, r := range registries {
 		co := o
 		co.Name, co.Registry = r.Name, r
-		c, err := New(co)
+		c, err := open(co)
 		if err != nil {
 			return nil, fmt.Errorf("setting up registry %s: %w", r.Name, err)
 		}
@@ -70,7 +77,7 @@ func (s *Set) For(repo name.Repository) (*Client, error) {
 	o := s.defaults
 	// Like Docker, trust loopback registries without TLS.
 	o.Registry = config.Registry{URL: host, Insecure: isLoopback(host)}
-	c, err := New(o)
+	c, err := s.open(o)
 	if err != nil {
 		return nil, fmt.Errorf("setting up registry %s: %w", host, err)
 	}
