@@ -12,6 +12,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 var (
@@ -376,7 +377,7 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 		return node{}, fmt.Errorf("resolving %s of %s: %w", what, o.App, &registry.Error{
 			Target: target(c.from, registry.SideSource), Kind: registry.ErrNotFound,
 			Err:  fmt.Errorf("%s does not exist", ref),
-			Hint: fmt.Sprintf("push it there first with `slipway push %s`", o.FromName),
+			Next: remedy.Remedy{Kind: remedy.PushThere, Registry: o.FromName},
 		})
 	}
 	if o.Version != "" && o.Digest != "" && n.desc.Digest.String() != o.Digest {

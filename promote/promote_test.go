@@ -488,10 +488,13 @@ func TestPromoteMissingVersion(t *testing.T) {
 	if !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
-	for _, w := range []string{"source registry dev", dev.host() + "/team/hello:9.9.9", "version 9.9.9", "slipway push dev"} {
+	for _, w := range []string{"source registry dev", dev.host() + "/team/hello:9.9.9", "version 9.9.9"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("message %q lacks %q", err, w)
 		}
+	}
+	if r, _ := remedy.Of(err); r.Kind != remedy.PushThere || r.Registry != "dev" {
+		t.Errorf("remedy = %+v; want a push to dev first", r)
 	}
 	if len(rc.log()) != 0 {
 		t.Errorf("the target was written to")

@@ -82,6 +82,8 @@ func words(r remedy.Remedy) string {
 		return "; " + r.Hint + "; `slipway keys generate` makes a pair"
 	case remedy.PushOrPromote:
 		return fmt.Sprintf("; push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", r.Env, r.Env)
+	case remedy.PushThere:
+		return fmt.Sprintf("; push it there first with `slipway push %s`", r.Registry)
 	case remedy.KeepKeyPair:
 		return "; keep it, or pass --force to replace the pair"
 	case remedy.NewKeyPair:

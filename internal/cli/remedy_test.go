@@ -82,6 +82,8 @@ func TestRemedyWords(t *testing.T) {
 			"to take it now: --break-lock --reason \"why\" (Lease hello/slipway-lock)"},
 		{"interrupted deploy", &deploy.InterruptedError{Env: "prod", State: "S", Released: true, Next: remedy.Remedy{Kind: remedy.FollowDeploy, Env: "prod"}},
 			"interrupted: S; released the lock of prod\nnext: run `slipway status prod` to follow it; `slipway deploy prod` again judges it (a no-op once it is healthy); `slipway rollback prod` undoes it"},
+		{"push there first", &registry.Error{Target: bare, Kind: registry.ErrNotFound, Err: errors.New("r/hello:9.9.9 does not exist"), Next: remedy.Remedy{Kind: remedy.PushThere, Registry: "dev"}},
+			"registry registry.example.com: not found: r/hello:9.9.9 does not exist; push it there first with `slipway push dev`"},
 		{"key pair exists", keyErr,
 			"writing " + keyFile + ": " + sign.ErrKeyExists.Error() + "; keep it, or pass --force to replace the pair"},
 		{"interrupted early", &deploy.InterruptedError{Env: "dev", State: "nothing was changed in dev", Next: remedy.Remedy{Kind: remedy.DeployAgain, Env: "dev"}},

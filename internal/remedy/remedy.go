@@ -97,11 +97,14 @@ const (
 	PushOrPromote
 	// KeepKeyPair: a key pair exists; keep it, or replace it.
 	KeepKeyPair
+	// PushThere: the version is not in the registry called Registry (a
+	// promotion's source); push it there first.
+	PushThere
 
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
