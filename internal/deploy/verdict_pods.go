@@ -169,7 +169,7 @@ func containerProblem(pod string, cs corev1.ContainerStatus, terminal bool) (pr 
 				pr.Message = strings.TrimSpace(t.Reason + "; " + w.Message)
 			}
 		}
-		if podFailureRank(w.Reason) >= 0 {
+		if podFailureRank(w.Reason) >= 0 && !runtimeUnavailable(w.Message) {
 			fatal = true
 		} else if w.Reason == "" {
 			pr.Reason = ReasonPending
@@ -255,4 +255,18 @@ func lastLines(msg string) []string {
 		out = out[len(out)-maxLogLines:]
 	}
 	return out
+}
+
+// runtimeUnavailable reports whether a container's waiting message says
+// the kubelet lost its connection to the container runtime in the middle
+// of a call (containerd restarting, say): the kubelet tries again, so it
+// says nothing about the pod's template and fails no rollout.
+func runtimeUnavailable(msg string) bool {
+	for _, s := range []string{"code = Unavailable", "transport is closing", "error reading from server"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return strings.Contains(msg, ".sock") &&
+		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "connection refused") || strings.Contains(msg, "broken pipe"))
 }

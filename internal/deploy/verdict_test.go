@@ -372,6 +372,21 @@ func TestJudge(t *testing.T) {
 			},
 		},
 		{
+			name: "container runtime restarting mid-start (waits)",
+			change: func(r *rollout) {
+				r.o.Pods[0] = testPod(r.new, "a", waiting("RunContainerError",
+					"error reading from server: read unix @->/run/containerd/containerd.sock: read: connection reset by peer"))
+			},
+			phase: PhaseProgressing, want: []string{"RunContainerError"},
+		},
+		{
+			name: "container that cannot run (fails)",
+			change: func(r *rollout) {
+				r.o.Pods[0] = testPod(r.new, "a", waiting("RunContainerError", "exec: \"/app/hello\": no such file or directory"))
+			},
+			phase: PhaseFailed, reason: ReasonRunContainerError, want: []string{"no such file"},
+		},
+		{
 			name:   "image pull error",
 			change: func(r *rollout) { r.o.Pods[0] = testPod(r.new, "a", waiting("ErrImagePull", "manifest unknown")) },
 			phase:  PhaseFailed, reason: ReasonErrImagePull, want: []string{"manifest unknown"},
