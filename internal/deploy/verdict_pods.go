@@ -259,10 +259,12 @@ func lastLines(msg string) []string {
 
 // runtimeUnavailable reports whether a container's waiting message says
 // the kubelet lost its connection to the container runtime in the middle
-// of a call (containerd restarting, say): the kubelet tries again, so it
-// says nothing about the pod's template and fails no rollout.
+// of a call (containerd restarting, say), or that the restarted runtime
+// still holds the name of a container it was creating then: the kubelet
+// tries again, so it says nothing about the pod's template and fails no
+// rollout.
 func runtimeUnavailable(msg string) bool {
-	for _, s := range []string{"code = Unavailable", "transport is closing", "error reading from server"} {
+	for _, s := range []string{"code = Unavailable", "transport is closing", "error reading from server", "failed to reserve container name"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
