@@ -380,6 +380,14 @@ func TestJudge(t *testing.T) {
 			phase: PhaseProgressing, want: []string{"RunContainerError"},
 		},
 		{
+			name: "a restarted runtime still holding the container's name (waits)",
+			change: func(r *rollout) {
+				r.o.Pods[0] = testPod(r.new, "a", waiting("CreateContainerError",
+					`failed to reserve container name "app_hello-new-a_default_1_0": name "app_hello-new-a_default_1_0" is reserved for "4f1c"`))
+			},
+			phase: PhaseProgressing, want: []string{"CreateContainerError"},
+		},
+		{
 			name: "container that cannot run (fails)",
 			change: func(r *rollout) {
 				r.o.Pods[0] = testPod(r.new, "a", waiting("RunContainerError", "exec: \"/app/hello\": no such file or directory"))
