@@ -648,6 +648,46 @@ node_ready() {
   [ "$(kubectl_ get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 
+# start_component C: launch containerd, kubelet or kube-proxy and wait
+# until it is healthy.
+start_component() {
+  local c=$1
+  launched+=("$c")
+  launch "$c"
+  case $c in
+    containerd) wait_for containerd "containerd's socket" containerd_up ;;
+    kubelet) wait_for kubelet "the kubelet's health and node $node_name Ready" kubelet_healthy ;;
+    kube-proxy) wait_for kube-proxy "kube-proxy's health" proxy_healthy ;;
+  esac
+}
+
+node_component() { # C: dies unless C is one start_component knows
+  case $1 in containerd | kubelet | kube-proxy) ;; *) die "$cmd: name containerd, kubelet or kube-proxy" ;; esac
+}
+
+# kill_component C: SIGKILL C, as a crash would.
+kill_component() {
+  local c=$1 pid
+  node_component "$c"
+  running "$c" || die "$c is not running"
+  pid=$(cat "$run/$c.pid")
+  kill -KILL "$pid"
+  for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
+  log "killed $c (pid $pid)"
+}
+
+# revive C: start C again, alone, and wait until it is healthy.
+revive() {
+  local c=$1
+  node_component "$c"
+  running "$c" && die "$c is running"
+  recorded_components
+  launched=()
+  t_start=$(now)
+  start_component "$c"
+  log "$c back after $(since "$t_start") s"
+}
+
 kubelet_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10248/healthz && node_ready; }
 proxy_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10256/healthz; }
 containerd_up() { [ -S "$ctr_sock" ] && grep -q 'containerd successfully booted' "$logs/containerd.log"; }
@@ -724,17 +764,11 @@ start() {
   write_configs
   make_cgroups
   for c in "${relays[@]}"; do launch "$c"; launched+=("$c"); done
-  launch containerd
-  launched+=(containerd)
-  wait_for containerd "containerd's socket" containerd_up
+  start_component containerd
   log "containerd $ctr_version up after $(since "$t_start") s"
-  launch kubelet
-  launched+=(kubelet)
-  wait_for kubelet "node $node_name to be Ready" node_ready
+  start_component kubelet
   log "node $node_name Ready after $(since "$t_start") s"
-  launch kube-proxy
-  launched+=(kube-proxy)
-  wait_for kube-proxy "kube-proxy's health" proxy_healthy
+  start_component kube-proxy
   log "node ready after $(since "$t_start") s (pods $pod_cidr, services $service_cidr, registry $registry)"
   env_
 }
@@ -936,35 +970,9 @@ case $cmd in
     stop_one kube-proxy
     in_node "$k8s_bin/kube-proxy" --cleanup --v=0 >/dev/null 2>&1 || true
     ;;
-  proxy-start)
-    launched=(kube-proxy)
-    t_start=$(now)
-    launch kube-proxy
-    wait_for kube-proxy "kube-proxy's health" proxy_healthy
-    ;;
-  kill | revive)
-    c=${1:-}
-    case $c in containerd | kubelet | kube-proxy) ;; *) die "$cmd: name containerd, kubelet or kube-proxy" ;; esac
-    if [ "$cmd" = kill ]; then
-      running "$c" || die "$c is not running"
-      pid=$(cat "$run/$c.pid")
-      kill -KILL "$pid"
-      for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
-      log "killed $c (pid $pid)"
-    else
-      running "$c" && die "$c is running"
-      recorded_components
-      launched=("$c")
-      t_start=$(now)
-      launch "$c"
-      case $c in
-        containerd) wait_for containerd "containerd's socket" containerd_up ;;
-        kubelet) wait_for kubelet "the kubelet's health and node $node_name Ready" kubelet_healthy ;;
-        kube-proxy) wait_for kube-proxy "kube-proxy's health" proxy_healthy ;;
-      esac
-      log "$c back after $(since "$t_start") s"
-    fi
-    ;;
+  proxy-start) revive kube-proxy ;;
+  kill) kill_component "${1:-}" ;;
+  revive) revive "${1:-}" ;;
   snapshot) snapshot ;;
   *) echo "usage: $0 install|start|stop|status|env|exec CMD...|proxy-stop|proxy-start|kill C|revive C|snapshot" >&2; exit 2 ;;
 esac
