@@ -51,9 +51,9 @@ environments:
 `, app, runtime.GOARCH, registry, envs, drain)
 }
 
-// newHelloProject builds slipway ($SLIPWAY_BIN if set) and copies
-// examples/hello-go into a fresh git repository with config as its
-// slipway.yaml; podEnv, when set, is added to the app container's env.
+// newHelloProject copies examples/hello-go into a fresh git repository
+// with config as its slipway.yaml; podEnv, when set, is added to the app
+// container's env.
 func newHelloProject(t *testing.T, n *testenv.Node, config string, podEnv map[string]string) *nodeProject {
 	t.Helper()
 	files := exampleFiles(t, "hello-go", "main.go", "go.mod", "Makefile", "pod.yml")
@@ -83,27 +83,66 @@ func exampleFile(name, file string) ([]byte, error) {
 	return os.ReadFile(filepath.Join("..", "..", "examples", name, file))
 }
 
-// newProject builds slipway ($SLIPWAY_BIN if set) and writes files into a
-// fresh git repository, with an environment of its own for git and slipway.
-func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *nodeProject {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
+// shared is what every node project uses, made once per test binary:
+// slipway ($SLIPWAY_BIN, or built into dir, removed by TestMain) and Go's
+// cache directories.
+var shared struct {
+	once            sync.Once
+	dir             string
+	slipway         string
+	gocache, gomods string
+	err             error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
 	}
-	tmp := t.TempDir()
-	p := &nodeProject{n: n, dir: filepath.Join(tmp, "app"), slipway: os.Getenv("SLIPWAY_BIN")}
-	if p.slipway == "" {
+	os.Exit(code)
+}
+
+// sharedTools makes shared, once.
+func sharedTools(t *testing.T) {
+	t.Helper()
+	shared.once.Do(func() {
+		goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+		if err != nil {
+			shared.err = fmt.Errorf("go env: %w", err)
+			return
+		}
+		caches := strings.Fields(string(goenv))
+		shared.gocache, shared.gomods = caches[0], caches[1]
+		if shared.slipway = os.Getenv("SLIPWAY_BIN"); shared.slipway != "" {
+			return
+		}
+		if shared.dir, err = os.MkdirTemp("", "slipway-node-tests-"); err != nil {
+			shared.err = err
+			return
+		}
 		t0 := time.Now()
-		p.slipway = filepath.Join(tmp, "slipway")
-		build := exec.Command("go", "build", "-trimpath", "-o", p.slipway, "./cmd/slipway")
-		build.Dir = root
+		shared.slipway = filepath.Join(shared.dir, "slipway")
+		build := exec.Command("go", "build", "-trimpath", "-o", shared.slipway, "./cmd/slipway")
+		build.Dir = filepath.Join("..", "..")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building slipway: %v\n%s", err, out)
+			shared.err = fmt.Errorf("building slipway: %w\n%s", err, out)
+			return
 		}
 		t.Logf("timing: slipway built in %.1fs", time.Since(t0).Seconds())
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
+}
+
+// newProject writes files into a fresh git repository, with an environment
+// of its own for git and slipway, driven by the shared slipway.
+func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *nodeProject {
+	t.Helper()
+	sharedTools(t)
+	tmp := t.TempDir()
+	p := &nodeProject{n: n, dir: filepath.Join(tmp, "app"), slipway: shared.slipway}
 	for f, b := range files {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(p.dir, f)), 0o755); err != nil {
 			t.Fatal(err)
@@ -111,12 +150,7 @@ func newProject(t *testing.T, n *testenv.Node, files map[string][]byte) *nodePro
 		p.write(t, f, string(b))
 	}
 	// A HOME of its own for git and slipway; Go keeps its caches.
-	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env: %v", err)
-	}
-	caches := strings.Fields(string(goenv))
-	p.env = append(os.Environ(), "GOCACHE="+caches[0], "GOMODCACHE="+caches[1],
+	p.env = append(os.Environ(), "GOCACHE="+shared.gocache, "GOMODCACHE="+shared.gomods,
 		"HOME="+filepath.Join(tmp, "home"), "KUBECONFIG="+n.Kubeconfig, "NO_COLOR=1",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=ada@example.com",
 		"GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=ada@example.com")

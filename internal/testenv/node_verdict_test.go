@@ -109,8 +109,8 @@ deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 30s}
 `, user, runtime.GOARCH, registry, verdictNS)
 }
 
-// newVerdictProject builds slipway ($SLIPWAY_BIN if set) and verdictapp,
-// and makes a git repository of a project that packages it.
+// newVerdictProject builds verdictapp and makes a git repository of a
+// project that packages it.
 func newVerdictProject(t *testing.T, n *testenv.Node) *verdictProject {
 	t.Helper()
 	p := &verdictProject{nodeProject: newProject(t, n, map[string][]byte{".gitignore": []byte("bin/\n.slipway/\n")})}
