@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testenv"
@@ -24,55 +22,7 @@ func completeAt(c *registry.Client, app, tag string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	d, err := remote.Get(repo.Tag(tag), c.RemoteOptions(context.Background())...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("reading %s: %w", tag, err)
-	}
-	var imgs []v1.Image
-	if d.MediaType.IsIndex() {
-		idx, err := d.ImageIndex()
-		if err != nil {
-			return d.Digest, err
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return d.Digest, err
-		}
-		for _, m := range im.Manifests {
-			img, err := idx.Image(m.Digest)
-			if err != nil {
-				return d.Digest, err
-			}
-			imgs = append(imgs, img)
-		}
-	} else {
-		img, err := d.Image()
-		if err != nil {
-			return d.Digest, err
-		}
-		imgs = append(imgs, img)
-	}
-	for _, img := range imgs {
-		if _, err := img.RawConfigFile(); err != nil {
-			return d.Digest, err
-		}
-		layers, err := img.Layers()
-		if err != nil {
-			return d.Digest, err
-		}
-		for _, l := range layers {
-			rc, err := l.Compressed()
-			if err != nil {
-				return d.Digest, err
-			}
-			_, err = io.Copy(io.Discard, rc)
-			rc.Close()
-			if err != nil {
-				return d.Digest, fmt.Errorf("reading layer of %s: %w", tag, err)
-			}
-		}
-	}
-	return d.Digest, nil
+	return testutil.ReadComplete(repo.Tag(tag), c.RemoteOptions(context.Background())...)
 }
 
 // TestRacePromotions runs two promotions into one target registry at once,

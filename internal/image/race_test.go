@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
@@ -83,67 +81,7 @@ func complete(c *registry.Client, ref string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	d, err := remote.Get(r, c.RemoteOptions(context.Background())...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("reading %s: %w", ref, err)
-	}
-	var imgs []v1.Image
-	if d.MediaType.IsIndex() {
-		idx, err := d.ImageIndex()
-		if err != nil {
-			return d.Digest, err
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			return d.Digest, err
-		}
-		for _, m := range im.Manifests {
-			img, err := idx.Image(m.Digest)
-			if err != nil {
-				return d.Digest, err
-			}
-			imgs = append(imgs, img)
-		}
-	} else {
-		img, err := d.Image()
-		if err != nil {
-			return d.Digest, err
-		}
-		imgs = append(imgs, img)
-	}
-	for _, img := range imgs {
-		if err := readAll(img); err != nil {
-			return d.Digest, err
-		}
-	}
-	return d.Digest, nil
-}
-
-// readAll reads an image's manifest, config and every layer from the
-// registry; ggcr checks each against its digest as it reads.
-func readAll(img v1.Image) error {
-	if _, err := img.RawManifest(); err != nil {
-		return err
-	}
-	if _, err := img.RawConfigFile(); err != nil {
-		return err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return err
-	}
-	for _, l := range layers {
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return testutil.ReadComplete(r, c.RemoteOptions(context.Background())...)
 }
 
 // TestRacePushSameVersion pushes one version from two clones (different
