@@ -3,51 +3,56 @@ package flow
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/sign"
+	"github.com/slipwayhq/slipway/internal/testutil"
 	"github.com/slipwayhq/slipway/promote"
 )
+
+// verifySetup keeps Docker's credentials out, serves an in-process
+// registry until the test ends, and returns its host and a project
+// directory.
+func verifySetup(t *testing.T) (host, dir string) {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	return testutil.Host(testutil.Registry(t)), t.TempDir()
+}
+
+// writeKey makes a key pair, writes its public half to dir/PREFIX.pub and
+// returns a signer with its private half.
+func writeKey(t *testing.T, dir, prefix string) sign.Signer {
+	t.Helper()
+	kp, err := sign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, prefix+".pub"), kp.Public, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sign.LoadSigner(kp.Private, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // TestVerifyImage checks the deploy-time gate of environments.NAME.verify
 // against an in-process registry: only a signature by the environment's key
 // for the deployed digest passes.
 func TestVerifyImage(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	ctx := context.Background()
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-
-	dir := t.TempDir()
-	key := func(prefix string) sign.Signer {
-		kp, err := sign.GenerateKeyPair([]byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, prefix+".pub"), kp.Public, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := sign.LoadSigner(kp.Private, []byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ours, theirs := key("ours"), key("theirs")
+	host, dir := verifySetup(t)
+	ours, theirs := writeKey(t, dir, "ours"), writeKey(t, dir, "theirs")
 	push := func(s sign.Signer) string {
 		img, err := random.Image(128, 1)
 		if err != nil {
@@ -150,28 +155,9 @@ func TestVerifyImage(t *testing.T) {
 // saying it came into the environment's registry from the named
 // environment.
 func TestVerifyPromotedFrom(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	ctx := context.Background()
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	dir := t.TempDir()
-	key := func(prefix string) sign.Signer {
-		kp, err := sign.GenerateKeyPair([]byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, prefix+".pub"), kp.Public, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := sign.LoadSigner(kp.Private, []byte("pw"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	ours, theirs := key("ours"), key("theirs")
+	host, dir := verifySetup(t)
+	ours, theirs := writeKey(t, dir, "ours"), writeKey(t, dir, "theirs")
 	p := &config.Project{App: "hello", Dir: dir,
 		Registries: config.Registries{{Name: "dev", URL: host + "/dev", Insecure: true}, {Name: "rc", URL: host + "/rc", Insecure: true}},
 		Environments: config.Environments{{Name: "dev", Registry: "dev"}, {Name: "test", Registry: "dev"}, {Name: "showcase", Registry: "rc"},
@@ -244,24 +230,9 @@ func TestVerifyPromotedFrom(t *testing.T) {
 // runs: verified, unverified (a deploy would be refused) with the reason,
 // unknown when the key cannot be read, nothing without verify.
 func TestVerification(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	ctx := context.Background()
-	srv := httptest.NewServer(ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	dir := t.TempDir()
-	kp, err := sign.GenerateKeyPair([]byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cosign.pub"), kp.Public, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sign.LoadSigner(kp.Private, []byte("pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, dir := verifySetup(t)
+	s := writeKey(t, dir, "cosign")
 	repo := host + "/team/hello"
 	push := func(signed bool) string {
 		img, err := random.Image(128, 1)
