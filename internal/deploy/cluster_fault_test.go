@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -210,18 +211,12 @@ func faultDeployment(t *testing.T, c kubernetes.Interface, ns string, replicas i
 	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Pods are refused until the controller manager has made the
-	// namespace's default ServiceAccount, which takes a while after the
-	// API server came back: wait for it, at most a minute.
-	for i := 0; ; i++ {
-		_, err := c.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		if err == nil {
-			break
-		}
-		if i == 300 {
-			t.Fatalf("no default ServiceAccount in %s after a minute: %v", ns, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Pods are refused until the namespace has its default ServiceAccount.
+	// The controller manager makes it, late when the machine is busy or
+	// the API server just came back: make it here, whoever is first.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}
+	if _, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("creating the default ServiceAccount in %s: %v", ns, err)
 	}
 	labels := map[string]string{"app": "app"}
 	podLabels := map[string]string{"app": "app"}
