@@ -1,31 +1,17 @@
 package flow
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"debug/buildinfo"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"path"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	kgzip "github.com/klauspost/compress/gzip"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
@@ -239,14 +225,14 @@ type SPDXRelationship struct {
 
 // SBOM is an SPDX 2.3 document of the image repo@rec.Digest: the image as a
 // container package, its base image by digest, and, from layers (what
-// ScanLayers found in the layers Slipway added), each layer as a package
+// image.Contents found in the layers Slipway added), each layer as a package
 // that CONTAINS its regular files (by their path in the image, with their
 // SHA-256), the main module of each Go binary with the modules compiled
 // into it (DEPENDS_ON, from its build info) and each Java archive by its
 // manifest's Implementation-Title and -Version. Without layers it lists the
 // build record's input files by their path in the project instead. Like
 // Provenance it is the same for the same image.
-func SBOM(rec image.Record, repo string, layers []LayerContents) SPDXDocument {
+func SBOM(rec image.Record, repo string, layers []image.LayerContents) SPDXDocument {
 	b := &sbom{purls: map[string]string{}, doc: SPDXDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT",
 		Name:              rec.App + "-" + rec.Version,
@@ -316,7 +302,7 @@ func (b *sbom) recordFiles(rec image.Record) {
 }
 
 // layer adds the i-th layer, its files and what they were made from.
-func (b *sbom) layer(i int, l LayerContents) {
+func (b *sbom) layer(i int, l image.LayerContents) {
 	lid := fmt.Sprintf("SPDXRef-Layer-%d", i)
 	lp := SPDXPackage{SPDXID: lid, Name: "layer " + l.Digest, DownloadLocation: noAssertion, Comment: "diffID " + l.DiffID + "; platforms " + strings.Join(l.Platforms, ", ")}
 	if alg, hex, ok := strings.Cut(l.Digest, ":"); ok {
@@ -371,7 +357,7 @@ func (b *sbom) module(path, version string) string {
 }
 
 // javaArchive adds the Java archive f, the file fid.
-func (b *sbom) javaArchive(fid string, f ContentFile) {
+func (b *sbom) javaArchive(fid string, f image.ContentFile) {
 	j := f.Java
 	jid := fmt.Sprintf("SPDXRef-Package-java-%d", b.jars)
 	b.jars++
@@ -401,267 +387,4 @@ func ociPURL(ref, digest string) string {
 		last = last[i+1:]
 	}
 	return "pkg:oci/" + last + "@" + strings.Replace(digest, ":", "%3A", 1) + "?repository_url=" + repo.Name()
-}
-
-// LayerContents is what ScanLayers found in one layer.
-type LayerContents struct {
-	Digest    string   // the layer blob's digest
-	DiffID    string   // its uncompressed digest
-	Platforms []string // the platforms whose image has it
-	Files     []ContentFile
-}
-
-// ContentFile is a regular file of a layer.
-type ContentFile struct {
-	Path   string // in the image: /app/hello
-	SHA256 string
-	Go     *debug.BuildInfo // a Go binary's build info
-	Java   *JavaManifest    // a Java archive's manifest
-}
-
-// JavaManifest is what a Java archive's META-INF/MANIFEST.MF says of it.
-type JavaManifest struct {
-	Title, Version, Vendor string
-}
-
-// maxInspect bounds the size of a file read whole to look inside it (a Go
-// binary's build info, a Java archive's manifest); a larger one is hashed
-// only, streaming.
-const maxInspect = 256 << 20
-
-// ScanLayers reads the layers the build added to each platform's image
-// (those after rec's BaseLayers) from the OCI layout in dir: every regular
-// file with its SHA-256, the build info of ELF files that are Go binaries
-// and the manifest of .jar, .war and .ear files. A layer shared by
-// platforms is read once.
-func ScanLayers(dir string, rec image.Record) ([]LayerContents, error) {
-	in, err := builtIndex(dir, rec)
-	if err != nil {
-		return nil, err
-	}
-	platforms := rec.Platforms
-	if len(platforms) == 0 {
-		platforms = []image.PlatformRecord{{Digest: rec.Digest}}
-	}
-	out := []LayerContents{}
-	var todo []v1.Layer
-	seen := map[string]int{}
-	for _, p := range platforms {
-		layers, diffIDs, err := addedLayers(in, p)
-		if err != nil {
-			return nil, err
-		}
-		for j, l := range layers {
-			d, err := l.Digest()
-			if err != nil {
-				return nil, fmt.Errorf("scanning a layer of %s: %w", p.Platform, err)
-			}
-			if i, ok := seen[d.String()]; ok {
-				out[i].Platforms = append(out[i].Platforms, p.Platform)
-				continue
-			}
-			seen[d.String()] = len(out)
-			out = append(out, LayerContents{Digest: d.String(), DiffID: diffIDs[j].String(), Platforms: []string{p.Platform}})
-			todo = append(todo, l)
-		}
-	}
-	if err := scanAll(out, todo); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// builtIndex is the index in the OCI layout in dir that holds the images
-// of the build rec: a multi-platform build's images are in its index, not
-// in the layout's own.
-func builtIndex(dir string, rec image.Record) (v1.ImageIndex, error) {
-	root, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("scanning the build in %s: %w", dir, err)
-	}
-	if !types.MediaType(rec.MediaType).IsIndex() {
-		return root, nil
-	}
-	h, err := v1.NewHash(rec.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("scanning the build: %w", err)
-	}
-	in, err := root.ImageIndex(h)
-	if err != nil {
-		return nil, fmt.Errorf("scanning the build: %w", err)
-	}
-	return in, nil
-}
-
-// addedLayers are the layers the build added to the image of platform p
-// in, with their diffIDs.
-func addedLayers(in v1.ImageIndex, p image.PlatformRecord) ([]v1.Layer, []v1.Hash, error) {
-	wrap := func(err error) error { return fmt.Errorf("scanning the image of %s: %w", p.Platform, err) }
-	h, err := v1.NewHash(p.Digest)
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	img, err := in.Image(h)
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	// The diffIDs from the config: a layout layer's DiffID method
-	// inflates the layer to hash it.
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, nil, wrap(err)
-	}
-	if len(cfg.RootFS.DiffIDs) != len(layers) {
-		return nil, nil, wrap(fmt.Errorf("%d diffIDs for %d layers", len(cfg.RootFS.DiffIDs), len(layers)))
-	}
-	from := min(p.BaseLayers, len(layers))
-	return layers[from:], cfg.RootFS.DiffIDs[from:], nil
-}
-
-// scanAll fills out[i].Files from todo[i]. Layers are decompressed and
-// hashed in parallel: that is most of the time an SBOM takes, and it runs
-// beside the image's upload.
-func scanAll(out []LayerContents, todo []v1.Layer) error {
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, l := range todo {
-		g.Go(func() error {
-			files, err := scanLayer(l)
-			if err != nil {
-				return fmt.Errorf("scanning layer %s: %w", out[i].Digest, err)
-			}
-			out[i].Files = files
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// scanLayer reads one layer's regular files.
-func scanLayer(l v1.Layer) ([]ContentFile, error) {
-	rc, err := uncompressed(l)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	br := bufio.NewReaderSize(nil, 64<<10)
-	var buf bytes.Buffer
-	var files []ContentFile
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if hdr.Typeflag != tar.TypeReg || strings.HasPrefix(path.Base(hdr.Name), ".wh.") {
-			continue
-		}
-		f := ContentFile{Path: path.Join("/", hdr.Name)}
-		br.Reset(tr)
-		head, _ := br.Peek(4)
-		ext := strings.ToLower(path.Ext(f.Path))
-		isELF := bytes.Equal(head, []byte("\x7fELF"))
-		isJar := ext == ".jar" || ext == ".war" || ext == ".ear"
-		h := sha256.New()
-		if hdr.Size <= maxInspect && (isELF || isJar) {
-			buf.Reset()
-			if _, err := io.Copy(io.MultiWriter(h, &buf), br); err != nil {
-				return nil, err
-			}
-			r := bytes.NewReader(buf.Bytes())
-			if isELF {
-				if bi, err := buildinfo.Read(r); err == nil {
-					f.Go = bi
-				}
-			} else {
-				f.Java = javaManifest(r)
-			}
-		} else if _, err := io.Copy(h, br); err != nil {
-			return nil, err
-		}
-		f.SHA256 = hex.EncodeToString(h.Sum(nil))
-		files = append(files, f)
-	}
-}
-
-// uncompressed opens l's tar stream. Gzip layers are inflated with
-// klauspost/compress, about twice as fast as the standard library's:
-// inflating is most of a scan's time.
-func uncompressed(l v1.Layer) (io.ReadCloser, error) {
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	br := bufio.NewReaderSize(rc, 64<<10)
-	if magic, _ := br.Peek(2); !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		rc.Close()
-		return l.Uncompressed()
-	}
-	zr, err := kgzip.NewReader(br)
-	if err != nil {
-		rc.Close()
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, rc}, nil
-}
-
-// maxManifest bounds the META-INF/MANIFEST.MF read from an archive.
-const maxManifest = 1 << 20
-
-// javaManifest reads the main section of a Java archive's manifest, or
-// returns nil when r is not a zip with one.
-func javaManifest(r *bytes.Reader) *JavaManifest {
-	z, err := zip.NewReader(r, r.Size())
-	if err != nil {
-		return nil
-	}
-	f, err := z.Open("META-INF/MANIFEST.MF")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxManifest))
-	if err != nil {
-		return nil
-	}
-	attrs := parseManifest(b)
-	return &JavaManifest{
-		Title:   cmp.Or(attrs["Implementation-Title"], attrs["Bundle-Name"], attrs["Specification-Title"]),
-		Version: cmp.Or(attrs["Implementation-Version"], attrs["Bundle-Version"], attrs["Specification-Version"]),
-		Vendor:  cmp.Or(attrs["Implementation-Vendor"], attrs["Bundle-Vendor"], attrs["Specification-Vendor"]),
-	}
-}
-
-// parseManifest reads the main section of a JAR manifest: "Name: value"
-// lines, a line starting with a space continuing the one before, up to the
-// first empty line.
-func parseManifest(b []byte) map[string]string {
-	attrs := map[string]string{}
-	last := ""
-	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
-		switch {
-		case line == "":
-			return attrs
-		case strings.HasPrefix(line, " ") && last != "":
-			attrs[last] += line[1:]
-		default:
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				continue
-			}
-			last = strings.TrimSpace(k)
-			attrs[last] = strings.TrimPrefix(v, " ")
-		}
-	}
-	return attrs
 }

@@ -231,7 +231,7 @@ func TestSBOMContents(t *testing.T) {
 		"app/README":      []byte("hello\n"),
 	}
 	dir, rec := layoutWith(t, files, "linux/amd64", "linux/arm64")
-	layers, err := ScanLayers(dir, rec)
+	layers, err := image.ScanLayers(dir, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestSBOMContents(t *testing.T) {
 
 	// One platform: its image is the layout's.
 	one, oneRec := layoutWith(t, map[string][]byte{"app/README": []byte("hello\n")}, "linux/amd64")
-	if got, err := ScanLayers(one, oneRec); err != nil || len(got) != 1 || len(got[0].Files) != 1 || got[0].Files[0].Path != "/app/README" {
+	if got, err := image.ScanLayers(one, oneRec); err != nil || len(got) != 1 || len(got[0].Files) != 1 || got[0].Files[0].Path != "/app/README" {
 		t.Errorf("one platform: layers %+v, %v; want the README", got, err)
 	}
 

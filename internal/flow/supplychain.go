@@ -75,21 +75,21 @@ func keyReady(s sign.Signer) error {
 	return nil
 }
 
-// scans memoizes ScanLayers by layout directory and build digest, so that
+// scans memoizes image.Contents by layout directory and build digest, so that
 // the scan loadSigner starts is the one attestPushed uses.
 var scans sync.Map // string -> *layerScan
 
 type layerScan struct {
 	once   sync.Once
-	layers []LayerContents
+	layers []image.LayerContents
 	err    error
 }
 
-// scanLayersOnce is ScanLayers, run once per layout and build.
-func scanLayersOnce(dir string, rec image.Record) ([]LayerContents, error) {
+// scanLayersOnce is image.Contents, run once per layout and build.
+func scanLayersOnce(dir string, rec image.Record) ([]image.LayerContents, error) {
 	v, _ := scans.LoadOrStore(dir+"\x00"+rec.Digest, &layerScan{})
 	s := v.(*layerScan)
-	s.once.Do(func() { s.layers, s.err = ScanLayers(dir, rec) })
+	s.once.Do(func() { s.layers, s.err = image.Contents(dir, rec) })
 	return s.layers, s.err
 }
 

@@ -470,17 +470,19 @@ func (s *layerSet) layer(ctx context.Context, j int, plat v1.Platform, lpn *laye
 	if ok {
 		return l, nil
 	}
-	if l, ok = reuseLayer(s.blobs, s.reusable[lpn.id()]); !ok {
+	prev := s.reusable[lpn.id()]
+	files := prev.Contents
+	if l, ok = reuseLayer(s.blobs, prev); !ok || files == nil {
 		s.rep.Report(progress.Event{Kind: progress.Info, Step: "build",
 			Msg: fmt.Sprintf("layer %d (%s): %s -> %s", j+1, plat, lpn.src.from, lpn.src.to)})
 		var err error
-		if l, err = writeLayer(ctx, s.blobs, lpn.entries, s.p.epoch); err != nil {
+		if l, files, err = writeLayer(ctx, s.blobs, lpn.entries, s.p.epoch); err != nil {
 			return nil, fmt.Errorf("layer %d (%s, from %s): %w", j+1, plat, lpn.src.from, err)
 		}
 	}
 	s.made[lpn.id()] = l
 	s.records = append(s.records, LayerRecord{Key: lpn.key, Files: lpn.files,
-		Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size})
+		Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size, Contents: files})
 	return l, nil
 }
 

@@ -13,7 +13,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,14 +65,15 @@ func (r *readCloser) Close() error { return r.close() }
 // writeLayer writes entries as a reproducible gzipped tar into blobs (the
 // layout's blobs/sha256 directory) under its digest: entries in the given
 // order, every time set to mtime, owner 0:0 without names, PAX format,
-// gzip header without name or time.
-func writeLayer(ctx context.Context, blobs string, entries []entry, mtime time.Time) (*fileLayer, error) {
+// gzip header without name or time. It returns the layer and what its
+// regular files are (for the SBOM), read as they were written.
+func writeLayer(ctx context.Context, blobs string, entries []entry, mtime time.Time) (*fileLayer, []ContentFile, error) {
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
-		return nil, fmt.Errorf("creating blob directory: %w", err)
+		return nil, nil, fmt.Errorf("creating blob directory: %w", err)
 	}
 	f, err := os.CreateTemp(blobs, ".layer-*")
 	if err != nil {
-		return nil, fmt.Errorf("creating layer file: %w", err)
+		return nil, nil, fmt.Errorf("creating layer file: %w", err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op once renamed
@@ -80,11 +83,11 @@ func writeLayer(ctx context.Context, blobs string, entries []entry, mtime time.T
 	zw, err := gzip.NewWriterLevel(buf, gzip.BestSpeed)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	diffID := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(zw, diffID))
-	werr := writeTar(ctx, tw, entries, mtime)
+	files, werr := writeTar(ctx, tw, entries, mtime)
 	if werr == nil {
 		werr = tw.Close()
 	}
@@ -98,7 +101,7 @@ func writeLayer(ctx context.Context, blobs string, entries []entry, mtime time.T
 		werr = cerr
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("writing layer: %w", werr)
+		return nil, nil, fmt.Errorf("writing layer: %w", werr)
 	}
 	l := &fileLayer{
 		digest: sha256Hash(digest),
@@ -107,9 +110,9 @@ func writeLayer(ctx context.Context, blobs string, entries []entry, mtime time.T
 	}
 	l.path = filepath.Join(blobs, l.digest.Hex)
 	if err := os.Rename(tmp, l.path); err != nil {
-		return nil, fmt.Errorf("writing layer: %w", err)
+		return nil, nil, fmt.Errorf("writing layer: %w", err)
 	}
-	return l, nil
+	return l, files, nil
 }
 
 func sha256Hash(h hash.Hash) v1.Hash {
@@ -123,11 +126,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func writeTar(ctx context.Context, tw *tar.Writer, entries []entry, mtime time.Time) error {
+// writeTar writes entries to tw and returns its regular files' contents.
+func writeTar(ctx context.Context, tw *tar.Writer, entries []entry, mtime time.Time) ([]ContentFile, error) {
 	mtime = mtime.UTC().Truncate(time.Second)
+	var in inspector
+	files := []ContentFile{}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		h := &tar.Header{
 			Name:    e.name,
@@ -144,31 +150,38 @@ func writeTar(ctx context.Context, tw *tar.Writer, entries []entry, mtime time.T
 			h.Typeflag, h.Size = tar.TypeReg, e.size
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("adding %s: %w", e.name, err)
+			return nil, fmt.Errorf("adding %s: %w", e.name, err)
 		}
 		if h.Typeflag == tar.TypeReg {
-			if err := copyFile(tw, e); err != nil {
-				return err
+			cf, err := copyFile(tw, e, &in)
+			if err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(path.Base(e.name), ".wh.") { // a whiteout, to a runtime
+				files = append(files, cf)
 			}
 		}
 	}
-	return nil
+	return files, nil
 }
 
-func copyFile(w io.Writer, e entry) error {
+// copyFile copies the regular file of e to w and returns what it holds,
+// as written. A file that shrank since it was listed is ErrSourceChanged.
+func copyFile(w io.Writer, e entry, in *inspector) (ContentFile, error) {
 	f, err := os.Open(e.src)
 	if err != nil {
-		return fmt.Errorf("adding %s: %w", e.name, err)
+		return ContentFile{}, fmt.Errorf("adding %s: %w", e.name, err)
 	}
 	defer f.Close()
-	n, err := io.Copy(w, io.LimitReader(f, e.size))
+	cw := &countWriter{}
+	cf, err := in.read("/"+e.name, e.size, io.LimitReader(f, e.size), io.MultiWriter(w, cw))
 	if err != nil {
-		return fmt.Errorf("adding %s: %w", e.name, err)
+		return cf, fmt.Errorf("adding %s: %w", e.name, err)
 	}
-	if n != e.size {
-		return fmt.Errorf("adding %s: %w: %s shrank from %d to %d bytes", e.name, ErrSourceChanged, e.src, e.size, n)
+	if cw.n != e.size {
+		return cf, fmt.Errorf("adding %s: %w: %s shrank from %d to %d bytes", e.name, ErrSourceChanged, e.src, e.size, cw.n)
 	}
-	return nil
+	return cf, nil
 }
 
 func tarMode(m fs.FileMode) int64 {

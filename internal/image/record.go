@@ -79,6 +79,10 @@ type LayerRecord struct {
 	Digest string `json:"digest"`
 	DiffID string `json:"diffID"`
 	Size   int64  `json:"size"`
+	// Contents are the layer's regular files as the build wrote them, for
+	// the SBOM; nil in a record of an older build (an empty layer's is
+	// empty, not nil).
+	Contents []ContentFile `json:"contents"`
 }
 
 // ReadRecord reads output/build.json. It returns an error matching
