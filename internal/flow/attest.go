@@ -2,7 +2,6 @@ package flow
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/slipwayhq/slipway/internal/image"
-	"github.com/slipwayhq/slipway/internal/progress"
-	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -25,48 +22,28 @@ const BuildType = "https://github.com/slipwayhq/slipway/build/v1"
 // BuilderID names the builder in SLSA provenance.
 const BuilderID = "https://github.com/slipwayhq/slipway"
 
-// attestPushed signs and pushes the attestations kinds (provenance, sbom)
-// about the pushed image, made from its build record and, for the SBOM,
-// the layers in the build output's OCI layout.
-func attestPushed(ctx context.Context, client *registry.Client, s sign.Signer, kinds []string, output string, rec image.Record, res *image.PushResult, rep progress.Reporter) error {
-	ref, err := name.NewDigest(res.Reference, client.NameOptions()...)
-	if err != nil {
-		return fmt.Errorf("attesting %s: %w", res.Reference, err)
-	}
-	if rec.Digest != ref.DigestStr() {
-		return fmt.Errorf("attesting %s: the build record is of %s", res.Reference, rec.Digest)
-	}
+// predicates are the attestations kinds (provenance, sbom) about the
+// build rec, pushed as ref: made from the build record and, for the SBOM,
+// what the build's layers in the OCI layout under output hold.
+func predicates(kinds []string, rec image.Record, ref name.Digest, output string) ([]sign.Predicate, error) {
 	preds := make([]sign.Predicate, len(kinds))
 	for i, k := range kinds {
+		var err error
+		if preds[i].Type, err = predicateTypeOf(k); err != nil {
+			return nil, fmt.Errorf("attesting %s: %w", ref, err)
+		}
 		switch k {
 		case "provenance":
 			preds[i].Value = Provenance(rec)
 		case "sbom":
-			layers, err := scanLayersOnce(filepath.Join(output, image.LayoutDir), rec)
+			layers, err := image.Contents(filepath.Join(output, image.LayoutDir), rec)
 			if err != nil {
-				return fmt.Errorf("attesting %s: %w", res.Reference, err)
+				return nil, fmt.Errorf("attesting %s: %w", ref, err)
 			}
 			preds[i].Value = SBOM(rec, ref.Context().Name(), layers)
 		}
-		if preds[i].Type, err = predicateTypeOf(k); err != nil {
-			return fmt.Errorf("attesting %s: %w", res.Reference, err)
-		}
 	}
-	// One read and one write of the attestation image for all of them.
-	ar, upToDate, err := sign.AttestAll(ctx, ref, s, preds, client.RemoteOptions(ctx))
-	if err != nil {
-		return client.Classify(err, "target")
-	}
-	res.Attestations = ar.Tag
-	for i, k := range kinds {
-		if upToDate[i] {
-			rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already attested: " + k})
-		} else {
-			res.UpToDate = false
-			rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "attested " + k + " as " + ar.Tag})
-		}
-	}
-	return nil
+	return preds, nil
 }
 
 // predicateTypeOf maps an attestation kind of slipway.yaml to its

@@ -102,16 +102,21 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 		return image.PushResult{}, err
 	}
 	po := image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress}
-	if signer != nil {
-		// The key decrypts while the blobs upload; a wrong password stops
-		// the push before any tag is written.
-		po.BeforeTag = func() error { return keyReady(signer) }
+	if signer == nil {
+		return image.Push(ctx, po)
 	}
+	// The signature and attestations are made while the blobs upload; a
+	// wrong password, or any other failure to sign, stops the push before
+	// any tag is written.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	signing := startSigning(sctx, p, client, signer)
+	po.BeforeTag = signing.ready
 	res, err := image.Push(ctx, po)
-	if err != nil || signer == nil {
+	if err != nil {
 		return res, err
 	}
-	return res, signAndAttest(ctx, p, client, signer, &res, progress.Or(o.Progress))
+	return res, signing.commit(ctx, &res, progress.Or(o.Progress))
 }
 
 // checkFresh refuses a build record of another commit than HEAD, so a

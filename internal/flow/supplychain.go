@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
@@ -27,20 +24,9 @@ import (
 // or nil without one. It runs before anything is pushed, so a missing key
 // or password variable, or a file that is no key, leaves no unsigned image
 // behind. The key's decryption (scrypt, a few hundred milliseconds on
-// purpose) and, with attest: [sbom], the scan of the build's layers then
-// run in the background, beside the image's upload: a wrong password is
-// reported once the blobs are up, before any tag is written.
+// purpose) then runs in the background.
 func loadSigner(p *config.Project) (sign.Signer, error) {
-	s, err := startSigner(p)
-	if err != nil || s == nil {
-		return nil, err
-	}
-	if slices.Contains(p.Signing.Attest, "sbom") {
-		if rec, err := image.ReadRecord(outputDir(p)); err == nil {
-			go func() { _, _ = scanLayersOnce(filepath.Join(outputDir(p), image.LayoutDir), rec) }()
-		}
-	}
-	return s, nil
+	return startSigner(p)
 }
 
 // startSigner checks the signing key and its password variable and starts
@@ -75,72 +61,113 @@ func keyReady(s sign.Signer) error {
 	return nil
 }
 
-// scans memoizes image.Contents by layout directory and build digest, so that
-// the scan loadSigner starts is the one attestPushed uses.
-var scans sync.Map // string -> *layerScan
-
-type layerScan struct {
-	once   sync.Once
-	layers []image.LayerContents
-	err    error
+// pushSigning is the signature and the attestations of one push. They
+// are prepared while the image uploads (the key decrypted, the statements
+// made and signed, the signature and attestation images written to the
+// repository by digest) and tagged once the image's tags are written, so
+// that a signed push takes little longer than a plain one, and a push
+// whose signing fails stops before any tag.
+type pushSigning struct {
+	client      *registry.Client
+	kinds       []string
+	ref         name.Digest // the image as it will be pushed
+	done        chan struct{}
+	err         error
+	sig, att    *sign.Prepared // att is nil without attestations
+	attUpToDate []bool
 }
 
-// scanLayersOnce is image.Contents, run once per layout and build.
-func scanLayersOnce(dir string, rec image.Record) ([]image.LayerContents, error) {
-	v, _ := scans.LoadOrStore(dir+"\x00"+rec.Digest, &layerScan{})
-	s := v.(*layerScan)
-	s.once.Do(func() { s.layers, s.err = image.Contents(dir, rec) })
-	return s.layers, s.err
+// startSigning starts preparing the signature of the build about to be
+// pushed with client, and the attestations p.Signing.Attest lists.
+func startSigning(ctx context.Context, p *config.Project, client *registry.Client, s sign.Signer) *pushSigning {
+	ps := &pushSigning{client: client, kinds: p.Signing.Attest, done: make(chan struct{})}
+	go func() {
+		defer close(ps.done)
+		ps.err = ps.prepare(ctx, p, s)
+	}()
+	return ps
 }
 
-// signAndAttest signs the pushed image res.Reference and writes the
-// attestations signing.attest lists, side by side: the signature and the
-// attestations are images of their own (sha256-HEX.sig and .att), so
-// neither waits for the other's requests.
-func signAndAttest(ctx context.Context, p *config.Project, client *registry.Client, s sign.Signer, res *image.PushResult, rep progress.Reporter) error {
-	if err := keyReady(s); err != nil {
-		return err
-	}
-	if len(p.Signing.Attest) == 0 {
-		return signPushed(ctx, client, s, res, rep)
-	}
+func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Signer) error {
 	rec, err := image.ReadRecord(outputDir(p))
 	if err != nil {
 		return err
 	}
-	// Each works on a copy of the result; the fields they set are merged.
-	signed, attested := *res, *res
-	var g errgroup.Group
-	g.Go(func() error { return signPushed(ctx, client, s, &signed, rep) })
-	g.Go(func() error {
-		return attestPushed(ctx, client, s, p.Signing.Attest, outputDir(p), rec, &attested, rep)
-	})
-	err = g.Wait()
-	res.Signature, res.Attestations = signed.Signature, attested.Attestations
-	res.UpToDate = signed.UpToDate && attested.UpToDate
-	return err
-}
-
-// signPushed signs the pushed image res.Reference and records the
-// signature's tag in res.
-func signPushed(ctx context.Context, client *registry.Client, s sign.Signer, res *image.PushResult, rep progress.Reporter) error {
+	repo, err := ps.client.Repo(cmp.Or(p.App, rec.App))
+	if err != nil {
+		return err
+	}
+	ps.ref = repo.Digest(rec.Digest)
+	preds, err := predicates(ps.kinds, rec, ps.ref, outputDir(p))
+	if err != nil {
+		return err
+	}
 	if err := keyReady(s); err != nil {
 		return err
 	}
-	ref, err := name.NewDigest(res.Reference, client.NameOptions()...)
-	if err != nil {
-		return fmt.Errorf("signing %s: %w", res.Reference, err)
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		ps.sig, err = sign.PrepareSignature(ctx, ps.ref, s, ps.client.RemoteOptions(ctx))
+		return ps.classify(err)
+	})
+	if len(preds) > 0 {
+		g.Go(func() (err error) {
+			ps.att, ps.attUpToDate, err = sign.PrepareAttestations(ctx, ps.ref, s, preds, ps.client.RemoteOptions(ctx))
+			return ps.classify(err)
+		})
 	}
-	sr, err := sign.Image(ctx, ref, s, client.RemoteOptions(ctx))
-	if err != nil {
-		return client.Classify(err, "target")
+	return g.Wait()
+}
+
+// ready waits until the signature and attestations are prepared, and
+// returns why they could not be.
+func (ps *pushSigning) ready() error {
+	<-ps.done
+	return ps.err
+}
+
+func (ps *pushSigning) classify(err error) error {
+	if err == nil {
+		return nil
 	}
-	res.Signature = sr.Tag
-	if sr.UpToDate {
-		rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already signed: " + sr.Tag})
+	return ps.client.Classify(err, "target")
+}
+
+// commit tags the signature and attestations of the pushed image res,
+// and records them in res.
+func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep progress.Reporter) error {
+	if err := ps.ready(); err != nil {
+		return err
+	}
+	if res.Reference != ps.ref.String() {
+		return fmt.Errorf("signing %s: the build record is of %s", res.Reference, ps.ref)
+	}
+	var g errgroup.Group
+	g.Go(func() error { return ps.classify(ps.sig.Commit(ctx, ps.client.RemoteOptions(ctx))) })
+	if ps.att != nil {
+		g.Go(func() error { return ps.classify(ps.att.Commit(ctx, ps.client.RemoteOptions(ctx))) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	res.Signature = ps.sig.Tag.String()
+	if ps.sig.UpToDate() {
+		rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already signed: " + res.Signature})
 	} else {
 		res.UpToDate = false // the image was there; its signature is new
-		rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "signed " + res.Reference + " as " + sr.Tag})
+		rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "signed " + res.Reference + " as " + res.Signature})
+	}
+	if ps.att == nil {
+		return nil
+	}
+	res.Attestations = ps.att.Tag.String()
+	for i, k := range ps.kinds {
+		if ps.attUpToDate[i] {
+			rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already attested: " + k})
+		} else {
+			res.UpToDate = false
+			rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "attested " + k + " as " + res.Attestations})
+		}
 	}
 	return nil
 }

@@ -9,11 +9,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 )
@@ -101,70 +99,84 @@ type Predicate struct {
 // AttestAll is Attest for several predicates at once, in one read and at
 // most one write of the attestation image: upToDate[i] says whether the
 // statement of predicates[i] was there already; res.UpToDate whether all
-// were.
+// were. It is PrepareAttestations, then Commit.
 func AttestAll(ctx context.Context, ref name.Digest, s Signer, predicates []Predicate, opts []remote.Option) (res SignResult, upToDate []bool, err error) {
-	tag, err := AttestationTag(ref)
+	p, upToDate, err := PrepareAttestations(ctx, ref, s, predicates, opts)
 	if err != nil {
 		return SignResult{}, nil, err
 	}
-	res = SignResult{Tag: tag.String()}
+	return p.Result(), upToDate, p.Commit(ctx, opts)
+}
+
+// PrepareAttestations does all AttestAll does but tag: the attestation
+// image, with those already under the tag, goes to the repository by
+// digest, for Commit to tag.
+func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predicates []Predicate, opts []remote.Option) (*Prepared, []bool, error) {
+	tag, err := AttestationTag(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Prepared{Tag: tag}
+	p.redo = func() (*Prepared, error) {
+		p, _, err := PrepareAttestations(ctx, ref, s, predicates, opts)
+		return p, err
+	}
 	stmts := make([][]byte, len(predicates))
-	for i, p := range predicates {
-		if stmts[i], err = statement(ref, p.Type, p.Value); err != nil {
-			return res, nil, err
+	for i, pr := range predicates {
+		if stmts[i], err = statement(ref, pr.Type, pr.Value); err != nil {
+			return nil, nil, err
 		}
 	}
 	pub, err := s.PublicKey()
 	if err != nil {
-		return res, nil, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
+		return nil, nil, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
 	}
 	own, err := loadVerifierFromKey(pub)
 	if err != nil {
-		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
 	opts = append(opts, remote.WithContext(ctx))
-	base, err := signatures(tag, opts)
+	base, err := p.read(opts)
 	if err != nil {
-		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
-	upToDate = make([]bool, len(predicates))
+	upToDate := make([]bool, len(predicates))
 	if base == nil {
-		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		base = emptySignatures()
 	} else {
-		for i, p := range predicates {
-			found, err := attestations(base, own, p.Type)
+		for i, pr := range predicates {
+			found, err := attestations(base, own, pr.Type)
 			if err != nil {
-				return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+				return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 			}
 			upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return bytes.Equal(f, stmts[i]) })
 		}
 	}
 	var adds []mutate.Addendum
-	for i, p := range predicates {
+	for i, pr := range predicates {
 		if upToDate[i] {
 			continue
 		}
 		env, err := sigdsse.WrapSigner(s, InTotoPayloadType).SignMessage(bytes.NewReader(stmts[i]))
 		if err != nil {
-			return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+			return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 		}
 		adds = append(adds, mutate.Addendum{
 			Layer:       static.NewLayer(env, DSSEMediaType),
-			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: p.Type},
+			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: pr.Type},
 		})
 	}
 	if len(adds) == 0 {
-		res.UpToDate = true
-		return res, upToDate, nil
+		return p, upToDate, nil
 	}
 	img, err := mutate.Append(base, adds...)
 	if err != nil {
-		return res, nil, fmt.Errorf("attesting %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
-	if err := remote.Write(tag, img, opts...); err != nil {
-		return res, nil, fmt.Errorf("writing attestation %s: %w", tag, err)
+	if err := p.write(img, opts); err != nil {
+		return nil, nil, fmt.Errorf("writing attestation %s: %w", tag, err)
 	}
-	return res, upToDate, nil
+	return p, upToDate, nil
 }
 
 // VerifyAttestation returns the statements of predicateType about ref

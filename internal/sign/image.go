@@ -85,51 +85,157 @@ type SignResult struct {
 // signature where cosign looks for it: a layer of the image tagged
 // sha256-HEX.sig in the same repository, beside any signatures already
 // there. A signature by the same key for the same digest makes it a
-// no-op, so pushing again adds nothing.
+// no-op, so pushing again adds nothing. It is PrepareSignature, then
+// Commit.
 func Image(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option) (SignResult, error) {
-	tag, err := SignatureTag(ref)
+	p, err := PrepareSignature(ctx, ref, s, opts)
 	if err != nil {
 		return SignResult{}, err
 	}
-	res := SignResult{Tag: tag.String()}
+	return p.Result(), p.Commit(ctx, opts)
+}
+
+// PrepareSignature does all Image does but tag: it signs ref and writes
+// the signature image, with the signatures already under the tag, to the
+// repository by digest. Nothing points at it until Commit, so a push can
+// prepare its signature while its image uploads, and tag it only once the
+// image is tagged.
+func PrepareSignature(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option) (*Prepared, error) {
+	tag, err := SignatureTag(ref)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Tag: tag, redo: func() (*Prepared, error) { return PrepareSignature(ctx, ref, s, opts) }}
 	pub, err := s.PublicKey()
 	if err != nil {
-		return res, fmt.Errorf("signing %s: reading the public key: %w", ref, err)
+		return nil, fmt.Errorf("signing %s: reading the public key: %w", ref, err)
 	}
 	own, err := loadVerifierFromKey(pub)
 	if err != nil {
-		return res, fmt.Errorf("signing %s: %w", ref, err)
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
 	opts = append(opts, remote.WithContext(ctx))
-	base, err := signatures(tag, opts)
+	base, err := p.read(opts)
 	if err != nil {
-		return res, fmt.Errorf("signing %s: %w", ref, err)
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
 	if base == nil {
-		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		base = emptySignatures()
 	} else if n, _ := check(base, ref, own); n.valid > 0 {
-		res.UpToDate = true
-		return res, nil
+		return p, nil
 	}
 	pl, err := Payload(ref)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	sig, err := s.SignMessage(bytes.NewReader(pl))
 	if err != nil {
-		return res, fmt.Errorf("signing %s: %w", ref, err)
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
 	img, err := mutate.Append(base, mutate.Addendum{
 		Layer:       static.NewLayer(pl, SimpleSigningMediaType),
 		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
 	})
 	if err != nil {
-		return res, fmt.Errorf("signing %s: %w", ref, err)
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
-	if err := remote.Write(tag, img, opts...); err != nil {
-		return res, fmt.Errorf("writing signature %s: %w", tag, err)
+	if err := p.write(img, opts); err != nil {
+		return nil, fmt.Errorf("writing signature %s: %w", tag, err)
 	}
-	return res, nil
+	return p, nil
+}
+
+// emptySignatures is the signature image with no layer yet, as cosign
+// makes it.
+func emptySignatures() v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+}
+
+// Prepared is a signature or attestation image written to its
+// repository by digest, that Commit tags.
+type Prepared struct {
+	// Tag is where the image goes: REPO:sha256-HEX.sig or .att.
+	Tag  name.Tag
+	seen v1.Hash  // what Tag pointed at when read; zero when nothing
+	img  v1.Image // nil when there is nothing to add
+	// redo prepares again, from what Tag then holds.
+	redo func() (*Prepared, error)
+}
+
+// UpToDate reports whether Tag already held what was to be added.
+func (p *Prepared) UpToDate() bool { return p.img == nil }
+
+// Result is what the commit of p does.
+func (p *Prepared) Result() SignResult {
+	return SignResult{Tag: p.Tag.String(), UpToDate: p.UpToDate()}
+}
+
+// maxRedo bounds how often Commit prepares again because another writer
+// moved the tag meanwhile.
+const maxRedo = 3
+
+// Commit points p.Tag at the prepared image. Registries have no
+// conditional tag write: when the tag has moved since it was read (another
+// run signed the same digest meanwhile), Commit prepares again from what
+// it now holds, so that neither run's signature is lost, unless the other
+// writer keeps winning.
+func (p *Prepared) Commit(ctx context.Context, opts []remote.Option) error {
+	opts = append(opts, remote.WithContext(ctx))
+	for i := 0; ; i++ {
+		if p.img == nil {
+			return nil
+		}
+		d, err := remote.Head(p.Tag, opts...)
+		var got v1.Hash
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return fmt.Errorf("writing %s: %w", p.Tag, err)
+		default:
+			got = d.Digest
+		}
+		if got == p.seen {
+			if err := remote.Tag(p.Tag, p.img, opts...); err != nil {
+				return fmt.Errorf("writing %s: %w", p.Tag, err)
+			}
+			return nil
+		}
+		if i == maxRedo {
+			return fmt.Errorf("writing %s: another writer changed it %d times while this one wrote", p.Tag, maxRedo+1)
+		}
+		np, err := p.redo()
+		if err != nil {
+			return err
+		}
+		*p = *np
+	}
+}
+
+// read fetches the image at p.Tag, or nil when there is none, and notes
+// its digest.
+func (p *Prepared) read(opts []remote.Option) (v1.Image, error) {
+	img, err := signatures(p.Tag, opts)
+	if err != nil || img == nil {
+		return nil, err
+	}
+	if p.seen, err = img.Digest(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p.Tag, err)
+	}
+	return img, nil
+}
+
+// write uploads img to p.Tag's repository by digest, to be tagged by
+// Commit.
+func (p *Prepared) write(img v1.Image, opts []remote.Option) error {
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(p.Tag.Context().Digest(d.String()), img, opts...); err != nil {
+		return err
+	}
+	p.img = img
+	return nil
 }
 
 // Verify checks that ref (REPO@sha256:...) has a signature in its
@@ -165,14 +271,19 @@ func Verify(ctx context.Context, ref name.Digest, v Verifier, opts []remote.Opti
 // signatures fetches the signature image at tag, or nil when there is none.
 func signatures(tag name.Tag, opts []remote.Option) (v1.Image, error) {
 	img, err := remote.Image(tag, opts...)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+	if isNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading signatures %s: %w", tag, err)
 	}
 	return img, nil
+}
+
+// isNotFound reports whether err is the registry answering 404.
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
 }
 
 // counts tallies the signatures of a signature image.
