@@ -10,7 +10,7 @@ import (
 // Signing makes push sign every image it pushes, as cosign does, with a
 // key pair from `slipway keys generate` or `cosign generate-key-pair`.
 type Signing struct {
-	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD"`
+	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD. A key without encryption (PKCS #8 PEM, no password, no scrypt) is taken from env://NAME only"`
 	// Attest lists the attestations pushed with each image.
 	Attest []string `yaml:"attest" doc:"attestations signed with the key and pushed beside the signature (cosign's sha256-HEX.att): provenance (SLSA provenance v1 from the build record), sbom (SPDX 2.3 of the build's layers: files with digests, Go modules of Go binaries, Java archives' manifests)"`
 	// Promote makes promote sign too.

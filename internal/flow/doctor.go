@@ -116,11 +116,7 @@ func keyChecks(p *config.Project, env config.Environment, getenv sign.Getenv) []
 func signingKeyCheck(p *config.Project, getenv sign.Getenv) (deploy.Check, sign.Signer) {
 	ch := deploy.Check{Name: CheckSigningKey, Status: deploy.CheckFail}
 	ref := p.Signing.Key
-	key, err := sign.ReadKey(ref, p.Dir, getenv)
-	var pw []byte
-	if err == nil {
-		pw, err = sign.Password(getenv)
-	}
+	key, pw, err := sign.ReadPrivateKey(ref, p.Dir, getenv)
 	var signer sign.Signer
 	if err == nil {
 		signer, err = sign.LoadSigner(key, pw)
@@ -128,6 +124,9 @@ func signingKeyCheck(p *config.Project, getenv sign.Getenv) (deploy.Check, sign.
 	switch {
 	case err == nil:
 		ch.Status, ch.Detail = deploy.CheckOK, fmt.Sprintf("signing.key %s loads with the password from $%s", ref, passwordVar(getenv))
+		if sign.Unencrypted(key) {
+			ch.Detail = fmt.Sprintf("signing.key %s loads; it is not encrypted, so keep the variable in a secret store", ref)
+		}
 		if pub, ok := besidePublic(p, ref); ok {
 			if v, err := loadVerifier(pub, p.Dir, getenv); err != nil || !sign.SameKey(signer, v) {
 				ch.Status, ch.Detail = deploy.CheckFail, fmt.Sprintf("%s beside signing.key %s is not its public half", pub, ref)

@@ -2,6 +2,11 @@ package flow
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -257,6 +262,8 @@ func TestKeyChecks(t *testing.T) {
 	write("mixed.pub", other.Public)
 	write("other.pub", other.Public)
 	write("junk.pub", []byte("not a key"))
+	plain := plainKey(t)
+	write("plain.key", plain)
 	env := func(m map[string]string) sign.Getenv {
 		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 	}
@@ -287,6 +294,10 @@ func TestKeyChecks(t *testing.T) {
 			{CheckSigningKey, deploy.CheckWarn, "not set here"}}},
 		{"key from a variable", "env://SIGNING_KEY", "", env(map[string]string{sign.CosignPasswordEnv: password, "SIGNING_KEY": string(kp.Private)}), []want{
 			{CheckSigningKey, deploy.CheckOK, "loads"}}},
+		{"unencrypted key from a variable, no password", "env://PLAIN", "", env(map[string]string{"PLAIN": string(plain)}), []want{
+			{CheckSigningKey, deploy.CheckOK, "not encrypted, so keep the variable in a secret store"}}},
+		{"unencrypted key file", "plain.key", "", withPassword, []want{
+			{CheckSigningKey, deploy.CheckFail, "not encrypted: a key file must be"}}},
 		{"missing key file", "gone.key", "", withPassword, []want{
 			{CheckSigningKey, deploy.CheckFail, "gone.key"}}},
 		{"public key beside it is another's", "mixed.key", "", withPassword, []want{
@@ -343,3 +354,17 @@ func sayRemedy(r remedy.Remedy) string {
 
 // said is err's message with its next steps as sayRemedy words them.
 func said(err error) string { return remedy.Message(err, sayRemedy) }
+
+// plainKey is a P-256 private key without encryption, as openssl writes it.
+func plainKey(t *testing.T) []byte {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sync/errgroup"
@@ -35,13 +36,12 @@ func startSigner(p *config.Project) (sign.Signer, error) {
 	if p.Signing == nil {
 		return nil, nil
 	}
-	key, err := sign.ReadKey(p.Signing.Key, p.Dir, os.LookupEnv)
-	if err != nil {
-		return nil, fmt.Errorf("loading the signing key: %w", err)
-	}
-	pw, err := sign.Password(os.LookupEnv)
-	if err != nil {
+	key, pw, err := sign.ReadPrivateKey(p.Signing.Key, p.Dir, os.LookupEnv)
+	switch {
+	case errors.Is(err, sign.ErrNoPassword):
 		return nil, fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err)
+	case err != nil:
+		return nil, fmt.Errorf("loading the signing key: %w", err)
 	}
 	wrap := func(err error) error { return fmt.Errorf("loading the signing key %s: %w", p.Signing.Key, err) }
 	s, err := sign.StartSigner(key, pw, wrap)
@@ -70,8 +70,11 @@ func keyReady(s sign.Signer) error {
 type pushSigning struct {
 	client      *registry.Client
 	kinds       []string
-	ref         name.Digest // the image as it will be pushed
-	done        chan struct{}
+	ref         name.Digest   // the image as it will be pushed
+	signed      chan struct{} // closed once made and signed, with err
+	upload      chan struct{} // closed when the blobs may go up
+	uploadOnce  sync.Once
+	done        chan struct{} // closed once the blobs are up too
 	err         error
 	sig, att    *sign.Prepared // att is nil without attestations
 	attUpToDate []bool
@@ -80,13 +83,40 @@ type pushSigning struct {
 // startSigning starts preparing the signature of the build about to be
 // pushed with client, and the attestations p.Signing.Attest lists.
 func startSigning(ctx context.Context, p *config.Project, client *registry.Client, s sign.Signer) *pushSigning {
-	ps := &pushSigning{client: client, kinds: p.Signing.Attest, done: make(chan struct{})}
+	ps := &pushSigning{client: client, kinds: p.Signing.Attest,
+		signed: make(chan struct{}), upload: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(ps.done)
 		ps.err = ps.prepare(ctx, p, s)
+		close(ps.signed)
+		if ps.err != nil {
+			return
+		}
+		select {
+		case <-ps.upload:
+			ps.uploadBlobs(ctx)
+		case <-ctx.Done():
+		}
 	}()
 	return ps
 }
+
+// uploadBlobs writes the new blobs of the signature and attestation
+// images. A failure here is not reported: commit uploads again what is
+// missing, and says why that failed.
+func (ps *pushSigning) uploadBlobs(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, pr := range []*sign.Prepared{ps.sig, ps.att} {
+		if pr != nil {
+			wg.Go(func() { _ = pr.Upload(ctx) })
+		}
+	}
+	wg.Wait()
+}
+
+// startUpload lets the blobs go up: once the image's own are, so that the
+// two do not compete.
+func (ps *pushSigning) startUpload() { ps.uploadOnce.Do(func() { close(ps.upload) }) }
 
 func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Signer) error {
 	rec, err := image.ReadRecord(outputDir(p))
@@ -102,9 +132,6 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 	if err != nil {
 		return err
 	}
-	if err := keyReady(s); err != nil {
-		return err
-	}
 	var g errgroup.Group
 	g.Go(func() (err error) {
 		ps.sig, err = sign.PrepareSignature(ctx, ps.ref, s, ps.client.RemoteOptions(ctx))
@@ -116,13 +143,20 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 			return ps.classify(err)
 		})
 	}
-	return g.Wait()
+	err = g.Wait()
+	if kerr := keyReady(s); kerr != nil {
+		return kerr // the reason, rather than what failed for want of the key
+	}
+	return err
 }
 
-// ready waits until the signature and attestations are prepared, and
-// returns why they could not be.
+// ready waits until the signature and attestations are made and signed,
+// and returns why they could not be. The push waits for it before its
+// first tag: a wrong password, or statements that cannot be made, leave
+// no tag. Their blobs upload meanwhile, while the push writes its tags.
 func (ps *pushSigning) ready() error {
-	<-ps.done
+	ps.startUpload()
+	<-ps.signed
 	return ps.err
 }
 
@@ -136,16 +170,18 @@ func (ps *pushSigning) classify(err error) error {
 // commit tags the signature and attestations of the pushed image res,
 // and records them in res.
 func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep progress.Reporter) error {
-	if err := ps.ready(); err != nil {
-		return err
+	ps.startUpload()
+	<-ps.done
+	if ps.err != nil {
+		return ps.err
 	}
 	if res.Reference != ps.ref.String() {
 		return fmt.Errorf("signing %s: the build record is of %s", res.Reference, ps.ref)
 	}
 	var g errgroup.Group
-	g.Go(func() error { return ps.classify(ps.sig.Commit(ctx, ps.client.RemoteOptions(ctx))) })
+	g.Go(func() error { return ps.classify(ps.sig.Commit(ctx)) })
 	if ps.att != nil {
-		g.Go(func() error { return ps.classify(ps.att.Commit(ctx, ps.client.RemoteOptions(ctx))) })
+		g.Go(func() error { return ps.classify(ps.att.Commit(ctx)) })
 	}
 	if err := g.Wait(); err != nil {
 		return err

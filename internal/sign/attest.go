@@ -105,12 +105,12 @@ func AttestAll(ctx context.Context, ref name.Digest, s Signer, predicates []Pred
 	if err != nil {
 		return SignResult{}, nil, err
 	}
-	return p.Result(), upToDate, p.Commit(ctx, opts)
+	return p.Result(), upToDate, p.Commit(ctx)
 }
 
-// PrepareAttestations does all AttestAll does but tag: the attestation
-// image, with those already under the tag, goes to the repository by
-// digest, for Commit to tag.
+// PrepareAttestations does all AttestAll does but write: it reads the
+// attestations already under the tag and signs the statements not there
+// yet, for Upload and Commit to write.
 func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predicates []Predicate, opts []remote.Option) (*Prepared, []bool, error) {
 	tag, err := AttestationTag(ref)
 	if err != nil {
@@ -127,16 +127,19 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 			return nil, nil, err
 		}
 	}
+	if err := p.connect(ctx, opts); err != nil {
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	// Read first: a key still being decrypted is waited for after.
+	base, err := p.read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
+	}
 	pub, err := s.PublicKey()
 	if err != nil {
 		return nil, nil, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
 	}
 	own, err := loadVerifierFromKey(pub)
-	if err != nil {
-		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
-	}
-	opts = append(opts, remote.WithContext(ctx))
-	base, err := p.read(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
@@ -153,6 +156,7 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 		}
 	}
 	var adds []mutate.Addendum
+	var added []v1.Layer
 	for i, pr := range predicates {
 		if upToDate[i] {
 			continue
@@ -161,8 +165,10 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 		if err != nil {
 			return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 		}
+		l := static.NewLayer(env, DSSEMediaType)
+		added = append(added, l)
 		adds = append(adds, mutate.Addendum{
-			Layer:       static.NewLayer(env, DSSEMediaType),
+			Layer:       l,
 			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: pr.Type},
 		})
 	}
@@ -173,9 +179,7 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 	if err != nil {
 		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
-	if err := p.write(img, opts); err != nil {
-		return nil, nil, fmt.Errorf("writing attestation %s: %w", tag, err)
-	}
+	p.img, p.added = img, added
 	return p, upToDate, nil
 }
 

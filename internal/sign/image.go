@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"golang.org/x/sync/errgroup"
 )
 
 // The two names of cosign's signature format that sigstore's light
@@ -92,30 +94,32 @@ func Image(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option)
 	if err != nil {
 		return SignResult{}, err
 	}
-	return p.Result(), p.Commit(ctx, opts)
+	return p.Result(), p.Commit(ctx)
 }
 
-// PrepareSignature does all Image does but tag: it signs ref and writes
-// the signature image, with the signatures already under the tag, to the
-// repository by digest. Nothing points at it until Commit, so a push can
-// prepare its signature while its image uploads, and tag it only once the
-// image is tagged.
+// PrepareSignature does all Image does but write: it reads the signatures
+// already under the tag and signs ref beside them. Upload then writes the
+// new blobs and Commit the tag, so that a push can sign while its image
+// uploads, and tag the signature only once the image is tagged.
 func PrepareSignature(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option) (*Prepared, error) {
 	tag, err := SignatureTag(ref)
 	if err != nil {
 		return nil, err
 	}
 	p := &Prepared{Tag: tag, redo: func() (*Prepared, error) { return PrepareSignature(ctx, ref, s, opts) }}
+	if err := p.connect(ctx, opts); err != nil {
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	// Read first: a key still being decrypted is waited for after.
+	base, err := p.read()
+	if err != nil {
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
+	}
 	pub, err := s.PublicKey()
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: reading the public key: %w", ref, err)
 	}
 	own, err := loadVerifierFromKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("signing %s: %w", ref, err)
-	}
-	opts = append(opts, remote.WithContext(ctx))
-	base, err := p.read(opts)
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
@@ -132,16 +136,15 @@ func PrepareSignature(ctx context.Context, ref name.Digest, s Signer, opts []rem
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
+	layer := static.NewLayer(pl, SimpleSigningMediaType)
 	img, err := mutate.Append(base, mutate.Addendum{
-		Layer:       static.NewLayer(pl, SimpleSigningMediaType),
+		Layer:       layer,
 		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
-	if err := p.write(img, opts); err != nil {
-		return nil, fmt.Errorf("writing signature %s: %w", tag, err)
-	}
+	p.img, p.added = img, []v1.Layer{layer}
 	return p, nil
 }
 
@@ -155,9 +158,12 @@ func emptySignatures() v1.Image {
 // repository by digest, that Commit tags.
 type Prepared struct {
 	// Tag is where the image goes: REPO:sha256-HEX.sig or .att.
-	Tag  name.Tag
-	seen v1.Hash  // what Tag pointed at when read; zero when nothing
-	img  v1.Image // nil when there is nothing to add
+	Tag      name.Tag
+	seen     v1.Hash  // what Tag pointed at when read; zero when nothing
+	img      v1.Image // nil when there is nothing to add
+	added    []v1.Layer
+	uploaded bool
+	opts     []remote.Option // the registry connection, reused
 	// redo prepares again, from what Tag then holds.
 	redo func() (*Prepared, error)
 }
@@ -179,9 +185,9 @@ const maxRedo = 3
 // run signed the same digest meanwhile), Commit prepares again from what
 // it now holds, so that neither run's signature is lost, unless the other
 // writer keeps winning.
-func (p *Prepared) Commit(ctx context.Context, opts []remote.Option) error {
-	opts = append(opts, remote.WithContext(ctx))
+func (p *Prepared) Commit(ctx context.Context) error {
 	for i := 0; ; i++ {
+		opts := append(slices.Clip(p.opts), remote.WithContext(ctx))
 		if p.img == nil {
 			return nil
 		}
@@ -195,6 +201,9 @@ func (p *Prepared) Commit(ctx context.Context, opts []remote.Option) error {
 			got = d.Digest
 		}
 		if got == p.seen {
+			if err := p.Upload(ctx); err != nil {
+				return err
+			}
 			if err := remote.Tag(p.Tag, p.img, opts...); err != nil {
 				return fmt.Errorf("writing %s: %w", p.Tag, err)
 			}
@@ -211,10 +220,28 @@ func (p *Prepared) Commit(ctx context.Context, opts []remote.Option) error {
 	}
 }
 
+// connect sets up p's requests to the registry: one connection and one
+// authentication for the reads and one for the writes, made by the first
+// of each, so that Upload and Commit, which a push waits for, ask nothing
+// but what they need.
+func (p *Prepared) connect(ctx context.Context, opts []remote.Option) error {
+	opts = append(slices.Clip(opts), remote.WithContext(ctx))
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return err
+	}
+	p.opts = append(opts, remote.Reuse(puller), remote.Reuse(pusher))
+	return nil
+}
+
 // read fetches the image at p.Tag, or nil when there is none, and notes
 // its digest.
-func (p *Prepared) read(opts []remote.Option) (v1.Image, error) {
-	img, err := signatures(p.Tag, opts)
+func (p *Prepared) read() (v1.Image, error) {
+	img, err := signatures(p.Tag, p.opts)
 	if err != nil || img == nil {
 		return nil, err
 	}
@@ -224,17 +251,27 @@ func (p *Prepared) read(opts []remote.Option) (v1.Image, error) {
 	return img, nil
 }
 
-// write uploads img to p.Tag's repository by digest, to be tagged by
-// Commit.
-func (p *Prepared) write(img v1.Image, opts []remote.Option) error {
-	d, err := img.Digest()
+// Upload writes the blobs the prepared image adds (its new layers and its
+// config) to p.Tag's repository, so that Commit has only the manifest to
+// write. Nothing names them until then. It is a no-op the second time.
+func (p *Prepared) Upload(ctx context.Context) error {
+	if p.img == nil || p.uploaded {
+		return nil
+	}
+	opts := append(slices.Clip(p.opts), remote.WithContext(ctx))
+	raw, err := p.img.RawConfigFile()
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", p.Tag, err)
 	}
-	if err := remote.Write(p.Tag.Context().Digest(d.String()), img, opts...); err != nil {
-		return err
+	blobs := append([]v1.Layer{static.NewLayer(raw, types.OCIConfigJSON)}, p.added...)
+	var g errgroup.Group
+	for _, l := range blobs {
+		g.Go(func() error { return remote.WriteLayer(p.Tag.Context(), l, opts...) })
 	}
-	p.img = img
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("writing %s: %w", p.Tag, err)
+	}
+	p.uploaded = true
 	return nil
 }
 

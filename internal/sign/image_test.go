@@ -160,3 +160,63 @@ func TestVerifyUnreachableRegistry(t *testing.T) {
 		t.Fatalf("err = %v, want a registry error, not a refusal", err)
 	}
 }
+
+// TestPreparedCommitRace prepares signatures and attestations by two keys
+// from the same (empty) tags, as two runs pushing the same digest at once
+// do, and commits one after the other: the second finds its tag moved,
+// prepares again from what the first wrote, and both keys verify. Nothing
+// is tagged before Commit.
+func TestPreparedCommitRace(t *testing.T) {
+	ctx := context.Background()
+	host := testutil.Host(testutil.Registry(t))
+	ref := pushRandom(t, host, "team/app")
+	s1, v1 := newSigner(t)
+	s2, v2 := newSigner(t)
+	pred := []Predicate{{Type: SLSAProvenance, Value: map[string]any{"buildDefinition": "x"}}}
+
+	var sigs, atts []*Prepared
+	for _, s := range []Signer{s1, s2} {
+		p, err := PrepareSignature(ctx, ref, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, upToDate, err := PrepareAttestations(ctx, ref, s, pred, nil)
+		if err != nil || upToDate[0] {
+			t.Fatalf("attestations: %v, up to date %v", err, upToDate)
+		}
+		if err := p.Upload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sigs, atts = append(sigs, p), append(atts, a)
+	}
+	if err := Verify(ctx, ref, v1, nil); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("before Commit: %v; want no signature yet", err)
+	}
+	for i := range sigs {
+		if err := sigs[i].Commit(ctx); err != nil {
+			t.Fatalf("committing signature %d: %v", i, err)
+		}
+		if err := atts[i].Commit(ctx); err != nil {
+			t.Fatalf("committing attestation %d: %v", i, err)
+		}
+	}
+	for i, v := range []Verifier{v1, v2} {
+		if err := Verify(ctx, ref, v, nil); err != nil {
+			t.Errorf("key %d: %v", i+1, err)
+		}
+		if sts, err := VerifyAttestation(ctx, ref, v, SLSAProvenance, nil); err != nil || len(sts) != 1 {
+			t.Errorf("key %d attestations: %d, %v", i+1, len(sts), err)
+		}
+	}
+	// Committing again adds nothing: the second commit's image is there.
+	if err := sigs[1].Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(mustTag(t, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := img.Layers(); len(ls) != 2 {
+		t.Errorf("signature image has %d layers, want one per key", len(ls))
+	}
+}

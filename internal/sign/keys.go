@@ -179,6 +179,42 @@ func ReadKey(ref, dir string, getenv Getenv) ([]byte, error) {
 	return data, nil
 }
 
+// ErrUnencryptedFile is returned for a key file that holds a private key
+// without encryption.
+var ErrUnencryptedFile = errors.New("the private key in it is not encrypted: a key file must be (make one with slipway keys generate, or encrypt one with cosign import-key-pair); an unencrypted key is accepted only from a variable, env://NAME, that a CI secret store fills")
+
+// plainKeyTypes are the PEM block types of private keys without
+// encryption that sigstore loads: PKCS #8, SEC 1 (EC) and PKCS #1 (RSA).
+var plainKeyTypes = []string{"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"}
+
+// Unencrypted reports whether pemBytes is a private key without
+// encryption: one that needs no password, and no scrypt, to open.
+func Unencrypted(pemBytes []byte) bool {
+	block, _ := pem.Decode(pemBytes)
+	return block != nil && slices.Contains(plainKeyTypes, block.Type)
+}
+
+// ReadPrivateKey returns the private key ref names (see ReadKey) and the
+// password to open it with. An encrypted cosign key needs the password
+// variable (ErrNoPassword without one). A key without encryption (a PKCS
+// #8 or SEC 1 PEM, as openssl writes) needs none and costs no scrypt, but
+// is taken only from a variable: a CI secret store guards it there, as it
+// would guard the password. In a file it is ErrUnencryptedFile.
+func ReadPrivateKey(ref, dir string, getenv Getenv) (key, password []byte, err error) {
+	key, err = ReadKey(ref, dir, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if Unencrypted(key) {
+		if !strings.HasPrefix(ref, EnvPrefix) {
+			return key, nil, fmt.Errorf("reading key %s: %w: %w", ref, ErrKey, ErrUnencryptedFile)
+		}
+		return key, []byte{}, nil
+	}
+	password, err = Password(getenv)
+	return key, password, err
+}
+
 // LoadSigner decrypts a cosign private key (from `cosign generate-key-pair`
 // or GenerateKeyPair) with password.
 func LoadSigner(pemBytes, password []byte) (signature.SignerVerifier, error) {

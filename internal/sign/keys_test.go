@@ -2,8 +2,14 @@ package sign
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -289,5 +295,65 @@ func TestStartSigner(t *testing.T) {
 				t.Error("the pending signer's public key is not the pair's")
 			}
 		})
+	}
+}
+
+// TestReadPrivateKey takes an encrypted key from a file or a variable
+// with the password variable, and a key without encryption (as openssl
+// writes it) only from a variable, and without a password.
+func TestReadPrivateKey(t *testing.T) {
+	dir := t.TempDir()
+	kp, err := GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	for name, b := range map[string][]byte{"cosign.key": kp.Private, "plain.key": plain, "junk.key": []byte("junk")} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := map[string]string{"ENC": string(kp.Private), "PLAIN": string(plain)}
+	withPW := map[string]string{CosignPasswordEnv: "pw"}
+	tests := []struct {
+		ref     string
+		env     map[string]string
+		wantErr error // nil: loads
+	}{
+		{"cosign.key", withPW, nil},
+		{"cosign.key", nil, ErrNoPassword},
+		{"env://ENC", withPW, nil},
+		{"env://PLAIN", nil, nil},
+		{"plain.key", withPW, ErrUnencryptedFile},
+		{"junk.key", nil, ErrNoPassword},
+		{"junk.key", withPW, ErrKey},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %d vars", tt.ref, len(tt.env)), func(t *testing.T) {
+			m := map[string]string{}
+			maps.Copy(m, vars)
+			maps.Copy(m, tt.env)
+			key, pw, err := ReadPrivateKey(tt.ref, dir, envOf(m))
+			if err == nil {
+				_, err = LoadSigner(key, pw)
+			}
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+				t.Errorf("error leaks the key: %v", err)
+			}
+		})
+	}
+	if Unencrypted(kp.Private) || !Unencrypted(plain) || Unencrypted([]byte("junk")) {
+		t.Error("Unencrypted tells keys apart wrongly")
 	}
 }
