@@ -2,7 +2,6 @@ package flow
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func testRecord() image.Record {
@@ -178,24 +178,6 @@ func layoutWith(t *testing.T, files map[string][]byte, platforms ...string) (str
 	return dir, rec
 }
 
-// jar is a Java archive whose manifest has the given main section.
-func jar(t *testing.T, manifest string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	z := zip.NewWriter(&buf)
-	w, err := z.Create("META-INF/MANIFEST.MF")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(manifest)); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // goBuild builds the main package pkg of the module in dir for linux, as
 // hello-go's Makefile does.
 func goBuild(t *testing.T, dir, pkg string) []byte {
@@ -227,7 +209,7 @@ func TestSBOMContents(t *testing.T) {
 	files := map[string][]byte{
 		"app/hello":       goBuild(t, filepath.Join("..", "..", "examples", "hello-go"), "."),
 		"app/gomodules":   goBuild(t, ".", "./testdata/gomodules"),
-		"app/greeter.jar": jar(t, "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.1.\r\n 0\r\nImplementation-Vendor: Example\r\n\r\nName: other\r\nImplementation-Title: not-main\r\n"),
+		"app/greeter.jar": testutil.JavaArchive(t, "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.1.\r\n 0\r\nImplementation-Vendor: Example\r\n\r\nName: other\r\nImplementation-Title: not-main\r\n"),
 		"app/README":      []byte("hello\n"),
 	}
 	dir, rec := layoutWith(t, files, "linux/amd64", "linux/arm64")

@@ -2,11 +2,6 @@ package flow
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +25,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/sign"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // doctorProject is a project tagged v1.2.3 at HEAD whose environment dev
@@ -262,7 +258,7 @@ func TestKeyChecks(t *testing.T) {
 	write("mixed.pub", other.Public)
 	write("other.pub", other.Public)
 	write("junk.pub", []byte("not a key"))
-	plain := plainKey(t)
+	plain := testutil.PlainKey(t)
 	write("plain.key", plain)
 	env := func(m map[string]string) sign.Getenv {
 		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -354,17 +350,3 @@ func sayRemedy(r remedy.Remedy) string {
 
 // said is err's message with its next steps as sayRemedy words them.
 func said(err error) string { return remedy.Message(err, sayRemedy) }
-
-// plainKey is a P-256 private key without encryption, as openssl writes it.
-func plainKey(t *testing.T) []byte {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}

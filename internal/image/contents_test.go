@@ -1,8 +1,6 @@
 package image
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -11,25 +9,8 @@ import (
 	"testing"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
-
-// zipWith is a Java archive whose manifest has the given main section.
-func zipWith(t *testing.T, manifest string) string {
-	t.Helper()
-	var buf bytes.Buffer
-	z := zip.NewWriter(&buf)
-	w, err := z.Create("META-INF/MANIFEST.MF")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(manifest)); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
-}
 
 // TestContentsRecordedAtBuild builds two platforms' images holding a Go
 // binary (this test's own), a Java archive, text files and a symlink: what
@@ -50,7 +31,7 @@ func TestContentsRecordedAtBuild(t *testing.T) {
 	writeProject(t, dir, map[string]file{
 		"dist/linux_amd64/hello": {content: string(bin), mode: 0o755},
 		"dist/linux_arm64/hello": {content: "arm64 binary", mode: 0o755},
-		"lib/greeter.jar":        {content: zipWith(t, "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.1.0\r\n\r\n")},
+		"lib/greeter.jar":        {content: string(testutil.JavaArchive(t, "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.1.0\r\n\r\n"))},
 		"lib/README":             {content: "hello\n"},
 		"lib/latest.jar":         {link: "greeter.jar"},
 		"lib/empty/":             {},

@@ -2,11 +2,6 @@ package sign
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func envOf(m map[string]string) Getenv {
@@ -307,15 +304,7 @@ func TestReadPrivateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	plain := testutil.PlainKey(t)
 	for name, b := range map[string][]byte{"cosign.key": kp.Private, "plain.key": plain, "junk.key": []byte("junk")} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
