@@ -61,11 +61,15 @@ func (r Record) Predicate() Predicate {
 }
 
 // ParsePredicate reads the predicate of a promotion attestation's in-toto
-// statement: its predicateType and its predicate, as decoded from JSON.
+// statement: its predicateType and its predicate, as decoded from JSON or
+// as in-toto's Go type holds it (a protobuf Struct).
 func ParsePredicate(predicateType string, predicate any) (Predicate, error) {
 	var p Predicate
 	if predicateType != PredicateType {
 		return p, fmt.Errorf("reading promotion attestation: predicate type %q, want %s", predicateType, PredicateType)
+	}
+	if s, ok := predicate.(interface{ AsMap() map[string]any }); ok {
+		predicate = s.AsMap()
 	}
 	b, err := json.Marshal(predicate)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/internal/testenv"
@@ -94,8 +95,8 @@ func TestCosignVerifiesSlipwayPromotion(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var st sign.Statement
-				if err := json.Unmarshal(b, &st); err != nil {
+				st := &sign.Statement{}
+				if err := protojson.Unmarshal(b, st); err != nil {
 					t.Fatal(err)
 				}
 				p, err := ParsePredicate(st.PredicateType, st.Predicate)

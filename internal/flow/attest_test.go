@@ -23,7 +23,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/spdx/v2/common"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/sign"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -53,8 +60,8 @@ func TestProvenance(t *testing.T) {
 		{"full record", testRecord(), []string{
 			`"buildType":"` + BuildType + `"`,
 			`"externalParameters":{"app":"hello","platforms":["linux/amd64","linux/arm64"],"source":{"revision":"` + strings.Repeat("c", 40) + `","uri":"https://git.example.com/team/hello.git"},"version":"1.2.0"}`,
-			`{"uri":"git+https://git.example.com/team/hello.git","digest":{"gitCommit":"` + strings.Repeat("c", 40) + `"}}`,
-			`{"uri":"gcr.io/distroless/static:nonroot","digest":{"sha256":"` + strings.Repeat("b", 64) + `"}}`,
+			`{"digest":{"gitCommit":"` + strings.Repeat("c", 40) + `"},"uri":"git+https://git.example.com/team/hello.git"}`,
+			`{"digest":{"sha256":"` + strings.Repeat("b", 64) + `"},"uri":"gcr.io/distroless/static:nonroot"}`,
 			`"runDetails":{"builder":{"id":"` + BuilderID + `"`,
 			`"internalParameters":{"builder":"slipway","inputsHash":"sha256:inputs"}`,
 		}},
@@ -64,38 +71,72 @@ func TestProvenance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(Provenance(tt.rec))
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := provenanceJSON(t, tt.rec)
 			for _, w := range tt.want {
 				if !strings.Contains(string(b), w) {
 					t.Errorf("provenance lacks %s:\n%s", w, b)
 				}
 			}
-			again, _ := json.Marshal(Provenance(tt.rec))
-			if string(again) != string(b) {
+			if again := provenanceJSON(t, tt.rec); string(again) != string(b) {
 				t.Error("provenance differs between two calls")
 			}
 		})
 	}
 }
 
-// TestSBOMFromRecord is the SBOM without scanned layers: the build
-// record's input files.
-func TestSBOMFromRecord(t *testing.T) {
-	doc := SBOM(testRecord(), "registry.example.com/team/hello", nil)
+// provenanceJSON is the provenance of rec, checked by in-toto's
+// validation, as the statement holds it.
+func provenanceJSON(t *testing.T, rec image.Record) []byte {
+	t.Helper()
+	p, err := Provenance(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sign.CanonicalJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &slsa.Provenance{}
+	if err := protojson.Unmarshal(b, back); err != nil || back.Validate() != nil {
+		t.Fatalf("provenance does not read back as SLSA v1: %v\n%s", err, b)
+	}
+	return b
+}
+
+// sbomJSON is doc in JSON, keys sorted, after checking that SPDX's own
+// reader takes it.
+func sbomJSON(t *testing.T, doc *spdx.Document) []byte {
+	t.Helper()
 	b, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := spdxjson.Read(bytes.NewReader(b)); err != nil {
+		t.Fatalf("SPDX's reader refuses the SBOM: %v\n%s", err, b)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err = json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSBOMFromRecord is the SBOM without scanned layers: the build
+// record's input files.
+func TestSBOMFromRecord(t *testing.T) {
+	doc := SBOM(testRecord(), "registry.example.com/team/hello", nil)
+	b := sbomJSON(t, doc)
 	for _, w := range []string{
-		`"spdxVersion":"SPDX-2.3"`, `"dataLicense":"CC0-1.0"`, `"created":"2026-01-02T03:04:05Z"`,
+		`"spdxVersion":"SPDX-2.3"`, `"dataLicense":"CC0-1.0"`, `"created":"2026-01-02T03:04:05Z"`, `"creators":["Tool: slipway"]`,
 		`"documentNamespace":"https://spdx.org/spdxdocs/slipway/registry.example.com/team/hello/sha256:` + strings.Repeat("a", 64) + `"`,
 		`"referenceLocator":"pkg:oci/hello@sha256%3A` + strings.Repeat("a", 64) + `?repository_url=registry.example.com/team/hello"`,
-		`{"SPDXID":"SPDXRef-Base","name":"gcr.io/distroless/static:nonroot","versionInfo":"sha256:` + strings.Repeat("b", 64) + `"`,
-		`{"spdxElementId":"SPDXRef-Image","relationshipType":"DESCENDANT_OF","relatedSpdxElement":"SPDXRef-Base"}`,
-		`"fileName":"./dist/hello","checksums":[{"algorithm":"SHA256","checksumValue":"` + strings.Repeat("d", 64) + `"}]`,
+		`"SPDXID":"SPDXRef-Base"`, `"name":"gcr.io/distroless/static:nonroot"`, `"versionInfo":"sha256:` + strings.Repeat("b", 64) + `"`,
+		`{"relatedSpdxElement":"SPDXRef-Base","relationshipType":"DESCENDANT_OF","spdxElementId":"SPDXRef-Image"}`,
+		`"checksums":[{"algorithm":"SHA256","checksumValue":"` + strings.Repeat("d", 64) + `"}],"copyrightText":"NOASSERTION","fileName":"./dist/hello"`,
 	} {
 		if !strings.Contains(string(b), w) {
 			t.Errorf("SBOM lacks %s:\n%s", w, b)
@@ -221,21 +262,20 @@ func TestSBOMContents(t *testing.T) {
 		t.Fatalf("layers %+v; want the one layer the build added, shared by both platforms", layers)
 	}
 	doc := SBOM(rec, "registry.example.com/team/hello", layers)
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := sbomJSON(t, doc)
 	sum := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
-	pkg := func(name string) *SPDXPackage {
-		for i := range doc.Packages {
-			if doc.Packages[i].Name == name {
-				return &doc.Packages[i]
+	pkg := func(name string) *spdx.Package {
+		for _, p := range doc.Packages {
+			if p.PackageName == name {
+				return p
 			}
 		}
 		return nil
 	}
 	related := func(from, typ, to string) bool {
-		return slices.Contains(doc.Relationships, SPDXRelationship{from, typ, to})
+		return slices.ContainsFunc(doc.Relationships, func(r *spdx.Relationship) bool {
+			return common.RenderDocElementID(r.RefA) == from && r.Relationship == typ && common.RenderDocElementID(r.RefB) == to
+		})
 	}
 
 	// Files, by their path in the image, in their layer.
@@ -247,7 +287,7 @@ func TestSBOMContents(t *testing.T) {
 		if !ok || f.Checksums[0].Value != sum(content) {
 			t.Errorf("file %+v does not match the layer", f)
 		}
-		if !related("SPDXRef-Layer-0", "CONTAINS", f.SPDXID) {
+		if !related("SPDXRef-Layer-0", "CONTAINS", common.RenderElementID(f.FileSPDXIdentifier)) {
 			t.Errorf("file %s is not contained by its layer", f.FileName)
 		}
 	}
@@ -272,29 +312,30 @@ func TestSBOMContents(t *testing.T) {
 			if p == nil {
 				t.Fatalf("no package %s in:\n%s", tt.name, b)
 			}
-			if (tt.version != "" && p.VersionInfo != tt.version) || p.PrimaryPurpose != tt.purpose {
+			if (tt.version != "" && p.PackageVersion != tt.version) || p.PrimaryPackagePurpose != tt.purpose {
 				t.Errorf("package %+v; want version %q, purpose %s", *p, tt.version, tt.purpose)
 			}
-			if len(p.ExternalRefs) != 1 || !strings.HasPrefix(p.ExternalRefs[0].Locator, "pkg:golang/"+tt.name) {
+			if len(p.PackageExternalReferences) != 1 || !strings.HasPrefix(p.PackageExternalReferences[0].Locator, "pkg:golang/"+tt.name) {
 				t.Errorf("package %+v; want a pkg:golang URL", *p)
 			}
 		})
 	}
 	helloMain, selfMain := pkg("example.com/hello"), pkg("github.com/slipwayhq/slipway")
+	id := func(p *spdx.Package) string { return common.RenderElementID(p.PackageSPDXIdentifier) }
 	if helloMain == nil || selfMain == nil {
 		t.FailNow()
 	}
-	if !related(selfMain.SPDXID, "DEPENDS_ON", pkg("github.com/google/go-containerregistry").SPDXID) ||
-		!related(helloMain.SPDXID, "DEPENDS_ON", pkg("stdlib").SPDXID) {
+	if !related(id(selfMain), "DEPENDS_ON", id(pkg("github.com/google/go-containerregistry"))) ||
+		!related(id(helloMain), "DEPENDS_ON", id(pkg("stdlib"))) {
 		t.Error("a main module does not depend on its modules")
 	}
-	if related(helloMain.SPDXID, "DEPENDS_ON", pkg("github.com/google/go-containerregistry").SPDXID) {
+	if related(id(helloMain), "DEPENDS_ON", id(pkg("github.com/google/go-containerregistry"))) {
 		t.Error("hello-go depends on another binary's modules")
 	}
 
 	// The Java archive, by its manifest's main section.
 	j := pkg("greeter")
-	if j == nil || j.VersionInfo != "2.1.0" || j.Supplier != "Organization: Example" || j.PackageFileName != "./app/greeter.jar" {
+	if j == nil || j.PackageVersion != "2.1.0" || j.PackageSupplier == nil || *j.PackageSupplier != (common.Supplier{SupplierType: "Organization", Supplier: "Example"}) || j.PackageFileName != "./app/greeter.jar" {
 		t.Errorf("java archive package %+v; want greeter 2.1.0 by Example", j)
 	}
 	if pkg("not-main") != nil {
@@ -308,7 +349,7 @@ func TestSBOMContents(t *testing.T) {
 	}
 
 	again := SBOM(rec, "registry.example.com/team/hello", layers)
-	if b2, _ := json.Marshal(again); string(b2) != string(b) {
+	if b2 := sbomJSON(t, again); string(b2) != string(b) {
 		t.Error("the SBOM differs between two calls")
 	}
 }

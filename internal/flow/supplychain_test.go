@@ -87,7 +87,11 @@ func TestVerifyImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sign.Attest(ctx, attestedRef, ours, sign.SLSAProvenance, Provenance(testRecord()), nil); err != nil {
+	prov, err := Provenance(testRecord())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sign.Attest(ctx, attestedRef, ours, sign.SLSAProvenance, prov, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Tampering: a signature and attestations copied to another digest's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,8 +13,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
+	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Names of cosign's attestation format: an in-toto statement in a signed
@@ -27,7 +32,7 @@ const (
 	// `cosign verify-attestation --type` filters on.
 	PredicateTypeAnnotation = "predicateType"
 	// StatementType is the in-toto statement version written.
-	StatementType = "https://in-toto.io/Statement/v1"
+	StatementType = intoto.StatementTypeUri
 )
 
 // Predicate types Slipway attests.
@@ -38,19 +43,8 @@ const (
 	SPDX = "https://spdx.dev/Document"
 )
 
-// Statement is an in-toto statement about one image.
-type Statement struct {
-	Type          string    `json:"_type"`
-	Subject       []Subject `json:"subject"`
-	PredicateType string    `json:"predicateType"`
-	Predicate     any       `json:"predicate"`
-}
-
-// Subject names an artifact by digest.
-type Subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
+// Statement is an in-toto v1 statement, in-toto's own Go type.
+type Statement = intoto.Statement
 
 // AttestationTag is the tag cosign keeps an image's attestations under:
 // sha256-HEX.att.
@@ -62,22 +56,78 @@ func AttestationTag(ref name.Digest) (name.Tag, error) {
 	return ref.Context().Tag(h.Algorithm + "-" + h.Hex + ".att"), nil
 }
 
-// statement returns the JSON statement of predicate about ref.
+// statement returns the JSON statement of predicate about ref, checked
+// by in-toto's own validation.
 func statement(ref name.Digest, predicateType string, predicate any) ([]byte, error) {
 	h, err := v1.NewHash(ref.DigestStr())
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(Statement{
-		Type:          StatementType,
-		Subject:       []Subject{{Name: ref.Context().Name(), Digest: map[string]string{h.Algorithm: h.Hex}}},
-		PredicateType: predicateType,
-		Predicate:     predicate,
-	})
+	wrap := func(err error) error { return fmt.Errorf("encoding the %s statement: %w", predicateType, err) }
+	pred, err := toStruct(predicate)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the %s statement: %w", predicateType, err)
+		return nil, wrap(err)
+	}
+	st := &Statement{
+		Type:          StatementType,
+		Subject:       []*intoto.ResourceDescriptor{{Name: ref.Context().Name(), Digest: map[string]string{h.Algorithm: h.Hex}}},
+		PredicateType: predicateType,
+		Predicate:     pred,
+	}
+	if err := st.Validate(); err != nil {
+		return nil, wrap(err)
+	}
+	b, err := CanonicalJSON(st)
+	if err != nil {
+		return nil, wrap(err)
 	}
 	return b, nil
+}
+
+// toStruct is predicate as a protobuf Struct: a protobuf message (such as
+// in-toto's SLSA provenance) through protojson, any other value through
+// encoding/json.
+func toStruct(predicate any) (*structpb.Struct, error) {
+	var b []byte
+	var err error
+	switch m := predicate.(type) {
+	case *structpb.Struct:
+		return m, nil
+	case proto.Message:
+		b, err = protojson.Marshal(m)
+	default:
+		b, err = json.Marshal(predicate)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &structpb.Struct{}
+	if err := protojson.Unmarshal(b, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// CanonicalJSON is m in JSON with its object keys sorted and no spaces.
+// protojson's own output varies between runs on purpose; a statement must
+// not, so that pushing again finds it already there.
+func CanonicalJSON(m proto.Message) ([]byte, error) {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// sameJSON reports whether a and b are the same JSON value, however
+// written.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // Attest signs an in-toto statement of predicate (of predicateType) about
@@ -152,7 +202,7 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 			if err != nil {
 				return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 			}
-			upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return bytes.Equal(f, stmts[i]) })
+			upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return sameJSON(f, stmts[i]) })
 		}
 	}
 	var adds []mutate.Addendum
@@ -185,7 +235,7 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 
 // VerifyAttestation returns the statements of predicateType about ref
 // that v verifies, or an *UnverifiedError when there is none.
-func VerifyAttestation(ctx context.Context, ref name.Digest, v Verifier, predicateType string, opts []remote.Option) ([]Statement, error) {
+func VerifyAttestation(ctx context.Context, ref name.Digest, v Verifier, predicateType string, opts []remote.Option) ([]*Statement, error) {
 	tag, err := AttestationTag(ref)
 	if err != nil {
 		return nil, err
@@ -205,14 +255,16 @@ func VerifyAttestation(ctx context.Context, ref name.Digest, v Verifier, predica
 	if err != nil {
 		return nil, err
 	}
-	var out []Statement
+	var out []*Statement
 	for _, b := range found {
-		var st Statement
-		if json.Unmarshal(b, &st) != nil || st.PredicateType != predicateType {
+		st := &Statement{}
+		// Not st.Validate: cosign attest writes in-toto v0.1 statements,
+		// the same but for their _type.
+		if (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, st) != nil || st.GetPredicateType() != predicateType {
 			continue
 		}
-		for _, s := range st.Subject {
-			if s.Digest[h.Algorithm] == h.Hex {
+		for _, s := range st.GetSubject() {
+			if s.GetDigest()[h.Algorithm] == h.Hex {
 				out = append(out, st)
 				break
 			}
