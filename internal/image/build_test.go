@@ -436,7 +436,7 @@ func TestModesAndSymlinks(t *testing.T) {
 func TestLayerErrors(t *testing.T) {
 	noSourceDateEpoch(t)
 	dir := t.TempDir()
-	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi"}})
+	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi"}, "bin/.wh.hello": {content: "gone"}})
 	tests := []struct {
 		name  string
 		layer config.Layer
@@ -447,6 +447,8 @@ func TestLayerErrors(t *testing.T) {
 		{"bad mode", config.Layer{From: "bin/hello", To: "/x", Mode: "rwx"}, "octal"},
 		{"bad template", config.Layer{From: "bin/{{.Nope}}", To: "/x"}, "Nope"},
 		{"missing", config.Layer{From: "bin/absent", To: "/x"}, "bin/absent"},
+		{"whiteout name in the image", config.Layer{From: "bin/hello", To: "/etc/.wh.passwd"}, "bin/hello to /etc/.wh.passwd: names starting with .wh."},
+		{"whiteout name in the project", config.Layer{From: "bin", To: "/app"}, "bin/.wh.hello to /app/.wh.hello: names starting with .wh."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,9 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -157,9 +155,7 @@ func writeTar(ctx context.Context, tw *tar.Writer, entries []entry, mtime time.T
 			if err != nil {
 				return nil, err
 			}
-			if !strings.HasPrefix(path.Base(e.name), ".wh.") { // a whiteout, to a runtime
-				files = append(files, cf)
-			}
+			files = append(files, cf)
 		}
 	}
 	return files, nil

@@ -253,6 +253,9 @@ func (w *walker) rel(p string) string {
 }
 
 func (w *walker) entry(p, name string, fi fs.FileInfo, force *fs.FileMode) (entry, error) {
+	if strings.HasPrefix(path.Base(name), whiteoutPrefix) {
+		return entry{}, fmt.Errorf("copying %s to /%s: %w", w.rel(p), name, ErrWhiteoutName)
+	}
 	m := fi.Mode()
 	e := entry{name: name, src: p}
 	fp := &Fingerprint{Path: w.rel(p), Mode: m}
@@ -295,6 +298,15 @@ func gitMode(m fs.FileMode) fs.FileMode {
 
 // ErrUnsupportedFile is returned for devices, sockets and pipes in a layer.
 var ErrUnsupportedFile = errors.New("unsupported file type")
+
+// whiteoutPrefix starts the names that, in an image layer, delete a file
+// of the layers below (OCI image spec, "Whiteouts").
+const whiteoutPrefix = ".wh."
+
+// ErrWhiteoutName is returned for a file whose name in the image starts
+// with .wh.: runtimes would delete a file of the base image instead of
+// adding it.
+var ErrWhiteoutName = errors.New("names starting with .wh. delete files in an image layer; rename it, or leave it out with image.exclude")
 
 // fingerprints lists the fingerprints of entries.
 func fingerprints(entries []entry) []Fingerprint {
