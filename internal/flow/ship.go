@@ -111,9 +111,11 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	signing := startSigning(sctx, p, client, signer)
-	po.BeforeTag = signing.ready
+	po.BeforeTag, po.Settling = signing.ready, signing.startUpload
+	po.Settled = func() { signing.startTags(ctx) }
 	res, err := image.Push(ctx, po)
 	if err != nil {
+		signing.wait()
 		return res, err
 	}
 	return res, signing.commit(ctx, &res, progress.Or(o.Progress))

@@ -74,6 +74,8 @@ type pushSigning struct {
 	signed      chan struct{} // closed once made and signed, with err
 	upload      chan struct{} // closed when the blobs may go up
 	uploadOnce  sync.Once
+	tagOnce     sync.Once
+	tagged      chan error // the tags' writing, once started
 	done        chan struct{} // closed once the blobs are up too
 	err         error
 	sig, att    *sign.Prepared // att is nil without attestations
@@ -114,8 +116,9 @@ func (ps *pushSigning) uploadBlobs(ctx context.Context) {
 	wg.Wait()
 }
 
-// startUpload lets the blobs go up: once the image's own are, so that the
-// two do not compete.
+// startUpload lets the blobs go up: while the push waits after its
+// version tag, or else when it is done, so that they never slow its own
+// requests.
 func (ps *pushSigning) startUpload() { ps.uploadOnce.Do(func() { close(ps.upload) }) }
 
 func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Signer) error {
@@ -153,9 +156,8 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 // ready waits until the signature and attestations are made and signed,
 // and returns why they could not be. The push waits for it before its
 // first tag: a wrong password, or statements that cannot be made, leave
-// no tag. Their blobs upload meanwhile, while the push writes its tags.
+// no tag.
 func (ps *pushSigning) ready() error {
-	ps.startUpload()
 	<-ps.signed
 	return ps.err
 }
@@ -167,24 +169,48 @@ func (ps *pushSigning) classify(err error) error {
 	return ps.client.Classify(err, "target")
 }
 
-// commit tags the signature and attestations of the pushed image res,
-// and records them in res.
-func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep progress.Reporter) error {
+// startTags writes the signature and attestation tags in the background,
+// once: as soon as the push's version tag stands (image.PushOptions.Settled),
+// beside its remaining tags, or else at commit.
+func (ps *pushSigning) startTags(ctx context.Context) {
+	ps.tagOnce.Do(func() {
+		ps.tagged = make(chan error, 1)
+		go func() { ps.tagged <- ps.writeTags(ctx) }()
+	})
+}
+
+func (ps *pushSigning) writeTags(ctx context.Context) error {
 	ps.startUpload()
 	<-ps.done
 	if ps.err != nil {
 		return ps.err
-	}
-	if res.Reference != ps.ref.String() {
-		return fmt.Errorf("signing %s: the build record is of %s", res.Reference, ps.ref)
 	}
 	var g errgroup.Group
 	g.Go(func() error { return ps.classify(ps.sig.Commit(ctx)) })
 	if ps.att != nil {
 		g.Go(func() error { return ps.classify(ps.att.Commit(ctx)) })
 	}
-	if err := g.Wait(); err != nil {
+	return g.Wait()
+}
+
+// wait waits for tags being written, if any, so that none is written after
+// a failed push returns.
+func (ps *pushSigning) wait() {
+	ps.tagOnce.Do(func() {}) // none started: none will be
+	if ps.tagged != nil {
+		ps.tagged <- <-ps.tagged
+	}
+}
+
+// commit tags the signature and attestations of the pushed image res,
+// unless that began already, and records them in res.
+func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep progress.Reporter) error {
+	ps.startTags(ctx)
+	if err := <-ps.tagged; err != nil {
 		return err
+	}
+	if res.Reference != ps.ref.String() {
+		return fmt.Errorf("signing %s: the build record is of %s", res.Reference, ps.ref)
 	}
 	res.Signature = ps.sig.Tag.String()
 	if ps.sig.UpToDate() {

@@ -2,15 +2,18 @@ package flow
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/sign"
@@ -293,5 +296,124 @@ func TestVerification(t *testing.T) {
 				t.Errorf("a verified image has a problem: %q", got.Problem)
 			}
 		})
+	}
+}
+
+// TestSignedPush pushes with signing.key through the Runner: a wrong
+// password leaves no tag at all; a key without encryption from a variable
+// signs and attests what cosign's format says, and pushing again adds
+// nothing; two runs with two keys pushing the same build at once both
+// keep their signature and attestations.
+func TestSignedPush(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.runner().Build(ctx, BuildOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	withSigning := func(s config.Signing) *Runner {
+		p := *f.p
+		p.Signing = &s
+		return NewRunner(&p, f.factory())
+	}
+	attest := []string{"provenance", "sbom"}
+	keyPair := func(file string) sign.Verifier {
+		kp, err := sign.GenerateKeyPair([]byte("pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(f.p.Dir, file), kp.Private, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		v, err := sign.LoadVerifier(kp.Public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	va, vb := keyPair("a.key"), keyPair("b.key")
+	repoTags := func(repo string) []string {
+		r, err := name.NewRepository(f.host+"/"+repo, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, _ := remote.List(r)
+		return tags
+	}
+	verified := func(ref string, v sign.Verifier) error {
+		d, err := name.NewDigest(ref, name.Insecure)
+		if err != nil {
+			return err
+		}
+		if err := sign.Verify(ctx, d, v, nil); err != nil {
+			return err
+		}
+		for _, pt := range []string{sign.SLSAProvenance, sign.SPDX} {
+			if _, err := sign.VerifyAttestation(ctx, d, v, pt, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	// A wrong password: no tag, not even the version's.
+	t.Setenv(sign.CosignPasswordEnv, "wrong")
+	if _, err := withSigning(config.Signing{Key: "a.key", Attest: attest}).Push(ctx, "dev", PushOptions{Options: f.options()}); !errors.Is(err, sign.ErrKey) {
+		t.Fatalf("push with a wrong password: %v, want ErrKey", err)
+	}
+	if tags := repoTags("team/hello"); len(tags) != 0 {
+		t.Fatalf("a push that could not sign left tags %v", tags)
+	}
+
+	// A key without encryption from a variable, no password variable.
+	os.Unsetenv(sign.CosignPasswordEnv)
+	plain := testutil.PlainKey(t)
+	t.Setenv("TEST_SIGNING_KEY", string(plain))
+	s, err := sign.LoadSigner(plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := s.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vplain, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envKey := withSigning(config.Signing{Key: "env://TEST_SIGNING_KEY", Attest: attest})
+	res, err := envKey.Push(ctx, "dev", PushOptions{Options: f.options()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Signature == "" || res.Attestations == "" || res.UpToDate {
+		t.Errorf("result %+v; want a new signature and attestations", res)
+	}
+	if err := verified(res.Reference, vplain); err != nil {
+		t.Error(err)
+	}
+	again, err := envKey.Push(ctx, "dev", PushOptions{Options: f.options()})
+	if err != nil || !again.UpToDate {
+		t.Errorf("pushing again: %+v, %v; want up to date", again, err)
+	}
+
+	// Two keys at once, into rc.
+	t.Setenv(sign.CosignPasswordEnv, "pw")
+	var wg sync.WaitGroup
+	refs := make([]string, 2)
+	errs := make([]error, 2)
+	for i, key := range []string{"a.key", "b.key"} {
+		wg.Go(func() {
+			res, err := withSigning(config.Signing{Key: key, Attest: attest}).Push(ctx, "rc", PushOptions{Options: Options{UserAgent: "slipway-test"}})
+			refs[i], errs[i] = res.Reference, err
+		})
+	}
+	wg.Wait()
+	for i, v := range []sign.Verifier{va, vb} {
+		if errs[i] != nil {
+			t.Fatalf("push %d: %v", i, errs[i])
+		}
+		if err := verified(refs[i], v); err != nil {
+			t.Errorf("key %d after two pushes at once: %v", i, err)
+		}
 	}
 }

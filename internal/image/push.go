@@ -49,6 +49,13 @@ type PushOptions struct {
 	// digest and before any tag is written; its error stops the push
 	// untagged (a signing key that would not decrypt, say).
 	BeforeTag func() error
+	// Settling, when set, is called once the version tag is written, while
+	// the push waits to see that it stands (registry.SettleTag): other
+	// uploads can use the registry then without slowing the push.
+	Settling func()
+	// Settled, when set, is called once the version tag is seen to stand,
+	// before the remaining tags are written.
+	Settled func()
 }
 
 // PushResult is what Push did.
@@ -136,7 +143,7 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 		}
 	}
 	err = reportingUpdates(rep, func(updates chan<- v1.Update) error {
-		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, o.BeforeTag, j.artifact)
+		return pushAll(ctx, opts, updates, pushImage, byDigest, pending, j.tags[0], guard, o, j.artifact)
 	})
 	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
 	if err != nil {
@@ -259,9 +266,10 @@ func reportingUpdates(rep progress.Reporter, push func(chan<- v1.Update) error) 
 }
 
 // pushAll pushes the artifact by digest, then sets the tags. guard, when
-// not nil, runs just before and just after the version tag is written.
+// not nil, runs just before and just after the version tag is written;
+// hooks' BeforeTag, Settling and Settled run as PushOptions says.
 func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update, pushImage bool, byDigest name.Digest, tags []name.Tag,
-	version name.Tag, guard, beforeTag func() error, artifact remote.Taggable) error {
+	version name.Tag, guard func() error, hooks PushOptions, artifact remote.Taggable) error {
 	pusher, err := remote.NewPusher(append(opts, remote.WithProgress(updates))...)
 	if err != nil {
 		return err
@@ -271,8 +279,8 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 			return fmt.Errorf("pushing %s: %w", byDigest, err)
 		}
 	}
-	if beforeTag != nil {
-		if err := beforeTag(); err != nil {
+	if hooks.BeforeTag != nil {
+		if err := hooks.BeforeTag(); err != nil {
 			return err
 		}
 	}
@@ -288,11 +296,17 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 			return fmt.Errorf("tagging %s: %w", t, err)
 		}
 		if isVersion {
+			if hooks.Settling != nil {
+				hooks.Settling()
+			}
 			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
 				return fmt.Errorf("tagging %s: %w", t, err)
 			}
 			if err := guard(); err != nil {
 				return err
+			}
+			if hooks.Settled != nil {
+				hooks.Settled()
 			}
 		}
 	}
