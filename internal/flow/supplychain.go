@@ -75,7 +75,7 @@ type pushSigning struct {
 	upload      chan struct{} // closed when the blobs may go up
 	uploadOnce  sync.Once
 	tagOnce     sync.Once
-	tagged      chan error // the tags' writing, once started
+	tagged      chan error    // the tags' writing, once started
 	done        chan struct{} // closed once the blobs are up too
 	err         error
 	sig, att    *sign.Prepared // att is nil without attestations
