@@ -115,6 +115,7 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 	po.Settled = func() { signing.startTags(ctx) }
 	res, err := image.Push(ctx, po)
 	if err != nil {
+		cancel()
 		signing.wait()
 		return res, err
 	}

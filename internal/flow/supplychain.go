@@ -62,24 +62,23 @@ func keyReady(s sign.Signer) error {
 }
 
 // pushSigning is the signature and the attestations of one push. They
-// are prepared while the image uploads (the key decrypted, the statements
-// made and signed, the signature and attestation images written to the
-// repository by digest) and tagged once the image's tags are written, so
-// that a signed push takes little longer than a plain one, and a push
-// whose signing fails stops before any tag.
+// are made while the image uploads (the key decrypted, what the tags hold
+// read, the statements made and signed), their blobs upload while the
+// push's version tag settles, and their tags are written once it stands:
+// a signed push takes little longer than a plain one, and a push whose
+// signing fails stops before any tag.
 type pushSigning struct {
-	client      *registry.Client
-	kinds       []string
-	ref         name.Digest   // the image as it will be pushed
-	signed      chan struct{} // closed once made and signed, with err
-	upload      chan struct{} // closed when the blobs may go up
-	uploadOnce  sync.Once
-	tagOnce     sync.Once
-	tagged      chan error    // the tags' writing, once started
-	done        chan struct{} // closed once the blobs are up too
-	err         error
-	sig, att    *sign.Prepared // att is nil without attestations
-	attUpToDate []bool
+	client     *registry.Client
+	kinds      []string
+	ref        name.Digest   // the image as it will be pushed
+	signed     chan struct{} // closed once made and signed, with err
+	upload     chan struct{} // closed when the blobs may go up
+	uploadOnce sync.Once
+	tagOnce    sync.Once
+	tagged     chan error    // the tags' writing, once started
+	done       chan struct{} // closed once the blobs are up too
+	err        error
+	sig, att   *sign.Prepared // att is nil without attestations
 }
 
 // startSigning starts preparing the signature of the build about to be
@@ -121,6 +120,8 @@ func (ps *pushSigning) uploadBlobs(ctx context.Context) {
 // requests.
 func (ps *pushSigning) startUpload() { ps.uploadOnce.Do(func() { close(ps.upload) }) }
 
+// prepare makes the statements from the build record, reads what the
+// signature and attestation tags hold, and signs beside it.
 func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Signer) error {
 	rec, err := image.ReadRecord(outputDir(p))
 	if err != nil {
@@ -142,7 +143,7 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 	})
 	if len(preds) > 0 {
 		g.Go(func() (err error) {
-			ps.att, ps.attUpToDate, err = sign.PrepareAttestations(ctx, ps.ref, s, preds, ps.client.RemoteOptions(ctx))
+			ps.att, _, err = sign.PrepareAttestations(ctx, ps.ref, s, preds, ps.client.RemoteOptions(ctx))
 			return ps.classify(err)
 		})
 	}
@@ -153,15 +154,20 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 	return err
 }
 
-// ready waits until the signature and attestations are made and signed,
-// and returns why they could not be. The push waits for it before its
-// first tag: a wrong password, or statements that cannot be made, leave
-// no tag.
-func (ps *pushSigning) ready() error {
+// ready waits until the signature and attestations of ref, the image
+// pushed by digest, are made and signed, and returns why they could not
+// be. The push waits for it before its first tag: a wrong password, a
+// statement that cannot be made, or a build record that changed under the
+// push (they were made from the record) leave no tag.
+func (ps *pushSigning) ready(ref string) error {
 	<-ps.signed
+	if ps.err == nil && ref != ps.ref.String() {
+		return fmt.Errorf("signing %s: the build record now names %s; build again, then push", ref, ps.ref)
+	}
 	return ps.err
 }
 
+// classify says what a registry failure means, and what to do.
 func (ps *pushSigning) classify(err error) error {
 	if err == nil {
 		return nil
@@ -193,13 +199,15 @@ func (ps *pushSigning) writeTags(ctx context.Context) error {
 	return g.Wait()
 }
 
-// wait waits for tags being written, if any, so that none is written after
-// a failed push returns.
+// wait waits, once the push failed and its context for signing was
+// cancelled, for the signing to end and for tags being written, if any,
+// so that nothing is written after the push returns.
 func (ps *pushSigning) wait() {
 	ps.tagOnce.Do(func() {}) // none started: none will be
 	if ps.tagged != nil {
 		ps.tagged <- <-ps.tagged
 	}
+	<-ps.done
 }
 
 // commit tags the signature and attestations of the pushed image res,
@@ -208,9 +216,6 @@ func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep pr
 	ps.startTags(ctx)
 	if err := <-ps.tagged; err != nil {
 		return err
-	}
-	if res.Reference != ps.ref.String() {
-		return fmt.Errorf("signing %s: the build record is of %s", res.Reference, ps.ref)
 	}
 	res.Signature = ps.sig.Tag.String()
 	if ps.sig.UpToDate() {
@@ -224,7 +229,7 @@ func (ps *pushSigning) commit(ctx context.Context, res *image.PushResult, rep pr
 	}
 	res.Attestations = ps.att.Tag.String()
 	for i, k := range ps.kinds {
-		if ps.attUpToDate[i] {
+		if each := ps.att.Each(); i < len(each) && each[i] {
 			rep.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already attested: " + k})
 		} else {
 			res.UpToDate = false

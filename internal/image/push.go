@@ -46,9 +46,9 @@ type PushOptions struct {
 	// Progress receives Start, Update (bytes), Skip and Finish events.
 	Progress progress.Reporter
 	// BeforeTag, when set, runs once the image is in the registry by
-	// digest and before any tag is written; its error stops the push
-	// untagged (a signing key that would not decrypt, say).
-	BeforeTag func() error
+	// digest, REPO@sha256:..., and before any tag is written; its error
+	// stops the push untagged (a signing key that would not decrypt, say).
+	BeforeTag func(ref string) error
 	// Settling, when set, is called once the version tag is written, while
 	// the push waits to see that it stands (registry.SettleTag): other
 	// uploads can use the registry then without slowing the push.
@@ -280,7 +280,7 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 		}
 	}
 	if hooks.BeforeTag != nil {
-		if err := hooks.BeforeTag(); err != nil {
+		if err := hooks.BeforeTag(byDigest.String()); err != nil {
 			return err
 		}
 	}

@@ -151,11 +151,12 @@ type Predicate struct {
 // statement of predicates[i] was there already; res.UpToDate whether all
 // were. It is PrepareAttestations, then Commit.
 func AttestAll(ctx context.Context, ref name.Digest, s Signer, predicates []Predicate, opts []remote.Option) (res SignResult, upToDate []bool, err error) {
-	p, upToDate, err := PrepareAttestations(ctx, ref, s, predicates, opts)
+	p, _, err := PrepareAttestations(ctx, ref, s, predicates, opts)
 	if err != nil {
 		return SignResult{}, nil, err
 	}
-	return p.Result(), upToDate, p.Commit(ctx)
+	err = p.Commit(ctx)
+	return p.Result(), p.Each(), err
 }
 
 // PrepareAttestations does all AttestAll does but write: it reads the
@@ -167,9 +168,9 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 		return nil, nil, err
 	}
 	p := &Prepared{Tag: tag}
-	p.redo = func() (*Prepared, error) {
-		p, _, err := PrepareAttestations(ctx, ref, s, predicates, opts)
-		return p, err
+	p.redo = func(ctx context.Context) (*Prepared, error) {
+		again, _, err := PrepareAttestations(ctx, ref, s, predicates, opts)
+		return again, err
 	}
 	stmts := make([][]byte, len(predicates))
 	for i, pr := range predicates {
@@ -222,6 +223,7 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: pr.Type},
 		})
 	}
+	p.each = upToDate
 	if len(adds) == 0 {
 		return p, upToDate, nil
 	}

@@ -94,7 +94,8 @@ func Image(ctx context.Context, ref name.Digest, s Signer, opts []remote.Option)
 	if err != nil {
 		return SignResult{}, err
 	}
-	return p.Result(), p.Commit(ctx)
+	err = p.Commit(ctx)
+	return p.Result(), err
 }
 
 // PrepareSignature does all Image does but write: it reads the signatures
@@ -106,7 +107,7 @@ func PrepareSignature(ctx context.Context, ref name.Digest, s Signer, opts []rem
 	if err != nil {
 		return nil, err
 	}
-	p := &Prepared{Tag: tag, redo: func() (*Prepared, error) { return PrepareSignature(ctx, ref, s, opts) }}
+	p := &Prepared{Tag: tag, redo: func(ctx context.Context) (*Prepared, error) { return PrepareSignature(ctx, ref, s, opts) }}
 	if err := p.connect(ctx, opts); err != nil {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
@@ -154,8 +155,8 @@ func emptySignatures() v1.Image {
 	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 }
 
-// Prepared is a signature or attestation image written to its
-// repository by digest, that Commit tags.
+// Prepared is a signature or attestation image made from what its tag
+// held when read, for Upload to write the blobs of and Commit to tag.
 type Prepared struct {
 	// Tag is where the image goes: REPO:sha256-HEX.sig or .att.
 	Tag      name.Tag
@@ -164,14 +165,20 @@ type Prepared struct {
 	added    []v1.Layer
 	uploaded bool
 	opts     []remote.Option // the registry connection, reused
+	// each says, of attestations, which statements were there already.
+	each []bool
 	// redo prepares again, from what Tag then holds.
-	redo func() (*Prepared, error)
+	redo func(context.Context) (*Prepared, error)
 }
 
 // UpToDate reports whether Tag already held what was to be added.
 func (p *Prepared) UpToDate() bool { return p.img == nil }
 
-// Result is what the commit of p does.
+// Each says, of prepared attestations, which of the statements were there
+// already, in the order given; after Commit, as found by its last read.
+func (p *Prepared) Each() []bool { return p.each }
+
+// Result is what the commit of p does, or did.
 func (p *Prepared) Result() SignResult {
 	return SignResult{Tag: p.Tag.String(), UpToDate: p.UpToDate()}
 }
@@ -181,24 +188,22 @@ func (p *Prepared) Result() SignResult {
 const maxRedo = 3
 
 // Commit points p.Tag at the prepared image. Registries have no
-// conditional tag write: when the tag has moved since it was read (another
-// run signed the same digest meanwhile), Commit prepares again from what
-// it now holds, so that neither run's signature is lost, unless the other
-// writer keeps winning.
+// conditional tag write, so Commit looks at the tag just before and just
+// after writing it: when it has moved since it was read, or another write
+// replaced this one, another run signed the same digest meanwhile, and
+// Commit prepares again from what the tag then holds, keeping both
+// signatures, up to maxRedo times. This narrows the race without closing
+// it: another run whose write lands between this one's write and its look
+// after replaces it unseen, and the next push signs again.
 func (p *Prepared) Commit(ctx context.Context) error {
 	for i := 0; ; i++ {
-		opts := append(slices.Clip(p.opts), remote.WithContext(ctx))
 		if p.img == nil {
 			return nil
 		}
-		d, err := remote.Head(p.Tag, opts...)
-		var got v1.Hash
-		switch {
-		case isNotFound(err):
-		case err != nil:
-			return fmt.Errorf("writing %s: %w", p.Tag, err)
-		default:
-			got = d.Digest
+		opts := append(slices.Clip(p.opts), remote.WithContext(ctx))
+		got, err := p.head(opts)
+		if err != nil {
+			return err
 		}
 		if got == p.seen {
 			if err := p.Upload(ctx); err != nil {
@@ -207,12 +212,18 @@ func (p *Prepared) Commit(ctx context.Context) error {
 			if err := remote.Tag(p.Tag, p.img, opts...); err != nil {
 				return fmt.Errorf("writing %s: %w", p.Tag, err)
 			}
-			return nil
+			mine, err := p.img.Digest()
+			if err != nil {
+				return fmt.Errorf("writing %s: %w", p.Tag, err)
+			}
+			if got, err = p.head(opts); err != nil || got == mine {
+				return nil // written; a look after that fails proves nothing
+			}
 		}
 		if i == maxRedo {
 			return fmt.Errorf("writing %s: another writer changed it %d times while this one wrote", p.Tag, maxRedo+1)
 		}
-		np, err := p.redo()
+		np, err := p.redo(ctx)
 		if err != nil {
 			return err
 		}
@@ -236,6 +247,18 @@ func (p *Prepared) connect(ctx context.Context, opts []remote.Option) error {
 	}
 	p.opts = append(opts, remote.Reuse(puller), remote.Reuse(pusher))
 	return nil
+}
+
+// head is the digest p.Tag points at, the zero hash when there is none.
+func (p *Prepared) head(opts []remote.Option) (v1.Hash, error) {
+	d, err := remote.Head(p.Tag, opts...)
+	switch {
+	case isNotFound(err):
+		return v1.Hash{}, nil
+	case err != nil:
+		return v1.Hash{}, fmt.Errorf("writing %s: %w", p.Tag, err)
+	}
+	return d.Digest, nil
 }
 
 // read fetches the image at p.Tag, or nil when there is none, and notes

@@ -3,7 +3,9 @@ package sign
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -218,5 +220,60 @@ func TestPreparedCommitRace(t *testing.T) {
 	}
 	if ls, _ := img.Layers(); len(ls) != 2 {
 		t.Errorf("signature image has %d layers, want one per key", len(ls))
+	}
+}
+
+// TestCommitLooksAfterWriting has another run's signature image, prepared
+// from the same empty tag, land just after this run's write: Commit's look
+// after writing sees it, prepares again from it, and both keys verify.
+func TestCommitLooksAfterWriting(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var after func() // runs once, after the first manifest PUT to a .sig tag
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".sig") {
+				mu.Lock()
+				f := after
+				after = nil
+				mu.Unlock()
+				if f != nil {
+					f()
+				}
+			}
+		})
+	}
+	host := testutil.Host(testutil.Registry(t, wrap))
+	ref := pushRandom(t, host, "team/app")
+	s1, v1 := newSigner(t)
+	s2, v2 := newSigner(t)
+	mine, err := PrepareSignature(ctx, ref, s1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := PrepareSignature(ctx, ref, s2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := theirs.Upload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	after = func() {
+		// Theirs, written blind over mine, as a run that looked before
+		// mine was written would.
+		if err := remote.Tag(theirs.Tag, theirs.img); err != nil {
+			t.Error(err)
+		}
+	}
+	mu.Unlock()
+	if err := mine.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []Verifier{v1, v2} {
+		if err := Verify(ctx, ref, v, nil); err != nil {
+			t.Errorf("key %d: %v", i+1, err)
+		}
 	}
 }

@@ -188,10 +188,11 @@ var ErrUnencryptedFile = errors.New("the private key in it is not encrypted: a k
 var plainKeyTypes = []string{"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"}
 
 // Unencrypted reports whether pemBytes is a private key without
-// encryption: one that needs no password, and no scrypt, to open.
+// encryption: one that needs no password, and no scrypt, to open. An old
+// OpenSSL-encrypted PEM (a Proc-Type: 4,ENCRYPTED header) is not.
 func Unencrypted(pemBytes []byte) bool {
 	block, _ := pem.Decode(pemBytes)
-	return block != nil && slices.Contains(plainKeyTypes, block.Type)
+	return block != nil && slices.Contains(plainKeyTypes, block.Type) && !strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED")
 }
 
 // ReadPrivateKey returns the private key ref names (see ReadKey) and the
@@ -207,7 +208,7 @@ func ReadPrivateKey(ref, dir string, getenv Getenv) (key, password []byte, err e
 	}
 	if Unencrypted(key) {
 		if !strings.HasPrefix(ref, EnvPrefix) {
-			return key, nil, fmt.Errorf("reading key %s: %w: %w", ref, ErrKey, ErrUnencryptedFile)
+			return nil, nil, fmt.Errorf("reading key %s: %w: %w", ref, ErrKey, ErrUnencryptedFile)
 		}
 		return key, []byte{}, nil
 	}

@@ -2,6 +2,7 @@ package sign
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -342,7 +343,8 @@ func TestReadPrivateKey(t *testing.T) {
 			}
 		})
 	}
-	if Unencrypted(kp.Private) || !Unencrypted(plain) || Unencrypted([]byte("junk")) {
+	legacy := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00"}, Bytes: []byte{1}})
+	if Unencrypted(kp.Private) || !Unencrypted(plain) || Unencrypted([]byte("junk")) || Unencrypted(legacy) {
 		t.Error("Unencrypted tells keys apart wrongly")
 	}
 }
