@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // cluster plays the deployment and ReplicaSet controllers and the kubelet
@@ -96,30 +96,6 @@ func must(t *testing.T) func(any, error) {
 	}
 }
 
-// recorder keeps the progress events.
-type recorder struct {
-	mu     sync.Mutex
-	events []progress.Event
-}
-
-func (r *recorder) Report(e progress.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recorder) msgs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		out = append(out, e.Msg)
-	}
-	return out
-}
-
-var _ progress.Reporter = (*recorder)(nil)
-
 func waitOptions(rep progress.Reporter) WaitOptions {
 	return WaitOptions{Namespace: testNS, Name: "hello", Generation: 2, Timeout: 10 * time.Second,
 		Poll: 20 * time.Millisecond, Stability: 200 * time.Millisecond, Progress: rep}
@@ -144,7 +120,7 @@ func startWait(ctx context.Context, k *cluster, o WaitOptions) <-chan waitResult
 
 func TestWaitSucceeds(t *testing.T) {
 	k := newCluster(t)
-	rep := &recorder{}
+	rep := &testutil.Recorder{}
 	done := startWait(context.Background(), k, waitOptions(rep))
 
 	time.Sleep(60 * time.Millisecond)
@@ -161,7 +137,7 @@ func TestWaitSucceeds(t *testing.T) {
 	if held := r.at.Sub(ready); held < 200*time.Millisecond {
 		t.Errorf("succeeded %s after the pods were ready, want at least the stability window (200ms)", held)
 	}
-	msgs := strings.Join(rep.msgs(), "\n")
+	msgs := strings.Join(rep.Msgs(""), "\n")
 	for _, want := range []string{
 		"waiting for the new ReplicaSet",
 		"3/3 updated, 0 ready, 0 available; pods: 3 Pending",
@@ -171,8 +147,8 @@ func TestWaitSucceeds(t *testing.T) {
 			t.Errorf("progress:\n%s\nlacks %q", msgs, want)
 		}
 	}
-	for i, m := range rep.msgs() {
-		if i > 0 && m == rep.msgs()[i-1] {
+	for i, m := range rep.Msgs("") {
+		if i > 0 && m == rep.Msgs("")[i-1] {
 			t.Errorf("progress repeats %q", m)
 		}
 	}
@@ -346,7 +322,7 @@ func TestWaitWithoutEvents(t *testing.T) {
 	k.c.PrependReactor("list", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("no RBAC"))
 	})
-	rep := &recorder{}
+	rep := &testutil.Recorder{}
 	done := startWait(context.Background(), k, waitOptions(rep))
 	time.Sleep(30 * time.Millisecond)
 	k.observe(crashLoop(1, "Error", 2))
@@ -355,7 +331,7 @@ func TestWaitWithoutEvents(t *testing.T) {
 		t.Fatalf("Wait = %+v, %v", r.v, r.err)
 	}
 	warns := 0
-	for _, e := range rep.events {
+	for _, e := range rep.Events() {
 		if e.Kind == progress.Warn {
 			warns++
 		}

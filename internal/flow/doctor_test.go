@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -32,7 +30,6 @@ import (
 // pulls from the registry at host.
 func doctorProject(t *testing.T, host string, pullSecret bool) *config.Project {
 	t.Helper()
-	dir := t.TempDir()
 	yaml := fmt.Sprintf(`apiVersion: slipway/v1
 app: hello
 registries:
@@ -40,28 +37,11 @@ registries:
 environments:
   dev: {registry: local, namespace: hello-dev}
 `, host, pullSecret)
-	if err := os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte(yaml), 0o644); err != nil {
+	repo := testutil.NewGitRepo(t)
+	if _, err := repo.Git.CreateTag("v1.2.3", repo.Commit("feat: hello", map[string]string{config.ProjectFile: yaml}), nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Add(config.ProjectFile); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "Test", Email: "test@example.com", When: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	h, err := wt.Commit("feat: hello", &git.CommitOptions{Author: sig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.CreateTag("v1.2.3", h, nil); err != nil {
-		t.Fatal(err)
-	}
+	dir := repo.Dir
 	p, err := config.LoadProject(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,6 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
 	"github.com/slipwayhq/slipway/internal/testutil"
@@ -78,7 +77,7 @@ type fixture struct {
 	connects map[string]int
 	// refuse makes connecting to the environments it names fail.
 	refuse map[string]error
-	events recorder
+	events testutil.Recorder
 	// now is the time of gates; zero for the clock's.
 	now time.Time
 	// digests are the digests pushed, by version, when a test keeps them.
@@ -208,33 +207,6 @@ func (f *fixture) connected(env, context string) int {
 	defer f.mu.Unlock()
 	return f.connects[env+"@"+context]
 }
-
-// recorder keeps progress events.
-type recorder struct {
-	mu     sync.Mutex
-	events []progress.Event
-}
-
-func (r *recorder) Report(e progress.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-// msgs are the messages reported for step (all steps when "").
-func (r *recorder) msgs(step string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		if step == "" || e.Step == step {
-			out = append(out, e.Msg)
-		}
-	}
-	return out
-}
-
-var _ progress.Reporter = (*recorder)(nil)
 
 // fakeKube is a fake clientset that plays the deployment controller and
 // the kubelet: a Deployment applied rolls out at once, its pods ready,

@@ -93,8 +93,8 @@ func TestDeployGates(t *testing.T) {
 			if err != nil && !strings.Contains(said(err), tt.want) {
 				t.Errorf("Deploy(%s) = %v, want it to say %q", tt.env, err, tt.want)
 			}
-			if err == nil && tt.want != "" && !slices.Contains(f.events.msgs("gate"), tt.want) {
-				t.Errorf("gate reported %q, want %q", f.events.msgs("gate"), tt.want)
+			if err == nil && tt.want != "" && !slices.Contains(f.events.Msgs("gate"), tt.want) {
+				t.Errorf("gate reported %q, want %q", f.events.Msgs("gate"), tt.want)
 			}
 			if tt.check != nil {
 				tt.check(t, f, res)
@@ -132,9 +132,9 @@ func TestRetireCanaries(t *testing.T) {
 			if _, err := f.runner().Deploy(context.Background(), "prod", o); !matches(err, tt.wantErr) {
 				t.Fatalf("Deploy = %v, want %v", err, tt.wantErr)
 			}
-			removed := slices.Contains(f.events.msgs("canary"), "removed hello-canary: prod now runs its digest")
+			removed := slices.Contains(f.events.Msgs("canary"), "removed hello-canary: prod now runs its digest")
 			if removed != tt.wantRemoved {
-				t.Errorf("canary removal reported: %t, want %t (%q)", removed, tt.wantRemoved, f.events.msgs("canary"))
+				t.Errorf("canary removal reported: %t, want %t (%q)", removed, tt.wantRemoved, f.events.Msgs("canary"))
 			}
 			gone := f.kube.status(t, "hello", "hello-canary").Health == deploy.Missing
 			if gone != (tt.wantRemoved || tt.canary == "") {

@@ -41,7 +41,7 @@ func TestRunSteps(t *testing.T) {
 			if s.Step != plan[i] || s.Task != plan[i].Name() || s.Outcome != round.want || s.Detail == "" {
 				t.Errorf("step %d = %+v, want %s %s with a detail", i, s, plan[i].Name(), round.want)
 			}
-			if msg := plan[i].Name() + " " + round.reports; !slices.Contains(f.events.msgs(string(plan[i].Kind)), msg) {
+			if msg := plan[i].Name() + " " + round.reports; !slices.Contains(f.events.Msgs(string(plan[i].Kind)), msg) {
 				t.Errorf("no report %q", msg)
 			}
 		}
@@ -63,7 +63,7 @@ func TestRunStepsStops(t *testing.T) {
 	if len(res) != 1 || res[0].Outcome != Failed || res[0].Task != "deployToDev" {
 		t.Errorf("results = %+v, want deployToDev failed, and nothing after", res)
 	}
-	if msgs := f.events.msgs("deploy"); len(msgs) != 0 {
+	if msgs := f.events.Msgs("deploy"); len(msgs) != 0 {
 		t.Errorf("a failed step reported %q", msgs)
 	}
 }
@@ -130,7 +130,7 @@ func TestGoal(t *testing.T) {
 			if tt.wantWork && res[len(res)-1].Step != goal {
 				t.Errorf("last result is %+v, want the goal", res[len(res)-1])
 			}
-			for _, m := range f.events.msgs("deploy") {
+			for _, m := range f.events.Msgs("deploy") {
 				if strings.HasPrefix(m, "deployToDev") {
 					t.Errorf("the goal reported %q: its words are the command's", m)
 				}
