@@ -93,7 +93,7 @@ func promoteSigner(p *config.Project, always bool) (sign.Signer, error) {
 	if p.Signing == nil {
 		return nil, fmt.Errorf("promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}", config.ErrInvalid, config.ProjectFile)
 	}
-	s, err := startSigner(p)
+	s, err := loadSigner(p)
 	if err != nil {
 		return nil, err
 	}

@@ -88,8 +88,14 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 	if err != nil {
 		return image.PushResult{}, fmt.Errorf("pushing to %s: %w", target, err)
 	}
+	// One read of the build record serves the check, the push and the
+	// statements about what it pushes.
+	rec, err := image.ReadRecord(outputDir(p))
+	if err != nil {
+		return image.PushResult{}, err
+	}
 	if !o.AllowStale {
-		if err := r.checkFresh(); err != nil {
+		if err := r.checkFresh(rec); err != nil {
 			return image.PushResult{}, err
 		}
 	}
@@ -101,7 +107,7 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 	if err != nil {
 		return image.PushResult{}, err
 	}
-	po := image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress}
+	po := image.PushOptions{Dir: p.Dir, App: p.App, Registry: client, Force: o.Force, Progress: o.Progress, Record: &rec}
 	if signer == nil {
 		return image.Push(ctx, po)
 	}
@@ -110,7 +116,7 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 	// any tag is written.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	signing := startSigning(sctx, p, client, signer)
+	signing := startSigning(sctx, p, rec, client, signer)
 	po.BeforeTag, po.Settling = signing.ready, signing.startUpload
 	po.Settled = func() { signing.startTags(ctx) }
 	res, err := image.Push(ctx, po)
@@ -124,12 +130,8 @@ func (r *Runner) Push(ctx context.Context, target string, o PushOptions) (image.
 
 // checkFresh refuses a build record of another commit than HEAD, so a
 // push never tags yesterday's image with today's version.
-func (r *Runner) checkFresh() error {
+func (r *Runner) checkFresh(rec image.Record) error {
 	p := r.Project
-	rec, err := image.ReadRecord(outputDir(p))
-	if err != nil {
-		return err
-	}
 	info, err := r.Version()
 	if err != nil {
 		return err

@@ -22,17 +22,12 @@ import (
 )
 
 // loadSigner returns the signer slipway.yaml's signing section asks for,
-// or nil without one. It runs before anything is pushed, so a missing key
-// or password variable, or a file that is no key, leaves no unsigned image
-// behind. The key's decryption (scrypt, a few hundred milliseconds on
-// purpose) then runs in the background.
+// or nil without one. It checks the key and its password variable before
+// anything is pushed, so a missing key or password variable, or a file
+// that is no key, leaves no unsigned image behind; the key's decryption
+// (scrypt, a few hundred milliseconds on purpose) then runs in the
+// background.
 func loadSigner(p *config.Project) (sign.Signer, error) {
-	return startSigner(p)
-}
-
-// startSigner checks the signing key and its password variable and starts
-// decrypting the key; nil without a signing section.
-func startSigner(p *config.Project) (sign.Signer, error) {
 	if p.Signing == nil {
 		return nil, nil
 	}
@@ -83,12 +78,12 @@ type pushSigning struct {
 
 // startSigning starts preparing the signature of the build about to be
 // pushed with client, and the attestations p.Signing.Attest lists.
-func startSigning(ctx context.Context, p *config.Project, client *registry.Client, s sign.Signer) *pushSigning {
+func startSigning(ctx context.Context, p *config.Project, rec image.Record, client *registry.Client, s sign.Signer) *pushSigning {
 	ps := &pushSigning{client: client, kinds: p.Signing.Attest,
 		signed: make(chan struct{}), upload: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(ps.done)
-		ps.err = ps.prepare(ctx, p, s)
+		ps.err = ps.prepare(ctx, p, rec, s)
 		close(ps.signed)
 		if ps.err != nil {
 			return
@@ -120,13 +115,9 @@ func (ps *pushSigning) uploadBlobs(ctx context.Context) {
 // requests.
 func (ps *pushSigning) startUpload() { ps.uploadOnce.Do(func() { close(ps.upload) }) }
 
-// prepare makes the statements from the build record, reads what the
+// prepare makes the statements from the build record rec, reads what the
 // signature and attestation tags hold, and signs beside it.
-func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Signer) error {
-	rec, err := image.ReadRecord(outputDir(p))
-	if err != nil {
-		return err
-	}
+func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, rec image.Record, s sign.Signer) error {
 	repo, err := ps.client.Repo(cmp.Or(p.App, rec.App))
 	if err != nil {
 		return err
@@ -154,16 +145,12 @@ func (ps *pushSigning) prepare(ctx context.Context, p *config.Project, s sign.Si
 	return err
 }
 
-// ready waits until the signature and attestations of ref, the image
-// pushed by digest, are made and signed, and returns why they could not
-// be. The push waits for it before its first tag: a wrong password, a
-// statement that cannot be made, or a build record that changed under the
-// push (they were made from the record) leave no tag.
-func (ps *pushSigning) ready(ref string) error {
+// ready waits until the signature and attestations are made and signed,
+// and returns why they could not be. The push waits for it before its
+// first tag: a wrong password, or a statement that cannot be made, leaves
+// no tag.
+func (ps *pushSigning) ready() error {
 	<-ps.signed
-	if ps.err == nil && ref != ps.ref.String() {
-		return fmt.Errorf("signing %s: the build record now names %s; build again, then push", ref, ps.ref)
-	}
 	return ps.err
 }
 

@@ -45,10 +45,13 @@ type PushOptions struct {
 	Force bool
 	// Progress receives Start, Update (bytes), Skip and Finish events.
 	Progress progress.Reporter
+	// Record is the build record, when the caller has read it already;
+	// nil reads it from Output.
+	Record *Record
 	// BeforeTag, when set, runs once the image is in the registry by
-	// digest, REPO@sha256:..., and before any tag is written; its error
-	// stops the push untagged (a signing key that would not decrypt, say).
-	BeforeTag func(ref string) error
+	// digest and before any tag is written; its error stops the push
+	// untagged (a signing key that would not decrypt, say).
+	BeforeTag func() error
 	// Settling, when set, is called once the version tag is written, while
 	// the push waits to see that it stands (registry.SettleTag): other
 	// uploads can use the registry then without slowing the push.
@@ -171,8 +174,11 @@ func preparePush(o PushOptions) (pushJob, error) {
 		}
 		o.Output = filepath.Join(dir, OutputDir)
 	}
-	rec, err := ReadRecord(o.Output)
-	if err != nil {
+	var rec Record
+	var err error
+	if o.Record != nil {
+		rec = *o.Record
+	} else if rec, err = ReadRecord(o.Output); err != nil {
 		return pushJob{}, err
 	}
 	if rec.Version == "" {
@@ -280,7 +286,7 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 		}
 	}
 	if hooks.BeforeTag != nil {
-		if err := hooks.BeforeTag(byDigest.String()); err != nil {
+		if err := hooks.BeforeTag(); err != nil {
 			return err
 		}
 	}

@@ -250,12 +250,7 @@ func TestPushBeforeTagStops(t *testing.T) {
 	writeProject(t, dir, map[string]file{"bin/hello": {content: "hi", mode: 0o755}})
 	b := build(t, testOptions(dir))
 	refuse := errors.New("loading the signing key: wrong password")
-	_, err := Push(context.Background(), PushOptions{Dir: dir, Registry: client, BeforeTag: func(ref string) error {
-		if !strings.Contains(ref, "@sha256:") {
-			t.Errorf("BeforeTag(%q); want the image by digest", ref)
-		}
-		return refuse
-	}})
+	_, err := Push(context.Background(), PushOptions{Dir: dir, Registry: client, BeforeTag: func() error { return refuse }})
 	if !errors.Is(err, refuse) {
 		t.Fatalf("err = %v; want the BeforeTag error", err)
 	}
