@@ -137,7 +137,7 @@ func Provenance(rec image.Record) (*slsa.Provenance, error) {
 // record's input files by their path in the project instead. Like
 // Provenance it is the same for the same image.
 func SBOM(rec image.Record, repo string, layers []image.LayerContents) *spdx.Document {
-	b := &sbom{purls: map[string]common.ElementID{}, doc: &spdx.Document{
+	b := &sbom{purls: map[string]*spdx.Package{}, doc: &spdx.Document{
 		SPDXVersion: spdx.Version, DataLicense: spdx.DataLicense, SPDXIdentifier: "DOCUMENT",
 		DocumentName:      rec.App + "-" + rec.Version,
 		DocumentNamespace: "https://spdx.org/spdxdocs/slipway/" + repo + "/" + rec.Digest,
@@ -161,7 +161,7 @@ const noAssertion = "NOASSERTION"
 // sbom is an SPDX document being written.
 type sbom struct {
 	doc         *spdx.Document
-	purls       map[string]common.ElementID // package URL -> SPDX ID, each module once
+	purls       map[string]*spdx.Package // by package URL: each module once
 	files, jars int
 }
 
@@ -247,31 +247,31 @@ func (b *sbom) layer(i int, l image.LayerContents) {
 // compiled into it.
 func (b *sbom) goBinary(fid common.ElementID, g *debug.BuildInfo) {
 	main := b.module(g.Main.Path, g.Main.Version)
-	b.pkg(main).PrimaryPackagePurpose = "APPLICATION"
-	b.rel(fid, "GENERATED_FROM", main)
-	b.rel(main, "DEPENDS_ON", b.module("stdlib", g.GoVersion))
+	main.PrimaryPackagePurpose = "APPLICATION"
+	b.rel(fid, "GENERATED_FROM", main.PackageSPDXIdentifier)
+	b.rel(main.PackageSPDXIdentifier, "DEPENDS_ON", b.module("stdlib", g.GoVersion).PackageSPDXIdentifier)
 	for _, d := range g.Deps {
 		if d.Replace != nil {
 			d = d.Replace
 		}
-		b.rel(main, "DEPENDS_ON", b.module(d.Path, d.Version))
+		b.rel(main.PackageSPDXIdentifier, "DEPENDS_ON", b.module(d.Path, d.Version).PackageSPDXIdentifier)
 	}
 }
 
-// module is the SPDX ID of a Go module, added once.
-func (b *sbom) module(path, version string) common.ElementID {
+// module is the package of a Go module, added once.
+func (b *sbom) module(path, version string) *spdx.Package {
 	purl := "pkg:golang/" + path
 	if version != "" && version != "(devel)" {
 		purl += "@" + version
 	}
-	if id, ok := b.purls[purl]; ok {
-		return id
+	if p, ok := b.purls[purl]; ok {
+		return p
 	}
-	id := common.ElementID(fmt.Sprintf("Package-go-%d", len(b.purls)))
-	b.purls[purl] = id
-	b.doc.Packages = append(b.doc.Packages, &spdx.Package{PackageSPDXIdentifier: id, PackageName: path, PackageVersion: version,
-		PackageDownloadLocation: noAssertion, PrimaryPackagePurpose: "LIBRARY", PackageExternalReferences: purlRef(purl)})
-	return id
+	p := &spdx.Package{PackageSPDXIdentifier: common.ElementID(fmt.Sprintf("Package-go-%d", len(b.purls))), PackageName: path, PackageVersion: version,
+		PackageDownloadLocation: noAssertion, PrimaryPackagePurpose: "LIBRARY", PackageExternalReferences: purlRef(purl)}
+	b.purls[purl] = p
+	b.doc.Packages = append(b.doc.Packages, p)
+	return p
 }
 
 // javaArchive adds the Java archive f, the file fid.
@@ -287,16 +287,6 @@ func (b *sbom) javaArchive(fid common.ElementID, f image.ContentFile) {
 	}
 	b.doc.Packages = append(b.doc.Packages, jp)
 	b.rel(fid, "GENERATED_FROM", jid)
-}
-
-// pkg is the package id.
-func (b *sbom) pkg(id common.ElementID) *spdx.Package {
-	for _, p := range b.doc.Packages {
-		if p.PackageSPDXIdentifier == id {
-			return p
-		}
-	}
-	return nil
 }
 
 // ociPURL is the package URL of the image name (REGISTRY/REPO[:TAG]) at
