@@ -563,7 +563,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 					start := time.Now()
 					out, err := p.run("slipway", r.args...)
 					whole = time.Since(start)
-					if code := exitCode(err); code != r.code {
+					if code := testutil.ExitCode(err); code != r.code {
 						t.Fatalf("slipway %s: exit %d, want %d\n%s", strings.Join(r.args, " "), code, r.code, out)
 					}
 					continue
@@ -581,7 +581,7 @@ func TestFaultKillDeployRollback(t *testing.T) {
 				out, err := p.run("slipway", append(r.args, "--wait-lock=60s")...)
 				took := time.Since(start)
 				tally.Recovered(took)
-				if code := exitCode(err); code != r.code {
+				if code := testutil.ExitCode(err); code != r.code {
 					t.Errorf("killed at %s; the next run exited %d, want %d\n%s", off, code, r.code, out)
 					continue
 				}
@@ -612,17 +612,4 @@ func TestFaultKillDeployRollback(t *testing.T) {
 			tally.Row(t, k.fault)
 		})
 	}
-}
-
-// exitCode is the exit code of a finished command's error (0 for nil, -1
-// when it did not exit by itself).
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }

@@ -1,7 +1,6 @@
 package testenv_test
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -47,14 +46,7 @@ func TestFaultRealNode(t *testing.T) {
 		return cmd, func() int {
 			err := cmd.Wait()
 			t.Logf("slipway deploy dev %s: %v\n%s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				return ee.ExitCode()
-			}
-			if err != nil {
-				return -1
-			}
-			return 0
+			return testutil.ExitCode(err)
 		}
 	}
 	// rolling waits until the rollout of the Deployment's new template has
