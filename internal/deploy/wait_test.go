@@ -17,7 +17,6 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/slipwayhq/slipway/internal/progress"
-	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // cluster plays the deployment and ReplicaSet controllers and the kubelet
@@ -120,7 +119,7 @@ func startWait(ctx context.Context, k *cluster, o WaitOptions) <-chan waitResult
 
 func TestWaitSucceeds(t *testing.T) {
 	k := newCluster(t)
-	rep := &testutil.Recorder{}
+	rep := &progress.Recorder{}
 	done := startWait(context.Background(), k, waitOptions(rep))
 
 	time.Sleep(60 * time.Millisecond)
@@ -322,7 +321,7 @@ func TestWaitWithoutEvents(t *testing.T) {
 	k.c.PrependReactor("list", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("no RBAC"))
 	})
-	rep := &testutil.Recorder{}
+	rep := &progress.Recorder{}
 	done := startWait(context.Background(), k, waitOptions(rep))
 	time.Sleep(30 * time.Millisecond)
 	k.observe(crashLoop(1, "Error", 2))

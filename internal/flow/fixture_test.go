@@ -29,6 +29,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
 	"github.com/slipwayhq/slipway/internal/testutil"
@@ -77,7 +78,7 @@ type fixture struct {
 	connects map[string]int
 	// refuse makes connecting to the environments it names fail.
 	refuse map[string]error
-	events testutil.Recorder
+	events progress.Recorder
 	// now is the time of gates; zero for the clock's.
 	now time.Time
 	// digests are the digests pushed, by version, when a test keeps them.

@@ -1,31 +1,27 @@
-package testutil
+package progress
 
-import (
-	"sync"
+import "sync"
 
-	"github.com/slipwayhq/slipway/internal/progress"
-)
-
-// Recorder is a progress.Reporter that keeps what it is told.
+// Recorder is a Reporter that keeps what it is told.
 type Recorder struct {
 	mu     sync.Mutex
-	events []progress.Event
+	events []Event
 }
 
-var _ progress.Reporter = (*Recorder)(nil)
+var _ Reporter = (*Recorder)(nil)
 
 // Report keeps e.
-func (r *Recorder) Report(e progress.Event) {
+func (r *Recorder) Report(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
 
 // Events are the events reported so far.
-func (r *Recorder) Events() []progress.Event {
+func (r *Recorder) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]progress.Event(nil), r.events...)
+	return append([]Event(nil), r.events...)
 }
 
 // Msgs are the messages reported for step, or for all steps when step is
