@@ -45,6 +45,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),
 		"internal/deadline": concat(cliLibs, gitLibs, registryLib, kubeLibs),
+		// Project file access needs the standard library only, so that
+		// every package can use it.
+		"internal/projfs": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"internal/ui": concat([]string{"github.com/urfave/cli", module + "internal/cli"},
 			gitLibs, registryLib, kubeLibs),
 	}

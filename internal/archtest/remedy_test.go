@@ -17,7 +17,7 @@ import (
 // internal/cli.
 var corePackages = []string{
 	"internal/config", "internal/deadline", "internal/deploy", "internal/flow", "internal/image",
-	"internal/progress", "internal/registry", "internal/release", "internal/remedy", "internal/sign", "promote",
+	"internal/progress", "internal/projfs", "internal/registry", "internal/release", "internal/remedy", "internal/sign", "promote",
 }
 
 // flagAllowed lists string literals in core packages that name a flag of
