@@ -7,11 +7,12 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"unicode"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
 // podFailureReasons are container waiting reasons that fail a rollout on
@@ -231,24 +232,19 @@ func hasReason(probs []PodProblem, reason string) bool {
 // keeps.
 const maxLogLines = 10
 
+// maxLogLine is the most bytes of one such line a verdict keeps.
+const maxLogLine = 200
+
 // lastLines is the last maxLogLines non-empty lines of a termination
-// message, each cut to 200 bytes.
+// message, each cut to maxLogLine bytes. A container's output is
+// untrusted: each line is cleaned by the same sanitizer as every other
+// remote text (terminal control characters shown as visible escapes),
+// here already, since the verdict quotes these lines in its message.
 func lastLines(msg string) []string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
-		// A container's output is untrusted: no escape sequences reach
-		// a terminal.
-		l = strings.Map(func(r rune) rune {
-			if r == '\t' || unicode.IsPrint(r) {
-				return r
-			}
-			return '?'
-		}, strings.TrimRight(l, "\r \t"))
-		if l != "" {
-			if len(l) > 200 {
-				l = l[:200] + "..."
-			}
-			out = append(out, l)
+		if l = strings.TrimRight(l, "\r \t"); l != "" {
+			out = append(out, termtext.CleanLines(l, maxLogLine))
 		}
 	}
 	if len(out) > maxLogLines {

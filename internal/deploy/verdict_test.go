@@ -920,8 +920,9 @@ func TestLastLines(t *testing.T) {
 		{"empty", "", nil},
 		{"blank lines dropped", "a\n\n  \nb\r\n", []string{"a", "b"}},
 		{"last ten", many, []string{"line 6", "line 7", "line 8", "line 9", "line 10", "line 11", "line 12", "line 13", "line 14", "line 15"}},
-		{"escape sequences", "\x1b[2Jcleared\x07", []string{"?[2Jcleared?"}},
-		{"long line cut", long, []string{strings.Repeat("x", 200) + "..."}},
+		{"escape sequences", "\x1b[2Jcleared\x07\x1b]0;pwned\x07", []string{`\x1b[2Jcleared\x07\x1b]0;pwned\x07`}},
+		{"C1 and bidi", "\u009b2J\u202eexe.txt", []string{`\u009b2J\u202eexe.txt`}},
+		{"long line cut", long, []string{strings.Repeat("x", 160) + " [… 140 bytes cut]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

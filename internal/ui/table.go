@@ -8,8 +8,9 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-// Table prints rows under headers on Out, columns aligned. Cells may hold
-// styled text; widths count what is seen, not escape codes.
+// Table prints rows under headers on Out, columns aligned. Cells are
+// plain text, often remote (annotations, pod messages): each is cleaned
+// and kept to one line before it is measured and styled.
 func (u *UI) Table(headers []string, rows [][]string) { u.table(u.Out, u.ro, headers, rows) }
 
 // ErrTable prints a table on Err, with progress, not results.
@@ -25,6 +26,12 @@ func (u *UI) ErrTable(headers []string, rows [][]string) {
 // text/tabwriter either: it counts colour codes as width, lipgloss.Width
 // does not.
 func (u *UI) table(w io.Writer, r *lipgloss.Renderer, headers []string, rows [][]string) {
+	headers = cleanCells(headers)
+	cleaned := make([][]string, len(rows))
+	for i, row := range rows {
+		cleaned[i] = cleanCells(row)
+	}
+	rows = cleaned
 	widths := make([]int, len(headers))
 	for i, h := range headers {
 		widths[i] = lipgloss.Width(h)
@@ -55,4 +62,13 @@ func (u *UI) table(w io.Writer, r *lipgloss.Renderer, headers []string, rows [][
 	for _, r := range rows {
 		line(r, nil)
 	}
+}
+
+// cleanCells returns cells, each made one clean line.
+func cleanCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = oneLine(c)
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
 // Options choose how output looks.
@@ -24,6 +25,14 @@ type Options struct {
 }
 
 // UI writes results to Out and progress to Err.
+//
+// Every text line it writes passes Clean first: messages, tables and
+// results carry text from registries, clusters and git servers, and
+// none of it may act on the terminal. Slipway's own styling (colours,
+// the progress bar's in-place updates) is added after cleaning. Write
+// through its methods, not to Out and Err directly; the exceptions are
+// documents Slipway encodes itself (Document) and the output of the
+// team's own ci tasks, which passes through as it is.
 type UI struct {
 	Out, Err io.Writer
 	tty      bool // Err is a terminal and colour is on: progress bars, in-place updates
@@ -66,6 +75,25 @@ func renderer(w io.Writer, color bool) *lipgloss.Renderer {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Clean returns remote text safe to write to a terminal: control
+// characters, escape sequences in any form, bidirectional overrides and
+// invalid UTF-8 shown as visible escapes (ESC as \x1b), each line cut to
+// termtext.MaxLine bytes with a marker saying how much was cut. Plain
+// text is unchanged, and cleaning twice is cleaning once.
+func Clean(s string) string { return termtext.Clean(s) }
+
+// oneLine is Clean for a place that holds one line (a table cell, the
+// progress bar): newlines and tabs become spaces, so that remote text
+// cannot draw rows or lines of its own.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, Clean(s))
 }
 
 // Terminal reports whether progress goes to a terminal.
@@ -117,11 +145,12 @@ func (u *UI) Report(e progress.Event) {
 
 var _ progress.Reporter = (*UI)(nil)
 
+// stepMsg is an event's step and message as a cleaned line.
 func stepMsg(e progress.Event) string {
 	if e.Step == "" {
-		return e.Msg
+		return Clean(e.Msg)
 	}
-	return fmt.Sprintf("%-8s %s", e.Step, e.Msg)
+	return Clean(fmt.Sprintf("%-8s %s", e.Step, e.Msg))
 }
 
 // line prints s on Err, replacing any progress bar.
@@ -142,7 +171,7 @@ const barWidth = 24
 func (u *UI) drawBar(e progress.Event) {
 	var b strings.Builder
 	b.WriteString("\r\033[K")
-	fmt.Fprintf(&b, "%-8s ", e.Step)
+	fmt.Fprintf(&b, "%-8s ", oneLine(e.Step))
 	if e.Total > 0 {
 		done := int(float64(barWidth) * float64(min(e.Done, e.Total)) / float64(e.Total))
 		b.WriteString("[" + u.style(green).Render(strings.Repeat("=", done)) + strings.Repeat(" ", barWidth-done) + "] ")
@@ -151,7 +180,7 @@ func (u *UI) drawBar(e progress.Event) {
 		b.WriteString(Amount(e.Done, e.Unit))
 	}
 	if e.Msg != "" {
-		b.WriteString(" " + e.Msg)
+		b.WriteString(" " + oneLine(e.Msg))
 	}
 	u.bar = b.String()
 	fmt.Fprint(u.Err, u.bar)
@@ -168,14 +197,46 @@ func (u *UI) Done() {
 func (u *UI) Failure(msg string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.line(u.style(red).Render("✗") + " " + msg)
+	u.line(u.style(red).Render("✗") + " " + Clean(msg))
 }
 
 // Hint prints a next-step line on Err.
 func (u *UI) Hint(msg string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.line(u.style(faint).Render("  " + msg))
+	u.line(u.style(faint).Render("  " + Clean(msg)))
+}
+
+// Println prints text, cleaned, and a newline on Out: a command's text
+// result.
+func (u *UI) Println(text string) error {
+	_, err := fmt.Fprintln(u.Out, Clean(text))
+	return err
+}
+
+// Print prints text, cleaned, on Out, as it ends.
+func (u *UI) Print(text string) error {
+	_, err := fmt.Fprint(u.Out, Clean(text))
+	return err
+}
+
+// Prompt prints a question, cleaned, on Err, with no newline: the answer
+// follows on the same line.
+func (u *UI) Prompt(question string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.clearBar()
+	fmt.Fprint(u.Err, Clean(question))
+}
+
+// Document writes a document Slipway encoded itself (a JSON Schema,
+// rendered manifests, a seed script) to Out as it is: its encoder has
+// already escaped what it holds, as encoding/json does for -o json, and
+// a byte changed, or a long line cut, would break it for the program
+// that reads it.
+func (u *UI) Document(b []byte) error {
+	_, err := u.Out.Write(b)
+	return err
 }
 
 // Amount formats n in unit: bytes as B/kB/MB/GB, anything else as a count.

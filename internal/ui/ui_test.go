@@ -69,3 +69,65 @@ func TestAmount(t *testing.T) {
 		}
 	}
 }
+
+// hostile is remote text that would retitle the window, clear the
+// screen, plant a link and write the clipboard if it reached a terminal.
+const hostile = "\x1b]0;pwned\x07\x1b[2J\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\\x1b]52;c;ZXZpbA==\x07\u009b2J\u202egnp.exe"
+
+// TestRemoteTextIsCleaned checks every way the UI writes text: step
+// lines, the progress bar, failures, hints, tables and results. Its own
+// styling still reaches a terminal; the remote escape sequences do not.
+func TestRemoteTextIsCleaned(t *testing.T) {
+	for _, terminal := range []bool{false, true} {
+		var out, errw bytes.Buffer
+		u := New(&out, &errw, Options{Terminal: &terminal, Verbose: true})
+		u.Report(progress.Event{Kind: progress.Update, Step: "push", Msg: hostile, Done: 10, Total: 10, Unit: "B"})
+		for _, k := range []progress.Kind{progress.Info, progress.Start, progress.Finish, progress.Skip, progress.Warn} {
+			u.Report(progress.Event{Kind: k, Step: "deploy", Msg: hostile})
+		}
+		u.Failure(hostile)
+		u.Hint(hostile)
+		u.Table([]string{"ENV", "NOTES"}, [][]string{{"dev", hostile + "\nfake\trow"}})
+		u.ErrTable([]string{"STEP"}, [][]string{{hostile}})
+		u.Prompt(hostile)
+		if err := u.Println(hostile); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Print(hostile); err != nil {
+			t.Fatal(err)
+		}
+		got := errw.String() + out.String()
+		for _, bad := range []string{"\x1b]", "\x07", "\x1b[2J", "\u009b", "\u202e"} {
+			if strings.Contains(got, bad) {
+				t.Errorf("terminal %v: output holds %q:\n%q", terminal, bad, got)
+			}
+		}
+		want := 12 // five step lines, failure, hint, two tables, prompt, two results
+		if terminal {
+			want++ // and the bar
+		}
+		if n := strings.Count(got, `\x1b]0;pwned\x07\x1b[2J`); n != want {
+			t.Errorf("terminal %v: the escaped text is shown %d times, want %d:\n%q", terminal, n, want, got)
+		}
+		if terminal && !strings.Contains(errw.String(), "\r\033[K") {
+			t.Errorf("the progress bar lost its own control sequence: %q", errw.String())
+		}
+		if strings.Contains(out.String(), "\nfake") {
+			t.Errorf("a table cell drew a line of its own: %q", out.String())
+		}
+	}
+}
+
+// TestDocumentIsExact checks that a document Slipway encoded itself is
+// written byte for byte.
+func TestDocumentIsExact(t *testing.T) {
+	var out bytes.Buffer
+	u := New(&out, &bytes.Buffer{}, Options{})
+	doc := []byte("{\"a\": \"\\u001b\"}\n" + strings.Repeat("x", 5000) + "\n")
+	if err := u.Document(doc); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), doc) {
+		t.Errorf("Document changed the bytes")
+	}
+}

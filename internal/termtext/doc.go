@@ -1,0 +1,2 @@
+// Package termtext makes text from other systems safe to write to a terminal.
+package termtext
