@@ -24,16 +24,31 @@ func LoadProject(dir string) (*Project, error) {
 		return nil, err
 	}
 	p, err := ParseProject(displayPath(path), data)
-	if p != nil {
-		p.Dir = dir
-		for i, r := range p.Registries {
-			if r.CA != "" && !filepath.IsAbs(r.CA) {
-				p.Registries[i].CA = filepath.Join(dir, r.CA)
+	if p == nil {
+		return p, err
+	}
+	p.Dir = dir
+	if err == nil {
+		var probs Problems
+		for _, e := range []error{p.CheckSources(), p.CheckFiles()} {
+			var more Problems
+			if errors.As(e, &more) {
+				probs = append(probs, more...)
 			}
 		}
+		err = probs.orNil()
 	}
-	if err == nil {
-		err = p.CheckSources()
+	// Files other code opens are named relative to slipway.yaml, not to
+	// the working directory; keys are joined where they are read.
+	for i, r := range p.Registries {
+		if r.CA != "" && !filepath.IsAbs(r.CA) {
+			p.Registries[i].CA = filepath.Join(dir, r.CA)
+		}
+	}
+	for i, e := range p.Environments {
+		if e.Kubeconfig != "" && !filepath.IsAbs(e.Kubeconfig) {
+			p.Environments[i].Kubeconfig = filepath.Join(dir, e.Kubeconfig)
+		}
 	}
 	return p, err
 }

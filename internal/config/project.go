@@ -52,7 +52,7 @@ type Image struct {
 	Ports        []int             `yaml:"ports" doc:"exposed TCP ports"`
 	Labels       map[string]string `yaml:"labels" doc:"image labels, added to the OCI ones Slipway fills from git"`
 	AllowSecrets []string          `yaml:"allowSecrets" doc:"patterns (as in .slipwayignore) of files that look like secrets (.env*, *.pem, *.key, SSH keys, .npmrc, .netrc, Docker and Kubernetes client configs) but belong in the image; others like them are left out with a warning"`
-	Dockerfile   string            `yaml:"dockerfile" doc:"build with docker buildx or buildah from this Dockerfile instead"`
+	Dockerfile   string            `yaml:"dockerfile" doc:"build with docker buildx or buildah from this Dockerfile instead: a file inside the project, as layer sources are"`
 }
 
 // Layer copies a file or directory into the image.
@@ -69,7 +69,7 @@ type Registry struct {
 	Insecure bool   `yaml:"insecure" doc:"allow plain HTTP and unverified TLS (local registries only)"`
 	// PullSecret makes deploy create an image pull secret.
 	PullSecret bool   `yaml:"pullSecret" doc:"deploy an image pull secret made from SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD to environments pulling from this registry"`
-	CA         string `yaml:"ca" doc:"PEM file of extra certificate authorities to trust for this registry, relative to slipway.yaml"`
+	CA         string `yaml:"ca" doc:"PEM file of extra certificate authorities to trust for this registry (at most 1 MiB): an absolute path, or one relative to slipway.yaml that stays inside the project; read only when Slipway talks to this registry"`
 	// Name is the key under registries.
 	Name string `yaml:"-"`
 }
@@ -78,7 +78,7 @@ type Registry struct {
 type Environment struct {
 	Registry        string       `yaml:"registry" required:"true" doc:"name of the registry this environment pulls from"`
 	Context         string       `yaml:"context" doc:"kubeconfig context (default: the current context)"`
-	Kubeconfig      string       `yaml:"kubeconfig" doc:"kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"`
+	Kubeconfig      string       `yaml:"kubeconfig" doc:"kubeconfig file: an absolute path, or one relative to slipway.yaml that stays inside the project (default: $KUBECONFIG or ~/.kube/config)"`
 	Namespace       string       `yaml:"namespace" doc:"Kubernetes namespace (default: the app name)"`
 	Replicas        *int         `yaml:"replicas" doc:"desired pods (default 1)"`
 	Ingress         *Ingress     `yaml:"ingress" doc:"expose the app through an Ingress"`
@@ -114,7 +114,7 @@ type Canary struct {
 
 // Deploy configures how the app is deployed.
 type Deploy struct {
-	Pod     string   `yaml:"pod" doc:"pod manifest whose metadata and spec become the pod template (default pod.yml)"`
+	Pod     string   `yaml:"pod" doc:"pod manifest whose metadata and spec become the pod template: a file inside the project, as layer sources are (default pod.yml)"`
 	Port    int      `yaml:"port" doc:"container port the Service targets (default: the first image port, else 8080)"`
 	Drain   Duration `yaml:"drain" doc:"preStop drain before SIGTERM (default 15s)"`
 	Timeout Duration `yaml:"timeout" doc:"how long a rollout may take before it fails (default 5m)"`

@@ -10,7 +10,7 @@ import (
 // Signing makes push sign every image it pushes, as cosign does, with a
 // key pair from `slipway keys generate` or `cosign generate-key-pair`.
 type Signing struct {
-	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml (keep it out of git), or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD. A key without encryption (PKCS #8 PEM, no password, no scrypt) is taken from env://NAME only"`
+	Key string `yaml:"key" required:"true" doc:"cosign private key: a file relative to slipway.yaml inside the project (keep it out of git) or an absolute path, or env://NAME to read the PEM from variable NAME; its password comes from SLIPWAY_SIGNING_PASSWORD or COSIGN_PASSWORD. A key without encryption (PKCS #8 PEM, no password, no scrypt) is taken from env://NAME only"`
 	// Attest lists the attestations pushed with each image.
 	Attest []string `yaml:"attest" doc:"attestations signed with the key and pushed beside the signature (cosign's sha256-HEX.att): provenance (SLSA provenance v1 from the build record), sbom (SPDX 2.3 of the build's layers: files with digests, Go modules of Go binaries, Java archives' manifests)"`
 	// Promote makes promote sign too.
@@ -22,7 +22,7 @@ var attestKinds = []string{"provenance", "sbom"}
 
 // Verify makes deploy refuse an image without a valid signature by Key.
 type Verify struct {
-	Key string `yaml:"key" required:"true" doc:"cosign public key (PEM) the image's signature must verify with: a file relative to slipway.yaml, such as cosign.pub, or env://NAME"`
+	Key string `yaml:"key" required:"true" doc:"cosign public key (PEM) the image's signature must verify with: a file relative to slipway.yaml inside the project, such as cosign.pub, an absolute path, or env://NAME"`
 	// Attestations lists attestations the image must also carry.
 	Attestations []string `yaml:"attestations" doc:"attestations the image must carry too, signed by the same key and naming its digest: provenance, sbom (as signing.attest pushes them)"`
 	// PromotedFrom names the environment the digest must come from.

@@ -53,7 +53,27 @@ func (p *Project) Validate() error {
 	if p.Deploy.Port < 1 || p.Deploy.Port > 65535 {
 		v.add("deploy.port", "port must be 1 to 65535, got %d", p.Deploy.Port)
 	}
+	v.deployTimes(p.Deploy)
+	v.paths(p)
 	return v.probs.orNil()
+}
+
+// deployTimes checks what the API server checks of the Deployment's times,
+// in the whole seconds render writes: its progressDeadlineSeconds
+// (deploy.timeout, at least 1) must exceed its minReadySeconds
+// (deploy.stability), or every deploy is refused.
+func (v *validator) deployTimes(d Deploy) {
+	stability := int64(d.Stability.Seconds())
+	deadline := max(int64(d.Timeout.Seconds()), 1)
+	if stability < deadline {
+		return
+	}
+	at := "deploy.stability"
+	if !v.src.Has(at) {
+		at = "deploy.timeout" // the default stability: the timeout is what was written
+	}
+	v.add(at, "deploy.stability (%s) must be shorter than deploy.timeout (%s): a rollout's deadline must leave time for a new pod to stay ready that long; make stability at most %ds, or timeout more than %ds",
+		d.Stability.Duration, d.Timeout.Duration, deadline-1, stability)
 }
 
 // environment checks environment e of p; regNames and envNames are the
