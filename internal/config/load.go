@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -78,7 +79,23 @@ func LoadCI(dir string, p *Project) (*CI, error) {
 	if c != nil {
 		c.Dir = dir
 	}
+	if err == nil {
+		err = c.checkModules()
+	}
 	return c, err
+}
+
+// checkModules refuses a module directory reached through a symlink: its
+// slipway.yaml and ci.yaml would be read from wherever the link leads.
+func (c *CI) checkModules() error {
+	v := &validator{src: c.Source}
+	for i, m := range c.Modules {
+		var pe *projfs.Error
+		if err := projfs.CheckPath(c.Dir, m); errors.As(err, &pe) {
+			v.add(fmt.Sprintf("modules[%d]", i), "%q: %s", m, pe.Reason())
+		}
+	}
+	return v.probs.orNil()
 }
 
 // ParseCI decodes and validates ci.yaml content; p, when non-nil, is the

@@ -203,3 +203,50 @@ func symlink(t *testing.T, target, link string) {
 		t.Skipf("cannot make symlinks here: %v", err)
 	}
 }
+
+// TestConfigFilesAreOwnFiles: slipway.yaml and ci.yaml, and the module
+// directories ci.yaml names, are read only as regular files inside the
+// project: a committed symlink (to the process's environment, say) is a
+// problem, and what it leads to is never read.
+func TestConfigFilesAreOwnFiles(t *testing.T) {
+	const ci = "apiVersion: slipway/v1\ntasks: {ciBuild: make}\npipeline: [ciBuild]\n"
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir, outside string)
+		want  string
+	}{
+		{"slipway.yaml a symlink", func(t *testing.T, dir, outside string) {
+			symlink(t, filepath.Join(outside, "secret"), filepath.Join(dir, ProjectFile))
+		}, "slipway.yaml: slipway.yaml is a symlink"},
+		{"ci.yaml a symlink", func(t *testing.T, dir, outside string) {
+			writeTestFile(t, filepath.Join(dir, ProjectFile), "apiVersion: slipway/v1\napp: hello\n")
+			symlink(t, filepath.Join(outside, "secret"), filepath.Join(dir, CIFile))
+		}, "ci.yaml: ci.yaml is a symlink"},
+		{"ci.yaml a directory", func(t *testing.T, dir, outside string) {
+			writeTestFile(t, filepath.Join(dir, ProjectFile), "apiVersion: slipway/v1\napp: hello\n")
+			writeTestFile(t, filepath.Join(dir, CIFile, "x"), "")
+		}, "ci.yaml: ci.yaml is a directory, not a regular file"},
+		{"a module a symlink", func(t *testing.T, dir, outside string) {
+			writeTestFile(t, filepath.Join(dir, ProjectFile), "apiVersion: slipway/v1\napp: hello\n")
+			writeTestFile(t, filepath.Join(dir, CIFile), ci+"modules: [billing]\n")
+			symlink(t, outside, filepath.Join(dir, "billing"))
+		}, `ci.yaml:4:11: modules[0]: "billing": billing is a symlink`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir, outside := filepath.Join(base, "app"), filepath.Join(base, "outside")
+			writeTestFile(t, filepath.Join(outside, "secret"), "apiVersion: slipway/v1\napp: hunter2\n")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, dir, outside)
+			t.Chdir(dir) // problems name files relative to here
+			p, err := LoadProject(dir)
+			if err == nil {
+				_, err = LoadCI(dir, p)
+			}
+			checkProblem(t, err, tt.want)
+		})
+	}
+}

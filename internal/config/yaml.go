@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipwayhq/slipway/internal/projfs"
 )
 
 // Limits bound what reading one YAML file may cost, so that no input, however
@@ -108,30 +110,30 @@ func (c *nodeCounter) count(n *yaml.Node) int {
 	return total
 }
 
-// ReadFile reads path, refusing a file over lim.MaxBytes without reading
-// more than that. The error for a large file is Problems naming display.
+// ReadFile reads path, one of Slipway's own files in its directory,
+// refusing a file over lim.MaxBytes without reading more than that, and a
+// symlink or anything but a regular file without reading it at all (a
+// link could lead to the process's environment, a FIFO never ends). Those
+// refusals are Problems naming display; a missing file's error matches
+// fs.ErrNotExist.
 func ReadFile(path, display string, lim Limits) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := io.Reader(f)
+	limit := int64(1) << 62
 	if lim.MaxBytes > 0 {
-		r = io.LimitReader(f, int64(lim.MaxBytes)+1)
+		limit = int64(lim.MaxBytes)
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
+	data, err := projfs.ReadFile(filepath.Dir(path), filepath.Base(path), limit)
+	var pe *projfs.Error
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, projfs.ErrTooLarge) && errors.As(err, &pe):
+		return nil, Problems{{File: display, Msg: tooLarge(int(pe.Size), lim.MaxBytes)}}
+	case (errors.Is(err, projfs.ErrSymlink) || errors.Is(err, projfs.ErrNotRegular)) && errors.As(err, &pe):
+		return nil, Problems{{File: display, Msg: pe.Reason()}}
+	case errors.As(err, &pe):
+		return nil, pe.Err // the caller names the file
 	}
-	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
-		size := len(data)
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = int(st.Size())
-		}
-		return nil, Problems{{File: display, Msg: tooLarge(size, lim.MaxBytes)}}
-	}
-	return data, nil
+	return nil, err
 }
 
 func tooLarge(size, limit int) string {

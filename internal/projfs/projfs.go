@@ -321,6 +321,24 @@ func WriteFile(root, rel string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// CheckPath checks that no part of rel under root is a symlink, for a
+// directory whose files are then read by name (a module of a monorepo).
+// Missing parts are no error.
+func CheckPath(root, rel string) error {
+	const op = "checking"
+	p, err := local(op, rel)
+	if err != nil {
+		return err
+	}
+	r, err := openRoot(op, rel, root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = walk(r, op, rel, p)
+	return err
+}
+
 // CheckTree checks rel under root, when it exists, as a directory of
 // Slipway's own output: reached through no symlink, and holding no
 // symlink or special file at any depth. Code that then reads and writes

@@ -264,3 +264,23 @@ func TestErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPath(t *testing.T) {
+	root, _ := tree(t)
+	tests := []struct {
+		rel     string
+		wantErr error
+	}{
+		{"sub", nil},
+		{"sub/ok.txt", nil},
+		{"missing/x", nil},
+		{"linkdir", ErrSymlink},
+		{"linkdir/x", ErrSymlink},
+		{"../x", ErrOutside},
+	}
+	for _, tt := range tests {
+		if err := CheckPath(root, tt.rel); !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Errorf("CheckPath(%q) = %v, want %v", tt.rel, err, tt.wantErr)
+		}
+	}
+}
