@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/slipwayhq/slipway/internal/projfs"
 )
 
 // pathProject is a project whose file-valued settings the tests fill.
@@ -247,6 +250,39 @@ func TestConfigFilesAreOwnFiles(t *testing.T) {
 				_, err = LoadCI(dir, p)
 			}
 			checkProblem(t, err, tt.want)
+		})
+	}
+}
+
+// TestScaffoldNeverWritesThroughLinks: init, forced or not, writes no file
+// through a symlink a checkout holds in place of one it writes.
+func TestScaffoldNeverWritesThroughLinks(t *testing.T) {
+	tests := []struct {
+		link    string
+		force   bool
+		wantErr error
+	}{
+		{ProjectFile, false, ErrExists},
+		{ProjectFile, true, projfs.ErrSymlink},
+		{PodFile, true, projfs.ErrSymlink},
+		{".gitignore", false, projfs.ErrSymlink},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s force=%v", tt.link, tt.force), func(t *testing.T) {
+			base := t.TempDir()
+			dir, outside := filepath.Join(base, "app"), filepath.Join(base, "outside")
+			writeTestFile(t, filepath.Join(outside, "secret"), "keep")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, filepath.Join(outside, "secret"), filepath.Join(dir, tt.link))
+			_, err := Scaffold(dir, ScaffoldOptions{Force: tt.force})
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Scaffold error = %v, want %v", err, tt.wantErr)
+			}
+			if b, _ := os.ReadFile(filepath.Join(outside, "secret")); string(b) != "keep" {
+				t.Errorf("init wrote through the link: the file outside holds %q", b)
+			}
 		})
 	}
 }

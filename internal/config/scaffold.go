@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/templates"
 )
@@ -43,7 +44,7 @@ func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
 	var existing []string
 	out := make([][]byte, len(files))
 	for i, f := range files {
-		if _, err := os.Stat(filepath.Join(dir, f.name)); err == nil && !o.Force {
+		if _, err := os.Lstat(filepath.Join(dir, f.name)); err == nil && !o.Force {
 			existing = append(existing, f.name)
 		}
 		b, err := templates.Render(f.tmpl, data)
@@ -65,9 +66,9 @@ func Scaffold(dir string, o ScaffoldOptions) ([]string, error) {
 	}
 	var written []string
 	for i, f := range files {
-		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, out[i], 0o644); err != nil {
-			return written, fmt.Errorf("writing %s: %w", path, err)
+		// Never through a symlink, which Force would otherwise follow.
+		if err := projfs.WriteFile(dir, f.name, out[i], 0o644); err != nil {
+			return written, fmt.Errorf("initialising %s: %w", dir, err)
 		}
 		written = append(written, f.name)
 	}
@@ -88,10 +89,9 @@ const OutputIgnore = ".slipway/"
 // ignores .slipway, so that builds never dirty the working tree. It reports
 // whether it wrote.
 func ignoreOutput(dir string) (bool, error) {
-	path := filepath.Join(dir, ".gitignore")
-	data, err := os.ReadFile(path)
+	data, err := projfs.ReadFile(dir, ".gitignore", maxGitignore)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("reading %s: %w", path, err)
+		return false, fmt.Errorf("initialising %s: %w", dir, err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		switch strings.TrimSpace(line) {
@@ -103,11 +103,14 @@ func ignoreOutput(dir string) (bool, error) {
 		data = append(data, '\n')
 	}
 	data = append(data, OutputIgnore+"\n"...)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if err := projfs.WriteFile(dir, ".gitignore", data, 0o644); err != nil {
+		return false, fmt.Errorf("initialising %s: %w", dir, err)
 	}
 	return true, nil
 }
+
+// maxGitignore bounds the .gitignore read: real ones are a few kilobytes.
+const maxGitignore = 1 << 20
 
 var notLabel = regexp.MustCompile(`[^a-z0-9-]+`)
 
