@@ -63,7 +63,7 @@ func (c *CI) Validate(p *Project) error {
 	if len(c.Pipeline) == 0 && len(c.Modules) == 0 {
 		v.add("pipeline", "the pipeline has no steps; list them, e.g. pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}]")
 	}
-	pv := pipelineValidator{validator: v, ci: c, project: p, deployed: map[string]bool{}, filled: map[string]bool{}}
+	pv := pipelineValidator{validator: v, ci: c, project: p, reserved: reserved, deployed: map[string]bool{}, filled: map[string]bool{}}
 	for _, s := range c.Pipeline {
 		if s.Kind == StepBuild {
 			pv.builds = true
@@ -71,6 +71,10 @@ func (c *CI) Validate(p *Project) error {
 	}
 	for i, s := range c.Pipeline {
 		pv.step(s, fmt.Sprintf("pipeline[%d]", i), false)
+	}
+	if o := c.outputSize(); o.total > MaxCIOutput {
+		v.add(o.field, "the generated CI files would hold about %s, more than the %s Slipway writes for one ci.yaml: %s (about %s); %s",
+			bytesText(int(o.total)), bytesText(MaxCIOutput), o.why, bytesText(int(o.most)), o.fix)
 	}
 	return v.probs.orNil()
 }
@@ -81,9 +85,10 @@ type pipelineValidator struct {
 	*validator
 	ci       *CI
 	project  *Project
-	builds   bool            // the pipeline builds its image
-	deployed map[string]bool // environments deployed by earlier steps
-	filled   map[string]bool // registries pushed or promoted to by earlier steps
+	reserved map[string]string // setBySlipway, found once rather than for every step
+	builds   bool              // the pipeline builds its image
+	deployed map[string]bool   // environments deployed by earlier steps
+	filled   map[string]bool   // registries pushed or promoted to by earlier steps
 }
 
 func (pv *pipelineValidator) step(s Step, at string, inParallel bool) {
@@ -243,7 +248,7 @@ func (pv *pipelineValidator) stepNames(s Step, at string) {
 			}
 		}
 	}
-	pv.envVars(at+".env", s.Env, setBySlipway(pv.ci))
+	pv.envVars(at+".env", s.Env, pv.reserved)
 	if pv.project != nil {
 		return
 	}
@@ -322,4 +327,144 @@ func (v *validator) credentialClashes(c *CI) {
 			seen[name] = "credentials." + p
 		}
 	}
+}
+
+// MaxCIOutput is the most generated CI one ci.yaml may make, as
+// OutputEstimate counts it. Generated files repeat values (a task's env in
+// every step that runs it, credentials in every step, a parallel group's
+// names in what each step of the next one waits for), so a ci.yaml inside
+// every input limit, aliases included, once made a 600 MB .drone.yml, and
+// pipeline check needed gigabytes to compare it. Real pipelines make tens of
+// KiB.
+const MaxCIOutput = 4 << 20
+
+// What OutputEstimate counts besides the values' own bytes: a step's keys,
+// command and install script; the keys, quotes and indent around a
+// variable, a credential or a name in a list of what a step waits for; and
+// how often a step's names are written (display name, id, command, stage).
+const (
+	stepCost    = 1 << 10
+	varCost     = 16
+	credCost    = 64
+	depCost     = 16
+	nameRepeats = 4
+)
+
+// OutputEstimate is how many bytes, before escaping, the files generated
+// from c take for any target, at most: found from the sizes of its values
+// alone, so it costs nothing however much the values repeat. ci.yaml env
+// counts once for each part of the pipeline an approval starts (Drone
+// writes each part as a pipeline of its own); what a step gets counts once
+// for each step.
+func (c *CI) OutputEstimate() int64 { return c.outputSize().total }
+
+// outputSize is OutputEstimate, with the part of ci.yaml that adds the most.
+type outputSize struct {
+	total    int64
+	most     int64  // what field adds
+	field    string // the field adding the most
+	why, fix string // how it adds that much, and what to do about it
+}
+
+// add counts n bytes that field adds.
+func (o *outputSize) add(n int64, field, why, fix string) {
+	o.total += n
+	o.note(n, field, why, fix)
+}
+
+// note remembers field as adding the most when its n bytes are the most yet.
+func (o *outputSize) note(n int64, field, why, fix string) {
+	if n > o.most {
+		o.most, o.field, o.why, o.fix = n, field, why, fix
+	}
+}
+
+// outputSize walks the pipeline once. No product overflows: the decoder
+// expands at most 200,000 values, so each sum of sizes is below 2^36 and
+// each count below 2^18.
+func (c *CI) outputSize() outputSize {
+	var o outputSize
+	uses := map[string]int64{}
+	var steps, approvals, prevNames, all, biggest int64
+	at := 0
+	for i, s := range c.Pipeline {
+		group, groupEnv, groupWhen := []Step{s}, int64(0), int64(0)
+		if s.Kind == StepParallel {
+			group, groupEnv, groupWhen = s.Parallel, envSize(s.Env), whenSize(s.When)
+		}
+		if s.Approve {
+			approvals++
+		}
+		var own, names int64
+		for _, sub := range group {
+			if sub.Kind == StepTask {
+				uses[sub.Task]++
+			}
+			n := nameSize(sub)
+			names += n + depCost
+			own += stepCost + nameRepeats*n + envSize(sub.Env) + groupEnv + whenSize(sub.When) + groupWhen + prevNames
+		}
+		steps += int64(len(group))
+		prevNames = names
+		all += own
+		if own > biggest {
+			biggest, at = own, i
+		}
+	}
+	o.total += all
+	if biggest*2 > all {
+		o.note(biggest, fmt.Sprintf("pipeline[%d]", at), "this entry's steps carry their names, their env and the names of the steps each waits for",
+			"shorten the names and env, or split the parallel group")
+	} else {
+		o.note(all, "pipeline", fmt.Sprintf("each of the %d steps adds its keys, command and names", steps), "use fewer steps")
+	}
+	o.add(envSize(c.Env)*(1+approvals), "env", fmt.Sprintf("ci.yaml env is written once, and again after each of the %d approvals for Drone", approvals),
+		"keep large values in a file the tasks read")
+	for _, t := range c.Tasks {
+		if n := uses[t.Name]; n > 0 {
+			o.add(envSize(t.Env)*n, "tasks."+t.Name+".env", fmt.Sprintf("the task's env is written into each of the %d steps that run it", n),
+				"keep large values in a file the task reads, or run it in fewer steps")
+		}
+	}
+	var creds int64
+	for purpose, id := range c.Credentials {
+		creds += 2*int64(len(purpose)+len(id)) + credCost
+	}
+	o.add(creds*steps, "credentials", fmt.Sprintf("each of the %d steps may name every credential", steps), "use fewer credentials or fewer steps")
+	a := c.Agent
+	agent := int64(len(a.Image) + len(a.Label) + len(a.Slipway) + len(a.SlipwayImage))
+	o.add(agent*steps, "agent", fmt.Sprintf("each of the %d steps names the agent", steps), "shorten the agent's fields")
+	return o
+}
+
+// envSize is what env adds to each place it is written.
+func envSize(env map[string]string) int64 {
+	var n int64
+	for k, v := range env {
+		n += int64(len(k)+len(v)) + varCost
+	}
+	return n
+}
+
+// whenSize is what a step's condition adds to it.
+func whenSize(w *When) int64 {
+	if w == nil {
+		return 0
+	}
+	n := int64(varCost)
+	for _, b := range w.Branch {
+		n += int64(len(b)) + varCost
+	}
+	return n
+}
+
+// nameSize is how long a step's names are, whichever it is called by: its
+// display name, or the task, environments or registries it names, with
+// room for words around them and a number that makes the name unique.
+func nameSize(s Step) int64 {
+	n := len(s.Name) + len(s.Task) + len(s.Push) + len(s.Deploy) + 24
+	if s.Promote != nil {
+		n += len(s.Promote.From) + len(s.Promote.To)
+	}
+	return int64(n)
 }
