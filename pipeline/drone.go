@@ -123,7 +123,7 @@ func dronePipeline(p *plan, seg droneSegment, name string) (*yaml.Node, error) {
 		set(doc, "platform", set(set(ymap(), "os", ystr("linux")), "arch", ystr("amd64")))
 	}
 	set(doc, "trigger", droneTrigger(p, seg))
-	steps, err := droneSteps(p, seg, docker)
+	steps, err := droneSteps(p, seg, docker, &droneEnv{vars: p.env})
 	if err != nil {
 		return nil, err
 	}
@@ -160,9 +160,9 @@ func droneTrigger(p *plan, seg droneSegment) *yaml.Node {
 }
 
 // droneSteps are the steps of seg's pipeline: the tag fetch, then each
-// level's steps. When a level is parallel every step depends on those of
-// the level before, the first on the fetch.
-func droneSteps(p *plan, seg droneSegment, docker bool) (*yaml.Node, error) {
+// level's steps, which all get shared. When a level is parallel every step
+// depends on those of the level before, the first on the fetch.
+func droneSteps(p *plan, seg droneSegment, docker bool, shared *droneEnv) (*yaml.Node, error) {
 	graph := false
 	for _, l := range seg.levels {
 		graph = graph || l.parallel
@@ -180,7 +180,7 @@ func droneSteps(p *plan, seg droneSegment, docker bool) (*yaml.Node, error) {
 	for _, l := range seg.levels {
 		var names []string
 		for _, st := range l.steps {
-			s, err := droneStep(p, l, st, docker)
+			s, err := droneStep(p, l, st, docker, shared)
 			if err != nil {
 				return nil, err
 			}
@@ -214,14 +214,85 @@ func droneFetchName(p *plan) string {
 	return fetch
 }
 
-func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
+func droneStep(p *plan, l *level, st *step, docker bool, shared *droneEnv) (*yaml.Node, error) {
 	s := ymap()
 	set(s, "name", ystr(droneEscape(st.name)))
 	if docker {
 		set(s, "image", ystr(p.agent.Image))
 	}
+	env, commands := droneStepEnv(p, st)
+	if env = shared.under(env); env != nil {
+		set(s, "environment", env)
+	}
+	cmds := ylist(append(commands, droneEscape(p.command(st)))...)
+	if p.install != nil {
+		// Each step may run in a container of its own: each installs.
+		cmds.Content = append([]*yaml.Node{yblock(droneEscape(p.install.script()) + "\n")}, cmds.Content...)
+	}
+	set(s, "commands", cmds)
+	switch c := conds(l, st); len(c) {
+	case 0:
+	case 1:
+		var refs []string
+		for _, a := range c[0] {
+			if a.tag {
+				refs = append(refs, "refs/tags/**")
+			} else {
+				refs = append(refs, "refs/heads/"+a.branch)
+			}
+		}
+		set(s, "when", set(ymap(), "ref", ylist(refs...)))
+	default:
+		return nil, fmt.Errorf("step %s: Drone cannot combine the when of parallel group %s with the step's own; keep one of them", st.name, l.name)
+	}
+	return s, nil
+}
+
+// droneEnv is the ci.yaml env of one Drone pipeline. Drone has no
+// pipeline-level environment, and writing the env into every step made the
+// file as large as the env times the steps: the first step writes it under
+// an anchor, and the others merge it in by alias.
+type droneEnv struct {
+	vars []envVar
+	node *yaml.Node // the anchored mapping, once written
+}
+
+// droneAnchor names the anchor of a pipeline's env.
+const droneAnchor = "env"
+
+// under lays own, a step's own variables, over the shared env (YAML's
+// merge key lets own override it): own alone when there is no shared env,
+// the env alone when own is empty, nil when both are.
+func (d *droneEnv) under(own *yaml.Node) *yaml.Node {
+	if len(d.vars) == 0 {
+		if len(own.Content) == 0 {
+			return nil
+		}
+		return own
+	}
+	var ref *yaml.Node
+	if d.node == nil {
+		d.node = yenv(d.vars, droneEscape)
+		d.node.Anchor = droneAnchor
+		ref = d.node
+	} else {
+		ref = &yaml.Node{Kind: yaml.AliasNode, Value: droneAnchor, Alias: d.node}
+	}
+	if len(own.Content) == 0 {
+		return ref
+	}
+	// Untagged, so the encoder writes a plain << that parsers read as
+	// the merge key, not a quoted string.
+	merge := &yaml.Node{Kind: yaml.ScalarNode, Value: "<<"}
+	own.Content = append([]*yaml.Node{merge, ref}, own.Content...)
+	return own
+}
+
+// droneStepEnv is st's own environment (its variables and credentials)
+// and the commands that must run before Slipway to finish it.
+func droneStepEnv(p *plan, st *step) (*yaml.Node, []string) {
 	env := ymap()
-	for _, v := range mergeEnv(p.env, st.env) {
+	for _, v := range st.env {
 		set(env, v.name, ystr(droneEscape(v.value)))
 	}
 	var commands []string
@@ -248,31 +319,7 @@ func droneStep(p *plan, l *level, st *step, docker bool) (*yaml.Node, error) {
 			`export `+gitUsernameVar+`="$${DRONE_NETRC_USERNAME}"`,
 			`export `+gitPasswordVar+`="$${DRONE_NETRC_PASSWORD}"`)
 	}
-	if len(env.Content) > 0 {
-		set(s, "environment", env)
-	}
-	cmds := ylist(append(commands, droneEscape(p.command(st)))...)
-	if p.install != nil {
-		// Each step may run in a container of its own: each installs.
-		cmds.Content = append([]*yaml.Node{yblock(droneEscape(p.install.script()) + "\n")}, cmds.Content...)
-	}
-	set(s, "commands", cmds)
-	switch c := conds(l, st); len(c) {
-	case 0:
-	case 1:
-		var refs []string
-		for _, a := range c[0] {
-			if a.tag {
-				refs = append(refs, "refs/tags/**")
-			} else {
-				refs = append(refs, "refs/heads/"+a.branch)
-			}
-		}
-		set(s, "when", set(ymap(), "ref", ylist(refs...)))
-	default:
-		return nil, fmt.Errorf("step %s: Drone cannot combine the when of parallel group %s with the step's own; keep one of them", st.name, l.name)
-	}
-	return s, nil
+	return env, commands
 }
 
 // droneEscape doubles '$', which Drone would otherwise substitute itself:

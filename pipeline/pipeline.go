@@ -158,6 +158,9 @@ func plansOf(in Input) ([]*plan, error) {
 	if in.ci == nil || in.project == nil {
 		return nil, errors.New("the input needs a loaded ci.yaml and slipway.yaml")
 	}
+	if err := checkSize(in); err != nil {
+		return nil, err
+	}
 	root, err := rootInput(in)
 	if err != nil {
 		return nil, err
@@ -187,6 +190,26 @@ func plansOf(in Input) ([]*plan, error) {
 		return nil, errors.New("ci.yaml has no pipeline steps and no modules")
 	}
 	return plans, nil
+}
+
+// checkSize refuses, before anything is built, input whose generated files
+// would hold more than config.MaxCIOutput: config check holds each ci.yaml
+// to it, and this holds the project and its modules together, which Drone
+// and GitLab write into one file.
+func checkSize(in Input) error {
+	total, field := in.ci.OutputEstimate(), "pipeline"
+	for _, m := range in.Modules {
+		if m.ci != nil {
+			total, field = total+m.ci.OutputEstimate(), "modules"
+		}
+	}
+	if total <= config.MaxCIOutput {
+		return nil
+	}
+	pos := in.ci.Source.Pos(field)
+	return config.Problems{{File: ciFile(in.ci), Line: pos.Line, Col: pos.Col, Field: field,
+		Msg: fmt.Sprintf("the generated CI files would hold about %.1f MiB, more than the %d MiB Slipway writes at once; run slipway config check in the project and in each module to see what adds the most",
+			float64(total)/(1<<20), config.MaxCIOutput>>20)}}
 }
 
 // rootInput is in with its defaults filled in (name from the app, folder
