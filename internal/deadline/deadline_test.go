@@ -24,9 +24,10 @@ func TestParse(t *testing.T) {
 		wantErr bool
 	}{
 		{"", deadline.Timeouts{}, false},
-		{"45s", deadline.Timeouts{Connect: 45 * time.Second, TLS: 45 * time.Second, Headers: 45 * time.Second, Idle: 45 * time.Second}, false},
+		{"45s", deadline.Timeouts{Connect: 45 * time.Second, TLS: 45 * time.Second, Headers: 45 * time.Second, Idle: 45 * time.Second, Document: 45 * time.Second}, false},
 		{"headers=2m, idle=5m,retries=10m", deadline.Timeouts{Headers: 2 * time.Minute, Idle: 5 * time.Minute, Retries: 10 * time.Minute}, false},
-		{"5s,idle=1m", deadline.Timeouts{Connect: 5 * time.Second, TLS: 5 * time.Second, Headers: 5 * time.Second, Idle: time.Minute}, false},
+		{"5s,idle=1m", deadline.Timeouts{Connect: 5 * time.Second, TLS: 5 * time.Second, Headers: 5 * time.Second, Idle: time.Minute, Document: 5 * time.Second}, false},
+		{"document=1m", deadline.Timeouts{Document: time.Minute}, false},
 		{"TLS=3s", deadline.Timeouts{TLS: 3 * time.Second}, false},
 		{"30", deadline.Timeouts{}, true},
 		{"-5s", deadline.Timeouts{}, true},
@@ -336,4 +337,67 @@ func TestHTTP2(t *testing.T) {
 			t.Errorf("got %v, want no response headers", err)
 		}
 	})
+}
+
+// TestDocumentDrip checks that a small document's body must arrive whole
+// within Timeouts.Document, however it moves, while a blob that keeps
+// moving may take as long as it needs.
+func TestDocumentDrip(t *testing.T) {
+	tick := short.Idle / 4
+	chunks := 12 // three times the idle limit, and twice the document limit
+	drip := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range chunks {
+			_, _ = w.Write([]byte("{"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(tick):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	lim := short
+	lim.Document = 6 * tick / 2
+	tests := []struct {
+		path    string
+		wantErr bool
+	}{
+		{"/v2/app/manifests/1.0.0", true},
+		{"/v2/app/blobs/sha256:00", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			hp := faultnet.Serve(t, drip)
+			c := &http.Client{Transport: &deadline.Transport{
+				Next:     http.DefaultTransport.(*http.Transport).Clone(),
+				Timeouts: lim,
+				Describe: func(r *http.Request) (string, string) { return "registry", "pulling " + r.URL.Path },
+				Document: func(r *http.Request, _ *http.Response) bool { return strings.Contains(r.URL.Path, "/manifests/") },
+			}}
+			var n int64
+			var err error
+			faultnet.Within(t, 0, func() {
+				var resp *http.Response
+				if resp, err = c.Get("http://" + hp + tt.path); err != nil {
+					return
+				}
+				defer resp.Body.Close()
+				n, err = io.Copy(io.Discard, resp.Body)
+			})
+			if !tt.wantErr {
+				if err != nil || n != int64(chunks) {
+					t.Fatalf("read %d bytes, %v; want all %d", n, err, chunks)
+				}
+				return
+			}
+			var de *deadline.Error
+			if !errors.As(err, &de) || de.Wait != deadline.WaitDocument || de.Limit != lim.Document {
+				t.Fatalf("got %v after %d bytes, want the document's limit of %s", err, n, lim.Document)
+			}
+			if want := "the response was not complete within " + lim.Document.String() + " while pulling " + tt.path; !strings.Contains(de.Error(), want) {
+				t.Errorf("message %q should say %q", de.Error(), want)
+			}
+		})
+	}
 }

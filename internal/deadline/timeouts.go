@@ -31,6 +31,11 @@ type Timeouts struct {
 	// a slow transfer that keeps moving never times out, one that stalls
 	// fails after Idle without progress.
 	Idle time.Duration
+	// Document bounds the whole body of a small document (a manifest, a
+	// tag list, a token: what Transport.Document picks), moving or not,
+	// from its headers on: Idle alone restarts on every byte, so a peer
+	// could drip one for hours.
+	Document time.Duration
 	// Retries bounds how long an operation keeps retrying failures
 	// (timeouts, 5xx, 429) since the last success; the number of tries
 	// is bounded separately.
@@ -40,15 +45,16 @@ type Timeouts struct {
 // Defaults fit CI: a healthy server answers well within them, a dead one
 // is given up on within a few minutes at most.
 var Defaults = Timeouts{
-	Connect: 10 * time.Second,
-	TLS:     10 * time.Second,
-	Headers: 30 * time.Second,
-	Idle:    60 * time.Second,
-	Retries: 2 * time.Minute,
+	Connect:  10 * time.Second,
+	TLS:      10 * time.Second,
+	Headers:  30 * time.Second,
+	Idle:     60 * time.Second,
+	Document: 30 * time.Second,
+	Retries:  2 * time.Minute,
 }
 
 // keys are the names Parse accepts, in the order String writes them.
-var keys = []string{"connect", "tls", "headers", "idle", "retries"}
+var keys = []string{"connect", "tls", "headers", "idle", "document", "retries"}
 
 func (t *Timeouts) field(key string) *time.Duration {
 	switch key {
@@ -60,6 +66,8 @@ func (t *Timeouts) field(key string) *time.Duration {
 		return &t.Headers
 	case "idle":
 		return &t.Idle
+	case "document":
+		return &t.Document
 	case "retries":
 		return &t.Retries
 	}
@@ -67,8 +75,8 @@ func (t *Timeouts) field(key string) *time.Duration {
 }
 
 // Parse reads timeouts: a single duration sets every wait of a request
-// (connect, tls, headers, idle), e.g. "45s"; KEY=DURATION pairs separated
-// by commas set some, e.g. "headers=2m,idle=5m,retries=10m"; both may be
+// (connect, tls, headers, idle, document), e.g. "45s"; KEY=DURATION pairs
+// separated by commas set some, e.g. "headers=2m,idle=5m,retries=10m"; both may be
 // mixed, the pairs winning. Fields not given are left zero. Every
 // duration must be positive.
 func Parse(s string) (Timeouts, error) {
@@ -100,7 +108,7 @@ func Parse(s string) (Timeouts, error) {
 		*f = d
 	}
 	if all > 0 {
-		t = t.Or(Timeouts{Connect: all, TLS: all, Headers: all, Idle: all})
+		t = t.Or(Timeouts{Connect: all, TLS: all, Headers: all, Idle: all, Document: all})
 	}
 	return t, nil
 }

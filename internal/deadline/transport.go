@@ -26,6 +26,9 @@ const (
 	WaitSend                // the server taking the request body
 	WaitHeaders             // the response headers
 	WaitBody                // more of the response body
+	// WaitDocument is the whole body of a small document (see
+	// Transport.Document), moving or not.
+	WaitDocument
 )
 
 // phrase is how an Error says what did not happen.
@@ -39,6 +42,8 @@ func (w Wait) phrase() string {
 		return "the upload stalled: nothing sent for"
 	case WaitHeaders:
 		return "no response headers within"
+	case WaitDocument:
+		return "the response was not complete within"
 	default:
 		return "the response stalled: nothing received for"
 	}
@@ -116,6 +121,13 @@ type Transport struct {
 	// Describe names the server and the operation in errors (default:
 	// "server", the method and path).
 	Describe Describe
+	// Document, when set, picks the responses whose body is a small
+	// document (a manifest, a tag list, a token, an error message): their
+	// whole body must arrive within Timeouts.Document of the headers,
+	// however it moves. Other bodies (blobs) only must not stop moving.
+	// The clock runs whether or not the body is being read: documents are
+	// read at once.
+	Document func(*http.Request, *http.Response) bool
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -167,6 +179,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	w.enter(WaitBody, false)
+	if t.Document != nil && t.Document(req, resp) {
+		w.bound(lim.Document)
+	}
 	resp.Body = &recvBody{rc: resp.Body, w: w}
 	return resp, nil
 }
@@ -184,8 +199,9 @@ type watchdog struct {
 	since   time.Time // when the current wait began
 	active  bool      // the clock runs (body waits pause it)
 	timer   *time.Timer
-	pending bool      // timer is set
-	fireAt  time.Time // when it fires
+	total   *time.Timer // the whole body's, for documents
+	pending bool        // timer is set
+	fireAt  time.Time   // when it fires
 	fired   *Error
 	done    bool
 }
@@ -272,6 +288,31 @@ func (w *watchdog) errorLocked(limit time.Duration, err error) *Error {
 	return &Error{Server: server, Host: w.req.URL.Host, Wait: w.wait, Limit: limit, Doing: doing, Err: err}
 }
 
+// bound cancels the request with an *Error (WaitDocument) when its body
+// has not ended d from now, whether it moves or not.
+func (w *watchdog) bound(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done || w.fired != nil {
+		return
+	}
+	w.total = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		if w.done || w.fired != nil {
+			w.mu.Unlock()
+			return
+		}
+		w.wait = WaitDocument
+		w.fired = w.errorLocked(d, nil)
+		e := w.fired
+		w.mu.Unlock()
+		w.cancel(e)
+	})
+}
+
 // stop ends the watch.
 func (w *watchdog) stop() {
 	w.mu.Lock()
@@ -279,6 +320,9 @@ func (w *watchdog) stop() {
 	w.done = true
 	if w.timer != nil {
 		w.timer.Stop()
+	}
+	if w.total != nil {
+		w.total.Stop()
 	}
 }
 
