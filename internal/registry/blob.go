@@ -32,7 +32,7 @@ func (c *Client) BlobReader(ctx context.Context, repo name.Repository) (*BlobRea
 		return nil, fmt.Errorf("resolving credentials for %s: %w", repo, err)
 	}
 	t := c.Timeouts(ctx)
-	b := newBudget(ctx, t.Retries)
+	b := c.budget(ctx, t)
 	var rt http.RoundTripper = transport.NewRetry(c.transportFor(t, b),
 		transport.WithRetryBackoff(c.backoff), transport.WithRetryStatusCodes(RetryStatusCodes...),
 		transport.WithRetryPredicate(b.retry))
@@ -41,7 +41,7 @@ func (c *Client) BlobReader(ctx context.Context, repo name.Repository) (*BlobRea
 	if err != nil {
 		return nil, err
 	}
-	return &BlobReader{repo: repo, client: &http.Client{Transport: rt}}, nil
+	return &BlobReader{repo: repo, client: &http.Client{Transport: rt, CheckRedirect: CheckRedirect}}, nil
 }
 
 // Open starts reading the blob d. Unlike go-containerregistry's layers, it

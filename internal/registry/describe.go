@@ -15,8 +15,7 @@ import (
 func describeRequest(r *http.Request, host string, up *uploads) (server, doing string) {
 	p := r.URL.Path
 	if !strings.EqualFold(r.URL.Host, host) {
-		q := r.URL.Query()
-		if q.Has("scope") || q.Has("service") || strings.Contains(p, "token") {
+		if isTokenRequest(r) {
 			return "token server", "getting a token for " + host
 		}
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -26,6 +25,8 @@ func describeRequest(r *http.Request, host string, up *uploads) (server, doing s
 	}
 	last := path.Base(p)
 	switch {
+	case isTokenRequest(r) && !strings.HasPrefix(p, "/v2/"):
+		return "registry", "getting a token"
 	case p == "/v2/" || p == "/v2":
 		return "registry", "checking its API (/v2/)"
 	case strings.Contains(p, "/blobs/uploads"):
@@ -64,6 +65,13 @@ func describeRequest(r *http.Request, host string, up *uploads) (server, doing s
 		return "registry", "listing the referrers of " + short(last)
 	}
 	return "registry", r.Method + " " + p
+}
+
+// isTokenRequest reports whether r, to another host than the registry's,
+// asks a token server for a token rather than blob storage for a blob.
+func isTokenRequest(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Has("scope") || q.Has("service") || strings.Contains(r.URL.Path, "token")
 }
 
 func of(digest string) string {

@@ -40,6 +40,8 @@ var (
 	// ErrServer: the registry kept answering with a server error (5xx)
 	// until retries ran out.
 	ErrServer = errors.New("registry server error")
+	// ErrTooLarge (in limits.go): the registry sent or declared a
+	// document beyond Slipway's bounds; the error wraps a *BoundError.
 )
 
 // Side is the part a registry plays in an operation, named in messages
@@ -157,7 +159,15 @@ type Error struct {
 func (e *Error) Error() string {
 	var msg string
 	var de *deadline.Error
+	var be *BoundError
 	switch e.Kind {
+	case ErrTooLarge:
+		// The bound says it all; the chain above it would only repeat
+		// the URL.
+		if errors.As(e.Err, &be) {
+			return e.String() + ": " + be.Error()
+		}
+		msg = e.String() + ": " + ErrTooLarge.Error()
 	case ErrTimeout:
 		// The wait says it all; the chain above it would only repeat
 		// the URL.
@@ -208,8 +218,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // Classify turns an error from go-containerregistry into a typed error with
 // a next step: 401/403 into *AuthError (ErrAuth), 404 into ErrNotFound, 429
 // into ErrRateLimited, 5xx into ErrServer, requests that ran out of time
-// into ErrTimeout, refused connections into ErrUnreachable and certificate
-// problems into ErrTLS. Other errors, nil, and errors that are already
+// into ErrTimeout, documents beyond Slipway's bounds into ErrTooLarge,
+// refused connections into ErrUnreachable and certificate problems into
+// ErrTLS. Other errors, nil, and errors that are already
 // classified are returned unchanged. URLs in the error lose their
 // credentials and tokens (see redactURL).
 func Classify(err error, t Target) error {
@@ -224,6 +235,9 @@ func Classify(err error, t Target) error {
 	}
 	if errors.Is(err, deadline.ErrTimeout) {
 		return &Error{Target: t, Kind: ErrTimeout, Err: err, Next: remedy.Remedy{Kind: remedy.RaiseRegistryTimeout}}
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return &Error{Target: t, Kind: ErrTooLarge, Err: err}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err

@@ -45,6 +45,13 @@ var RetryStatusCodes = []int{
 	http.StatusGatewayTimeout,
 }
 
+// UnansweredRetries bounds how long requests to a host that has not
+// answered once since it was first tried are retried, well below
+// Timeouts.Retries: a host that answered before may be restarting, one
+// that never did is more likely wrong or dead, and waiting minutes on it
+// in silence helps no one.
+const UnansweredRetries = 30 * time.Second
+
 // ErrBadURL is returned by New when a registry URL cannot be used.
 var ErrBadURL = errors.New("invalid registry url")
 
@@ -98,11 +105,14 @@ type Client struct {
 	tls       *x509.CertPool
 	uploads   *uploads
 	cache     *sync.Map // Timeouts -> http.RoundTripper
+	peers     *peers    // the hosts tried and answered, shared by copies
 	stats     *Stats    // may be nil
 	jobs      int
 	userAgent string
 	progress  progress.Reporter
 	backoff   remote.Backoff
+	// unanswered is UnansweredRetries; tests shorten it.
+	unanswered time.Duration
 }
 
 // New returns a Client for o.Registry. It reads the CA file, if any, but
@@ -148,7 +158,7 @@ func New(o Options) (*Client, error) {
 	if c.timeouts, err = deadline.Resolve(o.Timeouts); err != nil {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
-	c.uploads, c.cache = &uploads{}, &sync.Map{}
+	c.uploads, c.cache, c.peers, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, UnansweredRetries
 	return c, nil
 }
 
@@ -166,7 +176,7 @@ func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 	base, ok := c.cache.Load(t)
 	if !ok {
 		base, _ = c.cache.LoadOrStore(t, newTransport(transportOptions{
-			host: c.Host(), insecure: c.reg.Insecure, pool: c.tls, timeouts: t, uploads: c.uploads,
+			host: c.Host(), insecure: c.reg.Insecure, pool: c.tls, timeouts: t, uploads: c.uploads, peers: c.peers,
 		}))
 	}
 	var rt http.RoundTripper = &retryAfter{
@@ -253,7 +263,7 @@ func (c *Client) ParseReference(s string) (name.Reference, error) {
 // the backoff's steps, whichever comes first.
 func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	t := c.Timeouts(ctx)
-	b := newBudget(ctx, t.Retries)
+	b := c.budget(ctx, t)
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(c.keychain),
@@ -264,6 +274,13 @@ func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 		remote.WithRetryStatusCodes(RetryStatusCodes...),
 		remote.WithRetryPredicate(b.retry),
 	}
+}
+
+// budget is the retry budget of one operation under t.
+func (c *Client) budget(ctx context.Context, t Timeouts) *budget {
+	b := newBudget(ctx, t.Retries)
+	b.unanswered, b.steps, b.peers, b.progress = c.unanswered, c.backoff.Steps, c.peers, c.progress
+	return b
 }
 
 // OptionsFor returns RemoteOptions(ctx); it lets a Client stand where a

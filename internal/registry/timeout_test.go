@@ -25,7 +25,7 @@ import (
 // testTimeouts are short, so that faults show fast; Within catches hangs.
 var testTimeouts = Timeouts{
 	Connect: 250 * time.Millisecond, TLS: 250 * time.Millisecond,
-	Headers: 250 * time.Millisecond, Idle: 250 * time.Millisecond, Retries: time.Second,
+	Headers: 250 * time.Millisecond, Idle: 250 * time.Millisecond, Document: 500 * time.Millisecond, Retries: time.Second,
 }
 
 var testBackoff = remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +36,7 @@ type transportOptions struct {
 	pool     *x509.CertPool // system pool plus the CA file; nil for the system pool
 	timeouts deadline.Timeouts
 	uploads  *uploads
+	peers    *peers
 }
 
 // readCA returns the system pool plus the certificates of caFile, or nil
@@ -84,11 +86,14 @@ func newTransport(o transportOptions) http.RoundTripper {
 		InsecureSkipVerify: o.insecure,
 	}
 	describe := func(r *http.Request) (string, string) { return describeRequest(r, o.host, o.uploads) }
+	document := func(r *http.Request, resp *http.Response) bool { return isDocument(r, resp, o.host) }
 	return &hostRouter{
 		host:      o.host,
-		own:       o.uploads.track(&deadline.Transport{Next: own, Timeouts: o.timeouts, Describe: describe}),
-		other:     &deadline.Transport{Next: other, Timeouts: o.timeouts, Describe: describe},
+		own:       o.uploads.track(&deadline.Transport{Next: own, Timeouts: o.timeouts, Describe: describe, Document: document}),
+		other:     &deadline.Transport{Next: other, Timeouts: o.timeouts, Describe: describe, Document: document},
 		httpsOnly: !o.insecure,
+		uploads:   o.uploads,
+		peers:     o.peers,
 	}
 }
 
@@ -96,23 +101,37 @@ func newTransport(o transportOptions) http.RoundTripper {
 // others (token servers, blob storage redirects) through other. When
 // httpsOnly, plain-HTTP requests to the registry's host are upgraded:
 // go-containerregistry would otherwise use HTTP for loopback and private
-// addresses, which a registry without insecure: true must not.
+// addresses, which a registry without insecure: true must not. It notes
+// which hosts answered in peers, and holds every small document to
+// MaxDocumentSize.
 type hostRouter struct {
 	host      string
 	own       http.RoundTripper
 	other     http.RoundTripper
 	httpsOnly bool
+	uploads   *uploads
+	peers     *peers // may be nil
 }
 
 func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !strings.EqualFold(req.URL.Host, r.host) {
-		return r.other.RoundTrip(req)
+	next := r.other
+	if strings.EqualFold(req.URL.Host, r.host) {
+		next = r.own
+		if r.httpsOnly && req.URL.Scheme == "http" {
+			req = req.Clone(req.Context())
+			req.URL.Scheme = "https"
+		}
 	}
-	if r.httpsOnly && req.URL.Scheme == "http" {
-		req = req.Clone(req.Context())
-		req.URL.Scheme = "https"
+	r.peers.trying(req.URL.Host)
+	resp, err := next.RoundTrip(req)
+	if err != nil {
+		return resp, err
 	}
-	return r.own.RoundTrip(req)
+	r.peers.answered(req.URL.Host)
+	if !isDocument(req, resp, r.host) {
+		return resp, nil
+	}
+	return capDocument(req, resp, r.host, r.uploads)
 }
 
 // retryAfter retries requests answered 429 or 503 with a Retry-After
@@ -188,24 +207,26 @@ func rewind(req *http.Request) (*http.Request, bool) {
 	return r, true
 }
 
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
+// maxRetryAfter caps what a Retry-After header is read as, far above any
+// wait Slipway takes, before it becomes a time.Duration: a larger number
+// of seconds would overflow into a negative wait.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header: seconds or an HTTP date,
+// at most maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || s > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
 		}
 		return time.Duration(s) * time.Second, true
 	}
 	if at, err := http.ParseTime(v); err == nil {
-		d := at.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
+		return min(max(at.Sub(now), 0), maxRetryAfter), true
 	}
 	return 0, false
 }

@@ -27,6 +27,12 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0, false},
 		{"Wed, 01 Jan 2025 12:00:10 GMT", 10 * time.Second, true},
 		{"Wed, 01 Jan 2025 11:00:00 GMT", 0, true},
+		// Seconds that would overflow a time.Duration into a negative
+		// wait are capped first.
+		{"9223372036854775807", maxRetryAfter, true},
+		{"99999999999999999999999999", maxRetryAfter, true},
+		{"86401", maxRetryAfter, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxRetryAfter, true},
 	}
 	for _, tt := range tests {
 		got, ok := parseRetryAfter(tt.in, now)
@@ -52,6 +58,7 @@ func TestRetryAfter(t *testing.T) {
 		{"429 without header is left to backoff", []string{"429"}, false, false, 429, 1, 0, 0},
 		{"too long a wait is not waited", []string{"429:31"}, false, false, 429, 1, 0, 1},
 		{"a day is not waited", []string{"429:86400"}, false, false, 429, 1, 0, 1},
+		{"an overflowing wait is not waited", []string{"429:9223372036854775807", "200"}, false, false, 429, 1, 0, 1},
 		{"total wait is bounded", []string{"429:20", "429:20", "200"}, false, false, 429, 2, 20 * time.Second, 1},
 		{"tries are bounded", []string{"429:0", "429:0", "429:0", "429:0", "429:0", "200"}, false, false, 429, 5, 0, 0},
 		{"body that cannot be rewound", []string{"429:1", "200"}, true, true, 429, 1, 0, 0},
