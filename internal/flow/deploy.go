@@ -209,9 +209,14 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 		return in, err
 	}
 	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
-	if cfg, err := client.ImageConfig(ctx, p.App, digest); err == nil {
-		in.ImageUser = &cfg.Config.User
-	} // else unknown: the kubelet has the last word, and the verdict names it
+	// The image's user decides whether it can start at all: a config that
+	// cannot be read (or is beyond bounds) stops the deploy rather than
+	// pass for one that could.
+	cfg, err := client.ImageConfig(ctx, p.App, digest)
+	if err != nil {
+		return in, fmt.Errorf("deploying %s %s to %s: %w", p.App, version, env.Name, err)
+	}
+	in.ImageUser = &cfg.Config.User
 	in.PullSecret, err = pullSecret(reg, client.Host())
 	return in, err
 }
