@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -119,14 +120,9 @@ func Bootstrap(projects []Project) ([]byte, error) {
 			Credentials: groovyQuote(p.Credentials),
 		})
 	}
-	for _, k := range keys {
-		if names := byKey[k]; len(names) > 1 {
-			quoted := make([]string, len(names))
-			for i, n := range names {
-				quoted[i] = fmt.Sprintf("%q", n)
-			}
-			errs = append(errs, fmt.Errorf("%w: %s all become the folder %q; rename all but one", ErrNameClash, strings.Join(quoted, ", "), bootstrapFolder(names[0])))
-		}
+	errs = append(errs, nameClashes(keys, byKey)...)
+	if n := len(errs); n > maxErrors {
+		errs = append(errs[:maxErrors], fmt.Errorf("... and %d more problems", n-maxErrors))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("bootstrapping Jenkins jobs: %w", err)
@@ -141,6 +137,21 @@ func Bootstrap(projects []Project) ([]byte, error) {
 		})
 	}
 	return render("bootstrap.groovy.tmpl", v)
+}
+
+// maxErrors is the most problems Bootstrap lists; the rest are counted.
+const maxErrors = 100
+
+// nameClashes is an ErrNameClash for each folder, of keys in order, that
+// byKey gives more than one project name.
+func nameClashes(keys []string, byKey map[string][]string) []error {
+	var errs []error
+	for _, k := range keys {
+		if names := byKey[k]; len(names) > 1 {
+			errs = append(errs, fmt.Errorf("%w: %s all become the folder %s; rename all but one", ErrNameClash, quotedList(names), quoted(bootstrapFolder(names[0]))))
+		}
+	}
+	return errs
 }
 
 // bootstrapFolder is the Jenkins folder of the project called name: its
@@ -161,9 +172,45 @@ func projectLabel(i int, name string) string {
 		return fmt.Sprintf("project %d", i+1)
 	}
 	if checkName(name) != nil {
-		return fmt.Sprintf("project %d (%q)", i+1, name)
+		return fmt.Sprintf("project %d (%s)", i+1, quoted(name))
 	}
 	return fmt.Sprintf("project %d (%s)", i+1, name)
+}
+
+// maxQuoted is the most of a value an error quotes: a projects.yaml value
+// can be tens of KiB, and a directory of checkouts can name anything.
+const maxQuoted = 64
+
+// clip cuts s to its first maxQuoted bytes, on a rune boundary, marking
+// the cut with its full length.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+}
+
+// quoted is s quoted for an error, as %q does, after clip.
+func quoted(s string) string { return strconv.Quote(clip(s)) }
+
+// maxListed is the most names an error lists.
+const maxListed = 10
+
+// quotedList lists names, each quoted, at most maxListed of them.
+func quotedList(names []string) string {
+	q := make([]string, 0, min(len(names), maxListed)+1)
+	for i, n := range names {
+		if i == maxListed {
+			q = append(q, fmt.Sprintf("and %d more", len(names)-maxListed))
+			break
+		}
+		q = append(q, quoted(n))
+	}
+	return strings.Join(q, ", ")
 }
 
 // The grammar of projects.yaml's fields. Values outside it are refused
@@ -346,7 +393,7 @@ func checkBranch(b string) error {
 		bad = !(isAlnum(c) || strings.IndexByte("._/+-", c) >= 0)
 	}
 	if bad {
-		return fmt.Errorf("branch %q is not a branch name git accepts made of letters, digits and . _ / + - (at most %d)", b, maxField)
+		return fmt.Errorf("branch %s is not a branch name git accepts made of letters, digits and . _ / + - (at most %d)", quoted(b), maxField)
 	}
 	return nil
 }
@@ -371,7 +418,7 @@ func checkDir(d string) error {
 		}
 	}
 	if bad {
-		return fmt.Errorf("directory %q must be made of letters, digits and . _ + @ - / (at most %d), no part starting with '-'", d, maxField)
+		return fmt.Errorf("directory %s must be made of letters, digits and . _ + @ - / (at most %d), no part starting with '-'", quoted(d), maxField)
 	}
 	return nil
 }
@@ -383,7 +430,7 @@ func checkCredentials(id string) error {
 		return nil
 	}
 	if len(id) > maxField || !(isAlnum(id[0]) || id[0] == '_') || !validWord(id) {
-		return fmt.Errorf("credentials %q must be a Jenkins credential ID of letters, digits and . _ - (at most %d)", id, maxField)
+		return fmt.Errorf("credentials %s must be a Jenkins credential ID of letters, digits and . _ - (at most %d)", quoted(id), maxField)
 	}
 	return nil
 }
@@ -486,7 +533,7 @@ func projectList(top *yaml.Node, probs *projectProblems) *yaml.Node {
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		if k.Value != "projects" {
-			probs.add(k, k.Value, "unknown field %q; valid fields: projects", k.Value)
+			probs.add(k, clip(k.Value), "unknown field %s; valid fields: projects", quoted(k.Value))
 			continue
 		}
 		list = v
@@ -513,9 +560,9 @@ func parseProject(item *yaml.Node, at string, probs *projectProblems) (p Project
 	values := map[string]*yaml.Node{} // the string fields given
 	for j := 0; j+1 < len(item.Content); j += 2 {
 		k, v := item.Content[j], item.Content[j+1]
-		field := at + "." + k.Value
+		field := at + "." + clip(k.Value)
 		if seen[k.Value] {
-			probs.add(k, field, "duplicate key %q", k.Value)
+			probs.add(k, field, "duplicate key %s", quoted(k.Value))
 			continue
 		}
 		seen[k.Value] = true
@@ -561,7 +608,7 @@ func projectField(p *Project, name string) *string {
 // unknownProjectField says that name is not a field of a project, with the
 // nearest field when one is close.
 func unknownProjectField(name string) string {
-	msg := fmt.Sprintf("unknown field %q", name)
+	msg := "unknown field " + quoted(name)
 	if s := config.Suggest(name, projectFields); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}

@@ -973,3 +973,72 @@ func checkSeedQuoting(t *testing.T, file string, values []string, canary string)
 		}
 	}
 }
+
+// TestBootstrapErrorsQuoteAtMost64Bytes holds every error about
+// projects.yaml, or about the projects of a directory of checkouts, to
+// quoting at most 64 bytes of a value, and to a bounded number of lines:
+// values of 50 KiB were quoted whole.
+func TestBootstrapErrorsQuoteAtMost64Bytes(t *testing.T) {
+	big := strings.Repeat("x", 50<<10)
+	entry := func(fields string) string {
+		return "projects:\n  - {name: a, repo: 'https://x/a.git', " + fields + "}\n"
+	}
+	many := make([]Project, 500)
+	for i := range many {
+		many[i] = Project{Name: fmt.Sprintf("p%d", i), Repo: "https://x/r.git", Branch: big}
+	}
+	clash := make([]Project, 20)
+	for i := range clash {
+		clash[i] = Project{Name: strings.Repeat("x", 200), Repo: "https://x/r.git"}
+	}
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{"branch", parseErr(entry("branch: " + big))},
+		{"dir", parseErr(entry("dir: " + big))},
+		{"dir outside", parseErr(entry("dir: ../" + big))},
+		{"credentials", parseErr(entry("credentials: " + big))},
+		{"unknown field", parseErr("projects:\n  - name: a\n    repo: https://x/a.git\n    ? " + big + "\n    : 1\n")},
+		{"duplicate field", parseErr("projects:\n  - name: a\n    repo: https://x/a.git\n    ? " + big + "\n    : 1\n    ? " + big + "\n    : 2\n")},
+		{"unknown top-level field", parseErr("? " + big + "\n: 1\nprojects: []\n")},
+		{"name", bootstrapErr([]Project{{Name: big + "\n", Repo: "https://x/r.git"}})},
+		{"many projects", bootstrapErr(many)},
+		{"many names in one folder", bootstrapErr(clash)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, strings.Repeat("x", 65)) {
+				t.Errorf("the error quotes more than 64 bytes of a value: %.300s...", msg)
+			}
+			lines := strings.Split(msg, "\n")
+			if len(lines) > 102 || len(msg) > 32<<10 {
+				t.Errorf("the error has %d lines, %d bytes", len(lines), len(msg))
+			}
+			for _, l := range lines {
+				if len(l) > 2000 {
+					t.Errorf("a line of %d bytes: %.300s...", len(l), l)
+				}
+			}
+		})
+	}
+}
+
+func parseErr(yaml string) func() error {
+	return func() error {
+		_, err := ParseProjects("projects.yaml", []byte(yaml))
+		return err
+	}
+}
+
+func bootstrapErr(projects []Project) func() error {
+	return func() error {
+		_, err := Bootstrap(projects)
+		return err
+	}
+}

@@ -317,7 +317,7 @@ func cleanDir(d string) (string, error) {
 	}
 	c := path.Clean(strings.ReplaceAll(d, `\`, "/"))
 	if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("directory %q must be inside the repository", d)
+		return "", fmt.Errorf("directory %s must be inside the repository", quoted(d))
 	}
 	if c == "." {
 		return "", nil
