@@ -12,6 +12,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/release"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/pipeline"
@@ -62,17 +63,18 @@ func GeneratePipeline(p *config.Project, t pipeline.Target, out string, o Pipeli
 	}
 	var written []string
 	for _, f := range files {
-		path := filepath.Join(out, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return written, fmt.Errorf("writing %s: %w", f.Path, err)
-		}
-		if err := os.WriteFile(path, f.Content, 0o644); err != nil {
-			return written, fmt.Errorf("writing %s: %w", f.Path, err)
+		// Never through a committed symlink: it could lead anywhere.
+		if err := projfs.WriteFile(out, f.Path, f.Content, 0o644); err != nil {
+			return written, err
 		}
 		written = append(written, f.Path)
 	}
 	return written, nil
 }
+
+// maxCommitted bounds a committed generated file read for comparison:
+// generated files are kilobytes, and one far larger has drifted anyway.
+const maxCommitted = 8 << 20
 
 func generate(p *config.Project, t pipeline.Target, o PipelineOptions) ([]pipeline.File, error) {
 	in, err := PipelineInput(p, o)
@@ -98,12 +100,14 @@ func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
 			root = r.Root()
 		}
 		for _, f := range files {
-			have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.Path)))
+			// A committed symlink, FIFO or device in place of a generated
+			// file is refused, not read into the diff.
+			have, err := projfs.ReadFile(root, f.Path, maxCommitted)
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+				return nil, fmt.Errorf("checking generated CI files: %w", err)
 			}
 			checked = append(checked, f.Path)
 			if bytes.Equal(have, f.Content) {
