@@ -7,6 +7,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // ErrUnsupported is returned for manifests that cannot be copied byte for
@@ -21,7 +23,8 @@ type refs struct {
 }
 
 // references parses a manifest of media type mt and returns what it refers
-// to. Foreign (non-distributable) layers are left out: registries do not
+// to; an index of more than registry.MaxIndexChildren manifests is refused
+// (registry.ErrTooLarge). Foreign (non-distributable) layers are left out: registries do not
 // hold them. Unknown media types are read as an index when they list
 // manifests and as an image or artifact otherwise.
 func references(raw []byte, mt types.MediaType) (refs, error) {
@@ -43,6 +46,12 @@ func references(raw []byte, mt types.MediaType) (refs, error) {
 	}
 	var r refs
 	if mt.IsIndex() || (!mt.IsImage() && len(m.Manifests) > 0) {
+		if len(m.Manifests) > registry.MaxIndexChildren {
+			return refs{}, fmt.Errorf("reading manifest: %w", &registry.BoundError{
+				What:  fmt.Sprintf("the index lists %d manifests", len(m.Manifests)),
+				Bound: fmt.Sprintf("%d manifests in an index", registry.MaxIndexChildren),
+			})
+		}
 		r.manifests = m.Manifests
 		return r, nil
 	}

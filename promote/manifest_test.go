@@ -10,6 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 func hash(s string) v1.Hash { return digestOf([]byte(s)) }
@@ -39,6 +41,8 @@ func TestReferences(t *testing.T) {
 		{"schema 1 by media type", `{}`, types.DockerManifestSchema1Signed, nil, nil, ErrUnsupported},
 		{"schema 1 by content", `{"schemaVersion":1,"fsLayers":[]}`, "application/json", nil, nil, ErrUnsupported},
 		{"not JSON", `nope`, types.OCIManifestSchema1, nil, nil, errors.New("any")},
+		{"an index of too many manifests", `{"schemaVersion":2,"manifests":[` + strings.Repeat(`{"digest":"`+l1.String()+`"},`, registry.MaxIndexChildren) + `{"digest":"` + l2.String() + `"}]}`,
+			types.OCIImageIndex, nil, nil, registry.ErrTooLarge},
 	}
 	digests := func(ds []v1.Descriptor) []v1.Hash {
 		var hs []v1.Hash
@@ -51,7 +55,7 @@ func TestReferences(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := references([]byte(tt.raw), tt.mt)
 			if tt.wantErr != nil {
-				if err == nil || (errors.Is(tt.wantErr, ErrUnsupported) && !errors.Is(err, ErrUnsupported)) {
+				if err == nil || (errors.Is(tt.wantErr, ErrUnsupported) || errors.Is(tt.wantErr, registry.ErrTooLarge)) && !errors.Is(err, tt.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
 				return
