@@ -31,6 +31,8 @@ func ciCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// The task is the team's own program: its output passes
+			// through as it is, as it would in a terminal of their own.
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = e.c.App.Reader, e.ui.Out, e.ui.Err
 			err = cmd.Run()
 			var ee *exec.ExitError

@@ -81,8 +81,7 @@ func schemaCommand() *cli.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			_, err = e.ui.Out.Write(out)
-			return err
+			return e.ui.Document(out)
 		}),
 	}
 }

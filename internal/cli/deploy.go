@@ -73,8 +73,7 @@ func deployCommand() *cli.Command {
 				for _, w := range res.Warnings {
 					e.ui.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
 				}
-				_, err := e.ui.Out.Write(res.Manifests)
-				return err
+				return e.ui.Document(res.Manifests)
 			case e.c.Bool("diff"):
 				if res.Diff == "" {
 					e.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})

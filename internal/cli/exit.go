@@ -118,8 +118,7 @@ func exitCodesCommand() *cli.Command {
 			if e.json {
 				return e.printJSON(exitCodes)
 			}
-			_, err := e.ui.Out.Write([]byte(exitCodesText()))
-			return err
+			return e.ui.Print(exitCodesText())
 		}),
 	}
 }

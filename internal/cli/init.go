@@ -58,7 +58,7 @@ func initCommand() *cli.Command {
 }
 
 func ask(e *env, in *bufio.Reader, question, def string) string {
-	fmt.Fprintf(e.ui.Err, "%s [%s]: ", question, def)
+	e.ui.Prompt(fmt.Sprintf("%s [%s]: ", question, def))
 	line, _ := in.ReadString('\n')
 	if line = strings.TrimSpace(line); line != "" {
 		return line

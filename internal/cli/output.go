@@ -28,8 +28,7 @@ func (e *env) result(v any, text string) error {
 	if e.json {
 		return e.printJSON(v)
 	}
-	_, err := fmt.Fprintln(e.ui.Out, text)
-	return err
+	return e.ui.Println(text)
 }
 
 type jsonError struct {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -125,7 +124,7 @@ func pipelineCommand() *cli.Command {
 				checked, err := flow.CheckPipeline(p, flow.PipelineOptions{Slipway: install})
 				var drift *flow.DriftError
 				if errors.As(err, &drift) {
-					fmt.Fprint(e.ui.Out, drift.Diff)
+					e.ui.Print(drift.Diff)
 				}
 				if err != nil {
 					return err
@@ -163,8 +162,7 @@ func pipelineCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				_, err = e.ui.Out.Write(out)
-				return err
+				return e.ui.Document(out)
 			}),
 		}},
 	}

@@ -109,7 +109,7 @@ func podTable(e *env, s flow.EnvStatus) {
 	if len(s.Pods) == 0 {
 		return
 	}
-	fmt.Fprintln(e.ui.Out)
+	e.ui.Println("")
 	rows := make([][]string, 0, len(s.Pods))
 	for _, p := range s.Pods {
 		rows = append(rows, []string{p.Name, p.Phase, fmt.Sprint(p.Ready), dash(p.Node), fmt.Sprint(p.Restarts), ago(p.Started), p.Problem})
