@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/projfs"
 )
 
 // TestProjectBoundary holds that a layer copies only from inside the
@@ -172,4 +173,51 @@ func TestSecretsLeftOut(t *testing.T) {
 	}
 	o.Image.AllowSecrets = []string{"/app/tls/server.key"}
 	build(t, o)
+}
+
+// TestOutputStaysInside holds that build and push neither write nor read
+// through a committed symlink in the output directory, nor read a FIFO or
+// device there: a .slipway that leads out of the project is refused
+// before anything is written or read.
+func TestOutputStaysInside(t *testing.T) {
+	noSourceDateEpoch(t)
+	_, client := testRegistry(t, nil)
+	tests := []struct {
+		name  string
+		files map[string]file // with outside/ standing for the outside directory
+	}{
+		{"the output directory", map[string]file{".slipway": {link: "outside"}}},
+		{"the layout", map[string]file{".slipway/oci": {link: "outside"}}},
+		{"the blobs", map[string]file{".slipway/oci/blobs/sha256": {link: "outside"}}},
+		{"the record", map[string]file{".slipway/build.json": {link: "outside/build.json"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir, outside := filepath.Join(base, "app"), filepath.Join(base, "outside")
+			writeProject(t, outside, map[string]file{"build.json": {content: `{"digest": "sha256:0"}`}})
+			files := map[string]file{"bin/hello": {content: "hi"}}
+			for p, f := range tt.files {
+				f.link = strings.Replace(f.link, "outside", outside, 1)
+				files[p] = f
+			}
+			writeProject(t, dir, files)
+
+			_, err := Build(context.Background(), testOptions(dir))
+			if !errors.Is(err, projfs.ErrSymlink) {
+				t.Errorf("Build: err = %v, want ErrSymlink", err)
+			}
+			_, err = Push(context.Background(), PushOptions{Dir: dir, Registry: client})
+			if !errors.Is(err, projfs.ErrSymlink) {
+				t.Errorf("Push: err = %v, want ErrSymlink", err)
+			}
+			if _, err := ReadRecord(filepath.Join(dir, OutputDir)); err == nil {
+				t.Error("ReadRecord read a record through a symlink")
+			}
+			des, _ := os.ReadDir(outside)
+			if len(des) != 1 {
+				t.Errorf("the build wrote outside the project: %d entries there", len(des))
+			}
+		})
+	}
 }

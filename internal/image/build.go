@@ -56,6 +56,9 @@ func Build(ctx context.Context, o BuildOptions) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkOutput(o.Output); err != nil {
+		return Result{}, fmt.Errorf("building %s: %w", describe(o.App, ""), err)
+	}
 	if o.Image.Dockerfile != "" {
 		return buildDockerfile(ctx, o)
 	}

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
 
@@ -84,9 +85,10 @@ func buildDockerfile(ctx context.Context, o BuildOptions) (Result, error) {
 	for i, p := range platforms {
 		plats[i] = p.String()
 	}
-	dockerfile := o.Image.Dockerfile
-	if !filepath.IsAbs(dockerfile) {
-		dockerfile = filepath.Join(o.Dir, dockerfile)
+	// The Dockerfile is project content, held to the rule of layer sources.
+	dockerfile, err := config.ResolveSource(o.Dir, o.Image.Dockerfile)
+	if err != nil {
+		return Result{}, fmt.Errorf("building from image.dockerfile %q: %w", o.Image.Dockerfile, err)
 	}
 	for _, argv := range dockerfileCommands(builder, dockerfileArgs{
 		dockerfile: dockerfile, dir: o.Dir, out: tmp, platforms: plats,

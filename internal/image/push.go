@@ -174,6 +174,9 @@ func preparePush(o PushOptions) (pushJob, error) {
 		}
 		o.Output = filepath.Join(dir, OutputDir)
 	}
+	if err := checkOutput(o.Output); err != nil {
+		return pushJob{}, fmt.Errorf("pushing: %w", err)
+	}
 	var rec Record
 	var err error
 	if o.Record != nil {

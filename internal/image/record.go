@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -89,7 +90,9 @@ type LayerRecord struct {
 // ErrNoBuild when there is none.
 func ReadRecord(output string) (Record, error) {
 	var r Record
-	b, err := os.ReadFile(filepath.Join(output, RecordFile))
+	// Never through a symlinked output directory or record, never more
+	// than a record can hold.
+	b, err := projfs.ReadFile(filepath.Dir(output), filepath.Join(filepath.Base(output), RecordFile), maxRecord)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, fmt.Errorf("reading build record in %s: %w", output, ErrNoBuild)
 	}
