@@ -102,6 +102,9 @@ func (b *baseImage) load(ctx context.Context) error {
 		if b.index, err = v1.ParseIndexManifest(bytes.NewReader(raw)); err != nil {
 			return fmt.Errorf("reading base image %s index: %w", b.name, err)
 		}
+		if err := registry.CheckIndex(b.pinned, b.index, 1); err != nil {
+			return fmt.Errorf("reading base image %s index: %w", b.name, b.remote.ClassifyFor(err, registry.SideBase, b.ref))
+		}
 	}
 	b.blobs[b.pinned] = raw
 	return nil
@@ -159,6 +162,9 @@ func (b *baseImage) forPlatform(ctx context.Context, p v1.Platform) (v1.Image, v
 		if err != nil {
 			return nil, v1.Hash{}, fmt.Errorf("picking %s from base image %s: %w", p, b.name, err)
 		}
+		if err := registry.CheckManifestSize(d); err != nil {
+			return nil, v1.Hash{}, fmt.Errorf("picking %s from base image %s: %w", p, b.name, b.remote.ClassifyFor(err, registry.SideBase, b.ref))
+		}
 		h = d.Digest
 		var err2 error
 		if raw, mt, err2 = b.manifest(ctx, h); err2 != nil {
@@ -171,6 +177,15 @@ func (b *baseImage) forPlatform(ctx context.Context, p v1.Platform) (v1.Image, v
 	img, err := b.image(ctx, h, raw, mt)
 	if err != nil {
 		return nil, v1.Hash{}, err
+	}
+	// A registry decides what size it declares: refuse a config beyond
+	// the bound before fetching it.
+	m, err := img.Manifest()
+	if err == nil {
+		err = registry.CheckConfig(m)
+	}
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading base image %s config: %w", b.name, b.remote.ClassifyFor(err, registry.SideBase, b.ref))
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
