@@ -113,7 +113,7 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say more about each step"},
 		&cli.BoolFlag{Name: "no-color", Usage: "no colour or progress bars (as does NO_COLOR)", EnvVars: []string{"NO_COLOR"}},
 		&cli.StringFlag{Name: "network-timeout",
-			Usage: "bound each registry and cluster request (or set SLIPWAY_NETWORK_TIMEOUT): one `DURATION` for every wait, or KEY=DURATION pairs of connect, tls, headers, idle (a body that stops moving) and retries; default connect=10s,tls=10s,headers=30s,idle=1m,retries=2m"},
+			Usage: "bound each registry and cluster request (or set SLIPWAY_NETWORK_TIMEOUT): one `DURATION` for every wait, or KEY=DURATION pairs of connect, tls, headers, idle (a body that stops moving), document (the whole of a manifest, tag list or token) and retries; default connect=10s,tls=10s,headers=30s,idle=1m,document=30s,retries=2m"},
 	}
 }
 
@@ -208,6 +208,10 @@ func (e *env) args(min, max int, usage string) ([]string, error) {
 	return a, nil
 }
 
+// maxErrorLines is the most lines of an error's message after its first
+// that report prints.
+const maxErrorLines = 40
+
 // report prints err on stderr (or as JSON on stdout with -o json) and
 // returns its exit code.
 func report(stdio Stdio, args []string, err error) int {
@@ -229,8 +233,14 @@ func report(stdio Stdio, args []string, err error) int {
 	first, rest, _ := strings.Cut(msg, "\n")
 	u.Failure(first)
 	if rest != "" {
-		for _, l := range strings.Split(rest, "\n") {
+		lines := strings.Split(rest, "\n")
+		for _, l := range lines[:min(len(lines), maxErrorLines)] {
 			u.Hint(l)
+		}
+		// An error can quote a peer's whole reply (an HTML error
+		// page, say): lines beyond a screenful are counted, not shown.
+		if n := len(lines) - maxErrorLines; n > 0 {
+			u.Hint(fmt.Sprintf("… %d more lines (-o json has the whole message)", n))
 		}
 	}
 	if h := hint(err); h != "" {

@@ -237,11 +237,15 @@ func TestErrorTextIsCleaned(t *testing.T) {
 		{"registry reason", &registry.AuthError{Target: registry.Target{Host: "registry.example.com", Tried: "T"}, Status: http.StatusForbidden, Reason: "HTTP 403 DENIED: " + hostile}},
 		{"git rejection", fmt.Errorf("pushing tag v1.0.0: %w", errors.New("command error on refs/tags/v1.0.0: "+hostile))},
 		{"multi-line", fmt.Errorf("first line %s\nsecond line %s", hostile, hostile)},
+		{"many lines", fmt.Errorf("reading: %s%s", hostile, strings.Repeat("\n<p>"+strings.Repeat("x", 3000), 1000))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errs bytes.Buffer
 			report(Stdio{Out: &out, Err: &errs}, []string{"slipway", "deploy", "dev"}, tc.err)
 			checkClean(t, "stderr", errs.String(), 1)
+			if n := strings.Count(errs.String(), "\n"); n > maxErrorLines+2 || errs.Len() > 100_000 {
+				t.Errorf("stderr has %d lines, %d bytes", n, errs.Len())
+			}
 			out.Reset()
 			report(Stdio{Out: &out, Err: &errs}, []string{"slipway", "-o", "json", "deploy", "dev"}, tc.err)
 			var j jsonError
