@@ -1,13 +1,13 @@
 package image
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
+
+	"github.com/slipwayhq/slipway/internal/projfs"
 )
 
 // IgnoreFile is the file in the project root whose patterns are left out of
@@ -46,26 +46,28 @@ func newMatcher(source string, patterns []string) (*matcher, error) {
 }
 
 // readIgnoreFile returns the lines of dir/.slipwayignore, or nothing when
-// there is no such file.
+// there is no such file. It is one of Slipway's own files: read bounded,
+// as a regular file, never through a symlink.
 func readIgnoreFile(dir string) ([]string, error) {
-	f, err := os.Open(filepath.Join(dir, IgnoreFile))
+	data, err := projfs.ReadFile(dir, IgnoreFile, maxIgnoreFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", IgnoreFile, err)
+		return nil, err
 	}
-	defer f.Close()
+	// Lines as bufio.ScanLines cuts them, since they enter the inputs hash.
 	var lines []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		lines = append(lines, s.Text())
-	}
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", IgnoreFile, err)
+	for text := string(data); text != ""; {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		lines = append(lines, strings.TrimSuffix(line, "\r"))
 	}
 	return lines, nil
 }
+
+// maxIgnoreFile bounds .slipwayignore: patterns, a few kilobytes.
+const maxIgnoreFile = 1 << 20
 
 func parseRule(p string) (rule, bool, error) {
 	line := strings.TrimRight(p, " \t\r")

@@ -1,6 +1,14 @@
 package image
 
-import "testing"
+import (
+	"bufio"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slipwayhq/slipway/internal/projfs"
+)
 
 func TestMatcher(t *testing.T) {
 	tests := []struct {
@@ -43,5 +51,49 @@ func TestMatcher(t *testing.T) {
 	}
 	if _, err := newMatcher("test", []string{"ok", "[bad"}); err == nil {
 		t.Error("bad pattern accepted")
+	}
+}
+
+// TestReadIgnoreFile: .slipwayignore's lines are cut as bufio.ScanLines
+// cuts them (they enter the inputs hash), and the file is refused as a
+// symlink, which could lead to any file on the machine.
+func TestReadIgnoreFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		f       file
+		want    []string
+		wantErr error
+	}{
+		{"none", file{}, nil, nil},
+		{"empty", file{content: ""}, nil, nil},
+		{"lines", file{content: "a\nb"}, []string{"a", "b"}, nil},
+		{"CRLF", file{content: "a\r\nb\r\n"}, []string{"a", "b"}, nil},
+		{"blank lines", file{content: "\na\n\n"}, []string{"", "a", ""}, nil},
+		{"a symlink", file{link: "/etc/passwd"}, nil, projfs.ErrSymlink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.name != "none" {
+				writeProject(t, dir, map[string]file{IgnoreFile: tt.f})
+			}
+			got, err := readIgnoreFile(dir)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("lines %q, want %q", got, tt.want)
+			}
+			if tt.wantErr == nil && tt.name != "none" {
+				var scanned []string
+				s := bufio.NewScanner(strings.NewReader(tt.f.content))
+				for s.Scan() {
+					scanned = append(scanned, s.Text())
+				}
+				if !slices.Equal(got, scanned) {
+					t.Errorf("lines %q, bufio.Scanner's %q", got, scanned)
+				}
+			}
+		})
 	}
 }
