@@ -185,10 +185,30 @@ func (c *copier) fetch(ctx context.Context, h v1.Hash) (node, error) {
 // lets the target's referrers tag be brought up to date). add returns n
 // with its raw bytes when it fetched them.
 func (c *copier) add(ctx context.Context, n node, put bool) (node, error) {
+	return c.addAt(ctx, n, put, 1)
+}
+
+// maxManifests bounds the manifests one promotion plans: indexes of
+// registry.MaxIndexChildren nested registry.MaxIndexDepth deep could list
+// far more than any image has.
+var maxManifests = 10_000
+
+// addAt is add of a manifest depth deep: 1 for one that no index being
+// copied lists, 2 for a manifest of such an index. Indexes nested deeper
+// than registry.MaxIndexDepth, manifests declared larger than
+// registry.MaxDocumentSize and more than maxManifests manifests in all are
+// refused (registry.ErrTooLarge).
+func (c *copier) addAt(ctx context.Context, n node, put bool, depth int) (node, error) {
 	if c.seen[n.desc.Digest] {
 		return n, nil
 	}
 	c.seen[n.desc.Digest] = true
+	if len(c.seen) > maxManifests {
+		return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(&registry.BoundError{
+			What:  fmt.Sprintf("the image and what is attached to it list more than %d manifests", maxManifests),
+			Bound: fmt.Sprintf("%d manifests in one promotion", maxManifests),
+		}))
+	}
 	has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
 	if err != nil {
 		return n, err
@@ -198,6 +218,9 @@ func (c *copier) add(ctx context.Context, n node, put bool) (node, error) {
 		return n, nil
 	}
 	if n.raw == nil {
+		if err := registry.CheckManifestSize(n.desc); err != nil {
+			return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
+		}
 		if n, err = c.fetch(ctx, n.desc.Digest); err != nil {
 			return n, err
 		}
@@ -207,8 +230,13 @@ func (c *copier) add(ctx context.Context, n node, put bool) (node, error) {
 		if err != nil {
 			return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), err)
 		}
+		if len(r.manifests) > 0 {
+			if err := registry.CheckIndex(n.desc.Digest, nil, depth); err != nil {
+				return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
+			}
+		}
 		for _, m := range r.manifests {
-			if _, err := c.add(ctx, node{desc: m}, false); err != nil {
+			if _, err := c.addAt(ctx, node{desc: m}, false, depth+1); err != nil {
 				return n, err
 			}
 		}

@@ -2,11 +2,14 @@ package promote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // cosignSuffixes are the tag suffixes cosign attaches artifacts with.
@@ -255,14 +258,18 @@ func (c *copier) sourceHasTag(ctx context.Context, tag string) (has, known bool)
 	if !c.tagsListed {
 		c.tagsListed = true
 		// Registries that refuse to list tags to a puller are asked for
-		// each tag instead; a real failure shows there.
-		if tags, err := c.srcPuller.List(ctx, c.src); err == nil {
+		// each tag instead; a real failure shows there. So are those whose
+		// listing runs past its bounds (pages that link back to
+		// themselves, say), with a warning.
+		tags, err := registry.ListTags(ctx, c.srcPuller, c.src, registry.TagListOptions{Keep: isCosignTag})
+		switch {
+		case err == nil:
 			c.srcTags = map[string]bool{}
 			for _, t := range tags {
-				if isCosignTag(t) {
-					c.srcTags[t] = true
-				}
+				c.srcTags[t] = true
 			}
+		case errors.Is(err, registry.ErrTooLarge):
+			c.rep(Event{Kind: EventWarn, Msg: fmt.Sprintf("%s; asking for each signature tag instead", c.srcErr(err))})
 		}
 	}
 	if c.srcTags == nil {
