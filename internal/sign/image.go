@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/slipwayhq/slipway/internal/registry"
 )
 
 // The two names of cosign's signature format that sigstore's light
@@ -269,6 +271,15 @@ func (p *Prepared) read() (v1.Image, error) {
 		return nil, err
 	}
 	if p.seen, err = img.Digest(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p.Tag, err)
+	}
+	// Its config is read to add a signature: refuse one the registry
+	// declares beyond the bound before fetching it.
+	m, err := img.Manifest()
+	if err == nil {
+		err = registry.CheckConfig(m)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p.Tag, err)
 	}
 	return img, nil
