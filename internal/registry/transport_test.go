@@ -153,3 +153,19 @@ func TestHTTPSEnforced(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRetryAfter checks that whatever a registry sends as
+// Retry-After, the wait read is never negative and never above
+// maxRetryAfter.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "3", "-1", "9223372036854775807", "99999999999999999999", "Wed, 01 Jan 2025 12:00:10 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "1e9", " 7 "} {
+		f.Add(s)
+	}
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := parseRetryAfter(v, now)
+		if ok && (d < 0 || d > maxRetryAfter) {
+			t.Errorf("parseRetryAfter(%q) = %s, want within 0..%s", v, d, maxRetryAfter)
+		}
+	})
+}
