@@ -590,3 +590,39 @@ func netipParse(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	return a.WithZone("").Unmap(), err
 }
+
+// TestIsDocument checks which answers are small documents, bounded whole,
+// and which are blobs, that only must keep moving: a blob held to 4 MiB
+// would fail every real pull.
+func TestIsDocument(t *testing.T) {
+	const host = "reg.example.com"
+	d := "sha256:" + strings.Repeat("ab", 32)
+	tests := []struct {
+		method, url string
+		status      int
+		want        bool
+	}{
+		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 200, false},
+		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 206, false},
+		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 404, true},
+		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 307, true},
+		{"HEAD", "https://reg.example.com/v2/team/app/blobs/" + d, 200, true},
+		{"GET", "https://reg.example.com/v2/team/app/blobs/uploads/77", 204, true},
+		{"PATCH", "https://reg.example.com/v2/team/app/blobs/uploads/77", 202, true},
+		{"GET", "https://reg.example.com/v2/team/app/manifests/1.0.0", 200, true},
+		{"GET", "https://reg.example.com/v2/team/app/tags/list", 200, true},
+		{"GET", "https://reg.example.com/v2/team/app/referrers/" + d, 200, true},
+		{"GET", "https://reg.example.com/v2/", 200, true},
+		{"GET", "https://reg.example.com/token?scope=repository:team/app:pull&service=reg", 200, true},
+		{"GET", "https://auth.example.com/token?scope=repository:team/app:pull&service=reg", 200, true},
+		{"POST", "https://auth.example.com/token", 200, true},
+		{"GET", "https://storage.example.com/token-bucket/blobs/data?X-Amz-Security-Token=t&X-Amz-Signature=s", 200, false},
+		{"GET", "https://storage.example.com/blobs/data", 500, true},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, tt.url, nil)
+		if got := isDocument(req, &http.Response{StatusCode: tt.status}, host); got != tt.want {
+			t.Errorf("%s %s answered %d: document %t, want %t", tt.method, tt.url, tt.status, got, tt.want)
+		}
+	}
+}

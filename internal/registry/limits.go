@@ -100,13 +100,16 @@ func CheckManifestSize(d v1.Descriptor) error {
 // isDocument reports whether resp's body is a small document, read whole
 // into memory: every error answer, and every answer but a blob's bytes (a
 // GET of /v2/.../blobs/DIGEST from the registry at host, or from the blob
-// storage it redirects to).
+// storage it redirects to). A GET of another host is a token's only when
+// it asks for a scope or service, as token requests do: a storage URL
+// must never be taken for one, whatever its path says.
 func isDocument(req *http.Request, resp *http.Response, host string) bool {
 	if resp.StatusCode/100 != 2 || req.Method != http.MethodGet {
 		return true
 	}
 	if !strings.EqualFold(req.URL.Host, host) {
-		return isTokenRequest(req)
+		q := req.URL.Query()
+		return q.Has("scope") || q.Has("service")
 	}
 	p := req.URL.Path
 	return !strings.Contains(p, "/blobs/") || strings.Contains(p, "/blobs/uploads")
