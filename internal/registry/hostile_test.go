@@ -606,7 +606,8 @@ func TestIsDocument(t *testing.T) {
 		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 206, false},
 		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 404, true},
 		{"GET", "https://reg.example.com/v2/team/app/blobs/" + d, 307, true},
-		{"HEAD", "https://reg.example.com/v2/team/app/blobs/" + d, 200, true},
+		{"HEAD", "https://reg.example.com/v2/team/app/blobs/" + d, 200, false},
+		{"HEAD", "https://reg.example.com/v2/team/app/manifests/1.0.0", 404, false},
 		{"GET", "https://reg.example.com/v2/team/app/blobs/uploads/77", 204, true},
 		{"PATCH", "https://reg.example.com/v2/team/app/blobs/uploads/77", 202, true},
 		{"GET", "https://reg.example.com/v2/team/app/manifests/1.0.0", 200, true},
@@ -625,4 +626,37 @@ func TestIsDocument(t *testing.T) {
 			t.Errorf("%s %s answered %d: document %t, want %t", tt.method, tt.url, tt.status, got, tt.want)
 		}
 	}
+}
+
+// TestLargeBlobsPass checks that the bounds of small documents leave blobs
+// alone: a HEAD of a 1 GiB blob (whose Content-Length says so) and a GET
+// of a blob larger than MaxDocumentSize both pass.
+func TestLargeBlobsPass(t *testing.T) {
+	noDockerConfig(t)
+	big := bytes.Repeat([]byte("x"), MaxDocumentSize+1)
+	hp := faultnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+			return
+		}
+		_, _ = w.Write(big)
+	}))
+	c := faultClient(t, hp, true)
+	hc := &http.Client{Transport: c.transportFor(c.timeouts, nil)}
+	u := "http://" + hp + "/v2/team/hello/blobs/sha256:" + strings.Repeat("ab", 32)
+	faultnet.Within(t, 0, func() {
+		resp, err := hc.Head(u)
+		if err != nil || resp.StatusCode != http.StatusOK || resp.ContentLength != 1<<30 {
+			t.Errorf("HEAD of a 1 GiB blob: %v, %v", resp, err)
+		}
+		resp, err = hc.Get(u)
+		if err != nil {
+			t.Errorf("GET of a large blob: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != int64(len(big)) {
+			t.Errorf("read %d bytes of the blob, %v; want %d", n, err, len(big))
+		}
+	})
 }

@@ -102,8 +102,13 @@ func CheckManifestSize(d v1.Descriptor) error {
 // GET of /v2/.../blobs/DIGEST from the registry at host, or from the blob
 // storage it redirects to). A GET of another host is a token's only when
 // it asks for a scope or service, as token requests do: a storage URL
-// must never be taken for one, whatever its path says.
+// must never be taken for one, whatever its path says. An answer to HEAD
+// has no body, and its Content-Length is the size of what a GET would
+// bring (a blob's, say): it is no document.
 func isDocument(req *http.Request, resp *http.Response, host string) bool {
+	if req.Method == http.MethodHead {
+		return false
+	}
 	if resp.StatusCode/100 != 2 || req.Method != http.MethodGet {
 		return true
 	}
