@@ -262,7 +262,7 @@ type shellRun struct {
 func (r *hostileRun) expectedArgv() [][]string {
 	c := r.c
 	var out [][]string
-	for _, a := range [][]string{{"ci", c.task}, {"push", c.env, "--no-deps"}, {"deploy", c.env, "--no-deps"}, {"release", "--push"}, {"build", "--no-deps"}} {
+	for _, a := range [][]string{{"ci", c.task}, {"push", c.env, "--no-deps"}, {"deploy", c.env, "--no-deps", "--wait-lock=5m"}, {"release", "--push"}, {"build", "--no-deps"}} {
 		if c.dir != "" {
 			a = append([]string{"-C", c.dir}, a...)
 		}

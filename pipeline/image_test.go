@@ -35,7 +35,7 @@ pipeline: [ciBuild, release, build, {push: dev}, {deploy: dev}, {promote: {from:
 	text := string(files[0].Content)
 	for _, want := range []string{
 		"      - name: push dev\n        uses: docker://registry.example.com/ci/slipway:1.4.0\n        with:\n          args: -C services/shop push dev --no-deps\n",
-		"        with:\n          args: -C services/shop deploy dev --no-deps\n",
+		"        with:\n          args: -C services/shop deploy dev --no-deps --wait-lock=5m\n",
 		"        env:\n          SLIPWAY_REGISTRY_RC_USERNAME: ${{ secrets.SHOP_RC_USERNAME }}\n          SLIPWAY_REGISTRY_RC_PASSWORD: ${{ secrets.SHOP_RC_PASSWORD }}\n        with:\n          args: -C services/shop promote dev rc --no-deps\n",
 		"#   registry.example.com/ci/slipway:1.4.0\n",
 	} {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/config"
 )
@@ -250,6 +251,9 @@ func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *nam
 		st.registries = []string{registryOf(proj, s.Push)}
 	case config.StepDeploy:
 		st.args = []string{"deploy", s.Deploy, "--no-deps"}
+		if w := waitLock(s); w > 0 {
+			st.args = append(st.args, "--wait-lock="+durationArg(w))
+		}
 		name = "deploy " + s.Deploy
 		st.deploy = s.Deploy
 		st.registries = []string{registryOf(proj, s.Deploy)}
@@ -287,6 +291,36 @@ func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *nam
 		}
 	}
 	return st, err
+}
+
+// defaultWaitLock is how long a generated deploy step waits for another
+// run's deploy lock. A cancelled job's deploy leaves its lock until it
+// expires, 30s after its last renewal, and a deploy still running holds it
+// for as long as its rollout may take (deploy.timeout, 5m by default): a
+// re-run job waits that out rather than failing at once.
+const defaultWaitLock = 5 * time.Minute
+
+// waitLock is how long deploy step s waits for the lock: its waitLock, else
+// defaultWaitLock.
+func waitLock(s config.Step) time.Duration {
+	if s.WaitLock != nil {
+		return s.WaitLock.Duration
+	}
+	return defaultWaitLock
+}
+
+// durationArg writes d as short as Slipway reads it back: 5m rather than
+// 5m0s.
+func durationArg(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 // ciFile names ci's file in messages.

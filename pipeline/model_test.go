@@ -194,3 +194,39 @@ func TestStepNamesAreUnique(t *testing.T) {
 		t.Errorf("got %s\nwant %s", strings.Join(got, " "), want)
 	}
 }
+
+// TestDeployStepsWaitForTheLock holds generated deploy steps to waiting a
+// bounded time for a held deploy lock, so that a job re-run after a
+// cancelled one (whose lock stays until it expires) succeeds rather than
+// failing at once; ci.yaml's waitLock changes the bound or, at 0s, drops
+// the wait.
+func TestDeployStepsWaitForTheLock(t *testing.T) {
+	const project = "apiVersion: slipway/v1\napp: hello\nregistries: {dev: registry.example.com/team}\nenvironments: {dev: {registry: dev}}\n"
+	tests := []struct {
+		step string
+		want string // the deploy step's command line
+	}{
+		{"{deploy: dev}", "slipway deploy dev --no-deps --wait-lock=5m"},
+		{"{deploy: dev, waitLock: 90s}", "slipway deploy dev --no-deps --wait-lock=90s"},
+		{"{deploy: dev, waitLock: 1h30m}", "slipway deploy dev --no-deps --wait-lock=90m"},
+		{"{deploy: dev, waitLock: 2h}", "slipway deploy dev --no-deps --wait-lock=2h"},
+		{"{deploy: dev, waitLock: 1500ms}", "slipway deploy dev --no-deps --wait-lock=1.5s"},
+		{"{deploy: dev, waitLock: 0s}", "slipway deploy dev --no-deps"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			in := loadText(t, project, "apiVersion: slipway/v1\npipeline: [build, {push: dev}, "+tt.step+"]\n")
+			p, err := newPlan(in, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.command(p.levels[2].steps[0]); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	_, err := config.ParseCI(config.CIFile, []byte("apiVersion: slipway/v1\ntasks: {t: x}\npipeline: [{task: t, waitLock: 1m}]\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "pipeline[0].waitLock: only a deploy step takes the deploy lock") {
+		t.Errorf("waitLock on a task: %v", err)
+	}
+}

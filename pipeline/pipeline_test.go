@@ -366,9 +366,9 @@ func TestGenerateCommands(t *testing.T) {
 		"sh 'slipway release --push'",
 		"sh 'slipway build --no-deps'",
 		"sh 'slipway push dev --no-deps'",
-		"sh 'slipway deploy dev --no-deps'",
+		"sh 'slipway deploy dev --no-deps --wait-lock=5m'",
 		"sh 'slipway promote dev rc --no-deps'",
-		"sh 'slipway deploy prod --no-deps'",
+		"sh 'slipway deploy prod --no-deps --wait-lock=5m'",
 	} {
 		if !bytes.Contains(files[0].Content, []byte(want)) {
 			t.Errorf("the Jenkinsfile has no %s", want)

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,19 +14,18 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 )
 
-// parseInput validates a slipway.yaml and ci.yaml as config check does and
-// returns the input Generate works from.
-func parseInput(t *testing.T, project, ci string) Input {
+// writeFiles writes files (path: content) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
-	p, err := config.ParseProject(config.ProjectFile, []byte(project))
-	if err != nil {
-		t.Fatal(err)
+	for name, text := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	c, err := config.ParseCI(config.CIFile, []byte(ci), p)
-	if err != nil {
-		t.Fatalf("config check: %v", err)
-	}
-	return Input{ci: c, project: p}
 }
 
 // aliasedEnv writes n variables that all alias one value of size bytes:
@@ -50,7 +51,7 @@ const sizeProject = "apiVersion: slipway/v1\napp: hello\n"
 // .drone.yml, and generating it allocated several times that.
 func TestSharedEnvIsWrittenOnce(t *testing.T) {
 	const envBytes = 20 * 50 << 10
-	in := parseInput(t, sizeProject, "apiVersion: slipway/v1\ntasks: {t: x}\nenv:\n"+aliasedEnv("  ", 20, 50<<10)+taskSteps(80))
+	in := loadText(t, sizeProject, "apiVersion: slipway/v1\ntasks: {t: x}\nenv:\n"+aliasedEnv("  ", 20, 50<<10)+taskSteps(80))
 	for _, tg := range Targets {
 		t.Run(string(tg), func(t *testing.T) {
 			var before, after runtime.MemStats
@@ -108,8 +109,12 @@ func checkDroneEnv(t *testing.T, content []byte, steps int) {
 // write into one file.
 func TestGenerateRefusesOversizedModules(t *testing.T) {
 	ci := "apiVersion: slipway/v1\ntasks:\n  t:\n    run: x\n    env:\n" + aliasedEnv("      ", 20, 50<<10) + taskSteps(2)
-	in := parseInput(t, sizeProject, strings.Replace(ci, "tasks:", "modules: [a, b]\ntasks:", 1))
-	in.Modules = map[string]Input{"a": parseInput(t, sizeProject, ci), "b": parseInput(t, sizeProject, ci)}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"slipway.yaml": sizeProject, "ci.yaml": strings.Replace(ci, "tasks:", "modules: [a, b]\ntasks:", 1),
+		"a/slipway.yaml": sizeProject, "a/ci.yaml": ci, "b/slipway.yaml": sizeProject, "b/ci.yaml": ci,
+	})
+	in := load(t, dir)
 	for _, tg := range Targets {
 		var before, after runtime.MemStats
 		runtime.GC()

@@ -94,6 +94,7 @@ type Step struct {
 	Approve  bool              `yaml:"approve" doc:"wait for a person to approve before this step"`
 	When     *When             `yaml:"when" doc:"run only when this matches"`
 	Env      map[string]string `yaml:"env" doc:"environment variables for this step"`
+	WaitLock *Duration         `yaml:"waitLock" doc:"deploy steps: how long to wait for another deploy or rollback of the environment to release its lock (default 5m, so a job re-run after a cancelled one waits for its lock to expire; 0s fails at once)"`
 
 	// Line and Column locate the step in ci.yaml.
 	Line, Column int `yaml:"-"`

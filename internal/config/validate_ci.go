@@ -141,6 +141,9 @@ func (pv *pipelineValidator) step(s Step, at string, inParallel bool) {
 	if s.When != nil && len(s.When.Branch) == 0 && !s.When.Tag {
 		pv.add(at+".when", "when needs branch: [...] or tag: true")
 	}
+	if s.WaitLock != nil && s.Kind != StepDeploy {
+		pv.add(at+".waitLock", "only a deploy step takes the deploy lock; write waitLock on the deploy steps")
+	}
 }
 
 // env resolves an environment name, reporting it when unknown.
