@@ -72,11 +72,17 @@ func (c *CI) Validate(p *Project) error {
 	for i, s := range c.Pipeline {
 		pv.step(s, fmt.Sprintf("pipeline[%d]", i), false)
 	}
+	v.generatedSize(c)
+	return v.probs.orNil()
+}
+
+// generatedSize reports c, at the field adding the most, when the files
+// generated from it would hold more than MaxCIOutput.
+func (v *validator) generatedSize(c *CI) {
 	if o := c.outputSize(); o.total > MaxCIOutput {
 		v.add(o.field, "the generated CI files would hold about %s, more than the %s Slipway writes for one ci.yaml: %s (about %s); %s",
 			bytesText(int(o.total)), bytesText(MaxCIOutput), o.why, bytesText(int(o.most)), o.fix)
 	}
-	return v.probs.orNil()
 }
 
 // pipelineValidator walks the steps in order, remembering what earlier steps
