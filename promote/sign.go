@@ -167,9 +167,9 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	if covered || len(keep) == 0 {
 		return covered, false, nil
 	}
-	img, err := remote.Image(c.src.Digest(src.String()), append(c.srcOpts, remote.Reuse(c.srcPuller))...)
+	img, err := c.sourceImage(src, t)
 	if err != nil {
-		return false, false, fmt.Errorf("reading %s: %w", c.src.Tag(t), c.srcErr(err))
+		return false, false, err
 	}
 	for _, l := range keep {
 		b, err := c.readTargetBlob(ctx, l)
@@ -187,6 +187,24 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	c.rep(Event{Kind: EventInfo,
 		Msg: fmt.Sprintf("kept %d promotion attestation(s) of %s beside the source's", len(keep), tag)})
 	return false, true, nil
+}
+
+// sourceImage is the source's image src, under cosign tag t, whose
+// config is read to append to it: one the source declares beyond the
+// bound is refused before it is fetched.
+func (c *copier) sourceImage(src v1.Hash, t string) (v1.Image, error) {
+	img, err := remote.Image(c.src.Digest(src.String()), append(c.srcOpts, remote.Reuse(c.srcPuller))...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.src.Tag(t), c.srcErr(err))
+	}
+	m, err := img.Manifest()
+	if err == nil {
+		err = registry.CheckConfig(m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.src.Tag(t), c.srcErr(err))
+	}
+	return img, nil
 }
 
 // readTargetBlob reads a small blob of the target repository.
