@@ -83,13 +83,14 @@ type Options struct {
 }
 
 // Timeouts bound the waits of each request: connect, TLS handshake,
-// response headers and a body that stops moving (Idle), and how long an
-// operation keeps retrying (Retries).
+// response headers, a body that stops moving (Idle) and the whole body of
+// a small document (Document), and how long an operation keeps retrying
+// (Retries).
 type Timeouts = deadline.Timeouts
 
 // DefaultTimeouts are the timeouts when neither Options,
 // SLIPWAY_NETWORK_TIMEOUT nor the context set them: connect 10s, TLS 10s,
-// headers 30s, idle body 60s, retries 2m.
+// headers 30s, idle body 60s, document 30s, retries 2m.
 var DefaultTimeouts = deadline.Defaults
 
 // Client holds everything needed to talk to one registry: the parsed URL,
@@ -260,7 +261,9 @@ func (c *Client) ParseReference(s string) (name.Reference, error) {
 // Every request is bounded by c.Timeouts(ctx); the requests made with
 // these options share one retry budget: retries end once requests have
 // failed for Timeouts.Retries since the last one that did not, or after
-// the backoff's steps, whichever comes first.
+// the backoff's steps, whichever comes first; for a host that has not
+// answered once, UnansweredRetries after it was first tried. Each retry
+// is reported to Options.Progress as a warning.
 func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	t := c.Timeouts(ctx)
 	b := c.budget(ctx, t)
