@@ -1,9 +1,11 @@
 package deploy
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -39,6 +41,12 @@ func FuzzParsePod(f *testing.F) {
 		}
 		if len(err.Error()) > 64<<10 {
 			t.Fatalf("a %d-byte report", len(err.Error()))
+		}
+		// A file naming no key of a Pod is refused whole, never decoded
+		// into problems that quote it.
+		if !slices.ContainsFunc(podKeys, func(k string) bool { return bytes.Contains(data, []byte(k)) }) &&
+			(len(ps) != 1 || ps[0].Field != "") {
+			t.Fatalf("a file that is no pod manifest was decoded: %v", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -29,6 +30,12 @@ func ParsePod(file string, data []byte) (PodTemplate, error) {
 	if root == nil {
 		return PodTemplate{}, nil
 	}
+	if !slices.ContainsFunc(podKeys, func(k string) bool { return config.HasKey(root, k) }) {
+		// Say nothing of what it holds: deploy.pod may name any file of
+		// the project, one CI wrote a token to among them.
+		return PodTemplate{}, config.Problems{{File: file, Line: root.Line, Col: root.Column,
+			Msg: "not a pod manifest: want a mapping with apiVersion, kind, metadata or spec (a Pod), or containers (a bare pod spec); its content is not shown"}}
+	}
 	if config.HasKey(root, "containers") {
 		var spec corev1.PodSpec
 		if probs := config.DecodeJSON(file, root, &spec); probs != nil {
@@ -45,6 +52,10 @@ func ParsePod(file string, data []byte) (PodTemplate, error) {
 	}
 	return PodTemplate{Labels: pod.Labels, Annotations: pod.Annotations, Spec: pod.Spec}, nil
 }
+
+// podKeys are the keys of a Pod, and containers of a bare pod spec: a
+// file with none of them is not taken for one, so problems never quote it.
+var podKeys = []string{"apiVersion", "kind", "metadata", "spec", "containers"}
 
 // clip shortens a value quoted in a problem.
 func clip(s string) string {

@@ -159,9 +159,17 @@ func TestParsePod(t *testing.T) {
 		{"a second document", "spec: {}\n---\nspec: {}\n", []string{`pod.yml:2:1: a second YAML document`}},
 		{"aliases are bounded", podBomb(), []string{`expands to more than`}},
 		{"size is bounded", "metadata: {annotations: {a: '" + strings.Repeat("x", 300<<10) + "'}}\n", []string{`at most 256 KiB`}},
+		// A file that is no pod manifest is never quoted: it may be a
+		// token or a .env file.
+		{"a token file", "ghp_SECRET0123456789\n", []string{`pod.yml:1:1: not a pod manifest: want a mapping with apiVersion, kind, metadata or spec (a Pod), or containers (a bare pod spec); its content is not shown`}},
+		{"a .env file", "TOKEN: SECRET0123\nOTHER: SECRET4567\n", []string{`pod.yml:1:1: not a pod manifest`}},
+		{"a list", "- SECRET0123\n", []string{`pod.yml:1:1: not a pod manifest`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePod("pod.yml", []byte(tc.yaml))
+			if err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("the problem quotes the file: %v", err)
+			}
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatal(err)

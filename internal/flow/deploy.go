@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
@@ -160,14 +160,19 @@ func (r *Runner) prepare(ctx context.Context, envName string, o DeployOptions) (
 	return env, in, nil
 }
 
+// readPod reads deploy.pod as project content: inside the project (as a
+// layer source), a regular file, at most as large as slipway.yaml may be.
 func readPod(p *config.Project) (deploy.PodTemplate, error) {
-	path := filepath.Join(p.Dir, p.Deploy.Pod)
-	data, err := os.ReadFile(path)
+	path, err := config.ResolveSource(p.Dir, p.Deploy.Pod)
+	if err != nil {
+		return deploy.PodTemplate{}, fmt.Errorf("reading deploy.pod %q: %w", p.Deploy.Pod, err)
+	}
+	data, err := projfs.ReadRegular(path, int64(config.DefaultLimits.MaxBytes))
 	if errors.Is(err, os.ErrNotExist) {
 		return deploy.PodTemplate{}, nil // Slipway makes the one container itself
 	}
 	if err != nil {
-		return deploy.PodTemplate{}, fmt.Errorf("reading %s: %w", p.Deploy.Pod, err)
+		return deploy.PodTemplate{}, fmt.Errorf("reading deploy.pod %q: %w", p.Deploy.Pod, err)
 	}
 	return deploy.ParsePod(p.Deploy.Pod, data)
 }
