@@ -49,7 +49,13 @@ type Error struct {
 	Err         error
 }
 
-func (e *Error) Error() string { return e.Op + " " + Show(e.Path) + ": " + e.Reason() }
+func (e *Error) Error() string {
+	var pe *fs.PathError
+	if e.At == "" && errors.As(e.Err, &pe) {
+		return pe.Op + " " + Show(pe.Path) + ": " + pe.Err.Error() // the system's words for the path
+	}
+	return e.Op + " " + Show(e.Path) + ": " + e.Reason()
+}
 
 // Reason is the message without the operation and path, for callers that
 // name the file themselves (a configuration problem names the field).

@@ -18,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -168,13 +169,19 @@ func ReadKey(ref, dir string, getenv Getenv) ([]byte, error) {
 		}
 		return []byte(v), nil
 	}
+	// An absolute path may name a key anywhere (a CI file variable); a
+	// relative one stays inside the project, through no symlink out.
+	// Either way only a regular file of a key's size is read.
 	path := ref
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
+		var err error
+		if path, err = projfs.Resolve(dir, ref); err != nil {
+			return nil, fmt.Errorf("reading key %s: %w: %w", projfs.Show(ref), ErrKey, err)
+		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := projfs.ReadRegular(path, projfs.MaxKey)
 	if err != nil {
-		return nil, fmt.Errorf("reading key %s: %w: %w", ref, ErrKey, err)
+		return nil, fmt.Errorf("reading key %s: %w: %w", projfs.Show(ref), ErrKey, err)
 	}
 	return data, nil
 }

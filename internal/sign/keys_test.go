@@ -118,9 +118,23 @@ func TestLoadSignerKeepsSecrets(t *testing.T) {
 }
 
 func TestReadKey(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cosign.key"), []byte("FILE"), 0o600); err != nil {
-		t.Fatal(err)
+	base := t.TempDir()
+	dir := filepath.Join(base, "app")
+	for name, content := range map[string]string{
+		"app/cosign.key": "FILE", "outside.key": "OUTSIDE", "app/big.key": strings.Repeat("k", 1<<20+1), "app/keydir/x": "",
+	} {
+		p := filepath.Join(base, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"out.key": filepath.Join(base, "outside.key"), "in.key": "cosign.key", "zero.key": "/dev/zero"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Skipf("cannot make symlinks here: %v", err)
+		}
 	}
 	env := envOf(map[string]string{"SIGNING_KEY": "FROM-ENV", "EMPTY": ""})
 	tests := []struct {
@@ -129,6 +143,17 @@ func TestReadKey(t *testing.T) {
 	}{
 		{"cosign.key", "FILE", true},
 		{filepath.Join(dir, "cosign.key"), "FILE", true},
+		{"in.key", "FILE", true},
+		// An absolute path may name a key anywhere; a relative one stays
+		// inside the project, and only a regular file of a key's size is
+		// read.
+		{filepath.Join(base, "outside.key"), "OUTSIDE", true},
+		{"../outside.key", "", false},
+		{"out.key", "", false},
+		{"zero.key", "", false},
+		{"/dev/zero", "", false},
+		{"big.key", "", false},
+		{"keydir", "", false},
 		{"env://SIGNING_KEY", "FROM-ENV", true},
 		{"env://UNSET", "", false},
 		{"env://EMPTY", "", false},
@@ -147,7 +172,7 @@ func TestReadKey(t *testing.T) {
 				if !errors.Is(err, ErrKey) {
 					t.Errorf("err = %v, want ErrKey", err)
 				}
-				if strings.Contains(err.Error(), "FROM-ENV") {
+				if strings.Contains(err.Error(), "FROM-ENV") || strings.Contains(err.Error(), "OUTSIDE") {
 					t.Errorf("error leaks the key: %v", err)
 				}
 			}
