@@ -99,12 +99,13 @@ func CheckTagWon(t name.Tag, got, want v1.Hash) error {
 	return nil
 }
 
-// SettleTag waits, after a version tag was written in took, long enough
-// for another run's write that was already under way to land: twice as
-// long as the write took, at least 250ms and at most 2s. It returns early
-// with ctx's error.
+// SettleTag waits, after a version tag was written, long enough for
+// another run's write that was already under way to land (see SettleTime).
+// took is how long this run took to write the tag, from its look just
+// before the write (CheckTagWon) when it looked. It returns early with
+// ctx's error.
 func SettleTag(ctx context.Context, took time.Duration) error {
-	t := time.NewTimer(min(max(2*took, 250*time.Millisecond), 2*time.Second))
+	t := time.NewTimer(SettleTime(took))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -112,4 +113,26 @@ func SettleTag(ctx context.Context, took time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Bounds of SettleTime.
+const (
+	minSettle = 50 * time.Millisecond
+	maxSettle = 2 * time.Second
+)
+
+// SettleTime is how long to wait after writing a version tag in took
+// before looking at it again: twice as long as this run's own look and
+// write took, at least 50ms and at most 2s.
+//
+// Another run that still writes the tag had looked before this run's
+// write landed (or it would have seen this run's image and stopped), and
+// its write follows its look by one round trip to the same registry:
+// about as long as this run's own look and write, so twice that covers a
+// slower peer. The floor covers a peer paused between its look and its
+// write by a busy machine; it is not longer because every promotion and
+// push that writes a version tag waits it out, and 250ms was most of a
+// same-registry promotion. The cap bounds the wait behind a slow write.
+func SettleTime(took time.Duration) time.Duration {
+	return min(max(2*took, minSettle), maxSettle)
 }

@@ -1,10 +1,12 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,5 +65,29 @@ func TestIsNotFound(t *testing.T) {
 	}
 	if IsNotFound(&transport.Error{StatusCode: http.StatusUnauthorized}) || IsNotFound(errors.New("x")) {
 		t.Error("a 401 or another error is found")
+	}
+}
+
+// TestSettleTime: twice the look and write, within 50ms and 2s, so that a
+// fast registry's promotion waits 50ms, not a fixed quarter second.
+func TestSettleTime(t *testing.T) {
+	tests := []struct {
+		took, want time.Duration
+	}{
+		{0, 50 * time.Millisecond},
+		{10 * time.Millisecond, 50 * time.Millisecond},
+		{40 * time.Millisecond, 80 * time.Millisecond},
+		{300 * time.Millisecond, 600 * time.Millisecond},
+		{5 * time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := SettleTime(tt.took); got != tt.want {
+			t.Errorf("SettleTime(%s) = %s, want %s", tt.took, got, tt.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := SettleTag(ctx, time.Second); !errors.Is(err, context.Canceled) {
+		t.Errorf("SettleTag with an ended context: %v", err)
 	}
 }
