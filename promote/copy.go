@@ -23,8 +23,10 @@ import (
 )
 
 // copier copies manifests and blobs from a source repository to a target
-// repository. It collects what the target lacks with add, then copies it
-// with flush: blobs first, then manifests, children before parents.
+// repository. It collects what the target lacks in a plan with add, then
+// copies it: blobs first (copyBlobs, which several plans may run at once,
+// Jobs blobs at a time in all), then manifests, children before parents
+// (putManifests); flush does both.
 type copier struct {
 	from, to  Registry // to counts its requests in Stats, when it can
 	records   Registry // the target, uncounted
@@ -34,24 +36,49 @@ type copier struct {
 	srcPuller *remote.Puller
 	dstPuller *remote.Puller
 	pusher    *remote.Pusher
-	mount     bool // same host: mount blobs instead of copying them
+	recPusher *remote.Pusher // writes promotion records, uncounted
+	mount     bool           // same host: mount blobs instead of copying them
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
-	blobs  func() (blobOpener, error)
-	jobs   int
-	rep    func(Event)
-	meter  meter
-	seen   map[v1.Hash]bool // manifests planned or found in the target
-	listed map[v1.Hash]bool // subjects whose referrers were copied
-	// dstRefs caches the target's referrers of a subject, listed once.
+	blobs func() (blobOpener, error)
+	jobs  int
+	// slots holds a token per blob being copied, so that plans copied at
+	// once stay within jobs together.
+	slots chan struct{}
+	rep   func(Event)
+	meter meter
+	// meterMu guards stopMeter, the progress reporter of the blobs being
+	// copied, running while it is not nil.
+	meterMu   sync.Mutex
+	stopMeter func()
+	seen      map[v1.Hash]bool // manifests planned or found in the target
+	listed    map[v1.Hash]bool // subjects whose referrers were copied
+	// dstRefs caches the target's referrers of a subject, listed once
+	// (under refsMu, as the record and the referrers ask at once).
+	refsMu  sync.Mutex
 	dstRefs map[v1.Hash][]v1.Descriptor
 	// srcTags are the source repository's tags, listed once (when
 	// tagsListed) to find cosign's tags without a request each; nil when
 	// the source would not list them.
 	srcTags    map[string]bool
 	tagsListed bool
-	pendManif  []node
-	pendBlobs  map[v1.Hash]v1.Descriptor
+}
+
+// plan is what a copy writes to the target: blobs, then manifests in the
+// order planned (children first).
+type plan struct {
+	blobs     map[v1.Hash]v1.Descriptor
+	manifests []node
+}
+
+// blobList returns the planned blobs and forgets them.
+func (pl *plan) blobList() []v1.Descriptor {
+	blobs := make([]v1.Descriptor, 0, len(pl.blobs))
+	for _, b := range pl.blobs {
+		blobs = append(blobs, b)
+	}
+	clear(pl.blobs)
+	return blobs
 }
 
 // node is a manifest with its raw bytes.
@@ -64,15 +91,15 @@ func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, sr
 	counted := withStats(to, stats)
 	c := &copier{
 		from: from, to: counted, records: to, src: src, dst: dst,
-		srcOpts:   from.RemoteOptions(ctx),
-		dstOpts:   counted.RemoteOptions(ctx),
-		mount:     from.Host() == to.Host(),
-		jobs:      jobs,
-		rep:       rep,
-		seen:      map[v1.Hash]bool{},
-		listed:    map[v1.Hash]bool{},
-		dstRefs:   map[v1.Hash][]v1.Descriptor{},
-		pendBlobs: map[v1.Hash]v1.Descriptor{},
+		srcOpts: from.RemoteOptions(ctx),
+		dstOpts: counted.RemoteOptions(ctx),
+		mount:   from.Host() == to.Host(),
+		jobs:    max(jobs, 1),
+		slots:   make(chan struct{}, max(jobs, 1)),
+		rep:     rep,
+		seen:    map[v1.Hash]bool{},
+		listed:  map[v1.Hash]bool{},
+		dstRefs: map[v1.Hash][]v1.Descriptor{},
 	}
 	c.blobs = sync.OnceValues(func() (blobOpener, error) { return openBlobs(ctx, from, src) })
 	var err error
@@ -83,6 +110,10 @@ func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, sr
 		return nil, fmt.Errorf("setting up the target registry: %w", err)
 	}
 	if c.pusher, err = remote.NewPusher(c.dstOpts...); err != nil {
+		return nil, fmt.Errorf("setting up the target registry: %w", err)
+	}
+	// Not c.pusher: the record's blobs are not the image's.
+	if c.recPusher, err = remote.NewPusher(to.RemoteOptions(ctx)...); err != nil {
 		return nil, fmt.Errorf("setting up the target registry: %w", err)
 	}
 	return c, nil
@@ -178,14 +209,14 @@ func (c *copier) fetch(ctx context.Context, h v1.Hash) (node, error) {
 	return node{desc: v1.Descriptor{MediaType: d.MediaType, Size: int64(len(d.Manifest)), Digest: d.Digest}, raw: d.Manifest}, nil
 }
 
-// add plans copying the manifest n (fetched when n.raw is nil) and
+// add plans in pl copying the manifest n (fetched when n.raw is nil) and
 // everything it refers to that the target lacks. A manifest the target
 // has is complete there, since registries accept a manifest only when what
 // it refers to is present; with put, it is put again all the same (which
 // lets the target's referrers tag be brought up to date). add returns n
 // with its raw bytes when it fetched them.
-func (c *copier) add(ctx context.Context, n node, put bool) (node, error) {
-	return c.addAt(ctx, n, put, 1)
+func (c *copier) add(ctx context.Context, pl *plan, n node, put bool) (node, error) {
+	return c.addAt(ctx, pl, n, put, 1)
 }
 
 // maxManifests bounds the manifests one promotion plans: indexes of
@@ -198,7 +229,7 @@ var maxManifests = 10_000
 // than registry.MaxIndexDepth, manifests declared larger than
 // registry.MaxDocumentSize and more than maxManifests manifests in all are
 // refused (registry.ErrTooLarge).
-func (c *copier) addAt(ctx context.Context, n node, put bool, depth int) (node, error) {
+func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth int) (node, error) {
 	if c.seen[n.desc.Digest] {
 		return n, nil
 	}
@@ -236,31 +267,37 @@ func (c *copier) addAt(ctx context.Context, n node, put bool, depth int) (node, 
 			}
 		}
 		for _, m := range r.manifests {
-			if _, err := c.addAt(ctx, node{desc: m}, false, depth+1); err != nil {
+			if _, err := c.addAt(ctx, pl, node{desc: m}, false, depth+1); err != nil {
 				return n, err
 			}
 		}
+		if pl.blobs == nil {
+			pl.blobs = map[v1.Hash]v1.Descriptor{}
+		}
 		for _, b := range r.blobs {
-			c.pendBlobs[b.Digest] = b
+			pl.blobs[b.Digest] = b
 		}
 	}
-	c.pendManif = append(c.pendManif, n)
+	pl.manifests = append(pl.manifests, n)
 	return n, nil
 }
 
-// flush copies the planned blobs, then puts the planned manifests by
-// digest in the order they were planned (children first).
-func (c *copier) flush(ctx context.Context) error {
-	blobs := make([]v1.Descriptor, 0, len(c.pendBlobs))
-	for _, b := range c.pendBlobs {
-		blobs = append(blobs, b)
-	}
-	clear(c.pendBlobs)
-	if err := c.copyBlobs(ctx, blobs); err != nil {
+// flush copies the blobs planned in pl, then puts its manifests.
+func (c *copier) flush(ctx context.Context, pl *plan) error {
+	err := c.copyBlobs(ctx, pl.blobList())
+	c.endMeter()
+	if err != nil {
 		return err
 	}
-	manifests := c.pendManif
-	c.pendManif = nil
+	return c.putManifests(ctx, pl)
+}
+
+// putManifests puts the manifests planned in pl by digest, in the order
+// they were planned (children first), and forgets them. Their blobs must
+// be in the target.
+func (c *copier) putManifests(ctx context.Context, pl *plan) error {
+	manifests := pl.manifests
+	pl.manifests = nil
 	for _, n := range manifests {
 		ref := c.dst.Digest(n.desc.Digest.String())
 		if err := c.pusher.Put(ctx, ref, rawManifest{raw: n.raw, mt: n.desc.MediaType}); err != nil {
@@ -277,9 +314,10 @@ func largestFirst(blobs []v1.Descriptor) {
 	})
 }
 
-// copyBlobs copies blobs to the target (see copyBlob), Jobs at a time,
-// largest first. It stops starting blobs at the first error and returns
-// it, or ctx's error when ctx ended first.
+// copyBlobs copies blobs to the target (see copyBlob), largest first, at
+// most Jobs at a time together with any other copyBlobs running. It stops
+// starting blobs at the first error and returns it, or ctx's error when
+// ctx ended first. Progress is reported until endMeter.
 func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	if len(blobs) == 0 {
 		return nil
@@ -289,17 +327,22 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 		c.meter.total.Add(b.Size)
 	}
 	c.meter.blobsAll.Add(int64(len(blobs)))
-	stop := c.meter.run(c.rep, 100*time.Millisecond)
-	defer stop()
+	c.startMeter()
 	// A blob that waited for a slot while another failed does not start;
 	// a ctx that ended is an error even when every started blob finished.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(c.jobs, 1))
+	g.SetLimit(c.jobs)
 	for _, d := range blobs {
 		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
+			select {
+			case c.slots <- struct{}{}:
+				defer func() { <-c.slots }()
+			case <-gctx.Done():
+				return nil
+			}
 			if gctx.Err() != nil {
 				return nil // another blob failed while this one waited for a slot
 			}
@@ -310,6 +353,27 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// startMeter starts reporting the progress of the blobs being copied,
+// unless it runs already: one reporter for plans copied at once.
+func (c *copier) startMeter() {
+	c.meterMu.Lock()
+	defer c.meterMu.Unlock()
+	if c.stopMeter == nil {
+		c.stopMeter = c.meter.run(c.rep, 100*time.Millisecond)
+	}
+}
+
+// endMeter stops the progress reporter, if it runs, after a last report.
+func (c *copier) endMeter() {
+	c.meterMu.Lock()
+	stop := c.stopMeter
+	c.stopMeter = nil
+	c.meterMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // copyBlob copies blob d to the target: streamed from the source into the

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
@@ -119,7 +121,12 @@ type Result struct {
 // follow. The promotion record, when asked for, is written only once the
 // image and every referrer are in the target, and the tags come last, so
 // an interrupted promotion leaves no tag behind and running it again
-// completes it. With a Signer, the digest is signed in the target and the
+// completes it. What is written by digest goes on at once: while the
+// target's tags are looked at and the image's blobs copy, the source's
+// referrers are found and their blobs copied, and the record is looked for
+// in the target and its blobs uploaded. The manifests, which are what
+// make each part visible, are put only once those blobs are in, in the
+// order above. With a Signer, the digest is signed in the target and the
 // promotion attested (see Options.Signer) after the record and before the
 // tags. A target's cosign tag holding promotion attestations that the
 // source's lacks is merged rather than replaced, so that they outlive the
@@ -138,24 +145,11 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	}
 	digest := p.top.desc.Digest.String()
 	p.res = Result{Source: p.src.Digest(digest).String(), Target: p.dst.Digest(digest).String(), Digest: digest}
-	if p.tags, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
-		return p.res, err
-	}
-	for _, t := range p.tags {
-		p.res.Tags = append(p.res.Tags, t.String())
-	}
-	complete, pending, err := p.targetHolds(ctx)
+	complete, pending, err := p.transfer(ctx)
 	if err != nil {
-		return p.res, err
+		return p.finish(err)
 	}
-	if !complete {
-		if err := p.copyImage(ctx); err != nil {
-			return p.finish(err)
-		}
-	}
-	// Every time, whatever the target holds: artifacts attached at the
-	// source since an earlier promotion follow on the next.
-	if p.res.Referrers, err = p.c.copyReferrers(ctx, p.top); err != nil {
+	if err := p.putManifests(ctx, complete); err != nil {
 		return p.finish(err)
 	}
 	// The record says the promotion is complete, so it comes only now that
@@ -196,17 +190,34 @@ type promotion struct {
 	top  node
 	tags []name.Tag
 	res  Result
+
+	// What transfer planned and prepared: the image's manifests to put,
+	// the referrers to bring up to date, and the record found in the
+	// target (its digest, and with a Signer its content), or the new
+	// record's artifact whose blobs are in.
+	image    plan
+	refs     *referrerPlan
+	found    string
+	rec      *Record
+	artifact *recordArtifact
 }
 
 // begin checks the options and sets up a promotion's repositories and
 // copier.
 func begin(ctx context.Context, o Options) (*promotion, error) {
-	p := &promotion{o: o, rep: o.Progress, stats: &registry.Stats{}, started: time.Now()}
+	p := &promotion{o: o, rep: func(Event) {}, stats: &registry.Stats{}, started: time.Now()}
 	if err := p.o.check(); err != nil {
 		return nil, err
 	}
-	if p.rep == nil {
-		p.rep = func(Event) {}
+	if o.Progress != nil {
+		// Parts of a promotion run at once; Progress hears them one at a
+		// time.
+		var mu sync.Mutex
+		p.rep = func(e Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			o.Progress(e)
+		}
 	}
 	p.o.FromName = cmp.Or(p.o.FromName, p.o.From.Name(), p.o.From.Host())
 	p.o.ToName = cmp.Or(p.o.ToName, p.o.To.Name(), p.o.To.Host())
@@ -227,6 +238,7 @@ func begin(ctx context.Context, o Options) (*promotion, error) {
 
 // finish fills in the counts and the time, and returns the result with err.
 func (p *promotion) finish(err error) (Result, error) {
+	p.c.endMeter()
 	p.res.BlobsCopied, p.res.BlobsSkipped, p.res.BlobsMounted, p.res.Bytes = p.stats.Uploaded(), p.stats.Skipped(), p.stats.Mounted(), p.stats.Bytes()
 	p.res.Seconds = time.Since(p.started).Seconds()
 	return p.res, err
@@ -243,60 +255,153 @@ func (p *promotion) targetHolds(ctx context.Context) (complete bool, pending []n
 	return p.c.pendingTags(ctx, p.tags, p.top.desc.Digest, p.o.Force)
 }
 
-// copyImage copies the image, or index, and checks it arrived whole.
-func (p *promotion) copyImage(ctx context.Context) error {
-	if _, err := p.c.add(ctx, p.top, false); err != nil {
-		return err
-	}
-	if err := p.c.flush(ctx); err != nil {
-		return err
-	}
-	return p.c.verify(ctx, p.dst.Digest(p.res.Digest), p.top.desc.Digest)
+// transfer finds what the target holds and copies by digest what the
+// promotion needs, all at once. The tags are looked at, and the image
+// planned, while the source's referrers are found and the record is
+// looked for in the target; once nothing stands in the way (a version tag
+// of another image does), the image's blobs are copied (unless complete),
+// the referrers' blobs beside them, and the new record's uploaded. Nothing
+// is put by manifest, so nothing of it is visible yet: the manifests
+// follow once every blob is in, the image's first, then the referrers'
+// (putManifests), then the record's (recordPromotion).
+func (p *promotion) transfer(ctx context.Context) (complete bool, pending []name.Tag, err error) {
+	ready := make(chan struct{}) // closed once the target is known free and the image planned
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		if complete, pending, err = p.targetTags(gctx); err != nil {
+			return err
+		}
+		if !complete {
+			if _, err := p.c.add(gctx, &p.image, p.top, false); err != nil {
+				return err
+			}
+		}
+		close(ready)
+		return p.c.copyBlobs(gctx, p.image.blobList())
+	})
+	g.Go(func() error {
+		refs, err := p.c.planReferrers(gctx, p.top, ready)
+		if err != nil {
+			return err
+		}
+		p.refs = refs
+		return p.c.copyBlobs(gctx, refs.blobList())
+	})
+	g.Go(func() error { return p.prepareRecord(gctx, ready) })
+	err = g.Wait()
+	p.c.endMeter()
+	return complete, pending, err
 }
 
-// recordPromotion writes the promotion record when Options.Record asks
-// for one and the target has none for it yet; it returns whether one was
-// there already, and the record to attest (as first recorded).
-func (p *promotion) recordPromotion(ctx context.Context) (recorded bool, rec *Record, err error) {
+// targetTags finds the target tags to set and what the target holds (see
+// targetHolds).
+func (p *promotion) targetTags(ctx context.Context) (complete bool, pending []name.Tag, err error) {
+	if p.tags, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
+		return false, nil, err
+	}
+	for _, t := range p.tags {
+		p.res.Tags = append(p.res.Tags, t.String())
+	}
+	return p.targetHolds(ctx)
+}
+
+// waitFor waits until ready is closed or ctx ends.
+func waitFor(ctx context.Context, ready <-chan struct{}) error {
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// putManifests puts the image's manifests (unless complete), whose blobs
+// transfer copied, then its referrers', while it checks the image arrived
+// whole. Every time, whatever the target holds: artifacts attached at the
+// source since an earlier promotion follow on the next.
+func (p *promotion) putManifests(ctx context.Context, complete bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if !complete {
+		if err := p.c.putManifests(ctx, &p.image); err != nil {
+			return err
+		}
+		g.Go(func() error { return p.c.verify(gctx, p.dst.Digest(p.res.Digest), p.top.desc.Digest) })
+	}
+	g.Go(func() (err error) {
+		p.res.Referrers, err = p.c.putReferrers(gctx, p.refs)
+		return err
+	})
+	return g.Wait()
+}
+
+// prepareRecord looks for a record of this promotion among the target's
+// referrers of the image, when Options.Record asks for one, and reads it
+// to attest with a Signer; when there is none, it makes the new record and,
+// once ready is closed, uploads its blobs, for recordPromotion to put once
+// the image and every referrer are in.
+func (p *promotion) prepareRecord(ctx context.Context, ready <-chan struct{}) error {
 	if p.o.Record == nil {
-		return true, nil, nil
+		return nil
 	}
 	r := p.o.record(p.src, p.dst, p.res.Digest)
 	descs, err := p.c.targetReferrers(ctx, p.top.desc.Digest)
 	if err != nil {
-		return false, nil, err
+		return err
 	}
-	d, err := p.c.findRecord(ctx, descs, r)
-	if err != nil {
-		return false, nil, err
+	if p.found, err = p.c.findRecord(ctx, descs, r); err != nil {
+		return err
 	}
-	if d == "" {
-		h, err := p.c.writeRecord(ctx, r, p.top.desc)
-		if err != nil {
-			return false, nil, err
+	if p.found == "" {
+		if p.artifact, err = newRecordArtifact(r, p.top.desc); err != nil {
+			return err
 		}
-		p.res.RecordDigest = h.String()
-		p.rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("recorded the promotion in %s@%s", p.dst, h)})
-		return false, &r, nil
+		p.rec = &r
+		if err := waitFor(ctx, ready); err != nil {
+			return err
+		}
+		return p.c.uploadRecord(ctx, p.artifact)
 	}
-	p.res.RecordDigest = d
+	p.rec = &r
 	if p.o.Signer == nil {
-		return true, &r, nil
+		return nil
 	}
 	// Attest the promotion as recorded then, not as now, so that running
 	// it again finds the same statement.
-	h, _ := v1.NewHash(d)
+	h, _ := v1.NewHash(p.found)
 	found, err := readRecord(p.dst, h, p.c.records.RemoteOptions(ctx))
 	if err != nil {
-		return true, nil, named(p.c.records, registry.SideTarget, err)
+		return named(p.c.records, registry.SideTarget, err)
 	}
-	return true, &found, nil
+	p.rec = &found
+	return nil
+}
+
+// recordPromotion writes the promotion record that prepareRecord made,
+// when Options.Record asks for one and the target has none for it yet; it
+// returns whether one was there already, and the record to attest (as
+// first recorded).
+func (p *promotion) recordPromotion(ctx context.Context) (recorded bool, rec *Record, err error) {
+	if p.o.Record == nil {
+		return true, nil, nil
+	}
+	if p.artifact == nil {
+		p.res.RecordDigest = p.found
+		return true, p.rec, nil
+	}
+	if err := p.c.putRecord(ctx, p.artifact); err != nil {
+		return false, nil, err
+	}
+	p.res.RecordDigest = p.artifact.digest.String()
+	p.rep(Event{Kind: EventInfo, Msg: fmt.Sprintf("recorded the promotion in %s@%s", p.dst, p.artifact.digest)})
+	return false, p.rec, nil
 }
 
 // writeTags writes the pending tags, guarding the version tag, and checks
 // the first tag names the promoted image.
 func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 	digest := p.top.desc.Digest
+	verified := false
 	for _, t := range pending {
 		// Registries have no conditional tag write: another promotion or
 		// push of the same version may have tagged it since pendingTags
@@ -304,25 +409,29 @@ func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 		// more after it settled, so that of two runs racing the loser says
 		// so (see registry.CheckTagWon for the window this leaves).
 		guard := !p.o.Force && t.String() == p.tags[0].String()
+		began := time.Now()
 		if guard {
-			if err := p.c.guardTag(ctx, t, digest); err != nil {
+			if _, err := p.c.guardTag(ctx, t, digest); err != nil {
 				return err
 			}
 		}
-		began := time.Now()
 		if err := p.c.pusher.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
 			return fmt.Errorf("tagging %s: %w", t, p.c.dstErr(err))
 		}
 		if guard {
+			// Another run's look-to-write gap is about this run's own.
 			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
 				return fmt.Errorf("tagging %s: %w", t, err)
 			}
-			if err := p.c.guardTag(ctx, t, digest); err != nil {
+			got, err := p.c.guardTag(ctx, t, digest)
+			if err != nil {
 				return err
 			}
+			// Looked at after it settled: no need to look again.
+			verified = got == digest
 		}
 	}
-	if len(pending) == 0 {
+	if len(pending) == 0 || verified {
 		return nil
 	}
 	return p.c.verify(ctx, p.tags[0], digest)
@@ -434,16 +543,16 @@ func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Has
 	return complete, pending, nil
 }
 
-// guardTag returns a *registry.TagConflictError with Concurrent when the
-// target's tag t points at another digest than want: another run tagged
-// the same version at the same time, and this one lost (see
-// registry.CheckTagWon).
-func (c *copier) guardTag(ctx context.Context, t name.Tag, want v1.Hash) error {
+// guardTag returns what the target's tag t points at, and a
+// *registry.TagConflictError with Concurrent when that is another digest
+// than want: another run tagged the same version at the same time, and
+// this one lost (see registry.CheckTagWon).
+func (c *copier) guardTag(ctx context.Context, t name.Tag, want v1.Hash) (v1.Hash, error) {
 	got, err := c.headTarget(ctx, t)
 	if err != nil {
-		return err
+		return got, err
 	}
-	return registry.CheckTagWon(t, got, want)
+	return got, registry.CheckTagWon(t, got, want)
 }
 
 // verify checks that ref in the target points at want.

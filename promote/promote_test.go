@@ -275,8 +275,11 @@ func TestPromoteInterrupted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.UpToDate || res.BlobsSkipped != tt.wantSkipped || res.BlobsCopied < tt.wantCopied || res.BlobsCopied > tt.wantCopied+2 {
-				t.Errorf("re-run %+v; want %d blobs copied (and the signature's 2) and %d skipped", res, tt.wantCopied, tt.wantSkipped)
+			// The signature's 2 blobs are copied by the re-run, or skipped
+			// when the first run copied them beside the image's.
+			extra := res.BlobsCopied - tt.wantCopied + res.BlobsSkipped - tt.wantSkipped
+			if res.UpToDate || res.BlobsSkipped < tt.wantSkipped || res.BlobsCopied < tt.wantCopied || (extra != 0 && extra != 2) {
+				t.Errorf("re-run %+v; want %d blobs copied and %d skipped, and the signature's 2 either way", res, tt.wantCopied, tt.wantSkipped)
 			}
 			if got := descriptor(t, to, "hello", "1.0.0").Digest; got != digest {
 				t.Errorf("tag points at %s, want %s", got, digest)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/internal/registry"
 )
@@ -111,42 +112,62 @@ func recordManifest(r Record, subject v1.Descriptor) (raw []byte, config, layer 
 	return raw, config, layer, nil
 }
 
-// writeRecord writes the record artifact for subject into the target and
-// returns its digest. Putting a manifest with a subject also maintains the
-// sha256-HEX referrers tag on registries without the referrers API.
-func (c *copier) writeRecord(ctx context.Context, r Record, subject v1.Descriptor) (v1.Hash, error) {
+// recordArtifact is a record's manifest and blobs, ready to write.
+type recordArtifact struct {
+	raw           []byte
+	digest        v1.Hash
+	config, layer v1.Layer
+}
+
+// newRecordArtifact makes the record artifact of r for subject.
+func newRecordArtifact(r Record, subject v1.Descriptor) (*recordArtifact, error) {
 	raw, config, layer, err := recordManifest(r, subject)
 	if err != nil {
-		return v1.Hash{}, err
+		return nil, err
 	}
-	// Not through c.pusher: the record's blobs are not the image's.
-	pusher, err := remote.NewPusher(c.records.RemoteOptions(ctx)...)
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("writing promotion record: %w", err)
+	return &recordArtifact{raw: raw, digest: digestOf(raw), config: config, layer: layer}, nil
+}
+
+// uploadRecord uploads the blobs of the record artifact a into the target.
+// Blobs alone make nothing visible, so this may run while the image is
+// still being copied; putRecord writes the manifest that counts.
+func (c *copier) uploadRecord(ctx context.Context, a *recordArtifact) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range []v1.Layer{a.config, a.layer} {
+		g.Go(func() error {
+			if err := c.recPusher.Upload(gctx, c.dst, l); err != nil {
+				return fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
+			}
+			return nil
+		})
 	}
-	h := digestOf(raw)
-	ref := c.dst.Digest(h.String())
+	return g.Wait()
+}
+
+// putRecord puts the manifest of the record artifact a, whose blobs
+// uploadRecord wrote. Putting a manifest with a subject also maintains the
+// sha256-HEX referrers tag on registries without the referrers API.
+func (c *copier) putRecord(ctx context.Context, a *recordArtifact) error {
+	ref := c.dst.Digest(a.digest.String())
 	// Records of concurrent promotions share blobs (the empty config); a
 	// registry committing the same blob twice at once can lose it for a
 	// moment (docker-registry answers the manifest with BLOB_UNKNOWN), so
 	// that case uploads again, a few times.
 	for try := 1; ; try++ {
-		for _, l := range []v1.Layer{config, layer} {
-			if err := pusher.Upload(ctx, c.dst, l); err != nil {
-				return v1.Hash{}, fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
-			}
-		}
-		err := pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
+		err := c.recPusher.Put(ctx, ref, rawManifest{raw: a.raw, mt: types.OCIManifestSchema1})
 		if err == nil {
-			return h, nil
+			return nil
 		}
 		if try == 3 || !strings.Contains(err.Error(), "BLOB_UNKNOWN") {
-			return v1.Hash{}, fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, registry.SideTarget, err))
+			return fmt.Errorf("writing promotion record %s: %w", ref, named(c.records, registry.SideTarget, err))
 		}
 		select {
 		case <-ctx.Done():
-			return v1.Hash{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Duration(try) * 100 * time.Millisecond):
+		}
+		if err := c.uploadRecord(ctx, a); err != nil {
+			return err
 		}
 	}
 }

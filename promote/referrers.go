@@ -40,32 +40,87 @@ func isCosignTag(tag string) bool {
 // signature of an SBOM of the image is depth 2.
 const maxReferrerDepth = 4
 
-// copyReferrers brings the target's artifacts attached to top up to date
-// with the source's: those the source lists as its referrers (through the
+// referrerPlan is how to bring the target's artifacts attached to an
+// image up to date with the source's: the manifests to copy (with their
+// blobs), the cosign tags to write once those are in, and the cosign tags
+// the target holds at another manifest, to merge or replace.
+type referrerPlan struct {
+	plan
+	tags   []taggedNode
+	merges []cosignMerge
+	// copied counts the referrers and cosign tags planned to copy.
+	copied int
+	// ready is closed once the image is planned: a manifest of the image
+	// (that a hostile cosign tag names, say) is planned as the image's,
+	// to be put before it is referred to.
+	ready <-chan struct{}
+}
+
+// cosignMerge is a cosign tag of the target that points at another
+// manifest than the source's tag: the source's src is merged into it or
+// replaces it (see mergeCosign) once the image is in.
+type cosignMerge struct {
+	tag      string
+	src      v1.Descriptor
+	existing v1.Hash
+}
+
+// planReferrers finds what the target lacks of the artifacts attached to
+// top in the source: those the source lists as its referrers (through the
 // OCI referrers API or the referrers tag) and cosign's sha256-HEX.sig,
-// .att and .sbom tags, with the tags themselves, and in turn the artifacts
-// attached to those (a signature of an SBOM), up to maxReferrerDepth. For
-// an index, the referrers of each platform's manifest too. It runs on every
-// promotion, also when the target holds the image already, and copies only
-// what the target lacks: when everything is there it costs one list of the
-// source's tags, a list of referrers per manifest, and a HEAD per cosign
-// tag on each side. It returns how many artifacts it copied or re-tagged.
-func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
-	n, err := c.referrersOf(ctx, top.desc.Digest, 1)
-	if err != nil {
-		return n, err
+// .att and .sbom tags, and in turn the artifacts attached to those (a
+// signature of an SBOM), up to maxReferrerDepth. For an index, the
+// referrers of each platform's manifest too. It only reads (it plans and
+// writes nothing), so it runs while the image is planned and its blobs
+// copy; it plans copying a manifest only once ready is closed, when the
+// image is planned. The copy of the referrers' blobs can start then too;
+// putReferrers writes the rest once the image is in. It runs on every
+// promotion, also when the target holds the image already: when
+// everything is there it costs one list of the source's tags, a list of
+// referrers per manifest, and a HEAD per cosign tag on each side.
+func (c *copier) planReferrers(ctx context.Context, top node, ready <-chan struct{}) (*referrerPlan, error) {
+	rp := &referrerPlan{ready: ready}
+	if err := c.referrersOf(ctx, rp, top.desc.Digest, 1); err != nil {
+		return nil, err
 	}
 	if top.desc.MediaType.IsIndex() {
 		r, err := references(top.raw, top.desc.MediaType)
 		if err != nil {
-			return n, err
+			return nil, err
 		}
 		for _, m := range r.manifests {
-			k, err := c.referrersOf(ctx, m.Digest, 1)
-			n += k
-			if err != nil {
-				return n, err
+			if err := c.referrersOf(ctx, rp, m.Digest, 1); err != nil {
+				return nil, err
 			}
+		}
+	}
+	return rp, nil
+}
+
+// putReferrers writes what planReferrers planned, once the image is in the
+// target and the planned blobs too: the referrers' manifests, then the
+// cosign tags, merged where the target holds promotion attestations the
+// source lacks. It returns how many artifacts it copied or re-tagged.
+func (c *copier) putReferrers(ctx context.Context, rp *referrerPlan) (int, error) {
+	if err := c.putManifests(ctx, &rp.plan); err != nil {
+		return 0, err
+	}
+	n := rp.copied
+	for _, m := range rp.merges {
+		nd, copied, err := c.mergeOrReplace(ctx, m)
+		if err != nil {
+			return n, err
+		}
+		if copied {
+			n++
+		}
+		if nd != nil {
+			rp.tags = append(rp.tags, taggedNode{m.tag, *nd})
+		}
+	}
+	for _, t := range rp.tags {
+		if err := c.putTag(ctx, t); err != nil {
+			return n, err
 		}
 	}
 	if n > 0 {
@@ -74,59 +129,55 @@ func (c *copier) copyReferrers(ctx context.Context, top node) (int, error) {
 	return n, nil
 }
 
-// referrersOf copies the referrers and cosign tags of one manifest that the
-// target lacks, at the given depth, then does the same for each of them,
-// whether copied now or before. Each subject is listed once.
-func (c *copier) referrersOf(ctx context.Context, subject v1.Hash, depth int) (int, error) {
+// referrersOf plans copying the referrers and cosign tags of one manifest
+// that the target lacks, at the given depth, then does the same for each
+// of them, whether copied now or before. Each subject is listed once.
+func (c *copier) referrersOf(ctx context.Context, rp *referrerPlan, subject v1.Hash, depth int) error {
 	if depth > maxReferrerDepth || c.listed[subject] {
-		return 0, nil
+		return nil
 	}
 	c.listed[subject] = true
-	listed, n, err := c.copyListed(ctx, subject)
+	listed, err := c.planListed(ctx, rp, subject)
 	if err != nil {
-		return n, err
+		return err
 	}
-	tagged, k, err := c.copyCosignTags(ctx, subject)
-	n += k
+	tagged, err := c.planCosignTags(ctx, rp, subject)
 	if err != nil {
-		return n, err
+		return err
 	}
 	// Then what is attached to each of them.
 	for _, d := range append(tagged, listed...) {
-		k, err := c.referrersOf(ctx, d, depth+1)
-		n += k
-		if err != nil {
-			return n, err
+		if err := c.referrersOf(ctx, rp, d, depth+1); err != nil {
+			return err
 		}
 	}
-	return n, nil
+	return nil
 }
 
-// copyListed copies the referrers the source's referrers API lists for
-// subject that the target lacks; it returns the digests listed and how
-// many it copied.
-func (c *copier) copyListed(ctx context.Context, subject v1.Hash) ([]v1.Hash, int, error) {
+// planListed plans copying the referrers the source's referrers API lists
+// for subject that the target lacks; it returns the digests listed.
+func (c *copier) planListed(ctx context.Context, rp *referrerPlan, subject v1.Hash) ([]v1.Hash, error) {
 	ref := c.src.Digest(subject.String())
-	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.Reuse(c.srcPuller))...)
+	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.WithContext(ctx), remote.Reuse(c.srcPuller))...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
 	}
 	if len(im.Manifests) == 0 {
-		return nil, 0, nil
+		return nil, nil
 	}
 	have, err := c.targetReferrers(ctx, subject)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	in := make(map[v1.Hash]bool, len(have))
 	for _, d := range have {
 		in[d.Digest] = true
 	}
-	listed, n := make([]v1.Hash, 0, len(im.Manifests)), 0
+	listed := make([]v1.Hash, 0, len(im.Manifests))
 	for _, d := range im.Manifests {
 		listed = append(listed, d.Digest)
 		if in[d.Digest] {
@@ -134,12 +185,20 @@ func (c *copier) copyListed(ctx context.Context, subject v1.Hash) ([]v1.Hash, in
 		}
 		// Put it even when the target has the manifest, so that a target
 		// without the referrers API gets its referrers tag updated.
-		if _, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
-			return listed, n, err
+		if _, err := c.addReferrer(ctx, rp, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, true); err != nil {
+			return listed, err
 		}
-		n++
+		rp.copied++
 	}
-	return listed, n, nil
+	return listed, nil
+}
+
+// addReferrer plans copying n in rp (see add) once rp.ready is closed.
+func (c *copier) addReferrer(ctx context.Context, rp *referrerPlan, n node, put bool) (node, error) {
+	if err := waitFor(ctx, rp.ready); err != nil {
+		return n, err
+	}
+	return c.add(ctx, &rp.plan, n, put)
 }
 
 // taggedNode is a manifest copied under a cosign tag, to tag once its
@@ -149,71 +208,77 @@ type taggedNode struct {
 	node node
 }
 
-// copyCosignTags copies subject's cosign tags (.sig, .att, .sbom) that
-// the target lacks or holds older, merging signatures where both have
-// some, and tags them once their blobs are in; it returns the digests the
-// source's tags name and how many it copied.
-func (c *copier) copyCosignTags(ctx context.Context, subject v1.Hash) ([]v1.Hash, int, error) {
+// planCosignTags plans copying subject's cosign tags (.sig, .att, .sbom)
+// that the target lacks or holds older; it returns the digests the
+// source's tags name.
+func (c *copier) planCosignTags(ctx context.Context, rp *referrerPlan, subject v1.Hash) ([]v1.Hash, error) {
 	var next []v1.Hash
-	var retag []taggedNode
-	n := 0
 	for _, t := range cosignTags(subject) {
-		d, nd, copied, err := c.copyCosignTag(ctx, t)
+		d, err := c.planCosignTag(ctx, rp, t)
 		if err != nil {
-			return next, n, err
+			return next, err
 		}
 		if d != nil {
 			next = append(next, *d)
 		}
-		if nd != nil {
-			retag = append(retag, taggedNode{t, *nd})
-		}
-		if copied {
-			n++
-		}
 	}
-	if err := c.flush(ctx); err != nil {
-		return next, n, err
-	}
-	for _, t := range retag {
-		if err := c.putTag(ctx, t); err != nil {
-			return next, n, err
-		}
-	}
-	return next, n, nil
+	return next, nil
 }
 
-// copyCosignTag looks at one cosign tag t: it returns the digest the
-// source's t names (nil when there is none), the manifest to tag in the
-// target when it was copied, and whether anything was copied or merged.
-func (c *copier) copyCosignTag(ctx context.Context, t string) (*v1.Hash, *node, bool, error) {
+// planCosignTag looks at one cosign tag t on both sides and plans what to
+// do with it; it returns the digest the source's t names (nil when there
+// is none).
+func (c *copier) planCosignTag(ctx context.Context, rp *referrerPlan, t string) (*v1.Hash, error) {
 	if has, known := c.sourceHasTag(ctx, t); known && !has {
-		return nil, nil, false, nil
+		return nil, nil
 	}
 	d, err := c.headSource(ctx, c.src.Tag(t))
 	if err != nil || d == nil {
-		return nil, nil, false, err
+		return nil, err
 	}
-	tag := c.dst.Tag(t)
-	existing, err := c.headTarget(ctx, tag)
+	existing, err := c.headTarget(ctx, c.dst.Tag(t))
 	if err != nil {
-		return &d.Digest, nil, false, err
+		return &d.Digest, err
 	}
-	if existing == d.Digest {
-		return &d.Digest, nil, false, nil
-	}
-	if existing != (v1.Hash{}) {
-		covered, merged, err := c.mergeCosign(ctx, t, d.Digest)
-		if err != nil || covered || merged {
-			return &d.Digest, nil, merged && !covered, err
+	switch existing {
+	case d.Digest:
+	case v1.Hash{}:
+		nd, err := c.addReferrer(ctx, rp, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)
+		if err != nil {
+			return &d.Digest, err
 		}
-		c.rep(Event{Kind: EventWarn, Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", tag, existing, d.Digest)})
+		// Put by its tag alone, which writes the manifest too.
+		if m := rp.manifests; len(m) > 0 && m[len(m)-1].desc.Digest == nd.desc.Digest {
+			rp.manifests = m[:len(m)-1]
+		}
+		rp.tags = append(rp.tags, taggedNode{t, nd})
+		rp.copied++
+	default:
+		rp.merges = append(rp.merges, cosignMerge{tag: t, src: *d, existing: existing})
 	}
-	nd, err := c.add(ctx, node{desc: v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}}, false)
+	return &d.Digest, nil
+}
+
+// mergeOrReplace brings the target's cosign tag m.tag, found pointing at
+// another manifest than the source's, up to date: merged with the source's
+// (see mergeCosign), left alone when it covers the source's, or else
+// replaced by it, whose manifest (with its blobs) is then copied and
+// returned to tag. copied says whether anything was merged or copied.
+func (c *copier) mergeOrReplace(ctx context.Context, m cosignMerge) (*node, bool, error) {
+	covered, merged, err := c.mergeCosign(ctx, m.tag, m.src.Digest)
+	if err != nil || covered || merged {
+		return nil, merged && !covered, err
+	}
+	c.rep(Event{Kind: EventWarn, Msg: fmt.Sprintf("replacing %s (%s) with the source's %s", c.dst.Tag(m.tag), m.existing, m.src.Digest)})
+	var pl plan
+	nd, err := c.add(ctx, &pl, node{desc: v1.Descriptor{MediaType: m.src.MediaType, Size: m.src.Size, Digest: m.src.Digest}}, false)
 	if err != nil {
-		return &d.Digest, nil, false, err
+		return nil, false, err
 	}
-	return &d.Digest, &nd, true, nil
+	if err := c.flush(ctx, &pl); err != nil {
+		return nil, false, err
+	}
+	return &nd, true, nil
 }
 
 // putTag writes a copied cosign tag in the target.
@@ -233,13 +298,17 @@ func (c *copier) putTag(ctx context.Context, t taggedNode) error {
 }
 
 // targetReferrers lists the target's referrers of subject, once per
-// promotion: it is asked before anything is attached to subject.
+// promotion: it is asked before anything is attached to subject. The
+// record and the referrers may ask at once; the second waits for the
+// first's list.
 func (c *copier) targetReferrers(ctx context.Context, subject v1.Hash) ([]v1.Descriptor, error) {
+	c.refsMu.Lock()
+	defer c.refsMu.Unlock()
 	if ds, ok := c.dstRefs[subject]; ok {
 		return ds, nil
 	}
 	ref := c.dst.Digest(subject.String())
-	idx, err := remote.Referrers(ref, append(c.dstOpts, remote.Reuse(c.dstPuller))...)
+	idx, err := remote.Referrers(ref, append(c.dstOpts, remote.WithContext(ctx), remote.Reuse(c.dstPuller))...)
 	if err != nil {
 		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.dstErr(err))
 	}

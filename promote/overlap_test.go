@@ -1,0 +1,190 @@
+package promote
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hold keeps a request waiting until another request is seen, or a while,
+// once armed.
+type hold struct {
+	armed  atomic.Bool
+	once   sync.Once
+	seen   chan struct{}
+	mu     sync.Mutex
+	before bool // the awaited request came while the held one waited
+}
+
+func newHold() *hold { return &hold{seen: make(chan struct{})} }
+
+// wrap holds requests that match held on the server it wraps, and notes
+// those that match awaited.
+func (h *hold) wrap(held, awaited func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !h.armed.Load() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if awaited != nil && awaited(r) {
+				h.once.Do(func() { close(h.seen) })
+			}
+			if held != nil && held(r) {
+				select {
+				case <-h.seen:
+					h.mu.Lock()
+					h.before = true
+					h.mu.Unlock()
+				case <-time.After(5 * time.Second):
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (h *hold) overlapped() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.before
+}
+
+// TestPromoteOverlapsTheCopy holds the image's largest blob in the source
+// until the promotion makes a request that once waited for every blob to
+// be in: the source's referrers listed, its tags listed for cosign's, the
+// signature's blobs copied, the target's referrers listed for a record,
+// the record's blobs uploaded. Each must come while the blob is held.
+func TestPromoteOverlapsTheCopy(t *testing.T) {
+	img := randomImage(t, 64<<10, 3)
+	layers, _ := img.Layers()
+	big, _ := layers[0].Digest()
+	sigImg := randomImage(t, 64, 1)
+	sigLayers, _ := sigImg.Layers()
+	sigBlob, _ := sigLayers[0].Digest()
+	emptyJSON := digestOf([]byte("{}"))
+
+	path := func(method, part string) func(*http.Request) bool {
+		return func(r *http.Request) bool { return r.Method == method && strings.Contains(r.URL.String(), part) }
+	}
+	tests := []struct {
+		name     string
+		inSource bool // the awaited request goes to the source, else the target
+		awaited  func(*http.Request) bool
+	}{
+		{"the source's referrers listed", true, path(http.MethodGet, "/referrers/")},
+		{"the source's tags listed", true, path(http.MethodGet, "/tags/list")},
+		{"the signature's blob copied", false, path(http.MethodPut, "digest="+strings.ReplaceAll(sigBlob.String(), ":", "%3A"))},
+		{"the target's referrers listed", false, path(http.MethodGet, "/referrers/")},
+		{"the record's blob uploaded", false, path(http.MethodHead, "/blobs/"+emptyJSON.String())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHold()
+			held := path(http.MethodGet, "/blobs/"+big.String())
+			srcWrap, dstWrap := h.wrap(held, nil), h.wrap(nil, tt.awaited)
+			if tt.inSource {
+				srcWrap = h.wrap(held, tt.awaited)
+			}
+			dev, rc := newServer(t, true, srcWrap), newServer(t, true, dstWrap)
+			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+			digest := push(t, from, "hello", "1.0.0", img)
+			sig := attach(t, from, "hello", descriptor(t, from, "hello", digest.String()).Descriptor)
+			cosign := push(t, from, "hello", "sha256-"+digest.Hex+".sig", sigImg)
+
+			h.armed.Store(true)
+			res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Record: &Record{Who: "ci"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !h.overlapped() {
+				t.Errorf("the promotion waited for the image's blob %s before: %s", big, tt.name)
+			}
+			if res.Referrers != 2 || res.RecordDigest == "" || !exists(t, to, "hello", sig.String()) ||
+				descriptor(t, to, "hello", "sha256-"+digest.Hex+".sig").Digest != cosign || descriptor(t, to, "hello", "1.0.0").Digest != digest {
+				t.Errorf("result %+v; want the image tagged, both signatures and a record", res)
+			}
+		})
+	}
+}
+
+// TestPromoteWriteOrder: whatever ran at once, what becomes visible in the
+// target comes in order: the image, its referrers, the record, the tag.
+// The version tag is looked at before it is written and once after, and
+// not again; with Force it is not guarded, so it is checked once after.
+func TestPromoteWriteOrder(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(map[bool]string{false: "guarded", true: "forced"}[force], func(t *testing.T) {
+			dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+			digest := push(t, from, "hello", "1.0.0", randomImage(t, 4096, 3))
+			sig := attach(t, from, "hello", descriptor(t, from, "hello", digest.String()).Descriptor)
+			cosign := "sha256-" + digest.Hex + ".sig"
+			push(t, from, "hello", cosign, randomImage(t, 64, 1))
+			rc.log()
+
+			res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Force: force, Record: &Record{Who: "ci"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := rc.log()
+			at := func(req string) int { return slices.Index(reqs, req) }
+			manifest := "PUT /v2/team/hello/manifests/"
+			order := []int{at(manifest + digest.String()), at(manifest + sig.String()), at(manifest + cosign), at(manifest + res.RecordDigest), at(manifest + "1.0.0")}
+			if slices.Contains(order, -1) || !slices.IsSorted(order) {
+				t.Errorf("image, signature, cosign tag, record and version tag put at %v; want all, in that order:\n%s", order, strings.Join(reqs, "\n"))
+			}
+			var looks []string
+			for _, r := range reqs[order[len(order)-1]:] {
+				if strings.HasSuffix(r, "/manifests/1.0.0") {
+					looks = append(looks, strings.Fields(r)[0])
+				}
+			}
+			if want := []string{"PUT", "HEAD"}; !slices.Equal(looks, want) {
+				t.Errorf("the version tag after it was written: %v, want %v", looks, want)
+			}
+			if last := reqs[len(reqs)-1]; last != "HEAD /v2/team/hello/manifests/1.0.0" {
+				t.Errorf("last request %s; want the look at the version tag", last)
+			}
+		})
+	}
+}
+
+// TestPromoteSignedUpToDate re-runs a promotion of an image with a cosign
+// signature tag and a record (what a signed push leaves): it writes
+// nothing and makes few requests, all reads.
+func TestPromoteSignedUpToDate(t *testing.T) {
+	dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	digest := push(t, from, "hello", "1.0.0", randomImage(t, 4096, 3))
+	push(t, from, "hello", "sha256-"+digest.Hex+".sig", randomImage(t, 64, 1))
+	o := Options{From: from, To: to, App: "hello", Version: "1.0.0", Record: &Record{Who: "ci"}}
+	if _, err := Promote(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	dev.log()
+	rc.log()
+	res, err := Promote(context.Background(), o)
+	if err != nil || !res.UpToDate {
+		t.Fatalf("re-run %+v, %v; want up to date", res, err)
+	}
+	// The source: the version's manifest, its tags, the referrers of the
+	// image and of the signature (the API, then the referrers tag), the
+	// signature's tag. The target: the version tag, the signature's tag,
+	// the image's referrers (the API, then the referrers tag).
+	srcReqs, dstReqs := dev.log(), rc.log()
+	if len(srcReqs) > 7 || len(dstReqs) > 4 {
+		t.Errorf("re-run made %d source and %d target requests, want at most 7 and 4:\n%s\n%s",
+			len(srcReqs), len(dstReqs), strings.Join(srcReqs, "\n"), strings.Join(dstReqs, "\n"))
+	}
+	for _, r := range append(srcReqs, dstReqs...) {
+		if !strings.HasPrefix(r, "HEAD ") && !strings.HasPrefix(r, "GET ") {
+			t.Errorf("re-run wrote: %s", r)
+		}
+	}
+}
