@@ -188,3 +188,29 @@ func TestPromoteSignedUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestPromoteCosignTagNamingTheImage: a source whose signature tag names
+// one of the index's own manifests (found while the index is planned) has
+// that manifest copied as the index's, before the index refers to it.
+func TestPromoteCosignTagNamingTheImage(t *testing.T) {
+	for try := range 5 {
+		dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+		from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+		idx := platformIndex(t)
+		digest := push(t, from, "hello", "1.0.0", idx)
+		im, _ := idx.IndexManifest()
+		child, _ := idx.Image(im.Manifests[1].Digest)
+		tag := "sha256-" + digest.Hex + ".sig"
+		push(t, from, "hello", tag, child)
+
+		if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
+			t.Fatalf("try %d: %v", try, err)
+		}
+		if got := descriptor(t, to, "hello", "1.0.0").Digest; got != digest {
+			t.Errorf("try %d: the target's 1.0.0 is %s, want %s", try, got, digest)
+		}
+		if got := descriptor(t, to, "hello", tag).Digest; got != im.Manifests[1].Digest {
+			t.Errorf("try %d: the target's %s is %s, want %s", try, tag, got, im.Manifests[1].Digest)
+		}
+	}
+}
