@@ -102,8 +102,8 @@ type Client struct {
 	prefix    string // repository prefix below the host, may be empty
 	nameOpts  []name.Option
 	keychain  *keychain
-	timeouts  Timeouts // resolved: every field set
-	tls       *x509.CertPool
+	timeouts  Timeouts                       // resolved: every field set
+	ca        func() (*x509.CertPool, error) // see lazyCA
 	uploads   *uploads
 	cache     *sync.Map // Timeouts -> http.RoundTripper
 	peers     *peers    // the hosts tried and answered, shared by copies
@@ -116,8 +116,8 @@ type Client struct {
 	unanswered time.Duration
 }
 
-// New returns a Client for o.Registry. It reads the CA file, if any, but
-// makes no request.
+// New returns a Client for o.Registry. It makes no request, and reads the
+// CA file, if any, only when the first request needs it.
 func New(o Options) (*Client, error) {
 	c := &Client{
 		name:      o.Name,
@@ -153,9 +153,7 @@ func New(o Options) (*Client, error) {
 		}
 	}
 	c.keychain = newKeychain(c.name, c.Host(), o.Keychain)
-	if c.tls, err = readCA(o.Registry.CA); err != nil {
-		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
-	}
+	c.ca = lazyCA(o.Registry.CA, c.Host())
 	if c.timeouts, err = deadline.Resolve(o.Timeouts); err != nil {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
@@ -176,8 +174,12 @@ func (c *Client) Timeouts(ctx context.Context) Timeouts {
 func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 	base, ok := c.cache.Load(t)
 	if !ok {
+		pool, err := c.ca()
+		if err != nil {
+			return failedTransport{err}
+		}
 		base, _ = c.cache.LoadOrStore(t, newTransport(transportOptions{
-			host: c.Host(), insecure: c.reg.Insecure, pool: c.tls, timeouts: t, uploads: c.uploads, peers: c.peers,
+			host: c.Host(), insecure: c.reg.Insecure, pool: pool, timeouts: t, uploads: c.uploads, peers: c.peers,
 		}))
 	}
 	var rt http.RoundTripper = &retryAfter{

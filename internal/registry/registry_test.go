@@ -97,16 +97,55 @@ func TestNewAndRepo(t *testing.T) {
 	}
 }
 
-func TestNewBadCA(t *testing.T) {
+// TestCAReadWhenNeeded: a registry's CA file is read when a request to
+// it first needs it, not when its Client is made, so a Set of a project's
+// registries works with the ones whose CA is fine. A CA that is no PEM, a
+// device, a directory or too large fails that registry's requests, and
+// the error never quotes the file.
+func TestCAReadWhenNeeded(t *testing.T) {
+	noDockerConfig(t)
 	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(notPEM, []byte("nothing"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, ca := range []string{notPEM, filepath.Join(dir, "missing.pem")} {
-		if _, err := New(Options{Registry: config.Registry{URL: "r.example.com", CA: ca}}); err == nil {
-			t.Errorf("New with CA %s: no error", ca)
+	files := map[string]string{"ca.pem": "SECRET-CONTENT", "big.pem": strings.Repeat("x", 1<<20+1)}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
 		}
+	}
+	tests := []struct {
+		ca, want string
+	}{
+		{filepath.Join(dir, "ca.pem"), "no PEM certificate in it"},
+		{filepath.Join(dir, "missing.pem"), "no such file"},
+		{filepath.Join(dir, "big.pem"), "Slipway reads files of at most 1.0 MiB"},
+		{dir, "is a directory, not a regular file"},
+		{"/dev/zero", "is a device, not a regular file"},
+	}
+	good := testutil.Registry(t, nil)
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.ca), func(t *testing.T) {
+			set, err := NewSet(config.Registries{
+				{Name: "other", URL: "other.example.com/team", CA: tt.ca},
+				{Name: "dev", URL: testutil.Host(good) + "/team", Insecure: true},
+			}, Options{Backoff: fastBackoff})
+			if err != nil {
+				t.Fatalf("NewSet: %v", err)
+			}
+			dev, _ := set.Client("dev")
+			repo, _ := dev.Repo("hello")
+			img, _ := random.Image(10, 1)
+			if err := remote.Write(repo.Tag("1"), img, dev.RemoteOptions(context.Background())...); err != nil {
+				t.Fatalf("writing to the registry with a good CA: %v", err)
+			}
+			other, _ := set.Client("other")
+			repo, _ = other.Repo("hello")
+			_, err = remote.Head(repo.Tag("1"), other.RemoteOptions(context.Background())...)
+			if err == nil || !strings.Contains(err.Error(), "reading CA file") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one reading the CA file saying %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("the error quotes the CA file: %v", err)
+			}
+		})
 	}
 }
 
@@ -305,7 +344,6 @@ func TestClassifyStatus(t *testing.T) {
 			ref, _ := c.ParseReference(testutil.Host(s) + "/app:1")
 			_, err = remote.Get(ref, c.RemoteOptions(context.Background())...)
 			err = c.Classify(err, "source")
-			t.Log(err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -348,7 +386,6 @@ func TestClassifyConnection(t *testing.T) {
 			ref, _ := c.ParseReference(tt.reg.URL + "/app:1")
 			_, err = remote.Head(ref, c.RemoteOptions(context.Background())...)
 			err = c.Classify(err, "")
-			t.Log(err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,26 +36,6 @@ type transportOptions struct {
 	timeouts deadline.Timeouts
 	uploads  *uploads
 	peers    *peers
-}
-
-// readCA returns the system pool plus the certificates of caFile, or nil
-// when there is no CA file.
-func readCA(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("reading CA file %s: no PEM certificate in it", caFile)
-	}
-	return pool, nil
 }
 
 // newTransport builds the base transport of a Client for one set of
