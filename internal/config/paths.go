@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -154,9 +153,6 @@ func fileProblem(dir string, s pathSetting) string {
 func reason(err error) string {
 	var pe *projfs.Error
 	if errors.As(err, &pe) {
-		if pe.At == "" && errors.Is(err, projfs.ErrNotRegular) {
-			return fmt.Sprintf("it is %s, not a regular file", pe.Kind)
-		}
 		return pe.Reason()
 	}
 	return err.Error()

@@ -228,7 +228,7 @@ func TestConfigFilesAreOwnFiles(t *testing.T) {
 		{"ci.yaml a directory", func(t *testing.T, dir, outside string) {
 			writeTestFile(t, filepath.Join(dir, ProjectFile), "apiVersion: slipway/v1\napp: hello\n")
 			writeTestFile(t, filepath.Join(dir, CIFile, "x"), "")
-		}, "ci.yaml: ci.yaml is a directory, not a regular file"},
+		}, "ci.yaml: it is a directory, not a regular file"},
 		{"a module a symlink", func(t *testing.T, dir, outside string) {
 			writeTestFile(t, filepath.Join(dir, ProjectFile), "apiVersion: slipway/v1\napp: hello\n")
 			writeTestFile(t, filepath.Join(dir, CIFile), ci+"modules: [billing]\n")

@@ -60,9 +60,9 @@ func (e *Error) Error() string {
 // Reason is the message without the operation and path, for callers that
 // name the file themselves (a configuration problem names the field).
 func (e *Error) Reason() string {
-	at := Show(e.Path)
+	at, it := Show(e.Path), "it"
 	if e.At != "" {
-		at = Show(e.At)
+		at, it = Show(e.At), Show(e.At)
 	}
 	switch e.Err {
 	case ErrSymlink:
@@ -72,7 +72,7 @@ func (e *Error) Reason() string {
 		if want == "" {
 			want = "a regular file"
 		}
-		return fmt.Sprintf("%s is %s, not %s", at, e.Kind, want)
+		return fmt.Sprintf("%s is %s, not %s", it, e.Kind, want)
 	case ErrTooLarge:
 		return fmt.Sprintf("the file is %s; Slipway reads files of at most %s here", bytesText(e.Size), bytesText(e.Limit))
 	case ErrOutside:
