@@ -12,6 +12,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
 	"github.com/slipwayhq/slipway/internal/sign"
@@ -37,7 +38,7 @@ var exitCodes = []struct {
 }{
 	{ExitOK, "ok", "success, including a step that was already up to date"},
 	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
-	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml, ci.yaml or pod.yml (a layer source outside the project included)"},
+	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml, ci.yaml or pod.yml (a layer source outside the project included), or a file Slipway reads or writes that is a symlink, a FIFO, a device or too large"},
 	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key, or without the attestations or the promotion it requires"},
 	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
 	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
@@ -49,7 +50,8 @@ var exitCodes = []struct {
 var (
 	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, flow.ErrStale, flow.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
 	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey}
+	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey,
+		projfs.ErrOutside, projfs.ErrSymlink, projfs.ErrNotRegular, projfs.ErrTooLarge}
 )
 
 func exitCode(err error) int {
