@@ -90,17 +90,21 @@ func (e *Error) Unwrap() error { return e.Err }
 // maxShown is the most of a path an error shows.
 const maxShown = 64
 
-// Show returns p for a message: at most 64 bytes of it, and quoted when it
-// holds anything but printable characters, so a hostile name cannot
-// reach the terminal as control sequences.
+// Show returns p for a message: at most 64 bytes of it (its start and its
+// end, which for a path say the most), and quoted when it holds anything
+// but printable characters, so a hostile name cannot reach the terminal
+// as control sequences.
 func Show(p string) string {
 	s := p
 	if len(s) > maxShown {
-		cut := maxShown
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
+		head, tail := 24, len(s)-(maxShown-24-len("…"))
+		for head > 0 && !utf8.RuneStart(s[head]) {
+			head--
 		}
-		s = s[:cut] + "…"
+		for tail < len(s) && !utf8.RuneStart(s[tail]) {
+			tail++
+		}
+		s = s[:head] + "…" + s[tail:]
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\ufffd' {

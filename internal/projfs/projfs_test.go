@@ -256,7 +256,9 @@ func TestErrorMessages(t *testing.T) {
 		{&Error{Op: "reading", Path: "ca.pem", Size: 3 << 20, Limit: 1 << 20, Err: ErrTooLarge}, "reading ca.pem: the file is 3.0 MiB; Slipway reads files of at most 1.0 MiB here"},
 		{&Error{Op: "resolving", Path: "k/x.key", At: "k", Target: "/run/secrets", Err: ErrOutside}, "resolving k/x.key: k is a symlink to /run/secrets, outside the project"},
 		{&Error{Op: "reading", Path: "a\x1b]0;pwned\x07", Err: fs.ErrNotExist}, `reading "a\x1b]0;pwned\a": file does not exist`},
-		{&Error{Op: "reading", Path: strings.Repeat("é", 100), Err: fs.ErrNotExist}, "reading " + strings.Repeat("é", 32) + "…: file does not exist"},
+		{&Error{Op: "reading", Path: strings.Repeat("é", 100), Err: fs.ErrNotExist}, "reading " + strings.Repeat("é", 12) + "…" + strings.Repeat("é", 18) + ": file does not exist"},
+		{&Error{Op: "resolving", Path: "k", At: "k", Target: "/home/ci/workspace/a-very-long-directory-name/another-one/outside/environ", Err: ErrOutside},
+			"resolving k: k is a symlink to /home/ci/workspace/a-ver…tory-name/another-one/outside/environ, outside the project"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
