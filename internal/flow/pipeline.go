@@ -72,6 +72,10 @@ func GeneratePipeline(p *config.Project, t pipeline.Target, out string, o Pipeli
 	return written, nil
 }
 
+// maxProjectsFile bounds projects.yaml: a line or two per project, for
+// tens of thousands of projects.
+const maxProjectsFile = 16 << 20
+
 // maxCommitted bounds a committed generated file read for comparison:
 // generated files are kilobytes, and one far larger has drifted anyway.
 const maxCommitted = 8 << 20
@@ -148,9 +152,10 @@ func (e *DriftError) Is(target error) bool { return target == ErrDrift }
 // directly under dir.
 func BootstrapProjects(file, dir string) ([]pipeline.Project, error) {
 	if file != "" {
-		data, err := os.ReadFile(file)
+		// Bounded, and a regular file only: /dev/zero never ends.
+		data, err := projfs.ReadRegular(file, maxProjectsFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", file, err)
+			return nil, fmt.Errorf("bootstrapping: %w", err)
 		}
 		return pipeline.ParseProjects(file, data)
 	}

@@ -80,3 +80,19 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBootstrapProjectsFileIsBounded: projects.yaml is read as a regular
+// file only, so /dev/zero or a FIFO cannot run bootstrap out of memory
+// or hold it forever.
+func TestBootstrapProjectsFileIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "projects.yaml"), "projects:\n  - {name: billing, repo: 'https://git.example.com/billing.git'}\n")
+	if got, err := BootstrapProjects(filepath.Join(dir, "projects.yaml"), ""); err != nil || len(got) != 1 {
+		t.Fatalf("BootstrapProjects = %v, %v", got, err)
+	}
+	for _, file := range []string{dir, "/dev/zero"} {
+		if _, err := BootstrapProjects(file, ""); !errors.Is(err, projfs.ErrNotRegular) {
+			t.Errorf("BootstrapProjects(%s): err = %v, want ErrNotRegular", file, err)
+		}
+	}
+}
