@@ -123,5 +123,5 @@ type Deploy struct {
 	// DisruptionBudget and Spread are on unless set to false.
 	DisruptionBudget *bool    `yaml:"disruptionBudget" doc:"a PodDisruptionBudget (maxUnavailable 1) for environments of 2 or more replicas, so node drains take one pod at a time (default true)"`
 	Spread           *bool    `yaml:"spread" doc:"a soft topology spread of 2 or more replicas across nodes (default true)"`
-	Stability        Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off)"`
+	Stability        Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off); shorter than timeout, as Kubernetes requires"`
 }
