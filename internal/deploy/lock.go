@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -123,6 +124,10 @@ type Holder struct {
 	Operation string    `json:"operation,omitempty"`
 	Version   string    `json:"version,omitempty"`
 	Since     time.Time `json:"since"`
+	// Process identifies the process beyond its PID (see
+	// AnnotationLockProcess), so that a lock left by a run killed on this
+	// machine is known to be free; "" where it cannot be known.
+	Process string `json:"-"`
 }
 
 // NewHolder describes this process as a holder: who, the host name, the
@@ -130,7 +135,7 @@ type Holder struct {
 func NewHolder(who, operation, env, version string) Holder {
 	host, _ := os.Hostname()
 	h := Holder{Who: who, Host: host, PID: os.Getpid(), Job: CIJobURL(os.Getenv),
-		Env: env, Operation: operation, Version: version}
+		Env: env, Operation: operation, Version: version, Process: thisProcess()}
 	h.Identity = identity(h)
 	return h
 }
@@ -213,10 +218,39 @@ func (h Holder) annotations() map[string]string {
 	if h.Version != "" {
 		a[AnnotationLockVersion] = h.Version
 	}
+	if h.Process != "" {
+		a[AnnotationLockProcess] = h.Process
+	}
 	return a
 }
 
-// holderOf reads a Lease's holder; ok is false when nobody holds it.
+// maxHolderText is the most bytes of each text field of a holder read
+// from a Lease: anyone who can write Leases in the namespace writes them,
+// and they end up in messages.
+const maxHolderText = 64
+
+// clipHolderText cuts s to at most maxHolderText bytes, at a character,
+// marking the cut with "…".
+func clipHolderText(s string) string {
+	if len(s) <= maxHolderText {
+		return s
+	}
+	cut := maxHolderText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// heldBy reports whether l is held by the run with identity id (compared
+// whole, unlike the clipped Holder.Identity of holderOf).
+func heldBy(l *coordinationv1.Lease, id string) bool {
+	return l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == id
+}
+
+// holderOf reads a Lease's holder; ok is false when nobody holds it. Its
+// text fields are clipped to maxHolderText bytes, a PID out of range
+// reads as 0 and a process identity that is not one as "".
 func holderOf(l *coordinationv1.Lease) (Holder, bool) {
 	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
 		return Holder{}, false
@@ -224,7 +258,15 @@ func holderOf(l *coordinationv1.Lease) (Holder, bool) {
 	a := l.Annotations
 	h := Holder{Identity: *l.Spec.HolderIdentity, Who: a[AnnotationLockWho], Host: a[AnnotationLockHost],
 		Job: a[AnnotationLockJob], Env: a[AnnotationLockEnv], Operation: a[AnnotationLockOp], Version: a[AnnotationLockVersion]}
-	h.PID, _ = strconv.Atoi(a[AnnotationLockPID])
+	for _, f := range []*string{&h.Identity, &h.Who, &h.Host, &h.Job, &h.Env, &h.Operation, &h.Version} {
+		*f = clipHolderText(*f)
+	}
+	if pid, err := strconv.Atoi(a[AnnotationLockPID]); err == nil && pid > 0 && pid <= maxPID {
+		h.PID = pid
+	}
+	if _, _, _, ok := parseProcessID(a[AnnotationLockProcess]); ok {
+		h.Process = a[AnnotationLockProcess]
+	}
 	if t, err := time.Parse(time.RFC3339, a[AnnotationLockSince]); err == nil {
 		h.Since = t
 	} else if l.Spec.AcquireTime != nil {
@@ -234,10 +276,14 @@ func holderOf(l *coordinationv1.Lease) (Holder, bool) {
 }
 
 // expired reports whether the holder of l stopped renewing it: its last
-// renewal (or acquisition) is more than leaseDurationSeconds before now.
-// A Lease with neither time is taken to be alive: nothing says since when
-// it is held. This compares the holder's clock with ours, so clocks must
-// agree to within a few seconds (NTP).
+// renewal (or acquisition) is more than leaseDuration(l) before now. A
+// Lease with neither time counts from its creation, which the API server
+// stamps; one without that either is taken to be alive: nothing says
+// since when it is held. This compares the holder's clock with ours, so
+// clocks must agree to within a few seconds (NTP); a renewal further
+// ahead of now than any lease lasts (maxLease) is not believed, and the
+// Lease counts as expired, so that a Lease renewed "in the year 9999"
+// does not hold the environment for good.
 func expired(l *coordinationv1.Lease, now time.Time) bool {
 	var last time.Time
 	if l.Spec.AcquireTime != nil {
@@ -247,19 +293,32 @@ func expired(l *coordinationv1.Lease, now time.Time) bool {
 		last = l.Spec.RenewTime.Time
 	}
 	if last.IsZero() {
+		last = l.CreationTimestamp.Time
+	}
+	if last.IsZero() {
 		return false
+	}
+	if last.Sub(now) > maxLease() {
+		return true
 	}
 	return now.Sub(last) > leaseDuration(l)
 }
 
-// leaseDuration is how long l lasts after its last renewal (default
-// LeaseDuration).
+// leaseDuration is how long l lasts after its last renewal: its
+// leaseDurationSeconds (default LeaseDuration), at most maxLease, so that
+// a Lease written by anyone else holds deploys no longer than Slipway's
+// own.
 func leaseDuration(l *coordinationv1.Lease) time.Duration {
+	d := LeaseDuration
 	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {
-		return time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
-	return LeaseDuration
+	return min(d, maxLease())
 }
+
+// maxLease is the longest lease Slipway honours: LeaseDuration, or
+// LeaseEnv's duration when longer.
+func maxLease() time.Duration { return max(LeaseDuration, leaseFromEnv()) }
 
 // LockOptions configure Cluster.Lock.
 type LockOptions struct {
@@ -282,7 +341,10 @@ type LockOptions struct {
 	// Poll how often a waiting run looks again (default 1s).
 	Duration, Renew, Poll time.Duration
 	// Now is the clock (default time.Now).
-	Now      func() time.Time
+	Now func() time.Time
+	// Gone reports whether a holder's process is known to have ended
+	// (default HolderGone); the lock of such a holder is taken at once.
+	Gone     func(Holder) bool
 	Progress progress.Reporter
 }
 
@@ -322,8 +384,9 @@ type Lock struct {
 	o      LockOptions
 	holder Holder
 	// Broken is the holder whose lock Break took, nil when the lock was
-	// free or expired; Expired is the holder of an expired lease taken over.
-	Broken, Expired *Holder
+	// free or expired; Expired is the holder of an expired lease taken over;
+	// Dead the holder, on this machine, whose process had ended (HolderGone).
+	Broken, Expired, Dead *Holder
 
 	mu    sync.Mutex
 	lease *coordinationv1.Lease // as last written, for its resourceVersion
@@ -366,7 +429,8 @@ func (l *Lock) LostTo() Holder {
 // Lock takes the deploy lock of an environment: a Lease
 // (coordination.k8s.io/v1) holding this run's identity, with annotations
 // describing it. A Lease nobody holds, or whose holder stopped renewing
-// it, is taken; one another run holds is waited for up to o.Wait, then a
+// it, or whose holder ran on this machine and has ended (o.Gone), is
+// taken; one another run holds is waited for up to o.Wait, then a
 // LockedError; with o.Break it is taken anyway. Every write carries the
 // resourceVersion read, so of runs racing for the lock exactly one wins.
 // The lease is renewed every o.Renew until Release.
@@ -405,6 +469,9 @@ func (o LockOptions) withDefaults() LockOptions {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Gone == nil {
+		o.Gone = HolderGone
+	}
 	if o.Holder.Identity == "" {
 		o.Holder.Identity = identity(o.Holder)
 	}
@@ -432,22 +499,26 @@ func (k *locking) try(ctx context.Context) (l *Lock, again bool, err error) {
 	now := o.Now()
 	l = &Lock{c: k.c, o: o, holder: o.Holder}
 	l.holder.Since = now
+	lease := "Lease " + o.Namespace + "/" + o.Name
 	cur, err := k.leases.Get(ctx, o.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return k.create(ctx, l, now)
 	case err != nil:
-		return nil, false, k.c.explain(err, "reading Lease "+o.Namespace+"/"+o.Name)
+		return nil, false, k.c.explain(err, "reading "+lease)
 	}
 	held, isHeld := holderOf(cur)
 	alive := isHeld && !expired(cur, now)
-	if alive && !o.Break {
+	dead := alive && o.Gone(held)
+	if alive && !dead && !o.Break {
 		if err := k.wait(ctx, held, cur, now); err != nil {
 			return nil, false, err
 		}
 		return nil, true, nil
 	}
 	switch {
+	case dead:
+		l.Dead = &held
 	case alive:
 		l.Broken = &held
 	case isHeld:
@@ -456,16 +527,28 @@ func (k *locking) try(ctx context.Context) (l *Lock, again bool, err error) {
 	updated, err := k.leases.Update(ctx, l.leaseFrom(cur, now), metav1.UpdateOptions{FieldManager: FieldManager})
 	switch {
 	case err == nil:
-		if l.Broken != nil {
-			k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("broke the lock of %s held by %s: %s", k.c.Env, held.describe(now), o.Reason)})
-		} else if l.Expired != nil {
-			k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: fmt.Sprintf("took over the expired lock of %s, left by %s", k.c.Env, held.describe(now))})
-		}
+		k.reportTaken(l, now)
 		return l.start(updated), false, nil
 	case apierrors.IsConflict(err), apierrors.IsNotFound(err):
 		return nil, true, nil // another run wrote it first: look again
 	}
-	return nil, false, k.c.explain(err, "taking Lease "+o.Namespace+"/"+o.Name)
+	return nil, false, k.c.explain(err, "taking "+lease)
+}
+
+// reportTaken says whose lock l took, when it was held.
+func (k *locking) reportTaken(l *Lock, now time.Time) {
+	var msg string
+	switch {
+	case l.Dead != nil:
+		msg = fmt.Sprintf("took the lock of slipway PID %d on %s, which is no longer running", l.Dead.PID, l.Dead.Host)
+	case l.Broken != nil:
+		msg = fmt.Sprintf("broke the lock of %s held by %s: %s", k.c.Env, l.Broken.describe(now), k.o.Reason)
+	case l.Expired != nil:
+		msg = fmt.Sprintf("took over the expired lock of %s, left by %s", k.c.Env, l.Expired.describe(now))
+	default:
+		return
+	}
+	k.rep.Report(progress.Event{Kind: progress.Warn, Step: "lock", Msg: msg})
 }
 
 // create makes the Lease, held by l, making the namespace once when it is
@@ -550,10 +633,12 @@ func (l *Lock) leaseFrom(cur *coordinationv1.Lease, now time.Time) *coordination
 	next.Spec.AcquireTime, next.Spec.RenewTime = &t, &t
 	var n int32 // how many times the lease changed hands
 	if next.Spec.LeaseTransitions != nil {
-		n = *next.Spec.LeaseTransitions
+		n = max(*next.Spec.LeaseTransitions, 0)
 	}
 	if cur != nil {
-		if _, held := holderOf(cur); held {
+		// At most MaxInt32: a count that overflowed would be refused by
+		// the API server, and the lock could never be taken again.
+		if _, held := holderOf(cur); held && n < math.MaxInt32 {
 			n++
 		}
 	}
@@ -631,11 +716,11 @@ func (l *Lock) renewOnce(ctx context.Context) error {
 		}
 		var h Holder
 		if err == nil {
-			var ok bool
-			if h, ok = holderOf(cur); ok && h.Identity == l.holder.Identity {
+			if heldBy(cur, l.holder.Identity) {
 				next = cur.DeepCopy() // ours still, changed by someone: write again
 				continue
 			}
+			h, _ = holderOf(cur)
 		}
 		l.lostOnce.Do(func() {
 			l.mu.Lock()
@@ -661,11 +746,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	leases := l.c.Client.CoordinationV1().Leases(l.o.Namespace)
+	lease := "Lease " + l.o.Namespace + "/" + l.o.Name
 	l.mu.Lock()
 	cur := l.lease.DeepCopy()
 	l.mu.Unlock()
 	for range 3 {
-		if h, ok := holderOf(cur); !ok || h.Identity != l.holder.Identity {
+		if !heldBy(cur, l.holder.Identity) {
 			return nil // not ours any more
 		}
 		next := cur.DeepCopy()
@@ -680,12 +766,13 @@ func (l *Lock) Release(ctx context.Context) error {
 		case err == nil, apierrors.IsNotFound(err):
 			return nil
 		case !apierrors.IsConflict(err):
-			return l.c.explain(err, "releasing Lease "+l.o.Namespace+"/"+l.o.Name)
+			return l.c.explain(err, "releasing "+lease)
 		}
-		if cur, err = leases.Get(ctx, l.o.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		cur, err = leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
 			return nil
 		} else if err != nil {
-			return l.c.explain(err, "releasing Lease "+l.o.Namespace+"/"+l.o.Name)
+			return l.c.explain(err, "releasing "+lease)
 		}
 	}
 	return fmt.Errorf("releasing Lease %s/%s: it keeps changing; it expires by itself within %s", l.o.Namespace, l.o.Name, l.o.Duration)

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +25,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -444,5 +450,245 @@ func TestExpired(t *testing.T) {
 		if got := expired(&coordinationv1.Lease{Spec: tt.spec}, now); got != tt.want {
 			t.Errorf("%s: expired = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// leaseHeldBy is a Lease held by h, renewed just now.
+func leaseHeldBy(t *testing.T, cs *fake.Clientset, h Holder) {
+	t.Helper()
+	secs, now := int32(30), metav1.NewMicroTime(time.Now())
+	id := h.Identity
+	l := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "lock", Namespace: "hello", ResourceVersion: "100", Annotations: h.annotations()},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &id, LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now},
+	}
+	if err := cs.Tracker().Add(l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endedProcess runs a process and waits for its end: its PID and its
+// AnnotationLockProcess, now stale.
+func endedProcess(t *testing.T) (int, string) {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("starting a process to end: %v", err)
+	}
+	pid := cmd.Process.Pid
+	_, start, _, err := procStat(pid)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, ns, _, _ := parseProcessID(thisProcess())
+	return pid, processID(boot, ns, start)
+}
+
+// TestLockTakesLockOfEndedRun checks that a lock left by a run killed on
+// this machine is taken at once, saying so, and that one whose run is
+// alive, may be alive, or ran elsewhere is not.
+func TestLockTakesLockOfEndedRun(t *testing.T) {
+	self := thisProcess()
+	if self == "" {
+		t.Skip("no process identity on this system: locks are left to expire")
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, deadProc := endedProcess(t)
+	boot, ns, start, _ := parseProcessID(self)
+	tests := []struct {
+		name  string
+		h     Holder
+		taken bool
+	}{
+		{"this host, its process ended", Holder{Host: host, PID: dead, Process: deadProc}, true},
+		{"this host, its PID now another process's", Holder{Host: host, PID: os.Getpid(), Process: processID(boot, ns, start+1)}, true},
+		{"this host, its process running", Holder{Host: host, PID: os.Getpid(), Process: self}, false},
+		{"another host", Holder{Host: "ci-7", PID: dead, Process: deadProc}, false},
+		{"this host, no process identity (an older Slipway)", Holder{Host: host, PID: dead}, false},
+		{"this host, another boot", Holder{Host: host, PID: dead, Process: processID("0f0f0f0f-0000-4000-8000-000000000000", ns, start)}, false},
+		{"this host, another PID namespace", Holder{Host: host, PID: dead, Process: processID(boot, "1", start)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, cs := lockCluster(t)
+			h := tt.h
+			h.Identity, h.Who, h.Operation, h.Env, h.Version = "bob-id", "bob", "deploy", "prod", "1.2.2"
+			leaseHeldBy(t, cs, h)
+			var rec progress.Recorder
+			o := lockOptions("alice")
+			o.Progress = &rec
+			start := time.Now()
+			l, err := c.Lock(context.Background(), o)
+			if !tt.taken {
+				if !errors.Is(err, ErrLocked) {
+					t.Fatalf("Lock = %v, want ErrLocked", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Lock = %v, want the lock at once", err)
+			}
+			defer l.Release(context.Background())
+			if time.Since(start) > time.Second || l.Dead == nil || l.Dead.PID != h.PID {
+				t.Errorf("took %s, Dead = %+v; want bob's at once", time.Since(start), l.Dead)
+			}
+			want := fmt.Sprintf("took the lock of slipway PID %d on %s, which is no longer running", h.PID, host)
+			if msgs := rec.Msgs("lock"); !slices.Contains(msgs, want) {
+				t.Errorf("reported %q, want %q", msgs, want)
+			}
+			if holderID(getLease(t, cs)) != "alice-id" {
+				t.Error("the lease is not alice's")
+			}
+		})
+	}
+}
+
+// TestLockGoneInjected checks that Lock asks LockOptions.Gone about a
+// live holder: taken when gone, waited for when not, never asked about a
+// lock broken or expired.
+func TestLockGoneInjected(t *testing.T) {
+	for _, gone := range []bool{true, false} {
+		c, cs := lockCluster(t)
+		otherLease(t, cs, time.Now())
+		var asked []Holder
+		o := lockOptions("alice")
+		o.Gone = func(h Holder) bool { asked = append(asked, h); return gone }
+		l, err := c.Lock(context.Background(), o)
+		if len(asked) != 1 || asked[0].PID != 42 || asked[0].Host != "ci-7" {
+			t.Errorf("Gone asked about %+v, want bob's run once", asked)
+		}
+		if gone != (err == nil) || (gone && l.Dead == nil) || (!gone && !errors.Is(err, ErrLocked)) {
+			t.Errorf("gone %v: Lock = %v, %v", gone, l, err)
+		}
+		if l != nil {
+			_ = l.Release(context.Background())
+		}
+	}
+	c, cs := lockCluster(t)
+	otherLease(t, cs, time.Now().Add(-time.Hour))
+	o := lockOptions("alice")
+	o.Gone = func(Holder) bool { t.Error("asked about an expired lock"); return true }
+	if l, err := c.Lock(context.Background(), o); err != nil || l.Expired == nil {
+		t.Errorf("Lock of an expired lease = %v, %v", l, err)
+	}
+}
+
+// TestExpiredBounds checks the bounds on times a Lease written by anyone
+// can hold: its duration at most LeaseDuration (or LeaseEnv's longer
+// one), renewals in the future not believed, no times counting from the
+// Lease's creation.
+func TestExpiredBounds(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) *metav1.MicroTime { t := metav1.NewMicroTime(now.Add(d)); return &t }
+	secs := func(n int32) *int32 { return &n }
+	tests := []struct {
+		name    string
+		env     string
+		lease   coordinationv1.Lease
+		want    bool
+		wantDur time.Duration
+	}{
+		{"an hour asked, renewed 31s ago", "", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(-31 * time.Second), LeaseDurationSeconds: secs(3600)}}, true, LeaseDuration},
+		{"an hour asked, renewed 29s ago", "", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(-29 * time.Second), LeaseDurationSeconds: secs(3600)}}, false, LeaseDuration},
+		{"an hour asked, a longer lease set", "2m", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(-time.Minute), LeaseDurationSeconds: secs(3600)}}, false, 2 * time.Minute},
+		{"an hour asked, a longer lease set, renewed 3m ago", "2m", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(-3 * time.Minute), LeaseDurationSeconds: secs(3600)}}, true, 2 * time.Minute},
+		{"a shorter lease set: 3s asked", "3s", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(-5 * time.Second), LeaseDurationSeconds: secs(3)}}, true, 3 * time.Second},
+		{"renewed in the year 9999", "", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: &metav1.MicroTime{Time: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}}}, true, LeaseDuration},
+		{"renewed 10s ahead (clock skew)", "", coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{RenewTime: at(10 * time.Second), LeaseDurationSeconds: secs(30)}}, false, LeaseDuration},
+		{"no times, created an hour ago", "", coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))}}, true, LeaseDuration},
+		{"no times, created just now", "", coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(now.Add(-time.Second))}}, false, LeaseDuration},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(LeaseEnv, tt.env)
+			if got := expired(&tt.lease, now); got != tt.want {
+				t.Errorf("expired = %v, want %v", got, tt.want)
+			}
+			if got := leaseDuration(&tt.lease); got != tt.wantDur {
+				t.Errorf("leaseDuration = %s, want %s", got, tt.wantDur)
+			}
+		})
+	}
+}
+
+// TestLockForeignLeaseOfAnHour checks, through Lock, that a Lease asking
+// for an hour and renewed 31s ago is taken over, and the remedy of one
+// renewed just now promises 30s, not an hour.
+func TestLockForeignLeaseOfAnHour(t *testing.T) {
+	hour := func(cs *fake.Clientset) {
+		l := getLease(t, cs).DeepCopy()
+		secs := int32(3600)
+		l.Spec.LeaseDurationSeconds = &secs
+		if err := cs.Tracker().Update(leasesGVR, l, "hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, cs := lockCluster(t)
+	otherLease(t, cs, time.Now())
+	hour(cs)
+	_, err := c.Lock(context.Background(), lockOptions("alice"))
+	if r, _ := remedy.Of(err); !errors.Is(err, ErrLocked) || r.Expiry != LeaseDuration {
+		t.Errorf("Lock = %v (expiry %s), want ErrLocked expiring within %s", err, r.Expiry, LeaseDuration)
+	}
+	c, cs = lockCluster(t)
+	otherLease(t, cs, time.Now().Add(-31*time.Second))
+	hour(cs)
+	l, err := c.Lock(context.Background(), lockOptions("alice"))
+	if err != nil || l.Expired == nil {
+		t.Fatalf("Lock = %v, %v; want bob's lock taken over", l, err)
+	}
+	_ = l.Release(context.Background())
+}
+
+// TestLockHostileHolder checks that a Lease written by someone else
+// cannot bloat messages or keep the lock: its holder's text is cut to 64
+// bytes, numbers out of range are dropped, and a transition count at its
+// maximum does not overflow.
+func TestLockHostileHolder(t *testing.T) {
+	c, cs := lockCluster(t)
+	otherLease(t, cs, time.Now())
+	l := getLease(t, cs).DeepCopy()
+	huge := strings.Repeat("é", 50<<10)
+	id := strings.Repeat("x", 100<<10)
+	l.Spec.HolderIdentity = &id
+	for _, k := range []string{AnnotationLockWho, AnnotationLockHost, AnnotationLockJob, AnnotationLockEnv, AnnotationLockOp, AnnotationLockVersion} {
+		l.Annotations[k] = huge
+	}
+	l.Annotations[AnnotationLockOp] = "deploy"
+	l.Annotations[AnnotationLockPID] = "99999999999"
+	l.Annotations[AnnotationLockProcess] = strings.Repeat("a/", 1000) + "1"
+	n := int32(math.MaxInt32)
+	l.Spec.LeaseTransitions = &n
+	if err := cs.Tracker().Update(leasesGVR, l, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := holderOf(l)
+	for _, f := range []string{h.Identity, h.Who, h.Host, h.Job, h.Env, h.Version} {
+		if len(f) > maxHolderText+len("…") || !utf8.ValidString(f) {
+			t.Errorf("holder field of %d bytes (valid UTF-8: %v)", len(f), utf8.ValidString(f))
+		}
+	}
+	if h.PID != 0 || h.Process != "" {
+		t.Errorf("PID %d, process %q; want none", h.PID, h.Process)
+	}
+	_, err := c.Lock(context.Background(), lockOptions("alice"))
+	if !errors.Is(err, ErrLocked) || len(err.Error()) > 1024 {
+		t.Errorf("Lock = %d bytes: %.200v; want ErrLocked in under 1 KiB", len(err.Error()), err)
+	}
+	o := lockOptions("alice")
+	o.Break, o.Reason = true, "stuck"
+	lk, err := c.Lock(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Release(context.Background())
+	got := getLease(t, cs)
+	if *got.Spec.LeaseTransitions != math.MaxInt32 || len(got.Annotations[AnnotationLockBroke]) > 1024 {
+		t.Errorf("transitions %d, %s of %d bytes", *got.Spec.LeaseTransitions, AnnotationLockBroke, len(got.Annotations[AnnotationLockBroke]))
 	}
 }
