@@ -43,11 +43,14 @@ type Applied struct {
 
 // Apply server-side applies the manifests in dependency order with field
 // manager "slipway". Without a Namespace in m, the namespace must exist.
+// Each call rides out an API server that restarts (see Cluster.call).
 func (c *Cluster) Apply(ctx context.Context, m Manifests, o ApplyOptions) (Applied, error) {
 	var out Applied
 	if m.Namespace == nil {
 		ns := m.Deployment.Namespace
-		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := retried(ctx, c, "reading namespace "+ns, func(ctx context.Context) (*corev1.Namespace, error) {
+			return c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		}); apierrors.IsNotFound(err) {
 			return out, fmt.Errorf("deploying to %s: %w: %s, and environments.%s.createNamespace is false; create it or allow Slipway to",
 				c.Env, ErrNoNamespace, ns, c.Env)
 		} else if err != nil {
@@ -77,7 +80,10 @@ func (c *Cluster) Apply(ctx context.Context, m Manifests, o ApplyOptions) (Appli
 // one that Slipway did not make is left alone.
 func (c *Cluster) removeBudget(ctx context.Context, ns, name string) error {
 	pdbs := c.Client.PolicyV1().PodDisruptionBudgets(ns)
-	pdb, err := pdbs.Get(ctx, name, metav1.GetOptions{})
+	what := "PodDisruptionBudget " + ns + "/" + name
+	pdb, err := retried(ctx, c, "reading "+what, func(ctx context.Context) (*policyv1.PodDisruptionBudget, error) {
+		return pdbs.Get(ctx, name, metav1.GetOptions{})
+	})
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 		return nil
@@ -86,7 +92,9 @@ func (c *Cluster) removeBudget(ctx context.Context, ns, name string) error {
 	case pdb.Labels[LabelManagedBy] != ManagedBy:
 		return nil
 	}
-	if err := pdbs.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := c.call(ctx, "removing "+what, func(ctx context.Context) error {
+		return pdbs.Delete(ctx, name, metav1.DeleteOptions{})
+	}); err != nil && !apierrors.IsNotFound(err) {
 		return c.explain(err, "removing PodDisruptionBudget "+ns+"/"+name)
 	}
 	return nil
@@ -102,23 +110,15 @@ func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions)
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	kind, name := describeObject(obj)
-	var got runtime.Object
-	switch v := obj.(type) {
-	case *corev1.Namespace:
-		got, err = c.Client.CoreV1().Namespaces().Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	case *corev1.Secret:
-		got, err = c.Client.CoreV1().Secrets(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	case *corev1.Service:
-		got, err = c.Client.CoreV1().Services(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	case *appsv1.Deployment:
-		got, err = c.Client.AppsV1().Deployments(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	case *networkingv1.Ingress:
-		got, err = c.Client.NetworkingV1().Ingresses(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	case *policyv1.PodDisruptionBudget:
-		got, err = c.Client.PolicyV1().PodDisruptionBudgets(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, data, opts)
-	default:
+	patch, ok := c.applier(obj)
+	if !ok {
 		return nil, fmt.Errorf("applying %T: not a kind Slipway deploys", obj)
 	}
+	// A server-side apply is safe to repeat: the same apply again changes
+	// nothing.
+	got, err := retried(ctx, c, fmt.Sprintf("applying %s %s", kind, name), func(ctx context.Context) (runtime.Object, error) {
+		return patch(ctx, data, opts)
+	})
 	switch {
 	case err == nil:
 		return got, nil
@@ -129,6 +129,39 @@ func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions)
 		return nil, fmt.Errorf("applying %s %s: the API server rejected it: %s", kind, name, apiMessage(err))
 	}
 	return nil, c.explain(err, fmt.Sprintf("applying %s %s", kind, name))
+}
+
+// applier is the server-side apply of obj's kind and name; ok is false for
+// a kind Slipway does not deploy.
+func (c *Cluster) applier(obj runtime.Object) (apply func(context.Context, []byte, metav1.PatchOptions) (runtime.Object, error), ok bool) {
+	pt := types.ApplyPatchType
+	switch v := obj.(type) {
+	case *corev1.Namespace:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.CoreV1().Namespaces().Patch(ctx, v.Name, pt, data, o)
+		}, true
+	case *corev1.Secret:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.CoreV1().Secrets(v.Namespace).Patch(ctx, v.Name, pt, data, o)
+		}, true
+	case *corev1.Service:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.CoreV1().Services(v.Namespace).Patch(ctx, v.Name, pt, data, o)
+		}, true
+	case *appsv1.Deployment:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.AppsV1().Deployments(v.Namespace).Patch(ctx, v.Name, pt, data, o)
+		}, true
+	case *networkingv1.Ingress:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.NetworkingV1().Ingresses(v.Namespace).Patch(ctx, v.Name, pt, data, o)
+		}, true
+	case *policyv1.PodDisruptionBudget:
+		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
+			return c.Client.PolicyV1().PodDisruptionBudgets(v.Namespace).Patch(ctx, v.Name, pt, data, o)
+		}, true
+	}
+	return nil, false
 }
 
 func describeObject(obj runtime.Object) (kind, name string) {

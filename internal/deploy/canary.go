@@ -8,9 +8,10 @@ import (
 )
 
 // RetireCanary deletes a canary's Deployment, and its canary Service and
-// Ingress, when it runs digest; it reports whether it did.
+// Ingress, when it runs digest; it reports whether it did. On a Cluster
+// of WithProgress, each call rides out an API server that restarts.
 func (c *Cluster) RetireCanary(ctx context.Context, ns, name, digest string) (bool, error) {
-	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	d, err := c.deployment(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
@@ -21,17 +22,24 @@ func (c *Cluster) RetireCanary(ctx context.Context, ns, name, digest string) (bo
 		return false, nil
 	}
 	del := metav1.DeleteOptions{}
-	if err := c.Client.AppsV1().Deployments(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) {
-		return false, c.explain(err, "removing canary "+ns+"/"+name)
+	remove := func(what string, f func(context.Context, string, metav1.DeleteOptions) error) error {
+		err := c.call(ctx, "removing canary "+what+" "+ns+"/"+name, func(ctx context.Context) error { return f(ctx, name, del) })
+		if err != nil && !apierrors.IsNotFound(err) && (what != "PodDisruptionBudget" || !apierrors.IsForbidden(err)) {
+			return c.explain(err, "removing canary "+what+" "+ns+"/"+name)
+		}
+		return nil
 	}
-	if err := c.Client.NetworkingV1().Ingresses(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) {
-		return true, c.explain(err, "removing canary Ingress "+ns+"/"+name)
+	if err := remove("Deployment", c.Client.AppsV1().Deployments(ns).Delete); err != nil {
+		return false, err
 	}
-	if err := c.Client.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
-		return true, c.explain(err, "removing canary PodDisruptionBudget "+ns+"/"+name)
+	if err := remove("Ingress", c.Client.NetworkingV1().Ingresses(ns).Delete); err != nil {
+		return true, err
 	}
-	if err := c.Client.CoreV1().Services(ns).Delete(ctx, name, del); err != nil && !apierrors.IsNotFound(err) {
-		return true, c.explain(err, "removing canary Service "+ns+"/"+name)
+	if err := remove("PodDisruptionBudget", c.Client.PolicyV1().PodDisruptionBudgets(ns).Delete); err != nil {
+		return true, err
+	}
+	if err := remove("Service", c.Client.CoreV1().Services(ns).Delete); err != nil {
+		return true, err
 	}
 	return true, nil
 }

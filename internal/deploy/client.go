@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -64,6 +65,16 @@ type Cluster struct {
 	Env     string // the environment it was opened for, for messages
 
 	timeouts Timeouts // resolved; zero for NewCluster
+
+	// Retries of API calls (see call): on only in copies made by with;
+	// api is shared by the copies, rep receives the retries, spell bounds
+	// them (0: no bound of the run's own), retryFirst is the first pause
+	// (0: retryFirst).
+	retrying   bool
+	api        *apiState
+	rep        progress.Reporter
+	spell      time.Duration
+	retryFirst time.Duration
 }
 
 // Timeouts are the timeouts of the cluster's requests made with ctx.
@@ -118,7 +129,7 @@ func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating client for context %s: %w", ctxName, err)
 	}
-	return &Cluster{Client: client, Config: rc, Context: ctxName, Server: rc.Host, Env: env.Name, timeouts: timeouts}, nil
+	return &Cluster{Client: client, Config: rc, Context: ctxName, Server: rc.Host, Env: env.Name, timeouts: timeouts, api: &apiState{}}, nil
 }
 
 // withDeadlines bounds every request of rc: the dialer by the connect
@@ -166,7 +177,7 @@ func (c capRetryAfter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // NewCluster wraps an existing client, for tests.
 func NewCluster(c kubernetes.Interface, env string) *Cluster {
-	return &Cluster{Client: c, Context: "test", Server: "test", Env: env}
+	return &Cluster{Client: c, Context: "test", Server: "test", Env: env, api: &apiState{}}
 }
 
 // explain turns an API error into one that says what to do next.

@@ -129,6 +129,9 @@ func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 // runs, healthy, changes nothing. With Lock, all of it happens under the
 // environment's deploy lock.
 //
+// Every call to the cluster rides out an API server that restarts (see
+// Cluster.call), for at most the timeout in each call.
+//
 // When ctx is cancelled (an interrupt), Deploy stops waiting, leaves the
 // cluster as it is (a rollout under way carries on in Kubernetes; it is
 // not rolled back), releases the lock and returns an InterruptedError
@@ -143,7 +146,8 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-	c := o.Cluster
+	timeout := cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration)
+	c := o.Cluster.with(rep, timeout)
 	intr := &interrupt{ctx: ctx, env: env.Name, version: in.Version}
 
 	reason := o.Reason
@@ -179,7 +183,7 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	}
 	intr.stage = stageRollout
 	wait := WaitOptions{Namespace: env.Namespace, Name: res.Deployment, Generation: applied.Deployment.Generation,
-		Timeout: cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration), Stability: o.Stability, Progress: rep}
+		Timeout: timeout, Stability: o.Stability, Progress: rep}
 	v, err := Wait(wctx, c.Client, wait)
 	if err != nil {
 		return res, intr.of(c.explain(err, "waiting for "+res.Deployment), res.Revision)
@@ -236,7 +240,7 @@ func deployLock(lo LockOptions, in RenderInput, m Manifests) LockOptions {
 // none), and whether it already runs image as applying m would leave it.
 func (c *Cluster) current(ctx context.Context, m Manifests, image string, force bool) (revision int64, same bool, err error) {
 	ns, name := m.Deployment.Namespace, m.Deployment.Name
-	live, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	live, err := c.deployment(ctx, ns, name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return 0, false, nil
@@ -299,7 +303,9 @@ func rollbackAfter(ctx context.Context, c *Cluster, res *Result, before int64, w
 	}
 	if prev == nil {
 		rep.Report(progress.Event{Kind: progress.Info, Step: "rollback", Msg: "no earlier revision: removing the new Deployment"})
-		err := c.Client.AppsV1().Deployments(wait.Namespace).Delete(ctx, wait.Name, metav1.DeleteOptions{})
+		err := c.call(ctx, "removing Deployment "+wait.Namespace+"/"+wait.Name, func(ctx context.Context) error {
+			return c.Client.AppsV1().Deployments(wait.Namespace).Delete(ctx, wait.Name, metav1.DeleteOptions{})
+		})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return c.explain(err, "removing the failed Deployment "+wait.Name)
 		}
@@ -308,7 +314,9 @@ func rollbackAfter(ctx context.Context, c *Cluster, res *Result, before int64, w
 	}
 	to := revisionOfRS(prev)
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling back to revision %d", to)})
-	gen, err := Rollback(ctx, c.Client, wait.Namespace, wait.Name, prev, FieldManager)
+	gen, err := retried(ctx, c, "rolling back "+wait.Name, func(ctx context.Context) (int64, error) {
+		return Rollback(ctx, c.Client, wait.Namespace, wait.Name, prev, FieldManager)
+	})
 	if err != nil {
 		return c.explain(err, "")
 	}
@@ -325,8 +333,15 @@ func rollbackAfter(ctx context.Context, c *Cluster, res *Result, before int64, w
 	return nil
 }
 
+// deployment reads Deployment ns/name, riding out an API server restart.
+func (c *Cluster) deployment(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+	return retried(ctx, c, "reading Deployment "+ns+"/"+name, func(ctx context.Context) (*appsv1.Deployment, error) {
+		return c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	})
+}
+
 func (c *Cluster) replicaSets(ctx context.Context, ns, name string) ([]appsv1.ReplicaSet, error) {
-	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	d, err := c.deployment(ctx, ns, name)
 	if err != nil {
 		return nil, c.explain(err, "reading Deployment "+ns+"/"+name)
 	}
@@ -334,7 +349,9 @@ func (c *Cluster) replicaSets(ctx context.Context, ns, name string) ([]appsv1.Re
 	if err != nil {
 		return nil, fmt.Errorf("reading the selector of %s: %w", name, err)
 	}
-	list, err := c.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	list, err := retried(ctx, c, "listing ReplicaSets of "+name, func(ctx context.Context) (*appsv1.ReplicaSetList, error) {
+		return c.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	})
 	if err != nil {
 		return nil, c.explain(err, "listing ReplicaSets of "+name)
 	}

@@ -433,12 +433,18 @@ func (l *Lock) LostTo() Holder {
 // taken; one another run holds is waited for up to o.Wait, then a
 // LockedError; with o.Break it is taken anyway. Every write carries the
 // resourceVersion read, so of runs racing for the lock exactly one wins.
-// The lease is renewed every o.Renew until Release.
+// The lease is renewed every o.Renew until Release. Its calls ride out an
+// API server that restarts (see Cluster.call), reported to o.Progress.
 func (c *Cluster) Lock(ctx context.Context, o LockOptions) (*Lock, error) {
 	o = o.withDefaults()
 	if o.Break && strings.TrimSpace(o.Reason) == "" {
 		return nil, remedy.With(fmt.Errorf("locking %s: %w", c.Env, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToBreak, Env: c.Env})
 	}
+	rep := c.rep
+	if o.Progress != nil {
+		rep = o.Progress
+	}
+	c = c.with(rep, c.spell)
 	k := &locking{c: c, o: o, rep: progress.Or(o.Progress), leases: c.Client.CoordinationV1().Leases(o.Namespace), start: o.Now()}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -500,12 +506,18 @@ func (k *locking) try(ctx context.Context) (l *Lock, again bool, err error) {
 	l = &Lock{c: k.c, o: o, holder: o.Holder}
 	l.holder.Since = now
 	lease := "Lease " + o.Namespace + "/" + o.Name
-	cur, err := k.leases.Get(ctx, o.Name, metav1.GetOptions{})
+	cur, err := retried(ctx, k.c, "reading "+lease, func(ctx context.Context) (*coordinationv1.Lease, error) {
+		return k.leases.Get(ctx, o.Name, metav1.GetOptions{})
+	})
 	switch {
 	case apierrors.IsNotFound(err):
 		return k.create(ctx, l, now)
 	case err != nil:
 		return nil, false, k.c.explain(err, "reading "+lease)
+	case heldBy(cur, o.Holder.Identity):
+		// A write of this run landed though its answer was lost (the API
+		// server restarted): the lock is already this run's.
+		return l.start(cur), false, nil
 	}
 	held, isHeld := holderOf(cur)
 	alive := isHeld && !expired(cur, now)
@@ -524,7 +536,9 @@ func (k *locking) try(ctx context.Context) (l *Lock, again bool, err error) {
 	case isHeld:
 		l.Expired = &held
 	}
-	updated, err := k.leases.Update(ctx, l.leaseFrom(cur, now), metav1.UpdateOptions{FieldManager: FieldManager})
+	updated, err := retried(ctx, k.c, "taking "+lease, func(ctx context.Context) (*coordinationv1.Lease, error) {
+		return k.leases.Update(ctx, l.leaseFrom(cur, now), metav1.UpdateOptions{FieldManager: FieldManager})
+	})
 	switch {
 	case err == nil:
 		k.reportTaken(l, now)
@@ -555,7 +569,9 @@ func (k *locking) reportTaken(l *Lock, now time.Time) {
 // missing.
 func (k *locking) create(ctx context.Context, l *Lock, now time.Time) (*Lock, bool, error) {
 	o := k.o
-	created, err := k.leases.Create(ctx, l.leaseFrom(nil, now), metav1.CreateOptions{FieldManager: FieldManager})
+	created, err := retried(ctx, k.c, "creating Lease "+o.Namespace+"/"+o.Name, func(ctx context.Context) (*coordinationv1.Lease, error) {
+		return k.leases.Create(ctx, l.leaseFrom(nil, now), metav1.CreateOptions{FieldManager: FieldManager})
+	})
 	switch {
 	case err == nil:
 		return l.start(created), false, nil
@@ -697,10 +713,13 @@ func (l *Lock) renewOnce(ctx context.Context) error {
 	l.mu.Lock()
 	next := l.lease.DeepCopy()
 	l.mu.Unlock()
+	lease := "Lease " + l.o.Namespace + "/" + l.o.Name
 	for range 3 {
 		t := metav1.NewMicroTime(l.o.Now())
 		next.Spec.RenewTime = &t
-		got, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		got, err := retried(ctx, l.c, "renewing "+lease, func(ctx context.Context) (*coordinationv1.Lease, error) {
+			return leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		})
 		if err == nil {
 			l.mu.Lock()
 			l.lease = got
@@ -710,7 +729,9 @@ func (l *Lock) renewOnce(ctx context.Context) error {
 		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 			return err
 		}
-		cur, err := leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		cur, err := retried(ctx, l.c, "reading "+lease, func(ctx context.Context) (*coordinationv1.Lease, error) {
+			return leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
@@ -761,14 +782,19 @@ func (l *Lock) Release(ctx context.Context) error {
 				delete(next.Annotations, k)
 			}
 		}
-		_, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+		err := l.c.call(ctx, "releasing "+lease, func(ctx context.Context) error {
+			_, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: FieldManager})
+			return err
+		})
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 			return nil
 		case !apierrors.IsConflict(err):
 			return l.c.explain(err, "releasing "+lease)
 		}
-		cur, err = leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		cur, err = retried(ctx, l.c, "reading "+lease, func(ctx context.Context) (*coordinationv1.Lease, error) {
+			return leases.Get(ctx, l.o.Name, metav1.GetOptions{})
+		})
 		if apierrors.IsNotFound(err) {
 			return nil
 		} else if err != nil {

@@ -187,7 +187,7 @@ type Revision struct {
 // History lists the revisions of a Deployment Kubernetes still keeps, newest
 // first, with the version, digest, who and why Slipway recorded.
 func (c *Cluster) History(ctx context.Context, ns, name string) ([]Revision, error) {
-	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	d, err := c.deployment(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("reading the history of %s: nothing is deployed in %s (Deployment %s/%s)", c.Env, c.Env, ns, name)
 	}

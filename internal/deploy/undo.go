@@ -34,9 +34,12 @@ type UndoOptions struct {
 // waits for the verdict, as deploy does. It is the emergency path: no gate
 // applies, and a failure is reported, not rolled back again. An interrupt
 // stops the wait as in Deploy: the rollback carries on in the cluster.
+// Every call to the cluster rides out an API server that restarts (see
+// Cluster.call), for at most o.Timeout in each call.
 func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res Result, err error) {
 	start := time.Now()
 	rep := progress.Or(o.Progress)
+	c = c.with(rep, o.Timeout)
 	intr := &undoInterrupt{ctx: ctx, env: c.Env}
 	interrupted := intr.of
 	reason := o.Reason
@@ -72,7 +75,10 @@ func (c *Cluster) Undo(ctx context.Context, ns, name string, o UndoOptions) (res
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: fmt.Sprintf("rolling %s back to revision %d (%s)", c.Env, target.Revision, target.Version)})
 	reason = cmp.Or(reason, fmt.Sprintf("rollback from revision %d", current.Revision))
 	intr.applied = true // perhaps: an interrupted apply may or may not have landed
-	gen, err := RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, rollbackRecord(o, c.Env, reason, target))
+	record := rollbackRecord(o, c.Env, reason, target)
+	gen, err := retried(ctx, c, "rolling back "+name, func(ctx context.Context) (int64, error) {
+		return RollbackRecorded(ctx, c.Client, ns, name, target.rs, FieldManager, record)
+	})
 	if err != nil {
 		return res, interrupted(c.explain(err, ""))
 	}

@@ -107,7 +107,7 @@ func (r *Runner) retireCanaries(ctx context.Context, env config.Environment, dig
 		if err != nil {
 			return err
 		}
-		removed, err := cluster.RetireCanary(ctx, c.Namespace, deploy.Name(p, c), digest)
+		removed, err := cluster.WithProgress(o.Progress).RetireCanary(ctx, c.Namespace, deploy.Name(p, c), digest)
 		if err != nil {
 			return err
 		}
