@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
 
@@ -216,6 +217,7 @@ const maxErrorLines = 40
 // returns its exit code.
 func report(stdio Stdio, args []string, err error) int {
 	code := exitCode(err)
+	err = nextStep(err)
 	if wantsJSON(args) {
 		writeJSON(stdio.Out, errorJSON(err, code))
 		return code
@@ -243,10 +245,17 @@ func report(stdio Stdio, args []string, err error) int {
 			u.Hint(fmt.Sprintf("… %d more lines (-o json has the whole message)", n))
 		}
 	}
-	if h := hint(err); h != "" {
-		u.Hint(h)
-	}
 	return code
+}
+
+// nextStep is err with a next step when it has none and is an interrupt:
+// run the command again. Interrupts that left work under way say what to
+// do themselves.
+func nextStep(err error) error {
+	if _, ok := remedy.Of(err); !ok && errors.Is(err, context.Canceled) {
+		return remedy.With(err, remedy.Remedy{Kind: remedy.RunAgain})
+	}
+	return err
 }
 
 // wantsJSON scans the raw arguments for -o json, since a failed parse

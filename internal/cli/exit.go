@@ -89,19 +89,6 @@ func isAny(err error, targets []error) bool {
 	return false
 }
 
-// hint returns a next step for errors whose message does not carry one.
-func hint(err error) string {
-	switch {
-	case errors.Is(err, deploy.ErrInterrupted):
-		return "" // the message says what was left and what to do
-	case errors.Is(err, context.Canceled):
-		return "interrupted; re-run the command to finish"
-	case errors.Is(err, image.ErrNoBuild):
-		return "run `slipway build` first"
-	}
-	return ""
-}
-
 func exitCodesText() string {
 	var b strings.Builder
 	b.WriteString("Slipway exits with one of these codes:\n\n")

@@ -35,12 +35,11 @@ type jsonError struct {
 	Error    string           `json:"error"`
 	Code     int              `json:"exitCode"`
 	Problems []config.Problem `json:"problems,omitempty"`
-	Hint     string           `json:"hint,omitempty"`
 	Result   any              `json:"result,omitempty"`
 }
 
 func errorJSON(err error, code int) jsonError {
-	j := jsonError{Error: message(err), Code: code, Hint: hint(err)}
+	j := jsonError{Error: message(err), Code: code}
 	var failed *deploy.FailedError
 	if errors.As(err, &failed) {
 		j.Result = failed.Result

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ func TestRemedyWords(t *testing.T) {
 		{"no context", noContext(t, &kc),
 			"connecting to dev: kubeconfig context not found: the kubeconfig (KUBECONFIG) has no context \"nowhere\"; valid: kind; " +
 				"set environments.dev.context in slipway.yaml, pass --context, or point KUBECONFIG at the right file"},
-		{"no build", noRecord, "reading build record in EMPTY: no build found; run slipway build first"},
+		{"no build", noRecord, "reading build record in EMPTY: no build found; run `slipway build` first"},
 		{"no project", noProject, "reading EMPTY/slipway.yaml: configuration file not found (create one with `slipway init`)"},
 		{"unknown task", noTask, "unknown task \"nope\"; valid: buildImage, pushImageTo; `slipway tasks` lists them"},
 		{"init", existing(t, &dir), "initialising DIR: files already exist: slipway.yaml, pod.yml, ci.yaml; use --force to overwrite"},
@@ -166,4 +167,45 @@ func existing(t *testing.T, dir *string) error {
 		t.Fatal("Scaffold wrote over existing files")
 	}
 	return err
+}
+
+// TestNextStepOnce checks that a failure prints its next step once, in
+// the words of its remedy: a push without a build, as CI runs it, and an
+// interrupt that says nothing of what it left.
+func TestNextStepOnce(t *testing.T) {
+	dir := t.TempDir()
+	project := "apiVersion: slipway/v1\napp: hello\nimage:\n  layers: [{from: app.txt, to: /app/app.txt}]\n" +
+		"registries:\n  dev: {url: 127.0.0.1:5000/team, insecure: true}\nenvironments:\n  dev: {registry: dev}\n"
+	for name, content := range map[string]string{"slipway.yaml": project, "app.txt": "hello\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, step string
+		run        func(out, errOut *bytes.Buffer) int
+	}{
+		{"no build", "slipway build", func(out, errOut *bytes.Buffer) int {
+			return Main(context.Background(), []string{"slipway", "-C", dir, "--no-color", "push", "dev", "--no-deps"}, Stdio{Out: out, Err: errOut})
+		}},
+		{"no build, json", "slipway build", func(out, errOut *bytes.Buffer) int {
+			return Main(context.Background(), []string{"slipway", "-C", dir, "-o", "json", "push", "dev", "--no-deps"}, Stdio{Out: out, Err: errOut})
+		}},
+		{"interrupted", "re-run the command", func(out, errOut *bytes.Buffer) int {
+			return report(Stdio{Out: out, Err: errOut}, []string{"slipway", "--no-color"}, fmt.Errorf("pushing: %w", context.Canceled))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := tt.run(&out, &errOut)
+			if code == ExitOK {
+				t.Fatal("succeeded")
+			}
+			all := out.String() + errOut.String()
+			if n := strings.Count(all, tt.step); n != 1 {
+				t.Errorf("the next step %q is printed %d times, want once:\n%s", tt.step, n, all)
+			}
+		})
+	}
 }
