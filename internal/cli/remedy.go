@@ -53,9 +53,11 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 	remedy.FollowDeploy: func(r remedy.Remedy) string {
 		return fmt.Sprintf("\nnext: run `slipway status %s` to follow it; `slipway deploy %s` again judges it (a no-op once it is healthy); `slipway rollback %s` undoes it", r.Env, r.Env, r.Env)
 	},
-	remedy.RollbackAgain:  func(r remedy.Remedy) string { return fmt.Sprintf("\nnext: run `slipway rollback %s` again", r.Env) },
-	remedy.FollowRollback: func(r remedy.Remedy) string { return fmt.Sprintf("\nnext: run `slipway status %s` to follow it", r.Env) },
-	remedy.SkipGate:       says("; deploy it there first, or pass --skip-gate --reason \"...\""),
+	remedy.RollbackAgain: func(r remedy.Remedy) string { return fmt.Sprintf("\nnext: run `slipway rollback %s` again", r.Env) },
+	remedy.FollowRollback: func(r remedy.Remedy) string {
+		return fmt.Sprintf("\nnext: run `slipway status %s` to follow it", r.Env)
+	},
+	remedy.SkipGate: says("; deploy it there first, or pass --skip-gate --reason \"...\""),
 	remedy.BuildFirst: func(r remedy.Remedy) string {
 		if r.Stale {
 			return "; run `slipway build` first (or --allow-stale)"
@@ -79,9 +81,11 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 	remedy.PushOrPromote: func(r remedy.Remedy) string {
 		return fmt.Sprintf("; push it with `slipway push %s`, or copy it from another registry with `slipway promote FROM %s`", r.Env, r.Env)
 	},
-	remedy.PushThere:   func(r remedy.Remedy) string { return fmt.Sprintf("; push it there first with `slipway push %s`", r.Registry) },
+	remedy.PushThere: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; push it there first with `slipway push %s`", r.Registry)
+	},
 	remedy.KeepKeyPair: says("; keep it, or pass --force to replace the pair"),
-	remedy.NewKeyPair: says("; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"),
+	remedy.NewKeyPair:  says("; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"),
 	// On a line of its own, as a hint.
 	remedy.RunAgain: says("\ninterrupted; re-run the command to finish"),
 }
