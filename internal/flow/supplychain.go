@@ -159,7 +159,7 @@ func (ps *pushSigning) classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	return ps.client.Classify(err, "target")
+	return ps.client.Classify(err, registry.SideTarget)
 }
 
 // startTags writes the signature and attestation tags in the background,
@@ -275,7 +275,7 @@ func (r *Runner) checkImage(ctx context.Context, env config.Environment, ref str
 			env.Name, err, config.ProjectFile, env.Verify.Key)
 	}
 	if err != nil {
-		return client.Classify(err, "source")
+		return client.Classify(err, registry.SideSource)
 	}
 	for _, k := range env.Verify.Attestations {
 		pt, err := predicateTypeOf(k)
@@ -288,7 +288,7 @@ func (r *Runner) checkImage(ctx context.Context, env config.Environment, ref str
 				env.Name, err, k, config.ProjectFile)
 		}
 		if err != nil {
-			return client.Classify(err, "source")
+			return client.Classify(err, registry.SideSource)
 		}
 	}
 	if env.Verify.PromotedFrom != "" {
@@ -311,7 +311,7 @@ func verifyPromotedFrom(ctx context.Context, p *config.Project, env config.Envir
 			remedy.Remedy{Kind: remedy.SignPromotion, Env: from, File: config.ProjectFile})
 	}
 	if err != nil {
-		return client.Classify(err, "source")
+		return client.Classify(err, registry.SideSource)
 	}
 	var seen []string
 	for _, st := range sts {

@@ -24,7 +24,7 @@ func pullFiles(t *testing.T, c *registry.Client, ref string, platform string) (s
 	}
 	desc, err := remote.Get(r, c.RemoteOptions(context.Background())...)
 	if err != nil {
-		t.Fatal(c.Classify(err, "source"))
+		t.Fatal(c.Classify(err, registry.SideSource))
 	}
 	var img v1.Image
 	if platform == "" {

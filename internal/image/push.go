@@ -150,7 +150,7 @@ func Push(ctx context.Context, o PushOptions) (PushResult, error) {
 	})
 	res.BlobsUploaded, res.BlobsSkipped, res.BlobsMounted, res.Bytes = stats.Uploaded(), stats.Skipped(), stats.Mounted(), stats.Bytes()
 	if err != nil {
-		return res, o.Registry.Classify(err, string(registry.SideTarget))
+		return res, o.Registry.Classify(err, registry.SideTarget)
 	}
 	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushed " + res.Reference})
 	return res, nil
@@ -216,7 +216,7 @@ func tagHead(opts []remote.Option, puller *remote.Puller, reg *registry.Client) 
 			return v1.Hash{}, nil
 		}
 		if err != nil {
-			return v1.Hash{}, fmt.Errorf("checking %s: %w", t, reg.Classify(err, string(registry.SideTarget)))
+			return v1.Hash{}, fmt.Errorf("checking %s: %w", t, reg.Classify(err, registry.SideTarget))
 		}
 		return d.Digest, nil
 	}

@@ -235,7 +235,7 @@ func TestPushFailureLeavesNoTag(t *testing.T) {
 	repo, _ := client.Repo("hello")
 	for _, tag := range []string{"1.2.3", "git-0123456"} {
 		_, err := remote.Head(repo.Tag(tag), client.RemoteOptions(context.Background())...)
-		if !errors.Is(client.Classify(err, "target"), registry.ErrNotFound) {
+		if !errors.Is(client.Classify(err, registry.SideTarget), registry.ErrNotFound) {
 			t.Errorf("tag %s after a failed push: %v", tag, err)
 		}
 	}
@@ -261,7 +261,7 @@ func TestPushBeforeTagStops(t *testing.T) {
 	}
 	for _, tag := range []string{"1.2.3", "git-0123456"} {
 		_, err := remote.Head(repo.Tag(tag), opts...)
-		if !errors.Is(client.Classify(err, "target"), registry.ErrNotFound) {
+		if !errors.Is(client.Classify(err, registry.SideTarget), registry.ErrNotFound) {
 			t.Errorf("tag %s after BeforeTag refused: %v", tag, err)
 		}
 	}

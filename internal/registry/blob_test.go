@@ -57,7 +57,7 @@ func TestBlobReader(t *testing.T) {
 	}
 	missing := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
 	_, err = br.Open(ctx, v1.Descriptor{Digest: missing, Size: 1})
-	if !errors.Is(c.Classify(err, "source"), ErrNotFound) {
+	if !errors.Is(c.Classify(err, SideSource), ErrNotFound) {
 		t.Errorf("missing blob: err = %v, want one classified as ErrNotFound", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestBlobReaderNeedsCredentials(t *testing.T) {
 	if err == nil {
 		_, err = br.Open(context.Background(), v1.Descriptor{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, Size: 1})
 	}
-	if !errors.Is(c.Classify(err, "source"), ErrAuth) {
+	if !errors.Is(c.Classify(err, SideSource), ErrAuth) {
 		t.Errorf("err = %v, want one classified as ErrAuth", err)
 	}
 }

@@ -203,7 +203,7 @@ func TestSmallDocumentsMustArriveWhole(t *testing.T) {
 			if !errors.As(err, &de) || de.Wait != deadline.WaitDocument {
 				t.Fatalf("got %v, want the whole-document wait", err)
 			}
-			checkFault(t, c.Classify(err, ""), ErrTimeout, hp, "the response was not complete within 500ms "+tt.want)
+			checkFault(t, c.Classify(err, SideNone), ErrTimeout, hp, "the response was not complete within 500ms "+tt.want)
 		})
 	}
 }
@@ -259,7 +259,7 @@ func TestDocumentsAreBounded(t *testing.T) {
 			}))
 			c := faultClient(t, hp, true)
 			var err error
-			faultnet.Within(t, 0, func() { err = c.Classify(tt.op(context.Background(), c), "") })
+			faultnet.Within(t, 0, func() { err = c.Classify(tt.op(context.Background(), c), SideNone) })
 			var re *Error
 			if !errors.As(err, &re) || !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("got %v, want a *registry.Error matching ErrTooLarge", err)

@@ -27,18 +27,18 @@ func (c *Client) ImageConfig(ctx context.Context, app, digest string) (*v1.Confi
 	}
 	img, err := firstImage(ctx, p, ref)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ref, c.Classify(err, ""))
+		return nil, fmt.Errorf("reading %s: %w", ref, c.Classify(err, SideNone))
 	}
 	m, err := img.Manifest()
 	if err == nil {
 		err = CheckConfig(m)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the config of %s: %w", ref, c.Classify(err, ""))
+		return nil, fmt.Errorf("reading the config of %s: %w", ref, c.Classify(err, SideNone))
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("reading the config of %s: %w", ref, c.Classify(err, ""))
+		return nil, fmt.Errorf("reading the config of %s: %w", ref, c.Classify(err, SideNone))
 	}
 	return cfg, nil
 }

@@ -296,7 +296,7 @@ func (c *Client) OptionsFor(ctx context.Context, _ name.Reference) ([]remote.Opt
 
 // ClassifyFor is Classify; it lets a Client stand where a Set is expected.
 func (c *Client) ClassifyFor(err error, side Side, _ name.Reference) error {
-	return Classify(err, c.side(side))
+	return c.Classify(err, side)
 }
 
 // WithStats returns a copy of c whose requests are counted in s.
@@ -317,20 +317,14 @@ func (c *Client) Anonymous() bool {
 	return c.keychain.source(c.Host()).anonymous
 }
 
-// Target describes this registry for Classify; side is one of the Side
-// values, taken as a string while callers hold it in one.
-func (c *Client) Target(side string) Target {
-	return c.side(Side(side))
-}
-
-func (c *Client) side(side Side) Target {
+// Target describes this registry, playing side, for Classify.
+func (c *Client) Target(side Side) Target {
 	s := c.keychain.source(c.Host())
 	return Target{Side: side, Host: c.Host(), Name: c.name, Tried: s.desc, Anonymous: s.anonymous}
 }
 
-// Classify turns an error from talking to this registry into a typed error
-// with a next step; see Classify. side is one of the Side values, taken as
-// a string while callers hold it in one.
-func (c *Client) Classify(err error, side string) error {
-	return Classify(err, c.side(Side(side)))
+// Classify turns an error from talking to this registry, playing side,
+// into a typed error with a next step; see Classify.
+func (c *Client) Classify(err error, side Side) error {
+	return Classify(err, c.Target(side))
 }

@@ -287,7 +287,7 @@ func TestAuthErrors(t *testing.T) {
 				}
 				return
 			}
-			err = c.Classify(err, "target")
+			err = c.Classify(err, SideTarget)
 			var ae *AuthError
 			if !errors.Is(err, ErrAuth) || !errors.As(err, &ae) {
 				t.Fatalf("err = %v, want ErrAuth", err)
@@ -343,7 +343,7 @@ func TestClassifyStatus(t *testing.T) {
 			}
 			ref, _ := c.ParseReference(testutil.Host(s) + "/app:1")
 			_, err = remote.Get(ref, c.RemoteOptions(context.Background())...)
-			err = c.Classify(err, "source")
+			err = c.Classify(err, SideSource)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -385,7 +385,7 @@ func TestClassifyConnection(t *testing.T) {
 			}
 			ref, _ := c.ParseReference(tt.reg.URL + "/app:1")
 			_, err = remote.Head(ref, c.RemoteOptions(context.Background())...)
-			err = c.Classify(err, "")
+			err = c.Classify(err, SideNone)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -428,7 +428,7 @@ func TestTLS(t *testing.T) {
 			img, _ := random.Image(100, 1)
 			opts := c.RemoteOptions(context.Background())
 			if err := remote.Write(repo.Tag("1"), img, opts...); err != nil {
-				t.Fatal(c.Classify(err, "target"))
+				t.Fatal(c.Classify(err, SideTarget))
 			}
 			got, err := remote.Head(repo.Tag("1"), opts...)
 			if err != nil {

@@ -17,7 +17,7 @@ func (c *Client) Resolve(ctx context.Context, app, tag string) (string, error) {
 	ref := repo.Tag(tag)
 	desc, err := remote.Head(ref, c.RemoteOptions(ctx)...)
 	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", ref, c.Classify(err, ""))
+		return "", fmt.Errorf("resolving %s: %w", ref, c.Classify(err, SideNone))
 	}
 	return desc.Digest.String(), nil
 }

@@ -111,7 +111,7 @@ func TestTimeoutFaults(t *testing.T) {
 		}},
 		{"push an image", func(ctx context.Context, c *Client) error {
 			repo, _ := c.Repo("hello")
-			return c.Classify(remote.Write(repo.Tag("1.0.0"), img, c.RemoteOptions(ctx)...), "target")
+			return c.Classify(remote.Write(repo.Tag("1.0.0"), img, c.RemoteOptions(ctx)...), SideTarget)
 		}},
 		{"read a blob", func(ctx context.Context, c *Client) error {
 			repo, _ := c.Repo("hello")
@@ -124,7 +124,7 @@ func TestTimeoutFaults(t *testing.T) {
 					rc.Close()
 				}
 			}
-			return c.Classify(err, "source")
+			return c.Classify(err, SideSource)
 		}},
 	}
 	for _, f := range faults {
@@ -291,7 +291,7 @@ func TestClassifyRedacts(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	msg := c.Classify(err, "target").Error()
+	msg := c.Classify(err, SideTarget).Error()
 	for _, secret := range []string{"hunter2", "s3cr3t", "ada"} {
 		if strings.Contains(msg, secret) {
 			t.Errorf("%q shows %q", msg, secret)
