@@ -373,9 +373,9 @@ func credentials(m map[string]string) []credential {
 			c.kind, c.vars = credFile, []string{"KUBECONFIG"}
 		case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
 			c.registry = strings.TrimPrefix(purpose, "registry-")
-			// As Slipway reads it: SLIPWAY_REGISTRY_<NAME>_USERNAME.
-			v := "SLIPWAY_REGISTRY_" + config.EnvName(c.registry)
-			c.kind, c.vars = credUserPass, []string{v + "_USERNAME", v + "_PASSWORD"}
+			// As Slipway reads them: SLIPWAY_REGISTRY_<NAME>_USERNAME.
+			user, pass := config.RegistryEnvVars(c.registry)
+			c.kind, c.vars = credUserPass, []string{user, pass}
 		default:
 			c.kind, c.vars = credSecret, []string{upperName(purpose)}
 		}

@@ -250,3 +250,19 @@ func hasProblemAt(err error, field string) bool {
 	}
 	return false
 }
+
+// TestRegistryEnvVars checks the names of the variables that hold a
+// registry's credentials, as Slipway reads them and generated CI fills them.
+func TestRegistryEnvVars(t *testing.T) {
+	tests := []struct{ name, user, pass string }{
+		{"dev", "SLIPWAY_REGISTRY_DEV_USERNAME", "SLIPWAY_REGISTRY_DEV_PASSWORD"},
+		{"rc-eu.1", "SLIPWAY_REGISTRY_RC_EU_1_USERNAME", "SLIPWAY_REGISTRY_RC_EU_1_PASSWORD"},
+		{"Local", "SLIPWAY_REGISTRY_LOCAL_USERNAME", "SLIPWAY_REGISTRY_LOCAL_PASSWORD"},
+	}
+	for _, tt := range tests {
+		u, p := RegistryEnvVars(tt.name)
+		if u != tt.user || p != tt.pass {
+			t.Errorf("RegistryEnvVars(%q) = %s, %s; want %s, %s", tt.name, u, p, tt.user, tt.pass)
+		}
+	}
+}

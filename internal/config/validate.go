@@ -220,7 +220,8 @@ func (v *validator) registry(r Registry) {
 	case strings.Contains(r.URL, "://"):
 		v.add(at+".url", "write %q without a scheme; for plain HTTP add insecure: true", r.URL)
 	case strings.Contains(r.URL, "@"):
-		v.add(at+".url", "the address must not hold credentials; use `docker login` or SLIPWAY_REGISTRY_%s_USERNAME/_PASSWORD", EnvName(r.Name))
+		user, _ := RegistryEnvVars(r.Name)
+		v.add(at+".url", "the address must not hold credentials; use `docker login` or %s/_PASSWORD", user)
 	case !registryRe.MatchString(r.URL):
 		v.add(at+".url", "%q is not a registry address; write HOST[:PORT][/path], e.g. registry.example.com/team", r.URL)
 	}
@@ -309,8 +310,23 @@ func without(list []string, drop string) []string {
 	return out
 }
 
+// RegistryEnvPrefix starts the names of the variables that hold a
+// registry's credentials, SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD:
+// Slipway reads them and generated CI fills them.
+const RegistryEnvPrefix = "SLIPWAY_REGISTRY_"
+
+// RegistryEnvVars returns the names of the variables that hold the
+// username and password for the registry called name in slipway.yaml:
+// SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD, NAME as EnvName writes
+// it.
+func RegistryEnvVars(name string) (username, password string) {
+	p := RegistryEnvPrefix + EnvName(name)
+	return p + "_USERNAME", p + "_PASSWORD"
+}
+
 // EnvName turns a registry name into the part of SLIPWAY_REGISTRY_<NAME>_*
-// variable names that stands for it.
+// variable names that stands for it: upper-cased, with every character
+// other than A-Z and 0-9 turned into _.
 func EnvName(name string) string {
 	b := []byte(strings.ToUpper(name))
 	for i, c := range b {

@@ -301,8 +301,8 @@ func credentialVars(purpose string) []string {
 	case purpose == "kubeconfig":
 		return []string{"KUBECONFIG", "KUBECONFIG_DATA"}
 	case strings.HasPrefix(purpose, "registry-") && len(purpose) > len("registry-"):
-		v := "SLIPWAY_REGISTRY_" + EnvName(strings.TrimPrefix(purpose, "registry-"))
-		return []string{v + "_USERNAME", v + "_PASSWORD"}
+		user, pass := RegistryEnvVars(strings.TrimPrefix(purpose, "registry-"))
+		return []string{user, pass}
 	}
 	return []string{EnvName(purpose)}
 }

@@ -14,14 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// EnvVars returns the names of the variables that hold the username and
-// password for the registry called name in slipway.yaml:
-// SLIPWAY_REGISTRY_<NAME>_USERNAME and _PASSWORD, NAME upper-cased with
-// every other character than A-Z and 0-9 turned into _.
-func EnvVars(name string) (username, password string) {
-	p := "SLIPWAY_REGISTRY_" + config.EnvName(name)
-	return p + "_USERNAME", p + "_PASSWORD"
-}
+// EnvVars is config.RegistryEnvVars.
+func EnvVars(name string) (username, password string) { return config.RegistryEnvVars(name) }
 
 // source says where credentials for a host came from, without secrets.
 type source struct {
@@ -90,7 +84,7 @@ func (k *keychain) fromEnv(host string) (auth authn.Authenticator, desc string, 
 	if k.name == "" || host != k.host {
 		return nil, "", nil
 	}
-	uVar, pVar := EnvVars(k.name)
+	uVar, pVar := config.RegistryEnvVars(k.name)
 	vars := uVar + "/_PASSWORD"
 	user, pass := os.Getenv(uVar), os.Getenv(pVar)
 	switch {
@@ -121,7 +115,7 @@ func (k *keychain) source(host string) source {
 	}
 	_, env, err := k.fromEnv(host)
 	if err != nil {
-		uVar, _ := EnvVars(k.name)
+		uVar, _ := config.RegistryEnvVars(k.name)
 		return source{desc: uVar + "/_PASSWORD (incomplete)", anonymous: true}
 	}
 	if env != "" && !strings.HasSuffix(env, "(not set)") {

@@ -37,20 +37,6 @@ func noDockerConfig(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", d)
 }
 
-func TestEnvVars(t *testing.T) {
-	tests := []struct{ name, user, pass string }{
-		{"dev", "SLIPWAY_REGISTRY_DEV_USERNAME", "SLIPWAY_REGISTRY_DEV_PASSWORD"},
-		{"rc-eu.1", "SLIPWAY_REGISTRY_RC_EU_1_USERNAME", "SLIPWAY_REGISTRY_RC_EU_1_PASSWORD"},
-		{"Local", "SLIPWAY_REGISTRY_LOCAL_USERNAME", "SLIPWAY_REGISTRY_LOCAL_PASSWORD"},
-	}
-	for _, tt := range tests {
-		u, p := EnvVars(tt.name)
-		if u != tt.user || p != tt.pass {
-			t.Errorf("EnvVars(%q) = %s, %s; want %s, %s", tt.name, u, p, tt.user, tt.pass)
-		}
-	}
-}
-
 func TestNewAndRepo(t *testing.T) {
 	tests := []struct {
 		name     string
