@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // describeRequest names, for a timeout message, the server a request went
@@ -36,33 +38,33 @@ func describeRequest(r *http.Request, host string, up *uploads) (server, doing s
 		}
 		switch {
 		case r.Method == http.MethodPost && r.URL.Query().Get("mount") != "" && r.URL.Query().Get("from") != "":
-			return "registry", "mounting blob " + short(r.URL.Query().Get("mount"))
+			return "registry", "mounting blob " + cut(r.URL.Query().Get("mount"))
 		case r.Method == http.MethodPost:
 			return "registry", "starting an upload" + of(r.URL.Query().Get("mount"))
 		case d != "":
-			return "registry", "pushing blob " + short(d)
+			return "registry", "pushing blob " + cut(d)
 		default:
 			return "registry", "pushing a blob"
 		}
 	case strings.Contains(p, "/blobs/"):
 		if r.Method == http.MethodHead {
-			return "registry", "checking for blob " + short(last)
+			return "registry", "checking for blob " + cut(last)
 		}
-		return "registry", "pulling blob " + short(last)
+		return "registry", "pulling blob " + cut(last)
 	case strings.Contains(p, "/manifests/"):
 		switch r.Method {
 		case http.MethodPut:
-			return "registry", "pushing manifest " + short(last)
+			return "registry", "pushing manifest " + cut(last)
 		case http.MethodDelete:
-			return "registry", "deleting manifest " + short(last)
+			return "registry", "deleting manifest " + cut(last)
 		case http.MethodHead:
-			return "registry", "checking manifest " + short(last)
+			return "registry", "checking manifest " + cut(last)
 		}
-		return "registry", "pulling manifest " + short(last)
+		return "registry", "pulling manifest " + cut(last)
 	case strings.HasSuffix(p, "/tags/list"):
 		return "registry", "listing tags"
 	case strings.Contains(p, "/referrers/"):
-		return "registry", "listing the referrers of " + short(last)
+		return "registry", "listing the referrers of " + cut(last)
 	}
 	return "registry", r.Method + " " + p
 }
@@ -78,17 +80,17 @@ func of(digest string) string {
 	if digest == "" {
 		return ""
 	}
-	return " of blob " + short(digest)
+	return " of blob " + cut(digest)
 }
 
-// short abbreviates a digest to sha256: and 12 hex digits; other
-// references are returned as they are.
-func short(ref string) string {
-	algo, hex, ok := strings.Cut(ref, ":")
-	if !ok || len(hex) <= 12 || strings.ContainsAny(algo, "/@") {
-		return ref
+// cut is short.Digest with … where it left digits out: the names of
+// blobs and manifests in timeout and bound messages say that they are cut.
+// Other references are returned as they are.
+func cut(ref string) string {
+	if s := short.Digest(ref); s != ref {
+		return s + "…"
 	}
-	return algo + ":" + hex[:12] + "…"
+	return ref
 }
 
 // uploads remembers which blob each upload session of a registry is

@@ -57,13 +57,13 @@ func firstImage(ctx context.Context, p *remote.Puller, ref name.Digest) (v1.Imag
 		}
 		im, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
-			return nil, fmt.Errorf("parsing index %s: %w", short(desc.Digest.String()), err)
+			return nil, fmt.Errorf("parsing index %s: %w", cut(desc.Digest.String()), err)
 		}
 		if err := CheckIndex(desc.Digest, im, depth); err != nil {
 			return nil, err
 		}
 		if len(im.Manifests) == 0 {
-			return nil, fmt.Errorf("index %s lists no images", short(desc.Digest.String()))
+			return nil, fmt.Errorf("index %s lists no images", cut(desc.Digest.String()))
 		}
 		if err := CheckManifestSize(im.Manifests[0]); err != nil {
 			return nil, err

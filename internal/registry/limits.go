@@ -61,7 +61,7 @@ func CheckConfig(m *v1.Manifest) error {
 		return nil
 	}
 	return &BoundError{
-		What:  fmt.Sprintf("image config %s declares %d bytes", short(m.Config.Digest.String()), m.Config.Size),
+		What:  fmt.Sprintf("image config %s declares %d bytes", cut(m.Config.Digest.String()), m.Config.Size),
 		Bound: mib(MaxConfigSize) + " of an image config",
 	}
 }
@@ -73,12 +73,12 @@ func CheckIndex(h v1.Hash, m *v1.IndexManifest, depth int) error {
 	switch {
 	case depth > MaxIndexDepth:
 		return &BoundError{
-			What:  fmt.Sprintf("index %s is nested %d deep", short(h.String()), depth),
+			What:  fmt.Sprintf("index %s is nested %d deep", cut(h.String()), depth),
 			Bound: fmt.Sprintf("indexes nested %d deep", MaxIndexDepth),
 		}
 	case m != nil && len(m.Manifests) > MaxIndexChildren:
 		return &BoundError{
-			What:  fmt.Sprintf("index %s lists %d manifests", short(h.String()), len(m.Manifests)),
+			What:  fmt.Sprintf("index %s lists %d manifests", cut(h.String()), len(m.Manifests)),
 			Bound: fmt.Sprintf("%d manifests in an index", MaxIndexChildren),
 		}
 	}
@@ -92,7 +92,7 @@ func CheckManifestSize(d v1.Descriptor) error {
 		return nil
 	}
 	return &BoundError{
-		What:  fmt.Sprintf("manifest %s declares %d bytes", short(d.Digest.String()), d.Size),
+		What:  fmt.Sprintf("manifest %s declares %d bytes", cut(d.Digest.String()), d.Size),
 		Bound: mib(MaxDocumentSize) + " of a manifest",
 	}
 }

@@ -143,7 +143,7 @@ func TestTimeoutFaults(t *testing.T) {
 		c := faultClient(t, hp, true)
 		var err error
 		faultnet.Within(t, 0, func() { err = ops[2].run(context.Background(), c) })
-		checkFault(t, err, ErrTimeout, hp, "the response stalled: nothing received for 250ms while pulling blob "+short(layerDigest.String()))
+		checkFault(t, err, ErrTimeout, hp, "the response stalled: nothing received for 250ms while pulling blob "+cut(layerDigest.String()))
 	})
 }
 
