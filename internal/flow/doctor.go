@@ -11,9 +11,9 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
+	"github.com/slipwayhq/slipway/internal/short"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -214,12 +214,12 @@ func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckWarn,
 			Detail: fmt.Sprintf("not checked: working out the version at HEAD: %v", err)}
 	}
-	digest, err := client.Resolve(ctx, p.App, image.VersionTag(info.Version))
+	digest, err := client.Resolve(ctx, p.App, registry.VersionTag(info.Version))
 	where := registryName(client)
 	switch {
 	case err == nil:
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckOK,
-			Detail: fmt.Sprintf("%s has %s:%s (%.19s)", where, p.App, info.Version, digest)}
+			Detail: fmt.Sprintf("%s has %s:%s (%s)", where, p.App, info.Version, short.Digest(digest))}
 	case errors.Is(err, registry.ErrNotFound):
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckWarn,
 			Detail: fmt.Sprintf("%s has no %s:%s, the version at HEAD", where, p.App, info.Version),
@@ -236,7 +236,7 @@ func pullSecretCheck(reg config.Registry, host string) deploy.Check {
 		return deploy.Check{Name: CheckPullSecret, Status: deploy.CheckOK,
 			Detail: fmt.Sprintf("none: registries.%s.pullSecret is false, so the cluster pulls with its own credentials", reg.Name)}
 	}
-	userVar, passVar := registry.EnvVars(reg.Name)
+	userVar, passVar := config.RegistryEnvVars(reg.Name)
 	if _, err := pullSecret(reg, host); err != nil {
 		return deploy.Check{Name: CheckPullSecret, Status: deploy.CheckFail, Detail: err.Error(),
 			Hint: fmt.Sprintf("set %s and %s to credentials the cluster may pull with", userVar, passVar)}

@@ -11,6 +11,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // ErrGate is matched when an environment's requirement refuses a deploy.
@@ -30,7 +31,7 @@ func Gate(env string, req config.Requirement, st deploy.EnvStatus, digest string
 	case st.Health == deploy.Missing:
 		return refuse("nothing is deployed there")
 	case st.Digest != digest:
-		return refuse("it runs %s (%.19s), not %.19s", st.Version, st.Digest, digest)
+		return refuse("it runs %s (%s), not %s", st.Version, short.Digest(st.Digest), short.Digest(digest))
 	case st.Health != deploy.Healthy:
 		return refuse("it runs this digest but is %s", st.Health)
 	}

@@ -12,8 +12,9 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
-	"github.com/slipwayhq/slipway/internal/image"
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
+	"github.com/slipwayhq/slipway/internal/short"
 	"github.com/slipwayhq/slipway/internal/sign"
 )
 
@@ -139,12 +140,12 @@ func (r *Runner) envStatus(ctx context.Context, env config.Environment, o Status
 	if err == nil && !strings.HasPrefix(s.Image, repo.String()+"@") {
 		s.Drift = append(s.Drift, "runs an image that is not "+repo.String())
 	}
-	tagged, err := client.Resolve(ctx, p.App, image.VersionTag(s.Version))
+	tagged, err := client.Resolve(ctx, p.App, registry.VersionTag(s.Version))
 	switch {
 	case err != nil:
 		s.Drift = append(s.Drift, fmt.Sprintf("registry %s has no tag %s", reg.Name, s.Version))
 	case tagged != s.Digest:
-		s.Drift = append(s.Drift, fmt.Sprintf("registry tag %s is %.19s but pods run %.19s", s.Version, tagged, s.Digest))
+		s.Drift = append(s.Drift, fmt.Sprintf("registry tag %s is %s but pods run %s", s.Version, short.Digest(tagged), short.Digest(s.Digest)))
 	}
 	return s
 }
