@@ -105,14 +105,7 @@ func CheckTagWon(t name.Tag, got, want v1.Hash) error {
 // before the write (CheckTagWon) when it looked. It returns early with
 // ctx's error.
 func SettleTag(ctx context.Context, took time.Duration) error {
-	t := time.NewTimer(SettleTime(took))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleepContext(ctx, SettleTime(took))
 }
 
 // Bounds of SettleTime.
