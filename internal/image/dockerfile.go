@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -75,12 +76,6 @@ func buildDockerfile(ctx context.Context, o BuildOptions) (Result, error) {
 	if err := os.MkdirAll(o.Output, 0o755); err != nil {
 		return Result{}, fmt.Errorf("creating %s: %w", o.Output, err)
 	}
-	labels := ociAnnotations(o.Meta, epoch)
-	for k, v := range o.Image.Labels {
-		if _, ok := labels[k]; !ok {
-			labels[k] = v
-		}
-	}
 	plats := make([]string, len(platforms))
 	for i, p := range platforms {
 		plats[i] = p.String()
@@ -92,7 +87,7 @@ func buildDockerfile(ctx context.Context, o BuildOptions) (Result, error) {
 	}
 	for _, argv := range dockerfileCommands(builder, dockerfileArgs{
 		dockerfile: dockerfile, dir: o.Dir, out: tmp, platforms: plats,
-		labels: labels, epoch: epoch.Unix(), name: "slipway-build-" + sanitizeName(o.App),
+		labels: dockerfileLabels(o, epoch), epoch: epoch.Unix(), name: "slipway-build-" + sanitizeName(o.App),
 	}) {
 		if err := run(ctx, o.Dir, rep, argv); err != nil {
 			return Result{}, fmt.Errorf("building %s with %s: %w", o.Image.Dockerfile, builder, err)
@@ -110,6 +105,18 @@ func buildDockerfile(ctx context.Context, o BuildOptions) (Result, error) {
 	}
 	rep.Report(progress.Event{Kind: progress.Info, Step: "build", Msg: "built " + rec.Digest})
 	return Result{Record: rec, Layout: filepath.Join(o.Output, LayoutDir)}, nil
+}
+
+// dockerfileLabels are the build's OCI annotations and, beside them,
+// image.labels: a label cannot override an annotation Slipway sets.
+func dockerfileLabels(o BuildOptions, epoch time.Time) map[string]string {
+	labels := ociAnnotations(o.Meta, epoch)
+	for k, v := range o.Image.Labels {
+		if _, ok := labels[k]; !ok {
+			labels[k] = v
+		}
+	}
+	return labels
 }
 
 type dockerfileArgs struct {
