@@ -13,6 +13,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
+	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
@@ -118,13 +119,15 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-// env is what every command gets: where the project is, how to print.
-type env struct {
-	dir  string
-	json bool
-	ui   *ui.UI
-	ctx  context.Context
-	c    *cli.Context
+// command is what a command's action gets: its flags and arguments, the
+// project's directory, how to print, and the context its work runs in
+// (with --network-timeout).
+type command struct {
+	flags *cli.Context
+	dir   string
+	json  bool
+	ui    *ui.UI
+	ctx   context.Context
 }
 
 // lookup returns the value of a global flag, set after the command or
@@ -138,7 +141,7 @@ func lookup[T any](c *cli.Context, name string, get func(*cli.Context, string) T
 	return get(c, name)
 }
 
-func newEnv(c *cli.Context) (*env, error) {
+func newCommand(c *cli.Context) (*command, error) {
 	dir := lookup(c, "dir", (*cli.Context).String)
 	if dir == "" {
 		dir = "."
@@ -171,42 +174,62 @@ func newEnv(c *cli.Context) (*env, error) {
 		NoColor: lookup(c, "no-color", (*cli.Context).Bool),
 		Verbose: lookup(c, "verbose", (*cli.Context).Bool),
 	})
-	return &env{dir: abs, json: out == "json", ui: u, ctx: ctx, c: c}, nil
+	return &command{flags: c, dir: abs, json: out == "json", ui: u, ctx: ctx}, nil
 }
 
 // action adapts a command body to urfave/cli.
-func action(run func(e *env) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		e, err := newEnv(c)
+func action(run func(c *command) error) cli.ActionFunc {
+	return func(cc *cli.Context) error {
+		c, err := newCommand(cc)
 		if err != nil {
 			return err
 		}
-		err = run(e)
-		e.ui.Done()
+		err = run(c)
+		c.ui.Done()
 		return err
 	}
 }
 
 // project loads slipway.yaml from the project directory.
-func (e *env) project() (*config.Project, error) { return config.LoadProject(e.dir) }
+func (c *command) project() (*config.Project, error) { return config.LoadProject(c.dir) }
 
 // projectArgs checks the positional arguments and loads slipway.yaml.
-func (e *env) projectArgs(min, max int, usage string) ([]string, *config.Project, error) {
-	a, err := e.args(min, max, usage)
+func (c *command) projectArgs(min, max int, usage string) ([]string, *config.Project, error) {
+	a, err := c.args(min, max, usage)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := e.project()
+	p, err := c.project()
 	return a, p, err
 }
 
+// runnerArgs checks the positional arguments and returns the flow's
+// runner for the project.
+func (c *command) runnerArgs(min, max int, usage string) ([]string, *flow.Runner, error) {
+	a, p, err := c.projectArgs(min, max, usage)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, runner(p), nil
+}
+
 // args checks the number of positional arguments.
-func (e *env) args(min, max int, usage string) ([]string, error) {
-	a := e.c.Args().Slice()
+func (c *command) args(min, max int, usage string) ([]string, error) {
+	a := c.flags.Args().Slice()
 	if len(a) < min || (max >= 0 && len(a) > max) {
-		return nil, usagef("usage: slipway %s %s", e.c.Command.FullName(), usage)
+		return nil, usagef("usage: slipway %s %s", c.flags.Command.FullName(), usage)
 	}
 	return a, nil
+}
+
+// runner runs the flow's steps for p, with production clients; next steps
+// in its reports are worded as the command line words them.
+func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Factory{Words: words}) }
+
+// options are the options of every step: --jobs and --no-deps where the
+// command has them, progress on the terminal.
+func (c *command) options() flow.Options {
+	return flow.Options{UserAgent: UserAgent(), Jobs: c.flags.Int("jobs"), Progress: c.ui, NoDeps: c.flags.Bool("no-deps")}
 }
 
 // maxErrorLines is the most lines of an error's message after its first

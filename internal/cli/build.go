@@ -6,19 +6,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/flow"
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
-
-// runner runs the flow's steps for p, with production clients.
-func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Factory{Words: words}) }
-
-func (e *env) shipOptions() flow.Options {
-	return flow.Options{UserAgent: UserAgent(), Jobs: e.c.Int("jobs"), Progress: e.ui}
-}
 
 func buildCommand() *cli.Command {
 	return &cli.Command{
@@ -33,41 +24,33 @@ func buildCommand() *cli.Command {
 			noDepsFlag(),
 			&cli.BoolFlag{Name: "refresh-base", Usage: "resolve the base image's tag again instead of reusing the pinned digest"},
 		},
-		Action: action(func(e *env) error {
-			if _, err := e.args(0, 0, ""); err != nil {
-				return err
-			}
-			p, err := e.project()
+		Action: action(func(c *command) error {
+			_, r, err := c.runnerArgs(0, 0, "")
 			if err != nil {
 				return err
 			}
-			r := runner(p)
-			var res image.Result
-			err = e.runGoal(r, flow.Step{Kind: flow.KindBuild}, false, func() (bool, string, error) {
-				res, err = r.Build(e.ctx, flow.BuildOptions{Options: e.shipOptions(), RefreshBase: e.c.Bool("refresh-base")})
-				return res.UpToDate, res.Digest, err
-			})
+			res, err := r.Build(c.ctx, flow.BuildOptions{Options: c.options(), RefreshBase: c.flags.Bool("refresh-base")})
 			if err != nil {
 				return err
 			}
 			what := fmt.Sprintf("%s %s for %s", res.App, res.Version, platforms(res.Record))
 			if res.UpToDate {
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "build", Msg: what + " is up to date"})
+				c.ui.Report(progress.Event{Kind: progress.Skip, Step: "build", Msg: what + " is up to date"})
 			} else {
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "build", Msg: "built " + what})
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "build", Msg: "built " + what})
 			}
-			return e.result(buildJSON{Record: res.Record, Layout: res.Layout, UpToDate: res.UpToDate}, res.Digest)
+			return c.result(buildJSON{BuildRecord: res.Record, Layout: res.Layout, UpToDate: res.UpToDate}, res.Digest)
 		}),
 	}
 }
 
 type buildJSON struct {
-	image.Record
+	flow.BuildRecord
 	Layout   string `json:"layout"`
 	UpToDate bool   `json:"upToDate"`
 }
 
-func platforms(r image.Record) string {
+func platforms(r flow.BuildRecord) string {
 	var ps []string
 	for _, p := range r.Platforms {
 		ps = append(ps, p.Platform)
@@ -94,29 +77,26 @@ func pushCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "move a version tag that points at another digest"},
 			&cli.BoolFlag{Name: "allow-stale", Usage: "push a build of another commit than HEAD"},
 		},
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, 1, "ENV")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
-			r := runner(p)
-			var res image.PushResult
-			err = e.runGoal(r, flow.Step{Kind: flow.KindPush, Env: a[0]}, true, func() (bool, string, error) {
-				res, err = r.Push(e.ctx, a[0], flow.PushOptions{Options: e.shipOptions(),
-					Force: e.c.Bool("force"), AllowStale: e.c.Bool("allow-stale")})
-				return res.UpToDate, res.Reference, err
-			})
+			ran, err := r.PushGoal(c.ctx, a[0], flow.PushOptions{Options: c.options(),
+				Force: c.flags.Bool("force"), AllowStale: c.flags.Bool("allow-stale")})
+			c.stepTable(ran.Steps)
 			if err != nil {
 				return err
 			}
+			res := ran.Result
 			if res.UpToDate {
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already pushed: " + strings.Join(res.Tags, ", ")})
+				c.ui.Report(progress.Event{Kind: progress.Skip, Step: "push", Msg: "already pushed: " + strings.Join(res.Tags, ", ")})
 			} else {
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: fmt.Sprintf(
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: fmt.Sprintf(
 					"pushed %s (%d blobs uploaded, %d mounted, %d already there; %s)",
 					strings.Join(res.Tags, ", "), res.BlobsUploaded, res.BlobsMounted, res.BlobsSkipped, ui.Amount(res.Bytes, "B"))})
 			}
-			return e.result(res, res.Reference)
+			return c.result(res, res.Reference)
 		}),
 	}
 }

@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
 
@@ -19,46 +16,21 @@ func configCommand() *cli.Command {
 			Name:      "check",
 			Usage:     "validate slipway.yaml and ci.yaml, reporting every problem at once",
 			ArgsUsage: " ",
-			Action: action(func(e *env) error {
-				if _, err := e.args(0, 0, ""); err != nil {
+			Action: action(func(c *command) error {
+				if _, err := c.args(0, 0, ""); err != nil {
 					return err
 				}
-				checked, err := checkConfig(e.dir)
+				checked, err := flow.CheckConfig(c.dir)
 				if err != nil {
 					return err
 				}
 				for _, f := range checked {
-					e.ui.Report(progress.Event{Kind: progress.Finish, Step: "config", Msg: f + " is valid"})
+					c.ui.Report(progress.Event{Kind: progress.Finish, Step: "config", Msg: f + " is valid"})
 				}
-				return e.result(map[string]any{"valid": true, "files": checked}, "ok")
+				return c.result(map[string]any{"valid": true, "files": checked}, "ok")
 			}),
 		}},
 	}
-}
-
-// checkConfig validates slipway.yaml and, when present, ci.yaml, returning
-// the files checked or every problem in both.
-func checkConfig(dir string) ([]string, error) {
-	checked := []string{config.ProjectFile}
-	p, err := config.LoadProject(dir)
-	var probs config.Problems
-	if err != nil && !errors.As(err, &probs) {
-		return nil, err
-	}
-	if _, statErr := os.Stat(filepath.Join(dir, config.CIFile)); statErr == nil {
-		checked = append(checked, config.CIFile)
-		if _, ciErr := config.LoadCI(dir, p); ciErr != nil {
-			var more config.Problems
-			if !errors.As(ciErr, &more) {
-				return nil, ciErr
-			}
-			probs = append(probs, more...)
-		}
-	}
-	if len(probs) > 0 {
-		return nil, probs
-	}
-	return checked, nil
 }
 
 func schemaCommand() *cli.Command {
@@ -68,8 +40,8 @@ func schemaCommand() *cli.Command {
 		ArgsUsage: "[slipway.yaml|ci.yaml]",
 		Description: "Without an argument the schema accepts either file. Point your editor's YAML\n" +
 			"language server at it, e.g. `slipway schema slipway.yaml > .slipway.schema.json`.",
-		Action: action(func(e *env) error {
-			a, err := e.args(0, 1, "[slipway.yaml|ci.yaml]")
+		Action: action(func(c *command) error {
+			a, err := c.args(0, 1, "[slipway.yaml|ci.yaml]")
 			if err != nil {
 				return err
 			}
@@ -81,7 +53,7 @@ func schemaCommand() *cli.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			return e.ui.Document(out)
+			return c.ui.Document(out)
 		}),
 	}
 }

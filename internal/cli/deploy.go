@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
@@ -36,60 +35,53 @@ func deployCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
 			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
 		}, append(lockFlags(), clusterFlags()...)...),
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, 1, "ENV")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
-			r := runner(p)
-			run := r.Deploy
-			switch {
-			case e.c.Bool("dry-run"):
-				run = r.DryRun
-			case e.c.Bool("diff"):
-				run = r.Diff
-			}
-			_, envErr := p.Environment(a[0])
-			deps := envErr == nil && !e.c.Bool("dry-run") && !e.c.Bool("diff") && e.c.String("version") == "" && e.c.String("digest") == ""
-			var res flow.DeployResult
-			err = e.runGoal(r, flow.Step{Kind: flow.KindDeploy, Env: a[0]}, deps, func() (bool, string, error) {
-				res, err = run(e.ctx, a[0], flow.DeployOptions{
-					Options: e.shipOptions(),
-					Cluster: e.clusterOptions(),
-					Version: e.c.String("version"), Digest: e.c.String("digest"), Timeout: e.c.Duration("timeout"),
-					NoRollback: e.c.Bool("no-rollback"), ForceConflicts: e.c.Bool("force-conflicts"), Reason: e.c.String("reason"),
-					SkipGate: e.c.Bool("skip-gate"), WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock"),
-				})
-				return res.UpToDate, res.Image, err
+			ran, err := r.DeployGoal(c.ctx, a[0], flow.DeployOptions{
+				Options: c.options(), Cluster: c.clusterOptions(),
+				DryRun: c.flags.Bool("dry-run"), Diff: c.flags.Bool("diff"),
+				Version: c.flags.String("version"), Digest: c.flags.String("digest"), Timeout: c.flags.Duration("timeout"),
+				NoRollback: c.flags.Bool("no-rollback"), ForceConflicts: c.flags.Bool("force-conflicts"), Reason: c.flags.String("reason"),
+				SkipGate: c.flags.Bool("skip-gate"), WaitLock: waitLock(c), BreakLock: c.flags.Bool("break-lock"),
 			})
+			c.stepTable(ran.Steps)
 			if err != nil {
 				return err
 			}
-			switch {
-			case e.c.Bool("dry-run"):
-				if e.json {
-					return e.printJSON(res)
-				}
-				for _, w := range res.Warnings {
-					e.ui.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
-				}
-				return e.ui.Document(res.Manifests)
-			case e.c.Bool("diff"):
-				if res.Diff == "" {
-					e.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
-				}
-				return e.result(res, strings.TrimRight(res.Diff, "\n"))
-			case res.Note != "":
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: res.Note})
-			case res.UpToDate:
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: fmt.Sprintf("%s %s already runs in %s", p.App, res.Version, res.Env)})
-			default:
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: fmt.Sprintf(
-					"%s %s runs in %s (revision %d, %.1fs)", p.App, res.Version, res.Env, res.Revision, res.Seconds)})
-			}
-			return e.result(res, res.Image)
+			return c.deployed(r.Project.App, ran.Result)
 		}),
 	}
+}
+
+// deployed prints what a deploy did: the manifests of a dry run, the diff,
+// or the rollout's end.
+func (c *command) deployed(app string, res flow.DeployResult) error {
+	switch {
+	case c.flags.Bool("dry-run"):
+		if c.json {
+			return c.printJSON(res)
+		}
+		for _, w := range res.Warnings {
+			c.ui.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+		}
+		return c.ui.Document(res.Manifests)
+	case c.flags.Bool("diff"):
+		if res.Diff == "" {
+			c.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
+		}
+		return c.result(res, strings.TrimRight(res.Diff, "\n"))
+	case res.Note != "":
+		c.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: res.Note})
+	case res.UpToDate:
+		c.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: fmt.Sprintf("%s %s already runs in %s", app, res.Version, res.Env)})
+	default:
+		c.ui.Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: fmt.Sprintf(
+			"%s %s runs in %s (revision %d, %.1fs)", app, res.Version, res.Env, res.Revision, res.Seconds)})
+	}
+	return c.result(res, res.Image)
 }
 
 // lockHelp describes the deploy lock and interrupts for the help of
@@ -117,15 +109,15 @@ var interruptHelp = map[string]string{
 // lockFlags are the deploy lock's flags of deploy and rollback.
 func lockFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.GenericFlag{Name: "wait-lock", Value: &optionalDuration{bare: deploy.WaitForever},
+		&cli.GenericFlag{Name: "wait-lock", Value: &optionalDuration{bare: flow.WaitForever},
 			Usage: "wait for another deploy or rollback of the environment to finish: as long as it takes, or up to --wait-lock=`DURATION`"},
 		&cli.BoolFlag{Name: "break-lock", Usage: "take the environment's lock from whoever holds it (needs --reason; recorded)"},
 	}
 }
 
 // waitLock is the value of --wait-lock: 0 when not given.
-func waitLock(e *env) time.Duration {
-	if v, ok := e.c.Generic("wait-lock").(*optionalDuration); ok {
+func waitLock(c *command) time.Duration {
+	if v, ok := c.flags.Generic("wait-lock").(*optionalDuration); ok {
 		return v.d
 	}
 	return 0

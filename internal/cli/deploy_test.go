@@ -38,7 +38,7 @@ func TestWaitLockFlag(t *testing.T) {
 			app := &cli.App{Name: "slipway", ExitErrHandler: func(*cli.Context, error) {}, Writer: io.Discard, ErrWriter: io.Discard,
 				Commands: []*cli.Command{{Name: "deploy", Flags: append(lockFlags(), &cli.StringFlag{Name: "reason"}),
 					Action: func(c *cli.Context) error {
-						got = waitLock(&env{c: c})
+						got = waitLock(&command{flags: c})
 						gotArgs, reason = strings.Join(c.Args().Slice(), " "), c.String("reason")
 						return nil
 					}}}}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
@@ -25,40 +24,46 @@ func doctorCommand() *cli.Command {
 			"verify.key is a public key, and the public half of signing.key when both are set.\n" +
 			"Exits 1 when a check fails.",
 		Flags: clusterFlags(),
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, 1, "ENV")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
-			rep, err := runner(p).Doctor(e.ctx, a[0], flow.DoctorOptions{Options: e.shipOptions(), Cluster: e.clusterOptions()})
+			rep, err := r.Doctor(c.ctx, a[0], flow.DoctorOptions{Options: c.options(), Cluster: c.clusterOptions()})
 			if err != nil {
 				return err
 			}
-			if e.json {
-				if err := e.printJSON(rep); err != nil {
+			if c.json {
+				if err := c.printJSON(rep); err != nil {
 					return err
 				}
 			} else {
-				for _, c := range rep.Checks {
-					msg := fmt.Sprintf("%s: %s", c.Name, c.Detail)
-					switch c.Status {
-					case deploy.CheckOK:
-						e.ui.Report(progress.Event{Kind: progress.Finish, Step: "doctor", Msg: msg})
-					case deploy.CheckWarn:
-						e.ui.Report(progress.Event{Kind: progress.Warn, Step: "doctor", Msg: msg})
-					default:
-						e.ui.Failure(fmt.Sprintf("%-8s %s", "doctor", msg))
-					}
-					if c.Hint != "" && c.Status != deploy.CheckOK {
-						e.ui.Hint("         " + c.Hint)
-					}
-				}
+				c.checks(rep)
 			}
 			if rep.Failed() {
 				return errDoctor
 			}
 			return nil
 		}),
+	}
+}
+
+// checks prints each check of rep on a line, with its hint when it did
+// not pass.
+func (c *command) checks(rep flow.DoctorReport) {
+	for _, ch := range rep.Checks {
+		msg := fmt.Sprintf("%s: %s", ch.Name, ch.Detail)
+		switch ch.Status {
+		case flow.CheckOK:
+			c.ui.Report(progress.Event{Kind: progress.Finish, Step: "doctor", Msg: msg})
+		case flow.CheckWarn:
+			c.ui.Report(progress.Event{Kind: progress.Warn, Step: "doctor", Msg: msg})
+		default:
+			c.ui.Failure(fmt.Sprintf("%-8s %s", "doctor", msg))
+		}
+		if ch.Hint != "" && ch.Status != flow.CheckOK {
+			c.ui.Hint("         " + ch.Hint)
+		}
 	}
 }
 

@@ -1,21 +1,13 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/config"
-	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
-	"github.com/slipwayhq/slipway/internal/image"
-	"github.com/slipwayhq/slipway/internal/projfs"
-	"github.com/slipwayhq/slipway/internal/registry"
-	"github.com/slipwayhq/slipway/internal/release"
-	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // Exit codes. They are part of Slipway's interface: scripts and CI rely on
@@ -45,30 +37,25 @@ var exitCodes = []struct {
 	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done (a rollout under way continues in the cluster, and the message says so); a second one exits at once"},
 }
 
-// Refusal, auth and deploy-failure sentinels from core packages map to exit
-// codes here, the one place that knows them all.
-var (
-	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, image.ErrTagConflict, flow.ErrStale, flow.ErrGate, deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
-	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
-	usages   = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL, deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey,
-		projfs.ErrOutside, projfs.ErrSymlink, projfs.ErrNotRegular, projfs.ErrTooLarge}
-)
+// classCodes are the exit codes of the classes of failure flow tells apart.
+var classCodes = map[flow.Class]int{
+	flow.ClassUsage:         ExitUsage,
+	flow.ClassInterrupted:   ExitInterrupted,
+	flow.ClassAuth:          ExitAuth,
+	flow.ClassRefused:       ExitRefused,
+	flow.ClassRolloutFailed: ExitDeployFail,
+}
 
 func exitCode(err error) int {
-	var u usageError
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.As(err, &u), isAny(err, usages):
+	}
+	var u usageError
+	if errors.As(err, &u) {
 		return ExitUsage
-	case errors.Is(err, context.Canceled):
-		return ExitInterrupted
-	case isAny(err, authErrs):
-		return ExitAuth
-	case isAny(err, refusals):
-		return ExitRefused
-	case errors.Is(err, deploy.ErrFailed):
-		return ExitDeployFail
+	}
+	if code, ok := classCodes[flow.Classify(err)]; ok {
+		return code
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
@@ -78,15 +65,6 @@ func exitCode(err error) int {
 		return ExitUsage
 	}
 	return ExitFailure
-}
-
-func isAny(err error, targets []error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }
 
 func exitCodesText() string {
@@ -103,11 +81,11 @@ func exitCodesCommand() *cli.Command {
 		Name:        "exit-codes",
 		Usage:       "list the exit codes and what they mean",
 		Description: exitCodesText(),
-		Action: action(func(e *env) error {
-			if e.json {
-				return e.printJSON(exitCodes)
+		Action: action(func(c *command) error {
+			if c.json {
+				return c.printJSON(exitCodes)
 			}
-			return e.ui.Print(exitCodesText())
+			return c.ui.Print(exitCodesText())
 		}),
 	}
 }

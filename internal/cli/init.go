@@ -27,38 +27,38 @@ func initCommand() *cli.Command {
 			&cli.IntFlag{Name: "port", Usage: "container `PORT`", Value: 8080},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite existing files"},
 		},
-		Action: action(func(e *env) error {
-			if _, err := e.args(0, 0, ""); err != nil {
+		Action: action(func(c *command) error {
+			if _, err := c.args(0, 0, ""); err != nil {
 				return err
 			}
 			o := config.ScaffoldOptions{
-				App: e.c.String("app"), Registry: e.c.String("registry"),
-				Port: e.c.Int("port"), Force: e.c.Bool("force"),
+				App: c.flags.String("app"), Registry: c.flags.String("registry"),
+				Port: c.flags.Int("port"), Force: c.flags.Bool("force"),
 			}
-			if f, ok := e.c.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !e.json {
+			if f, ok := c.flags.App.Reader.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !c.json {
 				in := bufio.NewReader(f)
 				if o.App == "" {
-					o.App = ask(e, in, "App name", config.AppName(e.dir))
+					o.App = ask(c, in, "App name", config.AppName(c.dir))
 				}
 				if o.Registry == "" {
-					o.Registry = ask(e, in, "Dev registry", "127.0.0.1:5000/team")
+					o.Registry = ask(c, in, "Dev registry", "127.0.0.1:5000/team")
 				}
 			}
-			written, err := config.Scaffold(e.dir, o)
+			written, err := config.Scaffold(c.dir, o)
 			if err != nil {
 				return err
 			}
 			for _, f := range written {
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "init", Msg: "wrote " + f})
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "init", Msg: "wrote " + f})
 			}
-			return e.result(map[string]any{"written": written},
+			return c.result(map[string]any{"written": written},
 				"Next: `slipway config check`, then `slipway release --dry-run`.")
 		}),
 	}
 }
 
-func ask(e *env, in *bufio.Reader, question, def string) string {
-	e.ui.Prompt(fmt.Sprintf("%s [%s]: ", question, def))
+func ask(c *command, in *bufio.Reader, question, def string) string {
+	c.ui.Prompt(fmt.Sprintf("%s [%s]: ", question, def))
 	line, _ := in.ReadString('\n')
 	if line = strings.TrimSpace(line); line != "" {
 		return line

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/slipwayhq/slipway/internal/config"
-	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/flow"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -21,14 +21,27 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printJSON writes v as the command's JSON result on stdout.
-func (e *env) printJSON(v any) error { return writeJSON(e.ui.Out, v) }
+func (c *command) printJSON(v any) error { return writeJSON(c.ui.Out, v) }
 
 // result prints text on stdout, or v as JSON with -o json.
-func (e *env) result(v any, text string) error {
-	if e.json {
-		return e.printJSON(v)
+func (c *command) result(v any, text string) error {
+	if c.json {
+		return c.printJSON(v)
 	}
-	return e.ui.Println(text)
+	return c.ui.Println(text)
+}
+
+// stepTable prints, on stderr, each step's result and time when the
+// command ran steps before its goal (results stay alone on stdout).
+func (c *command) stepTable(results []flow.StepResult) {
+	if len(results) == 0 || c.json {
+		return
+	}
+	rows := make([][]string, 0, len(results))
+	for _, r := range results {
+		rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
+	}
+	c.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
 }
 
 type jsonError struct {
@@ -40,7 +53,7 @@ type jsonError struct {
 
 func errorJSON(err error, code int) jsonError {
 	j := jsonError{Error: message(err), Code: code}
-	var failed *deploy.FailedError
+	var failed *flow.FailedError
 	if errors.As(err, &failed) {
 		j.Result = failed.Result
 		j.Error, _, _ = strings.Cut(j.Error, "\n")

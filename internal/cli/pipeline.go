@@ -2,19 +2,130 @@ package cli
 
 import (
 	"errors"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
-	"github.com/slipwayhq/slipway/pipeline"
 )
+
+func pipelineCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "pipeline",
+		Usage:       "generate CI configuration from ci.yaml",
+		Subcommands: []*cli.Command{pipelineGenerateCommand(), pipelineCheckCommand(), pipelineBootstrapCommand()},
+	}
+}
+
+func pipelineGenerateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "generate",
+		Usage:     "write the CI configuration of one CI system",
+		ArgsUsage: " ",
+		Description: "Targets: " + targetNames() + ". Every CI step runs `slipway ...` or\n" +
+			"`slipway ci TASK`, so CI does what a developer does; approve: true becomes the\n" +
+			"target's own manual gate. The output is the same, byte for byte, for the same input.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Usage: "`TARGET`: " + targetNames()},
+			&cli.StringFlag{Name: "out", Usage: "write under `DIR` instead of the repository's root"},
+			&cli.StringFlag{Name: "folder", Usage: "Jenkins `FOLDER` for the jobs (default: the app name)"},
+			&cli.StringFlag{Name: "branch", Usage: "`BRANCH` CI runs on when ci.yaml names none (default main)"},
+			slipwayChecksumsFlag(), slipwayVersionFlag(),
+		},
+		Action: action(func(c *command) error {
+			if _, err := c.args(0, 0, ""); err != nil {
+				return err
+			}
+			t, err := flow.ParseTarget(c.flags.String("target"))
+			if err != nil {
+				return usageError{err}
+			}
+			p, err := c.project()
+			if err != nil {
+				return err
+			}
+			install, err := c.slipwayInstall()
+			if err != nil {
+				return err
+			}
+			written, err := flow.GeneratePipeline(p, t, c.flags.String("out"),
+				flow.PipelineOptions{Folder: c.flags.String("folder"), Branch: c.flags.String("branch"), Slipway: install})
+			if err != nil {
+				return err
+			}
+			for _, f := range written {
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: "wrote " + f})
+			}
+			return c.result(map[string]any{"target": t, "files": written}, strings.Join(written, "\n"))
+		}),
+	}
+}
+
+func pipelineCheckCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "fail with a diff when committed generated files have drifted from ci.yaml",
+		ArgsUsage: " ",
+		Flags:     []cli.Flag{slipwayChecksumsFlag(), slipwayVersionFlag()},
+		Action: action(func(c *command) error {
+			p, err := c.project()
+			if err != nil {
+				return err
+			}
+			install, err := c.slipwayInstall()
+			if err != nil {
+				return err
+			}
+			checked, err := flow.CheckPipeline(p, flow.PipelineOptions{Slipway: install})
+			var drift *flow.DriftError
+			if errors.As(err, &drift) {
+				c.ui.Print(drift.Diff)
+			}
+			if err != nil {
+				return err
+			}
+			for _, f := range checked {
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: f + " matches ci.yaml"})
+			}
+			return nil
+		}),
+	}
+}
+
+func pipelineBootstrapCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "bootstrap",
+		Usage:     "print one Job DSL seed script for many projects",
+		ArgsUsage: " ",
+		Description: "The seed creates a folder and a bootstrap job per project; each bootstrap job then\n" +
+			"builds out its project's own pipeline from its ci.yaml. Projects come from\n" +
+			"--projects projects.yaml (projects: [{name, repo, branch, dir, credentials}]) or\n" +
+			"from the checkouts under --checkouts DIR. The seed holds the projects as data, so\n" +
+			"it compiles for any number of them. Names that would collide, values outside each\n" +
+			"field's grammar and repo URLs holding a password or token are refused: give a\n" +
+			"Jenkins credential ID in credentials instead.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "projects", Usage: "projects.yaml `FILE`"},
+			&cli.StringFlag{Name: "checkouts", Usage: "`DIR` whose subdirectories are project checkouts"},
+		},
+		Action: action(func(c *command) error {
+			file, dir := c.flags.String("projects"), c.flags.String("checkouts")
+			if (file == "") == (dir == "") {
+				return usagef("give either --projects FILE or --checkouts DIR")
+			}
+			out, err := flow.Bootstrap(file, dir)
+			if err != nil {
+				return err
+			}
+			return c.ui.Document(out)
+		}),
+	}
+}
 
 func targetNames() string {
 	var names []string
-	for _, t := range pipeline.Targets {
+	for _, t := range flow.Targets() {
 		names = append(names, string(t))
 	}
 	return strings.Join(names, ", ")
@@ -32,138 +143,33 @@ func slipwayVersionFlag() cli.Flag {
 // checksums it returns only the version (the flag's, else this Slipway's
 // release version), which tags agent.slipwayImage, or nil when there is
 // none.
-func (e *env) slipwayInstall() (*pipeline.Install, error) {
-	file := e.c.String("slipway-checksums")
+func (c *command) slipwayInstall() (*flow.Install, error) {
+	file, v := c.flags.String("slipway-checksums"), c.flags.String("slipway-version")
 	if file == "" {
-		if v := e.c.String("slipway-version"); v != "" {
-			install, err := pipeline.VersionOnly(v)
-			if err != nil {
-				return nil, usageError{err}
-			}
+		if v == "" {
+			// A build that is no release (a dev build) pins nothing.
+			install, _ := flow.SlipwayVersion(version)
 			return install, nil
 		}
-		// A build that is no release (a dev build) pins nothing.
-		install, _ := pipeline.VersionOnly(version)
+		install, err := flow.SlipwayVersion(v)
+		if err != nil {
+			return nil, usageError{err}
+		}
 		return install, nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := flow.ReadChecksums(file)
 	if err != nil {
 		return nil, usagef("reading --slipway-checksums: %v", err)
 	}
-	v := e.c.String("slipway-version")
 	if v == "" {
 		v = version
 	}
 	if v == "" {
 		return nil, usagef("this Slipway has no release version; give --slipway-version VERSION")
 	}
-	install, err := pipeline.ParseChecksums(v, data)
+	install, err := flow.SlipwayChecksums(v, data)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return install, nil
-}
-
-func pipelineCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "pipeline",
-		Usage: "generate CI configuration from ci.yaml",
-		Subcommands: []*cli.Command{{
-			Name:      "generate",
-			Usage:     "write the CI configuration of one CI system",
-			ArgsUsage: " ",
-			Description: "Targets: " + targetNames() + ". Every CI step runs `slipway ...` or\n" +
-				"`slipway ci TASK`, so CI does what a developer does; approve: true becomes the\n" +
-				"target's own manual gate. The output is the same, byte for byte, for the same input.",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Required: true, Usage: "`TARGET`: " + targetNames()},
-				&cli.StringFlag{Name: "out", Usage: "write under `DIR` instead of the repository's root"},
-				&cli.StringFlag{Name: "folder", Usage: "Jenkins `FOLDER` for the jobs (default: the app name)"},
-				&cli.StringFlag{Name: "branch", Usage: "`BRANCH` CI runs on when ci.yaml names none (default main)"},
-				slipwayChecksumsFlag(), slipwayVersionFlag(),
-			},
-			Action: action(func(e *env) error {
-				if _, err := e.args(0, 0, ""); err != nil {
-					return err
-				}
-				t, err := pipeline.ParseTarget(e.c.String("target"))
-				if err != nil {
-					return usageError{err}
-				}
-				p, err := e.project()
-				if err != nil {
-					return err
-				}
-				install, err := e.slipwayInstall()
-				if err != nil {
-					return err
-				}
-				written, err := flow.GeneratePipeline(p, t, e.c.String("out"), flow.PipelineOptions{Folder: e.c.String("folder"), Branch: e.c.String("branch"), Slipway: install})
-				if err != nil {
-					return err
-				}
-				for _, f := range written {
-					e.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: "wrote " + f})
-				}
-				return e.result(map[string]any{"target": t, "files": written}, strings.Join(written, "\n"))
-			}),
-		}, {
-			Name:      "check",
-			Usage:     "fail with a diff when committed generated files have drifted from ci.yaml",
-			ArgsUsage: " ",
-			Flags:     []cli.Flag{slipwayChecksumsFlag(), slipwayVersionFlag()},
-			Action: action(func(e *env) error {
-				p, err := e.project()
-				if err != nil {
-					return err
-				}
-				install, err := e.slipwayInstall()
-				if err != nil {
-					return err
-				}
-				checked, err := flow.CheckPipeline(p, flow.PipelineOptions{Slipway: install})
-				var drift *flow.DriftError
-				if errors.As(err, &drift) {
-					e.ui.Print(drift.Diff)
-				}
-				if err != nil {
-					return err
-				}
-				for _, f := range checked {
-					e.ui.Report(progress.Event{Kind: progress.Finish, Step: "pipeline", Msg: f + " matches ci.yaml"})
-				}
-				return nil
-			}),
-		}, {
-			Name:      "bootstrap",
-			Usage:     "print one Job DSL seed script for many projects",
-			ArgsUsage: " ",
-			Description: "The seed creates a folder and a bootstrap job per project; each bootstrap job then\n" +
-				"builds out its project's own pipeline from its ci.yaml. Projects come from\n" +
-				"--projects projects.yaml (projects: [{name, repo, branch, dir, credentials}]) or\n" +
-				"from the checkouts under --checkouts DIR. The seed holds the projects as data, so\n" +
-				"it compiles for any number of them. Names that would collide, values outside each\n" +
-				"field's grammar and repo URLs holding a password or token are refused: give a\n" +
-				"Jenkins credential ID in credentials instead.",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "projects", Usage: "projects.yaml `FILE`"},
-				&cli.StringFlag{Name: "checkouts", Usage: "`DIR` whose subdirectories are project checkouts"},
-			},
-			Action: action(func(e *env) error {
-				file, dir := e.c.String("projects"), e.c.String("checkouts")
-				if (file == "") == (dir == "") {
-					return usagef("give either --projects FILE or --checkouts DIR")
-				}
-				projects, err := flow.BootstrapProjects(file, dir)
-				if err != nil {
-					return err
-				}
-				out, err := pipeline.Bootstrap(projects)
-				if err != nil {
-					return err
-				}
-				return e.ui.Document(out)
-			}),
-		}},
-	}
 }

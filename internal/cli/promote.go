@@ -8,7 +8,6 @@ import (
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/ui"
-	"github.com/slipwayhq/slipway/promote"
 )
 
 func promoteCommand() *cli.Command {
@@ -38,36 +37,29 @@ func promoteCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record (nor its attestation)"},
 			&cli.BoolFlag{Name: "sign", Usage: "sign in TO and attest the promotion with signing.key, as signing.promote does"},
 		},
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(2, 2, "FROM TO")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(2, 2, "FROM TO")
 			if err != nil {
 				return err
 			}
-			from, fromErr := p.ResolveRegistry(a[0])
-			to, toErr := p.ResolveRegistry(a[1])
-			goal := flow.Step{Kind: flow.KindPromote, From: from.Name, To: to.Name}
-			deps := fromErr == nil && toErr == nil && e.c.String("version") == "" && e.c.String("digest") == ""
-			r := runner(p)
-			var res promote.Result
-			err = e.runGoal(r, goal, deps, func() (bool, string, error) {
-				res, err = r.Promote(e.ctx, a[0], a[1], flow.PromoteOptions{
-					Options: e.shipOptions(), Version: e.c.String("version"), Digest: e.c.String("digest"),
-					Force: e.c.Bool("force"), NoRecord: e.c.Bool("no-record"), Sign: e.c.Bool("sign"),
-				})
-				return res.UpToDate, res.Target, err
+			ran, err := r.PromoteGoal(c.ctx, a[0], a[1], flow.PromoteOptions{
+				Options: c.options(), Version: c.flags.String("version"), Digest: c.flags.String("digest"),
+				Force: c.flags.Bool("force"), NoRecord: c.flags.Bool("no-record"), Sign: c.flags.Bool("sign"),
 			})
+			c.stepTable(ran.Steps)
 			if err != nil {
 				return err
 			}
+			res := ran.Result
 			if res.UpToDate {
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "promote", Msg: fmt.Sprintf("already promoted from %s to %s", a[0], a[1])})
+				c.ui.Report(progress.Event{Kind: progress.Skip, Step: "promote", Msg: fmt.Sprintf("already promoted from %s to %s", a[0], a[1])})
 			} else {
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "promote", Msg: fmt.Sprintf(
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "promote", Msg: fmt.Sprintf(
 					"promoted %s from %s to %s (%d blobs copied, %d mounted, %d already there, %d referrers; %s in %.1fs)",
 					res.Digest[:19], a[0], a[1], res.BlobsCopied, res.BlobsMounted, res.BlobsSkipped, res.Referrers,
 					ui.Amount(res.Bytes, "B"), res.Seconds)})
 			}
-			return e.result(res, res.Target)
+			return c.result(res, res.Target)
 		}),
 	}
 }

@@ -1,32 +1,26 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
-	"github.com/slipwayhq/slipway/internal/release"
 )
 
-// releaseProject checks that no arguments were given and returns
-// slipway.yaml, or its defaults when the project has no slipway.yaml yet:
-// versioning works in any git repository.
-func (e *env) releaseProject() (*config.Project, error) {
-	if _, err := e.args(0, 0, ""); err != nil {
+// releaseProject checks that no arguments were given and returns the
+// runner of slipway.yaml, or of its defaults when the project has none
+// yet.
+func (c *command) releaseProject() (*flow.Runner, error) {
+	if _, err := c.args(0, 0, ""); err != nil {
 		return nil, err
 	}
-	p, err := e.project()
-	if errors.Is(err, config.ErrNotFound) {
-		p, err = config.ParseProject(config.ProjectFile, []byte("apiVersion: slipway/v1\napp: app\n"))
-		if p != nil {
-			p.Dir = e.dir
-		}
+	p, err := flow.ReleaseProject(c.dir)
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	return runner(p), nil
 }
 
 func versionCommand() *cli.Command {
@@ -37,16 +31,16 @@ func versionCommand() *cli.Command {
 		Description: "On a commit with a release tag, that version. With commits after the last release,\n" +
 			"the next version with the snapshot suffix, e.g. 1.4.3-SNAPSHOT. -o json adds the tag,\n" +
 			"commit, dirty flag and commits since the tag. (Slipway's own version: slipway --version.)",
-		Action: action(func(e *env) error {
-			p, err := e.releaseProject()
+		Action: action(func(c *command) error {
+			r, err := c.releaseProject()
 			if err != nil {
 				return err
 			}
-			info, err := runner(p).Version()
+			info, err := r.Version()
 			if err != nil {
 				return err
 			}
-			return e.result(info, info.Version)
+			return c.result(info, info.Version)
 		}),
 	}
 }
@@ -71,53 +65,43 @@ func releaseCommand() *cli.Command {
 			&cli.StringFlag{Name: "remote", Usage: "git remote to push to (default: release.remote, origin)"},
 			&cli.BoolFlag{Name: "allow-dirty", Usage: "release even with uncommitted changes"},
 		},
-		Action: action(func(e *env) error {
-			p, err := e.releaseProject()
+		Action: action(func(c *command) error {
+			r, err := c.releaseProject()
 			if err != nil {
 				return err
 			}
-			o, err := flow.ReleaseOptions(p)
+			bump := c.flags.String("bump")
+			switch bump {
+			case "", "auto", "major", "minor", "patch":
+			default:
+				return usagef("--bump %s: valid values are auto, major, minor, patch", bump)
+			}
+			res, err := r.Release(c.ctx, flow.ReleaseOptions{Options: c.options(), Bump: bump, Remote: c.flags.String("remote"),
+				Pre: c.flags.String("pre"), Version: c.flags.String("version"), Message: c.flags.String("message"),
+				DryRun: c.flags.Bool("dry-run"), Push: c.flags.Bool("push"), AllowDirty: c.flags.Bool("allow-dirty")})
 			if err != nil {
 				return err
 			}
-			o.Progress = e.ui
-			if b := e.c.String("bump"); b != "" {
-				switch b {
-				case "auto", "major", "minor", "patch":
-					o.Bump = b
-				default:
-					return usagef("--bump %s: valid values are auto, major, minor, patch", b)
-				}
-			}
-			if r := e.c.String("remote"); r != "" {
-				o.Remote = r
-			}
-			o.Pre, o.Version, o.Message = e.c.String("pre"), e.c.String("version"), e.c.String("message")
-			o.DryRun, o.Push, o.AllowDirty = e.c.Bool("dry-run"), e.c.Bool("push"), e.c.Bool("allow-dirty")
-			res, err := release.Release(e.ctx, o)
-			if err != nil {
-				return err
-			}
-			return e.result(res, releaseText(e, res))
+			return c.result(res, releaseText(c, res))
 		}),
 	}
 }
 
-func releaseText(e *env, r release.Result) string {
+func releaseText(c *command, r flow.ReleaseResult) string {
 	switch {
 	case r.UpToDate:
-		e.ui.Report(progress.Event{Kind: progress.Skip, Step: "release", Msg: fmt.Sprintf("HEAD is already released as %s", r.Tag)})
+		c.ui.Report(progress.Event{Kind: progress.Skip, Step: "release", Msg: fmt.Sprintf("HEAD is already released as %s", r.Tag)})
 	case r.DryRun:
-		e.ui.Report(progress.Event{Kind: progress.Info, Step: "release", Msg: "dry run: nothing was changed"})
-		e.ui.Report(progress.Event{Kind: progress.Finish, Step: "release", Msg: fmt.Sprintf("would tag %.7s as %s (%s)", r.Commit, r.Tag, fromText(r))})
+		c.ui.Report(progress.Event{Kind: progress.Info, Step: "release", Msg: "dry run: nothing was changed"})
+		c.ui.Report(progress.Event{Kind: progress.Finish, Step: "release", Msg: fmt.Sprintf("would tag %.7s as %s (%s)", r.Commit, r.Tag, fromText(r))})
 	default:
 		msg := fmt.Sprintf("tagged %.7s as %s (%s)", r.Commit, r.Tag, fromText(r))
-		e.ui.Report(progress.Event{Kind: progress.Finish, Step: "release", Msg: msg})
+		c.ui.Report(progress.Event{Kind: progress.Finish, Step: "release", Msg: msg})
 	}
 	return r.Version
 }
 
-func fromText(r release.Result) string {
+func fromText(r flow.ReleaseResult) string {
 	if r.Previous == "" {
 		return "first release"
 	}

@@ -3,8 +3,8 @@ package cli
 import (
 	"fmt"
 
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deadline"
-	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
@@ -94,7 +94,7 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 func login(r remedy.Remedy) string {
 	h := fmt.Sprintf("run `docker login %s`", r.Host)
 	if r.Registry != "" {
-		u, p := flow.RegistryEnvVars(r.Registry)
+		u, p := config.RegistryEnvVars(r.Registry)
 		h += fmt.Sprintf(" or set %s and %s", u, p)
 	}
 	return h

@@ -7,9 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/flow"
-	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func clusterFlags() []cli.Flag {
@@ -19,8 +17,8 @@ func clusterFlags() []cli.Flag {
 	}
 }
 
-func (e *env) clusterOptions() deploy.ClusterOptions {
-	return deploy.ClusterOptions{Context: e.c.String("context"), Kubeconfig: e.c.String("kubeconfig")}
+func (c *command) clusterOptions() flow.ClusterOptions {
+	return flow.ClusterOptions{Context: c.flags.String("context"), Kubeconfig: c.flags.String("kubeconfig")}
 }
 
 func statusCommand() *cli.Command {
@@ -36,28 +34,28 @@ func statusCommand() *cli.Command {
 			"- for environments without one (JSON: verify.state). Environments are queried in\n" +
 			"parallel; one whose cluster cannot be reached is shown as such. With ENV, pod by pod.",
 		Flags: clusterFlags(),
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(0, 1, "[ENV]")
+		Action: action(func(c *command) error {
+			a, p, err := c.projectArgs(0, 1, "[ENV]")
 			if err != nil {
 				return err
 			}
-			st, err := runner(p).Status(e.ctx, a, flow.StatusOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(), Pods: len(a) == 1})
+			st, err := runner(p).Status(c.ctx, a, flow.StatusOptions{Options: c.options(), Cluster: c.clusterOptions(), Pods: len(a) == 1})
 			if err != nil {
 				return err
 			}
-			if e.json {
+			if c.json {
 				if len(a) == 1 {
-					return e.printJSON(st[0])
+					return c.printJSON(st[0])
 				}
-				return e.printJSON(st)
+				return c.printJSON(st)
 			}
 			verifying := false
 			for _, env := range p.Environments {
 				verifying = verifying || env.Verify != nil
 			}
-			statusTable(e, st, verifying)
+			c.statusTable(st, verifying)
 			if len(a) == 1 {
-				podTable(e, st[0])
+				c.podTable(st[0])
 			}
 			return nil
 		}),
@@ -66,7 +64,7 @@ func statusCommand() *cli.Command {
 
 // statusTable prints one row per environment; the VERIFIED column only
 // when verifying, that is when an environment has a verify section.
-func statusTable(e *env, st []flow.EnvStatus, verifying bool) {
+func (c *command) statusTable(st []flow.EnvStatus, verifying bool) {
 	rows := make([][]string, 0, len(st))
 	for _, s := range st {
 		notes := s.Drift
@@ -77,7 +75,7 @@ func statusTable(e *env, st []flow.EnvStatus, verifying bool) {
 		if s.Error != "" {
 			text = s.Error
 		}
-		row := []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s.EnvStatus),
+		row := []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s),
 			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health)}
 		if verifying {
 			row = append(row, verifiedText(s.Verify))
@@ -88,7 +86,7 @@ func statusTable(e *env, st []flow.EnvStatus, verifying bool) {
 	if verifying {
 		header = append(header, "VERIFIED")
 	}
-	e.ui.Table(append(header, "NOTES"), rows)
+	c.ui.Table(append(header, "NOTES"), rows)
 }
 
 // verifiedText is the VERIFIED column: yes, no (a deploy would be
@@ -105,20 +103,20 @@ func verifiedText(v *flow.VerifyStatus) string {
 	return "?"
 }
 
-func podTable(e *env, s flow.EnvStatus) {
+func (c *command) podTable(s flow.EnvStatus) {
 	if len(s.Pods) == 0 {
 		return
 	}
-	e.ui.Println("")
+	c.ui.Println("")
 	rows := make([][]string, 0, len(s.Pods))
 	for _, p := range s.Pods {
 		rows = append(rows, []string{p.Name, p.Phase, fmt.Sprint(p.Ready), dash(p.Node), fmt.Sprint(p.Restarts), ago(p.Started), p.Problem})
 	}
-	e.ui.Table([]string{"POD", "PHASE", "READY", "NODE", "RESTARTS", "STARTED", "PROBLEM"}, rows)
+	c.ui.Table([]string{"POD", "PHASE", "READY", "NODE", "RESTARTS", "STARTED", "PROBLEM"}, rows)
 }
 
-func readyText(s deploy.EnvStatus) string {
-	if s.Health == deploy.Missing || s.Health == deploy.Unreachable {
+func readyText(s flow.EnvStatus) string {
+	if s.Health == flow.Missing || s.Health == flow.Unreachable {
 		return "-"
 	}
 	return fmt.Sprintf("%d/%d", s.Ready, s.Desired)
@@ -163,17 +161,17 @@ func historyCommand() *cli.Command {
 		ArgsUsage:   "ENV",
 		Description: "The revisions Kubernetes keeps for the environment's Deployment, newest first, with\nthe version, digest, time, person and reason Slipway recorded.",
 		Flags:       clusterFlags(),
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, 1, "ENV")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(1, 1, "ENV")
 			if err != nil {
 				return err
 			}
-			hist, err := runner(p).History(e.ctx, a[0], flow.HistoryOptions{Cluster: e.clusterOptions()})
+			hist, err := r.History(c.ctx, a[0], flow.HistoryOptions{Cluster: c.clusterOptions()})
 			if err != nil {
 				return err
 			}
-			if e.json {
-				return e.printJSON(hist)
+			if c.json {
+				return c.printJSON(hist)
 			}
 			rows := make([][]string, 0, len(hist))
 			for _, r := range hist {
@@ -184,50 +182,8 @@ func historyCommand() *cli.Command {
 				rows = append(rows, []string{fmt.Sprint(r.Revision) + mark, dash(r.Version), shortDigest(r.Digest),
 					r.DeployedAt.UTC().Format(time.RFC3339), dash(r.DeployedBy), r.Reason})
 			}
-			e.ui.Table([]string{"REVISION", "VERSION", "DIGEST", "DEPLOYED", "BY", "REASON"}, rows)
+			c.ui.Table([]string{"REVISION", "VERSION", "DIGEST", "DEPLOYED", "BY", "REASON"}, rows)
 			return nil
 		}),
 	}
-}
-
-func rollbackCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "rollback",
-		Usage:     "return an environment to an earlier revision, and wait for it",
-		ArgsUsage: "ENV",
-		Description: "Rolls back to the revision before the current one, or --to a revision number,\n" +
-			"version or digest that `slipway history ENV` lists, and waits for the same verdict\n" +
-			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.\n\n" +
-			lockHelp("rollback"),
-		Flags: append(append(clusterFlags(),
-			&cli.StringFlag{Name: "to", Usage: "`REVISION`, version or digest to return to (default: the previous revision)"},
-			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the rollback"},
-			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for a verdict (default: deploy.timeout)"},
-		), lockFlags()...),
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, 1, "ENV")
-			if err != nil {
-				return err
-			}
-			res, err := runner(p).Rollback(e.ctx, a[0], flow.RollbackOptions{Options: e.shipOptions(), Cluster: e.clusterOptions(),
-				To: e.c.String("to"), Reason: e.c.String("reason"), Timeout: e.c.Duration("timeout"),
-				WaitLock: waitLock(e), BreakLock: e.c.Bool("break-lock")})
-			if err != nil {
-				return err
-			}
-			if res.UpToDate {
-				e.ui.Report(progress.Event{Kind: progress.Skip, Step: "rollback", Msg: fmt.Sprintf("%s already runs revision %d (%s)", res.Env, res.Revision, res.Version)})
-			} else {
-				e.ui.Report(progress.Event{Kind: progress.Finish, Step: "rollback", Msg: fmt.Sprintf("%s runs %s again, as revision %d (%.1fs)", res.Env, res.Version, res.Revision, res.Seconds)})
-			}
-			return e.result(res, res.Image)
-		}),
-	}
-}
-
-// noDepsFlag is accepted by every step: run just this step, never the
-// earlier steps it needs. Generated CI jobs pass it, since CI runs each
-// step as a stage of its own.
-func noDepsFlag() cli.Flag {
-	return &cli.BoolFlag{Name: "no-deps", Usage: "run just this step, never the missing steps before it"}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -10,25 +9,11 @@ import (
 	"github.com/slipwayhq/slipway/internal/flow"
 )
 
-// runGoal runs a command's goal by work with the flow's step runner:
-// first the steps it needs that are missing, when deps and not
-// --no-deps. When goal ran after other steps it prints a table of each
-// on stderr (results stay alone on stdout).
-func (e *env) runGoal(r *flow.Runner, goal flow.Step, deps bool, work flow.Work) error {
-	res, err := r.Goal(e.ctx, goal, deps && !e.c.Bool("no-deps"), e.shipOptions(), work)
-	if len(res) > 1 && res[len(res)-1].Step == goal && !e.json {
-		e.stepTable(res)
-	}
-	return err
-}
-
-// stepTable prints each step's result and time on stderr.
-func (e *env) stepTable(results []flow.StepResult) {
-	rows := make([][]string, 0, len(results))
-	for _, r := range results {
-		rows = append(rows, []string{r.Task, string(r.Outcome), fmt.Sprintf("%.1fs", r.Seconds)})
-	}
-	e.ui.ErrTable([]string{"STEP", "RESULT", "TIME"}, rows)
+// noDepsFlag is accepted by every step: run just this step, never the
+// earlier steps it needs. Generated CI jobs pass it, since CI runs each
+// step as a stage of its own.
+func noDepsFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "no-deps", Usage: "run just this step, never the missing steps before it"}
 }
 
 var taskName = regexp.MustCompile(`^(buildImage|pushImageTo|promoteFrom|deployTo)`)
@@ -42,14 +27,14 @@ func tasksCommand() *cli.Command {
 		Name:      "tasks",
 		Usage:     "list the Gradle-style task names of this project",
 		ArgsUsage: " ",
-		Action: action(func(e *env) error {
-			_, p, err := e.projectArgs(0, 0, "")
+		Action: action(func(c *command) error {
+			_, p, err := c.projectArgs(0, 0, "")
 			if err != nil {
 				return err
 			}
 			steps := flow.Tasks(p)
-			if e.json {
-				return e.printJSON(steps)
+			if c.json {
+				return c.printJSON(steps)
 			}
 			rows := make([][]string, 0, len(steps))
 			for _, s := range steps {
@@ -59,7 +44,7 @@ func tasksCommand() *cli.Command {
 				}
 				rows = append(rows, []string{s.Name(), strings.TrimSuffix(s.Command(), " --no-deps"), dash(strings.Join(needs, ", "))})
 			}
-			e.ui.Table([]string{"TASK", "RUNS", "NEEDS"}, rows)
+			c.ui.Table([]string{"TASK", "RUNS", "NEEDS"}, rows)
 			return nil
 		}),
 	}
@@ -77,38 +62,28 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; do nothing"},
 			noDepsFlag(),
 		},
-		Action: action(func(e *env) error {
-			a, p, err := e.projectArgs(1, -1, "TASK...")
+		Action: action(func(c *command) error {
+			a, r, err := c.runnerArgs(1, -1, "TASK...")
 			if err != nil {
 				return err
 			}
-			var goals []flow.Step
-			for _, name := range a {
-				s, err := flow.ParseTask(p, name)
+			if c.flags.Bool("dry-run") {
+				plan, err := flow.PlanTasks(r.Project, a, c.flags.Bool("no-deps"))
 				if err != nil {
 					return err
 				}
-				goals = append(goals, s)
-			}
-			plan := goals
-			if !e.c.Bool("no-deps") {
-				plan = flow.Plan(p, goals)
-			}
-			if e.c.Bool("dry-run") {
 				var lines []string
 				for _, s := range plan {
 					lines = append(lines, s.Name()+"\t"+s.Command())
 				}
-				return e.result(plan, strings.Join(lines, "\n"))
+				return c.result(plan, strings.Join(lines, "\n"))
 			}
-			res, err := runner(p).RunSteps(e.ctx, plan, e.shipOptions())
-			if !e.json && len(res) > 0 {
-				e.stepTable(res)
-			}
+			res, err := r.RunTasks(c.ctx, a, c.options())
+			c.stepTable(res)
 			if err != nil {
 				return err
 			}
-			return e.result(res, "")
+			return c.result(res, "")
 		}),
 	}
 }

@@ -44,8 +44,8 @@ func TestNetworkTimeoutInContext(t *testing.T) {
 	t.Setenv(deadline.EnvVar, "")
 	app := newApp(Stdio{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
 	var got deadline.Timeouts
-	app.Commands[0].Action = action(func(e *env) error {
-		got = deadline.FromContext(e.ctx)
+	app.Commands[0].Action = action(func(c *command) error {
+		got = deadline.FromContext(c.ctx)
 		return nil
 	})
 	name := app.Commands[0].Name

@@ -23,6 +23,9 @@ import (
 type DeployOptions struct {
 	Options
 	Cluster deploy.ClusterOptions
+	// DryRun and Diff make DeployGoal a dry run (DryRun) or a diff against
+	// what is live (Diff) instead of a deploy.
+	DryRun, Diff bool
 	// Version deploys this version instead of the one at HEAD.
 	Version string
 	// Digest deploys exactly this digest (sha256:...) from the environment's

@@ -22,6 +22,37 @@ import (
 // ci.yaml generates.
 var ErrDrift = errors.New("generated CI files are out of date")
 
+// Target names a CI system whose configuration GeneratePipeline writes.
+type Target = pipeline.Target
+
+// Targets lists every target, in the order help text shows them.
+func Targets() []Target { return pipeline.Targets }
+
+// ParseTarget returns the target called s; the error lists the valid ones.
+func ParseTarget(s string) (Target, error) { return pipeline.ParseTarget(s) }
+
+// Install is the Slipway release generated jobs install (see
+// pipeline.Install).
+type Install = pipeline.Install
+
+// maxChecksums bounds a goreleaser checksums.txt: a line per archive, and
+// a release has tens.
+const maxChecksums = 1 << 20
+
+// ReadChecksums reads a goreleaser checksums.txt, bounded and only as a
+// regular file: /dev/zero never ends.
+func ReadChecksums(file string) ([]byte, error) { return projfs.ReadRegular(file, maxChecksums) }
+
+// SlipwayChecksums is the Install of Slipway version whose archives the
+// checksums (see ReadChecksums) list.
+func SlipwayChecksums(version string, checksums []byte) (*Install, error) {
+	return pipeline.ParseChecksums(version, checksums)
+}
+
+// SlipwayVersion is an Install of Slipway version that pins no archive:
+// it tags agent.slipwayImage.
+func SlipwayVersion(version string) (*Install, error) { return pipeline.VersionOnly(version) }
+
 // PipelineOptions name the project to the CI system.
 type PipelineOptions struct {
 	Folder, Branch string
@@ -146,6 +177,17 @@ func (e *DriftError) Remedy() remedy.Remedy { return remedy.Remedy{Kind: remedy.
 
 // Is makes errors.Is(err, ErrDrift) true.
 func (e *DriftError) Is(target error) bool { return target == ErrDrift }
+
+// Bootstrap writes one Job DSL seed script for the projects of a
+// projects.yaml file, or of the checkouts under dir (see
+// BootstrapProjects).
+func Bootstrap(file, dir string) ([]byte, error) {
+	projects, err := BootstrapProjects(file, dir)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Bootstrap(projects)
+}
 
 // BootstrapProjects lists the projects for a seed script: from a
 // projects.yaml, or from the checkouts (directories holding slipway.yaml)

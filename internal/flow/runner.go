@@ -107,7 +107,7 @@ func (r *Runner) registry(reg config.Registry, o Options, transfers bool) (*regi
 // Version describes HEAD of the project's repository with its release
 // settings.
 func (r *Runner) Version() (release.Info, error) {
-	o, err := ReleaseOptions(r.Project)
+	o, err := releaseSettings(r.Project)
 	if err != nil {
 		return release.Info{}, err
 	}

@@ -25,11 +25,14 @@ type Options struct {
 	Jobs int
 	// Progress receives progress events; nil discards them.
 	Progress progress.Reporter
+	// NoDeps runs a command's goal alone, never the missing steps it
+	// needs first (see PushGoal, PromoteGoal, DeployGoal, RunTasks).
+	NoDeps bool
 }
 
-// ReleaseOptions are the release settings of slipway.yaml as options for
-// release.Release; the caller adds what flags say.
-func ReleaseOptions(p *config.Project) (release.Options, error) {
+// releaseSettings are the release settings of slipway.yaml as options for
+// release.Release; the caller adds what the command asks for.
+func releaseSettings(p *config.Project) (release.Options, error) {
 	rc := p.Release
 	def, err := release.ParseBump(rc.DefaultBump)
 	if err != nil {

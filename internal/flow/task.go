@@ -2,7 +2,9 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,3 +50,31 @@ func (e *TaskError) Error() string {
 
 // ExitCode is the task command's exit code.
 func (e *TaskError) ExitCode() int { return e.Code }
+
+// Stdio is where a task reads and writes.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// RunTask runs the ci.yaml task called name of the project as a CI job
+// runs it (see TaskCommand), its input and output through stdio as they
+// are: the task is the team's own program. A task that exits non-zero
+// returns a *TaskError with its exit code.
+func RunTask(ctx context.Context, p *config.Project, name string, stdio Stdio) error {
+	c, err := config.LoadCI(p.Dir, p)
+	if err != nil {
+		return err
+	}
+	cmd, err := TaskCommand(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &TaskError{Task: name, Code: ee.ExitCode()}
+	}
+	return err
+}
