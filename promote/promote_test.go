@@ -195,7 +195,7 @@ func TestPromoteTagConflict(t *testing.T) {
 	if !errors.Is(err, ErrTagConflict) || !errors.As(err, &tc) {
 		t.Fatalf("err = %v, want a tag conflict", err)
 	}
-	if tc.Existing != other.String() || tc.New != digest.String() {
+	if tc.Existing != other || tc.New != digest {
 		t.Errorf("conflict %+v", tc)
 	}
 	if got := descriptor(t, to, "hello", "1.0.0").Digest; got != other {

@@ -110,7 +110,7 @@ func TestRacePromotions(t *testing.T) {
 					switch {
 					case e == nil:
 						winners = append(winners, []v1.Hash{digA, digB}[i])
-					case errors.As(e, &tce) && tce.Existing == got.String():
+					case errors.As(e, &tce) && tce.Existing == got:
 						t.Logf("try %d: %s lost: %v", try, opts[i].Record.Who, e)
 					default:
 						t.Errorf("try %d: %s: %v (the tag points at %s)", try, opts[i].Record.Who, e, got)

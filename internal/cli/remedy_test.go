@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -44,7 +45,7 @@ func keyExists(t *testing.T) (string, error) {
 func TestRemedyWords(t *testing.T) {
 	rc := registry.Target{Side: registry.SideTarget, Host: "registry.example.com", Name: "rc", Tried: "T", Anonymous: true}
 	bare := registry.Target{Host: "registry.example.com", Tried: "T"}
-	conflict := &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: "sha256:a", New: "sha256:b"}
+	conflict := &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: sha("a"), New: sha("b")}
 	locked := &deploy.LockedError{Env: "prod", Namespace: "hello", Lease: "slipway-lock", Expiry: 15 * time.Second}
 	te := &transport.Error{StatusCode: http.StatusTooManyRequests}
 	var kc, dir string
@@ -73,7 +74,7 @@ func TestRemedyWords(t *testing.T) {
 				"if it is only slow, allow more with --network-timeout or SLIPWAY_NETWORK_TIMEOUT (e.g. headers=2m,idle=5m)"},
 		{"tag conflict", fmt.Errorf("pushing hello: %w", conflict),
 			"pushing hello: r/hello:1.2.3 already points at sha256:a, not at this build's sha256:b; versions are immutable: release a new version, or use --force to move the tag"},
-		{"tag conflict, in the middle", fmt.Errorf("promoting: %w (and more)", &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: "sha256:a", New: "sha256:b", Concurrent: true}),
+		{"tag conflict, in the middle", fmt.Errorf("promoting: %w (and more)", &registry.TagConflictError{Tag: "r/hello:1.2.3", Existing: sha("a"), New: sha("b"), Concurrent: true}),
 			"promoting: r/hello:1.2.3 was tagged by another run at the same time and points at sha256:a, not at this build's sha256:b; that run won and its image is complete; " +
 				"versions are immutable: release a new version, or use --force to move the tag (and more)"},
 		{"joined", errors.Join(conflict, &flow.DriftError{}),
@@ -125,7 +126,7 @@ func TestRemedyWords(t *testing.T) {
 // TestRemedyJSON checks that -o json carries the worded next step in its
 // error, as before.
 func TestRemedyJSON(t *testing.T) {
-	err := fmt.Errorf("pushing hello: %w", &registry.TagConflictError{Tag: "r:1", Existing: "a", New: "b"})
+	err := fmt.Errorf("pushing hello: %w", &registry.TagConflictError{Tag: "r:1", Existing: sha("a"), New: sha("b")})
 	var out bytes.Buffer
 	if code := report(Stdio{Out: &out, Err: &out}, []string{"slipway", "-o", "json", "push"}, err); code != ExitRefused {
 		t.Errorf("exit code %d, want %d", code, ExitRefused)
@@ -134,7 +135,7 @@ func TestRemedyJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &j); err != nil {
 		t.Fatal(err)
 	}
-	if want := "pushing hello: r:1 already points at a, not at this build's b; versions are immutable: release a new version, or use --force to move the tag"; j.Error != want {
+	if want := "pushing hello: r:1 already points at sha256:a, not at this build's sha256:b; versions are immutable: release a new version, or use --force to move the tag"; j.Error != want {
 		t.Errorf("error = %q, want %q", j.Error, want)
 	}
 }
@@ -209,3 +210,6 @@ func TestNextStepOnce(t *testing.T) {
 		})
 	}
 }
+
+// sha is a sha256 digest with hex h, short for a message's sake.
+func sha(h string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: h} }

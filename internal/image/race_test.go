@@ -153,12 +153,12 @@ func TestRacePushSameVersion(t *testing.T) {
 				}
 				var winners []int
 				for i, e := range errs {
-					var tce *TagConflictError
+					var tce *registry.TagConflictError
 					switch {
 					case e == nil:
 						winners = append(winners, i)
 					case errors.As(e, &tce):
-						if tce.Existing != got.String() || tce.New != digests[i] {
+						if tce.Existing != got || tce.New.String() != digests[i] {
 							t.Errorf("try %d: clone %d lost with %v; the tag points at %s", try, i, e, got)
 						}
 						t.Logf("try %d: clone %d lost: %v", try, i, e)

@@ -21,9 +21,9 @@ var ErrTagConflict = errors.New("version tag points at another image")
 // TagConflictError is returned when a version tag already points at
 // another digest: versions are immutable unless forced.
 type TagConflictError struct {
-	Tag      string // full reference, REPO:VERSION
-	Existing string // digest the tag points at
-	New      string // digest of this build
+	Tag      string  // full reference, REPO:VERSION
+	Existing v1.Hash // digest the tag points at
+	New      v1.Hash // digest of this build
 	// Concurrent is true when the tag was free (or this image's) when
 	// looked at first, and another run wrote it meanwhile: of two runs
 	// tagging one version at once, this one lost.
@@ -74,7 +74,7 @@ func CheckVersionTag(t name.Tag, existing, want v1.Hash, force bool) (moved bool
 	case existing == want || existing == v1.Hash{}:
 		return false, nil
 	case !force:
-		return false, &TagConflictError{Tag: t.String(), Existing: existing.String(), New: want.String()}
+		return false, &TagConflictError{Tag: t.String(), Existing: existing, New: want}
 	}
 	return true, nil
 }
@@ -94,7 +94,7 @@ func CheckVersionTag(t name.Tag, existing, want v1.Hash, force bool) (moved bool
 // success is stale.
 func CheckTagWon(t name.Tag, got, want v1.Hash) error {
 	if got != (v1.Hash{}) && got != want {
-		return &TagConflictError{Tag: t.String(), Existing: got.String(), New: want.String(), Concurrent: true}
+		return &TagConflictError{Tag: t.String(), Existing: got, New: want, Concurrent: true}
 	}
 	return nil
 }
