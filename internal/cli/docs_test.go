@@ -78,8 +78,28 @@ func page(name string, c *cli.Command) string {
 		b.WriteString("\nFlags:\n\n")
 		writeFlags(&b, own)
 	}
-	b.WriteString("\nGlobal flags (`-C`, `-o`, `-v`, `--no-color`) and exit codes: see [the command list](README.md) and `slipway help exit-codes`.\n")
+	fmt.Fprintf(&b, "\nGlobal flags (%s) and exit codes: see [the command list](README.md) and `slipway help exit-codes`.\n", globalNames())
 	return b.String()
+}
+
+// globalNames lists the global flags by their shortest names, e.g. "`-C`,
+// `-o`, ...".
+func globalNames() string {
+	var names []string
+	for _, f := range globalFlags() {
+		short := f.Names()[0]
+		for _, n := range f.Names() {
+			if len(n) < len(short) {
+				short = n
+			}
+		}
+		if len(short) == 1 {
+			names = append(names, "`-"+short+"`")
+		} else {
+			names = append(names, "`--"+short+"`")
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func isGlobal(f cli.Flag) bool {
