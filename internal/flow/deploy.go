@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
-	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
@@ -194,10 +195,11 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 	}
 	in := deploy.RenderInput{Project: p, Env: env}
 	if o.Digest != "" {
-		if !strings.HasPrefix(o.Digest, "sha256:") || len(o.Digest) != len("sha256:")+64 {
+		h, err := v1.NewHash(o.Digest)
+		if err != nil {
 			return in, fmt.Errorf("deploying %s: --digest %q: %w: want sha256: and 64 hex digits", env.Name, o.Digest, config.ErrInvalid)
 		}
-		in.Image, in.Version = repo.String()+"@"+o.Digest, o.Version
+		in.Image, in.Version = repo.Digest(h.String()).String(), o.Version
 		return in, nil
 	}
 	version, commit := o.Version, ""
@@ -208,7 +210,7 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 		}
 		version, commit = info.Version, info.Commit
 	}
-	digest, err := client.Resolve(ctx, p.App, image.VersionTag(version))
+	digest, err := client.Resolve(ctx, p.App, registry.VersionTag(version))
 	if err != nil {
 		if errors.Is(err, registry.ErrNotFound) {
 			return in, remedy.With(fmt.Errorf("deploying %s %s to %s: %w", p.App, version, env.Name, err),
@@ -216,7 +218,7 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 		}
 		return in, err
 	}
-	in.Image, in.Version, in.Commit = repo.String()+"@"+digest, version, commit
+	in.Image, in.Version, in.Commit = repo.Digest(digest.String()).String(), version, commit
 	// The image's user decides whether it can start at all: a config that
 	// cannot be read (or is beyond bounds) stops the deploy rather than
 	// pass for one that could.
@@ -235,7 +237,7 @@ func pullSecret(reg config.Registry, host string) ([]byte, error) {
 	if !reg.PullSecret {
 		return nil, nil
 	}
-	userVar, passVar := registry.EnvVars(reg.Name)
+	userVar, passVar := config.RegistryEnvVars(reg.Name)
 	user, pass := os.Getenv(userVar), os.Getenv(passVar)
 	if user == "" || pass == "" {
 		return nil, fmt.Errorf("making the image pull secret for registry %s: %w: registries.%s.pullSecret is true, so set %s and %s",

@@ -219,7 +219,7 @@ func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *
 	switch {
 	case err == nil:
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckOK,
-			Detail: fmt.Sprintf("%s has %s:%s (%s)", where, p.App, info.Version, short.Digest(digest))}
+			Detail: fmt.Sprintf("%s has %s:%s (%s)", where, p.App, info.Version, short.Digest(digest.String()))}
 	case errors.Is(err, registry.ErrNotFound):
 		return deploy.Check{Name: CheckPull, Status: deploy.CheckWarn,
 			Detail: fmt.Sprintf("%s has no %s:%s, the version at HEAD", where, p.App, info.Version),

@@ -144,8 +144,8 @@ func (r *Runner) envStatus(ctx context.Context, env config.Environment, o Status
 	switch {
 	case err != nil:
 		s.Drift = append(s.Drift, fmt.Sprintf("registry %s has no tag %s", reg.Name, s.Version))
-	case tagged != s.Digest:
-		s.Drift = append(s.Drift, fmt.Sprintf("registry tag %s is %s but pods run %s", s.Version, short.Digest(tagged), short.Digest(s.Digest)))
+	case tagged.String() != s.Digest:
+		s.Drift = append(s.Drift, fmt.Sprintf("registry tag %s is %s but pods run %s", s.Version, short.Digest(tagged.String()), short.Digest(s.Digest)))
 	}
 	return s
 }

@@ -319,7 +319,7 @@ func TestImageConfigBounds(t *testing.T) {
 			c := faultClient(t, hp, true)
 			var cfg *v1.ConfigFile
 			var err error
-			faultnet.Within(t, 0, func() { cfg, err = c.ImageConfig(context.Background(), "hello", top.Digest.String()) })
+			faultnet.Within(t, 0, func() { cfg, err = c.ImageConfig(context.Background(), "hello", top.Digest) })
 			switch {
 			case tt.wantErr == "" && (err != nil || cfg == nil):
 				t.Fatalf("ImageConfig = %v, want the config", err)

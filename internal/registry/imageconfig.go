@@ -15,12 +15,12 @@ import (
 // their settings). Indexes are followed at most MaxIndexDepth deep, and a
 // config declared larger than MaxConfigSize is refused before it is
 // fetched: a registry decides what it declares.
-func (c *Client) ImageConfig(ctx context.Context, app, digest string) (*v1.ConfigFile, error) {
+func (c *Client) ImageConfig(ctx context.Context, app string, digest v1.Hash) (*v1.ConfigFile, error) {
 	repo, err := c.Repo(app)
 	if err != nil {
 		return nil, err
 	}
-	ref := repo.Digest(digest)
+	ref := repo.Digest(digest.String())
 	p, err := remote.NewPuller(c.RemoteOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)

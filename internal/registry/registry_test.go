@@ -553,7 +553,7 @@ func TestResolve(t *testing.T) {
 	}
 	want, _ := img.Digest()
 	got, err := c.Resolve(context.Background(), "hello", "1.0.0")
-	if err != nil || got != want.String() {
+	if err != nil || got != want {
 		t.Errorf("Resolve = %s, %v; want %s", got, err, want)
 	}
 	if _, err := c.Resolve(context.Background(), "hello", "9.9.9"); !errors.Is(err, ErrNotFound) {
