@@ -2,18 +2,15 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/slipwayhq/slipway/internal/remedy"
 )
@@ -57,8 +54,8 @@ func (c *Cluster) Apply(ctx context.Context, m Manifests, o ApplyOptions) (Appli
 			return out, c.explain(err, "reading namespace "+ns)
 		}
 	}
-	for _, obj := range m.Objects() {
-		got, err := c.apply(ctx, obj, o)
+	for _, mf := range m.manifests() {
+		got, err := c.apply(ctx, mf, o)
 		if err != nil {
 			return out, err
 		}
@@ -88,96 +85,38 @@ func (c *Cluster) removeBudget(ctx context.Context, ns, name string) error {
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 		return nil
 	case err != nil:
-		return c.explain(err, "reading PodDisruptionBudget "+ns+"/"+name)
+		return c.explain(err, "reading "+what)
 	case pdb.Labels[LabelManagedBy] != ManagedBy:
 		return nil
 	}
 	if err := c.call(ctx, "removing "+what, func(ctx context.Context) error {
 		return pdbs.Delete(ctx, name, metav1.DeleteOptions{})
 	}); err != nil && !apierrors.IsNotFound(err) {
-		return c.explain(err, "removing PodDisruptionBudget "+ns+"/"+name)
+		return c.explain(err, "removing "+what)
 	}
 	return nil
 }
 
-func (c *Cluster) apply(ctx context.Context, obj runtime.Object, o ApplyOptions) (runtime.Object, error) {
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encoding %T: %w", obj, err)
-	}
-	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &o.Force}
+// apply server-side applies m, as an apply configuration, with field
+// manager "slipway".
+func (c *Cluster) apply(ctx context.Context, m manifest, o ApplyOptions) (runtime.Object, error) {
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: o.Force}
 	if o.DryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	kind, name := describeObject(obj)
-	patch, ok := c.applier(obj)
-	if !ok {
-		return nil, fmt.Errorf("applying %T: not a kind Slipway deploys", obj)
-	}
 	// A server-side apply is safe to repeat: the same apply again changes
 	// nothing.
-	got, err := retried(ctx, c, fmt.Sprintf("applying %s %s", kind, name), func(ctx context.Context) (runtime.Object, error) {
-		return patch(ctx, data, opts)
+	got, err := retried(ctx, c, "applying "+m.String(), func(ctx context.Context) (runtime.Object, error) {
+		return m.apply(ctx, c.Client, opts)
 	})
 	switch {
 	case err == nil:
 		return got, nil
 	case apierrors.IsConflict(err):
-		return nil, remedy.With(fmt.Errorf("applying %s %s: %w: %s", kind, name, ErrConflict, apiMessage(err)),
+		return nil, remedy.With(fmt.Errorf("applying %s: %w: %s", m, ErrConflict, apiMessage(err)),
 			remedy.Remedy{Kind: remedy.ForceConflicts})
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
-		return nil, fmt.Errorf("applying %s %s: the API server rejected it: %s", kind, name, apiMessage(err))
+		return nil, fmt.Errorf("applying %s: the API server rejected it: %s", m, apiMessage(err))
 	}
-	return nil, c.explain(err, fmt.Sprintf("applying %s %s", kind, name))
-}
-
-// applier is the server-side apply of obj's kind and name; ok is false for
-// a kind Slipway does not deploy.
-func (c *Cluster) applier(obj runtime.Object) (apply func(context.Context, []byte, metav1.PatchOptions) (runtime.Object, error), ok bool) {
-	pt := types.ApplyPatchType
-	switch v := obj.(type) {
-	case *corev1.Namespace:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.CoreV1().Namespaces().Patch(ctx, v.Name, pt, data, o)
-		}, true
-	case *corev1.Secret:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.CoreV1().Secrets(v.Namespace).Patch(ctx, v.Name, pt, data, o)
-		}, true
-	case *corev1.Service:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.CoreV1().Services(v.Namespace).Patch(ctx, v.Name, pt, data, o)
-		}, true
-	case *appsv1.Deployment:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.AppsV1().Deployments(v.Namespace).Patch(ctx, v.Name, pt, data, o)
-		}, true
-	case *networkingv1.Ingress:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.NetworkingV1().Ingresses(v.Namespace).Patch(ctx, v.Name, pt, data, o)
-		}, true
-	case *policyv1.PodDisruptionBudget:
-		return func(ctx context.Context, data []byte, o metav1.PatchOptions) (runtime.Object, error) {
-			return c.Client.PolicyV1().PodDisruptionBudgets(v.Namespace).Patch(ctx, v.Name, pt, data, o)
-		}, true
-	}
-	return nil, false
-}
-
-func describeObject(obj runtime.Object) (kind, name string) {
-	switch v := obj.(type) {
-	case *corev1.Namespace:
-		return "Namespace", v.Name
-	case *corev1.Secret:
-		return "Secret", v.Namespace + "/" + v.Name
-	case *corev1.Service:
-		return "Service", v.Namespace + "/" + v.Name
-	case *appsv1.Deployment:
-		return "Deployment", v.Namespace + "/" + v.Name
-	case *networkingv1.Ingress:
-		return "Ingress", v.Namespace + "/" + v.Name
-	case *policyv1.PodDisruptionBudget:
-		return "PodDisruptionBudget", v.Namespace + "/" + v.Name
-	}
-	return fmt.Sprintf("%T", obj), ""
+	return nil, c.explain(err, "applying "+m.String())
 }

@@ -17,9 +17,9 @@ import (
 	"unicode/utf8"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -672,7 +672,7 @@ func (c *Cluster) ensureNamespace(ctx context.Context, o LockOptions) error {
 		return fmt.Errorf("locking %s: %w: %s; create it, or allow Slipway to (environments.%s.createNamespace)",
 			c.Env, ErrNoNamespace, o.Namespace, c.Env)
 	}
-	ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: o.Namespace}}
+	ns, _ := manifestOf(newNamespace(o.Namespace), kubernetes.Interface.CoreV1, namespaces)
 	_, err := c.apply(ctx, ns, ApplyOptions{})
 	return err
 }

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/slipwayhq/slipway/internal/config"
 )
@@ -61,30 +60,12 @@ type Manifests struct {
 }
 
 // Objects lists the manifests in dependency order: namespace, secret,
-// deployment, service, ingress.
+// deployment, disruption budget, service, ingress, then the canary's
+// service and ingress.
 func (m Manifests) Objects() []runtime.Object {
 	var out []runtime.Object
-	if m.Namespace != nil {
-		out = append(out, m.Namespace)
-	}
-	if m.Secret != nil {
-		out = append(out, m.Secret)
-	}
-	out = append(out, m.Deployment)
-	if m.Budget != nil {
-		out = append(out, m.Budget)
-	}
-	if m.Service != nil {
-		out = append(out, m.Service)
-	}
-	if m.Ingress != nil {
-		out = append(out, m.Ingress)
-	}
-	if m.CanaryService != nil {
-		out = append(out, m.CanaryService)
-	}
-	if m.CanaryIngress != nil {
-		out = append(out, m.CanaryIngress)
+	for _, mf := range m.manifests() {
+		out = append(out, mf.obj)
 	}
 	return out
 }
@@ -94,17 +75,14 @@ func (m Manifests) Objects() []runtime.Object {
 func (m Manifests) YAML() ([]byte, error) {
 	var b strings.Builder
 	for i, o := range m.Objects() {
-		if s, ok := o.(*corev1.Secret); ok {
-			o = redacted(s)
-		}
-		y, err := sigsyaml.Marshal(o)
+		y, err := shown(o)
 		if err != nil {
-			return nil, fmt.Errorf("encoding %T: %w", o, err)
+			return nil, err
 		}
 		if i > 0 {
 			b.WriteString("---\n")
 		}
-		b.Write(stripStatus(y))
+		b.Write(y)
 	}
 	return []byte(b.String()), nil
 }
@@ -117,27 +95,6 @@ func redacted(s *corev1.Secret) *corev1.Secret {
 	}
 	c.Data = nil
 	return c
-}
-
-// stripStatus drops the empty status, spec and creationTimestamp fields
-// the API types always encode.
-func stripStatus(y []byte) []byte {
-	var out []string
-	skip := false
-	for _, line := range strings.Split(string(y), "\n") {
-		switch {
-		case line == "status: {}" || line == "spec: {}" || strings.TrimSpace(line) == "creationTimestamp: null":
-			continue
-		case line == "status:":
-			skip = true
-			continue
-		case skip && strings.HasPrefix(line, " "):
-			continue
-		}
-		skip = false
-		out = append(out, line)
-	}
-	return []byte(strings.Join(out, "\n"))
 }
 
 // Name is the Deployment's name in an environment: the app, or APP-canary
@@ -181,10 +138,7 @@ func Render(in RenderInput) (Manifests, error) {
 	r := newRendering(in)
 	var m Manifests
 	if env.CreateNamespace == nil || *env.CreateNamespace {
-		m.Namespace = &corev1.Namespace{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-			ObjectMeta: metav1.ObjectMeta{Name: env.Namespace},
-		}
+		m.Namespace = newNamespace(env.Namespace)
 	}
 
 	spec, warnings, err := podSpec(in)
@@ -224,6 +178,11 @@ func Render(in RenderInput) (Manifests, error) {
 		}
 	}
 	return m, nil
+}
+
+// newNamespace is the Namespace called name, as Slipway makes it.
+func newNamespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
 
 // rendering is what the manifests of one Render share: the Deployment's

@@ -3,7 +3,6 @@ package deploy
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -105,13 +104,9 @@ func rollbackConfig(d *appsv1.Deployment, to *appsv1.ReplicaSet, fieldManager st
 	}
 	tmpl := to.Spec.Template.DeepCopy()
 	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	data, err := json.Marshal(tmpl)
+	tac, err := asApplyConfiguration[*corev1ac.PodTemplateSpecApplyConfiguration](tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the pod template of %s: %w", to.Name, err)
-	}
-	tac := &corev1ac.PodTemplateSpecApplyConfiguration{}
-	if err := json.Unmarshal(data, tac); err != nil {
-		return nil, fmt.Errorf("decoding the pod template of %s: %w", to.Name, err)
+		return nil, fmt.Errorf("reading the pod template of %s: %w", to.Name, err)
 	}
 	if ac.Spec == nil {
 		ac.WithSpec(appsv1ac.DeploymentSpec())
