@@ -379,6 +379,34 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Lock is a held deploy lock. Its lease is renewed in the background
 // until Release.
+//
+// It is not client-go's leader election (resourcelock.LeaseLock, driven
+// by leaderelection.LeaderElector), which keeps one of many replicas in
+// charge rather than one run of many out of an environment:
+//   - LeaseLock reads and writes the Lease's spec alone (a
+//     LeaderElectionRecord) and keeps the Lease itself unexported, so the
+//     holder's annotations (who, host, pid, job, what it does, its
+//     process, whose lock it broke) can be neither written by the write
+//     that takes the lock nor read with the holder it names. A second
+//     write would leave, between the two, a Lease naming one run with
+//     another's annotations, and a LockedError naming the wrong run.
+//   - The elector counts a lease's expiry from when this process first
+//     saw its record unchanged, not from its renewTime: a run started
+//     after another was killed waits a whole lease duration even when the
+//     Lease expired long ago, and cannot take at once the lock of a holder
+//     whose process is gone (HolderGone). It believes any
+//     leaseDurationSeconds, so a Lease written by anyone with a duration of
+//     a day holds deploys for a day; Slipway's bound is maxLease.
+//   - It never takes a live lease and retries until its context ends,
+//     where a deploy takes one with --break-lock, and otherwise fails at
+//     once or after --wait-lock, naming the holder.
+//   - It adds 1 to leaderTransitions without bound and converts the count
+//     to int32: once it overflows, the API server refuses every write and
+//     the lock can never be taken again (see leaseFrom).
+//
+// What is left of LeaseLock to reuse, a Get, a Create and an Update of
+// the Lease, are the typed client's calls made here, each through
+// Cluster.call.
 type Lock struct {
 	c      *Cluster
 	o      LockOptions
