@@ -271,11 +271,15 @@ func Classify(err error, t Target) error {
 
 // redact removes credentials and tokens from the URLs of the *url.Error
 // values (from net/http) in err's chain, in place. (*transport.Error
-// redacts its own.)
+// redacts its own.) It writes only a URL that changes: one error value can
+// reach several goroutines (a failed upload is seen by each waiting on it),
+// and a URL with nothing to hide, or one already redacted, is only read.
 func redact(err error) {
 	for e := err; e != nil; {
 		if v, ok := e.(*url.Error); ok {
-			v.URL = redactURL(v.URL)
+			if r := redactURL(v.URL); r != v.URL {
+				v.URL = r
+			}
 		}
 		switch u := e.(type) {
 		case interface{ Unwrap() error }:
