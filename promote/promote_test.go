@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/testutil"
@@ -476,7 +477,7 @@ func TestPromoteAuthErrorsNameTheSide(t *testing.T) {
 			if r, _ := remedy.Of(err); r.Kind != remedy.LoginRegistry || r.Host != host || r.Registry != name {
 				t.Errorf("remedy = %+v; want a login to %s (registry %s)", r, host, name)
 			}
-			if u, _ := registry.EnvVars(name); u != tt.wantVar {
+			if u, _ := config.RegistryEnvVars(name); u != tt.wantVar {
 				t.Errorf("registry %s's variables are %s; want %s", name, u, tt.wantVar)
 			}
 		})

@@ -19,17 +19,8 @@ import (
 	"github.com/slipwayhq/slipway/internal/registry"
 )
 
-var (
-	// ErrTagConflict is registry.ErrTagConflict, matched by a
-	// *TagConflictError.
-	ErrTagConflict = registry.ErrTagConflict
-	// ErrNoVersion is returned when pushing a build without a version.
-	ErrNoVersion = errors.New("the build has no version to tag")
-)
-
-// TagConflictError is registry's: Push returns it when the version tag
-// already points at another digest.
-type TagConflictError = registry.TagConflictError
+// ErrNoVersion is returned when pushing a build without a version.
+var ErrNoVersion = errors.New("the build has no version to tag")
 
 // PushOptions configure Push.
 type PushOptions struct {
@@ -85,12 +76,6 @@ type PushResult struct {
 	// REPO:sha256-HEX.att, when signing.attest asks for some.
 	Attestations string `json:"attestations,omitempty"`
 }
-
-// VersionTag is registry.VersionTag.
-func VersionTag(version string) string { return registry.VersionTag(version) }
-
-// GitTag is registry.GitTag.
-func GitTag(revision string) string { return registry.GitTag(revision) }
 
 // Push pushes the last build to Registry as REPO:VERSION and
 // REPO:git-SHORTSHA, where REPO is the registry URL followed by the app:
@@ -321,9 +306,6 @@ func pushAll(ctx context.Context, opts []remote.Option, updates chan<- v1.Update
 	}
 	return nil
 }
-
-// SettleTag is registry.SettleTag.
-func SettleTag(ctx context.Context, took time.Duration) error { return registry.SettleTag(ctx, took) }
 
 func pushTags(repo name.Repository, rec Record, opts []name.Option) ([]name.Tag, error) {
 	names := []string{registry.VersionTag(rec.Version)}

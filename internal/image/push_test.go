@@ -189,8 +189,8 @@ func TestPushTagConflict(t *testing.T) {
 	second := build(t, testOptions(dir))
 
 	_, err := Push(context.Background(), PushOptions{Dir: dir, Registry: client})
-	var tc *TagConflictError
-	if !errors.Is(err, ErrTagConflict) || !errors.As(err, &tc) {
+	var tc *registry.TagConflictError
+	if !errors.Is(err, registry.ErrTagConflict) || !errors.As(err, &tc) {
 		t.Fatalf("err = %v, want ErrTagConflict", err)
 	}
 	for _, w := range []string{first.Digest, second.Digest, ":1.2.3"} {

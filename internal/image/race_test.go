@@ -88,7 +88,7 @@ func complete(c *registry.Client, ref string) (v1.Hash, error) {
 // digests) at once, to Debian's docker-registry, many times: directly, and
 // through a proxy that makes both find the tag free before either writes
 // it. Whatever the interleaving, exactly one push succeeds, the tag points
-// at its image, complete, and the other fails with a *TagConflictError.
+// at its image, complete, and the other fails with a *registry.TagConflictError.
 func TestRacePushSameVersion(t *testing.T) {
 	noSourceDateEpoch(t)
 	t.Setenv("HOME", t.TempDir())

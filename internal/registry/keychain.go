@@ -14,9 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// EnvVars is config.RegistryEnvVars.
-func EnvVars(name string) (username, password string) { return config.RegistryEnvVars(name) }
-
 // source says where credentials for a host came from, without secrets.
 type source struct {
 	desc      string
