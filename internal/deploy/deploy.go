@@ -139,22 +139,21 @@ func (e *FailedError) Is(target error) bool { return target == ErrFailed }
 // waiting in the same way and returns an error matching ErrLockLost.
 func Deploy(ctx context.Context, o Options) (res Result, err error) {
 	start := time.Now()
-	rep := progress.Or(o.Progress)
+	o.Progress = progress.Or(o.Progress)
 	in := o.Render
-	env := in.Env
-	m, res, err := renderDeploy(in, rep)
+	m, res, err := renderDeploy(in, o.Progress)
 	if err != nil {
 		return res, err
 	}
-	timeout := cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration)
-	c := o.Cluster.with(rep, timeout)
-	intr := &interrupt{ctx: ctx, env: env.Name, version: in.Version}
+	o.Timeout = cmp.Or(o.Timeout, in.Project.Deploy.Timeout.Duration)
+	c := o.Cluster.with(o.Progress, o.Timeout)
+	intr := &interrupt{ctx: ctx, env: in.Env.Name, version: in.Version}
 
 	reason := o.Reason
 	wctx := ctx // the context of the waits, cancelled when the lock is lost
 	if o.Lock != nil {
 		lo := deployLock(*o.Lock, in, m)
-		held, lerr := c.holdLock(ctx, lo, rep, "deploying "+in.Version+" to "+env.Name)
+		held, lerr := c.holdLock(ctx, lo, o.Progress, "deploying "+in.Version+" to "+in.Env.Name)
 		if lerr != nil {
 			return res, intr.of(lerr, 0)
 		}
@@ -173,35 +172,49 @@ func Deploy(ctx context.Context, o Options) (res Result, err error) {
 		res.Seconds = time.Since(start).Seconds()
 		return res, nil
 	}
-
 	stampDeploy(m.Deployment, o, reason)
-	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, env.Name, c.Context)})
+	failed, err := c.rollOut(ctx, wctx, m, o, before, intr, &res)
+	if err != nil {
+		return res, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if failed {
+		return res, &FailedError{Result: res}
+	}
+	return res, nil
+}
+
+// rollOut applies m, waits for the verdict on its rollout and rolls a
+// failed one back to the revision before (0 for none) unless
+// o.NoRollback, recording all of it in res; failed is true when the
+// rollout failed. The waits use wctx, which ends when the lock is lost;
+// intr follows how far it came.
+func (c *Cluster) rollOut(ctx, wctx context.Context, m Manifests, o Options, before int64, intr *interrupt, res *Result) (failed bool, err error) {
+	in := o.Render
+	o.Progress.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("applying %s to %s (context %s)", in.Version, in.Env.Name, c.Context)})
 	intr.stage = stageApplying
 	applied, err := c.Apply(ctx, m, ApplyOptions{Force: o.ForceConflicts})
 	if err != nil {
-		return res, intr.of(err, 0)
+		return false, intr.of(err, 0)
 	}
 	intr.stage = stageRollout
-	wait := WaitOptions{Namespace: env.Namespace, Name: res.Deployment, Generation: applied.Deployment.Generation,
-		Timeout: timeout, Stability: o.Stability, Progress: rep}
+	wait := WaitOptions{Namespace: in.Env.Namespace, Name: res.Deployment, Generation: applied.Deployment.Generation,
+		Timeout: o.Timeout, Stability: o.Stability, Progress: o.Progress}
 	v, err := Wait(wctx, c.Client, wait)
 	if err != nil {
-		return res, intr.of(c.explain(err, "waiting for "+res.Deployment), res.Revision)
+		return false, intr.of(c.explain(err, "waiting for "+res.Deployment), res.Revision)
 	}
 	res.Verdict, res.Revision = &v, v.Revision
 	if v.Phase == PhaseSucceeded {
-		res.Seconds = time.Since(start).Seconds()
-		return res, nil
+		return false, nil
 	}
-
 	if !o.NoRollback {
 		intr.stage = stageRollback
-		if err := rollbackAfter(wctx, c, &res, before, wait, rep); err != nil {
-			return res, intr.ofRollback(err, before, v)
+		if err := rollbackAfter(wctx, c, res, before, wait, o.Progress); err != nil {
+			return true, intr.ofRollback(err, before, v)
 		}
 	}
-	res.Seconds = time.Since(start).Seconds()
-	return res, &FailedError{Result: res}
+	return true, nil
 }
 
 // renderDeploy renders the manifests of a deploy and reports their
