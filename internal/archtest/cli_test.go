@@ -8,8 +8,9 @@ import (
 
 // cliVocabulary are the packages of the module that internal/cli may
 // import: flow, which makes every decision of a run, and the vocabulary
-// the command line prints with.
-var cliVocabulary = []string{"internal/flow", "internal/config", "internal/remedy", "internal/progress", "internal/ui", "internal/deadline"}
+// the command line prints with (short: digests written the one short way
+// the core packages write them).
+var cliVocabulary = []string{"internal/flow", "internal/config", "internal/remedy", "internal/progress", "internal/ui", "internal/deadline", "internal/short"}
 
 // TestCLIMakesNoFlowDecision keeps internal/cli thin: flags in, options
 // to one call of flow, the result out. Of the module's packages it imports

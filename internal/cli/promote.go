@@ -7,6 +7,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/short"
 	"github.com/slipwayhq/slipway/internal/ui"
 )
 
@@ -56,7 +57,7 @@ func promoteCommand() *cli.Command {
 			} else {
 				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "promote", Msg: fmt.Sprintf(
 					"promoted %s from %s to %s (%d blobs copied, %d mounted, %d already there, %d referrers; %s in %.1fs)",
-					res.Digest[:19], a[0], a[1], res.BlobsCopied, res.BlobsMounted, res.BlobsSkipped, res.Referrers,
+					short.Digest(res.Digest), a[0], a[1], res.BlobsCopied, res.BlobsMounted, res.BlobsSkipped, res.Referrers,
 					ui.Amount(res.Bytes, "B"), res.Seconds)})
 			}
 			return c.result(res, res.Target)

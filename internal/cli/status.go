@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 func clusterFlags() []cli.Flag {
@@ -122,12 +123,10 @@ func readyText(s flow.EnvStatus) string {
 	return fmt.Sprintf("%d/%d", s.Ready, s.Desired)
 }
 
+// shortDigest is a digest as the DIGEST columns show it: short.Digest
+// without the algorithm, which is sha256 for every image.
 func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		d = d[:12]
-	}
-	return dash(d)
+	return dash(strings.TrimPrefix(short.Digest(d), "sha256:"))
 }
 
 func dash(s string) string {
