@@ -186,53 +186,77 @@ func PrepareAttestations(ctx context.Context, ref name.Digest, s Signer, predica
 	if err != nil {
 		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
-	pub, err := s.PublicKey()
-	if err != nil {
-		return nil, nil, fmt.Errorf("attesting %s: reading the public key: %w", ref, err)
-	}
-	own, err := loadVerifierFromKey(pub)
+	upToDate, err := attested(base, s, predicates, stmts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
 	}
-	upToDate := make([]bool, len(predicates))
+	p.each = upToDate
+	adds, err := signStatements(s, predicates, stmts, upToDate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	if len(adds) == 0 {
+		return p, upToDate, nil
+	}
 	if base == nil {
 		base = emptySignatures()
-	} else {
-		for i, pr := range predicates {
-			found, err := attestations(base, own, pr.Type)
-			if err != nil {
-				return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
-			}
-			upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return sameJSON(f, stmts[i]) })
-		}
 	}
+	img, err := mutate.Append(base, adds...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
+	}
+	p.img = img
+	for _, a := range adds {
+		p.added = append(p.added, a.Layer)
+	}
+	return p, upToDate, nil
+}
+
+// attested reports, for each statement (of predicates[i]), whether base,
+// the attestation image already there (nil for none), holds it signed by
+// s's key.
+func attested(base v1.Image, s Signer, predicates []Predicate, stmts [][]byte) ([]bool, error) {
+	pub, err := s.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("reading the public key: %w", err)
+	}
+	own, err := loadVerifierFromKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	upToDate := make([]bool, len(predicates))
+	if base == nil {
+		return upToDate, nil
+	}
+	for i, pr := range predicates {
+		found, err := attestations(base, own, pr.Type)
+		if err != nil {
+			return nil, err
+		}
+		upToDate[i] = slices.ContainsFunc(found, func(f []byte) bool { return sameJSON(f, stmts[i]) })
+	}
+	return upToDate, nil
+}
+
+// signStatements signs each statement not already there into a DSSE
+// envelope, a layer to add to the attestation image with the annotations
+// cosign looks for.
+func signStatements(s Signer, predicates []Predicate, stmts [][]byte, upToDate []bool) ([]mutate.Addendum, error) {
 	var adds []mutate.Addendum
-	var added []v1.Layer
 	for i, pr := range predicates {
 		if upToDate[i] {
 			continue
 		}
 		env, err := sigdsse.WrapSigner(s, InTotoPayloadType).SignMessage(bytes.NewReader(stmts[i]))
 		if err != nil {
-			return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
+			return nil, err
 		}
-		l := static.NewLayer(env, DSSEMediaType)
-		added = append(added, l)
 		adds = append(adds, mutate.Addendum{
-			Layer:       l,
+			Layer:       static.NewLayer(env, DSSEMediaType),
 			Annotations: map[string]string{SignatureAnnotation: "", PredicateTypeAnnotation: pr.Type},
 		})
 	}
-	p.each = upToDate
-	if len(adds) == 0 {
-		return p, upToDate, nil
-	}
-	img, err := mutate.Append(base, adds...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("attesting %s: %w", ref, err)
-	}
-	p.img, p.added = img, added
-	return p, upToDate, nil
+	return adds, nil
 }
 
 // VerifyAttestation returns the statements of predicateType about ref
