@@ -290,45 +290,26 @@ func randomHex(n int) string {
 // writeTLSFiles writes ca.pem, server.pem and server-key.pem into dir: a
 // test CA and a server certificate for 127.0.0.1 and localhost.
 func writeTLSFiles(dir string) (certFile, keyFile string, err error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", fmt.Errorf("generating CA key: %w", err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
+	ca, caKey, err := newCert(&x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "Slipway test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return "", "", fmt.Errorf("creating CA certificate: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
+	}, nil, nil)
 	if err != nil {
 		return "", "", err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", fmt.Errorf("generating server key: %w", err)
-	}
-	tmpl := &x509.Certificate{
+	cert, key, err := newCert(&x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	}, ca, caKey)
 	if err != nil {
-		return "", "", fmt.Errorf("creating server certificate: %w", err)
+		return "", "", err
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -339,8 +320,8 @@ func writeTLSFiles(dir string) (certFile, keyFile string, err error) {
 		path, typ string
 		der       []byte
 	}{
-		{filepath.Join(dir, "ca.pem"), "CERTIFICATE", caDER},
-		{certFile, "CERTIFICATE", der},
+		{filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw},
+		{certFile, "CERTIFICATE", cert.Raw},
 		{keyFile, "EC PRIVATE KEY", keyDER},
 	} {
 		b := pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der})
@@ -349,6 +330,28 @@ func writeTLSFiles(dir string) (certFile, keyFile string, err error) {
 		}
 	}
 	return certFile, keyFile, nil
+}
+
+// newCert makes a P-256 key and the certificate of tmpl for it, valid
+// from an hour ago for a day, signed by parentKey as parent, or by the new
+// key when parent is nil (a CA's own).
+func newCert(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	name := tmpl.Subject.CommonName
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = tmpl.NotBefore.Add(25 * time.Hour)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating the key of %s: %w", name, err)
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the certificate of %s: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
 }
 
 func writeHtpasswd(path string, users map[string]string) error {
