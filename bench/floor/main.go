@@ -75,40 +75,73 @@ func run(from, to string, jobs int) error {
 	if err != nil {
 		return err
 	}
-	top, mt, err := get(src.url("manifests", src.tag))
+	t, err := read(src)
 	if err != nil {
 		return err
 	}
+	if err := copyBlobs(src, dst, t.blobs, jobs); err != nil {
+		return err
+	}
+	for _, c := range t.children {
+		if err := put(dst.url("manifests", c.d.Digest), c.d.MediaType, c.raw); err != nil {
+			return err
+		}
+	}
+	return put(dst.url("manifests", dst.tag), t.mediaType, t.top)
+}
+
+// tree is what a tag holds: its manifest (an image's or an index's), the
+// manifests of an index's images, and every blob they name.
+type tree struct {
+	top       []byte
+	mediaType string
+	children  []child
+	blobs     []descriptor
+}
+
+// child is a manifest of an index's image.
+type child struct {
+	d   descriptor
+	raw []byte
+}
+
+// read reads the tree of src's tag.
+func read(src ref) (tree, error) {
+	var t tree
+	var err error
+	t.top, t.mediaType, err = get(src.url("manifests", src.tag))
+	if err != nil {
+		return t, err
+	}
 	var m manifest
-	if err := json.Unmarshal(top, &m); err != nil {
-		return fmt.Errorf("parsing the manifest: %w", err)
+	if err := json.Unmarshal(t.top, &m); err != nil {
+		return t, fmt.Errorf("parsing the manifest: %w", err)
 	}
-	type child struct {
-		d   descriptor
-		raw []byte
-	}
-	var children []child
-	var blobs []descriptor
 	add := func(m manifest) {
 		if m.Config != nil {
-			blobs = append(blobs, *m.Config)
+			t.blobs = append(t.blobs, *m.Config)
 		}
-		blobs = append(blobs, m.Layers...)
+		t.blobs = append(t.blobs, m.Layers...)
 	}
 	add(m)
 	for _, d := range m.Manifests {
 		raw, _, err := get(src.url("manifests", d.Digest))
 		if err != nil {
-			return err
+			return t, err
 		}
 		var cm manifest
 		if err := json.Unmarshal(raw, &cm); err != nil {
-			return fmt.Errorf("parsing manifest %s: %w", d.Digest, err)
+			return t, fmt.Errorf("parsing manifest %s: %w", d.Digest, err)
 		}
 		add(cm)
-		children = append(children, child{d, raw})
+		t.children = append(t.children, child{d, raw})
 	}
+	return t, nil
+}
 
+// copyBlobs splices blobs from src to dst, jobs at once; the error is one
+// of those that failed.
+func copyBlobs(src, dst ref, blobs []descriptor, jobs int) error {
 	work := make(chan descriptor)
 	errs := make(chan error, len(blobs))
 	var wg sync.WaitGroup
@@ -127,15 +160,7 @@ func run(from, to string, jobs int) error {
 	close(work)
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	for _, c := range children {
-		if err := put(dst.url("manifests", c.d.Digest), c.d.MediaType, c.raw); err != nil {
-			return err
-		}
-	}
-	return put(dst.url("manifests", dst.tag), mt, top)
+	return <-errs
 }
 
 func get(u string) ([]byte, string, error) {
