@@ -49,12 +49,15 @@ func ParseTarget(s string) (Target, error) {
 	return "", fmt.Errorf("%w %s; valid targets: %s", ErrUnknownTarget, msg, strings.Join(names, ", "))
 }
 
-// Input is what Generate works from: a loaded, validated ci.yaml and its
-// slipway.yaml (see Load), and how the CI system should name and find the
-// project.
+// Input is what Generate works from: the project's slipway.yaml and
+// ci.yaml, those of its modules, and how the CI system should name and find
+// the project. A caller may build it from the files' content, or Load it
+// from a directory.
 type Input struct {
-	ci      *config.CI
-	project *config.Project
+	// SlipwayYAML and CIYAML are the project's slipway.yaml and ci.yaml:
+	// their content, and their paths as problems name them (e.g.
+	// "slipway.yaml"). Generate decodes and validates them (see Parse).
+	SlipwayYAML, CIYAML File
 	// Name names the CI job or pipeline (default slipway.yaml's app).
 	Name string
 	// Folder is the Jenkins folder the jobs go in (default Name); a slash
@@ -77,17 +80,24 @@ type Input struct {
 	// check the SHA-256 pinned here. When nil they run slipway from PATH.
 	// Modules get the parent's.
 	Slipway *Install
-	// Modules holds the loaded ci.yaml and slipway.yaml of each module
-	// ci.yaml lists, by the directory written under modules (see Load).
-	// Name defaults to the parent's Name and the module directory; Folder,
-	// Repo and Branch to the parent's.
+	// Modules holds the slipway.yaml and ci.yaml of each module ci.yaml
+	// lists, by the directory written under modules. Name defaults to the
+	// parent's Name and the module directory; Folder, Repo and Branch to the
+	// parent's.
 	Modules map[string]Input
+
+	// ci and project are SlipwayYAML and CIYAML decoded, once Load or
+	// Parse has; Generate reads these.
+	ci      *config.CI
+	project *config.Project
 }
 
 // Load reads and validates the slipway.yaml and ci.yaml in dir, and those
 // of each module ci.yaml lists (in Modules, with Dir the module's
-// directory), into an Input; the caller adds how the CI system names and
-// finds the project.
+// directory), into a parsed Input (see Parse); the caller adds how the CI
+// system names and finds the project. Unlike Parse, it also refuses what
+// only the files on disk show: a module directory or a file slipway.yaml
+// names that is a symlink, say.
 func Load(dir string) (Input, error) {
 	p, err := config.LoadProject(dir)
 	if err != nil {
@@ -97,36 +107,89 @@ func Load(dir string) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	in := Input{ci: c, project: p}
-	for _, m := range c.Modules {
-		mp, err := config.LoadProject(filepath.Join(dir, m))
-		if err != nil {
-			return Input{}, fmt.Errorf("loading module %s: %w", m, err)
-		}
-		mc, err := config.LoadCI(mp.Dir, mp)
-		if err != nil {
-			return Input{}, fmt.Errorf("loading module %s: %w", m, err)
-		}
+	modules, err := c.LoadModules()
+	if err != nil {
+		return Input{}, err
+	}
+	in := parsed(p, c)
+	for _, m := range modules {
 		if in.Modules == nil {
 			in.Modules = map[string]Input{}
 		}
-		in.Modules[m] = Input{ci: mc, project: mp, Dir: filepath.ToSlash(m)}
+		mi := parsed(m.Project, m.CI)
+		mi.Dir = filepath.ToSlash(m.Dir)
+		in.Modules[m.Dir] = mi
 	}
 	return in, nil
 }
 
-// File is one generated file.
+// parsed is the Input of a decoded slipway.yaml and ci.yaml: their content
+// and what it decodes to.
+func parsed(p *config.Project, c *config.CI) Input {
+	return Input{SlipwayYAML: sourceFile(p.Source), CIYAML: sourceFile(c.Source), project: p, ci: c}
+}
+
+func sourceFile(s *config.Source) File {
+	if s == nil {
+		return File{}
+	}
+	return File{Path: s.File, Content: s.Data}
+}
+
+// Parse decodes and validates in's slipway.yaml and ci.yaml, and each
+// module's, and returns in holding them decoded, so that Generate, given
+// the result, writes any number of targets without decoding them again.
+// It reads nothing but in. An Input that Load or Parse returned is parsed
+// already: Parse returns it as it is, and a change to its SlipwayYAML or
+// CIYAML afterwards goes unseen.
+func Parse(in Input) (Input, error) {
+	if in.project == nil || in.ci == nil {
+		if len(in.SlipwayYAML.Content) == 0 && len(in.CIYAML.Content) == 0 {
+			return Input{}, errors.New("the input needs a loaded ci.yaml and slipway.yaml, or their content")
+		}
+		p, err := config.ParseProject(in.SlipwayYAML.Path, in.SlipwayYAML.Content)
+		if err != nil {
+			return Input{}, err
+		}
+		c, err := config.ParseCI(in.CIYAML.Path, in.CIYAML.Content, p)
+		if err != nil {
+			return Input{}, err
+		}
+		in.project, in.ci = p, c
+	}
+	if len(in.Modules) == 0 {
+		return in, nil
+	}
+	modules := make(map[string]Input, len(in.Modules))
+	for m, mi := range in.Modules {
+		mi, err := Parse(mi)
+		if err != nil {
+			return Input{}, fmt.Errorf("module %s: %w", m, err)
+		}
+		modules[m] = mi
+	}
+	in.Modules = modules
+	return in, nil
+}
+
+// File is a file Generate reads (slipway.yaml, ci.yaml) or writes.
 type File struct {
 	// Path is relative to the repository root, slash separated: e.g.
 	// ".drone.yml", ".github/workflows/slipway.yml", "Jenkinsfile",
-	// "jobs/hello.groovy" or ".gitlab-ci.yml".
+	// "jobs/hello.groovy" or ".gitlab-ci.yml". Of a file Generate reads, it
+	// is the name problems give it.
 	Path    string
 	Content []byte
 }
 
-// Generate writes the CI configuration of target t for in. It is a pure
+// Generate writes the CI configuration of target t for in, which it
+// parses first unless Load or Parse has (see Parse). It is a pure
 // function: the same input gives byte-identical files, in a fixed order.
 func Generate(t Target, in Input) ([]File, error) {
+	in, err := Parse(in)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s pipeline: %w", t, err)
+	}
 	plans, err := plansOf(in)
 	if err != nil {
 		return nil, fmt.Errorf("generating %s pipeline: %w", t, err)
@@ -155,9 +218,6 @@ func Generate(t Target, in Input) ([]File, error) {
 // plansOf turns in and its modules into one plan each: the root first (when
 // it has steps of its own), then the modules in ci.yaml order.
 func plansOf(in Input) ([]*plan, error) {
-	if in.ci == nil || in.project == nil {
-		return nil, errors.New("the input needs a loaded ci.yaml and slipway.yaml")
-	}
 	if err := checkSize(in); err != nil {
 		return nil, err
 	}

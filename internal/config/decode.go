@@ -16,9 +16,12 @@ import (
 // Pos is a position in a configuration file.
 type Pos struct{ Line, Col int }
 
-// Source remembers where each field of a loaded file was written.
+// Source remembers where each field of a loaded file was written, and
+// the file's content, so that what reads it next (a generator, say) is
+// handed the bytes that were validated rather than the file again.
 type Source struct {
 	File string
+	Data []byte
 	pos  map[string]Pos
 }
 
@@ -89,6 +92,7 @@ func (d *decoder) add(n *yaml.Node, soft bool, path, format string, args ...any)
 
 // parse decodes a whole YAML document into out, which must be a pointer.
 func (d *decoder) parse(data []byte, out any) {
+	d.src.Data = data
 	root, probs := ParseYAML(d.src.File, data, DefaultLimits)
 	if len(probs) > 0 {
 		d.probs = append(d.probs, probs...)

@@ -85,6 +85,32 @@ func LoadCI(dir string, p *Project) (*CI, error) {
 	return c, err
 }
 
+// Module is a module a ci.yaml lists, loaded.
+type Module struct {
+	// Dir is the module's directory as ci.yaml writes it under modules.
+	Dir     string
+	Project *Project
+	CI      *CI
+}
+
+// LoadModules loads the slipway.yaml and ci.yaml of each module c (loaded
+// by LoadCI) lists, in order.
+func (c *CI) LoadModules() ([]Module, error) {
+	var out []Module
+	for _, m := range c.Modules {
+		mp, err := LoadProject(filepath.Join(c.Dir, m))
+		if err != nil {
+			return nil, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		mc, err := LoadCI(mp.Dir, mp)
+		if err != nil {
+			return nil, fmt.Errorf("loading module %s: %w", m, err)
+		}
+		out = append(out, Module{Dir: m, Project: mp, CI: mc})
+	}
+	return out, nil
+}
+
 // checkModules refuses a module directory reached through a symlink: its
 // slipway.yaml and ci.yaml would be read from wherever the link leads.
 func (c *CI) checkModules() error {

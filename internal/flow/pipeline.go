@@ -61,36 +61,55 @@ type PipelineOptions struct {
 	Slipway *pipeline.Install
 }
 
-// PipelineInput loads ci.yaml of the project, and of each module it lists,
-// into what the generators work from.
-func PipelineInput(p *config.Project, o PipelineOptions) (pipeline.Input, error) {
-	in, err := pipeline.Load(p.Dir)
+// pipelineInput is what the generators work from: the project's
+// slipway.yaml as p holds it, its ci.yaml and its modules' files, each read
+// once and decoded for every target, and where the project is in its
+// repository. It returns the root generated paths start at too: the
+// repository's, or p.Dir outside one.
+func pipelineInput(p *config.Project, o PipelineOptions) (pipeline.Input, string, error) {
+	c, err := config.LoadCI(p.Dir, p)
 	if err != nil {
-		return pipeline.Input{}, err
+		return pipeline.Input{}, "", err
 	}
-	in.Folder, in.Branch, in.Slipway = o.Folder, o.Branch, o.Slipway
+	modules, err := c.LoadModules()
+	if err != nil {
+		return pipeline.Input{}, "", err
+	}
+	in := pipeline.Input{SlipwayYAML: sourceFile(p.Source), CIYAML: sourceFile(c.Source), Modules: map[string]pipeline.Input{},
+		Folder: o.Folder, Branch: o.Branch, Slipway: o.Slipway}
+	for _, m := range modules {
+		in.Modules[m.Dir] = pipeline.Input{SlipwayYAML: sourceFile(m.Project.Source), CIYAML: sourceFile(m.CI.Source), Dir: filepath.ToSlash(m.Dir)}
+	}
+	root := p.Dir
 	if r, err := release.Open(p.Dir); err == nil {
+		root = r.Root()
 		in.Repo = r.SourceURL(p.Release.Remote)
-		if rel, err := filepath.Rel(r.Root(), p.Dir); err == nil && rel != "." {
+		if rel, err := filepath.Rel(root, p.Dir); err == nil && rel != "." {
 			in.Dir = filepath.ToSlash(rel)
 		}
 	}
-	return in, nil
+	in, err = pipeline.Parse(in)
+	return in, root, err
 }
+
+// sourceFile is the content of a loaded configuration file, as the
+// generators take it.
+func sourceFile(s *config.Source) pipeline.File { return pipeline.File{Path: s.File, Content: s.Data} }
 
 // GeneratePipeline writes the target's files under out (default: the root
 // of the project's repository, since their paths start there) and returns
 // their paths.
 func GeneratePipeline(p *config.Project, t pipeline.Target, out string, o PipelineOptions) ([]string, error) {
-	files, err := generate(p, t, o)
+	in, root, err := pipelineInput(p, o)
+	if err != nil {
+		return nil, err
+	}
+	files, err := pipeline.Generate(t, in)
 	if err != nil {
 		return nil, err
 	}
 	if out == "" {
-		out = p.Dir
-		if r, err := release.Open(p.Dir); err == nil {
-			out = r.Root()
-		}
+		out = root
 	}
 	var written []string
 	for _, f := range files {
@@ -111,28 +130,20 @@ const maxProjectsFile = 16 << 20
 // generated files are kilobytes, and one far larger has drifted anyway.
 const maxCommitted = 8 << 20
 
-func generate(p *config.Project, t pipeline.Target, o PipelineOptions) ([]pipeline.File, error) {
-	in, err := PipelineInput(p, o)
-	if err != nil {
-		return nil, err
-	}
-	return pipeline.Generate(t, in)
-}
-
 // CheckPipeline compares every generated file present in the project with
 // what ci.yaml generates now (with o, as generate was given), and returns
 // the files checked, or ErrDrift with a unified diff of those that differ.
 func CheckPipeline(p *config.Project, o PipelineOptions) ([]string, error) {
+	in, root, err := pipelineInput(p, o)
+	if err != nil {
+		return nil, err
+	}
 	var checked []string
 	var diffs []string
 	for _, t := range pipeline.Targets {
-		files, err := generate(p, t, o)
+		files, err := pipeline.Generate(t, in)
 		if err != nil {
 			return nil, err
-		}
-		root := p.Dir
-		if r, err := release.Open(p.Dir); err == nil {
-			root = r.Root()
 		}
 		for _, f := range files {
 			// A committed symlink, FIFO or device in place of a generated
