@@ -231,26 +231,27 @@ func gateOf(s config.Step, st *step) string {
 	return st.id
 }
 
-// newStep builds a step of p from ci.yaml step s.
+// newStep builds a step of p from ci.yaml step s. Every step but a task
+// and release runs with --no-deps: CI runs each step as a job of its own,
+// after the jobs of the steps it needs.
 func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *namer) (*step, error) {
-	st := &step{kind: s.Kind, when: s.When}
+	st := &step{kind: s.Kind, when: s.When, args: s.Args()}
 	var name string
 	switch s.Kind {
 	case config.StepTask:
-		st.args = []string{"ci", s.Task}
 		name = s.Task
 	case config.StepRelease:
-		st.args = []string{"release", "--push"}
+		st.args = append(st.args, "--push")
 		name = "release"
 	case config.StepBuild:
-		st.args = []string{"build", "--no-deps"}
+		st.args = append(st.args, "--no-deps")
 		name = "build"
 	case config.StepPush:
-		st.args = []string{"push", s.Push, "--no-deps"}
+		st.args = append(st.args, "--no-deps")
 		name = "push " + s.Push
 		st.registries = []string{registryOf(proj, s.Push)}
 	case config.StepDeploy:
-		st.args = []string{"deploy", s.Deploy, "--no-deps"}
+		st.args = append(st.args, "--no-deps")
 		if w := waitLock(s); w > 0 {
 			st.args = append(st.args, "--wait-lock="+durationArg(w))
 		}
@@ -261,7 +262,7 @@ func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *nam
 		if s.Promote == nil {
 			return st, fmt.Errorf("%s:%d: promote needs from and to", ciFile(ci), s.Line)
 		}
-		st.args = []string{"promote", s.Promote.From, s.Promote.To, "--no-deps"}
+		st.args = append(st.args, "--no-deps")
 		name = "promote " + s.Promote.From + " to " + s.Promote.To
 		st.registries = []string{registryOf(proj, s.Promote.From), registryOf(proj, s.Promote.To)}
 	default:

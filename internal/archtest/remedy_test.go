@@ -27,7 +27,7 @@ var corePackages = []string{
 var flagAllowed = map[string][]string{
 	// The commands of a step, as slipway tasks lists them and generated
 	// pipelines run them.
-	"internal/flow/graph.go": {"slipway promote %s %s --no-deps", "slipway %s %s --no-deps"},
+	"internal/flow/graph.go": {"--no-deps"},
 	// The option a bad value, or what was left, came from.
 	"internal/flow/deploy.go":   {"deploying %s: --digest %q: %w: want sha256: and 64 hex digits"},
 	"internal/flow/promote.go":  {"promoting with --sign: %w: %s has no signing section; add signing: {key: cosign.key}"},

@@ -112,6 +112,29 @@ type When struct {
 	Tag    bool     `yaml:"tag" doc:"run only for tags"`
 }
 
+// Args is the slipway command line, after the program's name, that runs
+// the step: ci TASK, release, build, push ENV, deploy ENV or promote FROM
+// TO; nil for a parallel group. The one place a step becomes a command
+// line: generated CI jobs and the task graph both start from it, and add
+// their own flags.
+func (s Step) Args() []string {
+	switch s.Kind {
+	case StepTask:
+		return []string{"ci", s.Task}
+	case StepRelease, StepBuild:
+		return []string{string(s.Kind)}
+	case StepPush:
+		return []string{"push", s.Push}
+	case StepDeploy:
+		return []string{"deploy", s.Deploy}
+	case StepPromote:
+		if s.Promote != nil {
+			return []string{"promote", s.Promote.From, s.Promote.To}
+		}
+	}
+	return nil
+}
+
 // Target returns the step's argument: task, environment or "from->to".
 func (s Step) Target() string {
 	switch s.Kind {

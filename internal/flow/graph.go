@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 
@@ -44,15 +43,18 @@ func (s Step) Name() string {
 	return "deployTo" + title(s.Env)
 }
 
-// Command is the slipway command line that runs just this step.
+// Command is the slipway command line that runs just this step: the
+// step's command line as ci.yaml's step of the same kind writes it (see
+// config.Step.Args), with --no-deps but for a build, which needs no step
+// before it.
 func (s Step) Command() string {
-	switch s.Kind {
-	case KindBuild:
-		return "slipway build"
-	case KindPromote:
-		return fmt.Sprintf("slipway promote %s %s --no-deps", s.From, s.To)
+	// The kinds are ci.yaml's; each kind reads only its own operands.
+	step := config.Step{Kind: config.StepKind(s.Kind), Push: s.Env, Deploy: s.Env, Promote: &config.Promotion{From: s.From, To: s.To}}
+	args := step.Args()
+	if s.Kind != KindBuild {
+		args = append(args, "--no-deps")
 	}
-	return fmt.Sprintf("slipway %s %s --no-deps", s.Kind, s.Env)
+	return "slipway " + strings.Join(args, " ")
 }
 
 // title turns "dev" or "show-case" into "Dev" or "ShowCase".
