@@ -315,11 +315,7 @@ func attestations(img v1.Image, v Verifier, predicateType string) ([][]byte, err
 		if d.MediaType != DSSEMediaType || d.Annotations[PredicateTypeAnnotation] != predicateType {
 			continue
 		}
-		l, err := img.LayerByDigest(d.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("reading attestation layer %s: %w", d.Digest, err)
-		}
-		b, err := readPayload(l)
+		b, err := readPayload(img, d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("reading attestation layer %s: %w", d.Digest, err)
 		}

@@ -380,11 +380,7 @@ func check(img v1.Image, ref name.Digest, v Verifier) (counts, error) {
 		if err != nil || len(sig) == 0 {
 			continue
 		}
-		l, err := img.LayerByDigest(d.Digest)
-		if err != nil {
-			return n, fmt.Errorf("reading signature layer %s: %w", d.Digest, err)
-		}
-		pl, err := readPayload(l)
+		pl, err := readPayload(img, d.Digest)
 		if err != nil {
 			return n, fmt.Errorf("reading signature layer %s: %w", d.Digest, err)
 		}
@@ -404,7 +400,13 @@ func check(img v1.Image, ref name.Digest, v Verifier) (counts, error) {
 	return n, nil
 }
 
-func readPayload(l v1.Layer) ([]byte, error) {
+// readPayload reads img's layer digest, a signature's or attestation's
+// payload, refusing one over maxPayload bytes.
+func readPayload(img v1.Image, digest v1.Hash) ([]byte, error) {
+	l, err := img.LayerByDigest(digest)
+	if err != nil {
+		return nil, err
+	}
 	rc, err := l.Compressed()
 	if err != nil {
 		return nil, err
