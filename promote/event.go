@@ -1,6 +1,14 @@
 package promote
 
 // Event is a report of what Promote is doing, for Options.Progress.
+//
+// It is promote's own type, not Slipway's internal progress.Event, which
+// it mirrors: promote is a public package, and a program outside this
+// module cannot import an internal package to name that type, nor receive
+// it through an API that mentions it (archtest's
+// TestPublicAPIHidesInternalTypes holds this). Slipway's own runner passes
+// each Event on as a progress.Event of the promote step (see
+// internal/flow's promoteEvents).
 type Event struct {
 	Kind EventKind
 	// Msg says what happened, for people; with EventCopy, how many blobs
