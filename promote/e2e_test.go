@@ -102,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 	if !exists(t, to, "hello", cosign) {
 		t.Errorf("rc lacks %s", cosign)
 	}
-	recs, err := Records(ctx, to, "hello", digest.String())
+	recs, err := Records(ctx, to, "hello", digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestEndToEnd(t *testing.T) {
 	if same.BlobsMounted < 6 || same.BlobsCopied != 0 || same.Bytes != 0 {
 		t.Errorf("same-registry result %+v; want every blob mounted", same)
 	}
-	recs, err = Records(ctx, prod, "hello", digest.String())
+	recs, err = Records(ctx, prod, "hello", digest)
 	if err != nil || len(recs) != 2 {
 		t.Errorf("prod records %+v, %v; want dev->rc copied along and rc->rc", recs, err)
 	}

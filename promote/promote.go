@@ -47,9 +47,10 @@ type Options struct {
 	// Version is the version to promote; its tag is resolved to a digest
 	// in the source once, and the same tag is set in the target.
 	Version string
-	// Digest is the sha256:... to promote. With Version too, the version
-	// tag must point at it; without, nothing is tagged in the target.
-	Digest string
+	// Digest is the digest to promote, or the zero Hash. With Version
+	// too, the version tag must point at it; without, nothing is tagged
+	// in the target.
+	Digest v1.Hash
 	// Commit is the full revision the version was built from, optional.
 	// When the source's git-SHORTSHA tag points at the digest, that tag is
 	// promoted too. It also fills Record.Commit when that is empty.
@@ -143,8 +144,8 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	if p.top, err = p.c.resolve(ctx, p.o); err != nil {
 		return Result{}, err
 	}
-	digest := p.top.desc.Digest.String()
-	p.res = Result{Source: p.src.Digest(digest).String(), Target: p.dst.Digest(digest).String(), Digest: digest}
+	digest := p.top.desc.Digest
+	p.res = Result{Source: p.src.Digest(digest.String()).String(), Target: p.dst.Digest(digest.String()).String(), Digest: digest.String()}
 	complete, pending, err := p.transfer(ctx)
 	if err != nil {
 		return p.finish(err)
@@ -231,7 +232,7 @@ func begin(ctx context.Context, o Options) (*promotion, error) {
 	if p.c, err = newCopier(ctx, p.o.From, p.o.To, p.stats, p.src, p.dst, cmp.Or(p.o.Jobs, DefaultJobs), p.rep); err != nil {
 		return nil, err
 	}
-	p.what = p.o.App + " " + cmp.Or(p.o.Version, p.o.Digest)
+	p.what = p.o.App + " " + cmp.Or(p.o.Version, p.o.Digest.String())
 	p.rep(Event{Kind: EventStart, Msg: fmt.Sprintf("promoting %s from %s to %s", p.what, p.o.FromName, p.o.ToName)})
 	return p, nil
 }
@@ -344,7 +345,7 @@ func (p *promotion) prepareRecord(ctx context.Context, ready <-chan struct{}) er
 	if p.o.Record == nil {
 		return nil
 	}
-	r := p.o.record(p.src, p.dst, p.res.Digest)
+	r := p.o.record(p.src, p.dst, p.top.desc.Digest)
 	descs, err := p.c.targetReferrers(ctx, p.top.desc.Digest)
 	if err != nil {
 		return err
@@ -444,11 +445,13 @@ func (o *Options) check() error {
 		return errors.New("promoting: source and target registries are required")
 	case o.App == "":
 		return errors.New("promoting: no app name given")
-	case o.Version == "" && o.Digest == "":
+	case o.Version == "" && o.Digest == (v1.Hash{}):
 		return errors.New("promoting: give a version or a digest to promote")
 	}
-	if o.Digest != "" {
-		if _, err := v1.NewHash(o.Digest); err != nil {
+	if o.Digest != (v1.Hash{}) {
+		// A Hash built by hand may hold anything; one that parses is
+		// one the registries take.
+		if _, err := v1.NewHash(o.Digest.String()); err != nil {
 			return fmt.Errorf("promoting: parsing digest %q: %w", o.Digest, err)
 		}
 	}
@@ -456,11 +459,11 @@ func (o *Options) check() error {
 }
 
 // record is the promotion record to write, from o.Record.
-func (o *Options) record(src, dst name.Repository, digest string) Record {
+func (o *Options) record(src, dst name.Repository, digest v1.Hash) Record {
 	r := *o.Record
 	r.From, r.To = o.FromName, o.ToName
-	r.Source, r.Target = src.Digest(digest).String(), dst.Digest(digest).String()
-	r.Digest, r.Version = digest, o.Version
+	r.Source, r.Target = src.Digest(digest.String()).String(), dst.Digest(digest.String()).String()
+	r.Digest, r.Version = digest.String(), o.Version
 	r.Commit = cmp.Or(r.Commit, o.Commit)
 	if r.When.IsZero() {
 		r.When = time.Now().UTC().Truncate(time.Second)
@@ -472,8 +475,8 @@ func (o *Options) record(src, dst name.Repository, digest string) Record {
 // in the source (and checked against Digest when given), or Digest. The
 // bytes read are the ones copied, so the tag cannot move in between.
 func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
-	var ref name.Reference = c.src.Digest(o.Digest)
-	what := "digest " + o.Digest
+	var ref name.Reference = c.src.Digest(o.Digest.String())
+	what := "digest " + o.Digest.String()
 	if o.Version != "" {
 		ref = c.src.Tag(registry.VersionTag(o.Version))
 		what = "version " + o.Version
@@ -489,7 +492,7 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 			Next: remedy.Remedy{Kind: remedy.PushThere, Registry: o.FromName},
 		})
 	}
-	if o.Version != "" && o.Digest != "" && n.desc.Digest.String() != o.Digest {
+	if o.Version != "" && o.Digest != (v1.Hash{}) && n.desc.Digest != o.Digest {
 		return node{}, fmt.Errorf("resolving %s: %s points at %s, not at %s: %w", what, ref, n.desc.Digest, o.Digest, ErrVersionMismatch)
 	}
 	return *n, nil

@@ -288,7 +288,7 @@ func TestPromoteInterrupted(t *testing.T) {
 			if res.Referrers != tt.wantReferrers || !exists(t, to, "hello", sig.String()) {
 				t.Errorf("referrers %d, want %d; want the signature in the target", res.Referrers, tt.wantReferrers)
 			}
-			recs, err := Records(context.Background(), to, "hello", digest.String())
+			recs, err := Records(context.Background(), to, "hello", digest)
 			if err != nil || len(recs) != 1 {
 				t.Errorf("records %+v, %v; want one", recs, err)
 			}
@@ -371,7 +371,7 @@ func TestPromoteUpToDate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dev, rc := newServer(t, tt.api, nil), newServer(t, tt.api, nil)
 			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
-			push(t, from, "hello", "1.0.0", platformIndex(t))
+			digest := push(t, from, "hello", "1.0.0", platformIndex(t))
 			o := Options{From: from, To: to, App: "hello", Version: "1.0.0"}
 			if tt.record {
 				o.Record = &Record{Who: "ci", When: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -408,7 +408,7 @@ func TestPromoteUpToDate(t *testing.T) {
 				t.Errorf("no up-to-date event: %+v", ev.all())
 			}
 			if tt.record {
-				recs, err := Records(context.Background(), to, "hello", first.Digest)
+				recs, err := Records(context.Background(), to, "hello", digest)
 				if err != nil || len(recs) != 1 || recs[0].Who != "ci" {
 					t.Errorf("records %+v, %v; want the first one only", recs, err)
 				}
@@ -511,22 +511,22 @@ func TestPromoteByDigest(t *testing.T) {
 	digest := push(t, from, "hello", "1.0.0", randomImage(t, 256, 1))
 	other := push(t, from, "hello", "1.0.1", randomImage(t, 256, 1))
 
-	_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Digest: other.String()})
+	_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Digest: other})
 	if !errors.Is(err, ErrVersionMismatch) {
 		t.Fatalf("err = %v, want ErrVersionMismatch", err)
 	}
-	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Digest: digest.String(), Record: &Record{}})
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Digest: digest, Record: &Record{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Tags) != 0 || res.Digest != digest.String() || !exists(t, to, "hello", digest.String()) || exists(t, to, "hello", "1.0.0") {
 		t.Errorf("result %+v; want the digest copied and nothing tagged", res)
 	}
-	again, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Digest: digest.String(), Record: &Record{}})
+	again, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Digest: digest, Record: &Record{}})
 	if err != nil || !again.UpToDate {
 		t.Errorf("re-run %+v, %v; want up to date", again, err)
 	}
-	both, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Digest: digest.String()})
+	both, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Digest: digest})
 	if err != nil || both.UpToDate || len(both.Tags) != 1 || both.BlobsCopied != 0 {
 		t.Errorf("tagging run %+v, %v; want the tag set and nothing copied", both, err)
 	}
@@ -548,7 +548,7 @@ func TestPromoteGitTag(t *testing.T) {
 	if !slices.Equal(res.Tags, want) || descriptor(t, to, "hello", "git-0123456").Digest != digest {
 		t.Errorf("tags %v, want %v pointing at %s", res.Tags, want, digest)
 	}
-	recs, err := Records(context.Background(), to, "hello", digest.String())
+	recs, err := Records(context.Background(), to, "hello", digest)
 	if err != nil || len(recs) != 1 || recs[0].Commit != commit {
 		t.Errorf("records %+v, %v; want one with the commit", recs, err)
 	}
@@ -579,7 +579,7 @@ func TestPromoteRecord(t *testing.T) {
 			if res.UpToDate || res.RecordDigest == "" || res.BlobsCopied != 0 {
 				t.Errorf("result %+v; want a record written and nothing copied", res)
 			}
-			recs, err := Records(context.Background(), to, "hello", digest.String())
+			recs, err := Records(context.Background(), to, "hello", digest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -593,7 +593,7 @@ func TestPromoteRecord(t *testing.T) {
 			if d.ArtifactType != ArtifactType {
 				t.Errorf("record artifact type %q", d.ArtifactType)
 			}
-			none, err := Records(context.Background(), from, "hello", digest.String())
+			none, err := Records(context.Background(), from, "hello", digest)
 			if err != nil || len(none) != 0 {
 				t.Errorf("source records %+v, %v; want none", none, err)
 			}
@@ -676,7 +676,7 @@ func TestPromoteChecksOptions(t *testing.T) {
 		{"no registries", Options{App: "hello", Version: "1"}, "registries are required"},
 		{"no app", Options{From: c, To: c, Version: "1"}, "no app"},
 		{"nothing to promote", Options{From: c, To: c, App: "hello"}, "version or a digest"},
-		{"bad digest", Options{From: c, To: c, App: "hello", Digest: "sha256:nope"}, "parsing digest"},
+		{"bad digest", Options{From: c, To: c, App: "hello", Digest: v1.Hash{Algorithm: "sha256", Hex: "nope"}}, "parsing digest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -750,7 +750,7 @@ func TestPromotePlainRegistry(t *testing.T) {
 	if got := descriptor(t, client(t, rc, "rc", "team"), "hello", "1.0.0").Digest; got != digest || res.Digest != digest.String() {
 		t.Errorf("target tag at %s, result %s; want %s", got, res.Digest, digest)
 	}
-	if recs, err := Records(context.Background(), to, "hello", digest.String()); err != nil || len(recs) != 1 || recs[0].From != dev.host() {
+	if recs, err := Records(context.Background(), to, "hello", digest); err != nil || len(recs) != 1 || recs[0].From != dev.host() {
 		t.Errorf("records %+v, %v; want one, from %s", recs, err, dev.host())
 	}
 	_, err = Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "9.9.9"})

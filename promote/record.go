@@ -176,17 +176,13 @@ func (c *copier) putRecord(ctx context.Context, a *recordArtifact) error {
 // in registry c, oldest first. It reads them through the OCI
 // referrers API, or the sha256-HEX referrers tag where the registry lacks
 // it.
-func Records(ctx context.Context, c Registry, app, digest string) ([]Record, error) {
+func Records(ctx context.Context, c Registry, app string, digest v1.Hash) ([]Record, error) {
 	repo, err := c.Repo(app)
 	if err != nil {
 		return nil, err
 	}
-	h, err := v1.NewHash(digest)
-	if err != nil {
-		return nil, fmt.Errorf("listing promotion records: parsing digest %q: %w", digest, err)
-	}
 	opts := c.RemoteOptions(ctx)
-	descs, err := recordDescriptors(repo, h, opts)
+	descs, err := recordDescriptors(repo, digest, opts)
 	if err != nil {
 		return nil, named(c, registry.SideNone, err)
 	}

@@ -114,7 +114,7 @@ func TestPromoteReferrersFollow(t *testing.T) {
 				} else if got := descriptor(t, f.to, "hello", f.cosignSig).Digest; got != f.cosignWant {
 					t.Errorf("rc %s = %s, want %s", f.cosignSig, got, f.cosignWant)
 				}
-				recs, err := Records(context.Background(), f.to, "hello", f.digest.String())
+				recs, err := Records(context.Background(), f.to, "hello", f.digest)
 				if err != nil || len(recs) != 1 {
 					t.Errorf("records %+v, %v; want one", recs, err)
 				}
@@ -211,7 +211,7 @@ func TestPromoteNoRecordWithoutReferrers(t *testing.T) {
 	if _, err := Promote(context.Background(), o); err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("err = %v, want the injected failure", err)
 	}
-	if recs, err := Records(context.Background(), to, "hello", digest.String()); err != nil || len(recs) != 0 {
+	if recs, err := Records(context.Background(), to, "hello", digest); err != nil || len(recs) != 0 {
 		t.Errorf("records %+v, %v; want none while a referrer is missing", recs, err)
 	}
 	if exists(t, to, "hello", "1.0.0") {

@@ -88,8 +88,8 @@ func ParsePredicate(predicateType string, predicate any) (Predicate, error) {
 // The statement is made from the record found in the target when there is
 // one, so running the promotion again finds the same statement and adds
 // nothing.
-func (c *copier) signTarget(ctx context.Context, o Options, digest string, rec *Record, res *Result) (upToDate bool, err error) {
-	ref := c.dst.Digest(digest)
+func (c *copier) signTarget(ctx context.Context, o Options, digest v1.Hash, rec *Record, res *Result) (upToDate bool, err error) {
+	ref := c.dst.Digest(digest.String())
 	opts := c.records.RemoteOptions(ctx)
 	sr, err := sign.Image(ctx, ref, o.Signer, opts)
 	if err != nil {

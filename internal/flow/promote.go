@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
@@ -54,9 +56,15 @@ func (r *Runner) Promote(ctx context.Context, from, to string, o PromoteOptions)
 		}
 		version, commit = info.Version, info.Commit
 	}
+	var digest v1.Hash
+	if o.Digest != "" {
+		if digest, err = v1.NewHash(o.Digest); err != nil {
+			return promote.Result{}, fmt.Errorf("promoting: parsing digest %q: %w", o.Digest, err)
+		}
+	}
 	po := promote.Options{
 		From: src, To: dst, FromName: src.Name(), ToName: dst.Name(), App: p.App,
-		Version: version, Digest: o.Digest, Commit: commit, Force: o.Force, Jobs: o.Jobs, Progress: promoteEvents(o.Progress),
+		Version: version, Digest: digest, Commit: commit, Force: o.Force, Jobs: o.Jobs, Progress: promoteEvents(o.Progress),
 		Signer: signer,
 	}
 	if !o.NoRecord {
