@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
@@ -41,16 +42,11 @@ func pipelineGenerateCommand() *cli.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			p, err := c.project()
+			p, o, err := c.pipelineOptions()
 			if err != nil {
 				return err
 			}
-			install, err := c.slipwayInstall()
-			if err != nil {
-				return err
-			}
-			written, err := flow.GeneratePipeline(p, t, c.flags.String("out"),
-				flow.PipelineOptions{Folder: c.flags.String("folder"), Branch: c.flags.String("branch"), Slipway: install})
+			written, err := flow.GeneratePipeline(p, t, c.flags.String("out"), o)
 			if err != nil {
 				return err
 			}
@@ -69,15 +65,11 @@ func pipelineCheckCommand() *cli.Command {
 		ArgsUsage: " ",
 		Flags:     []cli.Flag{slipwayChecksumsFlag(), slipwayVersionFlag()},
 		Action: action(func(c *command) error {
-			p, err := c.project()
+			p, o, err := c.pipelineOptions()
 			if err != nil {
 				return err
 			}
-			install, err := c.slipwayInstall()
-			if err != nil {
-				return err
-			}
-			checked, err := flow.CheckPipeline(p, flow.PipelineOptions{Slipway: install})
+			checked, err := flow.CheckPipeline(p, o)
 			var drift *flow.DriftError
 			if errors.As(err, &drift) {
 				c.ui.Print(drift.Diff)
@@ -137,6 +129,21 @@ func slipwayChecksumsFlag() cli.Flag {
 
 func slipwayVersionFlag() cli.Flag {
 	return &cli.StringFlag{Name: "slipway-version", Usage: "the Slipway `VERSION` jobs use: the tag of agent.slipwayImage, and the release --slipway-checksums names (default: this Slipway's)"}
+}
+
+// pipelineOptions loads slipway.yaml and returns it with the options of
+// pipeline generate and check: --folder, --branch (generate's only) and
+// the Slipway release jobs use.
+func (c *command) pipelineOptions() (*config.Project, flow.PipelineOptions, error) {
+	p, err := c.project()
+	if err != nil {
+		return nil, flow.PipelineOptions{}, err
+	}
+	install, err := c.slipwayInstall()
+	if err != nil {
+		return nil, flow.PipelineOptions{}, err
+	}
+	return p, flow.PipelineOptions{Folder: c.flags.String("folder"), Branch: c.flags.String("branch"), Slipway: install}, nil
 }
 
 // slipwayInstall reads --slipway-checksums and --slipway-version. Without
