@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -157,17 +158,9 @@ func (c *copier) referrersOf(ctx context.Context, rp *referrerPlan, subject v1.H
 // planListed plans copying the referrers the source's referrers API lists
 // for subject that the target lacks; it returns the digests listed.
 func (c *copier) planListed(ctx context.Context, rp *referrerPlan, subject v1.Hash) ([]v1.Hash, error) {
-	ref := c.src.Digest(subject.String())
-	idx, err := remote.Referrers(ref, append(c.srcOpts, remote.WithContext(ctx), remote.Reuse(c.srcPuller))...)
-	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.srcErr(err))
-	}
-	if len(im.Manifests) == 0 {
-		return nil, nil
+	manifests, err := listReferrers(c.src.Digest(subject.String()), append(c.srcOpts, remote.WithContext(ctx), remote.Reuse(c.srcPuller)), c.srcErr)
+	if err != nil || len(manifests) == 0 {
+		return nil, err
 	}
 	have, err := c.targetReferrers(ctx, subject)
 	if err != nil {
@@ -177,8 +170,8 @@ func (c *copier) planListed(ctx context.Context, rp *referrerPlan, subject v1.Ha
 	for _, d := range have {
 		in[d.Digest] = true
 	}
-	listed := make([]v1.Hash, 0, len(im.Manifests))
-	for _, d := range im.Manifests {
+	listed := make([]v1.Hash, 0, len(manifests))
+	for _, d := range manifests {
 		listed = append(listed, d.Digest)
 		if in[d.Digest] {
 			continue
@@ -307,16 +300,25 @@ func (c *copier) targetReferrers(ctx context.Context, subject v1.Hash) ([]v1.Des
 	if ds, ok := c.dstRefs[subject]; ok {
 		return ds, nil
 	}
-	ref := c.dst.Digest(subject.String())
-	idx, err := remote.Referrers(ref, append(c.dstOpts, remote.WithContext(ctx), remote.Reuse(c.dstPuller))...)
+	manifests, err := listReferrers(c.dst.Digest(subject.String()), append(c.dstOpts, remote.WithContext(ctx), remote.Reuse(c.dstPuller)), c.dstErr)
 	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.dstErr(err))
+		return nil, err
+	}
+	c.dstRefs[subject] = manifests
+	return manifests, nil
+}
+
+// listReferrers lists the referrers of ref, through the OCI referrers API
+// or its tag, with opts; named names the registry in an error.
+func listReferrers(ref name.Digest, opts []remote.Option, named func(error) error) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, named(err))
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, c.dstErr(err))
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, named(err))
 	}
-	c.dstRefs[subject] = im.Manifests
 	return im.Manifests, nil
 }
 
