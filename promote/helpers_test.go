@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -72,6 +73,18 @@ func client(t testing.TB, s *server, name, prefix string) *registry.Client {
 		Registry: config.Registry{Name: name, URL: s.host() + "/" + prefix, Insecure: true},
 		Backoff:  fastBackoff,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dockerRegistry starts a docker-registry for t (testenv.StartRegistry)
+// and returns a client, called name, of its team repository.
+func dockerRegistry(t *testing.T, name string) *registry.Client {
+	t.Helper()
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
+	c, err := registry.New(registry.Options{Registry: reg.Config(name, "team")})
 	if err != nil {
 		t.Fatal(err)
 	}

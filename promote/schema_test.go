@@ -77,15 +77,7 @@ func TestPromotedManifestsMatchOCISchemas(t *testing.T) {
 			return pair{client(t, newServer(t, false, nil), "dev", "team"), client(t, newServer(t, false, nil), "rc", "team")}
 		}},
 		{"docker-registry", true, func(t *testing.T) pair {
-			newClient := func(name string) *registry.Client {
-				reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-				c, err := registry.New(registry.Options{Registry: reg.Config(name, "team")})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return c
-			}
-			return pair{newClient("dev"), newClient("rc")}
+			return pair{dockerRegistry(t, "dev"), dockerRegistry(t, "rc")}
 		}},
 	}
 	for _, tt := range tests {

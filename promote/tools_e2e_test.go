@@ -31,15 +31,7 @@ type toolEnv struct {
 func newToolEnv(t *testing.T) *toolEnv {
 	t.Helper()
 	isolate(t)
-	newClient := func(name string) *registry.Client {
-		reg := testenv.StartRegistry(t, testenv.RegistryOptions{})
-		c, err := registry.New(registry.Options{Registry: reg.Config(name, "team")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	e := &toolEnv{from: newClient("dev"), to: newClient("rc"), dir: t.TempDir()}
+	e := &toolEnv{from: dockerRegistry(t, "dev"), to: dockerRegistry(t, "rc"), dir: t.TempDir()}
 	e.digest = push(t, e.from, "hello", "1.0.0", ociIndex(t))
 	// Only 127.0.0.1 may be reached: anything else goes to a proxy that is
 	// not there, and fails at once.
