@@ -96,3 +96,22 @@ func TestBootstrapProjectsFileIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestReadChecksumsIsBounded: --slipway-checksums is read as a regular
+// file only, and bounded.
+func TestReadChecksumsIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "checksums.txt"), strings.Repeat("a", 64)+"  slipway_1.4.0_linux_amd64.tar.gz\n")
+	if _, err := ReadChecksums(filepath.Join(dir, "checksums.txt")); err != nil {
+		t.Fatalf("ReadChecksums = %v", err)
+	}
+	for _, file := range []string{dir, "/dev/zero"} {
+		if _, err := ReadChecksums(file); !errors.Is(err, projfs.ErrNotRegular) {
+			t.Errorf("ReadChecksums(%s): err = %v, want ErrNotRegular", file, err)
+		}
+	}
+	write(t, filepath.Join(dir, "big"), strings.Repeat("a", maxChecksums+1))
+	if _, err := ReadChecksums(filepath.Join(dir, "big")); !errors.Is(err, projfs.ErrTooLarge) {
+		t.Errorf("ReadChecksums(big): err = %v, want ErrTooLarge", err)
+	}
+}
