@@ -148,22 +148,7 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	if err != nil {
 		return false, false, fmt.Errorf("reading %s: %w", c.src.Tag(t), err)
 	}
-	inSource := map[v1.Hash]bool{}
-	for _, l := range want.Layers {
-		inSource[l.Digest] = true
-	}
-	inTarget := map[v1.Hash]bool{}
-	var keep []v1.Descriptor
-	for _, l := range have.Layers {
-		inTarget[l.Digest] = true
-		if !inSource[l.Digest] && l.Annotations[sign.PredicateTypeAnnotation] == PredicateType {
-			keep = append(keep, l)
-		}
-	}
-	covered = true
-	for _, l := range want.Layers {
-		covered = covered && inTarget[l.Digest]
-	}
+	covered, keep := attestationsToKeep(have, want)
 	if covered || len(keep) == 0 {
 		return covered, false, nil
 	}
@@ -187,6 +172,28 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	c.rep(Event{Kind: EventInfo,
 		Msg: fmt.Sprintf("kept %d promotion attestation(s) of %s beside the source's", len(keep), tag)})
 	return false, true, nil
+}
+
+// attestationsToKeep compares a target's cosign manifest have with the
+// source's want: covered is true when every layer of want's is in have;
+// keep are the promotion attestations in have that want lacks.
+func attestationsToKeep(have, want *v1.Manifest) (covered bool, keep []v1.Descriptor) {
+	inSource := map[v1.Hash]bool{}
+	for _, l := range want.Layers {
+		inSource[l.Digest] = true
+	}
+	inTarget := map[v1.Hash]bool{}
+	for _, l := range have.Layers {
+		inTarget[l.Digest] = true
+		if !inSource[l.Digest] && l.Annotations[sign.PredicateTypeAnnotation] == PredicateType {
+			keep = append(keep, l)
+		}
+	}
+	covered = true
+	for _, l := range want.Layers {
+		covered = covered && inTarget[l.Digest]
+	}
+	return covered, keep
 }
 
 // sourceImage is the source's image src, under cosign tag t, whose
