@@ -68,11 +68,7 @@ type DeployResult struct {
 // its main environment's), so a second deploy or rollback of it fails
 // fast, or waits o.WaitLock.
 func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
-	env, in, err := r.prepare(ctx, envName, o)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	cluster, err := r.cluster(env, o.Cluster)
+	env, in, cluster, err := r.connectPrepared(ctx, envName, o)
 	if err != nil {
 		return DeployResult{}, err
 	}
@@ -118,11 +114,7 @@ func (r *Runner) DryRun(ctx context.Context, envName string, o DeployOptions) (D
 // Diff compares what Deploy would apply with what is live (a server-side
 // dry run), without gates: "" when nothing would change.
 func (r *Runner) Diff(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
-	env, in, err := r.prepare(ctx, envName, o)
-	if err != nil {
-		return DeployResult{}, err
-	}
-	cluster, err := r.cluster(env, o.Cluster)
+	env, in, cluster, err := r.connectPrepared(ctx, envName, o)
 	if err != nil {
 		return DeployResult{}, err
 	}
@@ -132,6 +124,17 @@ func (r *Runner) Diff(ctx context.Context, envName string, o DeployOptions) (Dep
 	}
 	d, err := cluster.Diff(ctx, m)
 	return DeployResult{Result: planned(env, in), Diff: d}, err
+}
+
+// connectPrepared prepares a deploy to the environment called envName
+// (see prepare), then connects to its cluster.
+func (r *Runner) connectPrepared(ctx context.Context, envName string, o DeployOptions) (config.Environment, deploy.RenderInput, *deploy.Cluster, error) {
+	env, in, err := r.prepare(ctx, envName, o)
+	if err != nil {
+		return env, in, nil, err
+	}
+	cluster, err := r.cluster(env, o.Cluster)
+	return env, in, cluster, err
 }
 
 // planned is the result of a deploy of in that has not happened.
