@@ -54,6 +54,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// Project file access needs the standard library only, so that
 		// every package can use it.
 		"internal/projfs": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		// The test git server is the standard library's only, so that
+		// any package's tests (and hack/testenv) can serve repositories.
+		"internal/testenv/githttp": concat(cliLibs, gitLibs, registryLib, kubeLibs, []string{module + "internal/"}),
 		"internal/ui": concat([]string{"github.com/urfave/cli", module + "internal/cli"},
 			gitLibs, registryLib, kubeLibs),
 	}
