@@ -82,7 +82,7 @@ const (
 // that may push tags to the repository, which only release steps get.
 const gitPurpose = "git"
 
-// The variables Slipway's git push reads (as release.EnvGitToken and
+// The variables Slipway's git push reads (as gitremote.EnvGitToken and
 // friends name them; pipeline imports no git library).
 const (
 	gitTokenVar    = "SLIPWAY_GIT_TOKEN"

@@ -36,11 +36,15 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"templates":         concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"pipeline":          concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
 		"internal/release":  concat(cliLibs, registryLib, kubeLibs),
-		"internal/registry": concat(cliLibs, gitLibs, kubeLibs),
-		"internal/image":    concat(cliLibs, gitLibs, kubeLibs),
-		"promote":           concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
-		"internal/deploy":   concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":     cliLibs,
+		// Talking to git remotes (credentials, bounded transports) is
+		// shared by release and gitops, and needs neither registries nor
+		// clusters.
+		"internal/gitremote": concat(cliLibs, registryLib, kubeLibs),
+		"internal/registry":  concat(cliLibs, gitLibs, kubeLibs),
+		"internal/image":     concat(cliLibs, gitLibs, kubeLibs),
+		"promote":            concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
+		"internal/deploy":    concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":      cliLibs,
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/registry"
@@ -43,7 +44,7 @@ var (
 		projfs.ErrOutside, projfs.ErrSymlink, projfs.ErrNotRegular, projfs.ErrTooLarge}
 	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, registry.ErrTagConflict, ErrStale, ErrGate,
 		deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
-	authErrs = []error{release.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
+	authErrs = []error{gitremote.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
 )
 
 // Classify says what kind of failure err is. Bad input wins over the

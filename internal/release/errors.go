@@ -15,8 +15,6 @@ var (
 	ErrShallow = errors.New("shallow clone")
 	// ErrTagExists means the release tag already exists, here or on the remote.
 	ErrTagExists = errors.New("tag already exists")
-	// ErrAuth means the remote refused the credentials, or none were found.
-	ErrAuth = errors.New("authentication failed")
 	// ErrNotNewer means the version asked for does not sort above the
 	// versions already released.
 	ErrNotNewer = errors.New("version is not newer than the latest release")

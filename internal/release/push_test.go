@@ -16,9 +16,9 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 
+	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -57,7 +57,7 @@ func TestPushTag(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.PushTag(ctx, "origin", "v1.0.0", Auth{}); err != nil {
+	if err := r.PushTag(ctx, "origin", "v1.0.0", gitremote.Auth{}); err != nil {
 		t.Fatalf("PushTag: %v", err)
 	}
 	if got := refNames(t, remote, "refs/tags/"); len(got) != 1 || got[0] != "v1.0.0" {
@@ -72,13 +72,13 @@ func TestPushTag(t *testing.T) {
 	}
 
 	// Pushing again is a no-op, and "" means origin.
-	if err := r.PushTag(ctx, "", "v1.0.0", Auth{}); err != nil {
+	if err := r.PushTag(ctx, "", "v1.0.0", gitremote.Auth{}); err != nil {
 		t.Errorf("second PushTag: %v", err)
 	}
-	if err := r.PushTag(ctx, "origin", "v9.9.9", Auth{}); err == nil {
+	if err := r.PushTag(ctx, "origin", "v9.9.9", gitremote.Auth{}); err == nil {
 		t.Error("PushTag of a tag that does not exist: no error")
 	}
-	if err := r.PushTag(ctx, "upstream", "v1.0.0", Auth{}); err == nil || !strings.Contains(err.Error(), "git remote add upstream") {
+	if err := r.PushTag(ctx, "upstream", "v1.0.0", gitremote.Auth{}); err == nil || !strings.Contains(err.Error(), "git remote add upstream") {
 		t.Errorf("PushTag to an unknown remote: error %v", err)
 	}
 
@@ -87,7 +87,7 @@ func TestPushTag(t *testing.T) {
 	if _, err := git.PlainInit(other, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.PushTag(ctx, other, "v1.0.0", Auth{}); err != nil {
+	if err := r.PushTag(ctx, other, "v1.0.0", gitremote.Auth{}); err != nil {
 		t.Errorf("PushTag to a path: %v", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestPushTagConflict(t *testing.T) {
 	if _, err := other.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.open().PushTag(context.Background(), "origin", "v1.0.0", Auth{}); err != nil {
+	if err := other.open().PushTag(context.Background(), "origin", "v1.0.0", gitremote.Auth{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,7 +114,7 @@ func TestPushTagConflict(t *testing.T) {
 	if err := r.CreateTag("v1.0.0", head, "", Signature{}); err != nil {
 		t.Fatal(err)
 	}
-	err := r.PushTag(context.Background(), "origin", "v1.0.0", Auth{})
+	err := r.PushTag(context.Background(), "origin", "v1.0.0", gitremote.Auth{})
 	if !errors.Is(err, ErrTagExists) || !strings.Contains(err.Error(), "git fetch --tags") {
 		t.Errorf("PushTag over someone else's tag: error %v, want ErrTagExists", err)
 	}
@@ -141,12 +141,12 @@ func TestPushTagAuthFailure(t *testing.T) {
 	if _, err := tr.Git.CreateRemote(&config.RemoteConfig{Name: "plain", URLs: []string{srv.URL + "/org/repo.git"}}); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{EnvGitToken: token}
-	auth := Auth{Getenv: func(k string) string { return env[k] }}
+	env := map[string]string{gitremote.EnvGitToken: token}
+	auth := gitremote.Auth{Getenv: func(k string) string { return env[k] }}
 
 	for _, remote := range []string{"origin", "plain"} {
 		err := r.PushTag(context.Background(), remote, "v1.0.0", auth)
-		if !errors.Is(err, ErrAuth) {
+		if !errors.Is(err, gitremote.ErrAuth) {
 			t.Fatalf("PushTag to %s with bad credentials: error %v, want ErrAuth", remote, err)
 		}
 		msg := err.Error()
@@ -155,121 +155,9 @@ func TestPushTagAuthFailure(t *testing.T) {
 				t.Errorf("error shows %q: %s", secret, msg)
 			}
 		}
-		if !strings.Contains(msg, srv.URL+"/org/repo.git") || !strings.Contains(msg, EnvGitToken) {
+		if !strings.Contains(msg, srv.URL+"/org/repo.git") || !strings.Contains(msg, gitremote.EnvGitToken) {
 			t.Errorf("error does not name the remote URL and what to set: %s", msg)
 		}
-	}
-}
-
-func TestAuthResolve(t *testing.T) {
-	ctx := context.Background()
-	var asked *url.URL
-	helper := func(_ context.Context, u *url.URL) (string, string, error) {
-		asked = u
-		return "helper-user", "helper-pass", nil
-	}
-	none := func(context.Context, *url.URL) (string, string, error) { return "", "", nil }
-	tests := []struct {
-		name    string
-		url     string
-		env     map[string]string
-		helper  CredentialHelper
-		user    string // "" for no method
-		pass    string
-		secrets int
-	}{
-		{name: "token", url: "https://git.example.com/org/repo.git", env: map[string]string{EnvGitToken: "tok", EnvGitUsername: "u", EnvGitPassword: "p"},
-			user: "x-access-token", pass: "tok", secrets: 1},
-		{name: "username and password", url: "https://git.example.com/org/repo.git", env: map[string]string{EnvGitUsername: "u", EnvGitPassword: "p"},
-			user: "u", pass: "p", secrets: 1},
-		{name: "password with URL user", url: "https://ann@git.example.com/org/repo.git", env: map[string]string{EnvGitPassword: "p"},
-			user: "ann", pass: "p", secrets: 1},
-		{name: "URL credentials are left to go-git", url: "https://ann:pw@git.example.com/org/repo.git", env: map[string]string{EnvGitToken: "tok"},
-			secrets: 1},
-		{name: "credential helper", url: "https://git.example.com:8443/org/repo.git", helper: helper,
-			user: "helper-user", pass: "helper-pass", secrets: 1},
-		{name: "helper has nothing", url: "http://git.example.com/org/repo.git", helper: none},
-		{name: "local path", url: "/srv/git/repo.git", helper: helper},
-		{name: "file URL", url: "file:///srv/git/repo.git", helper: helper},
-		{name: "git protocol", url: "git://git.example.com/repo.git", helper: helper},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			asked = nil
-			a := Auth{Getenv: func(k string) string { return tt.env[k] }, Helper: tt.helper}
-			c, err := a.resolve(ctx, tt.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.user == "" {
-				if c.method != nil {
-					t.Errorf("method = %v, want none", c.method)
-				}
-			} else if b, ok := c.method.(*githttp.BasicAuth); !ok || b.Username != tt.user || b.Password != tt.pass {
-				t.Errorf("method = %v, want basic auth %s", c.method, tt.user)
-			}
-			if len(c.secrets) != tt.secrets {
-				t.Errorf("secrets = %d, want %d", len(c.secrets), tt.secrets)
-			}
-		})
-	}
-	// The helper is asked with protocol, host and port, and path.
-	a := Auth{Getenv: func(string) string { return "" }, Helper: helper}
-	if _, err := a.resolve(ctx, "https://git.example.com:8443/org/repo.git"); err != nil {
-		t.Fatal(err)
-	}
-	if asked == nil || asked.Scheme != "https" || asked.Host != "git.example.com:8443" || asked.Path != "/org/repo.git" {
-		t.Errorf("helper asked about %v", asked)
-	}
-
-	// An explicit method wins.
-	explicit := &githttp.BasicAuth{Username: "me"}
-	if c, err := (Auth{Method: explicit}).resolve(ctx, "https://git.example.com/r.git"); err != nil || c.method != transport.AuthMethod(explicit) {
-		t.Errorf("explicit method: %v, %v", c.method, err)
-	}
-}
-
-func TestAuthResolveSSHWithoutAgent(t *testing.T) {
-	t.Setenv("SSH_AUTH_SOCK", "")
-	for _, u := range []string{"git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"} {
-		_, err := (Auth{}).resolve(context.Background(), u)
-		if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "ssh-add") {
-			t.Errorf("resolve(%s) without an SSH agent: error %v, want ErrAuth", u, err)
-		}
-	}
-}
-
-func TestParseCredentials(t *testing.T) {
-	user, pass, err := parseCredentials("protocol=https\nhost=example.com\nusername=bob\npassword=a=b\n")
-	if err != nil || user != "bob" || pass != "a=b" {
-		t.Errorf("parseCredentials = %q, %q, %v", user, pass, err)
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://user:pass@github.com/org/repo.git", "https://github.com/org/repo.git"},
-		{"https://token@github.com/org/repo.git", "https://github.com/org/repo.git"},
-		{"https://github.com/org/repo.git", "https://github.com/org/repo.git"},
-		{"ssh://git@github.com/org/repo.git", "ssh://github.com/org/repo.git"},
-		{"git@github.com:org/repo.git", "github.com:org/repo.git"},
-		{"/srv/git/a@b.git", "/srv/git/a@b.git"},
-		{"origin", "origin"},
-	}
-	for _, tt := range tests {
-		if got := redactURL(tt.in); got != tt.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestRedact(t *testing.T) {
-	err := redact(errors.Join(ErrAuth, errors.New("token abc123 refused")), []string{"abc123", ""})
-	if !errors.Is(err, ErrAuth) || strings.Contains(err.Error(), "abc123") {
-		t.Errorf("redact = %v", err)
-	}
-	if redact(nil, []string{"x"}) != nil {
-		t.Error("redact(nil) is not nil")
 	}
 }
 
@@ -288,15 +176,15 @@ func TestClassifyPushErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := errors.New(tt.err)
-		if got := isAuthError(err); got != tt.auth {
-			t.Errorf("isAuthError(%q) = %v", tt.err, got)
+		if got := gitremote.IsAuthError(err); got != tt.auth {
+			t.Errorf("IsAuthError(%q) = %v", tt.err, got)
 		}
 		if got := isRejected(err); got != tt.rejected {
 			t.Errorf("isRejected(%q) = %v", tt.err, got)
 		}
 	}
-	if !isAuthError(fmt.Errorf("x: %w", transport.ErrAuthorizationFailed)) {
-		t.Error("isAuthError(ErrAuthorizationFailed) = false")
+	if !gitremote.IsAuthError(fmt.Errorf("x: %w", transport.ErrAuthorizationFailed)) {
+		t.Error("IsAuthError(ErrAuthorizationFailed) = false")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/progress"
 )
 
@@ -49,7 +50,7 @@ type Options struct {
 	// Message is the annotated tag's message; "" is "Release TAG".
 	Message string
 	// Auth chooses push credentials; the zero value finds them.
-	Auth Auth
+	Auth gitremote.Auth
 	// Progress receives progress events; nil discards them.
 	Progress progress.Reporter
 }
@@ -173,11 +174,11 @@ func (r *Repo) tagAndPush(ctx context.Context, rep progress.Reporter, opt Option
 // push pushes tag to opt.Remote, reporting progress.
 func (r *Repo) push(ctx context.Context, rep progress.Reporter, opt Options, tag string) error {
 	remote := cmp.Or(opt.Remote, "origin")
-	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushing " + tag + " to " + redactURL(remote)})
+	rep.Report(progress.Event{Kind: progress.Info, Step: "push", Msg: "pushing " + tag + " to " + gitremote.RedactURL(remote)})
 	if err := r.PushTag(ctx, remote, tag, opt.Auth); err != nil {
 		return err
 	}
-	rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "pushed " + tag + " to " + redactURL(remote)})
+	rep.Report(progress.Event{Kind: progress.Finish, Step: "push", Msg: "pushed " + tag + " to " + gitremote.RedactURL(remote)})
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/deadline"
 	"github.com/slipwayhq/slipway/internal/faultnet"
+	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
@@ -208,7 +209,7 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 		if _, err := other.Git.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{dir}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := other.open().PushTag(context.Background(), "origin", "v1.1.0", Auth{}); err != nil {
+		if err := other.open().PushTag(context.Background(), "origin", "v1.1.0", gitremote.Auth{}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Release(context.Background(), Options{Dir: tr.Dir, Prefix: "v", Push: true})
@@ -228,9 +229,9 @@ func TestReleasePushFailureLeavesNoTag(t *testing.T) {
 		ctx := deadline.WithContext(context.Background(), deadline.Timeouts{Retries: 300 * time.Millisecond})
 		var err error
 		faultnet.Within(t, 20*time.Second, func() {
-			_, err = Release(ctx, Options{Dir: tr.Dir, Prefix: "v", Push: true, Auth: Auth{Helper: func(context.Context, *url.URL) (string, string, error) { return "", "", nil }}})
+			_, err = Release(ctx, Options{Dir: tr.Dir, Prefix: "v", Push: true, Auth: gitremote.Auth{Helper: func(context.Context, *url.URL) (string, string, error) { return "", "", nil }}})
 		})
-		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), silent) || !strings.Contains(err.Error(), "no answer within 300ms") {
+		if !errors.Is(err, gitremote.ErrTimeout) || !strings.Contains(err.Error(), silent) || !strings.Contains(err.Error(), "no answer within 300ms") {
 			t.Fatalf("err = %v, want ErrTimeout naming the remote", err)
 		}
 		if tags := tr.tags(); !reflect.DeepEqual(tags, []string{"v1.0.0"}) {
