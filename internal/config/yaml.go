@@ -140,15 +140,7 @@ func tooLarge(size, limit int) string {
 	return fmt.Sprintf("the file is %s; Slipway reads files of at most %s", bytesText(size), bytesText(limit))
 }
 
-func bytesText(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+func bytesText(n int) string { return projfs.Bytes(int64(n)) }
 
 // maxQuoted is the most of a value that a problem quotes.
 const maxQuoted = 64

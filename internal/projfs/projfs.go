@@ -74,7 +74,7 @@ func (e *Error) Reason() string {
 		}
 		return fmt.Sprintf("%s is %s, not %s", it, e.Kind, want)
 	case ErrTooLarge:
-		return fmt.Sprintf("the file is %s; Slipway reads files of at most %s here", bytesText(e.Size), bytesText(e.Limit))
+		return fmt.Sprintf("the file is %s; Slipway reads files of at most %s here", Bytes(e.Size), Bytes(e.Limit))
 	case ErrOutside:
 		if e.Target != "" {
 			return fmt.Sprintf("%s is a symlink to %s, outside the project", at, Show(e.Target))
@@ -114,7 +114,9 @@ func Show(p string) string {
 	return s
 }
 
-func bytesText(n int64) string {
+// Bytes writes a size in bytes as people read it in messages: 12 bytes,
+// 4 KiB, 1.5 MiB.
+func Bytes(n int64) string {
 	switch {
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
@@ -181,14 +183,19 @@ func walk(r *os.Root, op, rel, p string) (fs.FileInfo, error) {
 	return nil, nil
 }
 
-// openRoot opens root; the os.Root keeps every later step inside it even
-// if a part is swapped for a link after walk looked at it.
-func openRoot(op, rel, root string) (*os.Root, error) {
+// open checks rel as a local path and opens root; the os.Root keeps every
+// later step inside it even if a part is swapped for a link after walk
+// looked at it. It returns rel cleaned, for walk.
+func open(op, root, rel string) (*os.Root, string, error) {
+	p, err := local(op, rel)
+	if err != nil {
+		return nil, "", err
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
-		return nil, &Error{Op: op, Path: rel, Err: err}
+		return nil, "", &Error{Op: op, Path: rel, Err: err}
 	}
-	return r, nil
+	return r, p, nil
 }
 
 // ReadFile reads rel, a path relative to root that must stay below it, as
@@ -198,11 +205,7 @@ func openRoot(op, rel, root string) (*os.Root, error) {
 // fs.ErrNotExist.
 func ReadFile(root, rel string, limit int64) ([]byte, error) {
 	const op = "reading"
-	p, err := local(op, rel)
-	if err != nil {
-		return nil, err
-	}
-	r, err := openRoot(op, rel, root)
+	r, p, err := open(op, root, rel)
 	if err != nil {
 		return nil, err
 	}
@@ -290,11 +293,7 @@ func readBounded(f *os.File, op, name string, limit int64) ([]byte, error) {
 // written and never written through a link. Missing directories are made.
 func WriteFile(root, rel string, data []byte, perm fs.FileMode) error {
 	const op = "writing"
-	p, err := local(op, rel)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(op, rel, root)
+	r, p, err := open(op, root, rel)
 	if err != nil {
 		return err
 	}
@@ -336,11 +335,7 @@ func WriteFile(root, rel string, data []byte, perm fs.FileMode) error {
 // Missing parts are no error.
 func CheckPath(root, rel string) error {
 	const op = "checking"
-	p, err := local(op, rel)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(op, rel, root)
+	r, p, err := open(op, root, rel)
 	if err != nil {
 		return err
 	}
@@ -356,11 +351,7 @@ func CheckPath(root, rel string) error {
 // layout among them) stays inside it.
 func CheckTree(root, rel string) error {
 	const op = "checking"
-	p, err := local(op, rel)
-	if err != nil {
-		return err
-	}
-	r, err := openRoot(op, rel, root)
+	r, p, err := open(op, root, rel)
 	if err != nil {
 		return err
 	}
