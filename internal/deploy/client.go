@@ -108,7 +108,7 @@ func Connect(env config.Environment, o ClusterOptions) (*Cluster, error) {
 		}
 		what := fmt.Sprintf("context %q", ctxName)
 		if ctxName == "" {
-			what = "a current context"
+			what = "current context"
 		}
 		return nil, remedy.With(fmt.Errorf("connecting to %s: %w: the kubeconfig (%s) has no %s; valid: %s",
 			env.Name, ErrNoContext, where, what, orNone(names)), remedy.Remedy{Kind: remedy.ChooseContext, Env: env.Name, File: config.ProjectFile})
