@@ -59,7 +59,13 @@ node-deps: ## as root: build what the real node needs (kubelet, kube-proxy, cont
 	@if [ "$(REALNODE)" = 1 ]; then hack/testenv/node.sh install; \
 	else echo "make: not root (or SLIPWAY_REALNODE=0): the real-node tests (TestRealNode*) skip"; fi
 
-test: deps lint image-test gitlab-test node-deps ## the whole suite, with real registries, control plane and (as root) a real node: what CI runs
+# Flux CD's source-controller and kustomize-controller for the GitOps tests,
+# built from Go modules and cached by version (a cold build of both takes
+# about 14 minutes on 2 cores; hack/testenv/flux.sh install).
+flux-deps: ## build the Flux controllers the GitOps tests run, when missing
+	@hack/testenv/flux.sh install
+
+test: deps lint image-test gitlab-test node-deps flux-deps ## the whole suite, with real registries, control plane and (as root) a real node: what CI runs
 	SLIPWAY_E2E=1 SLIPWAY_REALNODE=$(REALNODE) $(GO) test -count=1 -timeout 30m ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (30s) each; the seed corpus runs in make test
@@ -77,7 +83,7 @@ demo: deps build ## walk an example project through Slipway on local defaults
 demo-down: ## stop what the demo started (registries and control plane)
 	@hack/demo.sh down
 
-.PHONY: test-node node-deps
+.PHONY: test-node node-deps flux-deps
 test-node: ## as root: only the tests on a real node (hack/testenv/node.sh), verbose, with their timings
 	@hack/install-deps.sh $(APT_PACKAGES)
 	@hack/testenv/node.sh install

@@ -49,6 +49,12 @@ func ClusterInstalled() bool {
 // StartCluster starts a control plane with its state in dir, installing it
 // first when SLIPWAY_E2E=1 (a cold build takes minutes). Stop it with Stop.
 func StartCluster(dir string) (*Cluster, error) {
+	return StartClusterOn(dir, ClusterPorts)
+}
+
+// StartClusterOn is StartCluster on other ports (keys as in ClusterPorts),
+// for a package whose tests run beside make test's other control planes.
+func StartClusterOn(dir string, ports map[string]string) (*Cluster, error) {
 	script, err := findScript("hack/testenv/k8s.sh")
 	if err != nil {
 		return nil, err
@@ -58,7 +64,7 @@ func StartCluster(dir string) (*Cluster, error) {
 	}
 	c := &Cluster{script: script, Context: "slipway-local", Kubeconfig: filepath.Join(dir, "kubeconfig")}
 	c.env = append(os.Environ(), "SLIPWAY_TESTENV="+dir)
-	for k, v := range ClusterPorts {
+	for k, v := range ports {
 		c.env = append(c.env, k+"="+v)
 	}
 	cmd := exec.Command(script, "start")
