@@ -50,8 +50,15 @@ for tool in node npm rsync git curl; do
 done
 if [ ! -x "$glci" ]; then
 	# re2, a dependency, compiles its native module here rather than fetch a
-	# prebuilt one from outside the npm registry.
-	DEVELOPMENT_SKIP_GETTING_ASSET=true npm install --prefix "$tools" --no-audit --no-fund "gitlab-ci-local@$version" >/dev/null
+	# prebuilt one from outside the npm registry. node-gyp would download
+	# Node's headers from the web unless told where they are: Debian's nodejs
+	# installs them under /usr/include/node, so point it there whatever the
+	# user's npm settings say.
+	nodedir=${npm_config_nodedir:-/usr}
+	[ -f "$nodedir/include/node/common.gypi" ] ||
+		fail "needs Node's C headers in $nodedir/include/node to build re2 (Debian's nodejs package has them: apt-get install nodejs; or set npm_config_nodedir)"
+	npm_config_nodedir=$nodedir DEVELOPMENT_SKIP_GETTING_ASSET=true \
+		npm install --prefix "$tools" --no-audit --no-fund "gitlab-ci-local@$version" >/dev/null
 fi
 [ "${NO_BUILD:-}" = 1 ] || make -C "$root" --no-print-directory build >/dev/null
 
