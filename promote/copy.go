@@ -41,7 +41,13 @@ type copier struct {
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
 	blobs func() (blobOpener, error)
-	jobs  int
+	// writer uploads blobs to the target in three requests each (nil
+	// when the target is not one of Slipway's clients); set up on first
+	// use. Once the target refused a blob sent whole (wholeRefused), the
+	// rest go as go-containerregistry uploads them.
+	writer       func() (*registry.BlobWriter, error)
+	wholeRefused atomic.Bool
+	jobs         int
 	// slots holds a token per blob being copied, so that plans copied at
 	// once stay within jobs together.
 	slots chan struct{}
@@ -102,6 +108,7 @@ func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, sr
 		dstRefs: map[v1.Hash][]v1.Descriptor{},
 	}
 	c.blobs = sync.OnceValues(func() (blobOpener, error) { return openBlobs(ctx, from, src) })
+	c.writer = sync.OnceValues(func() (*registry.BlobWriter, error) { return openWriter(ctx, counted, dst) })
 	var err error
 	if c.srcPuller, err = remote.NewPuller(c.srcOpts...); err != nil {
 		return nil, fmt.Errorf("setting up the source registry: %w", err)
@@ -328,6 +335,13 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 	}
 	c.meter.blobsAll.Add(int64(len(blobs)))
 	c.startMeter()
+	if !c.mount {
+		// The first upload sets up the target's blob writer, then reads
+		// from the source's blob reader: each pings its registry (and asks
+		// for a token where the registry wants one). Set up the reader
+		// meanwhile.
+		go func() { _, _ = c.blobs() }()
+	}
 	// A blob that waited for a slot while another failed does not start;
 	// a ctx that ended is an error even when every started blob finished.
 	g, gctx := errgroup.WithContext(ctx)
@@ -389,11 +403,7 @@ func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
 		}
 		return br.Open(ctx, d)
 	}}
-	var l v1.Layer = b
-	if c.mount {
-		l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(d.Digest.String())}
-	}
-	if err := c.pusher.Upload(ctx, c.dst, l); err != nil {
+	if err := c.upload(ctx, b); err != nil {
 		if isDigestInvalid(err) {
 			return fmt.Errorf("copying blob %s: %w", d.Digest, c.srcErr(fmt.Errorf(
 				"%w, so the target registry refused them (%v); run the promotion again, and if it fails the same way the source's copy is damaged: push the image to the source again", ErrCorruptBlob, err)))
@@ -402,6 +412,32 @@ func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
 	}
 	b.done()
 	return nil
+}
+
+// upload sends b to the target. From another host, Slipway's blob writer
+// sends it in three requests (see registry.BlobWriter); on the same host,
+// with a registry that is not Slipway's client, or once the target refused
+// a blob sent whole, go-containerregistry's upload does, mounting it from
+// the source repository on the same host.
+func (c *copier) upload(ctx context.Context, b *sourceBlob) error {
+	if !c.mount && !c.wholeRefused.Load() {
+		w, err := c.writer()
+		if err != nil {
+			return err
+		}
+		if w != nil {
+			_, err := w.Write(ctx, b.desc, b.Compressed)
+			if !errors.Is(err, registry.ErrWholeBlobRefused) {
+				return err
+			}
+			c.wholeRefused.Store(true)
+		}
+	}
+	var l v1.Layer = b
+	if c.mount {
+		l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(b.desc.Digest.String())}
+	}
+	return c.pusher.Upload(ctx, c.dst, l)
 }
 
 // meter counts blob bytes and blobs done of their totals for progress

@@ -635,7 +635,7 @@ func TestPromoteStreams(t *testing.T) {
 	}
 	dstWrap := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPatch {
+			if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
 				r.Body = &signalReader{ReadCloser: r.Body, signal: func() { once.Do(func() { close(gate) }) }}
 			}
 			h.ServeHTTP(w, r)

@@ -47,6 +47,11 @@ type (
 	blobReading interface {
 		BlobReader(ctx context.Context, repo name.Repository) (*registry.BlobReader, error)
 	}
+	// blobWriting uploads a blob in three requests rather than
+	// go-containerregistry's four.
+	blobWriting interface {
+		BlobWriter(ctx context.Context, repo name.Repository) (*registry.BlobWriter, error)
+	}
 )
 
 // target describes r in side for messages and error classification.
@@ -64,6 +69,15 @@ func withStats(r Registry, s *registry.Stats) Registry {
 		return c.WithStats(s)
 	}
 	return r
+}
+
+// openWriter returns a writer of repo's blobs in r, or nil when r is not
+// one of Slipway's clients (go-containerregistry's upload is used then).
+func openWriter(ctx context.Context, r Registry, repo name.Repository) (*registry.BlobWriter, error) {
+	if w, ok := r.(blobWriting); ok {
+		return w.BlobWriter(ctx, repo)
+	}
+	return nil, nil
 }
 
 // blobOpener opens blobs of one repository.

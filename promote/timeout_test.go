@@ -94,6 +94,11 @@ func TestPromoteFaults(t *testing.T) {
 		side, want    string
 		kind          error
 		checkNoTagsAt string // "to": the healthy side of the target
+		// jobs is Options.Jobs. The in-process registry holds its store's
+		// lock while it reads a blob put whole, so a blob stalled on its
+		// way would hold up the other blobs' requests (docker-registry
+		// does not), and their deadline could speak before the source's.
+		jobs int
 	}
 	healthySource := func(t *testing.T) (*registry.Client, string, string) {
 		front, back := twoFaced(t, nil, false)
@@ -115,19 +120,19 @@ func TestPromoteFaults(t *testing.T) {
 			}
 		}
 		cases = append(cases,
-			testCase{"source " + f.name, faulty("dev"), healthyTarget, "source registry dev", f.want, f.kind, ""},
-			testCase{"target " + f.name, healthySource, faulty("rc"), "target registry rc", f.want, f.kind, ""})
+			testCase{"source " + f.name, faulty("dev"), healthyTarget, "source registry dev", f.want, f.kind, "", 0},
+			testCase{"target " + f.name, healthySource, faulty("rc"), "target registry rc", f.want, f.kind, "", 0})
 	}
 	cases = append(cases,
 		testCase{"source blobs stall mid-way", func(t *testing.T) (*registry.Client, string, string) {
 			front, back := twoFaced(t, isBlobGet, true)
 			push(t, faultClient(t, "dev", back, true), "hello", "1.0.0", img)
 			return faultClient(t, "dev", front, true), front, back
-		}, healthyTarget, "source registry dev", "the response stalled: nothing received for 250ms while pulling blob sha256:", registry.ErrTimeout, "to"},
+		}, healthyTarget, "source registry dev", "the response stalled: nothing received for 250ms while pulling blob sha256:", registry.ErrTimeout, "to", 1},
 		testCase{"target uploads stall", healthySource, func(t *testing.T) (*registry.Client, string, string) {
 			front, back := twoFaced(t, isUpload, false)
 			return faultClient(t, "rc", front, true), front, back
-		}, "target registry rc", "no response headers within 250ms while pushing", registry.ErrTimeout, "to"},
+		}, "target registry rc", "no response headers within 250ms while pushing", registry.ErrTimeout, "to", 0},
 	)
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,7 +140,7 @@ func TestPromoteFaults(t *testing.T) {
 			to, toHost, toBack := tt.to(t)
 			var err error
 			faultnet.Within(t, 0, func() {
-				_, err = Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"})
+				_, err = Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: tt.jobs})
 			})
 			if err == nil || !errors.Is(err, tt.kind) {
 				t.Fatalf("got %v, want an error matching %v", err, tt.kind)
