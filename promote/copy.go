@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,7 @@ type copier struct {
 	meterMu   sync.Mutex
 	stopMeter func()
 	seen      map[v1.Hash]bool // manifests planned or found in the target
+	looks     map[v1.Hash]look // manifests looked up ahead (lookAhead), not yet planned
 	listed    map[v1.Hash]bool // subjects whose referrers were copied
 	// dstRefs caches the target's referrers of a subject, listed once
 	// (under refsMu, as the record and the referrers ask at once).
@@ -247,21 +249,9 @@ func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth in
 			Bound: fmt.Sprintf("%d manifests in one promotion", maxManifests),
 		}))
 	}
-	has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
-	if err != nil {
+	exists, n, err := c.lookUp(ctx, n, put)
+	if err != nil || (exists && !put) {
 		return n, err
-	}
-	exists := has == n.desc.Digest
-	if exists && !put {
-		return n, nil
-	}
-	if n.raw == nil {
-		if err := registry.CheckManifestSize(n.desc); err != nil {
-			return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
-		}
-		if n, err = c.fetch(ctx, n.desc.Digest); err != nil {
-			return n, err
-		}
 	}
 	if !exists {
 		r, err := references(n.raw, n.desc.MediaType)
@@ -272,6 +262,9 @@ func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth in
 			if err := registry.CheckIndex(n.desc.Digest, nil, depth); err != nil {
 				return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
 			}
+		}
+		if err := c.lookAhead(ctx, r.manifests); err != nil {
+			return n, err
 		}
 		for _, m := range r.manifests {
 			if _, err := c.addAt(ctx, pl, node{desc: m}, false, depth+1); err != nil {
@@ -289,6 +282,83 @@ func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth in
 	return n, nil
 }
 
+// look is what lookUp found of a manifest.
+type look struct {
+	exists bool
+	n      node
+}
+
+// lookUp finds whether the target has manifest n and, unless it has it
+// and put is false, reads n from the source when its bytes are not known
+// (refused unread when declared over registry.MaxDocumentSize). A look
+// that lookAhead made (for put false) is taken instead.
+func (c *copier) lookUp(ctx context.Context, n node, put bool) (bool, node, error) {
+	if l, ok := c.looks[n.desc.Digest]; ok {
+		delete(c.looks, n.desc.Digest)
+		if !put {
+			return l.exists, l.n, nil
+		}
+	}
+	return c.lookUpNow(ctx, n, put)
+}
+
+// lookUpNow is lookUp without the looks made ahead; it is safe for
+// concurrent use.
+func (c *copier) lookUpNow(ctx context.Context, n node, put bool) (bool, node, error) {
+	has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
+	if err != nil {
+		return false, n, err
+	}
+	exists := has == n.desc.Digest
+	if (exists && !put) || n.raw != nil {
+		return exists, n, nil
+	}
+	if err := registry.CheckManifestSize(n.desc); err != nil {
+		return exists, n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
+	}
+	n, err = c.fetch(ctx, n.desc.Digest)
+	return exists, n, err
+}
+
+// lookAhead looks up (see lookUp) the manifests of an index at once, Jobs
+// at a time, for addAt to take: one after the other, each platform's
+// manifest would cost two round trips (the target's HEAD, the source's
+// GET) on the way to the first blob. Those seen already are left out,
+// and so is every one when they would take the promotion past
+// maxManifests, where addAt refuses them one by one.
+func (c *copier) lookAhead(ctx context.Context, descs []v1.Descriptor) error {
+	if len(descs) < 2 || len(c.seen)+len(descs) > maxManifests {
+		return nil
+	}
+	todo := make([]v1.Descriptor, 0, len(descs))
+	listed := make(map[v1.Hash]bool, len(descs))
+	for _, d := range descs {
+		if _, looked := c.looks[d.Digest]; !looked && !c.seen[d.Digest] && !listed[d.Digest] {
+			listed[d.Digest] = true
+			todo = append(todo, d)
+		}
+	}
+	looks := make([]look, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.jobs)
+	for i, d := range todo {
+		g.Go(func() (err error) {
+			looks[i].exists, looks[i].n, err = c.lookUpNow(gctx, node{desc: d}, false)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if c.looks == nil {
+		c.looks = map[v1.Hash]look{}
+	}
+	for i, d := range todo {
+		c.looks[d.Digest] = looks[i]
+	}
+	return nil
+}
+
 // flush copies the blobs planned in pl, then puts its manifests.
 func (c *copier) flush(ctx context.Context, pl *plan) error {
 	err := c.copyBlobs(ctx, pl.blobList())
@@ -299,19 +369,62 @@ func (c *copier) flush(ctx context.Context, pl *plan) error {
 	return c.putManifests(ctx, pl)
 }
 
-// putManifests puts the manifests planned in pl by digest, in the order
-// they were planned (children first), and forgets them. Their blobs must
-// be in the target.
+// putManifests puts the manifests planned in pl by digest, children
+// before the indexes that list them, and forgets them. Their blobs must be
+// in the target. Manifests next to each other in the plan that need not
+// stand alone (see standsAlone), such as the platforms' manifests of an
+// index, are put at once, Jobs at a time: one after the other they cost a
+// round trip each before the index can follow.
 func (c *copier) putManifests(ctx context.Context, pl *plan) error {
 	manifests := pl.manifests
 	pl.manifests = nil
-	for _, n := range manifests {
+	put := func(ctx context.Context, n node) error {
 		ref := c.dst.Digest(n.desc.Digest.String())
 		if err := c.pusher.Put(ctx, ref, rawManifest{raw: n.raw, mt: n.desc.MediaType}); err != nil {
 			return fmt.Errorf("writing manifest %s: %w", ref, c.dstErr(err))
 		}
+		return nil
+	}
+	for len(manifests) > 0 {
+		run := 0
+		for run < len(manifests) && !standsAlone(manifests[run]) {
+			run++
+		}
+		if run == 0 { // planned after everything before it, and before the rest
+			if err := put(ctx, manifests[0]); err != nil {
+				return err
+			}
+			manifests = manifests[1:]
+			continue
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(c.jobs)
+		for _, n := range manifests[:run] {
+			g.Go(func() error { return put(gctx, n) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		manifests = manifests[run:]
 	}
 	return nil
+}
+
+// standsAlone reports whether manifest n must be put with no other put of
+// its plan under way: an index or any manifest that lists others, which
+// the target refuses until they are in, and a manifest with a subject,
+// whose put also rewrites the subject's referrers tag where the registry
+// lacks the referrers API (two such puts at once could each drop the
+// other's entry). One that cannot be read stands alone too.
+func standsAlone(n node) bool {
+	if n.desc.MediaType.IsIndex() {
+		return true
+	}
+	var m struct {
+		Manifests json.RawMessage `json:"manifests"`
+		Subject   json.RawMessage `json:"subject"`
+	}
+	return json.Unmarshal(n.raw, &m) != nil || m.Manifests != nil || m.Subject != nil
 }
 
 // largestFirst sorts blobs by size, largest first, then by digest.

@@ -214,3 +214,110 @@ func TestPromoteCosignTagNamingTheImage(t *testing.T) {
 		}
 	}
 }
+
+// TestPromoteIndexAtOnce holds the request for one platform's manifest of
+// an index until the other platform's is seen: both are read from the
+// source at once while the index is planned, and put in the target at
+// once before the index.
+func TestPromoteIndexAtOnce(t *testing.T) {
+	idx := platformIndex(t)
+	im, _ := idx.IndexManifest()
+	first, second := im.Manifests[0].Digest.String(), im.Manifests[1].Digest.String()
+	manifest := func(method, digest string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == method && strings.HasSuffix(r.URL.Path, "/manifests/"+digest)
+		}
+	}
+	tests := []struct {
+		name     string
+		inSource bool
+		method   string
+	}{
+		{"read from the source", true, http.MethodGet},
+		{"put in the target", false, http.MethodPut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHold()
+			wrap := h.wrap(manifest(tt.method, first), manifest(tt.method, second))
+			var srcWrap, dstWrap func(http.Handler) http.Handler
+			if tt.inSource {
+				srcWrap = wrap
+			} else {
+				dstWrap = wrap
+			}
+			dev, rc := newServer(t, false, srcWrap), newServer(t, false, dstWrap)
+			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+			digest := push(t, from, "hello", "1.0.0", idx)
+
+			h.armed.Store(true)
+			if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
+				t.Fatal(err)
+			}
+			if !h.overlapped() {
+				t.Errorf("the platforms' manifests were %s one after the other", tt.name)
+			}
+			if _, err := completeAt(to, "hello", "1.0.0"); err != nil || descriptor(t, to, "hello", "1.0.0").Digest != digest {
+				t.Errorf("the target's 1.0.0 is not the complete index %s: %v", digest, err)
+			}
+		})
+	}
+}
+
+// TestPromoteTagsLookedAtOnce holds one look at a tag before the copy
+// until another is seen: the source's git tag, the target's version tag
+// and the target's git tag are looked at all at once.
+func TestPromoteTagsLookedAtOnce(t *testing.T) {
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	head := func(tag string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/manifests/"+tag)
+		}
+	}
+	tests := []struct {
+		name            string
+		held, awaited   func(*http.Request) bool
+		heldInSource    bool // else in the target
+		awaitedInSource bool
+	}{
+		{"the source's git tag, the target's version tag", head("git-0123456"), head("1.0.0"), true, false},
+		{"the target's version tag, its git tag", head("1.0.0"), head("git-0123456"), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHold()
+			// Only the first look is held: the version tag is looked at
+			// again when it is written, after everything else.
+			var taken atomic.Bool
+			held := func(r *http.Request) bool { return tt.held(r) && !taken.Swap(true) }
+			var srcHeld, dstHeld, srcAwaited, dstAwaited func(*http.Request) bool
+			if tt.heldInSource {
+				srcHeld = held
+			} else {
+				dstHeld = held
+			}
+			if tt.awaitedInSource {
+				srcAwaited = tt.awaited
+			} else {
+				dstAwaited = tt.awaited
+			}
+			dev, rc := newServer(t, false, h.wrap(srcHeld, srcAwaited)), newServer(t, false, h.wrap(dstHeld, dstAwaited))
+			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+			img := randomImage(t, 1024, 1)
+			digest := push(t, from, "hello", "1.0.0", img)
+			push(t, from, "hello", "git-0123456", img)
+
+			h.armed.Store(true)
+			res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Commit: commit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !h.overlapped() {
+				t.Errorf("looked at one after the other: %s", tt.name)
+			}
+			if len(res.Tags) != 2 || descriptor(t, to, "hello", "git-0123456").Digest != digest || descriptor(t, to, "hello", "1.0.0").Digest != digest {
+				t.Errorf("tags %v; want both at %s", res.Tags, digest)
+			}
+		})
+	}
+}

@@ -246,14 +246,15 @@ func (p *promotion) finish(err error) (Result, error) {
 }
 
 // targetHolds says what the target holds already: whether the image is
-// complete there (by the first tag, or without tags by the manifest's
-// digest), and which tags are still to write.
-func (p *promotion) targetHolds(ctx context.Context) (complete bool, pending []name.Tag, err error) {
+// complete there (by the first tag, whose digest there is existing[0], or
+// without tags by the manifest's digest), and which tags are still to
+// write.
+func (p *promotion) targetHolds(ctx context.Context, existing []v1.Hash) (complete bool, pending []name.Tag, err error) {
 	if len(p.tags) == 0 {
 		has, err := p.c.headTarget(ctx, p.dst.Digest(p.res.Digest))
 		return has == p.top.desc.Digest, nil, err
 	}
-	return p.c.pendingTags(ctx, p.tags, p.top.desc.Digest, p.o.Force)
+	return p.c.pendingTags(p.tags, existing, p.top.desc.Digest, p.o.Force)
 }
 
 // transfer finds what the target holds and copies by digest what the
@@ -298,13 +299,14 @@ func (p *promotion) transfer(ctx context.Context) (complete bool, pending []name
 // targetTags finds the target tags to set and what the target holds (see
 // targetHolds).
 func (p *promotion) targetTags(ctx context.Context) (complete bool, pending []name.Tag, err error) {
-	if p.tags, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
+	var existing []v1.Hash
+	if p.tags, existing, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
 		return false, nil, err
 	}
 	for _, t := range p.tags {
 		p.res.Tags = append(p.res.Tags, t.String())
 	}
-	return p.targetHolds(ctx)
+	return p.targetHolds(ctx, existing)
 }
 
 // waitFor waits until ready is closed or ctx ends.
@@ -499,46 +501,61 @@ func (c *copier) resolve(ctx context.Context, o Options) (node, error) {
 }
 
 // tags are the target tags to set: the version tag, and the git tag when
-// Commit is given and its tag in the source points at the digest.
-func (c *copier) tags(ctx context.Context, o Options, digest v1.Hash) ([]name.Tag, error) {
+// Commit is given and its tag in the source points at the digest; with
+// what each points at in the target (the zero hash when free). The source's
+// git tag and the target's tags are looked at all at once: one after the
+// other they cost a round trip each before the copy can start.
+func (c *copier) tags(ctx context.Context, o Options, digest v1.Hash) ([]name.Tag, []v1.Hash, error) {
 	if o.Version == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	tags := []name.Tag{c.dst.Tag(registry.VersionTag(o.Version))}
-	if g := registry.GitTag(o.Commit); g != "" {
-		d, err := c.headSource(ctx, c.src.Tag(g))
-		if err != nil {
-			return nil, err
-		}
-		if d != nil && d.Digest == digest {
-			tags = append(tags, c.dst.Tag(g))
-		}
+	g := registry.GitTag(o.Commit)
+	if g != "" {
+		tags = append(tags, c.dst.Tag(g))
 	}
-	return tags, nil
+	existing := make([]v1.Hash, len(tags))
+	var src *v1.Descriptor
+	eg, ectx := errgroup.WithContext(ctx)
+	if g != "" {
+		eg.Go(func() (err error) {
+			src, err = c.headSource(ectx, c.src.Tag(g))
+			return err
+		})
+	}
+	for i, t := range tags {
+		eg.Go(func() (err error) {
+			existing[i], err = c.headTarget(ectx, t)
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, nil, err
+	}
+	if g != "" && (src == nil || src.Digest != digest) {
+		tags, existing = tags[:1], existing[:1]
+	}
+	return tags, existing, nil
 }
 
-// pendingTags checks the target's tags: complete is true when the first
-// (version) tag points at digest already, pending lists the tags to set.
-// A version tag pointing elsewhere is a *registry.TagConflictError unless
-// force (see registry.CheckVersionTag).
-func (c *copier) pendingTags(ctx context.Context, tags []name.Tag, digest v1.Hash, force bool) (complete bool, pending []name.Tag, err error) {
+// pendingTags checks the target's tags, found pointing at existing:
+// complete is true when the first (version) tag points at digest already,
+// pending lists the tags to set. A version tag pointing elsewhere is a
+// *registry.TagConflictError unless force (see registry.CheckVersionTag).
+func (c *copier) pendingTags(tags []name.Tag, existing []v1.Hash, digest v1.Hash, force bool) (complete bool, pending []name.Tag, err error) {
 	for i, t := range tags {
-		existing, err := c.headTarget(ctx, t)
-		if err != nil {
-			return false, nil, err
-		}
-		if existing == digest {
+		if existing[i] == digest {
 			complete = complete || i == 0
 			continue
 		}
 		if i == 0 { // the version tag; the git tag follows it
-			moved, err := registry.CheckVersionTag(t, existing, digest, force)
+			moved, err := registry.CheckVersionTag(t, existing[i], digest, force)
 			if err != nil {
 				return false, nil, err
 			}
 			if moved {
 				c.rep(Event{Kind: EventWarn,
-					Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing, digest)})
+					Msg: fmt.Sprintf("moving %s from %s to %s (forced)", t, existing[i], digest)})
 			}
 		}
 		pending = append(pending, t)
