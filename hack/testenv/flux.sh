@@ -25,10 +25,10 @@
 # State (env file, logs, PIDs, artifact storage) lives in
 #   ${SLIPWAY_TESTENV:-/tmp/slipway-testenv}/flux/
 #
-# The controllers authenticate with the admin kubeconfig (KUBECONFIG, or the
-# one k8s.sh writes under SLIPWAY_TESTENV), so no RBAC objects are needed; no
-# leader election; no notification-controller (--events-addr is empty, so
-# only Kubernetes Events are recorded). Both controllers default to :8080 and
+# The controllers authenticate with the admin kubeconfig k8s.sh writes under
+# SLIPWAY_TESTENV (never $KUBECONFIG, which may name a real cluster), so no
+# RBAC objects are needed; no leader election; no notification-controller
+# (--events-addr is empty, so only Kubernetes Events are recorded). Both controllers default to :8080 and
 # :9440 on every interface, so each gets its own free ports on 127.0.0.1,
 # written to the env file:
 #   SC_METRICS SC_HEALTH SC_STORAGE KC_METRICS KC_HEALTH FLUX_NS FLUX_STORAGE_URL
@@ -329,7 +329,7 @@ start_key() {
 
 start() {
   local c n=0
-  kubeconfig=${KUBECONFIG:-$testenv/kubeconfig}
+  kubeconfig=$testenv/kubeconfig
   [ -f "$kubeconfig" ] || die "no kubeconfig at $kubeconfig: start the control plane first (hack/testenv/k8s.sh start)"
   for c in "${controllers[@]}"; do running "$c" && n=$((n + 1)); done
   if [ "$n" -eq ${#controllers[@]} ] && [ -f "$envfile" ] && start_key | cmp -s - "$state/start.key"; then

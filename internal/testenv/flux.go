@@ -100,8 +100,9 @@ func LaunchFlux(c *Cluster, opts FluxOptions) (*Flux, error) {
 		}
 	}
 	f := &Flux{script: script, Dir: filepath.Join(filepath.Dir(c.Kubeconfig), "flux")}
-	// flux.sh keeps its state under SLIPWAY_TESTENV, the cluster's directory.
-	f.env = append(append([]string{}, c.env...), "KUBECONFIG="+c.Kubeconfig,
+	// flux.sh finds the kubeconfig and keeps its state under SLIPWAY_TESTENV,
+	// the cluster's directory.
+	f.env = append(append([]string{}, c.env...),
 		"FLUX_SC_ARGS="+strings.Join(opts.SourceArgs, " "), "FLUX_KC_ARGS="+strings.Join(opts.KustomizeArgs, " "))
 	out, err := f.run("start")
 	if err != nil {

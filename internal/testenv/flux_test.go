@@ -199,3 +199,30 @@ func TestFluxAppliesPushedCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestFluxScriptUsesOnlyTheTestKubeconfig checks that flux.sh start never
+// applies Flux to the cluster $KUBECONFIG names (it may be a real one):
+// without the test control plane's kubeconfig it refuses, naming it.
+func TestFluxScriptUsesOnlyTheTestKubeconfig(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("needs bash")
+	}
+	dir := t.TempDir()
+	other := filepath.Join(dir, "real-cluster.kubeconfig")
+	if err := os.WriteFile(other, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testenvDir := filepath.Join(dir, "testenv")
+	cmd := exec.Command("../../hack/testenv/flux.sh", "start")
+	// No such version: were the kubeconfig taken, start would fail at once
+	// fetching it rather than build.
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+other, "SLIPWAY_TESTENV="+testenvDir,
+		"SLIPWAY_CACHE="+filepath.Join(dir, "cache"), "SLIPWAY_FLUX_VERSION=v0.0.0-none")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("flux.sh start succeeded without the test control plane:\n%s", out)
+	}
+	if want := "no kubeconfig at " + filepath.Join(testenvDir, "kubeconfig"); !strings.Contains(string(out), want) {
+		t.Fatalf("flux.sh start said:\n%s\nwant %q", out, want)
+	}
+}
