@@ -61,7 +61,7 @@ node-deps: ## as root: build what the real node needs (kubelet, kube-proxy, cont
 
 # Flux CD's source-controller and kustomize-controller for the GitOps tests,
 # built from Go modules and cached by version (a cold build of both takes
-# about 14 minutes on 2 cores; hack/testenv/flux.sh install).
+# 8 to 14 minutes on 2 shared cores; hack/testenv/flux.sh install).
 flux-deps: ## build the Flux controllers the GitOps tests run, when missing
 	@hack/testenv/flux.sh install
 

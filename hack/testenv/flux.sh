@@ -4,7 +4,7 @@
 # hack/testenv/k8s.sh (or the real node's). Everything listens on 127.0.0.1.
 #
 #   flux.sh install   build both controllers into the cache (once per version;
-#                     a cold build takes about 14 minutes on 2 cores)
+#                     a cold build takes 8 to 14 minutes on 2 cores)
 #   flux.sh start     install if needed, apply the CRDs, create the namespace,
 #                     start both controllers, wait until both are ready;
 #                     prints the env file's path on stdout

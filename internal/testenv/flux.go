@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNoFlux is returned by LaunchFlux when the controllers are not built.
-var ErrNoFlux = errors.New("the Flux controllers are not built; run make flux-deps (hack/testenv/flux.sh install; a cold build takes about 14 minutes)")
+var ErrNoFlux = errors.New("the Flux controllers are not built; run make flux-deps (hack/testenv/flux.sh install; a cold build takes 8 to 14 minutes)")
 
 // FluxClusterPorts are the ports of the control plane the Flux tests of
 // internal/testenv start, apart from the other test control planes' so that
