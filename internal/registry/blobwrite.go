@@ -122,17 +122,20 @@ func (w *BlobWriter) url(path string) string {
 	return (&url.URL{Scheme: w.repo.Scheme(), Host: w.repo.RegistryStr(), Path: "/v2/" + w.repo.RepositoryStr() + path}).String()
 }
 
-// do sends a request to u and checks that the answer is one of want.
-func (w *BlobWriter) do(ctx context.Context, method, u string, body io.ReadCloser, size int64, want ...int) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+// do sends a request to u, with the body open returns when open is not
+// nil, and checks that the answer is one of want.
+func (w *BlobWriter) do(ctx context.Context, method, u string, open func() (io.ReadCloser, error), size int64, want ...int) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
 		return nil, err
 	}
-	if body != nil {
-		req.ContentLength = size
+	if open != nil {
+		if req.Body, err = open(); err != nil {
+			return nil, err
+		}
+		// With GetBody a 307 or 308 redirect, or a retry after a
+		// Retry-After, sends the bytes again, read anew.
+		req.GetBody, req.ContentLength = open, size
 		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	resp, err := w.client.Do(req)
@@ -192,14 +195,10 @@ func (w *BlobWriter) put(ctx context.Context, loc *url.URL, d v1.Descriptor, ope
 	q := u.Query()
 	q.Set("digest", d.Digest.String())
 	u.RawQuery = q.Encode()
-	var body io.ReadCloser = http.NoBody
-	if d.Size > 0 {
-		var err error
-		if body, err = open(); err != nil {
-			return err
-		}
+	if d.Size == 0 {
+		open = func() (io.ReadCloser, error) { return http.NoBody, nil }
 	}
-	resp, err := w.do(ctx, http.MethodPut, u.String(), body, d.Size, http.StatusCreated)
+	resp, err := w.do(ctx, http.MethodPut, u.String(), open, d.Size, http.StatusCreated)
 	if err != nil {
 		if refusedWhole(err) {
 			return fmt.Errorf("%w: %w", ErrWholeBlobRefused, err)

@@ -70,7 +70,7 @@ func isWholePut(r *http.Request) bool {
 // TestBlobWriter pins the requests of an upload through BlobWriter, with
 // credentials: three for a blob the registry lacks (HEAD, POST, PUT with
 // the bytes), one for a blob it has, the whole upload again after a server
-// error, and the errors of a registry that refuses the blob sent whole,
+// error, the bytes again where the PUT is redirected, and the errors of a registry that refuses the blob sent whole,
 // of bytes that do not match the digest, and of an upload Location on an
 // internal address.
 func TestBlobWriter(t *testing.T) {
@@ -100,6 +100,16 @@ func TestBlobWriter(t *testing.T) {
 				return true
 			}),
 			want: "HEAD blob, POST uploads, PUT session, HEAD blob, POST uploads, PUT session"},
+		{name: "redirected, the bytes sent again", bytes: blob, opened: 2,
+			answer: func(w http.ResponseWriter, r *http.Request) bool {
+				if !isWholePut(r) || r.URL.Query().Has("moved") {
+					return false
+				}
+				w.Header().Set("Location", r.URL.String()+"&moved=1")
+				w.WriteHeader(http.StatusTemporaryRedirect)
+				return true
+			},
+			want: "HEAD blob, POST uploads, PUT session, PUT session"},
 		{name: "refused whole", bytes: blob, opened: 1, wantErr: ErrWholeBlobRefused,
 			answer: func(w http.ResponseWriter, r *http.Request) bool {
 				if !isWholePut(r) {
