@@ -40,11 +40,14 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// shared by release and gitops, and needs neither registries nor
 		// clusters.
 		"internal/gitremote": concat(cliLibs, registryLib, kubeLibs),
-		"internal/registry":  concat(cliLibs, gitLibs, kubeLibs),
-		"internal/image":     concat(cliLibs, gitLibs, kubeLibs),
-		"promote":            concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
-		"internal/deploy":    concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":      cliLibs,
+		// The environment repository is git only: the engine adapters,
+		// which read clusters, belong in a package of their own.
+		"internal/gitops":   concat(cliLibs, registryLib, kubeLibs),
+		"internal/registry": concat(cliLibs, gitLibs, kubeLibs),
+		"internal/image":    concat(cliLibs, gitLibs, kubeLibs),
+		"promote":           concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
+		"internal/deploy":   concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":     cliLibs,
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),
