@@ -88,6 +88,12 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 	remedy.NewKeyPair:  says("; replace it with the public key made with the private one, or run `slipway keys generate --force` for a new pair"),
 	// On a line of its own, as a hint.
 	remedy.RunAgain: says("\ninterrupted; re-run the command to finish"),
+	remedy.RunBuildTask: func(r remedy.Remedy) string {
+		if r.Task != "" {
+			return fmt.Sprintf("; the %s task %s should make it: run `slipway ci %s` first", r.File, r.Task, r.Task)
+		}
+		return fmt.Sprintf("; make it first: a task in %s that CI runs before build (run one here with `slipway ci TASK`), or point the layer's from at what the build writes", r.File)
+	},
 }
 
 // login is how to log in to the registry of r.

@@ -103,6 +103,11 @@ func TestRemedyWords(t *testing.T) {
 		{"no project", noProject, "reading EMPTY/slipway.yaml: configuration file not found (create one with `slipway init`)"},
 		{"unknown task", noTask, "unknown task \"nope\"; valid: buildImage, pushImageTo; `slipway tasks` lists them"},
 		{"init", existing(t, &dir), "initialising DIR: files already exist: slipway.yaml, pod.yml, ci.yaml; use --force to overwrite"},
+		{"missing source", missingSource("ciBuild"),
+			"layer 1 (linux/amd64, from dist/linux_amd64/app): no such file or directory; the ci.yaml task ciBuild should make it: run `slipway ci ciBuild` first"},
+		{"missing source, no task", missingSource(""),
+			"layer 1 (linux/amd64, from dist/linux_amd64/app): no such file or directory; make it first: a task in ci.yaml that CI runs before build " +
+				"(run one here with `slipway ci TASK`), or point the layer's from at what the build writes"},
 	}
 	// Temporary paths in messages, and what the table says instead.
 	tmp := strings.NewReplacer(kc, "KUBECONFIG", dir, "DIR", empty, "EMPTY")
@@ -155,6 +160,13 @@ func noContext(t *testing.T, kc *string) error {
 		t.Fatal("Connect found a context that is not there")
 	}
 	return err
+}
+
+// missingSource is the error of building without a layer's source, as
+// flow words it when task should make it.
+func missingSource(task string) error {
+	err := fmt.Errorf("layer 1 (linux/amd64, from dist/linux_amd64/app): %w", &image.MissingSourceError{From: "dist/linux_amd64/app"})
+	return remedy.With(err, remedy.Remedy{Kind: remedy.RunBuildTask, Task: task, File: config.CIFile})
 }
 
 // existing is the error of scaffolding over existing files in *dir.

@@ -1,5 +1,10 @@
 package config
 
+import (
+	"path"
+	"strings"
+)
+
 // CI is ci.yaml: the project's pipeline, from which CI jobs are generated.
 type CI struct {
 	APIVersion  string            `yaml:"apiVersion" required:"true" doc:"configuration version; must be slipway/v1"`
@@ -62,6 +67,44 @@ func (ts Tasks) Names() []string {
 		names[i] = t.Name
 	}
 	return names
+}
+
+// Maker returns the name of the task that most likely makes from, a
+// layer source (relative to the project), for a missing source's next
+// step: of the tasks the pipeline runs before its first build step (all
+// the pipeline's tasks when it has no build step, every task when it runs
+// none), the first whose command names from's top directory, else the
+// first of them; "" when there is no task.
+func (c *CI) Maker(from string) string {
+	var before []string
+	var walk func([]Step) bool
+	walk = func(steps []Step) bool {
+		for _, s := range steps {
+			switch {
+			case s.Kind == StepBuild:
+				return true
+			case s.Kind == StepTask:
+				before = append(before, s.Task)
+			case walk(s.Parallel):
+				return true
+			}
+		}
+		return false
+	}
+	walk(c.Pipeline)
+	if len(before) == 0 {
+		before = c.Tasks.Names()
+	}
+	top, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(from), "./"), "/")
+	for _, name := range before {
+		if t, ok := c.Tasks.Get(name); ok && top != "." && strings.Contains(t.Run, top) {
+			return name
+		}
+	}
+	if len(before) == 0 {
+		return ""
+	}
+	return before[0]
 }
 
 // StepKind names what a pipeline step does.

@@ -67,10 +67,25 @@ func (r *Runner) Build(ctx context.Context, o BuildOptions) (image.Result, error
 	if err != nil {
 		return image.Result{}, err
 	}
-	return image.Build(ctx, image.BuildOptions{
+	res, err := image.Build(ctx, image.BuildOptions{
 		Dir: p.Dir, App: p.App, Image: p.Image, Remote: set, RefreshBase: o.RefreshBase, Progress: o.Progress,
 		Meta: image.Meta{Version: info.Version, Revision: info.Commit, Source: info.Source, Created: info.CommitTime},
 	})
+	var missing *image.MissingSourceError
+	if errors.As(err, &missing) {
+		err = remedy.With(err, remedy.Remedy{Kind: remedy.RunBuildTask, Task: maker(p, missing.From), File: config.CIFile})
+	}
+	return res, err
+}
+
+// maker is the ci.yaml task that should make from, a missing layer
+// source (see config.CI.Maker), or "" without a ci.yaml that loads.
+func maker(p *config.Project, from string) string {
+	c, err := config.LoadCI(p.Dir, p)
+	if err != nil {
+		return ""
+	}
+	return c.Maker(from)
 }
 
 // PushOptions configure Push.

@@ -3,6 +3,9 @@ package flow
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
+	"github.com/slipwayhq/slipway/internal/remedy"
 )
 
 // TestBuildAndPush builds the fixture's image for HEAD and pushes it to
@@ -42,6 +46,39 @@ func TestBuildAndPush(t *testing.T) {
 		if res.Digest != b.Digest || !strings.Contains(res.Reference, tt.wantRepo) || res.UpToDate != tt.upToDate {
 			t.Errorf("Push(%s) = %s (up to date: %t), want %s in %s (%t)", tt.target, res.Reference, res.UpToDate, b.Digest, tt.wantRepo, tt.upToDate)
 		}
+	}
+}
+
+// TestBuildMissingSource: a layer source that is missing names the
+// ci.yaml task that should make it, as a next step.
+func TestBuildMissingSource(t *testing.T) {
+	tests := []struct {
+		name, ci, want string
+	}{
+		{"the task that names it", "apiVersion: slipway/v1\ntasks: {ciLint: 'true', ciBuild: 'echo hi > hello.txt'}\npipeline: [ciLint, ciBuild, build]\n", "ciBuild"},
+		{"no ci.yaml", "", ""},
+		{"a ci.yaml that does not load", "apiVersion: slipway/v0\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if err := os.Remove(filepath.Join(f.p.Dir, "hello.txt")); err != nil {
+				t.Fatal(err)
+			}
+			if tt.ci != "" {
+				if err := os.WriteFile(filepath.Join(f.p.Dir, config.CIFile), []byte(tt.ci), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := f.runner().Build(context.Background(), BuildOptions{Options: f.options()})
+			r, _ := remedy.Of(err)
+			if !errors.Is(err, fs.ErrNotExist) || r.Kind != remedy.RunBuildTask || r.Task != tt.want || r.File != config.CIFile {
+				t.Errorf("Build = %v (next step %+v); want a missing source with the task %q of %s", err, r, tt.want, config.CIFile)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "layer 1 (linux/amd64, from hello.txt): ") {
+				t.Errorf("the error does not say which layer: %v", err)
+			}
+		})
 	}
 }
 

@@ -110,6 +110,20 @@ func (w *walker) looksSecret(rel string) bool {
 	return w.secrets.match(rel, false) && !w.allowed.match(rel, false)
 }
 
+// MissingSourceError is a layer source that does not exist: most often
+// the task that makes it (a ci.yaml task, run before build) has not run.
+// It matches fs.ErrNotExist.
+type MissingSourceError struct {
+	// From is the source as written, for the platform, relative to the
+	// project.
+	From string
+}
+
+func (e *MissingSourceError) Error() string { return "no such file or directory" }
+
+// Is makes the error match fs.ErrNotExist.
+func (e *MissingSourceError) Is(target error) bool { return target == fs.ErrNotExist }
+
 // ErrSecretFile is returned when a layer names a file that looks like a
 // secret as its source.
 var ErrSecretFile = errors.New("the file looks like a secret")
@@ -153,6 +167,9 @@ func (w *walker) collect(s source) ([]entry, error) {
 		return nil, err
 	}
 	fi, err := os.Stat(s.abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &MissingSourceError{From: s.from}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading layer source: %w", err)
 	}

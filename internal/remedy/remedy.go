@@ -103,11 +103,14 @@ const (
 	// RunAgain: the run was interrupted without saying what it left;
 	// run the command again to finish.
 	RunAgain
+	// RunBuildTask: a layer source is missing; run Task, the task of File
+	// (ci.yaml) that makes it, or, without Task, make one that does.
+	RunBuildTask
 
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
@@ -134,6 +137,8 @@ type Remedy struct {
 	Stale bool
 	// Hint is what to do, in plain words, before the other choices.
 	Hint string
+	// Task names a ci.yaml task.
+	Task string
 }
 
 // Carrier is an error with a next step. Its message leaves the step out:
