@@ -2,6 +2,7 @@ package templates
 
 import (
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"text/template"
@@ -37,11 +38,27 @@ func TestEveryTemplateParses(t *testing.T) {
 }
 
 func TestRenderInit(t *testing.T) {
-	b, err := Render("init/pod.yml.tmpl", map[string]any{"App": "hello", "Port": 8080})
+	b, err := Render("init/pod.yml.tmpl", map[string]any{"App": "hello", "Port": 8080, "Kind": "go", "JVM": false})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), "8080") {
 		t.Errorf("rendered pod.yml has no port:\n%s", b)
+	}
+}
+
+// TestServeIsTheExample: the file server init gives a static site is
+// examples/static-site's, which the real node runs.
+func TestServeIsTheExample(t *testing.T) {
+	got, err := fs.ReadFile(FS, "init/serve.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../examples/static-site/serve/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Error("templates/init/serve.go.txt differs from examples/static-site/serve/main.go; copy it over")
 	}
 }

@@ -45,6 +45,11 @@ func TestScripts(t *testing.T) {
 			e.Setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
 			e.Setenv("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
 			e.Setenv("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+			// Scripts that run go build share the host's build cache, not
+			// an empty one under their own HOME.
+			if c := goCache(); c != "" {
+				e.Setenv("GOCACHE", c)
+			}
 			return os.MkdirAll(home, 0o755)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -69,6 +74,18 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
+
+// goCache is the host's Go build cache, or "" without go.
+var goCache = sync.OnceValue(func() string {
+	if c := os.Getenv("GOCACHE"); c != "" {
+		return c
+	}
+	out, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+})
 
 // exits N CMD ARGS... runs CMD and checks it exits with code N, keeping its
 // output for the commands that follow.
