@@ -2,6 +2,9 @@
 # A local Kubernetes control plane for Slipway's end-to-end tests and demo:
 # etcd, kube-apiserver, kube-controller-manager and kube-scheduler, with kwok
 # simulating the nodes and their kubelets. Everything listens on 127.0.0.1.
+# With SLIPWAY_KWOK=0 kwok is neither built nor started and there are no
+# simulated nodes: for a real node (hack/testenv/node.sh), as make demo runs
+# as root.
 #
 #   k8s.sh install   build the binaries into the cache (once per version)
 #   k8s.sh install-node
@@ -26,11 +29,17 @@
 #   SLIPWAY_ETCD_PEER_PORT (12380)  SLIPWAY_KCM_PORT (16457)
 #   SLIPWAY_SCHEDULER_PORT (16459)  SLIPWAY_KWOK_PORT (16250)
 #   SLIPWAY_NODES (3; 0 for none)   SLIPWAY_START_TIMEOUT (seconds, 90)
+#   SLIPWAY_KWOK (1; 0: no kwok, no simulated nodes, SLIPWAY_NODES 0)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 k8s_version=${SLIPWAY_K8S_VERSION:-v1.36.3}
 kwok_version=${SLIPWAY_KWOK_VERSION:-v0.8.0}
+kwok=${SLIPWAY_KWOK:-1}
+case $kwok in
+  0 | 1) ;;
+  *) echo "k8s.sh: SLIPWAY_KWOK is 1 (simulated nodes) or 0 (none, for a real node), not '${kwok:0:64}'" >&2; exit 2 ;;
+esac
 
 cache_root=${SLIPWAY_CACHE:-${HOME:-/root}/.cache/slipway}
 testenv=${SLIPWAY_TESTENV:-/tmp/slipway-testenv}
@@ -51,16 +60,26 @@ etcd_peer_port=${SLIPWAY_ETCD_PEER_PORT:-12380}
 kcm_port=${SLIPWAY_KCM_PORT:-16457}
 scheduler_port=${SLIPWAY_SCHEDULER_PORT:-16459}
 kwok_port=${SLIPWAY_KWOK_PORT:-16250}
-nodes=${SLIPWAY_NODES:-3}
+nodes=${SLIPWAY_NODES:-$((kwok * 3))}
+if [ "$kwok" = 0 ] && [ "$nodes" != 0 ]; then
+  echo "k8s.sh: SLIPWAY_NODES=${nodes:0:64} needs kwok to simulate them: drop SLIPWAY_KWOK=0, or set SLIPWAY_NODES=0" >&2
+  exit 2
+fi
 start_timeout=${SLIPWAY_START_TIMEOUT:-90}
 service_cidr=10.96.0.0/16
 service_ip=10.96.0.1
 
-# Start order; stop goes the other way.
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# Start order; stop goes the other way and stops kwok whatever SLIPWAY_KWOK
+# says, since an earlier start may have started it.
+all_components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+components=("${all_components[@]:0:4}")
 launched=()
 k8s_binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-binaries=("${k8s_binaries[@]}" etcd kwok)
+binaries=("${k8s_binaries[@]}" etcd)
+if [ "$kwok" = 1 ]; then
+  components+=(kwok)
+  binaries+=(kwok)
+fi
 # Built only by install-node: the control plane alone does not need them.
 node_binaries=(kubelet kube-proxy)
 with_node=0
@@ -86,19 +105,38 @@ installed() {
   if [ "$with_node" = 1 ]; then
     for b in "${node_binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
   fi
+  [ "$kwok" = 0 ] && return 0
   [ "$(cat "$bin/.kwok-version" 2>/dev/null)" = "$kwok_version" ] || return 1
-  local f
-  for f in "${kwok_stage_files[@]}"; do [ -f "$stages/$f" ] || return 1; done
+  installed_stages
 }
 
-# gobuild OUT PKG: build one command of the throwaway build module in $PWD.
+# gobuild NAME...: build these commands of the throwaway build module in $PWD
+# with one go build, so that it compiles the packages they share once and
+# links one binary while it compiles another's packages, where a go build
+# each left a core idle through every link. go build -o DIR names a binary
+# after its package (etcd's go.etcd.io/etcd/server/v3 is "server"); it
+# writes them next to $bin, on its file system, to be renamed into place.
 gobuild() {
-  local t0 out=$1 pkg=$2
+  local t0 m pkgs=() out=$bin/.build
+  for m in "$@"; do
+    case $m in
+      etcd) pkgs+=(go.etcd.io/etcd/server/v3) ;;
+      *) pkgs+=("k8s.io/kubernetes/cmd/$m") ;;
+    esac
+  done
   t0=$(now)
-  log "building $(basename "$out") ($pkg)"
-  nice -n 10 go build -p 2 -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$out.tmp" "$pkg"
-  mv -f "$out.tmp" "$out"
-  log "built $(basename "$out") in $(since "$t0") s"
+  log "building $* (${pkgs[*]})"
+  rm -rf "$out"
+  mkdir -p "$out"
+  nice -n 10 go build -p 2 -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
+  for m in "$@"; do
+    case $m in
+      etcd) mv -f "$out/server" "$bin/etcd" ;;
+      *) mv -f "$out/$m" "$bin/$m" ;;
+    esac
+  done
+  rm -rf "$out"
+  log "built $* in $(since "$t0") s"
 }
 
 install() {
@@ -120,7 +158,7 @@ install() {
   export CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=mod -buildvcs=false"
 
   # The kwok stage definitions ship in the kwok module; keep a copy by version.
-  if [ ! -d "$stages" ] || ! installed_stages; then
+  if [ "$kwok" = 1 ] && ! installed_stages; then
     log "fetching sigs.k8s.io/kwok@$kwok_version (stage definitions)"
     local kwok_dir
     kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$kwok_version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
@@ -132,7 +170,7 @@ install() {
     rm -rf "$stages" && mv "$stages.tmp" "$stages"
   fi
 
-  if [ ! -x "$bin/kwok" ] || [ "$(cat "$bin/.kwok-version" 2>/dev/null)" != "$kwok_version" ]; then
+  if [ "$kwok" = 1 ] && { [ ! -x "$bin/kwok" ] || [ "$(cat "$bin/.kwok-version" 2>/dev/null)" != "$kwok_version" ]; }; then
     local t1
     t1=$(now)
     log "building kwok (sigs.k8s.io/kwok/cmd/kwok@$kwok_version)"
@@ -198,12 +236,7 @@ GO
       ld+=" -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
     done
     ldflags="-s -w$ld"
-    for m in "${missing[@]}"; do
-      case $m in
-        etcd) gobuild "$bin/etcd" go.etcd.io/etcd/server/v3 ;;
-        *) gobuild "$bin/$m" "k8s.io/kubernetes/cmd/$m" ;;
-      esac
-    done
+    gobuild "${missing[@]}"
   fi
   cd /
   rm -rf "$work"
@@ -482,26 +515,8 @@ YAML
   done
 }
 
-start() {
-  local c n=0
-  for c in "${components[@]}"; do running "$c" && n=$((n + 1)); done
-  if [ "$n" -eq ${#components[@]} ]; then
-    log "already running"
-    env_
-    return 0
-  fi
-  if [ "$n" -gt 0 ]; then
-    log "only some components run; restarting all"
-    stop_all
-  fi
-  install
-  t_start=$(now)
-  mkdir -p "$state"
-  rm -f "$state"/*.pid "$state"/*.cmdline "$state"/*.log
-  make_pki
-  write_kubeconfig "$kubeconfig" admin
-  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
-  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
+# write_kwok_config: kwok's kubeconfig and the logs it serves.
+write_kwok_config() {
   write_kubeconfig "$state/kwok.kubeconfig" kwok
   # No container runs: `kubectl logs` answers with this file for every container.
   # (CRI log format: time, stream, tag, text.)
@@ -519,6 +534,32 @@ spec:
     previousLogsFile: $state/pod.log
     follow: false
 YAML
+}
+
+start() {
+  local c n=0
+  for c in "${components[@]}"; do running "$c" && n=$((n + 1)); done
+  if [ "$kwok" = 0 ] && running kwok; then
+    # Its simulated nodes would take the pods meant for the real node.
+    log "kwok runs (started with SLIPWAY_KWOK=1); restarting without it"
+    stop_all
+  elif [ "$n" -eq ${#components[@]} ]; then
+    log "already running"
+    env_
+    return 0
+  elif [ "$n" -gt 0 ]; then
+    log "only some components run; restarting all"
+    stop_all
+  fi
+  install
+  t_start=$(now)
+  mkdir -p "$state"
+  rm -f "$state"/*.pid "$state"/*.cmdline "$state"/*.log
+  make_pki
+  write_kubeconfig "$kubeconfig" admin
+  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
+  [ "$kwok" = 0 ] || write_kwok_config
   rm -rf "$(etcd_data)"
   mkdir -p "$(etcd_data)"
   chmod 700 "$(etcd_data)"
@@ -530,7 +571,7 @@ YAML
   log "API ready on https://127.0.0.1:$apiserver_port after $(since "$t_start") s"
   launch kube-controller-manager
   launch kube-scheduler
-  launch kwok
+  [ "$kwok" = 0 ] || launch kwok
   if [ "$nodes" -gt 0 ]; then
     node_manifest >"$state/nodes.yaml"
     wait_for kube-apiserver "the nodes to be created" kubectl_ apply -f "$state/nodes.yaml"
@@ -575,7 +616,7 @@ stop_one() {
 
 stop_all() {
   local i
-  for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_one "${components[$i]}"; done
+  for ((i = ${#all_components[@]} - 1; i >= 0; i--)); do stop_one "${all_components[$i]}"; done
   rm -rf "$(etcd_data)"
 }
 
