@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -183,7 +184,7 @@ func (r *Repo) Restore(ctx context.Context, to string, t Trailers, names ...stri
 		return Result{}, err
 	}
 	t.Restores = c.Hash.String()
-	msg := fmt.Sprintf("Restore %s to %s", cmpDir(r.dir), c.Hash.String()[:12])
+	msg := fmt.Sprintf("Restore %s to %s", cmp.Or(r.dir, "the branch's root"), c.Hash.String()[:12])
 	return r.commitEdits(edits, msg, t)
 }
 
@@ -260,11 +261,4 @@ func subjectQuote(c *object.Commit) string {
 		return c.Hash.String()[:12]
 	}
 	return quote(s)
-}
-
-func cmpDir(dir string) string {
-	if dir == "" {
-		return "the branch's root"
-	}
-	return dir
 }

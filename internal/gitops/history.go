@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -46,7 +47,7 @@ func (r *Repo) History(ctx context.Context, n int, names ...string) ([]Entry, er
 			if err != nil {
 				return nil, err
 			}
-			watch = append(watch, joinPath(r.dir, p))
+			watch = append(watch, path.Join(r.dir, p))
 		}
 	}
 	var out []Entry
@@ -184,12 +185,4 @@ func (r *Repo) commitDeepening(ctx context.Context, h plumbing.Hash, i int) (*ob
 		}
 		r.depth = depth
 	}
-}
-
-// joinPath joins the path and a name under it.
-func joinPath(dir, name string) string {
-	if dir == "" {
-		return name
-	}
-	return dir + "/" + name
 }
