@@ -11,8 +11,11 @@ ACTIONLINT_VERSION := v1.7.12
 COSIGN_VERSION := v2.6.5
 ORAS_VERSION := v1.3.6
 APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm
+# The demo's own: its registries, git, curl, and openssl for the cluster's
+# certificates (as root hack/testenv/node.sh installs the node's).
+DEMO_APT_PACKAGES := docker-registry git curl openssl
 
-.PHONY: all build dist image image-test gitlab-test test unit lint fuzz faults deps demo demo-down clean
+.PHONY: all build dist image image-test gitlab-test test unit lint fuzz faults deps demo demo-deps demo-down clean
 
 all: build
 
@@ -77,7 +80,17 @@ faults: deps build ## kill, restart and race the real parts; print the fault tab
 unit: ## tests that need no servers
 	$(GO) test ./...
 
-demo: deps build ## walk an example project through Slipway on local defaults
+# Only what the demo uses, none of the test tools: as root the control plane
+# without kwok, and the real node; otherwise the control plane with kwok.
+demo-deps: ## install and build what make demo needs, when missing
+	@hack/install-deps.sh $(DEMO_APT_PACKAGES)
+	@hack/demo.sh deps
+
+# hack/demo.sh runs demo-deps in the background while it builds bin/slipway
+# (make build) and takes the steps that need no cluster, and waits for it
+# before the first deploy; a failed demo-deps fails the demo with its log.
+demo: ## walk an example project through Slipway on local defaults (demo-deps and build on the way)
+	@hack/install-deps.sh $(DEMO_APT_PACKAGES)
 	@hack/demo.sh
 
 demo-down: ## stop what the demo started (registries and control plane)

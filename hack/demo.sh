@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make demo: walks examples/hello-go through Slipway on local defaults.
 #   hack/demo.sh        run the demo (re-running it does nothing new)
+#   hack/demo.sh deps   build what the demo's cluster needs, when missing
+#                       (make demo-deps; the demo runs it in the background)
 #   hack/demo.sh down   stop what it started
 # The example is copied to $SLIPWAY_DEMO_DIR (default .demo/) as a git
 # repository of its own, so the demo never tags this repository.
@@ -8,7 +10,13 @@
 # kubelet, kube-proxy in a network namespace with no route out) and the demo
 # ends by asking it, through its Service, in dev and in prod. Otherwise, or
 # with SLIPWAY_DEMO_NODE=0, the cluster is simulated (kwok): pods turn Ready
-# but no container runs.
+# but no container runs. As root kwok is neither built nor started.
+#
+# The cluster's binaries take minutes to build the first time, and the
+# demo's first steps (bin/slipway, the registries, release, image, push) need
+# no cluster: the demo builds them in the background meanwhile (log in
+# $SLIPWAY_DEMO_DIR/deps.log) and waits for them before the first deploy; if
+# that build fails, so does the demo, with the log's last lines.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +31,8 @@ k8s=$root/hack/testenv/k8s.sh
 node=$root/hack/testenv/node.sh
 real_node=0
 if [ "$(id -u)" -eq 0 ] && [ "${SLIPWAY_DEMO_NODE:-1}" != 0 ]; then real_node=1; fi
+# The real node runs the pods: the control plane needs no simulated nodes.
+if [ "$real_node" = 1 ]; then export SLIPWAY_KWOK=0; fi
 # The node pulls from both registries: dev's holds its pause image too.
 export SLIPWAY_NODE_REGISTRY_PORT=5000 SLIPWAY_NODE_PULL_PORTS=5001
 
@@ -33,6 +43,17 @@ if [ "${1:-}" = down ]; then
   exit 0
 fi
 
+if [ "${1:-}" = deps ]; then
+  if [ "$real_node" = 1 ]; then
+    # Its Debian packages, then the control plane's binaries with kubelet
+    # and kube-proxy (one go build), containerd and the pause image.
+    "$node" install
+  else
+    "$k8s" install
+  fi
+  exit 0
+fi
+
 if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
   step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 else
@@ -40,6 +61,37 @@ else
 fi
 
 "$root/hack/install-deps.sh" git curl
+mkdir -p "$work"
+deps_log=$work/deps.log
+step "the cluster's binaries (make demo-deps), in the background: built once, then cached; log: $deps_log"
+# A session of its own, so that the demo ending early stops all of the build.
+# (Not a process group leader, setsid runs it in this process: $! is the group.)
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS setsid make -C "$root" --no-print-directory demo-deps \
+  >"$deps_log" 2>&1 </dev/null &
+deps_pid=$!
+stop_deps() { if [ -n "$deps_pid" ]; then kill -- "-$deps_pid" 2>/dev/null || true; fi; }
+trap stop_deps EXIT
+
+# wait_deps: wait for make demo-deps; if it failed, fail with its log.
+wait_deps() {
+  local rc=0
+  if kill -0 "$deps_pid" 2>/dev/null; then
+    step "waiting for the cluster's binaries (make demo-deps; follow: tail -f $deps_log)"
+  fi
+  wait "$deps_pid" || rc=$?
+  deps_pid=""
+  # What it built and how long it took, if anything.
+  grep -E '^(k8s|node)\.sh: (built|installed)|^install-deps:' "$deps_log" >&2 || true
+  if [ "$rc" -ne 0 ]; then
+    echo "make demo-deps failed (exit $rc); the last lines of $deps_log:" >&2
+    tail -n 40 "$deps_log" >&2
+    exit 1
+  fi
+}
+
+step "bin/slipway (make build)"
+make -C "$root" --no-print-directory build
+
 step "local registries: dev on 127.0.0.1:5000, rc on 127.0.0.1:5001"
 "$reg" start 5000 5001
 
@@ -73,12 +125,13 @@ step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
 step "slipway push dev"
 "$slipway" push dev
 
+wait_deps
 if [ "$real_node" = 1 ]; then
-  step "a local Kubernetes control plane and a real node (context slipway-local; built once, then cached)"
-  eval "$(SLIPWAY_NODES=0 "$k8s" start)"
+  step "a local Kubernetes control plane and a real node (context slipway-local)"
+  eval "$("$k8s" start)"
   "$node" start >/dev/null
 else
-  step "a local Kubernetes control plane (context slipway-local; built once, then cached)"
+  step "a local Kubernetes control plane (context slipway-local)"
   eval "$("$k8s" start)"
 fi
 export KUBECONFIG
