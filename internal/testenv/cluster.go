@@ -70,10 +70,12 @@ func StartClusterOn(dir string, ports map[string]string) (*Cluster, error) {
 	cmd := exec.Command(script, "start")
 	cmd.Env = c.env
 	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = c.Stop() // what a failed start left running, by its recorded PIDs
 		return nil, fmt.Errorf("starting the control plane: %w\n%s", err, out)
 	}
 	bin, err := exec.Command(script, "bin").Output()
 	if err != nil {
+		_ = c.Stop()
 		return nil, fmt.Errorf("finding kubectl: %w", err)
 	}
 	c.Kubectl = filepath.Join(strings.TrimSpace(string(bin)), "kubectl")

@@ -88,6 +88,9 @@ func StartNode(dir string) (*Node, error) {
 		return nil, fmt.Errorf("installing the node's binaries: %w\n%s", err, out)
 	}
 	if out, err := n.run(k8s, "start"); err != nil {
+		// A start that failed part way can leave some components running:
+		// stop whatever it started, by the PIDs it recorded.
+		_ = c.Stop()
 		return nil, fmt.Errorf("starting the control plane: %w\n%s", err, out)
 	}
 	bin, err := n.run(k8s, "bin")
