@@ -45,30 +45,20 @@ type Limits struct {
 // DefaultLimits are the limits a zero field takes.
 var DefaultLimits = Limits{Pack: 64 << 20, Object: 8 << 20, Total: 256 << 20, Objects: 200_000, Depth: 1000, Files: 10_000}
 
-// or fills l's zero fields from d.
+// or fills l's zero (or negative) fields from d.
 func (l Limits) or(d Limits) Limits {
-	if l.Pack <= 0 {
-		l.Pack = d.Pack
-	}
-	if l.Object <= 0 {
-		l.Object = d.Object
-	}
-	if l.Total <= 0 {
-		l.Total = d.Total
-	}
-	if l.Objects <= 0 {
-		l.Objects = d.Objects
-	}
-	if l.Depth <= 0 {
-		l.Depth = d.Depth
-	}
-	if l.Files <= 0 {
-		l.Files = d.Files
-	}
-	if l.Timeout <= 0 {
-		l.Timeout = d.Timeout
-	}
+	l.Pack, l.Object, l.Total = positive(l.Pack, d.Pack), positive(l.Object, d.Object), positive(l.Total, d.Total)
+	l.Objects, l.Depth, l.Files = positive(l.Objects, d.Objects), positive(l.Depth, d.Depth), positive(l.Files, d.Files)
+	l.Timeout = positive(l.Timeout, d.Timeout)
 	return l
+}
+
+// positive is v when above zero, else d.
+func positive[T int | int64 | time.Duration](v, d T) T {
+	if v > 0 {
+		return v
+	}
+	return d
 }
 
 // storage is memory storage that takes a fetch's packfile only within
