@@ -191,6 +191,11 @@ func (p *Project) applyDefaults() {
 	for i := range p.Environments {
 		e := &p.Environments[i]
 		e.Namespace = cmp.Or(e.Namespace, p.App)
+		if g := e.GitOps; g != nil {
+			g.Branch = cmp.Or(g.Branch, DefaultGitOpsBranch)
+			g.Path = cmp.Or(g.Path, DefaultGitOpsPath)
+			g.Engine = cmp.Or(g.Engine, DefaultGitOpsEngine)
+		}
 	}
 	dp := &p.Deploy
 	dp.Pod = cmp.Or(dp.Pod, PodFile)

@@ -88,6 +88,7 @@ type Environment struct {
 	CreateNamespace *bool        `yaml:"createNamespace" doc:"create the namespace when missing (default true)"`
 	JVM             *bool        `yaml:"jvm" doc:"apply the JVM preset (heap from the memory limit, no CPU limit)"`
 	Verify          *Verify      `yaml:"verify" doc:"deploy only images with a valid signature by this cosign public key (exit 3 otherwise)"`
+	GitOps          *GitOps      `yaml:"gitops" doc:"deploy by a commit to an environment repository, which Flux or Argo CD applies, instead of applying to the cluster (see docs/gitops.md)"`
 	// Name is the key under environments.
 	Name string `yaml:"-"`
 }
