@@ -42,12 +42,15 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"internal/gitremote": concat(cliLibs, registryLib, kubeLibs),
 		// The environment repository is git only: the engine adapters,
 		// which read clusters, belong in a package of their own.
-		"internal/gitops":   concat(cliLibs, registryLib, kubeLibs),
-		"internal/registry": concat(cliLibs, gitLibs, kubeLibs),
-		"internal/image":    concat(cliLibs, gitLibs, kubeLibs),
-		"promote":           concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
-		"internal/deploy":   concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":     cliLibs,
+		"internal/gitops": concat(cliLibs, registryLib, kubeLibs),
+		// The engine adapters read and nudge an engine's objects through
+		// client-go; what git says (is a commit newer?) the caller answers.
+		"internal/gitops/engine": concat(cliLibs, gitLibs, registryLib),
+		"internal/registry":      concat(cliLibs, gitLibs, kubeLibs),
+		"internal/image":         concat(cliLibs, gitLibs, kubeLibs),
+		"promote":                concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
+		"internal/deploy":        concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":          cliLibs,
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),

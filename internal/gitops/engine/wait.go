@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Descends says whether commit descends from ancestor in the environment
+// repository's branch; the caller answers it from git (gitops).
+type Descends func(ctx context.Context, commit, ancestor string) (bool, error)
+
+// Wait reads k and its GitRepository every Poll until Classify gives a
+// final Outcome for commit, or Timeout passes (then it is NotPickedUp,
+// unless our commit was seen). descends, when not nil, tells a newer
+// commit (Superseded) from an older one the source has not moved past;
+// each commit is asked about once. An error reading the objects ends the
+// wait; ctx's end is an error too.
+func (f *Flux) Wait(ctx context.Context, k Kustomization, commit string, descends Descends) (Outcome, error) {
+	deadline := time.Now().Add(or(f.Timeout, 2*time.Minute))
+	tick := time.NewTicker(or(f.Poll, 250*time.Millisecond))
+	defer tick.Stop()
+	asked := map[string]bool{}
+	for {
+		s, err := f.status(ctx, k)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), err)
+		}
+		if s.Newer, err = newer(ctx, s, commit, descends, asked); err != nil {
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), err)
+		}
+		s.Expired = !time.Now().Before(deadline)
+		if o := Classify(s, commit); o.Final() {
+			return o, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// newer returns the commit of the Kustomization or its source that
+// descends from ours, asking descends about each commit once.
+func newer(ctx context.Context, s Status, commit string, descends Descends, asked map[string]bool) (string, error) {
+	if descends == nil {
+		return "", nil
+	}
+	for _, rev := range []string{s.Attempted, s.Source} {
+		c := RevisionCommit(rev)
+		if c == "" || revisionIs(rev, commit) {
+			continue
+		}
+		is, ok := asked[c]
+		if !ok {
+			var err error
+			if is, err = descends(ctx, c, commit); err != nil {
+				return "", fmt.Errorf("asking whether %s descends from %s: %w", shortSHA(c), shortSHA(commit), err)
+			}
+			asked[c] = is
+		}
+		if is {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
+// status reads what Classify needs of k and its GitRepository.
+func (f *Flux) status(ctx context.Context, k Kustomization) (Status, error) {
+	ku, err := f.Client.Resource(KustomizationGVR).Namespace(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
+	if err != nil {
+		return Status{}, fmt.Errorf("reading Kustomization %s: %w", k, err)
+	}
+	var s Status
+	s.Suspended, _, _ = unstructured.NestedBool(ku.Object, "spec", "suspend")
+	s.Attempted, _, _ = unstructured.NestedString(ku.Object, "status", "lastAttemptedRevision")
+	s.Applied, _, _ = unstructured.NestedString(ku.Object, "status", "lastAppliedRevision")
+	s.Ready = readyOf(ku)
+	src, err := f.Client.Resource(GitRepositoryGVR).Namespace(k.SourceNamespace).Get(ctx, k.SourceName, metav1.GetOptions{})
+	if isNotFound(err) {
+		s.SourceReady = Condition{Status: "False", Reason: "NotFound", Message: "GitRepository " + k.SourceNamespace + "/" + k.SourceName + " does not exist"}
+		return s, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("reading GitRepository %s/%s: %w", k.SourceNamespace, k.SourceName, err)
+	}
+	s.Source, _, _ = unstructured.NestedString(src.Object, "status", "artifact", "revision")
+	s.SourceReady = readyOf(src)
+	return s, nil
+}
+
+// readyOf is u's Ready condition, the zero Condition when it has none.
+func readyOf(u *unstructured.Unstructured) Condition {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != "Ready" {
+			continue
+		}
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		return Condition{Status: str("status"), Reason: str("reason"), Message: str("message")}
+	}
+	return Condition{}
+}
+
+func isNotFound(err error) bool { return err != nil && apierrors.IsNotFound(err) }
+
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
