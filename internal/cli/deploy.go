@@ -22,6 +22,9 @@ func deployCommand() *cli.Command {
 			"pods, quota, the progress deadline) without waiting out the timeout. A failed rollout\n" +
 			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
 			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.\n\n" +
+			"A GitOps environment (environments.ENV.gitops) gets a commit instead: the same manifests\n" +
+			"as APP.yaml under its path in the environment repository, with Slipway-* trailers, pushed\n" +
+			"fast-forward; --no-wait ends there (\"committed, verdict pending\"). See docs/gitops.md.\n\n" +
 			lockHelp("deploy"),
 		Flags: append([]cli.Flag{
 			noDepsFlag(),
@@ -34,6 +37,7 @@ func deployCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
 			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
+			&cli.BoolFlag{Name: "no-wait", Usage: "GitOps environments: end once the commit is pushed, with the verdict pending"},
 		}, append(lockFlags(), clusterFlags()...)...),
 		Action: action(func(c *command) error {
 			a, r, err := c.runnerArgs(1, 1, "ENV")
@@ -46,6 +50,7 @@ func deployCommand() *cli.Command {
 				Version: c.flags.String("version"), Digest: c.flags.String("digest"), Timeout: c.flags.Duration("timeout"),
 				NoRollback: c.flags.Bool("no-rollback"), ForceConflicts: c.flags.Bool("force-conflicts"), Reason: c.flags.String("reason"),
 				SkipGate: c.flags.Bool("skip-gate"), WaitLock: waitLock(c), BreakLock: c.flags.Bool("break-lock"),
+				NoWait: c.flags.Bool("no-wait"),
 			})
 			c.stepTable(ran.Steps)
 			if err != nil {
@@ -73,6 +78,8 @@ func (c *command) deployed(app string, res flow.DeployResult) error {
 			c.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
 		}
 		return c.result(res, strings.TrimRight(res.Diff, "\n"))
+	case res.GitOps != nil:
+		return c.committed(app, *res.GitOps)
 	case res.Note != "":
 		c.ui.Report(progress.Event{Kind: progress.Skip, Step: "deploy", Msg: res.Note})
 	case res.UpToDate:
@@ -82,6 +89,17 @@ func (c *command) deployed(app string, res flow.DeployResult) error {
 			"%s %s runs in %s (revision %d, %.1fs)", app, res.Version, res.Env, res.Revision, res.Seconds)})
 	}
 	return c.result(res, res.Image)
+}
+
+// committed prints what a deploy to a GitOps environment committed.
+func (c *command) committed(app string, g flow.GitOpsResult) error {
+	commit := g.Commit[:min(12, len(g.Commit))]
+	kind, msg := progress.Finish, fmt.Sprintf("%s %s committed to %s as %s (%s:%s/%s); verdict pending", app, g.Version, g.Env, commit, g.Branch, g.Path, g.File)
+	if !g.Changed {
+		kind, msg = progress.Skip, fmt.Sprintf("%s %s is already committed to %s at %s (%s:%s/%s): nothing to commit; verdict pending", app, g.Version, g.Env, commit, g.Branch, g.Path, g.File)
+	}
+	c.ui.Report(progress.Event{Kind: kind, Step: "deploy", Msg: msg})
+	return c.result(g, g.Outcome+" "+g.Commit)
 }
 
 // lockHelp describes the deploy lock and interrupts for the help of

@@ -94,6 +94,15 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 		}
 		return fmt.Sprintf("; make it first: a task in %s that CI runs before build (run one here with `slipway ci TASK`), or point the layer's from at what the build writes", r.File)
 	},
+	remedy.CommitNoWait: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; commit without waiting with `slipway deploy %s --no-wait`, then follow the engine yourself", r.Env)
+	},
+	remedy.GitOpsRaced: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; others are pushing to the environment repository: run `slipway deploy %s --no-wait` again", r.Env)
+	},
+	remedy.GitOpsConflict: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; look at that commit in the environment repository (keep or undo it), then run `slipway deploy %s --no-wait` again", r.Env)
+	},
 }
 
 // login is how to log in to the registry of r.

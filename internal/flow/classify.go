@@ -6,6 +6,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/gitops"
 	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/projfs"
@@ -39,11 +40,12 @@ const (
 // The core packages' sentinels of each class; Classify matches them with
 // errors.Is.
 var (
-	usages = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, registry.ErrBadURL,
+	usages = []error{config.ErrInvalid, config.ErrNotFound, release.ErrInvalid, release.ErrNotNewer, gitops.ErrInvalid, ErrNoVerdict, registry.ErrBadURL,
 		deploy.ErrNoContext, image.ErrLayer, image.ErrSecretFile, image.ErrNothingToBuild, sign.ErrNoPassword, sign.ErrKey,
 		projfs.ErrOutside, projfs.ErrSymlink, projfs.ErrNotRegular, projfs.ErrTooLarge}
 	refusals = []error{release.ErrDirty, release.ErrTagExists, config.ErrExists, registry.ErrTagConflict, ErrStale, ErrGate,
-		deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified}
+		deploy.ErrWouldNotStart, deploy.ErrLocked, sign.ErrKeyExists, sign.ErrUnverified,
+		gitops.ErrRaced, gitops.ErrConflict}
 	authErrs = []error{gitremote.ErrAuth, registry.ErrAuth, deploy.ErrClusterAuth}
 )
 

@@ -49,6 +49,9 @@ type DeployOptions struct {
 	// BreakLock takes the environment's lock whoever holds it; Reason must
 	// say why, and is recorded with whose lock it was.
 	BreakLock bool
+	// NoWait ends a deploy to a GitOps environment once its commit is
+	// pushed, with the verdict pending.
+	NoWait bool
 }
 
 // DeployResult is what Deploy did; DryRun's holds the Manifests, Diff's
@@ -57,17 +60,23 @@ type DeployResult struct {
 	deploy.Result
 	Manifests []byte `json:"-"`
 	Diff      string `json:"diff,omitempty"`
+	// GitOps is what a deploy to a GitOps environment committed.
+	GitOps *GitOpsResult `json:"gitops,omitempty"`
 }
 
 // Deploy rolls the project's image out to the environment called envName:
 // the version at HEAD (or o.Version / o.Digest) from that environment's
 // registry, by digest, once its gate passes; then it retires the canaries
-// of the environment that run the digest. A canary whose main environment
+// of the environment that run the digest. A GitOps environment gets a
+// commit instead (see commitGitOps). A canary whose main environment
 // already runs the digest, healthy, is not deployed. The rollout runs
 // under the environment's deploy lock (deploy.LockName: a canary shares
 // its main environment's), so a second deploy or rollback of it fails
 // fast, or waits o.WaitLock.
 func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
+	if env, err := r.Project.Environment(envName); err == nil && env.GitOps != nil {
+		return r.commitGitOps(ctx, env, o)
+	}
 	env, in, cluster, err := r.connectPrepared(ctx, envName, o)
 	if err != nil {
 		return DeployResult{}, err

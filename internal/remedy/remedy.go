@@ -106,11 +106,21 @@ const (
 	// RunBuildTask: a layer source is missing; run Task, the task of File
 	// (ci.yaml) that makes it, or, without Task, make one that does.
 	RunBuildTask
+	// CommitNoWait: the verdict of the GitOps environment Env cannot be
+	// waited for yet; commit without waiting.
+	CommitNoWait
+	// GitOpsRaced: other pushes to the environment repository of Env won
+	// twice; deploy again.
+	GitOpsRaced
+	// GitOpsConflict: someone else changed the file Slipway writes in the
+	// environment repository of Env; look at that change, then deploy
+	// again.
+	GitOpsConflict
 
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask", "CommitNoWait", "GitOpsRaced", "GitOpsConflict"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {

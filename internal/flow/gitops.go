@@ -1,0 +1,143 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/gitops"
+	"github.com/slipwayhq/slipway/internal/gitremote"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/remedy"
+)
+
+// ErrNoVerdict means a deploy to a GitOps environment was asked to wait
+// for a verdict, which needs the environment's engine adapter.
+var ErrNoVerdict = errors.New("the verdict of a GitOps environment cannot be waited for yet")
+
+// Outcomes of a deploy to a GitOps environment.
+const (
+	// Committed: the manifests were committed and pushed; the engine's
+	// verdict is pending.
+	Committed = "committed, verdict pending"
+	// AlreadyCommitted: the environment's path already held them; nothing
+	// was committed.
+	AlreadyCommitted = "already committed, verdict pending"
+)
+
+// GitOpsResult is what a deploy to a GitOps environment committed.
+type GitOpsResult struct {
+	Env string `json:"environment"`
+	// Commit is the branch's head after the push: the deploy's commit, or
+	// the one that already held the manifests.
+	Commit  string `json:"commit"`
+	Repo    string `json:"repo"`
+	Branch  string `json:"branch"`
+	Path    string `json:"path"`
+	File    string `json:"file"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	Outcome string `json:"outcome"`
+	// Changed is false when nothing was committed.
+	Changed bool `json:"changed"`
+	// Rebased says another push landed first and the commit was made
+	// again on top of it.
+	Rebased bool `json:"rebased,omitempty"`
+}
+
+// commitGitOps is Deploy for a GitOps environment: it renders what a
+// direct deploy applies, commits it as the app's file under the
+// environment's path, and pushes it fast-forward. Only o.NoWait is
+// supported: the verdict needs the engine adapter.
+func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o DeployOptions) (DeployResult, error) {
+	if !o.NoWait {
+		return DeployResult{}, remedy.With(fmt.Errorf("deploying to %s: %w: waiting for the engine's verdict comes with the %s engine adapter", env.Name, ErrNoVerdict, env.GitOps.Engine),
+			remedy.Remedy{Kind: remedy.CommitNoWait, Env: env.Name})
+	}
+	_, in, err := r.prepare(ctx, env.Name, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	digest := in.Image[strings.Index(in.Image, "@")+1:]
+	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
+		return DeployResult{}, err
+	}
+	file, err := gitOpsManifests(in, o.Progress)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	g := env.GitOps
+	res := GitOpsResult{Env: env.Name, Repo: gitremote.RedactURL(g.Repo), Branch: g.Branch, Path: g.Path,
+		File: gitops.AppFile(r.Project.App), Version: in.Version, Digest: digest}
+	pushed, err := r.commitAndPush(ctx, g, gitops.Change{
+		Files:   map[string][]byte{res.File: file},
+		Message: fmt.Sprintf("deploy %s %s to %s", r.Project.App, in.Version, env.Name),
+		Trailers: gitops.Trailers{App: r.Project.App, Env: env.Name, Version: in.Version, Digest: digest,
+			SourceCommit: in.Commit, By: Actor(), Reason: o.Reason},
+	}, o.Options)
+	if err != nil {
+		return DeployResult{}, remedyOfPush(err, env.Name)
+	}
+	res.Commit, res.Changed, res.Rebased = pushed.Commit, pushed.Pushed, pushed.Rebased
+	res.Outcome = Committed
+	if !pushed.Pushed {
+		res.Outcome = AlreadyCommitted
+	}
+	dr := planned(env, in)
+	dr.UpToDate = !pushed.Pushed
+	return DeployResult{Result: dr, GitOps: &res}, nil
+}
+
+// gitOpsManifests renders in as a direct deploy would apply it, and
+// refuses what a direct deploy refuses. A pull secret is refused too: it
+// would put the registry's password in the repository.
+func gitOpsManifests(in deploy.RenderInput, rep progress.Reporter) ([]byte, error) {
+	if in.PullSecret != nil {
+		return nil, fmt.Errorf("deploying to %s: %w: registries.%s.pullSecret would commit the registry's password to the environment repository; "+
+			"create the pull secret in the cluster yourself (or with your secrets tooling) and set pullSecret: false",
+			in.Env.Name, config.ErrInvalid, in.Env.Registry)
+	}
+	m, err := deploy.Render(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Refusals) > 0 {
+		return nil, fmt.Errorf("deploying %s to %s: %w: %s", in.Version, in.Env.Name, deploy.ErrWouldNotStart, strings.Join(m.Refusals, "; "))
+	}
+	for _, w := range m.Warnings {
+		progress.Or(rep).Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: w})
+	}
+	return m.YAML()
+}
+
+// commitAndPush commits ch on the head of g's branch and pushes it. A
+// change the head already holds pushes nothing.
+func (r *Runner) commitAndPush(ctx context.Context, g *config.GitOps, ch gitops.Change, o Options) (gitops.Pushed, error) {
+	repo, err := gitops.Open(ctx, gitops.Options{URL: g.Repo, Branch: g.Branch, Path: g.Path, Progress: o.Progress})
+	if err != nil {
+		return gitops.Pushed{}, err
+	}
+	c, err := repo.Commit(ctx, ch)
+	if err != nil {
+		return gitops.Pushed{}, err
+	}
+	if !c.Changed {
+		return gitops.Pushed{Commit: c.Commit}, nil
+	}
+	return repo.Push(ctx)
+}
+
+// remedyOfPush adds the next step to a push that lost a race or met
+// someone else's edit.
+func remedyOfPush(err error, env string) error {
+	switch {
+	case errors.Is(err, gitops.ErrRaced):
+		return remedy.With(err, remedy.Remedy{Kind: remedy.GitOpsRaced, Env: env})
+	case errors.Is(err, gitops.ErrConflict):
+		return remedy.With(err, remedy.Remedy{Kind: remedy.GitOpsConflict, Env: env})
+	}
+	return err
+}
