@@ -68,6 +68,12 @@ type Outcome struct {
 // Final says Wait may stop looking.
 func (o Outcome) Final() bool { return o.State != Pending }
 
+// healthCheckCanceled is the Ready=False reason of a health check that a
+// newer reconciliation cut short: with CancelHealthCheckOnNewRevision, a
+// nudge of the Kustomization right after its source's is one. The
+// revision was applied by then; only Flux's own health check stopped.
+const healthCheckCanceled = "HealthCheckCanceled"
+
 // MaxMessage bounds an engine message an Outcome quotes: enough for a
 // kustomize error, which names the file and the line.
 const MaxMessage = 400
@@ -78,7 +84,7 @@ const MaxMessage = 400
 func Classify(s Status, commit string) Outcome {
 	o := Outcome{State: Pending, Commit: commit, Revision: s.Attempted}
 	switch {
-	case revisionIs(s.Attempted, commit) && s.Ready.Status == "False":
+	case revisionIs(s.Attempted, commit) && s.Ready.Status == "False" && s.Ready.Reason != healthCheckCanceled:
 		o.State, o.Reason, o.Message = Failed, s.Ready.Reason, Quote(s.Ready.Message)
 	case revisionIs(s.Attempted, commit):
 		o.State = Applied

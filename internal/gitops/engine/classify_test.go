@@ -39,6 +39,11 @@ func TestClassify(t *testing.T) {
 		{name: "build failed", s: Status{Attempted: rev(ours), Applied: rev(older), Ready: Condition{Status: "False", Reason: "BuildFailed",
 			Message: "failed to decode Kubernetes YAML from /tmp/kustomization-2042705723/envs/dev/broken.yaml: MalformedYAMLError: yaml: line 2"}},
 			state: Failed, commit: ours, reason: "BuildFailed", quote: "failed to decode Kubernetes YAML from envs/dev/broken.yaml: MalformedYAMLError"},
+		// Measured: the nudge of the Kustomization itself cancels the
+		// health check of our revision, which the source's nudge started.
+		{name: "health check canceled", s: Status{Attempted: rev(ours), Applied: rev(ours), Ready: Condition{Status: "False", Reason: "HealthCheckCanceled",
+			Message: "New reconciliation triggered by Kustomization/flux-system/dev"}},
+			state: Applied, commit: ours},
 		{name: "older revision failed", s: Status{Attempted: rev(older), Ready: Condition{Status: "False", Reason: "BuildFailed"}, Source: rev(older)},
 			state: Pending},
 		{name: "superseded at the source", s: Status{Attempted: rev(older), Ready: ready, Source: rev(later), Newer: later},

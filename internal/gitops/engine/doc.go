@@ -26,7 +26,10 @@
 // a pure function of the two objects' status, is the specification of the
 // outcomes:
 //
-//   - Applied: lastAttemptedRevision is our commit and Ready is not False.
+//   - Applied: lastAttemptedRevision is our commit and Ready is not False
+//     (or False only because a newer reconciliation cancelled Flux's
+//     health check, HealthCheckCanceled: the nudge of the Kustomization
+//     does that to the health check its source's nudge started).
 //     Flux records lastAppliedRevision and Ready=True only after its next
 //     health poll (every 5 s, fixed); Slipway does not wait for it, the
 //     caller judges the pods with deploy's verdict. Outcome.Confirmed says
