@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/cli"
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/internal/testenv/githttp"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -57,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"cluster":  useCluster,
 			"registry": startRegistry,
 			"tags":     listTags,
+			"gitserve": serveGit,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -65,6 +67,9 @@ func TestScripts(t *testing.T) {
 				return err == nil, nil
 			case "cluster":
 				return testenv.ClusterInstalled() || os.Getenv(testenv.E2EEnv) == "1", nil
+			case "githttp":
+				_, err := os.Stat(githttp.DefaultBackend)
+				return err == nil, nil
 			case "registry":
 				// Under make test a missing registry must fail, not skip.
 				_, err := os.Stat(testenv.RegistryBinary)
@@ -130,6 +135,29 @@ func startRegistry(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() { _ = r.Stop() })
 	ts.Setenv(args[0]+"_HOST", r.Host)
 	ts.Setenv(args[0]+"_CA", r.CAFile)
+}
+
+// gitserve NAME USER:PASSWORD makes an empty bare repository NAME.git
+// (branch main) and serves it over smart HTTP with basic auth on
+// 127.0.0.1, setting $NAME_URL to its URL and $NAME_GIT to its directory.
+func serveGit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gitserve NAME USER:PASSWORD")
+	}
+	user, pass, _ := strings.Cut(args[1], ":")
+	root := ts.MkAbs("git-" + args[0])
+	dir := filepath.Join(root, args[0]+".git")
+	out, err := exec.Command("git", "init", "-q", "--bare", "-b", "main", dir).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("git init: %v\n%s", err, out)
+	}
+	ln, err := githttp.Listen("127.0.0.1:0")
+	ts.Check(err)
+	srv := githttp.HTTPServer(&githttp.Server{Root: root, User: user, Pass: pass})
+	go func() { _ = srv.Serve(ln) }()
+	ts.Defer(func() { _ = srv.Close() })
+	ts.Setenv(args[0]+"_URL", "http://"+ln.Addr().String()+"/"+args[0]+".git")
+	ts.Setenv(args[0]+"_GIT", dir)
 }
 
 // tags HOST REPO [CAFILE USER:PASSWORD] prints the repository's tags, one a

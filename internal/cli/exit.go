@@ -16,7 +16,7 @@ const (
 	ExitOK          = 0   // success, including an up-to-date no-op
 	ExitFailure     = 1   // the command failed; the message says why
 	ExitUsage       = 2   // bad flags or arguments, or invalid slipway.yaml / ci.yaml
-	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate, deploy lock, unverified signature
+	ExitRefused     = 3   // a safety gate refused: dirty tree, immutable tag, deploy gate, deploy lock, unverified signature, a GitOps push that lost the race
 	ExitAuth        = 4   // authentication or permission failure (registry, git remote, cluster)
 	ExitDeployFail  = 5   // a deploy failed its rollout (and was rolled back unless --no-rollback)
 	ExitInterrupted = 130 // interrupted (Ctrl-C or SIGTERM); nothing is left half done
@@ -31,7 +31,7 @@ var exitCodes = []struct {
 	{ExitOK, "ok", "success, including a step that was already up to date"},
 	{ExitFailure, "failure", "the command failed; the message says why and what to do next"},
 	{ExitUsage, "usage", "bad flags or arguments, or an invalid slipway.yaml, ci.yaml or pod.yml (a layer source outside the project included), or a file Slipway reads or writes that is a symlink, a FIFO, a device or too large"},
-	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key, or without the attestations or the promotion it requires"},
+	{ExitRefused, "refused", "a safety gate refused: dirty working tree, immutable tag, deploy gate, an image that would not start under runAsNonRoot, another run holding the environment's deploy lock, an existing signing key, an image without a valid signature by the environment's verify key, or without the attestations or the promotion it requires, or a GitOps commit whose push lost the race twice or met someone else's edit of the file Slipway writes"},
 	{ExitAuth, "auth", "authentication or permission failure at a registry, git remote or cluster"},
 	{ExitDeployFail, "deploy-failed", "a rollout failed (and was rolled back unless --no-rollback)"},
 	{ExitInterrupted, "interrupted", "interrupted by Ctrl-C or SIGTERM; nothing is left half done (a rollout under way continues in the cluster, and the message says so); a second one exits at once"},
