@@ -46,8 +46,9 @@ spec:
 `
 
 // fluxObjects are the GitRepository env (polling rarely, so that only a
-// nudge fetches), the Kustomization dev applying envs/dev and the
-// suspended held applying envs/held.
+// nudge fetches), the Kustomization dev applying envs/dev, the suspended
+// held applying envs/held, and unreadable applying envs/unreadable through
+// env-bad, whose password is wrong.
 const fluxObjects = `apiVersion: v1
 kind: Secret
 metadata: {name: env-auth, namespace: flux-system}
@@ -67,6 +68,21 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: held, namespace: flux-system}
 spec: {interval: 10m, path: ./envs/held, prune: true, suspend: true, sourceRef: {kind: GitRepository, name: env}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: env-bad-auth, namespace: flux-system}
+stringData: {username: flux, password: wrong-password}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: env-bad, namespace: flux-system}
+spec: {interval: 10m, url: "URL", ref: {branch: main}, secretRef: {name: env-bad-auth}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: unreadable, namespace: flux-system}
+spec: {interval: 10m, path: ./envs/unreadable, prune: true, sourceRef: {kind: GitRepository, name: env-bad}}
 `
 
 type rig struct {
@@ -141,7 +157,7 @@ func startRig(t *testing.T) *rig {
 	r.push(t, "envs/held", map[string]string{".gitkeep": "held\n"})
 	r.push(t, "envs/dev", map[string]string{"web.yaml": strings.Replace(web, "REPLICAS", "1", 1)})
 	cmd := exec.Command(c.Kubectl, "--kubeconfig", c.Kubeconfig, "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(strings.Replace(fluxObjects, "URL", r.url, 1))
+	cmd.Stdin = strings.NewReader(strings.ReplaceAll(fluxObjects, "URL", r.url))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
@@ -213,6 +229,19 @@ func TestFlux(t *testing.T) {
 		o := r.deploy(t, "envs/held", c)
 		if o.State != engine.NotPickedUp || o.Reason != "Suspended" || !strings.Contains(o.Message, "suspended") {
 			t.Errorf("outcome %+v, want not picked up: suspended", o)
+		}
+	})
+	t.Run("source cannot fetch", func(t *testing.T) {
+		c := r.push(t, "envs/unreadable", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unreadable, namespace: default}\n"})
+		was := r.flux.Timeout
+		r.flux.Timeout = 5 * time.Second
+		defer func() { r.flux.Timeout = was }()
+		o := r.deploy(t, "envs/unreadable", c)
+		if o.State != engine.NotPickedUp || o.Reason != "GitOperationFailed" || !strings.Contains(o.Message, "authentication required") {
+			t.Errorf("outcome %+v, want not picked up with the source's authentication error", o)
+		}
+		if strings.Contains(o.Message, "wrong-password") {
+			t.Errorf("message %q holds the password", o.Message)
 		}
 	})
 	t.Run("wrong path", func(t *testing.T) {
