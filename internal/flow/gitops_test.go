@@ -217,3 +217,27 @@ func (f *fixture) noSecret(t *testing.T, secret string) {
 		}
 	}
 }
+
+// TestGitOpsPullSecretRefused: a registry with pullSecret would put its
+// password in the environment repository; the deploy is refused and
+// nothing is committed.
+func TestGitOpsPullSecretRefused(t *testing.T) {
+	f, e := gitOpsFixture(t)
+	f.push("dev", "1.2.3")
+	for i := range f.p.Registries {
+		if f.p.Registries[i].Name == "dev" {
+			f.p.Registries[i].PullSecret = true
+		}
+	}
+	user, pass := config.RegistryEnvVars("dev")
+	t.Setenv(user, "puller")
+	t.Setenv(pass, "registry-pass-77")
+	before := e.head()
+	_, err := f.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options(), NoWait: true})
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "pullSecret") || strings.Contains(err.Error(), "registry-pass-77") {
+		t.Fatalf("Deploy = %v, want a refusal naming pullSecret", err)
+	}
+	if e.head() != before {
+		t.Error("a commit landed")
+	}
+}
