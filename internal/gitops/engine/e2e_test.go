@@ -96,9 +96,7 @@ type rig struct {
 func (r *rig) push(t *testing.T, path string, files map[string]string) string {
 	t.Helper()
 	ctx := context.Background()
-	repo, err := gitops.Open(ctx, gitops.Options{URL: r.url, Branch: "main", Path: path, Auth: gitremote.Auth{Getenv: func(k string) string {
-		return map[string]string{gitremote.EnvGitUsername: "flux", gitremote.EnvGitPassword: "fluxpass"}[k]
-	}}})
+	repo, err := gitops.Open(ctx, r.options(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +118,20 @@ func (r *rig) push(t *testing.T, path string, files map[string]string) string {
 	return p.Commit
 }
 
-// descends answers from the bare repository on the git server's disk.
-func (r *rig) descends(_ context.Context, commit, ancestor string) (bool, error) {
-	err := exec.Command("git", "-C", r.bare, "merge-base", "--is-ancestor", ancestor, commit).Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == 1 {
-		return false, nil
+// descends answers from the environment repository as deploy would:
+// opened anew, so that it holds what was pushed since.
+func (r *rig) descends(ctx context.Context, commit, ancestor string) (bool, error) {
+	repo, err := gitops.Open(ctx, r.options("."))
+	if err != nil {
+		return false, err
 	}
-	return err == nil, err
+	return repo.Descends(ctx, commit, ancestor)
+}
+
+func (r *rig) options(path string) gitops.Options {
+	return gitops.Options{URL: r.url, Branch: "main", Path: path, Auth: gitremote.Auth{Getenv: func(k string) string {
+		return map[string]string{gitremote.EnvGitUsername: "flux", gitremote.EnvGitPassword: "fluxpass"}[k]
+	}}}
 }
 
 func startRig(t *testing.T) *rig {

@@ -11,7 +11,7 @@ import (
 )
 
 // Descends says whether commit descends from ancestor in the environment
-// repository's branch; the caller answers it from git (gitops).
+// repository's branch: gitops.Repo.Descends of a Repo opened anew.
 type Descends func(ctx context.Context, commit, ancestor string) (bool, error)
 
 // Wait reads k and its GitRepository every Poll until Classify gives a
