@@ -33,7 +33,9 @@ func statusCommand() *cli.Command {
 			"has a verify section, VERIFIED says whether what it runs passes it as a deploy would\n" +
 			"check it: yes, no (the reason in NOTES), ? when the key or registry could not be read,\n" +
 			"- for environments without one (JSON: verify.state). Environments are queried in\n" +
-			"parallel; one whose cluster cannot be reached is shown as such. With ENV, pod by pod.",
+			"parallel; one whose cluster cannot be reached is shown as such. With ENV, pod by pod.\n" +
+			"A GitOps environment's NOTES start with its repository's head and what the last commit\n" +
+			"of the app's file holds (version, digest, who: from its trailers; JSON: gitops).",
 		Flags: clusterFlags(),
 		Action: action(func(c *command) error {
 			a, p, err := c.projectArgs(0, 1, "[ENV]")
@@ -72,10 +74,13 @@ func (c *command) statusTable(st []flow.EnvStatus, verifying bool) {
 		if s.Verify != nil && s.Verify.Problem != "" {
 			notes = append(notes, s.Verify.State+": "+s.Verify.Problem)
 		}
-		text := strings.Join(notes, "; ")
 		if s.Error != "" {
-			text = s.Error
+			notes = []string{s.Error}
 		}
+		if s.GitOps != nil {
+			notes = append([]string{gitOpsText(*s.GitOps)}, notes...)
+		}
+		text := strings.Join(notes, "; ")
 		row := []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s),
 			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health)}
 		if verifying {
@@ -88,6 +93,22 @@ func (c *command) statusTable(st []flow.EnvStatus, verifying bool) {
 		header = append(header, "VERIFIED")
 	}
 	c.ui.Table(append(header, "NOTES"), rows)
+}
+
+// gitOpsText is the note of a GitOps environment: the repository's head
+// and what its last commit of the app's file holds.
+func gitOpsText(g flow.GitOpsStatus) string {
+	where := fmt.Sprintf("git %s:%s", g.Branch, g.Path)
+	switch {
+	case g.Error != "":
+		return where + ": " + g.Error
+	case g.Head == "":
+		return where + ": the branch does not exist yet"
+	case g.Commit == "":
+		return fmt.Sprintf("%s at %s: nothing committed for the app", where, g.Head[:min(12, len(g.Head))])
+	}
+	return fmt.Sprintf("%s at %s: %s %s (commit %s by %s)", where, g.Head[:min(12, len(g.Head))],
+		dash(g.Version), shortDigest(g.Digest), g.Commit[:min(12, len(g.Commit))], dash(g.By))
 }
 
 // verifiedText is the VERIFIED column: yes, no (a deploy would be

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
@@ -12,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // ErrNoVerdict means a deploy to a GitOps environment was asked to wait
@@ -140,4 +142,61 @@ func remedyOfPush(err error, env string) error {
 		return remedy.With(err, remedy.Remedy{Kind: remedy.GitOpsConflict, Env: env})
 	}
 	return err
+}
+
+// GitOpsStatus is what the environment repository holds for the app: the
+// branch's head, and the last commit that changed the app's file, with its
+// trailers.
+type GitOpsStatus struct {
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	Path   string `json:"path"`
+	// Head is the branch's head; "" when the branch does not exist yet.
+	Head string `json:"head"`
+	// Commit is the last commit that changed the app's file, "" when
+	// none did.
+	Commit  string    `json:"commit,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Digest  string    `json:"digest,omitempty"`
+	By      string    `json:"by,omitempty"`
+	When    time.Time `json:"when,omitzero"`
+	// Error says why the repository could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// gitOpsStatus reads what env's repository holds for the app, from the
+// history of the app's file (one commit deep unless the head did not
+// change it).
+func (r *Runner) gitOpsStatus(ctx context.Context, env config.Environment, o Options) *GitOpsStatus {
+	g := env.GitOps
+	st := &GitOpsStatus{Repo: gitremote.RedactURL(g.Repo), Branch: g.Branch, Path: g.Path}
+	repo, err := gitops.Open(ctx, gitops.Options{URL: g.Repo, Branch: g.Branch, Path: g.Path})
+	if err != nil {
+		st.Error = r.describe(err)
+		return st
+	}
+	st.Head = repo.Head()
+	if st.Head == "" {
+		return st
+	}
+	hist, err := repo.History(ctx, 1, gitops.AppFile(r.Project.App))
+	switch {
+	case err != nil:
+		st.Error = r.describe(err)
+	case len(hist) > 0:
+		h := hist[0]
+		st.Commit, st.Version, st.Digest, st.By, st.When = h.Commit, h.Trailers.Version, h.Trailers.Digest, h.Trailers.By, h.When
+	}
+	return st
+}
+
+// gitOpsDrift notes a cluster that does not run what the repository holds:
+// the engine is behind (pending), or someone changed the cluster (drift).
+func gitOpsDrift(s EnvStatus) []string {
+	g := s.GitOps
+	if g == nil || g.Digest == "" || s.Digest == "" || g.Digest == s.Digest {
+		return nil
+	}
+	return []string{fmt.Sprintf("the repository holds %s (commit %s) but pods run %s: pending, or drift",
+		short.Digest(g.Digest), g.Commit[:min(12, len(g.Commit))], short.Digest(s.Digest))}
 }

@@ -241,3 +241,28 @@ func TestGitOpsPullSecretRefused(t *testing.T) {
 		t.Error("a commit landed")
 	}
 }
+
+// TestGitOpsStatus: status of a GitOps environment reads the repository's
+// head and the trailers of the last commit of the app's file.
+func TestGitOpsStatus(t *testing.T) {
+	f, e := gitOpsFixture(t)
+	digest := f.push("dev", "1.2.3")
+	r := f.runner()
+	ctx := context.Background()
+	res, err := r.Deploy(ctx, "dev", DeployOptions{Options: f.options(), NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write("envs/dev/other.yaml", "kind: ConfigMap\n") // a later commit of another file
+	st, err := r.Status(ctx, []string{"dev"}, StatusOptions{Options: f.options()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := st[0].GitOps
+	if g == nil || g.Head != e.head() || g.Commit != res.GitOps.Commit || g.Version != "1.2.3" || g.Digest != digest || g.By != "alice" || g.Error != "" {
+		t.Errorf("GitOps status = %+v, want head %s and commit %s of %s", g, e.head(), res.GitOps.Commit, digest)
+	}
+	if st[0].GitOps.Repo != e.url {
+		t.Errorf("repo = %q", st[0].GitOps.Repo)
+	}
+}

@@ -36,6 +36,9 @@ type EnvStatus struct {
 	// Verify is nil when the environment has no verify section, or runs
 	// nothing.
 	Verify *VerifyStatus `json:"verify,omitempty"`
+	// GitOps is what the environment repository holds for a GitOps
+	// environment; nil for a direct one.
+	GitOps *GitOpsStatus `json:"gitops,omitempty"`
 }
 
 // Verification states of VerifyStatus.
@@ -99,6 +102,10 @@ func (r *Runner) Status(ctx context.Context, names []string, o StatusOptions) ([
 			ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 			defer cancel()
 			out[i] = r.envStatus(ctx, env, o)
+			if env.GitOps != nil {
+				out[i].GitOps = r.gitOpsStatus(ctx, env, o.Options)
+				out[i].Drift = append(out[i].Drift, gitOpsDrift(out[i])...)
+			}
 		})
 	}
 	wg.Wait()
