@@ -74,8 +74,13 @@ type DeployResult struct {
 // its main environment's), so a second deploy or rollback of it fails
 // fast, or waits o.WaitLock.
 func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
-	if env, err := r.Project.Environment(envName); err == nil && env.GitOps != nil {
-		return r.commitGitOps(ctx, env, o)
+	if env, err := r.Project.Environment(envName); err == nil {
+		switch {
+		case env.GitOps != nil:
+			return r.commitGitOps(ctx, env, o)
+		case o.NoWait:
+			return DeployResult{}, fmt.Errorf("deploying to %s: %w: --no-wait is for GitOps environments (environments.%s.gitops); a direct deploy waits for its verdict", env.Name, config.ErrInvalid, env.Name)
+		}
 	}
 	env, in, cluster, err := r.connectPrepared(ctx, envName, o)
 	if err != nil {

@@ -266,3 +266,17 @@ func TestGitOpsStatus(t *testing.T) {
 		t.Errorf("repo = %q", st[0].GitOps.Repo)
 	}
 }
+
+// TestNoWaitNeedsGitOps: --no-wait on a direct environment is refused
+// rather than ignored, before anything is deployed.
+func TestNoWaitNeedsGitOps(t *testing.T) {
+	f := newFixture(t)
+	f.push("dev", "1.2.3")
+	_, err := f.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options(), NoWait: true})
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "--no-wait is for GitOps environments") {
+		t.Errorf("Deploy = %v, want --no-wait refused for a direct environment", err)
+	}
+	if n := f.connected("dev", "dev-ctx"); n != 0 {
+		t.Errorf("connected %d times, want none", n)
+	}
+}
