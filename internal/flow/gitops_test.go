@@ -38,6 +38,9 @@ func newEnvRepo(t *testing.T) *envRepo {
 		t.Skip("needs the git command")
 	}
 	if _, err := os.Stat(githttp.DefaultBackend); err != nil {
+		if os.Getenv("SLIPWAY_E2E") == "1" {
+			t.Fatalf("SLIPWAY_E2E=1 needs git-http-backend: %v", err)
+		}
 		t.Skip("needs git-http-backend")
 	}
 	root := t.TempDir()
