@@ -100,6 +100,9 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 	remedy.GitOpsRaced: func(r remedy.Remedy) string {
 		return fmt.Sprintf("; others are pushing to the environment repository: run `slipway deploy %s --no-wait` again", r.Env)
 	},
+	remedy.DropNoWait: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; --no-wait is for GitOps environments: run `slipway deploy %s` without it", r.Env)
+	},
 	remedy.GitOpsConflict: func(r remedy.Remedy) string {
 		return fmt.Sprintf("; look at that commit in the environment repository (keep or undo it), then run `slipway deploy %s --no-wait` again", r.Env)
 	},

@@ -79,7 +79,8 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 		case env.GitOps != nil:
 			return r.commitGitOps(ctx, env, o)
 		case o.NoWait:
-			return DeployResult{}, fmt.Errorf("deploying to %s: %w: --no-wait is for GitOps environments (environments.%s.gitops); a direct deploy waits for its verdict", env.Name, config.ErrInvalid, env.Name)
+			return DeployResult{}, remedy.With(fmt.Errorf("deploying to %s: %w: it has no environments.%s.gitops, and a direct deploy always waits for its verdict", env.Name, config.ErrInvalid, env.Name),
+				remedy.Remedy{Kind: remedy.DropNoWait, Env: env.Name})
 		}
 	}
 	env, in, cluster, err := r.connectPrepared(ctx, envName, o)

@@ -276,7 +276,7 @@ func TestNoWaitNeedsGitOps(t *testing.T) {
 	f := newFixture(t)
 	f.push("dev", "1.2.3")
 	_, err := f.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options(), NoWait: true})
-	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "--no-wait is for GitOps environments") {
+	if rm, ok := remedy.Of(err); !errors.Is(err, config.ErrInvalid) || !ok || rm.Kind != remedy.DropNoWait {
 		t.Errorf("Deploy = %v, want --no-wait refused for a direct environment", err)
 	}
 	if n := f.connected("dev", "dev-ctx"); n != 0 {

@@ -116,11 +116,14 @@ const (
 	// environment repository of Env; look at that change, then deploy
 	// again.
 	GitOpsConflict
+	// DropNoWait: Env is a direct environment, whose deploy always waits
+	// for its verdict; deploy without asking not to wait.
+	DropNoWait
 
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask", "CommitNoWait", "GitOpsRaced", "GitOpsConflict"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask", "CommitNoWait", "GitOpsRaced", "GitOpsConflict", "DropNoWait"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
