@@ -14,7 +14,7 @@ type GitOps struct {
 	Repo   string `yaml:"repo" required:"true" doc:"environment repository: https://HOST/PATH, ssh://HOST/PATH or user@host:path, without credentials (they come from SLIPWAY_GIT_TOKEN, SLIPWAY_GIT_USERNAME and SLIPWAY_GIT_PASSWORD, the SSH agent or a git credential helper, as for release --push)"`
 	Branch string `yaml:"branch" doc:"branch to commit to (default main); a branch per environment, such as env/prod, is one layout"`
 	Path   string `yaml:"path" doc:"the environment's directory in the branch, relative and clean, such as envs/prod (default ., the branch's root); Slipway writes APP.yaml there and nothing else"`
-	Engine string `yaml:"engine" doc:"what applies the repository: flux, argocd, or none (default none: Slipway commits, and the verdict is left to you)"`
+	Engine string `yaml:"engine" enum:"flux,argocd,none" doc:"what applies the repository (default none: Slipway commits, and the verdict is left to you)"`
 	Object string `yaml:"object" doc:"the Flux Kustomization or Argo CD Application that applies the path, as NAME or NAMESPACE/NAME (default: the one whose source matches repo, branch and path)"`
 }
 
