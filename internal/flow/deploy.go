@@ -75,12 +75,11 @@ type DeployResult struct {
 // fast, or waits o.WaitLock.
 func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
 	if env, err := r.Project.Environment(envName); err == nil {
-		switch {
-		case env.GitOps != nil:
+		if err := checkWait(env, o); err != nil {
+			return DeployResult{}, err
+		}
+		if env.GitOps != nil {
 			return r.commitGitOps(ctx, env, o)
-		case o.NoWait:
-			return DeployResult{}, remedy.With(fmt.Errorf("deploying to %s: %w: it has no environments.%s.gitops, and a direct deploy always waits for its verdict", env.Name, config.ErrInvalid, env.Name),
-				remedy.Remedy{Kind: remedy.DropNoWait, Env: env.Name})
 		}
 	}
 	env, in, cluster, err := r.connectPrepared(ctx, envName, o)
@@ -107,6 +106,20 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 		return DeployResult{Result: res}, err
 	}
 	return DeployResult{Result: res}, r.retireCanaries(ctx, env, digest, o)
+}
+
+// checkWait refuses what a deploy of env cannot do: wait for a GitOps
+// environment's verdict (not yet), or not wait for a direct one's.
+func checkWait(env config.Environment, o DeployOptions) error {
+	switch {
+	case env.GitOps != nil && !o.NoWait:
+		return remedy.With(fmt.Errorf("deploying to %s: %w (engine %s): deploy commits, and the engine's verdict on the commit is not waited for yet", env.Name, ErrNoVerdict, env.GitOps.Engine),
+			remedy.Remedy{Kind: remedy.CommitNoWait, Env: env.Name})
+	case env.GitOps == nil && o.NoWait:
+		return remedy.With(fmt.Errorf("deploying to %s: %w: it has no environments.%s.gitops, and a direct deploy always waits for its verdict", env.Name, config.ErrInvalid, env.Name),
+			remedy.Remedy{Kind: remedy.DropNoWait, Env: env.Name})
+	}
+	return nil
 }
 
 // DryRun renders what Deploy would apply, touching no cluster; its

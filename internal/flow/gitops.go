@@ -53,12 +53,8 @@ type GitOpsResult struct {
 // commitGitOps is Deploy for a GitOps environment: it renders what a
 // direct deploy applies, commits it as the app's file under the
 // environment's path, and pushes it fast-forward. Only o.NoWait is
-// supported: the verdict needs the engine adapter.
+// supported (see checkWait): the verdict needs the engine adapter.
 func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o DeployOptions) (DeployResult, error) {
-	if !o.NoWait {
-		return DeployResult{}, remedy.With(fmt.Errorf("deploying to %s: %w: waiting for the engine's verdict comes with the %s engine adapter", env.Name, ErrNoVerdict, env.GitOps.Engine),
-			remedy.Remedy{Kind: remedy.CommitNoWait, Env: env.Name})
-	}
 	_, in, err := r.prepare(ctx, env.Name, o)
 	if err != nil {
 		return DeployResult{}, err

@@ -282,4 +282,9 @@ func TestNoWaitNeedsGitOps(t *testing.T) {
 	if n := f.connected("dev", "dev-ctx"); n != 0 {
 		t.Errorf("connected %d times, want none", n)
 	}
+	// As the deploy command runs it: refused before building anything.
+	ran, err := f.runner().DeployGoal(context.Background(), "showcase", DeployOptions{Options: f.options(), NoWait: true})
+	if rm, ok := remedy.Of(err); !ok || rm.Kind != remedy.DropNoWait || len(ran.Steps) != 0 {
+		t.Errorf("DeployGoal = %+v, %v; want DropNoWait before any step", ran.Steps, err)
+	}
 }

@@ -69,8 +69,14 @@ func (r *Runner) DeployGoal(ctx context.Context, envName string, o DeployOptions
 	case o.Diff:
 		run = r.Diff
 	}
-	_, envErr := r.Project.Environment(envName)
+	env, envErr := r.Project.Environment(envName)
 	deps := envErr == nil && !o.DryRun && !o.Diff && o.Version == "" && o.Digest == ""
+	if deps {
+		// Refused before building or pushing anything first.
+		if err := checkWait(env, o); err != nil {
+			return GoalResult[DeployResult]{}, err
+		}
+	}
 	return goal(ctx, r, Step{Kind: KindDeploy, Env: envName}, deps, o.Options,
 		func() (DeployResult, error) { return run(ctx, envName, o) },
 		func(res DeployResult) (bool, string) { return res.UpToDate, res.Image })
