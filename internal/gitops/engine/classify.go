@@ -86,6 +86,8 @@ func Classify(s Status, commit string) Outcome {
 	switch {
 	case revisionIs(s.Attempted, commit) && s.Ready.Status == "False" && s.Ready.Reason != healthCheckCanceled:
 		o.State, o.Reason, o.Message = Failed, s.Ready.Reason, Quote(s.Ready.Message)
+	case revisionIs(s.Attempted, commit) && building(s.Ready):
+		// Flux records the revision before it builds it: not applied yet.
 	case revisionIs(s.Attempted, commit):
 		o.State = Applied
 		o.Confirmed = revisionIs(s.Applied, commit) && s.Ready.Status == "True"
@@ -100,6 +102,13 @@ func Classify(s Status, commit string) Outcome {
 		o.Reason, o.Message = notPickedUp(s, commit)
 	}
 	return o
+}
+
+// building says Ready is Flux's word for a revision still being fetched
+// or built, before anything is applied ("Fetching manifests for
+// revision ...", "Building manifests for revision ...").
+func building(r Condition) bool {
+	return r.Status == "Unknown" && (strings.HasPrefix(r.Message, "Fetching manifests") || strings.HasPrefix(r.Message, "Building manifests"))
 }
 
 // notPickedUp says why the engine never attempted commit: the source's own

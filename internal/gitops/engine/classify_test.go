@@ -62,6 +62,14 @@ func TestClassify(t *testing.T) {
 			state: NotPickedUp, commit: ours, reason: "SourceNotFetched", quote: "it is at main@sha1:" + older},
 		{name: "fetched, never attempted, expired", s: Status{Attempted: rev(older), Ready: Condition{Status: "False", Reason: "DependencyNotReady", Message: "dependency 'flux-system/infra' is not ready"}, Source: rev(ours), Expired: true},
 			state: NotPickedUp, commit: ours, reason: "NotAttempted", quote: "dependency 'flux-system/infra' is not ready"},
+		// Flux records the revision before building it (measured at v1.9.6):
+		// a build that fails turns it Failed a moment later.
+		{name: "attempted, still building", s: Status{Attempted: rev(ours), Applied: rev(older), Ready: Condition{Status: "Unknown", Reason: "Progressing",
+			Message: "Building manifests for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Pending},
+		{name: "attempted, still fetching", s: Status{Attempted: rev(ours), Ready: Condition{Status: "Unknown", Reason: "Progressing",
+			Message: "Fetching manifests for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Pending},
+		{name: "attempted, detecting drift", s: Status{Attempted: rev(ours), Ready: Condition{Status: "Unknown", Reason: "Progressing",
+			Message: "Detecting drift for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Applied, commit: ours},
 		{name: "applied at the deadline", s: Status{Attempted: rev(ours), Ready: inProgress, Expired: true}, state: Applied, commit: ours},
 	}
 	for _, tt := range tests {
