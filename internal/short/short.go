@@ -17,3 +17,12 @@ func Digest(d string) string {
 	}
 	return algo + ":" + hex[:Hex]
 }
+
+// Commit is the git commit c (a full hex hash) as messages write it: its
+// first Hex digits; a shorter c is returned as it is.
+func Commit(c string) string {
+	if len(c) <= Hex {
+		return c
+	}
+	return c[:Hex]
+}
