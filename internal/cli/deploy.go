@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/flow"
 	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 func deployCommand() *cli.Command {
@@ -78,6 +79,11 @@ func (c *command) deployed(app string, res flow.DeployResult) error {
 			c.ui.Report(progress.Event{Kind: progress.Skip, Step: "diff", Msg: "no changes"})
 		}
 		return c.result(res, strings.TrimRight(res.Diff, "\n"))
+	case res.GitOps != nil && res.GitOps.Outcome == flow.GitOpsSucceeded:
+		g := res.GitOps
+		c.ui.Report(progress.Event{Kind: progress.Finish, Step: "deploy", Msg: fmt.Sprintf(
+			"%s %s runs in %s: %s applied commit %s (%.1fs)", app, res.Version, res.Env, g.Engine, short.Commit(g.Commit), res.Seconds)})
+		return c.result(res, g.Outcome+" "+g.Commit)
 	case res.GitOps != nil:
 		return c.committed(app, *res.GitOps)
 	case res.Note != "":
@@ -93,7 +99,7 @@ func (c *command) deployed(app string, res flow.DeployResult) error {
 
 // committed prints what a deploy to a GitOps environment committed.
 func (c *command) committed(app string, g flow.GitOpsResult) error {
-	commit := g.Commit[:min(12, len(g.Commit))]
+	commit := short.Commit(g.Commit)
 	kind, msg := progress.Finish, fmt.Sprintf("%s %s committed to %s as %s (%s:%s/%s); verdict pending", app, g.Version, g.Env, commit, g.Branch, g.Path, g.File)
 	if !g.Changed {
 		kind, msg = progress.Skip, fmt.Sprintf("%s %s is already committed to %s at %s (%s:%s/%s): nothing to commit; verdict pending", app, g.Version, g.Env, commit, g.Branch, g.Path, g.File)

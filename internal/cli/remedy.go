@@ -103,6 +103,9 @@ var wording = map[remedy.Kind]func(remedy.Remedy) string{
 	remedy.DropNoWait: func(r remedy.Remedy) string {
 		return fmt.Sprintf("; --no-wait is for GitOps environments: run `slipway deploy %s` without it", r.Env)
 	},
+	remedy.GitOpsPending: func(r remedy.Remedy) string {
+		return fmt.Sprintf("; `slipway status %s` gives the verdict once the engine applies it, and `slipway doctor %s` checks the engine's object", r.Env, r.Env)
+	},
 	remedy.GitOpsConflict: func(r remedy.Remedy) string {
 		return fmt.Sprintf("; look at that commit in the environment repository (keep or undo it), then run `slipway deploy %s --no-wait` again", r.Env)
 	},

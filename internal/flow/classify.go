@@ -35,6 +35,12 @@ const (
 	ClassRolloutFailed
 	// ClassInterrupted is an interrupt (Ctrl-C or SIGTERM).
 	ClassInterrupted
+	// ClassSuperseded is a GitOps deploy whose commit a newer one
+	// superseded before the engine applied it.
+	ClassSuperseded
+	// ClassNotPickedUp is a GitOps deploy whose commit the engine did not
+	// attempt in time.
+	ClassNotPickedUp
 )
 
 // The core packages' sentinels of each class; Classify matches them with
@@ -65,6 +71,10 @@ func Classify(err error) Class {
 		return ClassRefused
 	case errors.Is(err, deploy.ErrFailed):
 		return ClassRolloutFailed
+	case errors.Is(err, ErrSuperseded):
+		return ClassSuperseded
+	case errors.Is(err, ErrNotPickedUp):
+		return ClassNotPickedUp
 	}
 	return ClassFailure
 }

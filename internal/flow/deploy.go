@@ -108,12 +108,13 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 	return DeployResult{Result: res}, r.retireCanaries(ctx, env, digest, o)
 }
 
-// checkWait refuses what a deploy of env cannot do: wait for a GitOps
-// environment's verdict (not yet), or not wait for a direct one's.
+// checkWait refuses what a deploy of env cannot do: wait for the verdict
+// of a GitOps environment whose engine gives none, or not wait for a
+// direct one's.
 func checkWait(env config.Environment, o DeployOptions) error {
 	switch {
-	case env.GitOps != nil && !o.NoWait:
-		return remedy.With(fmt.Errorf("deploying to %s: %w (engine %s): deploy commits, and the engine's verdict on the commit is not waited for yet", env.Name, ErrNoVerdict, env.GitOps.Engine),
+	case env.GitOps != nil && !o.NoWait && !waitable[env.GitOps.Engine]:
+		return remedy.With(fmt.Errorf("deploying to %s: %w: with gitops.engine %s Slipway commits, and nothing tells it what the engine did with the commit", env.Name, ErrNoVerdict, env.GitOps.Engine),
 			remedy.Remedy{Kind: remedy.CommitNoWait, Env: env.Name})
 	case env.GitOps == nil && o.NoWait:
 		return remedy.With(fmt.Errorf("deploying to %s: %w: it has no environments.%s.gitops, and a direct deploy always waits for its verdict", env.Name, config.ErrInvalid, env.Name),

@@ -10,6 +10,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/gitops"
+	"github.com/slipwayhq/slipway/internal/gitops/engine"
 	"github.com/slipwayhq/slipway/internal/gitremote"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
@@ -17,8 +18,11 @@ import (
 )
 
 // ErrNoVerdict means a deploy to a GitOps environment was asked to wait
-// for a verdict, which needs the environment's engine adapter.
-var ErrNoVerdict = errors.New("the verdict of a GitOps environment cannot be waited for yet")
+// for a verdict that its engine does not give (gitops.engine none).
+var ErrNoVerdict = errors.New("the verdict of this GitOps environment cannot be waited for")
+
+// waitable are the engines whose verdict a deploy waits for.
+var waitable = map[string]bool{"flux": true}
 
 // Outcomes of a deploy to a GitOps environment.
 const (
@@ -48,12 +52,23 @@ type GitOpsResult struct {
 	// Rebased says another push landed first and the commit was made
 	// again on top of it.
 	Rebased bool `json:"rebased,omitempty"`
+	// Engine is the engine's object waited on, and EngineOutcome what it
+	// did with the commit; none with --no-wait.
+	Engine        string          `json:"engine,omitempty"`
+	EngineOutcome *engine.Outcome `json:"engineOutcome,omitempty"`
+	// SupersededBy is the newer commit that superseded this one, when it
+	// could be read.
+	SupersededBy *gitops.Entry `json:"supersededBy,omitempty"`
+	// Revert is the commit that reverted a failed deploy.
+	Revert string `json:"revert,omitempty"`
 }
 
 // commitGitOps is Deploy for a GitOps environment: it renders what a
 // direct deploy applies, commits it as the app's file under the
-// environment's path, and pushes it fast-forward. Only o.NoWait is
-// supported (see checkWait): the verdict needs the engine adapter.
+// environment's path, and pushes it fast-forward. Unless o.NoWait, it
+// then waits for the engine's verdict on that commit and the pods' (see
+// gitOpsWait), under the environment's deploy lock, taken before the
+// commit.
 func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o DeployOptions) (DeployResult, error) {
 	_, in, err := r.prepare(ctx, env.Name, o)
 	if err != nil {
@@ -67,8 +82,32 @@ func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o Dep
 	if err != nil {
 		return DeployResult{}, err
 	}
+	var w *gitOpsWait
+	if !o.NoWait {
+		if w, err = r.startGitOpsWait(ctx, env, in, o); err != nil {
+			return DeployResult{}, err
+		}
+		defer w.end(ctx)
+	}
+	res, err := r.commitApp(ctx, env, in, digest, file, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	dr := planned(env, in)
+	dr.UpToDate = !res.Changed
+	if w == nil {
+		return DeployResult{Result: dr, GitOps: res}, nil
+	}
+	dr.Deployment = w.name
+	err = w.judge(ctx, res, &dr)
+	return DeployResult{Result: dr, GitOps: res}, err
+}
+
+// commitApp commits file as the app's file under env's path and pushes
+// it: the result says which commit holds it.
+func (r *Runner) commitApp(ctx context.Context, env config.Environment, in deploy.RenderInput, digest string, file []byte, o DeployOptions) (*GitOpsResult, error) {
 	g := env.GitOps
-	res := GitOpsResult{Env: env.Name, Repo: gitremote.RedactURL(g.Repo), Branch: g.Branch, Path: g.Path,
+	res := &GitOpsResult{Env: env.Name, Repo: gitremote.RedactURL(g.Repo), Branch: g.Branch, Path: g.Path,
 		File: gitops.AppFile(r.Project.App), Version: in.Version, Digest: digest}
 	pushed, err := r.commitAndPush(ctx, g, gitops.Change{
 		Files:   map[string][]byte{res.File: file},
@@ -77,16 +116,14 @@ func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o Dep
 			SourceCommit: in.Commit, By: Actor(), Reason: o.Reason},
 	}, o.Options)
 	if err != nil {
-		return DeployResult{}, remedyOfPush(err, env.Name)
+		return nil, remedyOfPush(err, env.Name)
 	}
 	res.Commit, res.Changed, res.Rebased = pushed.Commit, pushed.Pushed, pushed.Rebased
 	res.Outcome = Committed
 	if !pushed.Pushed {
 		res.Outcome = AlreadyCommitted
 	}
-	dr := planned(env, in)
-	dr.UpToDate = !pushed.Pushed
-	return DeployResult{Result: dr, GitOps: &res}, nil
+	return res, nil
 }
 
 // gitOpsManifests renders in as a direct deploy would apply it, and

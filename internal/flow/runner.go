@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/gitops/engine"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
@@ -23,6 +24,10 @@ import (
 type Factory struct {
 	// Cluster connects to an environment's cluster (default deploy.Connect).
 	Cluster func(env config.Environment, o deploy.ClusterOptions) (*deploy.Cluster, error)
+	// Engine makes the adapter of a GitOps environment's engine on its
+	// cluster, waiting at most timeout for a commit to be applied
+	// (default: by gitops.engine, on the cluster's configuration).
+	Engine func(env config.Environment, c *deploy.Cluster, timeout time.Duration) (engine.Engine, error)
 	// Registry opens a registry (default registry.New).
 	Registry func(o registry.Options) (*registry.Client, error)
 	// Version describes HEAD of a repository (default release.Version).
@@ -55,6 +60,9 @@ type clusterKey struct {
 func NewRunner(p *config.Project, f Factory) *Runner {
 	if f.Cluster == nil {
 		f.Cluster = deploy.Connect
+	}
+	if f.Engine == nil {
+		f.Engine = defaultEngine
 	}
 	if f.Registry == nil {
 		f.Registry = registry.New

@@ -119,11 +119,14 @@ const (
 	// DropNoWait: Env is a direct environment, whose deploy always waits
 	// for its verdict; deploy without asking not to wait.
 	DropNoWait
+	// GitOpsPending: the engine of the GitOps environment Env has not
+	// applied the commit yet; status gives the verdict once it has.
+	GitOpsPending
 
 	numKinds // keep last
 )
 
-var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask", "CommitNoWait", "GitOpsRaced", "GitOpsConflict", "DropNoWait"}
+var kindNames = [...]string{"None", "LoginRegistry", "LoginAsOther", "LoginForLimit", "RaiseRegistryTimeout", "RaiseClusterTimeout", "RaisePushTimeout", "ForceTag", "WaitLock", "ReasonToBreak", "ReasonToSkip", "ForceConflicts", "ChooseContext", "OtherContext", "RunDoctor", "DeployAgain", "FollowDeploy", "RollbackAgain", "FollowRollback", "SkipGate", "BuildFirst", "PushFirst", "OverwriteInit", "GenerateCI", "RegenerateCI", "SignPromotion", "PointKubeconfig", "NewKeyPair", "PickContext", "RunInit", "ListTasks", "MakeKeyPair", "PushOrPromote", "KeepKeyPair", "PushThere", "RunAgain", "RunBuildTask", "CommitNoWait", "GitOpsRaced", "GitOpsConflict", "DropNoWait", "GitOpsPending"}
 
 // String is the kind's name, e.g. "ForceTag".
 func (k Kind) String() string {
