@@ -402,6 +402,19 @@ launch_all() {
       sleep 0.2
     done
   done
+  # A controller answers /readyz before its metrics server binds (seen: a
+  # port another run took meanwhile ended source-controller a second after
+  # it was ready): both must still run a moment later.
+  sleep 1.5
+  for c in "${controllers[@]}"; do
+    running "$c" && continue
+    if grep -q 'address already in use' "$state/$c.log" 2>/dev/null; then
+      lost=$c
+      stop_all >/dev/null 2>&1
+      return 1
+    fi
+    fail "$c" "exited just after it was ready"
+  done
 }
 
 stop_one() {

@@ -478,3 +478,24 @@ func TestRetrySpell(t *testing.T) {
 		t.Errorf("with --network-timeout retries=5s: %s, want 5s", got)
 	}
 }
+
+// TestRestartingErrors: the errors of a restarting API server are retried,
+// refusals and a cancelled context are not.
+func TestRestartingErrors(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{errors.New(`Patch "https://127.0.0.1:1/apis/networking.k8s.io/v1/namespaces/a/ingresses/b": http2: client connection force closed via ClientConn.Close`), true},
+		{errors.New("http2: client connection lost"), true},
+		{io.ErrUnexpectedEOF, true},
+		{context.Canceled, false},
+		{apierrors.NewForbidden(schema.GroupResource{Resource: "deployments"}, "x", errors.New("no")), false},
+		{apierrors.NewServiceUnavailable("restarting"), true},
+	}
+	for _, tt := range tests {
+		if got := restarting(tt.err); got != tt.want {
+			t.Errorf("restarting(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -160,7 +161,10 @@ func restarting(err error) bool {
 		return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err)
 	}
 	var de *deadline.Error
-	return errors.As(err, &de) || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
+	// A request on a connection closed under it (seen: a restart noticed by
+	// the lock's renewal closes the connection an apply is on) never
+	// reached an answer; every call retried here is idempotent.
+	return errors.As(err, &de) || strings.Contains(err.Error(), "http2: client connection force closed") || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
 		utilnet.IsProbableEOF(err) || utilnet.IsHTTP2ConnectionLost(err) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || utilnet.IsTimeout(err)
 }
