@@ -59,6 +59,7 @@ func TestScripts(t *testing.T) {
 			"registry": startRegistry,
 			"tags":     listTags,
 			"gitserve": serveGit,
+			"flux":     useFlux,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -67,6 +68,9 @@ func TestScripts(t *testing.T) {
 				return err == nil, nil
 			case "cluster":
 				return testenv.ClusterInstalled() || os.Getenv(testenv.E2EEnv) == "1", nil
+			case "flux":
+				// Under make test missing controllers must fail, not skip.
+				return testenv.FluxInstalled() || os.Getenv(testenv.E2EEnv) == "1", nil
 			case "githttp":
 				// Under make test a missing backend must fail, not skip.
 				_, err := os.Stat(githttp.DefaultBackend)
@@ -218,11 +222,42 @@ func useCluster(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("KUBECTL", cluster.Kubectl)
 }
 
+// The Flux controllers run once against the shared control plane, for
+// every script that needs them.
+var (
+	fluxOnce sync.Once
+	flux     *testenv.Flux
+	fluxErr  error
+)
+
+// useFlux starts the shared control plane and Flux's source-controller and
+// kustomize-controller against it, with the feature gate GitOps mode
+// wants, if they are not running yet; it sets $FLUX_NS.
+func useFlux(ts *testscript.TestScript, neg bool, args []string) {
+	useCluster(ts, neg, args)
+	fluxOnce.Do(func() {
+		flux, fluxErr = testenv.LaunchFlux(cluster, testenv.FluxOptions{
+			KustomizeArgs: []string{"--feature-gates=CancelHealthCheckOnNewRevision=true"}})
+	})
+	ts.Check(fluxErr)
+	ts.Setenv("FLUX_NS", flux.Namespace)
+}
+
 // stopCluster stops the shared control plane after the tests.
 type stopCluster struct{ m *testing.M }
 
 func (s stopCluster) Run() int {
 	code := s.m.Run()
+	if flux != nil {
+		if code != 0 {
+			for _, name := range []string{"source-controller", "kustomize-controller"} {
+				fmt.Fprintf(os.Stderr, "last lines of %s's log:\n%s\n", name, flux.LogTail(name, 30))
+			}
+		}
+		if err := flux.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
 	if cluster != nil {
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

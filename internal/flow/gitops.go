@@ -22,7 +22,7 @@ import (
 var ErrNoVerdict = errors.New("the verdict of this GitOps environment cannot be waited for")
 
 // waitable are the engines whose verdict a deploy waits for.
-var waitable = map[string]bool{"flux": true}
+var waitable = map[string]bool{"flux": true, "argocd": true}
 
 // Outcomes of a deploy to a GitOps environment.
 const (

@@ -16,6 +16,8 @@ import (
 type GitOpsFailedError struct {
 	Result deploy.Result
 	GitOps GitOpsResult
+	// RevertErr is why the revert failed, nil when it did not.
+	RevertErr error
 }
 
 // Error is a summary line, then the failing pods and events as for a
@@ -33,6 +35,8 @@ func (e *GitOpsFailedError) Error() string {
 		b.WriteString("\n" + l)
 	}
 	switch {
+	case e.RevertErr != nil:
+		fmt.Fprintf(&b, "\nreverting it failed: %v", e.RevertErr)
 	case e.GitOps.Revert != "":
 		fmt.Fprintf(&b, "\nreverted by commit %s, which the engine applied", short.Commit(e.GitOps.Revert))
 	default:
@@ -46,6 +50,10 @@ func (e *GitOpsFailedError) Error() string {
 
 // Is makes errors.Is(err, deploy.ErrFailed) true.
 func (e *GitOpsFailedError) Is(target error) bool { return target == deploy.ErrFailed }
+
+// Unwrap is the revert's error, so that its class (an interrupt, a lost
+// race) still shows.
+func (e *GitOpsFailedError) Unwrap() error { return e.RevertErr }
 
 // revert undoes the commit that wrote res.Digest with a revert commit,
 // pushes it, and waits for the engine to apply it and, when another

@@ -135,12 +135,11 @@ func (w *gitOpsWait) judge(ctx context.Context, res *GitOpsResult, dr *deploy.Re
 		return nil
 	}
 	res.Outcome = GitOpsFailed
+	var revertErr error
 	if !w.o.NoRollback {
-		if err := w.revert(ctx, res, dr); err != nil {
-			return fmt.Errorf("deploying %s to %s failed (%s: %s), and reverting it failed: %w", w.in.Version, w.env.Name, v.Reason, v.Message, err)
-		}
+		revertErr = w.revert(ctx, res, dr)
 	}
-	return &GitOpsFailedError{Result: *dr, GitOps: *res}
+	return &GitOpsFailedError{Result: *dr, GitOps: *res, RevertErr: revertErr}
 }
 
 // verdict waits for the engine to apply commit and the pods to run
@@ -318,6 +317,8 @@ func defaultEngine(env config.Environment, c *deploy.Cluster, timeout time.Durat
 	switch env.GitOps.Engine {
 	case "flux":
 		return &engine.Flux{Client: dyn, Object: env.GitOps.Object, Timeout: timeout}, nil
+	case "argocd":
+		return &engine.ArgoCD{Client: dyn, Object: env.GitOps.Object, Timeout: timeout}, nil
 	}
 	return nil, fmt.Errorf("deploying to %s: %w: gitops.engine %q gives no verdict to wait for", env.Name, ErrNoVerdict, env.GitOps.Engine)
 }
