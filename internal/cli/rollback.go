@@ -16,7 +16,9 @@ func rollbackCommand() *cli.Command {
 		ArgsUsage: "ENV",
 		Description: "Rolls back to the revision before the current one, or --to a revision number,\n" +
 			"version or digest that `slipway history ENV` lists, and waits for the same verdict\n" +
-			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.\n\n" +
+			"as deploy. It is the emergency path: gates do not apply. --reason is recorded.\n" +
+			"In a GitOps environment it is a commit that restores the app's file as an earlier\n" +
+			"commit held it (--to a commit, version or digest), waited for like a deploy.\n\n" +
 			lockHelp("rollback"),
 		Flags: append(append(clusterFlags(),
 			&cli.StringFlag{Name: "to", Usage: "`REVISION`, version or digest to return to (default: the previous revision)"},
@@ -37,9 +39,18 @@ func rollbackCommand() *cli.Command {
 			if res.UpToDate {
 				c.ui.Report(progress.Event{Kind: progress.Skip, Step: "rollback", Msg: fmt.Sprintf("%s already runs revision %d (%s)", res.Env, res.Revision, res.Version)})
 			} else {
-				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "rollback", Msg: fmt.Sprintf("%s runs %s again, as revision %d (%.1fs)", res.Env, res.Version, res.Revision, res.Seconds)})
+				c.ui.Report(progress.Event{Kind: progress.Finish, Step: "rollback", Msg: rolledBack(res.Env, res.Version, res.Revision, res.Seconds)})
 			}
 			return c.result(res, res.Image)
 		}),
 	}
+}
+
+// rolledBack says what a rollback that changed something left.
+// (revision 0: a GitOps environment's, which has none).
+func rolledBack(env, version string, revision int64, seconds float64) string {
+	if revision == 0 {
+		return fmt.Sprintf("%s runs %s again (%.1fs)", env, version, seconds)
+	}
+	return fmt.Sprintf("%s runs %s again, as revision %d (%.1fs)", env, version, revision, seconds)
 }

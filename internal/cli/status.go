@@ -179,7 +179,7 @@ func historyCommand() *cli.Command {
 		Name:        "history",
 		Usage:       "list an environment's revisions: version, digest, when, who, why",
 		ArgsUsage:   "ENV",
-		Description: "The revisions Kubernetes keeps for the environment's Deployment, newest first, with\nthe version, digest, time, person and reason Slipway recorded.",
+		Description: "The revisions Kubernetes keeps for the environment's Deployment, newest first, with\nthe version, digest, time, person and reason Slipway recorded. For a GitOps environment,\nthe commits of the environment repository that changed the app's file, with their trailers.",
 		Flags:       clusterFlags(),
 		Action: action(func(c *command) error {
 			a, r, err := c.runnerArgs(1, 1, "ENV")
@@ -199,7 +199,11 @@ func historyCommand() *cli.Command {
 				if r.Current {
 					mark = "*"
 				}
-				rows = append(rows, []string{fmt.Sprint(r.Revision) + mark, dash(r.Version), shortDigest(r.Digest),
+				rev := fmt.Sprint(r.Revision)
+				if r.Commit != "" {
+					rev = short.Commit(r.Commit)
+				}
+				rows = append(rows, []string{rev + mark, dash(r.Version), shortDigest(r.Digest),
 					r.DeployedAt.UTC().Format(time.RFC3339), dash(r.DeployedBy), r.Reason})
 			}
 			c.ui.Table([]string{"REVISION", "VERSION", "DIGEST", "DEPLOYED", "BY", "REASON"}, rows)

@@ -173,7 +173,10 @@ func podState(p corev1.Pod) PodState {
 
 // Revision is one entry of an environment's history.
 type Revision struct {
-	Revision   int64     `json:"revision"`
+	Revision int64 `json:"revision"`
+	// Commit is the environment repository's commit of a GitOps
+	// environment's revision (Revision is 0 there).
+	Commit     string    `json:"commit,omitempty"`
 	Version    string    `json:"version,omitempty"`
 	Digest     string    `json:"digest,omitempty"`
 	Image      string    `json:"image,omitempty"`

@@ -40,7 +40,7 @@ func (e *GitOpsFailedError) Error() string {
 	case e.GitOps.Revert != "":
 		fmt.Fprintf(&b, "\nreverted by commit %s, which the engine applied", short.Commit(e.GitOps.Revert))
 	default:
-		b.WriteString("\nleft as it is (--no-rollback): the commit stays in the environment repository")
+		b.WriteString("\nleft as it is, as asked: the commit stays in the environment repository")
 	}
 	if v != nil && v.Hint != "" {
 		b.WriteString("\nnext: " + v.Hint)
@@ -70,7 +70,7 @@ func (w *gitOpsWait) revert(ctx context.Context, res *GitOpsResult, dr *deploy.R
 		return err
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: "reverting " + short.Commit(ours)})
-	c, err := repo.Revert(ctx, ours, gitops.Trailers{App: w.r.Project.App, Env: w.env.Name, By: Actor(),
+	c, err := repo.Revert(ctx, ours, gitops.Trailers{App: w.r.Project.App, Env: w.env.Name, By: Actor(), Version: w.beforeVersion, Digest: w.before,
 		Reason: "the verdict on " + w.in.Version + " failed: " + dr.Verdict.Reason})
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (w *gitOpsWait) revert(ctx context.Context, res *GitOpsResult, dr *deploy.R
 	res.Revert = revert
 	w.deadline = w.r.make.Now().Add(w.timeout())
 	var scratch GitOpsResult
-	v, err := w.verdict(ctx, revert, w.before, &scratch)
+	v, err := w.verdict(ctx, revert, w.before, &scratch, w.before != "" || !w.existed)
 	if err != nil {
 		return err
 	}

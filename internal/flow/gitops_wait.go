@@ -56,10 +56,13 @@ type gitOpsWait struct {
 	target  engine.Target
 	lock    *deploy.Lock
 	name    string // the Deployment
-	// before is the digest the Deployment ran before the commit, "" when
-	// there was none.
-	before   string
-	deadline time.Time
+	// before and beforeVersion are the digest and version the Deployment
+	// ran before the commit, "" when there was none.
+	before, beforeVersion string
+	// existed says a Deployment ran before the commit (with before "",
+	// one whose digest Slipway cannot tell).
+	existed bool
+	deadline              time.Time
 }
 
 // startGitOpsWait connects to env's cluster, finds the engine's object
@@ -90,7 +93,7 @@ func (r *Runner) startGitOpsWait(ctx context.Context, env config.Environment, in
 	if err != nil {
 		return nil, err
 	}
-	w.before = w.runningDigest(ctx)
+	w.before, w.beforeVersion, w.existed = w.running(ctx)
 	return w, nil
 }
 
@@ -107,14 +110,21 @@ func (w *gitOpsWait) end(ctx context.Context) {
 	}
 }
 
-// runningDigest is the digest the Deployment runs, "" when there is none
-// or it cannot be read.
-func (w *gitOpsWait) runningDigest(ctx context.Context) string {
+// running is the digest and version the Deployment runs, "" when there is
+// none or it cannot be read.
+func (w *gitOpsWait) running(ctx context.Context) (digest, version string, exists bool) {
 	d, err := w.cluster.Client.AppsV1().Deployments(w.env.Namespace).Get(ctx, w.name, metav1.GetOptions{})
 	if err != nil {
-		return ""
+		return "", "", !apierrors.IsNotFound(err)
 	}
-	return d.Annotations[deploy.AnnotationDigest]
+	digest, version = d.Annotations[deploy.AnnotationDigest], d.Annotations[deploy.AnnotationVersion]
+	if !gitops.ValidDigest(digest) {
+		return "", "", true // not Slipway's: only the engine is waited for after a revert
+	}
+	if !gitops.ValidVersion(version) {
+		version = ""
+	}
+	return digest, version, true
 }
 
 // judge nudges the engine and waits for its verdict on res.Commit, then
@@ -125,7 +135,7 @@ func (w *gitOpsWait) judge(ctx context.Context, res *GitOpsResult, dr *deploy.Re
 	start := time.Now()
 	defer func() { dr.Seconds = time.Since(start).Seconds() }()
 	res.Engine = w.target.String()
-	v, err := w.verdict(ctx, res.Commit, res.Digest, res)
+	v, err := w.verdict(ctx, res.Commit, res.Digest, res, true)
 	if err != nil || v == nil {
 		return err
 	}
@@ -142,11 +152,11 @@ func (w *gitOpsWait) judge(ctx context.Context, res *GitOpsResult, dr *deploy.Re
 	return &GitOpsFailedError{Result: *dr, GitOps: *res, RevertErr: revertErr}
 }
 
-// verdict waits for the engine to apply commit and the pods to run
-// digest. A nil Verdict with a nil error cannot happen; an outcome that
+// verdict waits for the engine to apply commit and, with pods, the pods
+// to run digest. A nil Verdict with a nil error cannot happen; an outcome that
 // is no verdict (superseded, not picked up) is an error, with res
 // telling it.
-func (w *gitOpsWait) verdict(ctx context.Context, commit, digest string, res *GitOpsResult) (*deploy.Verdict, error) {
+func (w *gitOpsWait) verdict(ctx context.Context, commit, digest string, res *GitOpsResult, pods bool) (*deploy.Verdict, error) {
 	rep := progress.Or(w.o.Progress)
 	if err := w.target.Nudge(ctx); err != nil {
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: fmt.Sprintf("could not nudge %s (%s): waiting for its own interval", w.target, w.r.describe(err))})
@@ -169,6 +179,9 @@ func (w *gitOpsWait) verdict(ctx context.Context, commit, digest string, res *Gi
 			w.in.Version, w.env.Name, ErrNotPickedUp, eo.Message, eo.Reason, short.Commit(commit)), remedy.Remedy{Kind: remedy.GitOpsPending, Env: w.env.Name})
 	}
 	rep.Report(progress.Event{Kind: progress.Info, Step: "deploy", Msg: fmt.Sprintf("%s applied %s", w.target, short.Commit(commit))})
+	if !pods {
+		return &deploy.Verdict{Phase: deploy.PhaseSucceeded, Reason: "Applied", Message: w.target.String() + " applied " + short.Commit(commit)}, nil
+	}
 	wctx, cancel := context.WithDeadline(ctx, w.deadline)
 	defer cancel()
 	return w.pods(wctx, commit, digest)

@@ -302,3 +302,42 @@ func TestGitOpsVerdictNoVerdict(t *testing.T) {
 		}
 	})
 }
+
+// TestGitOpsHistoryAndRollback: history is the git log of the app's file
+// with its trailers; rollback commits the earlier file again, and waits
+// for the engine and the pods like a deploy.
+func TestGitOpsHistoryAndRollback(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	first := f.push("dev", "1.2.3")
+	ctx := context.Background()
+	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Reason: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	second := f.push("dev", "1.2.4")
+	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"}); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := g.runner().History(ctx, "dev", HistoryOptions{})
+	if err != nil || len(hist) != 2 || hist[0].Version != "1.2.4" || hist[0].Digest != second || !hist[0].Current ||
+		hist[1].Version != "1.2.3" || hist[1].Reason != "first" || hist[1].DeployedBy != "alice" || hist[0].Commit != e.head() {
+		t.Fatalf("History = %+v, %v", hist, err)
+	}
+	res, err := g.runner().Rollback(ctx, "dev", RollbackOptions{Options: f.options(), Reason: "bad release"})
+	if err != nil || res.Version != "1.2.3" || res.Verdict == nil || res.Verdict.Phase != deploy.PhaseSucceeded {
+		t.Fatalf("Rollback = %+v, %v", res, err)
+	}
+	if d, _ := f.kube.get("hello-dev", "hello"); d == nil || d.Annotations[deploy.AnnotationDigest] != first {
+		t.Errorf("after the rollback the Deployment does not run %s", first)
+	}
+	hist, _ = g.runner().History(ctx, "dev", HistoryOptions{})
+	if len(hist) != 3 || hist[0].Digest != first || !strings.Contains(hist[0].Reason, "restores "+hist[2].Commit[:12]) || !strings.Contains(hist[0].Reason, "bad release") {
+		t.Errorf("after the rollback, history = %+v", hist)
+	}
+	res, err = g.runner().Rollback(ctx, "dev", RollbackOptions{Options: f.options(), To: "1.2.4"})
+	if err != nil || res.Version != "1.2.4" {
+		t.Errorf("Rollback --to 1.2.4 = %+v, %v", res, err)
+	}
+	if _, err := g.runner().Rollback(ctx, "dev", RollbackOptions{Options: f.options(), To: "9.9.9"}); !errors.Is(err, config.ErrNotFound) {
+		t.Errorf("Rollback --to 9.9.9 = %v, want not found", err)
+	}
+}

@@ -182,11 +182,15 @@ type HistoryOptions struct {
 	Cluster deploy.ClusterOptions
 }
 
-// History lists an environment's revisions, newest first.
+// History lists an environment's revisions, newest first: for a GitOps
+// environment, the commits that changed the app's file.
 func (r *Runner) History(ctx context.Context, envName string, o HistoryOptions) ([]deploy.Revision, error) {
 	env, err := r.Project.Environment(envName)
 	if err != nil {
 		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	if env.GitOps != nil {
+		return r.gitOpsHistory(ctx, env)
 	}
 	c, err := r.cluster(env, o.Cluster)
 	if err != nil {
@@ -208,7 +212,8 @@ type RollbackOptions struct {
 }
 
 // Rollback returns an environment to an earlier revision, skipping gates,
-// under the environment's deploy lock as Deploy.
+// under the environment's deploy lock as Deploy; in a GitOps environment
+// by a commit that restores an earlier commit's file.
 func (r *Runner) Rollback(ctx context.Context, envName string, o RollbackOptions) (deploy.Result, error) {
 	p := r.Project
 	env, err := p.Environment(envName)
@@ -217,6 +222,9 @@ func (r *Runner) Rollback(ctx context.Context, envName string, o RollbackOptions
 	}
 	if o.BreakLock && strings.TrimSpace(o.Reason) == "" {
 		return deploy.Result{}, remedy.With(fmt.Errorf("rolling back %s: %w", env.Name, config.ErrInvalid), remedy.Remedy{Kind: remedy.ReasonToBreak, Env: env.Name})
+	}
+	if env.GitOps != nil {
+		return r.gitOpsRollback(ctx, env, o)
 	}
 	c, err := r.cluster(env, o.Cluster)
 	if err != nil {

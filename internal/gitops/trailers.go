@@ -210,3 +210,11 @@ func lastParagraph(message string) (string, bool) {
 	}
 	return strings.Join(lines[start:], "\n"), true
 }
+
+// ValidVersion and ValidDigest say whether s may be a Slipway-Version or
+// Slipway-Digest trailer's value, for values read from elsewhere (a
+// cluster's annotations) before they go into a commit.
+func ValidVersion(s string) bool { return isVersion(s) }
+
+// ValidDigest: see ValidVersion.
+func ValidDigest(s string) bool { return digestValue.MatchString(s) }
