@@ -223,13 +223,47 @@ func (r *Runner) gitOpsStatus(ctx context.Context, env config.Environment, o Opt
 	return st
 }
 
-// gitOpsDrift notes a cluster that does not run what the repository holds:
-// the engine is behind (pending), or someone changed the cluster (drift).
-func gitOpsDrift(s EnvStatus) []string {
+// gitOpsDrift notes a cluster that does not run what the repository
+// holds: "pending" when the engine has not applied the repository's head
+// yet, "drift" when it has and the cluster still differs (someone changed
+// it by hand, until the engine corrects it). Without the engine's word it
+// says both may be.
+func (r *Runner) gitOpsDrift(ctx context.Context, env config.Environment, s EnvStatus, co deploy.ClusterOptions) []string {
 	g := s.GitOps
 	if g == nil || g.Digest == "" || s.Digest == "" || g.Digest == s.Digest {
 		return nil
 	}
-	return []string{fmt.Sprintf("the repository holds %s (commit %s) but pods run %s: pending, or drift",
-		short.Digest(g.Digest), g.Commit[:min(12, len(g.Commit))], short.Digest(s.Digest))}
+	holds := fmt.Sprintf("the repository holds %s (commit %s) but pods run %s", short.Digest(g.Digest), short.Commit(g.Commit), short.Digest(s.Digest))
+	switch r.engineApplied(ctx, env, g.Head, co) {
+	case engine.Applied, engine.Failed:
+		return []string{"drift: " + holds + ", though the engine applied the head " + short.Commit(g.Head)}
+	case engine.Pending:
+		return []string{"pending: " + holds + "; the engine has not applied the head " + short.Commit(g.Head) + " yet"}
+	}
+	return []string{holds + ": pending, or drift"}
+}
+
+// engineApplied is what env's engine did with commit, as one look tells;
+// "" when the engine cannot be asked.
+func (r *Runner) engineApplied(ctx context.Context, env config.Environment, commit string, co deploy.ClusterOptions) engine.State {
+	if !waitable[env.GitOps.Engine] || commit == "" {
+		return ""
+	}
+	c, err := r.cluster(env, co)
+	if err != nil {
+		return ""
+	}
+	eng, err := r.make.Engine(env, c, 0)
+	if err != nil {
+		return ""
+	}
+	t, err := eng.Target(ctx, env.GitOps.Repo, env.GitOps.Branch, env.GitOps.Path)
+	if err != nil {
+		return ""
+	}
+	o, err := t.Look(ctx, commit)
+	if err != nil {
+		return ""
+	}
+	return o.State
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,8 @@ type fakeEngine struct {
 	waited  []string
 	outcome func(commit string) engine.Outcome // nil or Pending: apply
 	findErr error
+	// look, when set, is what Look says of every commit.
+	look engine.State
 }
 
 func (g *fakeEngine) Target(ctx context.Context, repo, branch, path string) (engine.Target, error) {
@@ -66,6 +69,9 @@ func (g *fakeEngine) Wait(ctx context.Context, commit string, d engine.Descends)
 }
 
 func (g *fakeEngine) Look(ctx context.Context, commit string) (engine.Outcome, error) {
+	if g.look != "" {
+		return engine.Outcome{State: g.look, Commit: commit}, nil
+	}
 	if o := g.Look0(commit); o.State == engine.Failed {
 		return o, nil
 	}
@@ -339,5 +345,36 @@ func TestGitOpsHistoryAndRollback(t *testing.T) {
 	}
 	if _, err := g.runner().Rollback(ctx, "dev", RollbackOptions{Options: f.options(), To: "9.9.9"}); !errors.Is(err, config.ErrNotFound) {
 		t.Errorf("Rollback --to 9.9.9 = %v, want not found", err)
+	}
+}
+
+// TestGitOpsStatusPendingOrDrift: pods that do not run what the repository
+// holds are "pending" while the engine has not applied the head, and
+// "drift" once it has.
+func TestGitOpsStatusPendingOrDrift(t *testing.T) {
+	f, _, g := fluxFixture(t)
+	f.push("dev", "1.2.3")
+	ctx := context.Background()
+	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := f.kube.get("hello-dev", "hello")
+	d = d.DeepCopy()
+	d.Annotations[deploy.AnnotationDigest] = "sha256:" + strings.Repeat("e", 64) // a hand edit
+	if _, err := f.kube.cs.AppsV1().Deployments("hello-dev").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		look engine.State
+		want string
+	}{{engine.Applied, "drift: "}, {engine.Pending, "pending: "}} {
+		g.look = tt.look
+		st, err := g.runner().Status(ctx, []string{"dev"}, StatusOptions{Options: f.options()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(st[0].Drift, func(s string) bool { return strings.HasPrefix(s, tt.want) }) {
+			t.Errorf("engine %s: drift %q, want one starting %q", tt.look, st[0].Drift, tt.want)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func (r *Runner) Status(ctx context.Context, names []string, o StatusOptions) ([
 			out[i] = r.envStatus(ctx, env, o)
 			if env.GitOps != nil {
 				out[i].GitOps = r.gitOpsStatus(ctx, env, o.Options)
-				out[i].Drift = append(out[i].Drift, gitOpsDrift(out[i])...)
+				out[i].Drift = append(out[i].Drift, r.gitOpsDrift(ctx, env, out[i], o.Cluster)...)
 			}
 		})
 	}
