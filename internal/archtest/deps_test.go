@@ -46,11 +46,14 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// The engine adapters read and nudge an engine's objects through
 		// client-go; what git says (is a commit newer?) the caller answers.
 		"internal/gitops/engine": concat(cliLibs, gitLibs, registryLib),
-		"internal/registry":      concat(cliLibs, gitLibs, kubeLibs),
-		"internal/image":         concat(cliLibs, gitLibs, kubeLibs),
-		"promote":                concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
-		"internal/deploy":        concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":          cliLibs,
+		// The engine's objects are rendered from configuration alone:
+		// no git, no cluster, no network.
+		"internal/gitops/bootstrap": concat(cliLibs, gitLibs, registryLib, kubeLibs, netLibs),
+		"internal/registry":         concat(cliLibs, gitLibs, kubeLibs),
+		"internal/image":            concat(cliLibs, gitLibs, kubeLibs),
+		"promote":                   concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
+		"internal/deploy":           concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":             cliLibs,
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),

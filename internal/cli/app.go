@@ -81,6 +81,7 @@ func newApp(stdio Stdio) *cli.App {
 			historyCommand(),
 			rollbackCommand(),
 			doctorCommand(),
+			gitOpsCommand(),
 			ciCommand(),
 			pipelineCommand(),
 			tasksCommand(),
