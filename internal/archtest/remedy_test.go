@@ -38,6 +38,11 @@ var flagAllowed = map[string][]string{
 		"kubectl auth can-i %s %s/%s --context %s",
 		"kubectl auth can-i %s %s -n %s --context %s",
 	},
+	"internal/flow/doctor_gitops.go": {
+		"check the credentials of context %s with `kubectl auth can-i --list --context %s`",
+		"kubectl auth can-i %s %s -n %s --context %s",
+		"kubectl auth can-i %s %s --all-namespaces --context %s",
+	},
 	"internal/image/dockerfile.go": {"--platform", "--output"},
 }
 

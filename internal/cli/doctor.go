@@ -22,6 +22,10 @@ func doctorCommand() *cli.Command {
 			"in slipway.yaml it checks the keys, never printing them: signing.key decrypts with the\n" +
 			"password from the environment (a .pub beside it is its public half), the environment's\n" +
 			"verify.key is a public key, and the public half of signing.key when both are set.\n" +
+			"For a GitOps environment it also checks that the environment repository answers\n" +
+			"and has the branch, that the engine's object (Flux Kustomization or Argo CD\n" +
+			"Application) applies its path, that the credentials may read and nudge it, and\n" +
+			"warns when kustomize-controller runs without CancelHealthCheckOnNewRevision=true.\n" +
 			"Exits 1 when a check fails.",
 		Flags: clusterFlags(),
 		Action: action(func(c *command) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,7 +53,10 @@ func (r DoctorReport) Failed() bool {
 // work: that its kubeconfig context opens, that the cluster answers and
 // lets the credentials do what a deploy does (deploy.Cluster.Doctor), that
 // its registry has the version at HEAD, and that a pull secret it asks for
-// can be made, and that the keys slipway.yaml names load (keyChecks).
+// can be made, and that the keys slipway.yaml names load (keyChecks). For
+// a GitOps environment it also checks its repository and branch
+// (gitOpsRepoCheck) and its engine's object, access to it and, for Flux,
+// kustomize-controller's feature gate (gitOpsEngineChecks).
 // Problems are reported as checks, not as an error; the error is for an
 // unknown environment only.
 func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (DoctorReport, error) {
@@ -62,25 +66,17 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 		return DoctorReport{}, fmt.Errorf("checking environment: %w", err)
 	}
 	rep := DoctorReport{Env: env.Name}
-	c, err := r.cluster(env, o.Cluster)
-	if err != nil {
-		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: r.describe(err)}
-		if !errors.Is(err, deploy.ErrNoContext) { // that error says what to do itself
-			ch.Next = remedy.Remedy{Kind: remedy.PointKubeconfig}
-		}
-		rep.Checks = append(rep.Checks, ch)
-	} else {
-		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckOK,
-			Detail: fmt.Sprintf("context %s, server %s, namespace %s", c.Context, c.Server, env.Namespace)})
-		rep.Checks = append(rep.Checks, c.Doctor(ctx, env.Namespace, time.Now())...)
+	if env.GitOps != nil {
+		rep.Checks = append(rep.Checks, r.gitOpsRepoCheck(ctx, env))
 	}
+	rep.Checks = append(rep.Checks, r.clusterChecks(ctx, env, o.Cluster)...)
 	reg := p.RegistryOf(env)
 	client, err := r.registry(reg, o.Options, false)
 	if err != nil {
 		rep.Checks = append(rep.Checks, deploy.Check{Name: CheckPull, Status: deploy.CheckFail, Detail: r.describe(err),
 			Hint: fmt.Sprintf("fix registries.%s.url in %s", reg.Name, config.ProjectFile)})
 	} else {
-		rep.Checks = append(rep.Checks, r.pullCheck(ctx, env, client), pullSecretCheck(reg, client.Host()))
+		rep.Checks = append(rep.Checks, r.pullCheck(ctx, env, client), pullSecretCheck(reg, client.Host(), env.GitOps != nil))
 	}
 	rep.Checks = append(rep.Checks, keyChecks(p, env, os.LookupEnv)...)
 	for i, ch := range rep.Checks {
@@ -89,6 +85,33 @@ func (r *Runner) Doctor(ctx context.Context, envName string, o DoctorOptions) (D
 		}
 	}
 	return rep, nil
+}
+
+// clusterChecks opens env's cluster and checks it (deploy.Cluster.Doctor),
+// then, for a GitOps environment, its engine (gitOpsEngineChecks).
+func (r *Runner) clusterChecks(ctx context.Context, env config.Environment, o deploy.ClusterOptions) []deploy.Check {
+	c, err := r.cluster(env, o)
+	if err != nil {
+		ch := deploy.Check{Name: CheckKubeconfig, Status: deploy.CheckFail, Detail: r.describe(err)}
+		if !errors.Is(err, deploy.ErrNoContext) { // that error says what to do itself
+			ch.Next = remedy.Remedy{Kind: remedy.PointKubeconfig}
+		}
+		out := []deploy.Check{ch}
+		if env.GitOps != nil {
+			out = append(out, r.gitOpsEngineChecks(ctx, env, nil, false)...)
+		}
+		return out
+	}
+	out := []deploy.Check{{Name: CheckKubeconfig, Status: deploy.CheckOK,
+		Detail: fmt.Sprintf("context %s, server %s, namespace %s", c.Context, c.Server, env.Namespace)}}
+	out = append(out, c.Doctor(ctx, env.Namespace, time.Now())...)
+	if env.GitOps != nil {
+		reached := slices.ContainsFunc(out, func(ch deploy.Check) bool {
+			return ch.Name == deploy.CheckReachability && ch.Status == deploy.CheckOK
+		})
+		out = append(out, r.gitOpsEngineChecks(ctx, env, c, reached)...)
+	}
+	return out
 }
 
 // keyChecks checks the keys slipway.yaml names for env, never printing
@@ -230,11 +253,17 @@ func (r *Runner) pullCheck(ctx context.Context, env config.Environment, client *
 }
 
 // pullSecretCheck makes the image pull secret a deploy would, when the
-// registry asks for one, to see that its variables are set.
-func pullSecretCheck(reg config.Registry, host string) deploy.Check {
+// registry asks for one, to see that its variables are set. A GitOps
+// environment refuses one: it would commit the registry's password.
+func pullSecretCheck(reg config.Registry, host string, gitOps bool) deploy.Check {
 	if !reg.PullSecret {
 		return deploy.Check{Name: CheckPullSecret, Status: deploy.CheckOK,
 			Detail: fmt.Sprintf("none: registries.%s.pullSecret is false, so the cluster pulls with its own credentials", reg.Name)}
+	}
+	if gitOps {
+		return deploy.Check{Name: CheckPullSecret, Status: deploy.CheckFail,
+			Detail: fmt.Sprintf("registries.%s.pullSecret is true: a GitOps deploy refuses it, since it would commit the registry's password to the environment repository", reg.Name),
+			Hint:   fmt.Sprintf("create the pull secret in the cluster yourself (or with your secrets tooling) and set registries.%s.pullSecret: false", reg.Name)}
 	}
 	userVar, passVar := config.RegistryEnvVars(reg.Name)
 	if _, err := pullSecret(reg, host); err != nil {
