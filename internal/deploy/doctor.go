@@ -75,8 +75,10 @@ func (p permission) qualified() string {
 
 // permissions are what a deploy, its wait and its rollback need: the
 // namespace and the objects it applies (server-side apply is a patch), the
-// Deployment it reads, watches, rolls back and deletes, and what it reads
-// to judge a rollout.
+// Deployment it reads, watches, rolls back and deletes, the
+// PodDisruptionBudget it reads and removes when an environment no longer
+// has one (removeBudget) or a canary ends, and what it reads to judge a
+// rollout.
 var permissions = []permission{
 	{verb: "get", resource: "namespaces", cluster: true},
 	{verb: "patch", resource: "namespaces", cluster: true},
@@ -94,6 +96,8 @@ var permissions = []permission{
 	{verb: "patch", resource: "services"},
 	{verb: "patch", group: "networking.k8s.io", resource: "ingresses"},
 	{verb: "patch", group: "policy", resource: "poddisruptionbudgets"},
+	{verb: "get", group: "policy", resource: "poddisruptionbudgets"},
+	{verb: "delete", group: "policy", resource: "poddisruptionbudgets"},
 	{verb: "get", group: "coordination.k8s.io", resource: "leases"},
 	{verb: "create", group: "coordination.k8s.io", resource: "leases"},
 	{verb: "update", group: "coordination.k8s.io", resource: "leases"},

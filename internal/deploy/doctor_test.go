@@ -118,13 +118,16 @@ func TestDoctorRBAC(t *testing.T) {
 		detail string
 		hint   string
 	}{
-		{name: "all allowed", status: CheckOK, detail: "all 19 permissions a deploy needs in namespace hello-dev"},
+		{name: "all allowed", status: CheckOK, detail: "all 21 permissions a deploy needs in namespace hello-dev"},
 		{name: "namespaced user", deny: []string{"patch namespaces", "delete deployments.apps", "patch ingresses.networking.k8s.io"},
 			status: CheckFail,
 			detail: "context test may not patch namespaces, delete deployments.apps, patch ingresses.networking.k8s.io in namespace hello-dev",
 			hint:   "kubectl auth can-i patch namespaces/hello-dev --context test"},
 		{name: "one namespaced", deny: []string{"watch pods"}, status: CheckFail,
 			detail: "may not watch pods in", hint: "kubectl auth can-i watch pods -n hello-dev --context test"},
+		{name: "budgets", deny: []string{"get poddisruptionbudgets.policy", "delete poddisruptionbudgets.policy"}, status: CheckFail,
+			detail: "may not get poddisruptionbudgets.policy, delete poddisruptionbudgets.policy in namespace hello-dev",
+			hint:   "kubectl auth can-i get poddisruptionbudgets.policy -n hello-dev --context test"},
 		{name: "review refused", err: apierrors.NewUnauthorized("token expired"), status: CheckWarn,
 			detail: "not checked: asking whether it may", hint: "are not accepted"},
 	}
