@@ -25,7 +25,10 @@ func deployCommand() *cli.Command {
 			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.\n\n" +
 			"A GitOps environment (environments.ENV.gitops) gets a commit instead: the same manifests\n" +
 			"as APP.yaml under its path in the environment repository, with Slipway-* trailers, pushed\n" +
-			"fast-forward; --no-wait ends there (\"committed, verdict pending\"). See docs/gitops.md.\n\n" +
+			"fast-forward; the engine (Flux, Argo CD) is nudged and the verdict is waited for on that\n" +
+			"exact commit: a failure is reverted (exit 5), a newer commit supersedes it (exit 6), or\n" +
+			"the engine does not pick it up (exit 7). --no-wait ends at the push (\"committed, verdict\n" +
+			"pending\"). See docs/gitops.md.\n\n" +
 			lockHelp("deploy"),
 		Flags: append([]cli.Flag{
 			noDepsFlag(),
@@ -38,7 +41,7 @@ func deployCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force-conflicts", Usage: "take over fields another field manager owns"},
 			&cli.StringFlag{Name: "reason", Usage: "why, recorded with the deploy"},
 			&cli.BoolFlag{Name: "skip-gate", Usage: "deploy although the required environment does not run this digest (needs --reason)"},
-			&cli.BoolFlag{Name: "no-wait", Usage: "GitOps environments: end once the commit is pushed, with the verdict pending"},
+			&cli.BoolFlag{Name: "no-wait", Usage: "GitOps environments: end once the commit is pushed, with the verdict pending (for CI that cannot reach the cluster)"},
 		}, append(lockFlags(), clusterFlags()...)...),
 		Action: action(func(c *command) error {
 			a, r, err := c.runnerArgs(1, 1, "ENV")
