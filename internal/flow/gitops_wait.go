@@ -61,8 +61,8 @@ type gitOpsWait struct {
 	before, beforeVersion string
 	// existed says a Deployment ran before the commit (with before "",
 	// one whose digest Slipway cannot tell).
-	existed bool
-	deadline              time.Time
+	existed  bool
+	deadline time.Time
 }
 
 // startGitOpsWait connects to env's cluster, finds the engine's object
