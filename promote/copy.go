@@ -427,11 +427,81 @@ func standsAlone(n node) bool {
 	return json.Unmarshal(n.raw, &m) != nil || m.Manifests != nil || m.Subject != nil
 }
 
-// largestFirst sorts blobs by size, largest first, then by digest.
+// slotsAhead is how many blobs more than Jobs may have their upload
+// session open while they wait for a slot to send their bytes.
+const slotsAhead = 8
+
+// smallBlob is the size under which a blob goes first: its bytes take no
+// time, and at the end it would cost a round of its own.
+const smallBlob = 1 << 20
+
+// largestFirst sorts blobs small ones (a config) first, then by size,
+// largest first, then by digest.
 func largestFirst(blobs []v1.Descriptor) {
 	slices.SortFunc(blobs, func(a, b v1.Descriptor) int {
+		as, bs := a.Size < smallBlob, b.Size < smallBlob
+		switch {
+		case as && !bs:
+			return -1
+		case bs && !as:
+			return 1
+		}
 		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Digest.String(), b.Digest.String()))
 	})
+}
+
+// slots hands out the slots of one copyBlobs: a blob given up (with an
+// error) marks the group failed before its slot is free, so that a blob
+// that waited for it sends nothing.
+type slots struct {
+	c      *copier
+	failed atomic.Bool
+}
+
+// wait waits for a slot to send a blob's bytes in, and returns the
+// function that gives it back, told how the blob ended; it fails when ctx
+// ends first or another blob of the group failed.
+func (s *slots) wait(ctx context.Context) (func(error), error) {
+	select {
+	case s.c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := cmp.Or(ctx.Err(), s.stopped()); err != nil {
+		<-s.c.slots
+		return nil, err
+	}
+	return func(err error) {
+		// A blob refused whole goes again the other way: no failure.
+		if err != nil && !errors.Is(err, registry.ErrWholeBlobRefused) && !errors.Is(err, errStopped) {
+			s.failed.Store(true)
+		}
+		<-s.c.slots
+	}, nil
+}
+
+// stopped is errStopped once a blob of the group failed.
+func (s *slots) stopped() error {
+	if s.failed.Load() {
+		return errStopped
+	}
+	return nil
+}
+
+// errStopped ends a blob that waited for a slot while another failed; the
+// other's error is the one reported.
+var errStopped = errors.New("another blob failed")
+
+// whole is wait for a blob sent whole, which gives up when the target has
+// refused one meanwhile (registry.ErrWholeBlobRefused): its session,
+// opened ahead, is left to expire, and the blob goes the other way.
+func (s *slots) whole(ctx context.Context) (func(error), error) {
+	release, err := s.wait(ctx)
+	if err == nil && s.c.wholeRefused.Load() {
+		release(nil)
+		return nil, registry.ErrWholeBlobRefused
+	}
+	return release, err
 }
 
 // copyBlobs copies blobs to the target (see copyBlob), largest first, at
@@ -455,29 +525,24 @@ func (c *copier) copyBlobs(ctx context.Context, blobs []v1.Descriptor) error {
 		// meanwhile.
 		go func() { _, _ = c.blobs() }()
 	}
-	// A blob that waited for a slot while another failed does not start;
-	// a ctx that ended is an error even when every started blob finished.
+	// A blob that waited for a slot while another failed does not send
+	// its bytes; a ctx that ended is an error even when every started blob
+	// finished. The slots bound the blobs whose bytes are on the way; the
+	// requests before (HEAD, POST) go ahead of them, up to slotsAhead more.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.jobs)
+	g.SetLimit(c.jobs + slotsAhead)
+	sl := &slots{c: c}
 	for _, d := range blobs {
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error {
-			select {
-			case c.slots <- struct{}{}:
-				defer func() { <-c.slots }()
-			case <-gctx.Done():
-				return nil
-			}
-			if gctx.Err() != nil {
-				return nil // another blob failed while this one waited for a slot
-			}
-			return c.copyBlob(gctx, d)
-		})
+		g.Go(func() error { return c.copyBlob(gctx, d, sl) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	if sl.failed.Load() {
+		return errors.New("copying blobs: a blob failed without saying why") // cannot happen: the one that failed returns its error
 	}
 	return ctx.Err()
 }
@@ -506,7 +571,7 @@ func (c *copier) endMeter() {
 // copyBlob copies blob d to the target: streamed from the source into the
 // upload, skipped when the target has it, or mounted when both
 // repositories are on the same host.
-func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
+func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor, sl *slots) error {
 	// The bytes are not hashed on the way: the target hashes them as it
 	// receives them and refuses the upload if they do not match.
 	b := &sourceBlob{desc: d, meter: &c.meter, open: func() (io.ReadCloser, error) {
@@ -516,7 +581,10 @@ func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
 		}
 		return br.Open(ctx, d)
 	}}
-	if err := c.upload(ctx, b); err != nil {
+	if err := c.upload(ctx, b, sl); err != nil {
+		if errors.Is(err, errStopped) {
+			return nil // the blob that failed says why
+		}
 		if isDigestInvalid(err) {
 			return fmt.Errorf("copying blob %s: %w", d.Digest, c.srcErr(fmt.Errorf(
 				"%w, so the target registry refused them (%v); run the promotion again, and if it fails the same way the source's copy is damaged: push the image to the source again", ErrCorruptBlob, err)))
@@ -532,20 +600,43 @@ func (c *copier) copyBlob(ctx context.Context, d v1.Descriptor) error {
 // with a registry that is not Slipway's client, or once the target refused
 // a blob sent whole, go-containerregistry's upload does, mounting it from
 // the source repository on the same host.
-func (c *copier) upload(ctx context.Context, b *sourceBlob) error {
+func (c *copier) upload(ctx context.Context, b *sourceBlob, sl *slots) (err error) {
+	// kept is the slot of a blob refused whole, kept for its second way:
+	// no blob waiting for a slot may send its bytes before it.
+	var kept func(error)
 	if !c.mount && !c.wholeRefused.Load() {
 		w, err := c.writer()
 		if err != nil {
 			return err
 		}
 		if w != nil {
-			_, err := w.Write(ctx, b.desc, b.Compressed)
+			gate := func(ctx context.Context) (func(error), error) {
+				release, err := sl.whole(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return func(err error) {
+					if errors.Is(err, registry.ErrWholeBlobRefused) {
+						kept = release
+						return
+					}
+					release(err)
+				}, nil
+			}
+			_, err := w.WriteGated(ctx, b.desc, b.Compressed, gate)
 			if !errors.Is(err, registry.ErrWholeBlobRefused) {
 				return err
 			}
 			c.wholeRefused.Store(true)
 		}
 	}
+	release := kept
+	if release == nil {
+		if release, err = sl.wait(ctx); err != nil {
+			return err
+		}
+	}
+	defer func() { release(err) }()
 	var l v1.Layer = b
 	if c.mount {
 		l = &remote.MountableLayer{Layer: b, Reference: c.src.Digest(b.desc.Digest.String())}

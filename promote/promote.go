@@ -401,10 +401,13 @@ func (p *promotion) recordPromotion(ctx context.Context) (recorded bool, rec *Re
 }
 
 // writeTags writes the pending tags, guarding the version tag, and checks
-// the first tag names the promoted image.
+// the first tag names the promoted image. The tags after the version tag
+// are written while it settles: they only name the same image by its
+// commit, which a lost race does not make wrong.
 func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 	digest := p.top.desc.Digest
 	verified := false
+	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range pending {
 		// Registries have no conditional tag write: another promotion or
 		// push of the same version may have tagged it since pendingTags
@@ -412,32 +415,43 @@ func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 		// more after it settled, so that of two runs racing the loser says
 		// so (see registry.CheckTagWon for the window this leaves).
 		guard := !p.o.Force && t.String() == p.tags[0].String()
+		if !guard {
+			g.Go(func() error { return p.putTag(gctx, t) })
+			continue
+		}
 		began := time.Now()
-		if guard {
-			if _, err := p.c.guardTag(ctx, t, digest); err != nil {
-				return err
-			}
+		if _, err := p.c.guardTag(ctx, t, digest); err != nil {
+			return err
 		}
-		if err := p.c.pusher.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
-			return fmt.Errorf("tagging %s: %w", t, p.c.dstErr(err))
+		if err := p.putTag(ctx, t); err != nil {
+			return err
 		}
-		if guard {
+		g.Go(func() error {
 			// Another run's look-to-write gap is about this run's own.
-			if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
+			if err := registry.SettleTag(gctx, time.Since(began)); err != nil {
 				return fmt.Errorf("tagging %s: %w", t, err)
 			}
-			got, err := p.c.guardTag(ctx, t, digest)
-			if err != nil {
-				return err
-			}
+			got, err := p.c.guardTag(gctx, t, digest)
 			// Looked at after it settled: no need to look again.
 			verified = got == digest
-		}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if len(pending) == 0 || verified {
 		return nil
 	}
 	return p.c.verify(ctx, p.tags[0], digest)
+}
+
+// putTag points t at the promoted image.
+func (p *promotion) putTag(ctx context.Context, t name.Tag) error {
+	if err := p.c.pusher.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
+		return fmt.Errorf("tagging %s: %w", t, p.c.dstErr(err))
+	}
+	return nil
 }
 
 // check reports missing options and normalises Digest.

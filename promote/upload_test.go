@@ -55,9 +55,11 @@ func TestPromoteBlobRequests(t *testing.T) {
 		{name: "target has the blobs", present: true,
 			want: map[string]int{"HEAD": blobs}},
 		{name: "target refuses a blob sent whole", wrap: refuseWhole, copied: blobs,
-			// The first blob: HEAD, POST, PUT refused, then HEAD, POST,
-			// PATCH, PUT; the others the last four.
-			want: map[string]int{"HEAD": blobs + 1, "POST": blobs + 1, "PATCH": blobs, "PUT": blobs + 1}},
+			// Every blob's HEAD and POST go ahead of the first PUT, which
+			// is refused; then each blob goes as go-containerregistry
+			// sends it (HEAD, POST, PATCH, PUT), the others' sessions left
+			// to expire.
+			want: map[string]int{"HEAD": 2 * blobs, "POST": 2 * blobs, "PATCH": blobs, "PUT": blobs + 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,8 +81,9 @@ func TestPromoteBlobRequests(t *testing.T) {
 				}
 			}
 			rc.log()
-			// One blob at a time: which blob meets the refusal first
-			// does not matter, but none may start before it is known.
+			// One blob's bytes at a time: which blob meets the refusal
+			// first does not matter, but no other sends its bytes whole
+			// once it is known.
 			res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: 1})
 			if err != nil {
 				t.Fatal(err)

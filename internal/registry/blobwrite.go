@@ -93,10 +93,44 @@ func (t *perAttempt) RoundTrip(r *http.Request) (*http.Response, error) {
 // go-containerregistry retries are retried, each time from the HEAD,
 // within the client's backoff and retry budget.
 func (w *BlobWriter) Write(ctx context.Context, d v1.Descriptor, open func() (io.ReadCloser, error)) (skipped bool, err error) {
+	return w.WriteGated(ctx, d, open, nil)
+}
+
+// Gate holds back the request that carries a blob's bytes until the
+// caller lets it go: it returns once the request may start, with the
+// function to call when the blob is written or given up, with the error
+// it was given up with (nil when written).
+type Gate func(ctx context.Context) (release func(error), err error)
+
+// WriteGated is Write, whose PUT with the bytes waits for gate (when not
+// nil): the HEAD and the POST, which carry nothing, go at once, so that
+// when one blob's bytes are sent the next one's session is open already.
+func (w *BlobWriter) WriteGated(ctx context.Context, d v1.Descriptor, open func() (io.ReadCloser, error), gate Gate) (skipped bool, err error) {
+	if gate != nil {
+		// Once let through, a blob keeps its way until it is written or
+		// given up: its retries do not queue behind other blobs.
+		var release func(error)
+		defer func() {
+			if release != nil {
+				release(err)
+			}
+		}()
+		once := gate
+		gate = func(ctx context.Context) (func(error), error) {
+			if release == nil {
+				r, err := once(ctx)
+				if err != nil {
+					return nil, err
+				}
+				release = r
+			}
+			return func(error) {}, nil
+		}
+	}
 	ctx = context.WithValue(ctx, attemptKey{}, true)
 	bo := w.backoff
 	for {
-		skipped, err = w.writeOnce(ctx, d, open)
+		skipped, err = w.writeOnce(ctx, d, open, gate)
 		if err == nil || !w.retry(err) || bo.Steps <= 1 {
 			return skipped, err
 		}
@@ -106,13 +140,20 @@ func (w *BlobWriter) Write(ctx context.Context, d v1.Descriptor, open func() (io
 	}
 }
 
-func (w *BlobWriter) writeOnce(ctx context.Context, d v1.Descriptor, open func() (io.ReadCloser, error)) (bool, error) {
+func (w *BlobWriter) writeOnce(ctx context.Context, d v1.Descriptor, open func() (io.ReadCloser, error), gate Gate) (bool, error) {
 	if has, err := w.has(ctx, d.Digest); err != nil || has {
 		return has, err
 	}
 	loc, err := w.start(ctx)
 	if err != nil {
 		return false, err
+	}
+	if gate != nil {
+		release, err := gate(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer release(nil) // the caller's release, in WriteGated, gets the outcome
 	}
 	return false, w.put(ctx, loc, d, open)
 }
