@@ -162,14 +162,14 @@ func (w *gitOpsWait) verdict(ctx context.Context, commit, digest string, res *Gi
 		rep.Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: fmt.Sprintf("could not nudge %s (%s): waiting for its own interval", w.target, w.r.describe(err))})
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "deploy", Msg: fmt.Sprintf("waiting for %s to apply %s", w.target, short.Commit(commit))})
-	eo, err := w.target.Wait(ctx, commit, w.descends)
+	carrier, eo, err := w.follow(ctx, commit)
 	if err != nil {
 		return nil, w.cut(err, commit)
 	}
 	res.EngineOutcome = &eo
 	switch eo.State {
 	case engine.Failed:
-		return &deploy.Verdict{Phase: deploy.PhaseFailed, Reason: eo.Reason, Message: fmt.Sprintf("%s could not apply %s: %s", w.target, short.Commit(commit), eo.Message)}, nil
+		return &deploy.Verdict{Phase: deploy.PhaseFailed, Reason: eo.Reason, Message: fmt.Sprintf("%s could not apply %s: %s", w.target, short.Commit(carrier), eo.Message)}, nil
 	case engine.Superseded:
 		res.Outcome, res.SupersededBy = GitOpsSuperseded, w.r.entryOf(ctx, w.env, eo.Commit)
 		return nil, fmt.Errorf("deploying %s to %s: %w: %s%s; the environment is that commit's now", w.in.Version, w.env.Name, ErrSuperseded, eo.Message, byWhom(res.SupersededBy))
@@ -178,13 +178,47 @@ func (w *gitOpsWait) verdict(ctx context.Context, commit, digest string, res *Gi
 		return nil, remedy.With(fmt.Errorf("deploying %s to %s: %w: %s (%s); the commit %s stays in the repository and is applied when the engine gets to it",
 			w.in.Version, w.env.Name, ErrNotPickedUp, eo.Message, eo.Reason, short.Commit(commit)), remedy.Remedy{Kind: remedy.GitOpsPending, Env: w.env.Name})
 	}
-	rep.Report(progress.Event{Kind: progress.Info, Step: "deploy", Msg: fmt.Sprintf("%s applied %s", w.target, short.Commit(commit))})
+	rep.Report(progress.Event{Kind: progress.Info, Step: "deploy", Msg: fmt.Sprintf("%s applied %s", w.target, short.Commit(carrier))})
 	if !pods {
-		return &deploy.Verdict{Phase: deploy.PhaseSucceeded, Reason: "Applied", Message: w.target.String() + " applied " + short.Commit(commit)}, nil
+		return &deploy.Verdict{Phase: deploy.PhaseSucceeded, Reason: "Applied", Message: w.target.String() + " applied " + short.Commit(carrier)}, nil
 	}
 	wctx, cancel := context.WithDeadline(ctx, w.deadline)
 	defer cancel()
-	return w.pods(wctx, commit, digest)
+	return w.pods(wctx, carrier, digest)
+}
+
+// maxCarriers bounds the newer commits follow waits for in place of one.
+const maxCarriers = 8
+
+// follow waits for the engine's outcome on commit. A newer commit the
+// engine moved on to supersedes commit only when it changed the app's
+// file: one that holds the file as commit wrote it (another app's deploy
+// to the same path that landed on top, say) carries commit, and is
+// waited for in its place, at most maxCarriers times. It returns the
+// commit the outcome is about.
+func (w *gitOpsWait) follow(ctx context.Context, commit string) (string, engine.Outcome, error) {
+	file := gitops.AppFile(w.r.Project.App)
+	for i := 0; ; i++ {
+		eo, err := w.target.Wait(ctx, commit, w.descends)
+		if err != nil || eo.State != engine.Superseded || i == maxCarriers || !w.carries(ctx, eo.Commit, commit, file) {
+			return commit, eo, err
+		}
+		progress.Or(w.o.Progress).Report(progress.Event{Kind: progress.Warn, Step: "deploy", Msg: fmt.Sprintf(
+			"%s moved on to %s, a newer commit that holds %s as %s wrote it: waiting for it to apply that one", w.target, short.Commit(eo.Commit), file, short.Commit(commit))})
+		commit = eo.Commit
+	}
+}
+
+// carries says whether newer holds file as commit does; false when the
+// repository cannot tell.
+func (w *gitOpsWait) carries(ctx context.Context, newer, commit, file string) bool {
+	g := w.env.GitOps
+	repo, err := gitops.Open(ctx, gitops.Options{URL: g.Repo, Branch: g.Branch, Path: g.Path})
+	if err != nil {
+		return false
+	}
+	same, err := repo.SameFile(ctx, newer, commit, file)
+	return err == nil && same
 }
 
 // cut is err, which ended a wait on commit, with what it leaves: the

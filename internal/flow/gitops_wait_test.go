@@ -262,15 +262,16 @@ func TestGitOpsVerdictFirstDeployReverted(t *testing.T) {
 	}
 }
 
-// TestGitOpsVerdictNoVerdict: superseded (exit 6) names the newer commit
-// and who made it; not picked up (exit 7) leaves the commit; neither
-// reverts. An engine object that cannot be found commits nothing.
+// TestGitOpsVerdictNoVerdict: superseded (exit 6) names the newer commit,
+// which changed the app's file, and who made it; not picked up (exit 7)
+// leaves the commit; neither reverts. An engine object that cannot be
+// found commits nothing.
 func TestGitOpsVerdictNoVerdict(t *testing.T) {
 	t.Run("superseded", func(t *testing.T) {
 		f, e, g := fluxFixture(t)
 		f.push("dev", "1.2.3")
 		g.outcome = func(c string) engine.Outcome {
-			e.write("envs/dev/other.yaml", "kind: ConfigMap\n")
+			e.write("envs/dev/hello.yaml", "kind: ConfigMap\n")
 			return engine.Outcome{State: engine.Superseded, Commit: e.head(), Message: "the engine moved on to a newer commit"}
 		}
 		res, err := g.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options()})
@@ -307,6 +308,39 @@ func TestGitOpsVerdictNoVerdict(t *testing.T) {
 			t.Error("a commit landed")
 		}
 	})
+}
+
+// TestGitOpsVerdictCarried: a newer commit that holds the app's file as
+// the deploy wrote it (another app's deploy to the same path landed on
+// top before the engine fetched ours) does not supersede the deploy: it
+// is waited for in its place, and the pods are judged.
+func TestGitOpsVerdictCarried(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	digest := f.push("dev", "1.2.3")
+	var ours, newer string
+	g.outcome = func(c string) engine.Outcome {
+		if ours != "" {
+			return engine.Outcome{State: engine.Pending}
+		}
+		ours = c
+		e.write("envs/dev/other.yaml", "kind: ConfigMap\n")
+		newer = e.head()
+		return engine.Outcome{State: engine.Superseded, Commit: newer, Message: "the engine moved on to a newer commit"}
+	}
+	res, err := g.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options()})
+	if err != nil {
+		t.Fatalf("Deploy = %v, want succeeded", err)
+	}
+	gr := res.GitOps
+	if gr.Outcome != GitOpsSucceeded || gr.Commit != ours || res.Verdict == nil || res.Verdict.Phase != deploy.PhaseSucceeded {
+		t.Fatalf("result = %+v / %+v, want succeeded on %s", gr, res.Verdict, ours)
+	}
+	if !slices.Equal(g.waited, []string{ours, newer}) || gr.EngineOutcome == nil || gr.EngineOutcome.Commit != newer || gr.SupersededBy != nil {
+		t.Errorf("waited for %v, engine outcome %+v; want %s then %s", g.waited, gr.EngineOutcome, ours, newer)
+	}
+	if d, _ := f.kube.get("hello-dev", "hello"); d == nil || d.Annotations[deploy.AnnotationDigest] != digest {
+		t.Errorf("the Deployment does not carry %s", digest)
+	}
 }
 
 // TestGitOpsHistoryAndRollback: history is the git log of the app's file

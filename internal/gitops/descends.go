@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"path"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -36,4 +37,28 @@ func (r *Repo) Descends(ctx context.Context, commit, ancestor string) (bool, err
 		return false, fmt.Errorf("comparing %s with %s: %w", commit[:12], ancestor[:12], err)
 	}
 	return seen && found, nil
+}
+
+// SameFile says whether the file name, relative to the environment's
+// path, is the same in commits a and b (the same content and mode, or
+// missing from both): whether a newer commit still holds an app's file as
+// an older one wrote it. Both commits must be on the branch's
+// first-parent line within Limits.Depth commits of the head.
+func (r *Repo) SameFile(ctx context.Context, a, b, name string) (bool, error) {
+	p, err := cleanPath("file", name, false)
+	if err != nil {
+		return false, err
+	}
+	full := path.Join(r.dir, p)
+	var got [2]entry
+	for i, h := range []string{a, b} {
+		c, _, err := r.find(ctx, h)
+		if err != nil {
+			return false, fmt.Errorf("comparing %s: %w", quote(full), err)
+		}
+		if got[i], err = lookup(r.loadTree, c.TreeHash, full); err != nil {
+			return false, fmt.Errorf("comparing %s: %w", quote(full), err)
+		}
+	}
+	return got[0] == got[1], nil
 }
