@@ -40,10 +40,22 @@ func drone(plans []*plan) ([]File, error) {
 			}
 		}
 	}
+	head := droneHeader(plans, targets)
+	b, err := encodeYAML(head, docs...)
+	if err != nil {
+		return nil, err
+	}
+	return []File{{Path: path.Join(first.rootDir, ".drone.yml"), Content: b}}, nil
+}
+
+// droneHeader is the header comment of .drone.yml for plans, whose
+// approvals are the promotion targets: what Drone must provide.
+func droneHeader(plans []*plan, targets []string) []string {
+	first := plans[0]
 	head := header(Drone, &plan{root: first.root, rootDir: first.rootDir, install: first.install, slipway: first.slipway, agent: first.agent})
-	var needs []string
+	var needs, notes []string
 	seen := map[string]bool{}
-	release, noGit := false, false
+	noGit := false
 	for _, p := range plans {
 		for _, c := range p.usedCreds() {
 			line := "  " + strings.Join(droneSecrets(c), ", ") + ": " + c.what()
@@ -52,16 +64,27 @@ func drone(plans []*plan) ([]File, error) {
 				needs = append(needs, line)
 			}
 		}
+		for _, line := range gitopsNotes(p, Drone) {
+			switch {
+			case line == "" && len(notes) > 0 && notes[len(notes)-1] == "":
+			case line == "" || !seen[line]:
+				seen[line] = true
+				notes = append(notes, line)
+			}
+		}
 		if _, ok := p.gitCred(); !ok && p.hasRelease() {
 			noGit = true
 		}
-		release = release || p.hasRelease()
 	}
 	if len(needs) > 0 {
 		head = append(head, "", "Drone secrets it reads (names from ci.yaml credentials; a kubeconfig secret",
 			"holds the file's content):")
 		head = append(head, needs...)
 	}
+	if n := len(notes); n > 0 && notes[n-1] == "" {
+		notes = notes[:n-1]
+	}
+	head = append(head, notes...)
 	if noGit {
 		head = append(head, "", "Without credentials.git in ci.yaml the release step pushes its tag with the",
 			"netrc credentials Drone gives each step (DRONE_NETRC_USERNAME and _PASSWORD,",
@@ -73,11 +96,7 @@ func drone(plans []*plan) ([]File, error) {
 			fmt.Sprintf("  drone build promote OWNER/REPO BUILD %s", targets[0]),
 			"Targets: "+strings.Join(targets, ", "))
 	}
-	b, err := encodeYAML(head, docs...)
-	if err != nil {
-		return nil, err
-	}
-	return []File{{Path: path.Join(first.rootDir, ".drone.yml"), Content: b}}, nil
+	return head
 }
 
 func droneSegments(p *plan) []droneSegment {
@@ -312,7 +331,7 @@ func droneStepEnv(p *plan, st *step) (*yaml.Node, []string) {
 			set(env, c.vars[0], set(ymap(), "from_secret", ystr(c.id)))
 		}
 	}
-	if _, ok := p.gitCred(); !ok && st.kind == config.StepRelease {
+	if _, ok := p.gitCred(); !ok && st.kind == config.StepRelease && !st.setsGitVar() {
 		// Slipway's git push reads no .netrc: hand it the clone's
 		// credentials, which Drone puts in every step's environment.
 		commands = append(commands,

@@ -387,9 +387,10 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 			}
 		}
 	}
-	if _, ok := p.gitCred(); !ok && s.st.kind == config.StepRelease {
+	if _, ok := p.gitCred(); !ok && s.st.kind == config.StepRelease && !s.st.setsGitVar() {
 		// Slipway's git push cannot read the token actions/checkout
 		// keeps in git's config; the job's permissions let it push.
+		// A ci.yaml credential or variable that fills it already wins.
 		set(env, gitTokenVar, ystr("${{ github.token }}"))
 	}
 	lines = append(lines, p.command(s.st))
@@ -465,6 +466,7 @@ func githubNeeds(p *plan) []string {
 			"which its job's permissions (contents: write) allow. Where rules protect tags,",
 			"set credentials.git in ci.yaml to a secret holding a token that may push them.")
 	}
+	out = append(out, gitopsNotes(p, GitHub)...)
 	if gates := p.approvals(); len(gates) > 0 {
 		out = append(out, "", "Approvals wait on the environments "+strings.Join(gates, ", ")+":",
 			"give them required reviewers (Settings > Environments).")

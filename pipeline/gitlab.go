@@ -158,6 +158,7 @@ func gitlabNotes(p *plan) []string {
 			"17.2 or later). Or set credentials.git in ci.yaml to a variable holding a",
 			"project access token with the write_repository scope.")
 	}
+	out = append(out, gitopsNotes(p, GitLab)...)
 	if gates := p.approvals(); len(gates) > 0 {
 		out = append(out, "", "Approvals are manual jobs that hold the pipeline until someone runs them:",
 			"  "+strings.Join(gates, ", "))
@@ -309,7 +310,7 @@ func gitlabStepScript(p *plan, st *step) (*yaml.Node, []string) {
 	}
 	script := []string{p.command(st)}
 	if st.kind == config.StepRelease {
-		if _, ok := p.gitCred(); !ok {
+		if _, ok := p.gitCred(); !ok && !st.setsGitVar() {
 			set(vars, gitUsernameVar, ystr("gitlab-ci-token"))
 			set(vars, gitPasswordVar, ystr("$CI_JOB_TOKEN"))
 		}

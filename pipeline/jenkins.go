@@ -45,7 +45,7 @@ type groovyVar struct{ Name, Value string }
 
 // jenkinsStage is a declarative stage. It runs its Parallel stages, else
 // its nested Stages one after the other, else its steps: Pre, then Step
-// inside withCredentials(Creds).
+// inside withCredentials(Creds), inside sshagent(SSHAgent) when set.
 type jenkinsStage struct {
 	I        string // indent
 	Name     string
@@ -54,6 +54,7 @@ type jenkinsStage struct {
 	Input    *jenkinsInput
 	Env      []groovyVar
 	Creds    []string // withCredentials bindings
+	SSHAgent string   // the quoted list of SSH key credentials sshagent loads, "" for none
 	Pre      []string // steps before Step, outside the credentials
 	Step     string
 	Stages   []jenkinsStage
@@ -62,6 +63,15 @@ type jenkinsStage struct {
 }
 
 type jenkinsInput struct{ Message, OK string }
+
+// Body is the indent of the stage's credentials and Step: inside its
+// steps block, and inside sshagent when it has one.
+func (s jenkinsStage) Body() string {
+	if s.SSHAgent != "" {
+		return s.I + "            "
+	}
+	return s.I + "        "
+}
 
 // jenkinsStash keeps the workspace, but for .git, for the stages on later
 // agents; jenkinsUnstash lays it over their checkout.
@@ -328,7 +338,7 @@ func jenkinsNeeds(p *plan) []string {
 			"its user and the token) that may push to the repository, and name its ID",
 			"in ci.yaml as credentials.git.")
 	}
-	return out
+	return append(out, gitopsNotes(p, Jenkinsfile)...)
 }
 
 // jenkinsStep is the stage that runs st.
@@ -340,6 +350,9 @@ func jenkinsStep(p *plan, st *step, indent string) (jenkinsStage, error) {
 	s := jenkinsStage{I: indent, Name: groovyQuote(st.name), Env: env, Step: "sh " + groovyQuote(p.command(st))}
 	if p.install != nil {
 		s.Pre = append(s.Pre, "sh "+groovyQuote(p.install.script()))
+	}
+	if g, ok := p.deployGitOps(st); ok && g.ssh {
+		s.SSHAgent = "[" + groovyQuote(gitopsSSHKeyID(st.deploy)) + "]"
 	}
 	for _, c := range st.creds {
 		id := groovyQuote(c.id)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,8 +27,9 @@ type plan struct {
 	image   string   // Slipway's image, tagged with its version, for steps that need nothing else; "" without agent.slipwayImage or a version
 	agent   config.Agent
 	trigger trigger
-	env     []envVar     // ci.yaml env, for every step
-	creds   []credential // every credential, by purpose
+	env     []envVar             // ci.yaml env, for every step
+	creds   []credential         // every credential, by purpose
+	gitops  map[string]gitopsEnv // the GitOps environments, by name
 	levels  []*level
 }
 
@@ -62,6 +64,28 @@ type step struct {
 	registries []string     // the registries a push, deploy or promote uses
 }
 
+// sets reports whether st's variables or credentials fill variable v.
+func (st *step) sets(v string) bool {
+	for _, e := range st.env {
+		if e.name == v {
+			return true
+		}
+	}
+	for _, c := range st.creds {
+		if slices.Contains(c.vars, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// setsGitVar reports whether st's variables or credentials fill one of the
+// variables Slipway's git push reads: then the release step's fallback
+// credentials (the CI system's own token) must not replace them.
+func (st *step) setsGitVar() bool {
+	return st.sets(gitTokenVar) || st.sets(gitUsernameVar) || st.sets(gitPasswordVar)
+}
+
 // envVar is one environment variable with a literal value.
 type envVar struct{ name, value string }
 
@@ -75,6 +99,7 @@ const (
 	credGit                      // what the release step pushes its tag with
 	credSigning                  // a secret text push steps sign images with
 	credVerify                   // a public key deploy steps verify images with
+	credGitOps                   // a token deploy steps push to an environment repository with
 )
 
 // gitPurpose is the ci.yaml credentials purpose of the git credential:
@@ -97,9 +122,9 @@ type credential struct {
 	kind     credKind
 	vars     []string // one variable, or the username and password variables
 	registry string   // the registry a username and password are for
-	envs     []string // the environments whose deploy steps get a credVerify
+	envs     []string // the environments whose deploy steps get a credVerify or credGitOps
 	promote  bool     // a credSigning goes to promote steps too (signing.promote)
-	about    string   // what a credSigning or credVerify holds
+	about    string   // what a credSigning, credVerify or credGitOps holds
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -131,6 +156,8 @@ func newPlan(in Input, module string) (*plan, error) {
 	sc, err := signingCreds(proj, p.creds, p.env)
 	errs = append(errs, err)
 	p.creds = append(p.creds, sc...)
+	p.gitops = gitopsEnvs(proj)
+	p.creds = append(p.creds, gitopsCreds(proj, p.creds, p.env)...)
 	n := newNamer()
 	for _, s := range ci.Pipeline {
 		l, lerrs := newLevel(p, ci, proj, s, n)
@@ -251,10 +278,7 @@ func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *nam
 		name = "push " + s.Push
 		st.registries = []string{registryOf(proj, s.Push)}
 	case config.StepDeploy:
-		st.args = append(st.args, "--no-deps")
-		if w := waitLock(s); w > 0 {
-			st.args = append(st.args, "--wait-lock="+durationArg(w))
-		}
+		st.args = append(st.args, deployFlags(p, s)...)
 		name = "deploy " + s.Deploy
 		st.deploy = s.Deploy
 		st.registries = []string{registryOf(proj, s.Deploy)}
@@ -292,6 +316,21 @@ func newStep(p *plan, ci *config.CI, proj *config.Project, s config.Step, n *nam
 		}
 	}
 	return st, err
+}
+
+// deployFlags are the flags of deploy step s after its environment:
+// --no-deps; --no-wait for a GitOps environment whose engine gives no
+// verdict, which a deploy refuses to wait for; and how long to wait for
+// the deploy lock.
+func deployFlags(p *plan, s config.Step) []string {
+	flags := []string{"--no-deps"}
+	if g, ok := p.gitops[s.Deploy]; ok && g.noWait {
+		flags = append(flags, "--no-wait")
+	}
+	if w := waitLock(s); w > 0 {
+		flags = append(flags, "--wait-lock="+durationArg(w))
+	}
+	return flags
 }
 
 // defaultWaitLock is how long a generated deploy step waits for another
@@ -390,7 +429,8 @@ func credentials(m map[string]string) []credential {
 // to deploy steps only; the git credential to release steps only; a
 // registry's username and password to build (the base image may come from
 // any registry) and to the push, promote and deploy steps using that
-// registry; any other credential to every step.
+// registry; a public key or a GitOps token to the deploy steps of its
+// environments; any other credential to every step.
 func (c credential) usedBy(st *step) bool {
 	switch c.kind {
 	case credGit:
@@ -399,7 +439,7 @@ func (c credential) usedBy(st *step) bool {
 		return st.kind == config.StepDeploy
 	case credSigning:
 		return st.kind == config.StepPush || (c.promote && st.kind == config.StepPromote)
-	case credVerify:
+	case credVerify, credGitOps:
 		for _, e := range c.envs {
 			if st.kind == config.StepDeploy && st.deploy == e {
 				return true
@@ -521,7 +561,7 @@ func (c credential) what() string {
 			return c.about + ", for push and promote steps"
 		}
 		return c.about + ", for push steps"
-	case credVerify:
+	case credVerify, credGitOps:
 		return c.about + ", for deploy " + strings.Join(c.envs, ", deploy ")
 	}
 	return "ci.yaml credential " + c.purpose + ", for every step"

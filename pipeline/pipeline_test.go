@@ -33,7 +33,8 @@ func load(t testing.TB, dir string) Input {
 }
 
 // cases are every example project (examples/monorepo is the monorepo) and
-// the test projects in testdata/projects.
+// the test projects in testdata/projects: kitchen-sink (every pipeline
+// feature) and gitops (GitOps environments beside direct ones).
 func cases(t testing.TB) []testCase {
 	t.Helper()
 	var out []testCase
@@ -51,6 +52,9 @@ func cases(t testing.TB) []testCase {
 	// The generating Slipway's version, which tags agent.slipwayImage.
 	ks.Slipway = &Install{Version: "1.4.0"}
 	out = append(out, testCase{name: "kitchen-sink", in: ks})
+	gitops := load(t, "testdata/projects/gitops")
+	gitops.Slipway = &Install{Version: "1.4.0"}
+	out = append(out, testCase{name: "gitops", in: gitops})
 	return out
 }
 
