@@ -230,7 +230,7 @@ func runner(p *config.Project) *flow.Runner { return flow.NewRunner(p, flow.Fact
 // options are the options of every step: --jobs and --no-deps where the
 // command has them, progress on the terminal.
 func (c *command) options() flow.Options {
-	return flow.Options{UserAgent: UserAgent(), Jobs: c.flags.Int("jobs"), Progress: c.ui, NoDeps: c.flags.Bool("no-deps")}
+	return flow.Options{UserAgent: UserAgent(), Jobs: c.flags.Int("jobs"), Progress: c.ui, NoDeps: c.flags.Bool("no-deps"), TaskOutput: c.ui.Err}
 }
 
 // maxErrorLines is the most lines of an error's message after its first

@@ -19,7 +19,10 @@ func buildCommand() *cli.Command {
 		Description: "Builds image: from slipway.yaml into an OCI layout under .slipway/, one image per\n" +
 			"platform combined into an index, stamped with the version and commit from git. File\n" +
 			"times come from the commit (or SOURCE_DATE_EPOCH), so the same inputs give the same\n" +
-			"digest anywhere. Unchanged inputs make it an up-to-date no-op. Prints the digest.",
+			"digest anywhere. Unchanged inputs make it an up-to-date no-op. Prints the digest.\n\n" +
+			"A layer source that is missing, which a ci.yaml task before build should make (such\n" +
+			"as ciBuild's binary), is made first by running that task, its output on stderr;\n" +
+			"--no-deps (as generated CI runs build, after that task's own step) names it instead.",
 		Flags: []cli.Flag{
 			noDepsFlag(),
 			&cli.BoolFlag{Name: "refresh-base", Usage: "resolve the base image's tag again instead of reusing the pinned digest"},

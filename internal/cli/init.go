@@ -88,8 +88,8 @@ func initNext(s config.Scaffolded) string {
 			fmt.Fprintf(&b, "  %s in %s: %s\n", f.Field, f.File, f.What)
 		}
 	}
-	b.WriteString("Next: `slipway config check`; commit the new files; then `slipway ci ciBuild`, `slipway build`, " +
-		"and `slipway run deployToDev` to ship it to dev (its registry and cluster are in slipway.yaml).")
+	b.WriteString("Next: `slipway config check`; commit the new files; then `slipway run deployToDev` to ship it to dev " +
+		"(its registry and cluster are in slipway.yaml): the build runs ci.yaml's ciBuild first when what it makes is missing.")
 	return b.String()
 }
 

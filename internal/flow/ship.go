@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -28,6 +29,9 @@ type Options struct {
 	// NoDeps runs a command's goal alone, never the missing steps it
 	// needs first (see PushGoal, PromoteGoal, DeployGoal, RunTasks).
 	NoDeps bool
+	// TaskOutput receives the output of a ci.yaml task that a build needed
+	// run first (see buildStep); nil discards it.
+	TaskOutput io.Writer
 }
 
 // releaseSettings are the release settings of slipway.yaml as options for
@@ -52,7 +56,33 @@ type BuildOptions struct {
 }
 
 // Build builds the project's image for HEAD, stamped with its version.
+// Unless o.NoDeps, a layer source that is missing, which a ci.yaml task
+// should make (the RunBuildTask remedy), is made first by running that
+// task, as the job before build does in CI; its output goes to
+// o.TaskOutput.
 func (r *Runner) Build(ctx context.Context, o BuildOptions) (image.Result, error) {
+	res, err := r.build(ctx, o)
+	next, ok := remedy.Of(err)
+	if o.NoDeps || !ok || next.Kind != remedy.RunBuildTask || next.Task == "" {
+		return res, err
+	}
+	rep := progress.Or(o.Progress)
+	rep.Report(progress.Event{Kind: progress.Start, Step: "build",
+		Msg: fmt.Sprintf("a layer source is missing: running %s's task %s first", config.CIFile, next.Task)})
+	out := o.TaskOutput
+	if out == nil {
+		out = io.Discard
+	}
+	if terr := RunTask(ctx, r.Project, next.Task, Stdio{Out: out, Err: out}); terr != nil {
+		return res, fmt.Errorf("building: running %s's task %s, which makes a missing layer source: %w", config.CIFile, next.Task, terr)
+	}
+	rep.Report(progress.Event{Kind: progress.Finish, Step: "build",
+		Msg: fmt.Sprintf("ran %s's task %s: a layer source was missing", config.CIFile, next.Task)})
+	return r.build(ctx, o)
+}
+
+// build is Build without running a task first.
+func (r *Runner) build(ctx context.Context, o BuildOptions) (image.Result, error) {
 	p := r.Project
 	rep := progress.Or(o.Progress)
 	info, err := r.Version()

@@ -50,7 +50,8 @@ func TestBuildAndPush(t *testing.T) {
 }
 
 // TestBuildMissingSource: a layer source that is missing names the
-// ci.yaml task that should make it, as a next step.
+// ci.yaml task that should make it, as a next step (with NoDeps, as CI's
+// build step runs after that task's own job).
 func TestBuildMissingSource(t *testing.T) {
 	tests := []struct {
 		name, ci, want string
@@ -70,13 +71,51 @@ func TestBuildMissingSource(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := f.runner().Build(context.Background(), BuildOptions{Options: f.options()})
+			o := f.options()
+			o.NoDeps = true
+			_, err := f.runner().Build(context.Background(), BuildOptions{Options: o})
 			r, _ := remedy.Of(err)
 			if !errors.Is(err, fs.ErrNotExist) || r.Kind != remedy.RunBuildTask || r.Task != tt.want || r.File != config.CIFile {
 				t.Errorf("Build = %v (next step %+v); want a missing source with the task %q of %s", err, r, tt.want, config.CIFile)
 			}
 			if err != nil && !strings.HasPrefix(err.Error(), "layer 1 (linux/amd64, from hello.txt): ") {
 				t.Errorf("the error does not say which layer: %v", err)
+			}
+		})
+	}
+}
+
+// TestBuildRunsMakerTask: without NoDeps, a missing layer source that a
+// ci.yaml task should make is made by running that task first, its output
+// to TaskOutput; a task that fails fails the build with its exit code.
+func TestBuildRunsMakerTask(t *testing.T) {
+	tests := []struct {
+		name, task string
+		ok         bool
+	}{
+		{"the task makes it", "echo made the source; echo hi > hello.txt", true},
+		{"the task fails", "echo broken; exit 3", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if err := os.Remove(filepath.Join(f.p.Dir, "hello.txt")); err != nil {
+				t.Fatal(err)
+			}
+			ci := "apiVersion: slipway/v1\ntasks: {ciBuild: '" + tt.task + "'}\npipeline: [ciBuild, build]\n"
+			if err := os.WriteFile(filepath.Join(f.p.Dir, config.CIFile), []byte(ci), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			o := f.options()
+			o.TaskOutput = &out
+			_, err := f.runner().Build(context.Background(), BuildOptions{Options: o})
+			var te *TaskError
+			switch {
+			case tt.ok && (err != nil || !strings.Contains(out.String(), "made the source")):
+				t.Errorf("Build = %v, task output %q; want the task run, then the build", err, out.String())
+			case !tt.ok && (!errors.As(err, &te) || te.Code != 3 || !strings.Contains(out.String(), "broken")):
+				t.Errorf("Build = %v, task output %q; want the task's exit 3", err, out.String())
 			}
 		})
 	}

@@ -9,7 +9,8 @@ import (
 
 // TestRealNodeInit is a newcomer's first deploy: in a Go module with a
 // main package that serves HTTP, `slipway init` (told only the registry),
-// then ciBuild and `slipway run deployToDev` with no edits; the app answers
+// then `slipway run deployToDev` with no edits (its build runs
+// ciBuild first); the app answers
 // through its Service.
 func TestRealNodeInit(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
@@ -38,7 +39,6 @@ func main() {
 	p.run(t, p.slipway, "config", "check")
 	p.run(t, "git", "add", "-A")
 	p.run(t, "git", "commit", "-q", "-m", "feat: my first app")
-	p.run(t, p.slipway, "ci", "ciBuild")
 	p.run(t, p.slipway, "run", "deployToDev")
 	// The app is named after its directory, app; its namespace is app-dev.
 	page := get(t, "http://"+p.service(t, "app-dev", "app")+"/", 10*time.Second)
