@@ -15,7 +15,7 @@ APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm
 # certificates (as root hack/testenv/node.sh installs the node's).
 DEMO_APT_PACKAGES := docker-registry git curl openssl
 
-.PHONY: all build dist image image-test gitlab-test test unit lint fuzz faults deps demo demo-deps demo-down clean
+.PHONY: all build dist image image-test gitlab-test test unit lint fuzz faults deps demo demo-deps demo-down demo-gitops demo-gitops-down clean
 
 all: build
 
@@ -95,6 +95,17 @@ demo: ## walk an example project through Slipway on local defaults (demo-deps an
 
 demo-down: ## stop what the demo started (registries and control plane)
 	@hack/demo.sh down
+
+# As root only: hello-go to dev and prod through Flux CD on the real node.
+# hack/demo-gitops.sh runs make demo-deps flux-deps in the background while
+# it builds bin/slipway and the image, as make demo does; its own state is
+# in .demo-gitops/, apart from make demo's (one real node at a time).
+demo-gitops: ## as root: hello-go to dev and prod through Flux CD (GitOps mode) on the real node
+	@hack/install-deps.sh $(DEMO_APT_PACKAGES)
+	@hack/demo-gitops.sh
+
+demo-gitops-down: ## stop what make demo-gitops started (git server, Flux, node, registries, control plane)
+	@hack/demo-gitops.sh down
 
 .PHONY: test-node node-deps flux-deps
 test-node: ## as root: only the tests on a real node (hack/testenv/node.sh), verbose, with their timings
