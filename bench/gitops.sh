@@ -120,17 +120,13 @@ printf '.slipway/\ndist/\n' >"$proj/.gitignore"
 cd "$proj"
 git init -q -b main
 
-# Flux's objects, as slipway gitops bootstrap prints them, and the git
-# server's credentials. Bootstrap gives a plain-http repository no secretRef
-# (docs/gitops.md); this server asks for basic auth even to fetch, so the
-# GitRepository gets the Secret it names for https.
+# Flux's objects, as slipway gitops bootstrap prints them, and the secret
+# of the git server's credentials they name.
 for env in gitops flux-user; do
   "$kubectl" -n flux-system create secret generic "$env-git" \
     --from-literal=username="$git_user" --from-literal=password="$git_pass" >/dev/null
   slipway gitops bootstrap "$env" >"$work/$env-flux.yaml" 2>/dev/null
   "$kubectl" apply -f "$work/$env-flux.yaml" >/dev/null
-  "$kubectl" -n flux-system patch gitrepository "$env" --type merge \
-    -p "{\"spec\":{\"secretRef\":{\"name\":\"$env-git\"}}}" >/dev/null
 done
 grep -q 'interval: 1m' "$work/flux-user-flux.yaml" || die "bootstrap's GitRepository does not poll every minute"
 for env in gitops flux-user; do

@@ -67,8 +67,10 @@ func TestRender(t *testing.T) {
 		{name: "root path", in: with(func(in *Input) { in.GitOps.Path = "." }), want: []string{"path: ./\n"}},
 		{name: "ssh user is git", in: with(func(in *Input) { in.GitOps.Repo = "ssh://deploy@git.example.com/team/env" }),
 			want: []string{"url: ssh://git@git.example.com/team/env\n"}, notWant: []string{"deploy@"}},
-		{name: "http needs no secret", in: with(func(in *Input) { in.GitOps.Repo = "http://127.0.0.1:3000/env.git" }),
-			notWant: []string{"secretRef"}},
+		// Slipway pushes with credentials, so Flux fetches with them too:
+		// a server that wants them for a push mostly wants them to fetch.
+		{name: "http gets the secret too", in: with(func(in *Input) { in.GitOps.Repo = "http://127.0.0.1:3000/env.git" }),
+			want: []string{"secretRef:\n    name: prod-git\n", "plain http sends them in clear"}},
 		{name: "user info never printed", in: with(func(in *Input) { in.GitOps.Repo = "https://bob:hunter2@git.example.com/team/env.git" }),
 			want: []string{"url: https://git.example.com/team/env.git\n"}, notWant: []string{"hunter2", "bob"}},
 		{name: "argocd", in: with(func(in *Input) { in.GitOps.Engine = "argocd" }),

@@ -20,10 +20,10 @@ func renderFlux(in Input) ([]byte, error) {
 	src := GitRepository{meta: newMeta("source.toolkit.fluxcd.io/v1", "GitRepository", r), Spec: GitRepositorySpec{
 		URL: u, Ref: GitRef{Branch: in.GitOps.Branch}, Interval: SourceInterval,
 	}}
+	// Every repository gets the secret: Slipway pushes with credentials,
+	// and a server that wants them for a push mostly wants them to fetch.
 	secret := secretName(r.Name)
-	if !strings.HasPrefix(u, "http://") {
-		src.Spec.SecretRef = &LocalName{Name: secret}
-	}
+	src.Spec.SecretRef = &LocalName{Name: secret}
 	k := Kustomization{meta: newMeta("kustomize.toolkit.fluxcd.io/v1", "Kustomization", r), Spec: KustomizationSpec{
 		Interval: KustomizationInterval, Timeout: KustomizationTimeout, Path: fluxPath(in.GitOps.Path),
 		Prune: true, Wait: true, SourceRef: SourceRef{Kind: "GitRepository", Name: r.Name},
@@ -64,7 +64,10 @@ func fluxComment(in Input, r ref, u, secret string) []string {
 			"make it, and add the public key it prints to the repository as a read-only deploy key:",
 			fmt.Sprintf("  flux create secret git %s -n %s --url=%s", secret, r.Namespace, u))
 	default:
-		c = append(c, "The repository is plain http: Flux reads it without credentials.")
+		c = append(c, fmt.Sprintf("Flux reads the repository with the secret %s in namespace %s, as Slipway pushes to it with credentials;", secret, r.Namespace),
+			"plain http sends them in clear, so keep it to a network of your own, or use https (never commit the secret):",
+			fmt.Sprintf("  flux create secret git %s -n %s --url=%s --username=USER --password=$PASSWORD", secret, r.Namespace, u),
+			"For a repository that anyone may read, drop spec.secretRef instead.")
 	}
 	return append(c, "",
 		"kustomize-controller should run with --feature-gates="+FluxGate+":",
