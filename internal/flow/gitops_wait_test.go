@@ -392,6 +392,10 @@ func TestGitOpsStatusPendingOrDrift(t *testing.T) {
 	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
 		t.Fatal(err)
 	}
+	st, err := g.runner().Status(ctx, []string{"dev"}, StatusOptions{Options: f.options()})
+	if err != nil || st[0].DeployedBy != "alice" || st[0].DeployedAt.IsZero() || len(st[0].Drift) != 0 {
+		t.Errorf("status = %+v, %v; want who deployed and when from the commit, and no drift", st, err)
+	}
 	d, _ := f.kube.get("hello-dev", "hello")
 	d = d.DeepCopy()
 	d.Annotations[deploy.AnnotationDigest] = "sha256:" + strings.Repeat("e", 64) // a hand edit

@@ -105,6 +105,7 @@ func (r *Runner) Status(ctx context.Context, names []string, o StatusOptions) ([
 			if env.GitOps != nil {
 				out[i].GitOps = r.gitOpsStatus(ctx, env, o.Options)
 				out[i].Drift = append(out[i].Drift, r.gitOpsDrift(ctx, env, out[i], o.Cluster)...)
+				deployedFromGit(&out[i])
 			}
 		})
 	}
@@ -242,4 +243,20 @@ func (r *Runner) Rollback(ctx context.Context, envName string, o RollbackOptions
 			Wait:   o.WaitLock, Break: o.BreakLock, Reason: o.Reason,
 		},
 	})
+}
+
+// deployedFromGit fills in who deployed what runs in a GitOps environment,
+// and when, from the commit that holds it: the engine, not Slipway, wrote
+// the Deployment.
+func deployedFromGit(s *EnvStatus) {
+	g := s.GitOps
+	if g == nil || g.Digest == "" || g.Digest != s.Digest {
+		return
+	}
+	if s.DeployedBy == "" {
+		s.DeployedBy = g.By
+	}
+	if s.DeployedAt.IsZero() {
+		s.DeployedAt = g.When
+	}
 }
