@@ -228,12 +228,15 @@ func (w *gitOpsWait) cut(err error, commit string) error {
 		w.in.Version, w.env.Name, err, short.Commit(commit), w.env.Name)
 }
 
-// byWhom says who made the commit e, when known.
+// byWhom says who made the commit e, when known: for a commit of
+// Slipway's, whose author is Slipway's committer, the one its Slipway-By
+// trailer names.
 func byWhom(e *gitops.Entry) string {
 	if e == nil {
 		return ""
 	}
-	return fmt.Sprintf(" (%s by %s: %q)", short.Commit(e.Commit), e.Author, e.Subject)
+	who := cmp.Or(e.Trailers.By, e.Author)
+	return fmt.Sprintf(" (%s by %s: %q)", short.Commit(e.Commit), who, e.Subject)
 }
 
 // descends asks the environment repository whether commit descends from

@@ -343,6 +343,26 @@ func TestGitOpsVerdictCarried(t *testing.T) {
 	}
 }
 
+// TestByWhom: a commit of Slipway's is by the one its Slipway-By trailer
+// names, not by Slipway's committer; another commit is by its author.
+func TestByWhom(t *testing.T) {
+	const c = "0123456789abcdef0123456789abcdef01234567"
+	tests := []struct {
+		e    *gitops.Entry
+		want string
+	}{
+		{&gitops.Entry{Commit: c, Author: "slipway", Subject: "deploy hello 0.1.0 to dev", Trailers: gitops.Trailers{By: "bob"}},
+			` (0123456789ab by bob: "deploy hello 0.1.0 to dev")`},
+		{&gitops.Entry{Commit: c, Author: "Bob", Subject: "edit envs/dev/hello.yaml"}, ` (0123456789ab by Bob: "edit envs/dev/hello.yaml")`},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		if got := byWhom(tt.e); got != tt.want {
+			t.Errorf("byWhom(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
+
 // TestGitOpsHistoryAndRollback: history is the git log of the app's file
 // with its trailers; rollback commits the earlier file again, and waits
 // for the engine and the pods like a deploy.
