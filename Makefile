@@ -40,6 +40,10 @@ image-test: ## build Slipway's own image and check what it holds
 gitlab-test: deps ## run an example's generated .gitlab-ci.yml with gitlab-ci-local (shell executor)
 	@hack/gitlab-ci-local.sh
 
+.PHONY: github-test
+github-test: deps ## run an example's generated GitHub Actions workflow with nektos/act (on the host, no Docker)
+	@hack/github-act.sh
+
 deps: ## install what the test suite needs, when missing
 	@hack/install-deps.sh $(APT_PACKAGES)
 	@hack/testenv/k8s.sh install
@@ -68,7 +72,7 @@ node-deps: ## as root: build what the real node needs (kubelet, kube-proxy, cont
 flux-deps: ## build the Flux controllers the GitOps tests run, when missing
 	@hack/testenv/flux.sh install
 
-test: deps lint image-test gitlab-test node-deps flux-deps ## the whole suite, with real registries, control plane and (as root) a real node: what CI runs
+test: deps lint image-test gitlab-test github-test node-deps flux-deps ## the whole suite, with real registries, control plane and (as root) a real node: what CI runs
 	SLIPWAY_E2E=1 SLIPWAY_REALNODE=$(REALNODE) $(GO) test -count=1 -timeout 30m ./...
 
 fuzz: ## run every fuzz target for FUZZTIME (30s) each; the seed corpus runs in make test

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# github-act.sh: runs the GitHub Actions workflow Slipway generates for
+# examples/static-site with nektos/act on the host (-P
+# ubuntu-latest=-self-hosted: no Docker, every step runs here, with
+# bin/slipway on PATH), on copies of the example in fresh git repositories
+# whose origin is a local bare repository, against registries and a
+# Kubernetes control plane (hack/testenv/k8s.sh: kwok nodes, pods turn Ready
+# without running), all on 127.0.0.1. Nothing is downloaded: for the
+# repository's own actions/checkout act copies the local repository (.git
+# included) into the job's workspace instead of fetching the action, and
+# the workflow uses no other action.
+#
+#  1. A copy whose ciBuild fails (its command is `exit 1`), run verbose to
+#     show act skipping actions/checkout: the run fails at ciBuild and
+#     pushes nothing: no tag in the remote, no repository in either
+#     registry, no Deployment.
+#  2. The example as committed, plus signing.key env://DOCS_SIGNING_KEY and
+#     a verify key for prod in DOCS_VERIFY_KEY, given as act gives secrets
+#     (--secret-file, a dotenv file; DOCS_KUBECONFIG holds the kubeconfig's
+#     content, as the repository secret would): every job passes, deploy
+#     prod included. act has no environment protection rules: the job with
+#     `environment: prod` runs as soon as the job it needs has passed, where
+#     GitHub would wait for a required reviewer. Each step's output must hold
+#     the summaries slipway prints on a workstation; the remote must have tag
+#     v0.1.0, both registries 0.1.0 with one digest, docs-dev and docs-prod a
+#     Deployment of that digest, and no output or generated file the key,
+#     its password or the kubeconfig's client key (act masks secrets too).
+#
+#   ACT_VERSION   nektos/act's version, built from the Go module proxy into
+#                 bin/act-VERSION (pinned below)
+#   PORT          the dev registry's port (default 15700; rc is PORT+1)
+#   SLIPWAY_APISERVER_PORT and the other k8s.sh ports: defaults below, apart
+#                 from k8s.sh's own, the test suite's and gitlab-ci-local.sh's
+#   NO_BUILD=1    use bin/slipway as it is, without make build
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+act_version=${ACT_VERSION:-v0.2.89}
+dev_port=${PORT:-15700}
+rc_port=$((dev_port + 1))
+export SLIPWAY_APISERVER_PORT=${SLIPWAY_APISERVER_PORT:-30443}
+export SLIPWAY_ETCD_PORT=${SLIPWAY_ETCD_PORT:-30379}
+export SLIPWAY_ETCD_PEER_PORT=${SLIPWAY_ETCD_PEER_PORT:-30380}
+export SLIPWAY_KCM_PORT=${SLIPWAY_KCM_PORT:-30457}
+export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-30459}
+export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-30250}
+export SLIPWAY_NODES=${SLIPWAY_NODES:-1}
+act=$root/bin/act-$act_version/act
+k8s=$root/hack/testenv/k8s.sh
+reg=$root/hack/testenv/registry.sh
+
+fail() { echo "github-act.sh: $*" >&2; exit 1; }
+for tool in go git curl; do
+	command -v "$tool" >/dev/null || fail "needs $tool"
+done
+if [ ! -x "$act" ]; then
+	GOBIN=$root/bin/act-$act_version go install "github.com/nektos/act@$act_version" ||
+		fail "could not build nektos/act $act_version from the Go module proxy"
+fi
+[ "${NO_BUILD:-}" = 1 ] || make -C "$root" --no-print-directory build >/dev/null
+
+work=$(mktemp -d)
+export SLIPWAY_TESTENV=$work/testenv
+k8s_pid=
+cleanup() {
+	[ -z "$k8s_pid" ] || wait "$k8s_pid" 2>/dev/null || true
+	"$k8s" stop >/dev/null 2>&1 || true
+	"$reg" stop "$dev_port" "$rc_port" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+"$reg" start "$dev_port" "$rc_port" >/dev/null 2>&1
+# The control plane starts while the first run goes, which needs none.
+"$k8s" start >"$work/k8s.out" 2>"$work/k8s.log" &
+k8s_pid=$!
+
+# project NAME: the example, as committed, in $work/NAME, a fresh git
+# repository whose origin is the bare repository $work/NAME-remote.git, its
+# registries moved to our ports. Prints the directory.
+project() {
+	local dir=$work/$1
+	mkdir -p "$dir"
+	git -C "$root" ls-files -z examples/static-site | while IFS= read -r -d '' f; do
+		mkdir -p "$dir/$(dirname "${f#examples/static-site/}")"
+		cp "$root/$f" "$dir/${f#examples/static-site/}"
+	done
+	sed -i -e "s/127\.0\.0\.1:5000/127.0.0.1:$dev_port/" -e "s/127\.0\.0\.1:5001/127.0.0.1:$rc_port/" "$dir/slipway.yaml"
+	git init -q --bare "$work/$1-remote.git"
+	git -C "$dir" init -q -b main
+	git -C "$dir" remote add origin "file://$work/$1-remote.git"
+	# act's actions/checkout copies this local repository at the start of
+	# each job; GitHub's fetches the repository, with the tags earlier jobs
+	# pushed (fetch-depth: 0). So that a later job's copy holds the release
+	# tag, as it would on GitHub, the origin passes the tags pushed to it
+	# on to this repository.
+	cat >"$work/$1-remote.git/hooks/post-receive" <<-HOOK
+		#!/bin/sh
+		exec env -u GIT_DIR git -C '$dir' fetch -q origin '+refs/tags/*:refs/tags/*'
+	HOOK
+	chmod +x "$work/$1-remote.git/hooks/post-receive"
+	echo "$dir"
+}
+
+# commit DIR: generates the workflow and commits everything.
+commit() {
+	(cd "$1" && PATH=$root/bin:$PATH slipway pipeline generate --target github >/dev/null)
+	git -C "$1" add -A
+	git -C "$1" -c user.name=CI -c user.email=ci@example.com commit -qm "feat: the site"
+}
+
+# run NAME [ARG...]: act's push event in $work/NAME, every job on the host.
+# act reads no configuration of the user's (HOME and XDG_CONFIG_HOME are
+# ours), asks no server for notices (ACT_DISABLE_VERSION_CHECK), and keeps
+# its action cache in $work/NAME-act, where whatever it downloaded would be.
+# Steps inherit act's environment: KUBECONFIG is not passed on, bin/ leads
+# PATH so jobs find slipway, and a proxy where nothing listens fails any
+# download from outside 127.0.0.1 (Go and git never proxy loopback).
+# act runs each step on a pseudo-terminal, where GitHub gives none:
+# NO_COLOR keeps slipway's output as plain as on GitHub.
+run() {
+	local name=$1
+	shift
+	mkdir -p "$work/home"
+	(cd "$work/$name" && env -u KUBECONFIG NO_COLOR=1 HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
+		ACT_DISABLE_VERSION_CHECK=1 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
+		PATH="$root/bin:$PATH" "$act" push -P ubuntu-latest=-self-hosted \
+		--action-cache-path "$work/$name-act" --no-cache-server --container-daemon-socket - "$@" </dev/null)
+}
+
+# fetched NAME: fails if act's cache for NAME holds an action (ORG-REPO@REF,
+# as act stores what it clones); beside them are only its job directories.
+fetched() {
+	local got
+	got=$(find "$work/$1-act" -mindepth 1 -maxdepth 1 -name '*@*' 2>/dev/null)
+	[ -z "$got" ] || fail "act fetched actions: $got"
+}
+
+# has LOG PATTERN...: every extended regular expression matches a line of LOG.
+has() {
+	local log=$1
+	shift
+	for p in "$@"; do
+		grep -Eq -- "$p" "$log" || fail "the output has no line matching '$p'; it was:
+$(cat "$log")"
+	done
+}
+
+# digest PORT: the digest of web/docs:0.1.0 in the registry on PORT.
+digest() {
+	curl -fsSI -H 'Accept: application/vnd.oci.image.index.v1+json' \
+		"http://127.0.0.1:$1/v2/web/docs/manifests/0.1.0" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
+}
+
+## 1. A broken ciBuild: the run fails and nothing is pushed.
+broken=$(project broken)
+sed -i 's/^  ciBuild: .*/  ciBuild: exit 1/' "$broken/ci.yaml"
+grep -q '^  ciBuild: exit 1$' "$broken/ci.yaml" || fail "could not break ciBuild in ci.yaml"
+commit "$broken"
+# Verbose, to show how act handles actions/checkout: it copies this local
+# repository into the job's workspace instead of running the action.
+if run broken --verbose >"$work/broken.log" 2>&1; then
+	fail "the run whose ciBuild fails passed:
+$(cat "$work/broken.log")"
+fi
+has "$work/broken.log" 'Skipping local actions/checkout because workdir was already copied' '❌  Failure - Main ciBuild' "Error: Job 'ciBuild \.\.\. promote dev to rc' failed"
+! grep -Eq '⭐ Run Main (release|build|push dev)$' "$work/broken.log" || fail "steps ran after ciBuild failed"
+! grep -Eq '\[docs/deploy prod\]' "$work/broken.log" || fail "deploy prod ran after ciBuild failed"
+[ -z "$(git -C "$work/broken-remote.git" tag)" ] || fail "the failed run pushed tags: $(git -C "$work/broken-remote.git" tag)"
+for port in "$dev_port" "$rc_port"; do
+	catalog=$(curl -fsS "http://127.0.0.1:$port/v2/_catalog")
+	[ "$catalog" = '{"repositories":[]}' ] || fail "the failed run pushed to 127.0.0.1:$port: $catalog"
+done
+fetched broken
+echo "github-act.sh: a failing ciBuild fails the run; nothing pushed" >&2
+
+## 2. The example's workflow, from ciBuild to deploy prod.
+wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8s.log")"
+k8s_pid=
+kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
+# The broken run deployed nothing either.
+if kubectl get deployments -A -o name | grep -q docs; then
+	fail "the failed run made Deployments: $(kubectl get deployments -A -o name)"
+fi
+site=$(project static-site)
+# Signed, as a team keeping its keys in repository secrets would: push signs
+# with the key in DOCS_SIGNING_KEY (its password in
+# DOCS_SIGNING_KEY_PASSWORD), and deploy prod verifies with the public key in
+# DOCS_VERIFY_KEY.
+password=pw-$RANDOM$RANDOM$RANDOM
+mkdir -p "$work/keys"
+SLIPWAY_SIGNING_PASSWORD=$password "$root/bin/slipway" -C "$work/keys" keys generate >/dev/null 2>&1
+echo 'signing: {key: env://DOCS_SIGNING_KEY}' >>"$site/slipway.yaml"
+sed -i 's/^\(  prod: {.*\)}$/\1, verify: {key: env:\/\/DOCS_VERIFY_KEY}}/' "$site/slipway.yaml"
+grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "could not add verify to prod in slipway.yaml"
+# The secrets, as act reads them: a dotenv file whose single-quoted values
+# span lines as written. DOCS_KUBECONFIG holds the kubeconfig's content, as
+# the repository secret the header names does on GitHub.
+! grep -q "'" "$SLIPWAY_TESTENV/kubeconfig" "$work/keys/cosign.key" "$work/keys/cosign.pub" ||
+	fail "a secret holds a single quote, which the secrets file cannot carry"
+{
+	printf "DOCS_KUBECONFIG='%s'\n" "$(cat "$SLIPWAY_TESTENV/kubeconfig")"
+	printf "DOCS_SIGNING_KEY='%s'\n" "$(cat "$work/keys/cosign.key")"
+	printf "DOCS_VERIFY_KEY='%s'\n" "$(cat "$work/keys/cosign.pub")"
+	printf "DOCS_SIGNING_KEY_PASSWORD='%s'\n" "$password"
+} >"$work/secrets.env"
+commit "$site"
+wf=$site/.github/workflows/slipway.yml
+has "$wf" '^#   DOCS_KUBECONFIG: ' '^#   DOCS_SIGNING_KEY: ' '^#   DOCS_SIGNING_KEY_PASSWORD: ' '^#   DOCS_VERIFY_KEY: ' \
+	'^    environment: prod$'
+run static-site --list >"$work/list.log" 2>&1 || fail "act --list failed: $(cat "$work/list.log")"
+cat "$work/list.log"
+run static-site --secret-file "$work/secrets.env" >"$work/run.log" 2>&1 || fail "the run failed:
+$(cat "$work/run.log")"
+cat "$work/run.log"
+
+# act runs deploy prod, the job with environment: prod, as soon as the job it
+# needs has passed: no one approves. GitHub would hold it until a required
+# reviewer of the environment prod approves (docs/ci/github.md).
+job='\[docs/ciBuild \.\.\. promote dev to rc\] +'
+prod='\[docs/deploy prod *\] +'
+has "$work/run.log" \
+	"${job}✅  Success - Main actions/checkout@v4" \
+	"${job}\| ✓ push +pushed v0\.1\.0 to origin\$" \
+	"${job}\| ✓ release +tagged [0-9a-f]+ as v0\.1\.0 \(first release\)\$" \
+	"${job}\| ✓ build +built docs 0\.1\.0 for linux/amd64, linux/arm64\$" \
+	"${job}\| ✓ push +pushed 127\.0\.0\.1:$dev_port/web/docs:0\.1\.0" \
+	"${job}\| ✓ push +signed 127\.0\.0\.1:$dev_port/web/docs@sha256:[0-9a-f]{64} as 127\.0\.0\.1:$dev_port/web/docs:sha256-[0-9a-f]{64}\.sig\$" \
+	"${job}\| ✓ deploy +docs 0\.1\.0 runs in dev \(revision 1" \
+	"${job}\| ✓ promote +promoted sha256:[0-9a-f]{12} from dev to rc" \
+	"${job}🏁  Job succeeded" \
+	"${prod}✅  Success - Main actions/checkout@v4" \
+	"${prod}\| ✓ deploy +signature verified with env://DOCS_VERIFY_KEY: 127\.0\.0\.1:$rc_port/web/docs@sha256:" \
+	"${prod}\| ✓ deploy +docs 0\.1\.0 runs in prod \(revision 1" \
+	"${prod}🏁  Job succeeded"
+fetched static-site
+
+# End state: the tag, one digest in both registries, Deployments of it.
+tag=$(git -C "$work/static-site-remote.git" tag)
+[ "$tag" = v0.1.0 ] || fail "the remote has tags '$tag', want v0.1.0"
+pushed=$(grep -Eo "${job}\| 127\.0\.0\.1:$dev_port/web/docs@sha256:[0-9a-f]{64}\$" "$work/run.log" | sed 's/.*@//' | sort -u)
+# push dev and deploy dev print it.
+[ -n "$pushed" ] && [ "$(echo "$pushed" | wc -l)" = 1 ] || fail "push dev and deploy dev printed digests '$pushed', want one"
+for port in "$dev_port" "$rc_port"; do
+	d=$(digest "$port")
+	[ "$d" = "$pushed" ] || fail "127.0.0.1:$port has web/docs:0.1.0 at '$d', want the pushed $pushed"
+done
+for pair in "docs-dev:$dev_port" "docs-prod:$rc_port"; do
+	ns=${pair%%:*} port=${pair##*:}
+	image=$(kubectl get deployment docs -n "$ns" -o 'jsonpath={.spec.template.spec.containers[0].image}')
+	[ "$image" = "127.0.0.1:$port/web/docs@$pushed" ] || fail "the Deployment in $ns runs '$image', want 127.0.0.1:$port/web/docs@$pushed"
+done
+# No secret reaches the output or the generated file: not the key, its
+# password, nor the kubeconfig's client key.
+key_line=$(sed -n 2p "$work/keys/cosign.key")
+client_key=$(sed -n 's/^ *client-key-data: //p' "$SLIPWAY_TESTENV/kubeconfig" | head -n 1)
+for f in "$work/run.log" "$work/list.log" "$wf"; do
+	! grep -qF -e "$password" -e "$key_line" ${client_key:+-e "${client_key:0:40}"} "$f" || fail "$f holds a secret"
+done
+echo "github-act.sh: ok (tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod; deploy prod ran with no approval under act)"
