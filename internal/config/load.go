@@ -196,6 +196,7 @@ func (p *Project) applyDefaults() {
 			g.Path = cmp.Or(g.Path, DefaultGitOpsPath)
 			g.Engine = cmp.Or(g.Engine, DefaultGitOpsEngine)
 		}
+		defaultChecks(e.Checks)
 	}
 	dp := &p.Deploy
 	dp.Pod = cmp.Or(dp.Pod, PodFile)
@@ -212,4 +213,5 @@ func (p *Project) applyDefaults() {
 		dp.Stability.Duration = 3 * time.Second
 	}
 	dp.Timeout.Duration = cmp.Or(dp.Timeout.Duration, 5*time.Minute)
+	defaultChecks(dp.Checks)
 }

@@ -89,6 +89,7 @@ type Environment struct {
 	JVM             *bool        `yaml:"jvm" doc:"apply the JVM preset (heap from the memory limit, no CPU limit)"`
 	Verify          *Verify      `yaml:"verify" doc:"deploy only images with a valid signature by this cosign public key (exit 3 otherwise)"`
 	GitOps          *GitOps      `yaml:"gitops" doc:"deploy by a commit to an environment repository, which Flux or Argo CD applies, instead of applying to the cluster (see docs/gitops.md)"`
+	Checks          []Check      `yaml:"checks" doc:"after-rollout checks, run after deploy.checks: the rollout succeeds only when they pass, and is rolled back when one fails (see docs/verification.md)"`
 	// Name is the key under environments.
 	Name string `yaml:"-"`
 }
@@ -125,4 +126,5 @@ type Deploy struct {
 	DisruptionBudget *bool    `yaml:"disruptionBudget" doc:"a PodDisruptionBudget (maxUnavailable 1) for environments of 2 or more replicas, so node drains take one pod at a time (default true)"`
 	Spread           *bool    `yaml:"spread" doc:"a soft topology spread of 2 or more replicas across nodes (default true)"`
 	Stability        Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off); shorter than timeout, as Kubernetes requires"`
+	Checks           []Check  `yaml:"checks" doc:"after-rollout checks of every environment, run before each environment's own checks (see docs/verification.md)"`
 }

@@ -45,13 +45,18 @@ var (
 	tasksType        = reflect.TypeOf(Tasks{})
 	requirementType  = reflect.TypeOf(Requirement{})
 	stepType         = reflect.TypeOf(Step{})
+	checkType        = reflect.TypeOf(Check{})
 )
 
 func (g *schemaGen) ref(t reflect.Type) map[string]any {
 	name := t.Name()
 	if _, ok := g.defs[name]; !ok {
 		g.defs[name] = nil // reserve, for recursive types
-		g.defs[name] = g.object(t)
+		obj := g.object(t)
+		if t == checkType { // one kind per check
+			obj["minProperties"], obj["maxProperties"] = 1, 1
+		}
+		g.defs[name] = obj
 	}
 	return map[string]any{"$ref": "#/$defs/" + name}
 }

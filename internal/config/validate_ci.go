@@ -73,6 +73,11 @@ func (c *CI) Validate(p *Project) error {
 		pv.step(s, fmt.Sprintf("pipeline[%d]", i), false)
 	}
 	v.generatedSize(c)
+	if p != nil {
+		for _, pr := range checkTasks(p, c) {
+			v.probs.push(pr)
+		}
+	}
 	return v.probs.orNil()
 }
 
