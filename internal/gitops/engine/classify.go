@@ -35,8 +35,9 @@ type Status struct {
 	// Attempted and Applied are the Kustomization's lastAttemptedRevision
 	// and lastAppliedRevision, such as "main@sha1:COMMIT".
 	Attempted, Applied string
-	// Ready is the Kustomization's Ready condition.
-	Ready Condition
+	// Ready is the Kustomization's Ready condition, and Reconciling the
+	// one in which Flux says which stage of a reconciliation it is at.
+	Ready, Reconciling Condition
 	// Source is the GitRepository's status.artifact.revision, and
 	// SourceReady its Ready condition.
 	Source      string
@@ -86,7 +87,7 @@ func Classify(s Status, commit string) Outcome {
 	switch {
 	case revisionIs(s.Attempted, commit) && s.Ready.Status == "False" && s.Ready.Reason != healthCheckCanceled:
 		o.State, o.Reason, o.Message = Failed, s.Ready.Reason, Quote(s.Ready.Message)
-	case revisionIs(s.Attempted, commit) && building(s.Ready):
+	case revisionIs(s.Attempted, commit) && building(s, commit):
 		// Flux records the revision before it builds it: not applied yet.
 	case revisionIs(s.Attempted, commit):
 		o.State = Applied
@@ -104,11 +105,24 @@ func Classify(s Status, commit string) Outcome {
 	return o
 }
 
-// building says Ready is Flux's word for a revision still being fetched
-// or built, before anything is applied ("Fetching manifests for
-// revision ...", "Building manifests for revision ...").
-func building(r Condition) bool {
-	return r.Status == "Unknown" && (strings.HasPrefix(r.Message, "Fetching manifests") || strings.HasPrefix(r.Message, "Building manifests"))
+// building says Flux is still fetching, building or comparing commit's
+// manifests, before it applies anything of them. Flux (v1.9.6, measured)
+// says so in its Reconciling condition, "Fetching manifests for revision
+// BRANCH@sha1:COMMIT ...", then "Building manifests ...", then "Detecting
+// drift ...", and applies after that, while Ready stays "Reconciliation
+// in progress"; the same words in Ready count too.
+func building(s Status, commit string) bool {
+	for _, c := range []Condition{s.Ready, s.Reconciling} {
+		if c.Status == "False" || !strings.Contains(strings.ToLower(c.Message), strings.ToLower(commit)) {
+			continue
+		}
+		for _, stage := range []string{"Fetching manifests", "Building manifests", "Detecting drift"} {
+			if strings.HasPrefix(c.Message, stage) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // notPickedUp says why the engine never attempted commit: the source's own

@@ -68,8 +68,20 @@ func TestClassify(t *testing.T) {
 			Message: "Building manifests for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Pending},
 		{name: "attempted, still fetching", s: Status{Attempted: rev(ours), Ready: Condition{Status: "Unknown", Reason: "Progressing",
 			Message: "Fetching manifests for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Pending},
+		// Flux compares before it applies: nothing of ours is applied yet.
 		{name: "attempted, detecting drift", s: Status{Attempted: rev(ours), Ready: Condition{Status: "Unknown", Reason: "Progressing",
-			Message: "Detecting drift for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Applied, commit: ours},
+			Message: "Detecting drift for revision main@sha1:" + ours + " with a timeout of 1m0s"}}, state: Pending},
+		// Measured at v1.9.6: Ready stays "Reconciliation in progress" from
+		// the fetch to the health checks; the stage is in Reconciling.
+		{name: "attempted, Reconciling says building", s: Status{Attempted: rev(ours), Ready: inProgress,
+			Reconciling: reconciling("Building manifests for revision main@sha1:" + ours + " with a timeout of 5m0s")}, state: Pending},
+		{name: "attempted, Reconciling says detecting drift", s: Status{Attempted: rev(ours), Ready: inProgress,
+			Reconciling: reconciling("Detecting drift for revision main@sha1:" + ours + " with a timeout of 5m0s")}, state: Pending},
+		{name: "applied, Reconciling says health checks", s: Status{Attempted: rev(ours), Ready: inProgress,
+			Reconciling: reconciling("Running health checks for revision main@sha1:" + ours + " with a timeout of 5m0s")}, state: Applied, commit: ours},
+		// A reconciliation of a later commit begins; ours was applied.
+		{name: "applied, Reconciling fetches a later commit", s: Status{Attempted: rev(ours), Ready: inProgress, Source: rev(later),
+			Reconciling: reconciling("Fetching manifests for revision main@sha1:" + later + " with a timeout of 5m0s")}, state: Applied, commit: ours},
 		{name: "applied at the deadline", s: Status{Attempted: rev(ours), Ready: inProgress, Expired: true}, state: Applied, commit: ours},
 	}
 	for _, tt := range tests {
@@ -95,6 +107,11 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reconciling is Flux's Reconciling condition at a stage.
+func reconciling(msg string) Condition {
+	return Condition{Status: "True", Reason: "Progressing", Message: msg}
 }
 
 func TestQuote(t *testing.T) {

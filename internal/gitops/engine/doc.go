@@ -29,7 +29,10 @@
 //   - Applied: lastAttemptedRevision is our commit and Ready is not False
 //     (or False only because a newer reconciliation cancelled Flux's
 //     health check, HealthCheckCanceled: the nudge of the Kustomization
-//     does that to the health check its source's nudge started).
+//     does that to the health check its source's nudge started), and Flux
+//     is past its stages before the apply: Flux records the revision as it
+//     starts building it, and its Reconciling condition says "Building
+//     manifests", then "Detecting drift" for it until it applies.
 //     Flux records lastAppliedRevision and Ready=True only after its next
 //     health poll (every 5 s, fixed); Slipway does not wait for it, the
 //     caller judges the pods with deploy's verdict. Outcome.Confirmed says

@@ -81,7 +81,7 @@ func (f *Flux) status(ctx context.Context, k Kustomization) (Status, error) {
 	s.Suspended, _, _ = unstructured.NestedBool(ku.Object, "spec", "suspend")
 	s.Attempted, _, _ = unstructured.NestedString(ku.Object, "status", "lastAttemptedRevision")
 	s.Applied, _, _ = unstructured.NestedString(ku.Object, "status", "lastAppliedRevision")
-	s.Ready = readyOf(ku)
+	s.Ready, s.Reconciling = conditionOf(ku, "Ready"), conditionOf(ku, "Reconciling")
 	src, err := f.Client.Resource(GitRepositoryGVR).Namespace(k.SourceNamespace).Get(ctx, k.SourceName, metav1.GetOptions{})
 	if isNotFound(err) {
 		s.SourceReady = Condition{Status: "False", Reason: "NotFound", Message: "GitRepository " + k.SourceNamespace + "/" + k.SourceName + " does not exist"}
@@ -91,16 +91,17 @@ func (f *Flux) status(ctx context.Context, k Kustomization) (Status, error) {
 		return Status{}, fmt.Errorf("reading GitRepository %s/%s: %w", k.SourceNamespace, k.SourceName, err)
 	}
 	s.Source, _, _ = unstructured.NestedString(src.Object, "status", "artifact", "revision")
-	s.SourceReady = readyOf(src)
+	s.SourceReady = conditionOf(src, "Ready")
 	return s, nil
 }
 
-// readyOf is u's Ready condition, the zero Condition when it has none.
-func readyOf(u *unstructured.Unstructured) Condition {
+// conditionOf is u's status condition of type typ, the zero Condition
+// when it has none.
+func conditionOf(u *unstructured.Unstructured, typ string) Condition {
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, ok := c.(map[string]any)
-		if !ok || m["type"] != "Ready" {
+		if !ok || m["type"] != typ {
 			continue
 		}
 		str := func(k string) string { s, _ := m[k].(string); return s }
