@@ -44,6 +44,10 @@ type Options struct {
 	// creates it anyway. Breaking a lock adds whose it was to the reason
 	// recorded on the Deployment.
 	Lock *LockOptions
+	// Checker, when set, runs the environment's after-rollout checks once
+	// the pods pass; a failed check fails the rollout, which is rolled
+	// back like any other.
+	Checker Checker
 	// Now is the deploy time (default time.Now).
 	Now      func() time.Time
 	Progress progress.Reporter
@@ -107,6 +111,7 @@ func (e *FailedError) Error() string {
 	for _, ev := range v.Events {
 		fmt.Fprintf(&b, "\nevent %s", ev)
 	}
+	checkLines(&b, v)
 	switch {
 	case e.Result.RolledBack && e.Result.RolledBackTo > 0:
 		fmt.Fprintf(&b, "\nrolled back to revision %d, which is running again", e.Result.RolledBackTo)
@@ -205,6 +210,12 @@ func (c *Cluster) rollOut(ctx, wctx context.Context, m Manifests, o Options, bef
 		return false, intr.of(c.explain(err, "waiting for "+res.Deployment), res.Revision)
 	}
 	res.Verdict, res.Revision = &v, v.Revision
+	if v.Phase == PhaseSucceeded && o.Checker != nil {
+		intr.stage = stageChecks
+		if err := c.runChecks(wctx, o, res, &v); err != nil {
+			return false, intr.of(err, res.Revision)
+		}
+	}
 	if v.Phase == PhaseSucceeded {
 		return false, nil
 	}
@@ -443,6 +454,7 @@ const (
 	stageNothing  deployStage = iota // nothing changed yet
 	stageApplying                    // applying the manifests
 	stageRollout                     // the rollout runs
+	stageChecks                      // checking a rollout that completed
 	stageRollback                    // rolling back a failed rollout
 )
 
@@ -457,6 +469,8 @@ func deployState(stage deployStage, version, env string, revision int64) string 
 			rev = fmt.Sprintf(" (revision %d)", revision)
 		}
 		return fmt.Sprintf("the rollout of %s to %s%s continues in the cluster: Kubernetes carries it on, and it was not rolled back", version, env, rev)
+	case stageChecks:
+		return fmt.Sprintf("the rollout of %s to %s completed, and its checks were cut short: it was not rolled back", version, env)
 	case stageRollback:
 		return fmt.Sprintf("the rollback of %s continues in the cluster", env)
 	}

@@ -124,6 +124,9 @@ type Verdict struct {
 	Events []string `json:"events,omitempty"`
 	// Hint is the next step to take, often a command.
 	Hint string `json:"hint,omitempty"`
+	// Checks are the results of the after-rollout checks, run once the
+	// pods passed; a failed one fails the rollout (ReasonCheckFailed).
+	Checks []CheckResult `json:"checks,omitempty"`
 
 	// ReadySince and BlockedSince are carried into the next Observation.
 	ReadySince   time.Time `json:"-"`
