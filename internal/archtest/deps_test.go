@@ -54,6 +54,9 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"promote":                   concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
 		"internal/deploy":           concat(cliLibs, gitLibs, registryLib),
 		"internal/flow":             cliLibs,
+		// The fleet is read from clusters alone, and its page fetches
+		// nothing: no git, no registry, no network of its own but the API server's.
+		"internal/fleet": concat(cliLibs, gitLibs, registryLib),
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
 		"internal/sign":     concat(cliLibs, gitLibs, kubeLibs),

@@ -35,14 +35,24 @@ func statusCommand() *cli.Command {
 			"- for environments without one (JSON: verify.state). Environments are queried in\n" +
 			"parallel; one whose cluster cannot be reached is shown as such. With ENV, pod by pod.\n" +
 			"A GitOps environment's NOTES start with its repository's head and what the last commit\n" +
-			"of the app's file holds (version, digest, who: from its trailers; JSON: gitops).",
-		Flags: clusterFlags(),
+			"of the app's file holds (version, digest, who: from its trailers; JSON: gitops).\n" +
+			"With --all, no project: every app Slipway deployed in the kubeconfig contexts given\n" +
+			"(--context, repeatable; default the current one), read with list calls, one row per app\n" +
+			"and environment; --html FILE also writes the fleet page (docs/fleet.md).",
+		Flags: statusFlags(),
 		Action: action(func(c *command) error {
+			if c.flags.Bool("all") {
+				return c.statusAll()
+			}
+			co, err := c.statusClusterOptions()
+			if err != nil {
+				return err
+			}
 			a, p, err := c.projectArgs(0, 1, "[ENV]")
 			if err != nil {
 				return err
 			}
-			st, err := runner(p).Status(c.ctx, a, flow.StatusOptions{Options: c.options(), Cluster: c.clusterOptions(), Pods: len(a) == 1})
+			st, err := runner(p).Status(c.ctx, a, flow.StatusOptions{Options: c.options(), Cluster: co, Pods: len(a) == 1})
 			if err != nil {
 				return err
 			}

@@ -86,6 +86,15 @@ func (c *Cluster) Status(ctx context.Context, ns, name string, pods bool) EnvSta
 	return s
 }
 
+// StatusOf is what a Deployment Slipway applied says runs: version,
+// digest, who and why from its annotations, health from its conditions,
+// and drift of its image. Pure: for callers that listed Deployments.
+func StatusOf(d *appsv1.Deployment) EnvStatus {
+	s := EnvStatus{Env: d.Labels[LabelEnv], Namespace: d.Namespace, Deployment: d.Name}
+	s.describe(d)
+	return s
+}
+
 // describe fills s from a Deployment: pure.
 func (s *EnvStatus) describe(d *appsv1.Deployment) {
 	a := d.Annotations

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/slipwayhq/slipway/internal/flow"
+)
+
+// statusFlags are status's: the cluster flags with --context taken more
+// than once for --all, and the fleet's filters and page.
+func statusFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "context", Usage: "kubeconfig `CONTEXT` (default: the environment's); with --all, repeat it to read several (default: the current one)"},
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: the environment's, $KUBECONFIG, ~/.kube/config)"},
+		&cli.BoolFlag{Name: "all", Usage: "every app Slipway deployed in the contexts, without a project (docs/fleet.md)"},
+		&cli.StringSliceFlag{Name: "app", Usage: "with --all, only `APP` (repeatable)"},
+		&cli.StringSliceFlag{Name: "env", Usage: "with --all, only environment `ENV` (repeatable)"},
+		&cli.BoolFlag{Name: "failed", Usage: "with --all, only what is degraded or whose last deploy was rolled back"},
+		&cli.BoolFlag{Name: "drift", Usage: "with --all, only what runs otherwise than Slipway deployed it"},
+		&cli.StringFlag{Name: "html", Usage: "with --all, also write the fleet page to `FILE` (relative to -C, or absolute)"},
+		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "with --all, how long each cluster has to answer"},
+	}
+}
+
+// statusClusterOptions are the cluster options of a project's status:
+// one context at most.
+func (c *command) statusClusterOptions() (flow.ClusterOptions, error) {
+	for _, n := range []string{"app", "env", "failed", "drift", "html", "cluster-timeout"} {
+		if c.flags.IsSet(n) {
+			return flow.ClusterOptions{}, usagef("--%s needs --all", n)
+		}
+	}
+	ctxs := c.flags.StringSlice("context")
+	if len(ctxs) > 1 {
+		return flow.ClusterOptions{}, usagef("--context: one context for a project's status; several need --all")
+	}
+	o := flow.ClusterOptions{Kubeconfig: c.flags.String("kubeconfig")}
+	if len(ctxs) == 1 {
+		o.Context = ctxs[0]
+	}
+	return o, nil
+}
+
+// statusAll is status --all: the fleet across contexts, as a table or
+// JSON, and the page with --html.
+func (c *command) statusAll() error {
+	if _, err := c.args(0, 0, ""); err != nil {
+		return usagef("status --all takes no ENV; choose environments with --env")
+	}
+	f := flow.ReadFleet(c.ctx, flow.FleetOptions{
+		Contexts: c.flags.StringSlice("context"), Kubeconfig: c.flags.String("kubeconfig"),
+		Timeout: c.flags.Duration("cluster-timeout"),
+		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"),
+			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift")},
+	})
+	if file := c.flags.String("html"); file != "" {
+		path, err := flow.WriteFleetPage(c.dir, file, f)
+		if err != nil {
+			return fmt.Errorf("writing the fleet page: %w", err)
+		}
+		c.ui.Hint("wrote the fleet page: " + path)
+	}
+	if c.json {
+		return c.printJSON(f)
+	}
+	c.fleetTable(f)
+	return nil
+}
+
+// fleetTable prints one row per app and environment, then one per
+// cluster that did not answer.
+func (c *command) fleetTable(f flow.Fleet) {
+	rows := make([][]string, 0, len(f.Rows)+len(f.Clusters))
+	for _, r := range f.Rows {
+		rows = append(rows, []string{r.App, r.Env, r.Context, dash(r.Version), shortDigest(r.Digest), string(r.State),
+			ago(r.DeployedAt), dash(r.DeployedBy), dash(r.Reason), strings.Join(flow.FleetNotes(r, f.GeneratedAt), "; ")})
+	}
+	for _, cl := range f.Clusters {
+		if !cl.Reachable {
+			rows = append(rows, []string{"-", "-", cl.Context, "-", "-", string(flow.Unreachable), "-", "-", "-", cl.Error})
+		}
+	}
+	c.ui.Table([]string{"APP", "ENV", "CONTEXT", "VERSION", "DIGEST", "STATE", "DEPLOYED", "BY", "WHY", "NOTES"}, rows)
+}

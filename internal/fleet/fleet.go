@@ -1,0 +1,227 @@
+package fleet
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/slipwayhq/slipway/internal/deploy"
+)
+
+// APIVersion names the schema of Fleet's JSON (docs/fleet.md).
+const APIVersion = "slipway/fleet/v1"
+
+// State sums up one app in one environment, worst first.
+type State string
+
+// States, from the worst.
+const (
+	Failed     State = "failed"      // degraded now, or the last deploy failed and was rolled back
+	RolledBack State = "rolled-back" // someone ran slipway rollback
+	Drifted    State = "drift"       // what runs is not what Slipway deployed
+	InProgress State = "progressing" // a rollout is under way
+	Canary     State = "canary"      // a canary in progress, healthy
+	Healthy    State = "healthy"
+)
+
+// Fleet is what Slipway runs in the clusters asked about.
+type Fleet struct {
+	APIVersion  string    `json:"apiVersion"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	Clusters    []Cluster `json:"clusters"`
+	Rows        []Row     `json:"rows"`
+}
+
+// Cluster is one kubeconfig context and whether it answered.
+type Cluster struct {
+	Context     string `json:"context"`
+	Reachable   bool   `json:"reachable"`
+	Error       string `json:"error,omitempty"`
+	Deployments int    `json:"deployments"`
+}
+
+// Row is one app in one environment of one cluster.
+type Row struct {
+	Context string `json:"context"`
+	App     string `json:"app"`
+	deploy.EnvStatus
+	Commit string `json:"commit,omitempty"`
+	// CanaryOf is the environment a canary's Service belongs to; its
+	// TargetVersion the version that environment runs there, if known.
+	CanaryOf      string `json:"canaryOf,omitempty"`
+	TargetVersion string `json:"targetVersion,omitempty"`
+	// Last is a deploy that does not run any more: failed and rolled
+	// back by Slipway, or undone by slipway rollback.
+	Last  *Attempt `json:"lastAttempt,omitempty"`
+	State State    `json:"state"`
+}
+
+// Attempt is a deploy that no longer runs.
+type Attempt struct {
+	// Outcome is "failed" (Slipway rolled it back) or "rolled-back".
+	Outcome    string    `json:"outcome"`
+	Version    string    `json:"version,omitempty"`
+	Digest     string    `json:"digest,omitempty"`
+	DeployedAt time.Time `json:"deployedAt,omitzero"`
+	DeployedBy string    `json:"deployedBy,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// Rows turns the Deployments and ReplicaSets listed in one context into
+// rows, sorted by app and environment: pure. Deployments without
+// Slipway's managed-by label are left out; ReplicaSets are matched to
+// their Deployment by owner.
+func Rows(context string, deps []appsv1.Deployment, rss []appsv1.ReplicaSet) []Row {
+	owned := map[string][]*appsv1.ReplicaSet{}
+	for i := range rss {
+		for _, ref := range rss[i].OwnerReferences {
+			owned[string(ref.UID)] = append(owned[string(ref.UID)], &rss[i])
+		}
+	}
+	var out []Row
+	for i := range deps {
+		d := &deps[i]
+		if d.Labels[deploy.LabelManagedBy] != deploy.ManagedBy {
+			continue
+		}
+		out = append(out, row(context, d, owned[string(d.UID)]))
+	}
+	canaries(out)
+	for i := range out {
+		out[i].State = stateOf(out[i])
+	}
+	return sorted(out)
+}
+
+// sorted sorts rows by app, environment (as a release travels), context
+// and namespace.
+func sorted(rows []Row) []Row {
+	slices.SortFunc(rows, compareRows)
+	return rows
+}
+
+func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
+	r := Row{Context: context, App: d.Labels[deploy.LabelName], EnvStatus: deploy.StatusOf(d),
+		Commit: d.Annotations[deploy.AnnotationCommit]}
+	if svc := d.Labels[deploy.LabelService]; svc != "" && svc != r.Env {
+		r.CanaryOf = svc
+	}
+	r.Last = lastAttempt(d, r.DeployedAt, rss)
+	return r
+}
+
+// lastAttempt finds a deploy newer than what runs that no longer runs: a
+// ReplicaSet stamped later than the Deployment, which Slipway rolled back
+// from; or, when the Deployment was rolled back by slipway rollback, that.
+func lastAttempt(d *appsv1.Deployment, at time.Time, rss []*appsv1.ReplicaSet) *Attempt {
+	current := d.Annotations[deploy.AnnotationRevision]
+	var last *Attempt
+	for _, rs := range rss {
+		a := rs.Annotations
+		t, err := time.Parse(time.RFC3339, a[deploy.AnnotationAt])
+		if err != nil || a[deploy.AnnotationRevision] == current || !t.After(at) || last != nil && !t.After(last.DeployedAt) {
+			continue
+		}
+		last = &Attempt{Outcome: "failed", Version: a[deploy.AnnotationVersion], Digest: a[deploy.AnnotationDigest],
+			DeployedAt: t, DeployedBy: a[deploy.AnnotationBy], Reason: a[deploy.AnnotationReason]}
+	}
+	if last == nil && strings.HasPrefix(d.Annotations[deploy.AnnotationCause], "slipway rollback ") {
+		a := d.Annotations
+		last = &Attempt{Outcome: "rolled-back", Version: a[deploy.AnnotationVersion], Digest: a[deploy.AnnotationDigest],
+			DeployedBy: a[deploy.AnnotationBy], Reason: a[deploy.AnnotationReason]}
+		if t, err := time.Parse(time.RFC3339, a[deploy.AnnotationAt]); err == nil {
+			last.DeployedAt = t
+		}
+	}
+	return last
+}
+
+// canaries fills in, for each canary, the version its environment runs
+// in the same namespace.
+func canaries(rows []Row) {
+	for i := range rows {
+		c := &rows[i]
+		if c.CanaryOf == "" {
+			continue
+		}
+		for _, m := range rows {
+			if m.CanaryOf == "" && m.App == c.App && m.Namespace == c.Namespace && m.Env == c.CanaryOf {
+				c.TargetVersion = m.Version
+			}
+		}
+	}
+}
+
+// Ahead reports whether a canary runs a newer version than its
+// environment.
+func (r Row) Ahead() bool {
+	cv, err1 := semver.NewVersion(r.Version)
+	tv, err2 := semver.NewVersion(r.TargetVersion)
+	return r.CanaryOf != "" && err1 == nil && err2 == nil && cv.GreaterThan(tv)
+}
+
+func stateOf(r Row) State {
+	switch {
+	case r.Health == deploy.Degraded || r.Last != nil && r.Last.Outcome == "failed":
+		return Failed
+	case r.Last != nil:
+		return RolledBack
+	case len(r.Drift) > 0:
+		return Drifted
+	case r.Health != deploy.Healthy:
+		return InProgress
+	case r.CanaryOf != "":
+		return Canary
+	}
+	return Healthy
+}
+
+func compareRows(a, b Row) int {
+	return cmp.Or(strings.Compare(a.App, b.App), cmp.Compare(envRank(a.Env), envRank(b.Env)),
+		strings.Compare(a.Env, b.Env), strings.Compare(a.Context, b.Context), strings.Compare(a.Namespace, b.Namespace))
+}
+
+// envRank orders environments as a release travels: development first,
+// production last; names it does not know sit in the middle.
+func envRank(env string) int {
+	switch e := strings.ToLower(env); {
+	case strings.HasPrefix(e, "dev"), e == "local":
+		return 0
+	case strings.HasPrefix(e, "test"), e == "qa", e == "ci":
+		return 1
+	case strings.Contains(e, "canary"):
+		return 3
+	case strings.HasPrefix(e, "prod"), e == "live":
+		return 4
+	}
+	return 2
+}
+
+// Filter chooses rows; an empty field chooses all.
+type Filter struct {
+	Apps, Envs []string
+	// Failed keeps rows whose state is failed or rolled-back.
+	Failed bool
+	// Drift keeps rows with drift.
+	Drift bool
+}
+
+// Select returns the rows f chooses, in order.
+func Select(rows []Row, f Filter) []Row {
+	out := make([]Row, 0, len(rows))
+	for _, r := range rows {
+		switch {
+		case len(f.Apps) > 0 && !slices.Contains(f.Apps, r.App),
+			len(f.Envs) > 0 && !slices.Contains(f.Envs, r.Env),
+			f.Failed && r.State != Failed && r.State != RolledBack,
+			f.Drift && len(r.Drift) == 0:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

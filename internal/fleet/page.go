@@ -1,0 +1,231 @@
+package fleet
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/short"
+	"github.com/slipwayhq/slipway/internal/termtext"
+)
+
+var (
+	//go:embed page.html.tmpl
+	pageSource string
+	//go:embed page.css
+	pageCSS string
+	//go:embed page.js
+	pageJS string
+)
+
+// Policy is the page's Content-Security-Policy: nothing from anywhere,
+// but its own style and search script, allowed by their hashes.
+var Policy = "default-src 'none'; style-src " + hashOf(pageCSS) + "; script-src " + hashOf(pageJS) +
+	"; img-src 'none'; base-uri 'none'; form-action 'none'"
+
+// page is parsed once: the style, script and policy are Slipway's own
+// text, put in before parsing so that the hashes cover the exact bytes;
+// every value from a cluster goes through the template's actions, which
+// escape it for where it lands.
+var page = template.Must(template.New("page").Parse(strings.NewReplacer(
+	"CSP_POLICY", Policy, "STYLE_TEXT", pageCSS, "SCRIPT_TEXT", pageJS).Replace(pageSource)))
+
+func hashOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+// Page renders f as one self-contained HTML page: the app x environment
+// matrix, each state in colour and in words with an icon, and the deploys
+// newest first. It fetches nothing; values from clusters are cleaned of
+// terminal controls and escaped by html/template.
+func Page(f Fleet) ([]byte, error) {
+	var b bytes.Buffer
+	if err := page.Execute(&b, pageOf(f)); err != nil {
+		return nil, fmt.Errorf("rendering the fleet page: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+type pageData struct {
+	GeneratedAt string
+	Clusters    []Cluster
+	Count       int
+	Legend      []entry
+	Envs        []string
+	Apps        []appLine
+	Timeline    []event
+}
+
+type appLine struct {
+	Name  string
+	Cells [][]entry
+}
+
+type entry struct {
+	State, Icon, Context, Version, Digest, Ready, Age, By, Reason string
+	Notes                                                         []string
+}
+
+type event struct {
+	At, App, Env, Version, By, Reason, State, Icon, Outcome string
+	when                                                    time.Time
+}
+
+var icons = map[State]string{Failed: "✗", RolledBack: "↺", Drifted: "≠", InProgress: "◔", Canary: "◐", Healthy: "✓"}
+
+func pageOf(f Fleet) pageData {
+	d := pageData{GeneratedAt: f.GeneratedAt.UTC().Format(time.RFC3339), Count: len(f.Rows)}
+	for _, c := range f.Clusters {
+		d.Clusters = append(d.Clusters, Cluster{Context: clean(c.Context), Reachable: c.Reachable, Error: clean(c.Error), Deployments: c.Deployments})
+	}
+	for _, s := range []State{Healthy, Canary, InProgress, Drifted, RolledBack, Failed} {
+		d.Legend = append(d.Legend, entry{State: string(s), Icon: icons[s]})
+	}
+	d.Envs, d.Apps = matrix(f.Rows, len(f.Clusters) > 1, f.GeneratedAt)
+	d.Timeline = timeline(f.Rows)
+	return d
+}
+
+// matrix lays rows out by app (rows) and environment (columns).
+func matrix(rows []Row, contexts bool, now time.Time) ([]string, []appLine) {
+	var envs []string
+	for _, r := range rows {
+		if !slices.Contains(envs, r.Env) {
+			envs = append(envs, r.Env)
+		}
+	}
+	slices.SortFunc(envs, func(a, b string) int { return cmp.Or(cmp.Compare(envRank(a), envRank(b)), strings.Compare(a, b)) })
+	var apps []appLine
+	for _, r := range rows {
+		if len(apps) == 0 || apps[len(apps)-1].Name != clean(r.App) {
+			apps = append(apps, appLine{Name: clean(r.App), Cells: make([][]entry, len(envs))})
+		}
+		i := slices.Index(envs, r.Env)
+		cells := apps[len(apps)-1].Cells
+		cells[i] = append(cells[i], entryOf(r, contexts, now))
+	}
+	for i := range envs {
+		envs[i] = clean(envs[i])
+	}
+	return envs, apps
+}
+
+func entryOf(r Row, contexts bool, now time.Time) entry {
+	e := entry{State: string(r.State), Icon: icons[r.State], Version: clean(cmp.Or(r.Version, "-")),
+		Digest: clean(ShortDigest(r.Digest)), Age: Ago(r.DeployedAt, now), By: clean(r.DeployedBy), Reason: clean(r.Reason)}
+	if contexts {
+		e.Context = clean(r.Context)
+	}
+	if r.Health != deploy.Missing {
+		e.Ready = fmt.Sprintf("%d/%d ready", r.Ready, r.Desired)
+	}
+	for _, n := range Notes(r, now) {
+		e.Notes = append(e.Notes, clean(n))
+	}
+	return e
+}
+
+// timeline lists each row's deploy and the deploys rolled back since,
+// newest first.
+func timeline(rows []Row) []event {
+	var out []event
+	for _, r := range rows {
+		ev := event{App: clean(r.App), Env: clean(r.Env), Version: clean(r.Version), By: clean(r.DeployedBy),
+			Reason: clean(r.Reason), when: r.DeployedAt, State: string(Healthy), Outcome: "running"}
+		switch {
+		case r.Last != nil && r.Last.Outcome == "rolled-back":
+			ev.State, ev.Outcome = string(RolledBack), "rollback"
+		case r.Health == deploy.Degraded:
+			ev.State, ev.Outcome = string(Failed), "degraded"
+		case r.Health != deploy.Healthy:
+			ev.State, ev.Outcome = string(InProgress), string(r.Health)
+		}
+		out = append(out, ev)
+		if l := r.Last; l != nil && l.Outcome == "failed" {
+			out = append(out, event{App: ev.App, Env: ev.Env, Version: clean(l.Version), By: clean(l.DeployedBy),
+				Reason: clean(l.Reason), when: l.DeployedAt, State: string(Failed), Outcome: "failed, rolled back"})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b event) int { return b.when.Compare(a.when) })
+	for i := range out {
+		out[i].At = "-"
+		if !out[i].when.IsZero() {
+			out[i].At = out[i].when.UTC().Format("2006-01-02 15:04")
+		}
+		out[i].Icon = icons[State(out[i].State)]
+	}
+	return out
+}
+
+// clean is remote text made inert for any reader: terminal controls and
+// bidirectional overrides shown as escapes, one line, bounded.
+func clean(s string) string {
+	return strings.NewReplacer("\n", " ", "\t", " ").Replace(termtext.CleanLines(s, 512))
+}
+
+// ShortDigest is a digest as the fleet shows it: short.Digest without
+// the algorithm, "-" for none.
+func ShortDigest(d string) string {
+	if d == "" {
+		return "-"
+	}
+	return strings.TrimPrefix(short.Digest(d), "sha256:")
+}
+
+// Ago says coarsely how long before now t was; "-" for no time.
+func Ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+// Notes are what a reader should know of a row besides its columns: the
+// last deploy that does not run any more, drift, a canary, an error.
+func Notes(r Row, now time.Time) []string {
+	var notes []string
+	if l := r.Last; l != nil && l.Outcome == "failed" {
+		notes = append(notes, fmt.Sprintf("last deploy %s (%s) failed %s by %s and was rolled back%s",
+			cmp.Or(l.Version, "-"), ShortDigest(l.Digest), Ago(l.DeployedAt, now), cmp.Or(l.DeployedBy, "-"), why(l.Reason)))
+	}
+	if l := r.Last; l != nil && l.Outcome == "rolled-back" {
+		notes = append(notes, "rolled back by "+cmp.Or(l.DeployedBy, "-"))
+	}
+	notes = append(notes, r.Drift...)
+	if r.CanaryOf != "" {
+		n := "canary of " + r.CanaryOf + " in progress"
+		if r.Ahead() {
+			n += ", ahead of " + r.CanaryOf + " (" + r.TargetVersion + ")"
+		}
+		notes = append(notes, n)
+	}
+	if r.Error != "" {
+		notes = append(notes, r.Error)
+	}
+	return notes
+}
+
+func why(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return ": " + reason
+}

@@ -1,0 +1,1 @@
+(function(){var q=document.getElementById("search");if(!q)return;q.hidden=false;q.addEventListener("input",function(){var t=q.value.toLowerCase();document.querySelectorAll("tbody tr").forEach(function(r){r.hidden=t!==""&&r.textContent.toLowerCase().indexOf(t)<0})})})();

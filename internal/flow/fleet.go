@@ -1,0 +1,88 @@
+package flow
+
+import (
+	"cmp"
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/fleet"
+	"github.com/slipwayhq/slipway/internal/projfs"
+)
+
+// Fleet is what Slipway runs across clusters (status --all).
+type Fleet = fleet.Fleet
+
+// FleetRow is one app in one environment of one cluster.
+type FleetRow = fleet.Row
+
+// FleetFilter chooses rows of a Fleet.
+type FleetFilter = fleet.Filter
+
+// FleetOptions configure ReadFleet.
+type FleetOptions struct {
+	// Contexts are the kubeconfig contexts to read; none is the
+	// kubeconfig's current one.
+	Contexts   []string
+	Kubeconfig string
+	Filter     FleetFilter
+	// Timeout bounds each cluster's list calls (default 10s).
+	Timeout time.Duration
+	// Cluster connects to a context (default deploy.Connect), for tests.
+	Cluster func(env config.Environment, o deploy.ClusterOptions) (*deploy.Cluster, error)
+	// Now is the time the fleet is read at (default time.Now).
+	Now func() time.Time
+}
+
+// ReadFleet reads every Slipway-managed Deployment in each context, with
+// list calls, and keeps the rows o.Filter chooses. It needs no project:
+// the clusters hold what runs. A context that cannot be read is reported
+// as unreachable in the result; it does not fail the rest.
+func ReadFleet(ctx context.Context, o FleetOptions) Fleet {
+	connect := o.Cluster
+	if connect == nil {
+		connect = deploy.Connect
+	}
+	names := o.Contexts
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	srcs := make([]fleet.Source, len(names))
+	for i, n := range names {
+		c, err := connect(config.Environment{Name: "context " + cmp.Or(n, "(current)")}, deploy.ClusterOptions{Context: n, Kubeconfig: o.Kubeconfig})
+		srcs[i] = fleet.Source{Context: cmp.Or(n, "(current context)"), Err: err}
+		if err == nil {
+			srcs[i].Client = c.Client
+			if n == "" {
+				srcs[i].Context = c.Context
+			}
+		}
+	}
+	f := fleet.Collect(ctx, srcs, fleet.Options{Timeout: o.Timeout, Now: o.Now})
+	f.Rows = fleet.Select(f.Rows, o.Filter)
+	return f
+}
+
+// FleetNotes are what a reader should know of a row besides its columns:
+// a deploy rolled back since, drift, a canary in progress, an error.
+func FleetNotes(r FleetRow, now time.Time) []string { return fleet.Notes(r, now) }
+
+// WriteFleetPage renders f as a self-contained HTML page and writes it to
+// file: an absolute path, or one relative to dir that stays below it,
+// never through a symlink. It returns the path written.
+func WriteFleetPage(dir, file string, f Fleet) (string, error) {
+	page, err := fleet.Page(f)
+	if err != nil {
+		return "", err
+	}
+	root, rel := dir, file
+	if filepath.IsAbs(file) {
+		root, rel = filepath.Dir(file), filepath.Base(file)
+	}
+	if err := projfs.WriteFile(root, rel, page, 0o644); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, rel), nil
+}
