@@ -90,13 +90,17 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 	if res, ok := r.canaryDone(ctx, env, in, digest, o); ok {
 		return res, nil
 	}
+	checker, err := r.checker(env, cluster, o)
+	if err != nil {
+		return DeployResult{}, err
+	}
 	lockReason := o.Reason // why, before the gate's note is added
 	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
 		return DeployResult{}, err
 	}
 	res, err := deploy.Deploy(ctx, deploy.Options{
 		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
-		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress,
+		ForceConflicts: o.ForceConflicts, Who: Actor(), Reason: o.Reason, Progress: o.Progress, Checker: checker,
 		Lock: &deploy.LockOptions{
 			Holder: deploy.NewHolder(Actor(), "deploy", env.Name, in.Version),
 			Wait:   o.WaitLock, Break: o.BreakLock, Reason: lockReason,
