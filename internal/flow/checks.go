@@ -29,6 +29,13 @@ func (r *Runner) checker(env config.Environment, c *deploy.Cluster, o DeployOpti
 	if len(checks) == 0 {
 		return nil, nil
 	}
+	if slices.ContainsFunc(checks, func(c config.Check) bool { return c.Task != "" }) {
+		// Before anything is applied: a check naming no task of ci.yaml
+		// is a mistake in the files, not a failed rollout.
+		if _, err := config.LoadCI(r.Project.Dir, r.Project); err != nil {
+			return nil, fmt.Errorf("loading the task checks of %s: %w", env.Name, err)
+		}
+	}
 	cr := &check.Runner{Checks: checks, Task: r.checkTask, Progress: o.Progress,
 		TaskTimeout: cmp.Or(o.Timeout, r.Project.Deploy.Timeout.Duration)}
 	if slices.ContainsFunc(checks, func(c config.Check) bool { return c.HTTP != nil }) {

@@ -56,3 +56,21 @@ func TestDeployTaskCheck(t *testing.T) {
 		t.Errorf("the task was given\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestDeployTaskCheckUnknown refuses a deploy whose task check names no
+// task of ci.yaml before anything is applied.
+func TestDeployTaskCheckUnknown(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(filepath.Join(f.p.Dir, config.CIFile), []byte(smokeCI), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.p.Environments[0].Checks = []config.Check{{Task: "smoek"}}
+	f.push("dev", "1.2.3")
+	_, err := f.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options()})
+	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), `unknown task "smoek"`) {
+		t.Fatalf("Deploy = %v, want the unknown task named", err)
+	}
+	if d, _ := f.kube.get("hello-dev", "hello"); d != nil {
+		t.Error("the Deployment was applied")
+	}
+}
