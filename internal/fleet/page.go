@@ -209,6 +209,9 @@ func Notes(r Row, now time.Time) []string {
 	if l := r.Last; l != nil && l.Outcome == "rolled-back" {
 		notes = append(notes, "rolled back by "+cmp.Or(l.DeployedBy, "-"))
 	}
+	if r.Health == deploy.Degraded {
+		notes = append(notes, fmt.Sprintf("degraded: %d of %d pods ready, the rollout stopped progressing", r.Ready, r.Desired))
+	}
 	notes = append(notes, r.Drift...)
 	if r.CanaryOf != "" {
 		n := "canary of " + r.CanaryOf + " in progress"
