@@ -77,7 +77,11 @@ func (c *Cluster) runChecks(ctx context.Context, o Options, res *Result, v *Verd
 	}
 	f := failedCheck(results)
 	if f == nil {
-		o.Progress.Report(progress.Event{Kind: progress.Finish, Step: "checks", Msg: fmt.Sprintf("%d checks passed", len(results))})
+		names := make([]string, len(results))
+		for i, r := range results {
+			names[i] = r.Check
+		}
+		o.Progress.Report(progress.Event{Kind: progress.Finish, Step: "checks", Msg: "checks passed: " + strings.Join(names, ", ")})
 		return nil
 	}
 	v.Phase, v.Reason = PhaseFailed, ReasonCheckFailed
