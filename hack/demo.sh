@@ -175,8 +175,12 @@ Run the demo as root for a real node, where the app answers.
 TXT
 fi
 
+step "slipway status --all --html   (every app Slipway deployed in the cluster, no project needed; docs/fleet.md)"
+"$slipway" status --all --html "$work/fleet.html"
+
 cat >&2 <<'TXT'
 
 Done. Run `make demo` again: every step says it is up to date.
 `make demo-down` stops the registries, the node and the control plane.
 TXT
+echo "The fleet page: $work/fleet.html"
