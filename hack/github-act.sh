@@ -8,7 +8,10 @@
 # without running), all on 127.0.0.1. Nothing is downloaded: for the
 # repository's own actions/checkout act copies the local repository (.git
 # included) into the job's workspace instead of fetching the action, and
-# the workflow uses no other action.
+# actions/cache, which the steps installing Slipway use, is mapped to a
+# stand-in (hack/act/cache). Generated as a release would (--slipway-version),
+# each job has those steps; finding bin/slipway on the PATH, it skips the
+# cache and the install.
 #
 #  1. A copy whose ciBuild fails (its command is `exit 1`), run verbose to
 #     show act skipping actions/checkout: the run fails at ciBuild and
@@ -45,6 +48,7 @@ export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-30459}
 export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-30250}
 export SLIPWAY_NODES=${SLIPWAY_NODES:-1}
 act=$root/bin/act-$act_version/act
+slipway_version=0.0.0-act # no release: go install of it would fail
 k8s=$root/hack/testenv/k8s.sh
 reg=$root/hack/testenv/registry.sh
 
@@ -100,9 +104,13 @@ project() {
 	echo "$dir"
 }
 
-# commit DIR: generates the workflow and commits everything.
+# commit DIR: generates the workflow and commits everything. bin/slipway is
+# no release: --slipway-version stands for the release that would generate
+# the file, so each job has the steps that install Slipway on a runner
+# without it (Find Slipway, actions/cache, go install of that version). Here
+# Find Slipway finds bin/slipway on the PATH and the other two are skipped.
 commit() {
-	(cd "$1" && PATH=$root/bin:$PATH slipway pipeline generate --target github >/dev/null)
+	(cd "$1" && PATH=$root/bin:$PATH slipway pipeline generate --target github --slipway-version "$slipway_version" >/dev/null)
 	git -C "$1" add -A
 	git -C "$1" -c user.name=CI -c user.email=ci@example.com commit -qm "feat: the site"
 }
@@ -115,7 +123,9 @@ commit() {
 # PATH so jobs find slipway, and a proxy where nothing listens fails any
 # download from outside 127.0.0.1 (Go and git never proxy loopback).
 # act runs each step on a pseudo-terminal, where GitHub gives none:
-# NO_COLOR keeps slipway's output as plain as on GitHub.
+# NO_COLOR keeps slipway's output as plain as on GitHub. actions/cache, which
+# act would download even for a step it skips, is mapped to a stand-in
+# (hack/act/cache, which caches nothing), only for this offline test.
 run() {
 	local name=$1
 	shift
@@ -123,14 +133,16 @@ run() {
 	(cd "$work/$name" && env -u KUBECONFIG NO_COLOR=1 HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
 		ACT_DISABLE_VERSION_CHECK=1 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
 		PATH="$root/bin:$PATH" "$act" push -P ubuntu-latest=-self-hosted \
-		--action-cache-path "$work/$name-act" --no-cache-server --container-daemon-socket - "$@" </dev/null)
+		--action-cache-path "$work/$name-act" --no-cache-server --container-daemon-socket - \
+		--local-repository "actions/cache@v4=$root/hack/act/cache" "$@" </dev/null)
 }
 
-# fetched NAME: fails if act's cache for NAME holds an action (ORG-REPO@REF,
-# as act stores what it clones); beside them are only its job directories.
+# fetched NAME: fails if act's cache for NAME holds an action it fetched
+# (ORG-REPO@REF, or ORG-REPO.git with --local-repository); beside them are
+# only its job directories (16 hex digits) and tool_cache.
 fetched() {
 	local got
-	got=$(find "$work/$1-act" -mindepth 1 -maxdepth 1 -name '*@*' 2>/dev/null)
+	got=$(find "$work/$1-act" -mindepth 1 -maxdepth 1 -regextype posix-extended ! -regex '.*/[0-9a-f]{16}' ! -name tool_cache 2>/dev/null)
 	[ -z "$got" ] || fail "act fetched actions: $got"
 }
 
@@ -231,6 +243,13 @@ has "$work/run.log" \
 	"${prod}\| ✓ deploy +signature verified with env://DOCS_VERIFY_KEY: 127\.0\.0\.1:$rc_port/web/docs@sha256:" \
 	"${prod}\| ✓ deploy +docs 0\.1\.0 runs in prod \(revision 1" \
 	"${prod}🏁  Job succeeded"
+# Each job found bin/slipway on the PATH, so it restored and installed none;
+# act read actions/cache from the stand-in, fetching nothing.
+for j in "$job" "$prod"; do
+	has "$work/run.log" "${j}⭐ Run Main Find Slipway\$" "${j}\\| slipway on the PATH: $root/bin/slipway\$" \
+		"${j}LocalRepositoryCache matched https://github.com/actions/cache with ref v4 to $root/hack/act/cache\$"
+done
+! grep -Eq '⭐ Run (Main|Post) (Restore|Install) Slipway' "$work/run.log" || fail "a job restored or installed Slipway, though bin/slipway is on the PATH"
 fetched static-site
 
 # End state: the tag, one digest in both registries, Deployments of it.

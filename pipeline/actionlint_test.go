@@ -10,7 +10,8 @@ import (
 
 // TestActionlint runs actionlint (go install
 // github.com/rhysd/actionlint/cmd/actionlint; make test does) over every
-// generated GitHub workflow.
+// generated GitHub workflow, and over those whose jobs install Slipway (a
+// pinned release archive, or go install).
 func TestActionlint(t *testing.T) {
 	lint, err := exec.LookPath("actionlint")
 	if err != nil {
@@ -19,7 +20,10 @@ func TestActionlint(t *testing.T) {
 		}
 		t.Skip("actionlint is not installed")
 	}
-	for _, tc := range cases(t) {
+	install := load(t, "../examples/hello-go")
+	install.Slipway = testInstall()
+	all := append(cases(t), testCase{name: "install", in: install}, testCase{name: "goinstall", in: goInstallInput(t)})
+	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			files, err := Generate(GitHub, tc.in)
 			if err != nil {

@@ -310,8 +310,8 @@ func githubJobSteps(p *plan, j *ghJob) (*yaml.Node, error) {
 	if j.restore {
 		steps.Content = append(steps.Content, ghRestoreSteps(j)...)
 	}
-	if p.install != nil && !allInImage(p, j) {
-		steps.Content = append(steps.Content, set(set(ymap(), "name", ystr("Install Slipway "+p.install.Version)), "run", yblock(p.install.script()+"\n")))
+	if !allInImage(p, j) {
+		steps.Content = append(steps.Content, ghInstallSteps(p)...)
 	}
 	for _, s := range j.steps {
 		sn, err := githubStep(p, j, s)
@@ -327,6 +327,82 @@ func githubJobSteps(p *plan, j *ghJob) (*yaml.Node, error) {
 				set(set(set(ymap(), "name", ystr("workspace-"+j.id)), "path", ystr("slipway-workspace.tar")), "retention-days", yint(1))))
 	}
 	return steps, nil
+}
+
+// goInstallPackage is Slipway's command, as go install names it.
+const goInstallPackage = "github.com/slipwayhq/slipway/cmd/slipway"
+
+// ghGoInstall reports whether jobs install Slipway with go install: the
+// generating Slipway's version is known, and ci.yaml names neither an image
+// for the jobs nor a Slipway command, and no release archive is pinned, so
+// the steps run slipway on a runner that may not have it.
+func ghGoInstall(p *plan) bool {
+	return p.install == nil && p.version != "" && p.agent.Image == "" && strings.TrimSpace(p.agent.Slipway) == ""
+}
+
+// ghInstallSteps are the steps that install Slipway in a job, none when
+// the job needs no install. A pinned release archive is downloaded (on a
+// cold cache) and checked against its SHA-256 on every run (see
+// Install.script). Otherwise, with a version, a runner with slipway on its
+// PATH runs that one; another restores the build of an earlier run, or
+// builds it with go install, and puts it on the PATH. actions/cache keeps
+// the archive or the build between runs, keyed by the version.
+func ghInstallSteps(p *plan) []*yaml.Node {
+	if in := p.install; in != nil {
+		return []*yaml.Node{
+			ghCacheStep(in.Version, in.installDir(), "slipway-"+in.Version+"-archive-${{ runner.arch }}", ""),
+			set(set(ymap(), "name", ystr("Install Slipway "+in.Version)), "run", yblock(in.script()+"\n")),
+		}
+	}
+	if !ghGoInstall(p) {
+		return nil
+	}
+	v := p.version
+	skip := "steps.slipway.outputs.found != 'true'"
+	return []*yaml.Node{
+		set(set(set(ymap(), "name", ystr("Find Slipway")), "id", ystr("slipway")), "run", yblock(ghFindScript)),
+		ghCacheStep(v, "${{ runner.tool_cache }}/slipway/"+v, "slipway-"+v+"-${{ runner.os }}-${{ runner.arch }}", skip),
+		set(set(set(ymap(), "name", ystr("Install Slipway "+v)), "if", ystr(skip)), "run", yblock(ghGoInstallScript(v))),
+	}
+}
+
+// ghCacheStep restores path, saved under key when the job succeeds (what
+// actions/cache does), if cond holds.
+func ghCacheStep(version, path, key, cond string) *yaml.Node {
+	m := set(ymap(), "name", ystr("Restore Slipway "+version))
+	if cond != "" {
+		set(m, "if", ystr(cond))
+	}
+	set(m, "uses", ystr("actions/cache@v4"))
+	return set(m, "with", set(set(ymap(), "path", ystr(path)), "key", ystr(key)))
+}
+
+// ghFindScript says whether slipway is on the runner's PATH already.
+const ghFindScript = `# A runner with slipway on its PATH runs that one; the next two steps then do nothing.
+if command -v slipway >/dev/null; then
+  echo "found=true" >>"$GITHUB_OUTPUT"
+  echo "slipway on the PATH: $(command -v slipway)"
+fi
+`
+
+// ghGoInstallScript puts Slipway version on the PATH of the job's later
+// steps: from the runner's tool cache, where actions/cache restored an
+// earlier run's build, else built there by go install of that exact
+// version, whose module the Go checksum database verifies. version is
+// checked (Install.check), so it reaches the script as written.
+func ghGoInstallScript(version string) string {
+	return fmt.Sprintf(`# Slipway %[1]s, which generated this file: go install checks the module
+# against the Go checksum database (sum.golang.org).
+dir="$RUNNER_TOOL_CACHE/slipway/%[1]s"
+if [ ! -x "$dir/slipway" ]; then
+  if ! command -v go >/dev/null; then
+    echo "::error::Installing Slipway %[1]s needs Go on the runner (ubuntu-latest has it; elsewhere actions/setup-go), or generate the workflow with --slipway-checksums"
+    exit 1
+  fi
+  GOFLAGS= CGO_ENABLED=0 GOBIN="$dir" go install %[2]s@v%[1]s
+fi
+echo "$dir" >>"$GITHUB_PATH"
+`, version, goInstallPackage)
 }
 
 // ghRestoreSteps download the workspaces j restores and unpack them,
@@ -487,7 +563,17 @@ func githubNeeds(p *plan) []string {
 			out = append(out, "Deploy steps whose kubeconfig is written to a file run on the runner.")
 		}
 	}
-	if onRunner && p.agent.Image == "" && p.slipway == "slipway" && p.install == nil {
+	switch {
+	case onRunner && ghGoInstall(p):
+		out = append(out, "",
+			"Each job with steps on the runner installs Slipway "+p.version+", which generated it, with",
+			"go install "+goInstallPackage+"@v"+p.version+" (the Go checksum",
+			"database verifies the module; ubuntu-latest has Go), into the runner's tool cache,",
+			"which actions/cache keeps between runs, keyed by the version. A runner with slipway",
+			"on its PATH runs that one instead. To download a release archive checked against",
+			"its SHA-256, generate with --slipway-checksums; to run your own, set agent.image or",
+			"agent.slipway in ci.yaml.")
+	case onRunner && p.agent.Image == "" && p.slipway == "slipway" && p.install == nil:
 		out = append(out, "", "Jobs run on ubuntu-latest, which has no slipway: set agent.image in ci.yaml",
 			"to an image that has it, or agent.slipway to a command that runs it.")
 	}

@@ -24,6 +24,7 @@ type plan struct {
 	rootDir string   // the root project's directory
 	slipway string   // the command that runs Slipway
 	install *Install // how jobs install Slipway; nil when they need not
+	version string   // the generating Slipway's version, without the v; "" when unknown
 	image   string   // Slipway's image, tagged with its version, for steps that need nothing else; "" without agent.slipwayImage or a version
 	agent   config.Agent
 	trigger trigger
@@ -145,6 +146,9 @@ func newPlan(in Input, module string) (*plan, error) {
 		trigger: planTrigger(ci, proj, in.Branch),
 	}
 	p.slipway, p.install = slipwayCommand(ci, in.Slipway)
+	if in.Slipway != nil {
+		p.version = in.Slipway.Version
+	}
 	var errs []error
 	image, err := slipwayImage(ci, in.Slipway)
 	errs = append(errs, err)

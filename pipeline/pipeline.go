@@ -77,8 +77,10 @@ type Input struct {
 	Dir string
 	// Slipway, when set, is the Slipway release generated steps install
 	// when ci.yaml's agent.slipway is empty: they download its archive and
-	// check the SHA-256 pinned here. When nil they run slipway from PATH.
-	// Modules get the parent's.
+	// check the SHA-256 pinned here. Without checksums it is the generating
+	// version only: GitHub jobs on a runner with no agent.image go install
+	// it, unless slipway is on the runner's PATH; other targets run slipway
+	// from PATH, as all do when it is nil. Modules get the parent's.
 	Slipway *Install
 	// Modules holds the slipway.yaml and ci.yaml of each module ci.yaml
 	// lists, by the directory written under modules. Name defaults to the
@@ -430,6 +432,10 @@ func header(t Target, p *plan) []string {
 			"the Linux release archive from "+host+" and checks it against the SHA-256",
 			"written here. Agents need curl, sha256sum and tar. To use a Slipway the",
 			"agents have, set agent.slipway in ci.yaml to the command that runs it.")
+		if t == GitHub {
+			out = append(out, "actions/cache keeps the archive between runs, keyed by the version; its",
+				"SHA-256 is checked again each time.")
+		}
 	} else if p.slipway != "" && t != JenkinsJobDSL && !(t == GitHub && p.agent.Image == "" && p.slipway == "slipway") {
 		// No value from ci.yaml: Drone substitutes $VARIABLES even in
 		// comments.

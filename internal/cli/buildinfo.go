@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"regexp"
 	"runtime/debug"
 )
 
@@ -52,3 +53,30 @@ func UserAgent() string {
 	}
 	return "slipway/" + v
 }
+
+// moduleRelease matches a module version go install records for a tagged
+// release (v1.4.0, v1.5.0-rc.1), not a pseudo-version (a commit's
+// v0.0.0-20260101120000-abcdefabcdef, or v1.4.1-0.20260101120000-abcdef...)
+// nor one with +dirty or +incompatible.
+var moduleRelease = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+var pseudo = regexp.MustCompile(`[0-9]{14}-[0-9a-f]{12}$`)
+
+// releaseVersion is the release this binary is: the linked-in version, else
+// the module version go install recorded (go install
+// github.com/slipwayhq/slipway/cmd/slipway@v1.4.0); "" for a build from a
+// checkout or of a commit.
+func releaseVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; isModuleRelease(v) {
+			return v
+		}
+	}
+	return ""
+}
+
+// isModuleRelease reports whether the module version v names a tagged
+// release.
+func isModuleRelease(v string) bool { return moduleRelease.MatchString(v) && !pseudo.MatchString(v) }

@@ -148,14 +148,14 @@ func (c *command) pipelineOptions() (*config.Project, flow.PipelineOptions, erro
 
 // slipwayInstall reads --slipway-checksums and --slipway-version. Without
 // checksums it returns only the version (the flag's, else this Slipway's
-// release version), which tags agent.slipwayImage, or nil when there is
-// none.
+// release version, linked in or recorded by go install), which tags
+// agent.slipwayImage and GitHub jobs go install, or nil when there is none.
 func (c *command) slipwayInstall() (*flow.Install, error) {
 	file, v := c.flags.String("slipway-checksums"), c.flags.String("slipway-version")
 	if file == "" {
 		if v == "" {
 			// A build that is no release (a dev build) pins nothing.
-			install, _ := flow.SlipwayVersion(version)
+			install, _ := flow.SlipwayVersion(releaseVersion())
 			return install, nil
 		}
 		install, err := flow.SlipwayVersion(v)
@@ -169,7 +169,7 @@ func (c *command) slipwayInstall() (*flow.Install, error) {
 		return nil, usagef("reading --slipway-checksums: %v", err)
 	}
 	if v == "" {
-		v = version
+		v = releaseVersion()
 	}
 	if v == "" {
 		return nil, usagef("this Slipway has no release version; give --slipway-version VERSION")
