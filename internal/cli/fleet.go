@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/slipwayhq/slipway/internal/flow"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 // statusFlags are status's: the cluster flags with --context taken more
@@ -62,7 +63,7 @@ func (c *command) statusAll() error {
 		if err != nil {
 			return fmt.Errorf("writing the fleet page: %w", err)
 		}
-		c.ui.Hint("wrote the fleet page: " + path)
+		c.ui.Report(progress.Event{Kind: progress.Finish, Step: "status", Msg: "wrote the fleet page " + path})
 	}
 	if c.json {
 		return c.printJSON(f)
