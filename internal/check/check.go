@@ -22,6 +22,9 @@ type Runner struct {
 	Prober Prober
 	// Task runs the ci.yaml tasks of task checks; nil fails them.
 	Task TaskFunc
+	// Forwarder, when set, forwards a local address to the first new pod
+	// for the length of each task check, given to it as SLIPWAY_URL.
+	Forwarder Forwarder
 	// TaskTimeout bounds each task check (default DefaultTaskTimeout).
 	TaskTimeout time.Duration
 	Progress    progress.Reporter

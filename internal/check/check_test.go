@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/progress"
 )
 
 func httpCheck(path string) config.HTTPCheck {
@@ -315,5 +316,74 @@ func TestProxyProber(t *testing.T) {
 	}
 	if _, err := NewProxyProber(nil); err == nil {
 		t.Error("NewProxyProber(nil) = nil error")
+	}
+}
+
+// fakeForwarder forwards nothing; it records what it was asked.
+type fakeForwarder struct {
+	err     error
+	asked   string
+	stopped bool
+}
+
+func (f *fakeForwarder) Forward(_ context.Context, ns, pod string, port int) (string, func(), error) {
+	f.asked = fmt.Sprintf("%s/%s:%d", ns, pod, port)
+	if f.err != nil {
+		return "", nil, f.err
+	}
+	return "http://127.0.0.1:40123", func() { f.stopped = true }, nil
+}
+
+// TestTaskCheckURL gives a task check SLIPWAY_URL forwarded to the first
+// new pod while it runs; a forward that fails is a warning, and the task
+// runs without it.
+func TestTaskCheckURL(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"forwarded", nil, "SLIPWAY_URL=http://127.0.0.1:40123"},
+		{"forward fails", errors.New("pods \"hello-1\" is forbidden: portforward\x1b[2J"), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeForwarder{err: tt.err}
+			var env []string
+			var stoppedDuring bool
+			var warned []string
+			r := &Runner{Checks: []config.Check{{Task: "smoke"}}, Forwarder: f,
+				Progress: reporter(func(msg string) { warned = append(warned, msg) }),
+				Task: func(_ context.Context, _ string, e []string, _ io.Writer) error {
+					env, stoppedDuring = e, f.stopped
+					return nil
+				}}
+			if _, err := r.Check(context.Background(), target); err != nil {
+				t.Fatal(err)
+			}
+			url := ""
+			for _, e := range env {
+				if strings.HasPrefix(e, "SLIPWAY_URL=") {
+					url = e
+				}
+			}
+			if url != tt.want || f.asked != "hello/hello-1:8080" || stoppedDuring {
+				t.Errorf("SLIPWAY_URL %q (asked %s, stopped during the task %v), want %q", url, f.asked, stoppedDuring, tt.want)
+			}
+			if tt.err == nil && !f.stopped {
+				t.Error("the forward was not stopped")
+			}
+			if tt.err != nil && !strings.Contains(strings.Join(warned, "\n"), `SLIPWAY_URL is not set: pods "hello-1" is forbidden: portforward\x1b[2J`) {
+				t.Errorf("warnings %q, want the forward's error, cleaned", warned)
+			}
+		})
+	}
+}
+
+// reporter passes the messages of warnings to f.
+type reporter func(msg string)
+
+func (r reporter) Report(e progress.Event) {
+	if e.Kind == progress.Warn {
+		r(e.Msg)
 	}
 }

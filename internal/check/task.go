@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/progress"
+	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
 // TaskFunc runs the ci.yaml task called name with env added to its
@@ -17,7 +19,8 @@ import (
 type TaskFunc func(ctx context.Context, name string, env []string, out io.Writer) error
 
 // TaskEnv is the environment a task check gets: SLIPWAY_ENVIRONMENT,
-// SLIPWAY_NAMESPACE, SLIPWAY_VERSION and SLIPWAY_DIGEST.
+// SLIPWAY_NAMESPACE, SLIPWAY_VERSION and SLIPWAY_DIGEST (and SLIPWAY_URL,
+// added by the Runner when it forwards).
 func TaskEnv(t deploy.CheckTarget) []string {
 	digest := ""
 	if i := strings.LastIndex(t.Image, "@"); i >= 0 {
@@ -38,8 +41,10 @@ func (r *Runner) task(ctx context.Context, name string, t deploy.CheckTarget) (d
 	limit := cmp.Or(r.TaskTimeout, DefaultTaskTimeout)
 	tctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	env, stop := r.forward(tctx, t)
+	defer stop()
 	out := &tailBuffer{max: maxTaskOutput}
-	err := r.Task(tctx, name, TaskEnv(t), out)
+	err := r.Task(tctx, name, env, out)
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -57,4 +62,22 @@ func (r *Runner) task(ctx context.Context, name string, t deploy.CheckTarget) (d
 	}
 	res.Output = tail(out.String())
 	return res, nil
+}
+
+// forward returns the environment of a task check on t: TaskEnv, and
+// SLIPWAY_URL when r.Forwarder forwards to t's first pod; stop ends the
+// forward. A forward that fails is a warning: the task runs without
+// SLIPWAY_URL, and fails by itself if it needs it.
+func (r *Runner) forward(ctx context.Context, t deploy.CheckTarget) (env []string, stop func()) {
+	env = TaskEnv(t)
+	if r.Forwarder == nil || len(t.Pods) == 0 {
+		return env, func() {}
+	}
+	url, stop, err := r.Forwarder.Forward(ctx, t.Namespace, t.Pods[0], t.Port)
+	if err != nil {
+		progress.Or(r.Progress).Report(progress.Event{Kind: progress.Warn, Step: "checks",
+			Msg: "SLIPWAY_URL is not set: " + termtext.CleanLines(err.Error(), 512)})
+		return env, func() {}
+	}
+	return append(env, "SLIPWAY_URL="+url), stop
 }

@@ -14,7 +14,7 @@ import (
 // http or task.
 type Check struct {
 	HTTP *HTTPCheck `yaml:"http" doc:"GET requests to the new pods through the Kubernetes API server's pod proxy (no network path to the pods needed); see docs/verification.md"`
-	Task string     `yaml:"task" doc:"a ci.yaml task run by Slipway with SLIPWAY_ENVIRONMENT, SLIPWAY_VERSION and SLIPWAY_DIGEST set; it passes when it exits 0"`
+	Task string     `yaml:"task" doc:"a ci.yaml task run by Slipway with SLIPWAY_ENVIRONMENT, SLIPWAY_NAMESPACE, SLIPWAY_VERSION, SLIPWAY_DIGEST and SLIPWAY_URL (port-forwarded through the API server to a new pod) set; it passes when it exits 0"`
 }
 
 // HTTPCheck sends GET requests to the new pods and judges their answers.

@@ -22,22 +22,30 @@ const taskWaitDelay = 5 * time.Second
 
 // checker returns the deploy.Checker of env's checks (deploy.checks,
 // then its own) on cluster c, nil when it has none. HTTP checks go
-// through the API server's pod proxy; a task check may run as long as
-// the rollout may (o.Timeout, else deploy.timeout).
+// through the API server's pod proxy; a task check gets SLIPWAY_URL
+// port-forwarded through the API server to the first new pod, and may run
+// as long as the rollout may (o.Timeout, else deploy.timeout).
 func (r *Runner) checker(env config.Environment, c *deploy.Cluster, o DeployOptions) (deploy.Checker, error) {
 	checks := r.Project.ChecksOf(env)
 	if len(checks) == 0 {
 		return nil, nil
 	}
+	cr := &check.Runner{Checks: checks, Task: r.checkTask, Progress: o.Progress,
+		TaskTimeout: cmp.Or(o.Timeout, r.Project.Deploy.Timeout.Duration)}
 	if slices.ContainsFunc(checks, func(c config.Check) bool { return c.Task != "" }) {
 		// Before anything is applied: a check naming no task of ci.yaml
 		// is a mistake in the files, not a failed rollout.
 		if _, err := config.LoadCI(r.Project.Dir, r.Project); err != nil {
 			return nil, fmt.Errorf("loading the task checks of %s: %w", env.Name, err)
 		}
+		if c.Config != nil { // a fake cluster has none
+			fw, err := check.NewPortForwarder(c.Config)
+			if err != nil {
+				return nil, fmt.Errorf("preparing the checks of %s: %w", env.Name, err)
+			}
+			cr.Forwarder = fw
+		}
 	}
-	cr := &check.Runner{Checks: checks, Task: r.checkTask, Progress: o.Progress,
-		TaskTimeout: cmp.Or(o.Timeout, r.Project.Deploy.Timeout.Duration)}
 	if slices.ContainsFunc(checks, func(c config.Check) bool { return c.HTTP != nil }) {
 		p, err := check.NewProxyProber(c.Config)
 		if err != nil {

@@ -50,3 +50,55 @@ func TestRealNodeHTTPCheck(t *testing.T) {
 		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
 	}
 }
+
+// smokeCI is a ci.yaml whose smoke task fetches SLIPWAY_URL, forwarded to
+// a new pod, and wants its page to match pattern.
+func smokeCI(pattern string) string {
+	return "apiVersion: slipway/v1\ntasks:\n  smoke: |\n" +
+		"    page=$(curl -fsS --max-time 5 \"$SLIPWAY_URL/\") || exit 2\n" +
+		"    echo \"$SLIPWAY_ENVIRONMENT $SLIPWAY_VERSION: $page\"\n" +
+		"    echo \"$page\" | grep -q '" + pattern + "' || { echo 'FAIL: wrong page'; exit 1; }\n" +
+		"pipeline: [smoke]\n"
+}
+
+// TestRealNodeTaskCheck deploys examples/hello-go with a task check that
+// fetches SLIPWAY_URL, port-forwarded through the API server to a new pod
+// on the real node: the version's own page passes; a smoke task that
+// exits 1 fails the rollout with CheckFailed and the task's output, and
+// rolls back.
+func TestRealNodeTaskCheck(t *testing.T) {
+	n := startNode(t)
+	env := "  dev:\n    registry: dev\n    context: slipway-local\n    namespace: e2e-tasks\n    checks: [{task: smoke}]\n"
+	p := newHelloProject(t, n, helloConfig("hello", n.Registry, "1s", env), nil)
+	p.write(t, "ci.yaml", smokeCI("^hello from "))
+	v1 := p.ship(t, "feat: hello")
+	out := p.run(t, p.slipway, "deploy", "dev")
+	if !strings.Contains(out, "checks passed: task smoke") {
+		t.Errorf("deploy did not report its check:\n%s", out)
+	}
+
+	p.write(t, "ci.yaml", smokeCI("^goodbye"))
+	v2 := p.ship(t, "feat: a smoke test the page fails")
+	cmd := exec.Command(p.slipway, "deploy", "dev")
+	cmd.Dir, cmd.Env = p.dir, p.env
+	b, err := cmd.CombinedOutput()
+	out = string(b)
+	t.Logf("slipway deploy %s: %s", v2, out)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("deploy with the failing smoke task = %v, want exit 5", err)
+	}
+	for _, want := range []string{"CheckFailed: the pods are ready, but check task smoke failed: exited with status 1",
+		"| dev " + v2 + ": hello from " + v2, "| FAIL: wrong page", "rolled back to revision 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the failure does not say %q", want)
+		}
+	}
+	if strings.Contains(out, "SLIPWAY_URL is not set") {
+		t.Error("the forward failed")
+	}
+	body := get(t, "http://"+p.service(t, "e2e-tasks", "hello")+"/", 10*time.Second)
+	if want := "hello from " + v1; !strings.HasPrefix(body, want) {
+		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
+	}
+}
