@@ -20,6 +20,7 @@ func statusFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "all", Usage: "every app Slipway deployed in the contexts, without a project (docs/fleet.md)"},
 		&cli.StringSliceFlag{Name: "app", Usage: "with --all, only `APP` (repeatable)"},
 		&cli.StringSliceFlag{Name: "env", Usage: "with --all, only environment `ENV` (repeatable)"},
+		&cli.StringSliceFlag{Name: "label", Usage: "with --all, only what runs pods labelled `KEY=VALUE` (or KEY), such as a team set in pod.yml (repeatable)"},
 		&cli.BoolFlag{Name: "failed", Usage: "with --all, only what is degraded or whose last deploy was rolled back"},
 		&cli.BoolFlag{Name: "drift", Usage: "with --all, only what runs otherwise than Slipway deployed it"},
 		&cli.StringFlag{Name: "html", Usage: "with --all, also write the fleet page to `FILE` (relative to -C, or absolute)"},
@@ -30,7 +31,7 @@ func statusFlags() []cli.Flag {
 // statusClusterOptions are the cluster options of a project's status:
 // one context at most.
 func (c *command) statusClusterOptions() (flow.ClusterOptions, error) {
-	for _, n := range []string{"app", "env", "failed", "drift", "html", "cluster-timeout"} {
+	for _, n := range []string{"app", "env", "label", "failed", "drift", "html", "cluster-timeout"} {
 		if c.flags.IsSet(n) {
 			return flow.ClusterOptions{}, usagef("--%s needs --all", n)
 		}
@@ -55,7 +56,7 @@ func (c *command) statusAll() error {
 	f := flow.ReadFleet(c.ctx, flow.FleetOptions{
 		Contexts: c.flags.StringSlice("context"), Kubeconfig: c.flags.String("kubeconfig"),
 		Timeout: c.flags.Duration("cluster-timeout"),
-		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"),
+		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"), Labels: c.flags.StringSlice("label"),
 			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift")},
 	})
 	if file := c.flags.String("html"); file != "" {

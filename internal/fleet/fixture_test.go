@@ -27,6 +27,7 @@ type app struct {
 	degraded, rolling                  bool
 	image                              string // what the pod runs, when not what Slipway deployed
 	cause                              string
+	team                               string // the pod template's team label
 }
 
 func (a app) deployment() appsv1.Deployment {
@@ -61,8 +62,10 @@ func (a app) deployment() appsv1.Deployment {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns, UID: types.UID(a.ns + "/" + name), Generation: 1,
 			Labels: map[string]string{deploy.LabelName: a.name, deploy.LabelEnv: a.env, deploy.LabelService: svc,
 				deploy.LabelManagedBy: deploy.ManagedBy}, Annotations: ann},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: "app", Image: running}}}}},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: podLabels(a)},
+			Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "app", Image: running}}}}},
 		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, ReadyReplicas: 2},
 	}
 	switch {
@@ -84,4 +87,12 @@ func replicaSet(d appsv1.Deployment, revision int, version, by, reason string, a
 		Annotations: map[string]string{deploy.AnnotationRevision: strconv.Itoa(revision), deploy.AnnotationVersion: version,
 			deploy.AnnotationDigest: "sha256:bbbbbbbbbbbb" + hexA[19:], deploy.AnnotationBy: by, deploy.AnnotationReason: reason,
 			deploy.AnnotationAt: at.Format(time.RFC3339)}}}
+}
+
+func podLabels(a app) map[string]string {
+	l := map[string]string{deploy.LabelName: a.name, deploy.LabelEnv: a.env}
+	if a.team != "" {
+		l["team"] = a.team
+	}
+	return l
 }

@@ -50,6 +50,9 @@ type Row struct {
 	App     string `json:"app"`
 	deploy.EnvStatus
 	Commit string `json:"commit,omitempty"`
+	// Labels are the pod template's labels besides Slipway's own: those
+	// pod.yml sets, such as a team.
+	Labels map[string]string `json:"labels,omitempty"`
 	// CanaryOf is the environment a canary's Service belongs to; its
 	// TargetVersion the version that environment runs there, if known.
 	CanaryOf      string `json:"canaryOf,omitempty"`
@@ -107,6 +110,14 @@ func sorted(rows []Row) []Row {
 func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
 	r := Row{Context: context, App: d.Labels[deploy.LabelName], EnvStatus: deploy.StatusOf(d),
 		Commit: d.Annotations[deploy.AnnotationCommit]}
+	for k, v := range d.Spec.Template.Labels {
+		if k != deploy.LabelName && k != deploy.LabelEnv && k != deploy.LabelService && k != deploy.LabelManagedBy && k != deploy.LabelVersion {
+			if r.Labels == nil {
+				r.Labels = map[string]string{}
+			}
+			r.Labels[k] = v
+		}
+	}
 	if svc := d.Labels[deploy.LabelService]; svc != "" && svc != r.Env {
 		r.CanaryOf = svc
 	}
@@ -204,6 +215,8 @@ func envRank(env string) int {
 // Filter chooses rows; an empty field chooses all.
 type Filter struct {
 	Apps, Envs []string
+	// Labels keeps rows whose pod template has every label, KEY=VALUE.
+	Labels []string
 	// Failed keeps rows whose state is failed or rolled-back.
 	Failed bool
 	// Drift keeps rows with drift.
@@ -218,10 +231,24 @@ func Select(rows []Row, f Filter) []Row {
 		case len(f.Apps) > 0 && !slices.Contains(f.Apps, r.App),
 			len(f.Envs) > 0 && !slices.Contains(f.Envs, r.Env),
 			f.Failed && r.State != Failed && r.State != RolledBack,
-			f.Drift && len(r.Drift) == 0:
+			f.Drift && len(r.Drift) == 0,
+			!hasLabels(r, f.Labels):
 			continue
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// hasLabels reports whether r's pod template has every KEY=VALUE of
+// labels (a KEY alone: any value).
+func hasLabels(r Row, labels []string) bool {
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		have, found := r.Labels[k]
+		if !found || ok && have != v {
+			return false
+		}
+	}
+	return true
 }

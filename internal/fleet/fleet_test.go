@@ -22,9 +22,9 @@ func TestRows(t *testing.T) {
 		want  State
 		check func(t *testing.T, r Row)
 	}{
-		{name: "healthy", deps: []appsv1.Deployment{app{name: "web", env: "prod", ns: "web", version: "1.0.0", by: "ann", reason: "release"}.deployment()},
+		{name: "healthy", deps: []appsv1.Deployment{app{name: "web", env: "prod", ns: "web", version: "1.0.0", by: "ann", reason: "release", team: "shop"}.deployment()},
 			want: Healthy, check: func(t *testing.T, r Row) {
-				if r.App != "web" || r.Env != "prod" || r.Version != "1.0.0" || r.DeployedBy != "ann" || r.Reason != "release" || r.Commit == "" {
+				if r.App != "web" || r.Env != "prod" || r.Version != "1.0.0" || r.DeployedBy != "ann" || r.Reason != "release" || r.Commit == "" || r.Labels["team"] != "shop" {
 					t.Errorf("row = %+v", r)
 				}
 			}},
@@ -102,7 +102,7 @@ func TestRowsOrderAppsThenEnvironmentsAsAReleaseTravels(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	rows := []Row{
-		{App: "web", EnvStatus: deploy.EnvStatus{Env: "prod"}, State: Healthy},
+		{App: "web", EnvStatus: deploy.EnvStatus{Env: "prod"}, State: Healthy, Labels: map[string]string{"team": "shop"}},
 		{App: "web", EnvStatus: deploy.EnvStatus{Env: "dev", Drift: []string{"x"}}, State: Drifted},
 		{App: "pay", EnvStatus: deploy.EnvStatus{Env: "prod"}, State: Failed},
 		{App: "pay", EnvStatus: deploy.EnvStatus{Env: "dev"}, State: RolledBack},
@@ -118,6 +118,9 @@ func TestSelect(t *testing.T) {
 		{"failed", Filter{Failed: true}, []string{"pay/prod", "pay/dev"}},
 		{"drift", Filter{Drift: true}, []string{"web/dev"}},
 		{"failed in prod", Filter{Failed: true, Envs: []string{"prod"}}, []string{"pay/prod"}},
+		{"label", Filter{Labels: []string{"team=shop"}}, []string{"web/prod"}},
+		{"label key", Filter{Labels: []string{"team"}}, []string{"web/prod"}},
+		{"label of another value", Filter{Labels: []string{"team=pay"}}, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
