@@ -128,3 +128,39 @@ type checkerFunc func(context.Context, CheckTarget) ([]CheckResult, error)
 func (f checkerFunc) Check(ctx context.Context, t CheckTarget) ([]CheckResult, error) {
 	return f(ctx, t)
 }
+
+// TestChecksAccess asks for the permissions of HTTP checks (pods/proxy)
+// and of task checks' SLIPWAY_URL (pods/portforward) only when needed.
+func TestChecksAccess(t *testing.T) {
+	tests := []struct {
+		name           string
+		proxy, forward bool
+		deny           []string
+		status         CheckStatus
+		detail, hint   string
+	}{
+		{"both allowed", true, true, nil, CheckOK, "all 2 permissions the checks need in namespace hello-dev", ""},
+		{"http only", true, false, nil, CheckOK, "the 1 permission the checks need", ""},
+		{"no proxy", true, true, []string{"get pods/proxy"}, CheckFail,
+			"context test may not get pods/proxy in namespace hello-dev", "kubectl auth can-i get pods/proxy -n hello-dev --context test"},
+		{"no port-forward", false, true, []string{"create pods/portforward"}, CheckFail, "may not create pods/portforward", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &reviews{deny: map[string]bool{}}
+			for _, d := range tt.deny {
+				r.deny[d] = true
+			}
+			c, _ := fakeDoctorCluster(r)
+			got := c.ChecksAccess(context.Background(), "hello-dev", tt.proxy, tt.forward)
+			if got.Name != CheckChecksAccess || got.Status != tt.status || !strings.Contains(got.Detail, tt.detail) || !strings.Contains(got.Hint, tt.hint) {
+				t.Errorf("ChecksAccess = %+v\nwant %s, %q, hint %q", got, tt.status, tt.detail, tt.hint)
+			}
+			for _, a := range r.asked {
+				if a.Subresource == "" || a.Namespace != "hello-dev" {
+					t.Errorf("asked %+v", a)
+				}
+			}
+		})
+	}
+}

@@ -52,6 +52,8 @@ const (
 	CheckRBAC         = "rbac"
 	CheckClientCert   = "client-certificate"
 	CheckServerCert   = "server-certificate"
+	// CheckChecksAccess is made for environments with checks (ChecksAccess).
+	CheckChecksAccess = "checks-access"
 )
 
 // CertWarning is how long before a certificate expires Doctor warns.
@@ -60,17 +62,23 @@ const CertWarning = 30 * 24 * time.Hour
 // permission is one thing a deploy asks the API server to do.
 type permission struct {
 	verb, group, resource string
+	subresource           string
 	cluster               bool // cluster scoped: asked about the namespace by name
 }
 
-// String is the "verb resource[.group]" form kubectl auth can-i takes.
+// String is the "verb resource[.group][/subresource]" form kubectl auth
+// can-i takes.
 func (p permission) String() string { return p.verb + " " + p.qualified() }
 
 func (p permission) qualified() string {
-	if p.group == "" {
-		return p.resource
+	q := p.resource
+	if p.group != "" {
+		q += "." + p.group
 	}
-	return p.resource + "." + p.group
+	if p.subresource != "" {
+		q += "/" + p.subresource
+	}
+	return q
 }
 
 // permissions are what a deploy, its wait and its rollback need: the
@@ -199,18 +207,38 @@ func withNext(ch Check, next remedy.Remedy) Check {
 // rbac asks the API server, one SelfSubjectAccessReview per permission,
 // whether the credentials may do what a deploy does in ns.
 func (c *Cluster) rbac(ctx context.Context, ns string) Check {
-	allowed := make([]bool, len(permissions))
-	errs := make([]error, len(permissions))
+	return c.access(ctx, ns, CheckRBAC, "a deploy needs", permissions)
+}
+
+// ChecksAccess asks whether the credentials may run an environment's
+// after-rollout checks in ns: get pods/proxy for HTTP checks (proxy), and
+// create pods/portforward for the SLIPWAY_URL of task checks (forward).
+func (c *Cluster) ChecksAccess(ctx context.Context, ns string, proxy, forward bool) Check {
+	var perms []permission
+	if proxy {
+		perms = append(perms, permission{verb: "get", resource: "pods", subresource: "proxy"})
+	}
+	if forward {
+		perms = append(perms, permission{verb: "create", resource: "pods", subresource: "portforward"})
+	}
+	return c.access(ctx, ns, CheckChecksAccess, "the checks need", perms)
+}
+
+// access is the Check called name of whether the credentials carry perms
+// in ns, which what needs.
+func (c *Cluster) access(ctx context.Context, ns, name, what string, perms []permission) Check {
+	allowed := make([]bool, len(perms))
+	errs := make([]error, len(perms))
 	var wg sync.WaitGroup
-	for i, p := range permissions {
+	for i, p := range perms {
 		wg.Go(func() { allowed[i], errs[i] = c.canI(ctx, ns, p) })
 	}
 	wg.Wait()
 
 	var missing []permission
-	for i, p := range permissions {
+	for i, p := range perms {
 		if errs[i] != nil {
-			return withNext(Check{Name: CheckRBAC, Status: CheckWarn,
+			return withNext(Check{Name: name, Status: CheckWarn,
 				Detail: fmt.Sprintf("not checked: asking whether it may %s: %v", p, errs[i])}, c.nextStep(errs[i]))
 		}
 		if !allowed[i] {
@@ -218,21 +246,24 @@ func (c *Cluster) rbac(ctx context.Context, ns string) Check {
 		}
 	}
 	if len(missing) == 0 {
-		return Check{Name: CheckRBAC, Status: CheckOK,
-			Detail: fmt.Sprintf("all %d permissions a deploy needs in namespace %s", len(permissions), ns)}
+		all := fmt.Sprintf("all %d permissions", len(perms))
+		if len(perms) == 1 {
+			all = "the 1 permission"
+		}
+		return Check{Name: name, Status: CheckOK, Detail: fmt.Sprintf("%s %s in namespace %s", all, what, ns)}
 	}
 	names := make([]string, len(missing))
 	for i, p := range missing {
 		names[i] = p.String()
 	}
-	return Check{Name: CheckRBAC, Status: CheckFail,
+	return Check{Name: name, Status: CheckFail,
 		Detail: fmt.Sprintf("context %s may not %s in namespace %s", c.Context, strings.Join(names, ", "), ns),
 		Hint: fmt.Sprintf("confirm with `%s`, then ask the cluster's admin for a Role (and a ClusterRole for namespaces) granting them",
 			c.canIHint(ns, missing[0]))}
 }
 
 func (c *Cluster) canI(ctx context.Context, ns string, p permission) (bool, error) {
-	attrs := &authorizationv1.ResourceAttributes{Verb: p.verb, Group: p.group, Resource: p.resource, Namespace: ns}
+	attrs := &authorizationv1.ResourceAttributes{Verb: p.verb, Group: p.group, Resource: p.resource, Subresource: p.subresource, Namespace: ns}
 	if p.cluster {
 		attrs.Namespace, attrs.Name = "", ns
 	}

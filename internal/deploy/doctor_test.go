@@ -71,7 +71,7 @@ func TestDoctorCertCheck(t *testing.T) {
 // reviews answers SelfSubjectAccessReviews on a fake clientset: allowed
 // unless denied, and records what was asked.
 type reviews struct {
-	deny map[string]bool // "verb resource[.group]"
+	deny map[string]bool // "verb resource[.group][/subresource]"
 	err  error
 
 	mu    sync.Mutex
@@ -87,7 +87,7 @@ func (r *reviews) react(a k8stesting.Action) (bool, runtime.Object, error) {
 	r.mu.Lock()
 	r.asked = append(r.asked, *attrs)
 	r.mu.Unlock()
-	p := permission{verb: attrs.Verb, group: attrs.Group, resource: attrs.Resource}
+	p := permission{verb: attrs.Verb, group: attrs.Group, resource: attrs.Resource, subresource: attrs.Subresource}
 	review.Status.Allowed = !r.deny[p.String()]
 	return true, review, nil
 }

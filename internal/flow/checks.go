@@ -78,3 +78,16 @@ func (r *Runner) checkTask(ctx context.Context, name string, env []string, out i
 	}
 	return err
 }
+
+// checksAccess checks, when env has checks and its API server was
+// reached, that the credentials may run them (deploy.Cluster.ChecksAccess);
+// ok is false when there is nothing to check.
+func (r *Runner) checksAccess(ctx context.Context, env config.Environment, c *deploy.Cluster, reached bool) (deploy.Check, bool) {
+	checks := r.Project.ChecksOf(env)
+	proxy := slices.ContainsFunc(checks, func(c config.Check) bool { return c.HTTP != nil })
+	forward := slices.ContainsFunc(checks, func(c config.Check) bool { return c.Task != "" })
+	if !proxy && !forward || !reached {
+		return deploy.Check{}, false
+	}
+	return c.ChecksAccess(ctx, env.Namespace, proxy, forward), true
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,5 +73,34 @@ func TestDeployTaskCheckUnknown(t *testing.T) {
 	}
 	if d, _ := f.kube.get("hello-dev", "hello"); d != nil {
 		t.Error("the Deployment was applied")
+	}
+}
+
+// TestDoctorChecksAccess adds a check of the checks' permissions to doctor
+// only for an environment with checks.
+func TestDoctorChecksAccess(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		checks []config.Check
+		want   bool
+	}{
+		{"no checks", nil, false},
+		{"http", []config.Check{{HTTP: &config.HTTPCheck{Path: "/"}}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.p.Environments[0].Checks = tt.checks
+			rep, err := f.runner().Doctor(context.Background(), "dev", DoctorOptions{Options: f.options()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(rep.Checks, func(c deploy.Check) bool { return c.Name == deploy.CheckChecksAccess })
+			if (i >= 0) != tt.want {
+				t.Fatalf("checks = %+v; want %s: %v", rep.Checks, deploy.CheckChecksAccess, tt.want)
+			}
+			if i >= 0 && !strings.Contains(rep.Checks[i].Detail, "get pods/proxy") {
+				t.Errorf("%+v does not name get pods/proxy", rep.Checks[i])
+			}
+		})
 	}
 }

@@ -105,10 +105,13 @@ func (r *Runner) clusterChecks(ctx context.Context, env config.Environment, o de
 	out := []deploy.Check{{Name: CheckKubeconfig, Status: deploy.CheckOK,
 		Detail: fmt.Sprintf("context %s, server %s, namespace %s", c.Context, c.Server, env.Namespace)}}
 	out = append(out, c.Doctor(ctx, env.Namespace, time.Now())...)
+	reached := slices.ContainsFunc(out, func(ch deploy.Check) bool {
+		return ch.Name == deploy.CheckReachability && ch.Status == deploy.CheckOK
+	})
+	if ch, ok := r.checksAccess(ctx, env, c, reached); ok {
+		out = append(out, ch)
+	}
 	if env.GitOps != nil {
-		reached := slices.ContainsFunc(out, func(ch deploy.Check) bool {
-			return ch.Name == deploy.CheckReachability && ch.Status == deploy.CheckOK
-		})
 		out = append(out, r.gitOpsEngineChecks(ctx, env, c, reached)...)
 	}
 	return out
