@@ -26,6 +26,8 @@ func doctorCommand() *cli.Command {
 			"and has the branch, that the engine's object (Flux Kustomization or Argo CD\n" +
 			"Application) applies its path, that the credentials may read and nudge it, and\n" +
 			"warns when kustomize-controller runs without CancelHealthCheckOnNewRevision=true.\n" +
+			"For an environment with checks it checks that the credentials may run them: get\n" +
+			"pods/proxy (HTTP checks) and create pods/portforward (task checks' SLIPWAY_URL).\n" +
 			"Exits 1 when a check fails.",
 		Flags: clusterFlags(),
 		Action: action(func(c *command) error {
