@@ -23,7 +23,7 @@ type HTTPCheck struct {
 	Status   int      `yaml:"status" doc:"the status every answer must have (default 200)"`
 	Body     string   `yaml:"body" doc:"a regular expression (Go RE2 syntax) the first 64 KiB of every answer's body must match"`
 	Count    int      `yaml:"count" doc:"requests to send, to the new pods in turn; all must pass (default 3, at most 100)"`
-	Interval Duration `yaml:"interval" doc:"pause between two requests (default 1s, at most 1m)"`
+	Interval Duration `yaml:"interval" doc:"pause between two requests (default 250ms, at most 1m)"`
 	Timeout  Duration `yaml:"timeout" doc:"how long one request may take (default 5s, at most 1m)"`
 }
 
@@ -31,7 +31,7 @@ type HTTPCheck struct {
 const (
 	DefaultCheckStatus   = 200
 	DefaultCheckCount    = 3
-	DefaultCheckInterval = time.Second
+	DefaultCheckInterval = 250 * time.Millisecond
 	DefaultCheckTimeout  = 5 * time.Second
 	maxCheckCount        = 100
 	maxCheckWait         = time.Minute

@@ -68,7 +68,7 @@ func TestChecksDefaultsAndOrder(t *testing.T) {
 		t.Fatalf("ChecksOf(prod) = %v, want deploy's http check, then prod's task", got)
 	}
 	h := got[0].HTTP
-	if h.Status != 200 || h.Count != 3 || h.Interval.Duration != time.Second || h.Timeout.Duration != 5*time.Second {
+	if h.Status != 200 || h.Count != 3 || h.Interval.Duration != 250*time.Millisecond || h.Timeout.Duration != 5*time.Second {
 		t.Errorf("defaults = %+v", h)
 	}
 	dev, _ := p.Environment("dev")
