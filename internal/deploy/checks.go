@@ -120,19 +120,16 @@ func (c *Cluster) newPods(ctx context.Context, ns, name string, revision int64) 
 	return out, nil
 }
 
-// checkLines writes the failed checks of v for FailedError, with the tail
-// of their output.
+// checkLines writes the tail of the output of v's failed checks for
+// FailedError; the summary line already says what failed.
 func checkLines(b *strings.Builder, v *Verdict) {
 	for _, r := range v.Checks {
-		if r.Passed {
+		if r.Passed || len(r.Output) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\ncheck %s: %s", r.Check, r.Message)
-		if len(r.Output) > 0 {
-			b.WriteString("\n  its output ends:")
-			for _, l := range r.Output {
-				fmt.Fprintf(b, "\n  | %s", l)
-			}
+		fmt.Fprintf(b, "\ncheck %s, its output ends:", r.Check)
+		for _, l := range r.Output {
+			fmt.Fprintf(b, "\n  | %s", l)
 		}
 	}
 }

@@ -74,7 +74,7 @@ func TestDeployChecks(t *testing.T) {
 				t.Errorf("reason = %s, want %s", res.Verdict.Reason, ReasonCheckFailed)
 			}
 			for _, want := range []string{"CheckFailed: the pods are ready, but check http GET /healthz failed: pod hello-r2-1 answered 500",
-				"\ncheck http GET /healthz: pod hello-r2-1 answered 500, want 200\n  its output ends:\n  | database unreachable",
+				"\ncheck http GET /healthz, its output ends:\n  | database unreachable",
 				"rolled back to revision 1"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("%q does not say %q", err, want)
