@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -70,6 +71,7 @@ func (c *Cluster) runChecks(ctx context.Context, o Options, res *Result, v *Verd
 	t := CheckTarget{Env: in.Env.Name, Namespace: in.Env.Namespace, Deployment: res.Deployment,
 		Version: in.Version, Image: in.Image, Revision: v.Revision, Pods: pods, Port: in.Project.Deploy.Port}
 	o.Progress.Report(progress.Event{Kind: progress.Start, Step: "checks", Msg: fmt.Sprintf("checking %s in %s on %d pods", in.Version, in.Env.Name, len(pods))})
+	start := time.Now()
 	results, err := o.Checker.Check(ctx, t)
 	v.Checks = results
 	if err != nil {
@@ -81,7 +83,7 @@ func (c *Cluster) runChecks(ctx context.Context, o Options, res *Result, v *Verd
 		for i, r := range results {
 			names[i] = r.Check
 		}
-		o.Progress.Report(progress.Event{Kind: progress.Finish, Step: "checks", Msg: "checks passed: " + strings.Join(names, ", ")})
+		o.Progress.Report(progress.Event{Kind: progress.Finish, Step: "checks", Msg: fmt.Sprintf("checks passed in %.1fs: %s", time.Since(start).Seconds(), strings.Join(names, ", "))})
 		return nil
 	}
 	v.Phase, v.Reason = PhaseFailed, ReasonCheckFailed

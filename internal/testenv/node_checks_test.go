@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"errors"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestRealNodeHTTPCheck(t *testing.T) {
 	p := newHelloProject(t, n, helloConfig("hello", n.Registry, "1s", checksEnv("^hello from ")), nil)
 	v1 := p.ship(t, "feat: hello")
 	out := p.run(t, p.slipway, "deploy", "dev")
-	if !strings.Contains(out, "checks passed: http GET /") {
+	if !regexp.MustCompile(`checks passed in [0-9.]+s: http GET /`).MatchString(out) {
 		t.Errorf("deploy did not report its checks:\n%s", out)
 	}
 
@@ -73,7 +74,7 @@ func TestRealNodeTaskCheck(t *testing.T) {
 	p.write(t, "ci.yaml", smokeCI("^hello from "))
 	v1 := p.ship(t, "feat: hello")
 	out := p.run(t, p.slipway, "deploy", "dev")
-	if !strings.Contains(out, "checks passed: task smoke") {
+	if !regexp.MustCompile(`checks passed in [0-9.]+s: task smoke`).MatchString(out) {
 		t.Errorf("deploy did not report its check:\n%s", out)
 	}
 
