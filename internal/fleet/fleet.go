@@ -110,19 +110,29 @@ func sorted(rows []Row) []Row {
 func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
 	r := Row{Context: context, App: d.Labels[deploy.LabelName], EnvStatus: deploy.StatusOf(d),
 		Commit: d.Annotations[deploy.AnnotationCommit]}
-	for k, v := range d.Spec.Template.Labels {
-		if k != deploy.LabelName && k != deploy.LabelEnv && k != deploy.LabelService && k != deploy.LabelManagedBy && k != deploy.LabelVersion {
-			if r.Labels == nil {
-				r.Labels = map[string]string{}
-			}
-			r.Labels[k] = v
-		}
-	}
+	r.Labels = ownLabels(d.Spec.Template.Labels)
 	if svc := d.Labels[deploy.LabelService]; svc != "" && svc != r.Env {
 		r.CanaryOf = svc
 	}
 	r.Last = lastAttempt(d, r.DeployedAt, rss)
 	return r
+}
+
+// ownLabels are the labels of a pod template besides Slipway's: those
+// pod.yml set; nil for none.
+func ownLabels(labels map[string]string) map[string]string {
+	var own map[string]string
+	for k, v := range labels {
+		switch k {
+		case deploy.LabelName, deploy.LabelEnv, deploy.LabelService, deploy.LabelManagedBy, deploy.LabelVersion:
+			continue
+		}
+		if own == nil {
+			own = map[string]string{}
+		}
+		own[k] = v
+	}
+	return own
 }
 
 // lastAttempt finds a deploy newer than what runs that no longer runs: a
