@@ -97,19 +97,8 @@ func defaultChecks(checks []Check) {
 // checks checks deploy.checks and every environment's checks.
 func (v *validator) checks(p *Project) {
 	v.checkList("deploy.checks", p.Deploy.Checks)
-	var gitOps []string
 	for _, e := range p.Environments {
 		v.checkList("environments."+e.Name+".checks", e.Checks)
-		if e.GitOps == nil {
-			continue
-		}
-		gitOps = append(gitOps, e.Name)
-		if len(e.Checks) > 0 {
-			v.add("environments."+e.Name+".checks", "checks of a GitOps environment are not run yet; drop them, or gitops")
-		}
-	}
-	if len(p.Deploy.Checks) > 0 && len(gitOps) > 0 {
-		v.add("deploy.checks", "checks are not run in GitOps environments yet, and %s is one; give the checks to each direct environment under environments.NAME.checks", choices(gitOps))
 	}
 }
 

@@ -77,17 +77,22 @@ func TestChecksDefaultsAndOrder(t *testing.T) {
 	}
 }
 
+// TestChecksGitOps: a GitOps environment may have checks, its own and
+// deploy.checks: they run on the pods the engine rolls out.
 func TestChecksGitOps(t *testing.T) {
 	const base = "apiVersion: slipway/v1\napp: hello\nregistries: {dev: registry.example.com/team}\n" +
 		"environments:\n  prod:\n    registry: dev\n    gitops: {repo: https://git.example.com/env.git}\n"
-	for name, tt := range map[string]struct{ extra, problem string }{
-		"environment": {"    checks: [{task: smoke}]\n", "environments.prod.checks: checks of a GitOps environment are not run yet"},
-		"every":       {"deploy: {checks: [{task: smoke}]}\n", "deploy.checks: checks are not run in GitOps environments yet, and prod is one"},
+	for name, extra := range map[string]string{
+		"environment": "    checks: [{task: smoke}]\n",
+		"every":       "deploy: {checks: [{task: smoke}]}\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseProject(ProjectFile, []byte(base+tt.extra))
-			if err == nil || !strings.Contains(err.Error(), tt.problem) {
-				t.Errorf("err = %v, want %q", err, tt.problem)
+			p, err := ParseProject(ProjectFile, []byte(base+extra))
+			if err != nil {
+				t.Fatalf("err = %v, want the checks taken", err)
+			}
+			if env, _ := p.Environments.Get("prod"); len(p.ChecksOf(env)) != 1 {
+				t.Errorf("ChecksOf(prod) = %v, want the check", p.ChecksOf(env))
 			}
 		})
 	}

@@ -63,7 +63,16 @@ func failedCheck(results []CheckResult) *CheckResult {
 // succeeded, and fails v when a check fails: Reason ReasonCheckFailed,
 // naming the check, with every result in v.Checks.
 func (c *Cluster) runChecks(ctx context.Context, o Options, res *Result, v *Verdict) error {
-	in := o.Render
+	return c.RunChecks(ctx, o.Checker, o.Render, res.Deployment, v, o.Progress)
+}
+
+// RunChecks runs ch on the new pods of Deployment deployment's rollout of
+// in, whose verdict v succeeded, and fails v when a check fails (see
+// runChecks): for a rollout that another applied, such as a GitOps
+// engine.
+func (c *Cluster) RunChecks(ctx context.Context, ch Checker, in RenderInput, deployment string, v *Verdict, rep progress.Reporter) error {
+	o := Options{Checker: ch, Render: in, Progress: progress.Or(rep)}
+	res := &Result{Deployment: deployment}
 	pods, err := c.newPods(ctx, in.Env.Namespace, res.Deployment, v.Revision)
 	if err != nil {
 		return err

@@ -54,6 +54,7 @@ type gitOpsWait struct {
 	o       DeployOptions
 	cluster *deploy.Cluster
 	target  engine.Target
+	checker deploy.Checker // the environment's after-rollout checks, nil for none
 	lock    *deploy.Lock
 	name    string // the Deployment
 	// before and beforeVersion are the digest and version the Deployment
@@ -85,6 +86,9 @@ func (r *Runner) startGitOpsWait(ctx context.Context, env config.Environment, in
 	}
 	w := &gitOpsWait{r: r, env: env, in: in, o: o, cluster: c, target: target, name: deploy.Name(r.Project, env)}
 	w.deadline = r.make.Now().Add(w.timeout())
+	if w.checker, err = r.checker(env, c, o); err != nil {
+		return nil, err
+	}
 	w.lock, err = c.Lock(ctx, deploy.LockOptions{
 		Namespace: env.Namespace, Name: deploy.LockName(r.Project, env), CreateNamespace: true,
 		Holder: deploy.NewHolder(Actor(), "deploy", env.Name, in.Version),
@@ -139,7 +143,12 @@ func (w *gitOpsWait) judge(ctx context.Context, res *GitOpsResult, dr *deploy.Re
 	if err != nil || v == nil {
 		return err
 	}
-	dr.Verdict = v
+	dr.Verdict, dr.Revision = v, v.Revision
+	if v.Phase == deploy.PhaseSucceeded && w.checker != nil {
+		if err := w.cluster.RunChecks(ctx, w.checker, w.in, w.name, v, w.o.Progress); err != nil {
+			return w.cut(err, res.Commit)
+		}
+	}
 	if v.Phase == deploy.PhaseSucceeded {
 		res.Outcome = GitOpsSucceeded
 		return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -434,5 +435,31 @@ func TestGitOpsStatusPendingOrDrift(t *testing.T) {
 		if !slices.ContainsFunc(st[0].Drift, func(s string) bool { return strings.HasPrefix(s, tt.want) }) {
 			t.Errorf("engine %s: drift %q, want one starting %q", tt.look, st[0].Drift, tt.want)
 		}
+	}
+}
+
+// TestGitOpsVerdictChecks: a GitOps environment's checks run on the pods
+// the engine rolled out, as a direct deploy's do; one that fails fails the
+// verdict (CheckFailed) and the commit is reverted.
+func TestGitOpsVerdictChecks(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	if err := os.WriteFile(filepath.Join(f.p.Dir, config.CIFile), []byte(smokeCI), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.p.Environments[0].Checks = []config.Check{{Task: "smoke"}} // dev
+	f.push("dev", "1.2.3")
+	ctx := context.Background()
+	ok, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()})
+	if err != nil || ok.Verdict == nil || len(ok.Verdict.Checks) != 1 || !ok.Verdict.Checks[0].Passed {
+		t.Fatalf("Deploy 1.2.3 = %+v, %v; want its check passed", ok.Verdict, err)
+	}
+	f.push("dev", "1.2.4")
+	res, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	var fe *GitOpsFailedError
+	if !errors.As(err, &fe) || res.Verdict == nil || res.Verdict.Reason != deploy.ReasonCheckFailed || res.GitOps.Revert != e.head() {
+		t.Fatalf("Deploy 1.2.4 = %+v, %v; want CheckFailed and a revert", res.GitOps, err)
+	}
+	if !strings.Contains(err.Error(), "check task smoke failed") {
+		t.Errorf("%q does not name the check", err)
 	}
 }
