@@ -20,26 +20,7 @@ func (c *CI) Validate(p *Project) error {
 	if c.APIVersion != APIVersion {
 		v.add("apiVersion", "%s", notValid(c.APIVersion, []string{APIVersion}))
 	}
-	for _, t := range c.Tasks {
-		at := "tasks." + t.Name
-		if !taskName.MatchString(t.Name) {
-			v.add(at, "task name %q must start with a letter and hold only letters, digits, '-' and '_'", t.Name)
-		}
-		if slices.Contains(reservedTasks, t.Name) {
-			v.add(at, "%q is a built-in step; name the task something else, e.g. ci%s", t.Name, strings.ToUpper(t.Name[:1])+t.Name[1:])
-		}
-		if strings.TrimSpace(t.Run) == "" {
-			v.add(at, "the task has no command to run")
-		}
-	}
-	for k, id := range c.Credentials {
-		if !credentialPurpose.MatchString(k) {
-			v.add("credentials."+k, "credential purpose %q must start with a letter and hold only letters, digits, '-' and '_' (e.g. registry-dev, kubeconfig, sonar-token)", k)
-		}
-		if !credentialID.MatchString(id) {
-			v.add("credentials."+k, "this must be the ID of a credential stored in the CI system (letters, digits, '.', '_', '-', '@', '/'), never the secret itself")
-		}
-	}
+	v.tasksAndCredentials(c)
 	for i, m := range c.Modules {
 		switch {
 		case path.IsAbs(m) || strings.HasPrefix(path.Clean(m), ".."):
@@ -79,6 +60,31 @@ func (c *CI) Validate(p *Project) error {
 		}
 	}
 	return v.probs.orNil()
+}
+
+// tasksAndCredentials checks the names and commands of c's tasks and its
+// credentials' purposes and IDs.
+func (v *validator) tasksAndCredentials(c *CI) {
+	for _, t := range c.Tasks {
+		at := "tasks." + t.Name
+		if !taskName.MatchString(t.Name) {
+			v.add(at, "task name %q must start with a letter and hold only letters, digits, '-' and '_'", t.Name)
+		}
+		if slices.Contains(reservedTasks, t.Name) {
+			v.add(at, "%q is a built-in step; name the task something else, e.g. ci%s", t.Name, strings.ToUpper(t.Name[:1])+t.Name[1:])
+		}
+		if strings.TrimSpace(t.Run) == "" {
+			v.add(at, "the task has no command to run")
+		}
+	}
+	for k, id := range c.Credentials {
+		if !credentialPurpose.MatchString(k) {
+			v.add("credentials."+k, "credential purpose %q must start with a letter and hold only letters, digits, '-' and '_' (e.g. registry-dev, kubeconfig, sonar-token)", k)
+		}
+		if !credentialID.MatchString(id) {
+			v.add("credentials."+k, "this must be the ID of a credential stored in the CI system (letters, digits, '.', '_', '-', '@', '/'), never the secret itself")
+		}
+	}
 }
 
 // generatedSize reports c, at the field adding the most, when the files
