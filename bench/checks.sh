@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# On a real node (hack/testenv/node.sh; needs root), in one run: command
+# start to verdict for a 3-replica rolling update of hello-go, slipway
+# deploy with an HTTP check of 5 requests (through the API server's pod
+# proxy, at the default interval) against the same deploy without checks.
+#   bench/checks.sh [RUNS]     (default 5)
+source "$(dirname "$0")/lib.sh"
+runs=${1:-5}
+[ "$(id -u)" -eq 0 ] || { echo "bench/checks.sh: the real node needs root" >&2; exit 1; }
+work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
+export SLIPWAY_TESTENV=$work/testenv SLIPWAY_NODES=0 SLIPWAY_NODE_REGISTRY_PORT=${PORT:-29070}
+export SLIPWAY_APISERVER_PORT=29443 SLIPWAY_ETCD_PORT=29379 SLIPWAY_ETCD_PEER_PORT=29380 \
+  SLIPWAY_KCM_PORT=29457 SLIPWAY_SCHEDULER_PORT=29459 SLIPWAY_KWOK_PORT=29250
+k8s=$root/hack/testenv/k8s.sh
+node=$root/hack/testenv/node.sh
+trap '"$node" stop >/dev/null 2>&1; "$k8s" stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+
+need_slipway
+"$node" install >/dev/null
+eval "$("$k8s" start 2>/dev/null)"
+export KUBECONFIG
+"$node" start >/dev/null 2>&1
+reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
+arch=$(go env GOARCH)
+
+proj=$work/hello
+mkdir -p "$proj"
+cp "$root"/examples/hello-go/{main.go,go.mod,Makefile,pod.yml} "$proj/"
+# A readiness probe every second, as bench/node.sh has it: both sides'
+# medians then measure the rollouts, not a lost probe period.
+sed -i 's|^        httpGet: {path: /healthz, port: 8080}$|&\n        periodSeconds: 1|' "$proj/pod.yml"
+grep -q 'periodSeconds: 1' "$proj/pod.yml" || { echo "bench/checks.sh: could not set the probe period" >&2; exit 1; }
+cat >"$proj/slipway.yaml" <<YAML
+apiVersion: slipway/v1
+app: hello
+image:
+  base: scratch
+  platforms: [linux/$arch]
+  layers: [{from: "dist/{{.OS}}_{{.Arch}}/hello", to: /app/hello, mode: "0755"}]
+  entrypoint: [/app/hello]
+  ports: [8080]
+registries: {local: {url: $reg/bench, insecure: true}}
+environments:
+  plain: {registry: local, context: slipway-local, namespace: bench-plain, replicas: 3}
+  checked:
+    registry: local
+    context: slipway-local
+    namespace: bench-checked
+    replicas: 3
+    checks: [{http: {path: /, body: '^hello from ', count: 5}}]
+deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 60s}
+YAML
+printf '.slipway/\ndist/\n' >"$proj/.gitignore"
+cd "$proj"
+git init -q -b main
+
+# new_version: a new commit, version and digest, compiled and pushed.
+new_version() {
+  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
+  slipway release && make -s dist PLATFORMS="linux/$arch" VERSION="$(slipway version)" &&
+    slipway build && slipway push local
+} >/dev/null 2>&1
+
+# Both environments get a first revision, so every timed run is an update.
+new_version first
+slipway deploy plain >/dev/null 2>&1
+slipway deploy checked >/dev/null 2>&1 || { echo "bench/checks.sh: the first checked deploy failed" >&2; exit 1; }
+
+# timed_ok VAR CMD...: timed, but a failing deploy ends the benchmark: the
+# check must pass for the times to compare.
+timed_ok() {
+  local -n _o=$1; shift; local a b
+  a=$(now); "$@" >/dev/null 2>&1 || { echo "bench/checks.sh: $* failed" >&2; exit 1; }; b=$(now)
+  _o+=("$(secs "$a" "$b")")
+}
+
+# checked: the checked deploy, its output kept for the checks' own time.
+checked() { slipway deploy checked --no-deps >"$work/checked.log" 2>&1; }
+
+p=(); c=(); own=()
+for i in $(seq 1 "$runs"); do
+  new_version "run $i"
+  # Take turns going first, so neither side always meets a warmer node.
+  if [ $((i % 2)) -eq 1 ]; then
+    timed_ok p slipway deploy plain --no-deps; timed_ok c checked
+  else
+    timed_ok c checked; timed_ok p slipway deploy plain --no-deps
+  fi
+  own+=("$(grep -o 'checks passed in [0-9.]*s' "$work/checked.log" | grep -o '[0-9.]*' | head -1)")
+done
+
+mp=$(median "${p[@]}"); mc=$(median "${c[@]}"); mo=$(median "${own[@]}")
+printf '\nreal node: 3-replica rolling update of hello-go, command start to verdict, median of %d runs\n' "$runs"
+printf '  slipway deploy, no checks                  %7.3f s\n' "$mp"
+printf '  slipway deploy, HTTP check of 5 requests   %7.3f s\n' "$mc"
+printf '  added by the check                         %+7.3f s   (goal <= +2)\n' "$(awk -v a="$mc" -v b="$mp" 'BEGIN { print a - b }')"
+printf '  the checks themselves, as deploy reports   %7.1f s   (5 requests, 250ms apart)\n' "$mo"
