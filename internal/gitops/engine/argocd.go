@@ -149,18 +149,7 @@ func describeApps(xs []Application) string {
 
 // listedApps names at most 8 Application sources with what they apply.
 func listedApps(xs []Application) string {
-	if len(xs) == 0 {
-		return "no Applications"
-	}
-	var s []string
-	for i, x := range xs {
-		if i == 8 {
-			s = append(s, fmt.Sprintf("and %d more", len(xs)-i))
-			break
-		}
-		s = append(s, x.String()+" ("+describeApp(x)+")")
-	}
-	return strings.Join(s, ", ")
+	return atMost8(xs, "no Applications", func(x Application) string { return x.String() + " (" + describeApp(x) + ")" })
 }
 
 // list reads every Application: one entry per git source.

@@ -112,16 +112,22 @@ func describe(k Kustomization) string {
 
 // listed names at most 8 Kustomizations with what they apply.
 func listed(ks []Kustomization) string {
-	if len(ks) == 0 {
-		return "no Kustomizations with a GitRepository source"
+	return atMost8(ks, "no Kustomizations with a GitRepository source", func(k Kustomization) string { return k.String() + " (" + describe(k) + ")" })
+}
+
+// atMost8 names the first 8 of xs with say, then how many more there are;
+// none when there are none.
+func atMost8[T any](xs []T, none string, say func(T) string) string {
+	if len(xs) == 0 {
+		return none
 	}
 	var s []string
-	for i, k := range ks {
+	for i, x := range xs {
 		if i == 8 {
-			s = append(s, fmt.Sprintf("and %d more", len(ks)-i))
+			s = append(s, fmt.Sprintf("and %d more", len(xs)-i))
 			break
 		}
-		s = append(s, k.String()+" ("+describe(k)+")")
+		s = append(s, say(x))
 	}
 	return strings.Join(s, ", ")
 }

@@ -46,29 +46,9 @@ func (f *Flux) Wait(ctx context.Context, k Kustomization, commit string, descend
 }
 
 // newer returns the commit of the Kustomization or its source that
-// descends from ours, asking descends about each commit once.
+// descends from ours (see descendant).
 func newer(ctx context.Context, s Status, commit string, descends Descends, asked map[string]bool) (string, error) {
-	if descends == nil {
-		return "", nil
-	}
-	for _, rev := range []string{s.Attempted, s.Source} {
-		c := RevisionCommit(rev)
-		if c == "" || revisionIs(rev, commit) {
-			continue
-		}
-		is, ok := asked[c]
-		if !ok {
-			var err error
-			if is, err = descends(ctx, c, commit); err != nil {
-				return "", fmt.Errorf("asking whether %s descends from %s: %w", shortSHA(c), shortSHA(commit), err)
-			}
-			asked[c] = is
-		}
-		if is {
-			return c, nil
-		}
-	}
-	return "", nil
+	return descendant(ctx, []string{s.Attempted, s.Source}, commit, descends, asked)
 }
 
 // status reads what Classify needs of k and its GitRepository.
