@@ -46,15 +46,19 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
-// headless runs chromium on page (a path, maybe with a #fragment) with
-// args, offline, and returns stdout.
+// headless runs chromium on page (a path, maybe with a #fragment, or an
+// http URL) with args, and returns stdout.
 func headless(t *testing.T, page string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, browser(t), append(append(base, args...), "file://"+page)...)
+	url := page
+	if !strings.HasPrefix(page, "http://") {
+		url = "file://" + page
+	}
+	cmd := exec.CommandContext(ctx, browser(t), append(append(base, args...), url)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -156,4 +160,26 @@ func anyPixel(img image.Image, match func(r, g, b uint32) bool) bool {
 		}
 	}
 	return false
+}
+
+// TestBrowserShowsTheServedFleet loads the page as slipway serve serves
+// it, its policy a header too, at desktop and phone widths.
+func TestBrowserShowsTheServedFleet(t *testing.T) {
+	browser(t)
+	s, _ := served(t, time.Minute)
+	dom := headless(t, s.URL+"/", "--dump-dom")
+	for _, want := range []string{"<th scope=\"row\">pay</th>", "✗ failed", `<meta http-equiv="refresh" content="60">`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the served page as Chromium built it lacks %q", want)
+		}
+	}
+	if strings.Contains(dom, `aria-label="Search" hidden`) {
+		t.Errorf("the search box is still hidden: the page's script did not run under its policy")
+	}
+	dir := artifacts(t)
+	for _, size := range []struct{ name, window string }{{"desktop", "1280,800"}, {"phone", "390,844"}} {
+		shot := filepath.Join(dir, "served-"+size.name+".png")
+		headless(t, s.URL+"/", "--screenshot="+shot, "--window-size="+size.window)
+		t.Logf("screenshot (served, %s): %s", size.name, shot)
+	}
 }

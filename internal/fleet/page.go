@@ -47,15 +47,21 @@ func hashOf(s string) string {
 // matrix, each state in colour and in words with an icon, and the deploys
 // newest first. It fetches nothing; values from clusters are cleaned of
 // terminal controls and escaped by html/template.
-func Page(f Fleet) ([]byte, error) {
+func Page(f Fleet) ([]byte, error) { return render(f, 0) }
+
+// render is Page, reloading itself every refresh when not zero.
+func render(f Fleet, refresh time.Duration) ([]byte, error) {
+	d := pageOf(f)
+	d.Refresh = int(refresh.Seconds())
 	var b bytes.Buffer
-	if err := page.Execute(&b, pageOf(f)); err != nil {
+	if err := page.Execute(&b, d); err != nil {
 		return nil, fmt.Errorf("rendering the fleet page: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
 type pageData struct {
+	Refresh     int // seconds; 0: the page does not reload itself
 	GeneratedAt string
 	Clusters    []Cluster
 	Count       int
