@@ -84,32 +84,46 @@ func (s *serverProber) Get(ctx context.Context, ns, pod string, port int, path s
 var target = deploy.CheckTarget{Env: "prod", Namespace: "hello", Deployment: "hello", Version: "1.2.4",
 	Image: "registry.example.com/hello@sha256:abc", Revision: 2, Pods: []string{"hello-1", "hello-2"}, Port: 8080}
 
-func TestHTTPCheck(t *testing.T) {
-	var n int
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		n++
-		i := n
-		mu.Unlock()
-		switch r.URL.Path {
-		case "/ok":
-			fmt.Fprint(w, "ok\n")
-		case "/second-fails":
-			if i%3 == 2 {
-				w.WriteHeader(500)
-				fmt.Fprint(w, "line 1\nline 2\n\x1b]0;owned\x07database unreachable\n\n")
-				return
-			}
-			fmt.Fprint(w, "ok")
-		case "/slow":
-			time.Sleep(300 * time.Millisecond)
-		case "/big":
-			fmt.Fprint(w, strings.Repeat("x", MaxBody+100)+"ok")
-		default:
-			http.NotFound(w, r)
+// app plays the app's pages for HTTP checks; n counts the requests since
+// the last reset.
+type app struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *app) reset() {
+	a.mu.Lock()
+	a.n = 0
+	a.mu.Unlock()
+}
+
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.n++
+	i := a.n
+	a.mu.Unlock()
+	switch r.URL.Path {
+	case "/ok":
+		fmt.Fprint(w, "ok\n")
+	case "/second-fails":
+		if i%3 == 2 {
+			w.WriteHeader(500)
+			fmt.Fprint(w, "line 1\nline 2\n\x1b]0;owned\x07database unreachable\n\n")
+			return
 		}
-	}))
+		fmt.Fprint(w, "ok")
+	case "/slow":
+		time.Sleep(300 * time.Millisecond)
+	case "/big":
+		fmt.Fprint(w, strings.Repeat("x", MaxBody+100)+"ok")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestHTTPCheck(t *testing.T) {
+	pages := &app{}
+	srv := httptest.NewServer(pages)
 	defer srv.Close()
 	tests := []struct {
 		name, path, body string
@@ -127,9 +141,7 @@ func TestHTTPCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mu.Lock()
-			n = 0
-			mu.Unlock()
+			pages.reset()
 			h := httpCheck(tt.path)
 			h.Body = tt.body
 			if tt.timeout > 0 {
