@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
+
+// stopWait bounds how long stopping a forward waits for it to end.
+const stopWait = 5 * time.Second
 
 // Forwarder forwards a local address to port of pod ns/name; stop ends
 // the forward.
@@ -61,7 +65,15 @@ func (f *PortForwarder) Forward(ctx context.Context, ns, pod string, port int) (
 	done := make(chan error, 1)
 	go func() { done <- pf.ForwardPorts() }()
 	var once sync.Once
-	stop := func() { once.Do(func() { close(stopCh); <-done }) }
+	stop := func() {
+		once.Do(func() {
+			close(stopCh)
+			select { // a forward that will not end must not hold the deploy
+			case <-done:
+			case <-time.After(stopWait):
+			}
+		})
+	}
 	select {
 	case <-ready:
 	case err := <-done:
