@@ -53,7 +53,10 @@ func TestImportsFlowOneWay(t *testing.T) {
 		"internal/image":            concat(cliLibs, gitLibs, kubeLibs),
 		"promote":                   concat(cliLibs, gitLibs, kubeLibs, []string{module + "internal/image"}),
 		"internal/deploy":           concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":             cliLibs,
+		// After-rollout checks reach the cluster (the pod proxy, port
+		// forwards) and run tasks; never git or registries.
+		"internal/check": concat(cliLibs, gitLibs, registryLib),
+		"internal/flow":  cliLibs,
 		// The fleet is read from clusters alone, and its page fetches
 		// nothing: no git, no registry, no network of its own but the API server's.
 		"internal/fleet": concat(cliLibs, gitLibs, registryLib),
