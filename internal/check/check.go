@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/progress"
@@ -20,6 +22,8 @@ type Runner struct {
 	// Prober sends the requests of HTTP checks (see ProxyProber); nil
 	// fails them.
 	Prober Prober
+	// Client creates and reads the Jobs of Job checks; nil fails them.
+	Client kubernetes.Interface
 	// Task runs the ci.yaml tasks of task checks; nil fails them.
 	Task TaskFunc
 	// Forwarder, when set, forwards a local address to the first new pod
@@ -46,6 +50,8 @@ func (r *Runner) Check(ctx context.Context, t deploy.CheckTarget) ([]deploy.Chec
 			res, err = r.http(ctx, *c.HTTP, t)
 		case c.Task != "":
 			res, err = r.task(ctx, c.Task, t)
+		case c.Job != nil:
+			res, err = r.job(ctx, *c.Job, t)
 		default:
 			res = deploy.CheckResult{Message: "the check names no kind"}
 		}

@@ -25,6 +25,10 @@ func tail(s string) []string {
 	return lines[max(0, len(lines)-maxTailLines):]
 }
 
+// clean makes remote text (an API error, a Job's condition) safe for a
+// terminal, its lines cut.
+func clean(s string) string { return termtext.CleanLines(s, 512) }
+
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {
 	mu  sync.Mutex

@@ -27,7 +27,8 @@ func doctorCommand() *cli.Command {
 			"Application) applies its path, that the credentials may read and nudge it, and\n" +
 			"warns when kustomize-controller runs without CancelHealthCheckOnNewRevision=true.\n" +
 			"For an environment with checks it checks that the credentials may run them: get\n" +
-			"pods/proxy (HTTP checks) and create pods/portforward (task checks' SLIPWAY_URL).\n" +
+			"pods/proxy (HTTP checks), create pods/portforward (task checks' SLIPWAY_URL), and\n" +
+			"create, get and delete jobs.batch and get pods/log (Job checks).\n" +
 			"Exits 1 when a check fails.",
 		Flags: clusterFlags(),
 		Action: action(func(c *command) error {

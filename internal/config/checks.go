@@ -15,6 +15,7 @@ import (
 type Check struct {
 	HTTP *HTTPCheck `yaml:"http" doc:"GET requests to the new pods through the Kubernetes API server's pod proxy (no network path to the pods needed); see docs/verification.md"`
 	Task string     `yaml:"task" doc:"a ci.yaml task run by Slipway with SLIPWAY_ENVIRONMENT, SLIPWAY_NAMESPACE, SLIPWAY_VERSION, SLIPWAY_DIGEST and SLIPWAY_URL (port-forwarded through the API server to a new pod) set; it passes when it exits 0"`
+	Job  *JobCheck  `yaml:"job" doc:"a Kubernetes Job run in the environment's namespace, judged like a rollout, with its logs on failure: for checks that need the cluster's network; see docs/verification.md"`
 }
 
 // HTTPCheck sends GET requests to the new pods and judges their answers.
@@ -26,6 +27,22 @@ type HTTPCheck struct {
 	Interval Duration `yaml:"interval" doc:"pause between two requests (default 250ms, at most 1m)"`
 	Timeout  Duration `yaml:"timeout" doc:"how long one request may take (default 5s, at most 1m)"`
 }
+
+// JobCheck runs a Job of one container in the environment's namespace;
+// it passes when the Job completes.
+type JobCheck struct {
+	Image   string            `yaml:"image" doc:"image to run (default: the image just deployed, by digest)"`
+	Command []string          `yaml:"command" doc:"the container's command (default: the image's entrypoint)"`
+	Args    []string          `yaml:"args" doc:"the container's arguments"`
+	Env     map[string]string `yaml:"env" doc:"environment variables, added to SLIPWAY_ENVIRONMENT, SLIPWAY_NAMESPACE, SLIPWAY_VERSION and SLIPWAY_DIGEST"`
+	Timeout Duration          `yaml:"timeout" doc:"how long the Job may run (default 5m, at most 1h)"`
+}
+
+// DefaultJobTimeout and maxJobTimeout bound a Job check.
+const (
+	DefaultJobTimeout = 5 * time.Minute
+	maxJobTimeout     = time.Hour
+)
 
 // Defaults and bounds of an HTTP check.
 const (
@@ -45,6 +62,8 @@ func (c Check) Kind() string {
 		return "http"
 	case c.Task != "":
 		return "task"
+	case c.Job != nil:
+		return "job"
 	}
 	return ""
 }
@@ -56,6 +75,11 @@ func (c Check) String() string {
 		return "http GET " + c.HTTP.Path
 	case "task":
 		return "task " + c.Task
+	case "job":
+		if c.Job.Image == "" {
+			return "job of the deployed image"
+		}
+		return "job " + c.Job.Image
 	}
 	return "check"
 }
@@ -75,6 +99,9 @@ var checkPath = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$`)
 // defaultChecks fills what the checks left out.
 func defaultChecks(checks []Check) {
 	for i := range checks {
+		if j := checks[i].Job; j != nil && j.Timeout.Duration == 0 {
+			j.Timeout.Duration = DefaultJobTimeout
+		}
 		h := checks[i].HTTP
 		if h == nil {
 			continue
@@ -123,17 +150,25 @@ func checkTasks(p *Project, c *CI) Problems {
 func (v *validator) checkList(at string, checks []Check) {
 	for i, c := range checks {
 		ci := fmt.Sprintf("%s[%d]", at, i)
+		kinds := 0
+		for _, set := range []bool{c.HTTP != nil, c.Task != "", c.Job != nil} {
+			if set {
+				kinds++
+			}
+		}
 		switch {
-		case c.HTTP != nil && c.Task != "":
-			v.add(ci, "a check is one kind, but this one has http and task; split it into two checks")
+		case kinds > 1:
+			v.add(ci, "a check is one kind, but this one has %d of http, task and job; split it into checks of one each", kinds)
 		case c.HTTP != nil:
 			v.httpCheck(ci+".http", *c.HTTP)
 		case c.Task != "":
 			if !taskName.MatchString(c.Task) {
 				v.add(ci+".task", "%q is not a task name; name a task of %s (letters, digits, '-' and '_', starting with a letter)", c.Task, CIFile)
 			}
+		case c.Job != nil:
+			v.jobCheck(ci+".job", *c.Job)
 		default:
-			v.add(ci, "a check needs one of http or task, e.g. {http: {path: /healthz}} or {task: smokeTest}")
+			v.add(ci, "a check needs one of http, task or job, e.g. {http: {path: /healthz}}, {task: smokeTest} or {job: {image: registry.example.com/smoke:1}}")
 		}
 	}
 }
@@ -158,6 +193,22 @@ func (v *validator) httpCheck(at string, h HTTPCheck) {
 	}
 	if h.Timeout.Duration > maxCheckWait {
 		v.add(at+".timeout", "timeout must be at most %s, got %s", maxCheckWait, h.Timeout.Duration)
+	}
+}
+
+func (v *validator) jobCheck(at string, j JobCheck) {
+	if j.Image != "" && !imageRef.MatchString(j.Image) {
+		v.add(at+".image", "%q is not an image reference; give e.g. registry.example.com/team/smoke:1.0", j.Image)
+	}
+	for name := range j.Env {
+		if !envVarName.MatchString(name) {
+			v.add(at+".env."+name, "%q is not an environment variable name; use letters, digits and '_', not starting with a digit", name)
+		} else if strings.HasPrefix(name, "SLIPWAY_") {
+			v.add(at+".env."+name, "%s is set by Slipway; name the variable otherwise", name)
+		}
+	}
+	if j.Timeout.Duration > maxJobTimeout {
+		v.add(at+".timeout", "timeout must be at most %s, got %s", maxJobTimeout, j.Timeout.Duration)
 	}
 }
 

@@ -135,15 +135,17 @@ func TestChecksAccess(t *testing.T) {
 	tests := []struct {
 		name           string
 		proxy, forward bool
+		jobs           bool
 		deny           []string
 		status         CheckStatus
 		detail, hint   string
 	}{
-		{"both allowed", true, true, nil, CheckOK, "all 2 permissions the checks need in namespace hello-dev", ""},
-		{"http only", true, false, nil, CheckOK, "the 1 permission the checks need", ""},
-		{"no proxy", true, true, []string{"get pods/proxy"}, CheckFail,
+		{"both allowed", true, true, false, nil, CheckOK, "all 2 permissions the checks need in namespace hello-dev", ""},
+		{"http only", true, false, false, nil, CheckOK, "the 1 permission the checks need", ""},
+		{"no proxy", true, true, false, []string{"get pods/proxy"}, CheckFail,
 			"context test may not get pods/proxy in namespace hello-dev", "kubectl auth can-i get pods/proxy -n hello-dev --context test"},
-		{"no port-forward", false, true, []string{"create pods/portforward"}, CheckFail, "may not create pods/portforward", ""},
+		{"no port-forward", false, true, false, []string{"create pods/portforward"}, CheckFail, "may not create pods/portforward", ""},
+		{"jobs", false, false, true, []string{"create jobs.batch", "get pods/log"}, CheckFail, "may not create jobs.batch, get pods/log", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,12 +154,12 @@ func TestChecksAccess(t *testing.T) {
 				r.deny[d] = true
 			}
 			c, _ := fakeDoctorCluster(r)
-			got := c.ChecksAccess(context.Background(), "hello-dev", tt.proxy, tt.forward)
+			got := c.ChecksAccess(context.Background(), "hello-dev", tt.proxy, tt.forward, tt.jobs)
 			if got.Name != CheckChecksAccess || got.Status != tt.status || !strings.Contains(got.Detail, tt.detail) || !strings.Contains(got.Hint, tt.hint) {
 				t.Errorf("ChecksAccess = %+v\nwant %s, %q, hint %q", got, tt.status, tt.detail, tt.hint)
 			}
 			for _, a := range r.asked {
-				if a.Subresource == "" || a.Namespace != "hello-dev" {
+				if a.Subresource == "" && a.Resource != "jobs" || a.Namespace != "hello-dev" {
 					t.Errorf("asked %+v", a)
 				}
 			}

@@ -211,15 +211,23 @@ func (c *Cluster) rbac(ctx context.Context, ns string) Check {
 }
 
 // ChecksAccess asks whether the credentials may run an environment's
-// after-rollout checks in ns: get pods/proxy for HTTP checks (proxy), and
-// create pods/portforward for the SLIPWAY_URL of task checks (forward).
-func (c *Cluster) ChecksAccess(ctx context.Context, ns string, proxy, forward bool) Check {
+// after-rollout checks in ns: get pods/proxy for HTTP checks (proxy),
+// create pods/portforward for the SLIPWAY_URL of task checks (forward),
+// and create, get and delete Jobs and read their pods' logs for Job
+// checks (jobs).
+func (c *Cluster) ChecksAccess(ctx context.Context, ns string, proxy, forward, jobs bool) Check {
 	var perms []permission
 	if proxy {
 		perms = append(perms, permission{verb: "get", resource: "pods", subresource: "proxy"})
 	}
 	if forward {
 		perms = append(perms, permission{verb: "create", resource: "pods", subresource: "portforward"})
+	}
+	if jobs {
+		for _, verb := range []string{"create", "get", "delete"} {
+			perms = append(perms, permission{verb: verb, group: "batch", resource: "jobs"})
+		}
+		perms = append(perms, permission{verb: "get", resource: "pods", subresource: "log"})
 	}
 	return c.access(ctx, ns, CheckChecksAccess, "the checks need", perms)
 }

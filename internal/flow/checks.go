@@ -30,7 +30,7 @@ func (r *Runner) checker(env config.Environment, c *deploy.Cluster, o DeployOpti
 	if len(checks) == 0 {
 		return nil, nil
 	}
-	cr := &check.Runner{Checks: checks, Task: r.checkTask, Progress: o.Progress,
+	cr := &check.Runner{Checks: checks, Task: r.checkTask, Progress: o.Progress, Client: c.Client,
 		TaskTimeout: cmp.Or(o.Timeout, r.Project.Deploy.Timeout.Duration)}
 	if slices.ContainsFunc(checks, func(c config.Check) bool { return c.Task != "" }) {
 		// Before anything is applied: a check naming no task of ci.yaml
@@ -86,8 +86,9 @@ func (r *Runner) checksAccess(ctx context.Context, env config.Environment, c *de
 	checks := r.Project.ChecksOf(env)
 	proxy := slices.ContainsFunc(checks, func(c config.Check) bool { return c.HTTP != nil })
 	forward := slices.ContainsFunc(checks, func(c config.Check) bool { return c.Task != "" })
-	if !proxy && !forward || !reached {
+	jobs := slices.ContainsFunc(checks, func(c config.Check) bool { return c.Job != nil })
+	if !proxy && !forward && !jobs || !reached {
 		return deploy.Check{}, false
 	}
-	return c.ChecksAccess(ctx, env.Namespace, proxy, forward), true
+	return c.ChecksAccess(ctx, env.Namespace, proxy, forward, jobs), true
 }

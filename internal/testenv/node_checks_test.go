@@ -103,3 +103,43 @@ func TestRealNodeTaskCheck(t *testing.T) {
 		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
 	}
 }
+
+// TestRealNodeJobCheck deploys examples/hello-go, then a version whose Job
+// check runs the deployed image with a port it cannot listen on: the Job
+// fails in the environment's namespace, the deploy fails with CheckFailed
+// and the Job's logs (exit 5), rolls back, and the failed Job stays to
+// read.
+func TestRealNodeJobCheck(t *testing.T) {
+	n := startNode(t)
+	env := "  dev: {registry: dev, context: slipway-local, namespace: e2e-jobs}\n"
+	p := newHelloProject(t, n, helloConfig("hello", n.Registry, "1s", env), nil)
+	v1 := p.ship(t, "feat: hello")
+	p.run(t, p.slipway, "deploy", "dev")
+
+	env = "  dev:\n    registry: dev\n    context: slipway-local\n    namespace: e2e-jobs\n" +
+		"    checks: [{job: {env: {PORT: no-such-port}, timeout: 60s}}]\n"
+	p.write(t, "slipway.yaml", helloConfig("hello", n.Registry, "1s", env))
+	v2 := p.ship(t, "feat: a Job check that fails")
+	cmd := exec.Command(p.slipway, "deploy", "dev")
+	cmd.Dir, cmd.Env = p.dir, p.env
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	t.Logf("slipway deploy %s: %s", v2, out)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("deploy with the failing Job = %v, want exit 5", err)
+	}
+	for _, want := range []string{"CheckFailed: the pods are ready, but check job of the deployed image failed: the Job failed",
+		"kubectl -n e2e-jobs logs job/hello-check-", "no-such-port", "rolled back to revision 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the failure does not say %q", want)
+		}
+	}
+	if jobs := kubectl(t, n, "", "-n", "e2e-jobs", "get", "jobs", "-o", "name"); !strings.Contains(jobs, "job.batch/hello-check-") {
+		t.Errorf("the failed Job is gone: %q", jobs)
+	}
+	body := get(t, "http://"+p.service(t, "e2e-jobs", "hello")+"/", 10*time.Second)
+	if want := "hello from " + v1; !strings.HasPrefix(body, want) {
+		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
+	}
+}
