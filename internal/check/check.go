@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -24,6 +25,8 @@ type Runner struct {
 	Prober Prober
 	// Client creates and reads the Jobs of Job checks; nil fails them.
 	Client kubernetes.Interface
+	// HTTPClient sends metric checks' queries (default http.DefaultClient).
+	HTTPClient *http.Client
 	// Task runs the ci.yaml tasks of task checks; nil fails them.
 	Task TaskFunc
 	// Forwarder, when set, forwards a local address to the first new pod
@@ -52,6 +55,8 @@ func (r *Runner) Check(ctx context.Context, t deploy.CheckTarget) ([]deploy.Chec
 			res, err = r.task(ctx, c.Task, t)
 		case c.Job != nil:
 			res, err = r.job(ctx, *c.Job, t)
+		case c.Metric != nil:
+			res, err = r.metric(ctx, *c.Metric, t)
 		default:
 			res = deploy.CheckResult{Message: "the check names no kind"}
 		}

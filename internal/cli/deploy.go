@@ -24,9 +24,10 @@ func deployCommand() *cli.Command {
 			"is rolled back and waited for, unless --no-rollback. Deploying what already runs is a\n" +
 			"no-op. The image is the environment registry's APP:VERSION for the version at HEAD.\n\n" +
 			"Then the environment's checks (deploy.checks, environments.ENV.checks) run on the new\n" +
-			"pods: HTTP requests through the API server's pod proxy, ci.yaml tasks, and Jobs in the\n" +
-			"environment's namespace. A failing check fails the rollout (CheckFailed, with the tail\n" +
-			"of its output), which is rolled back (exit 5). See docs/verification.md.\n\n" +
+			"pods: HTTP requests through the API server's pod proxy, ci.yaml tasks, Jobs in the\n" +
+			"environment's namespace, and Prometheus queries held over a window. A failing check\n" +
+			"fails the rollout (CheckFailed, with the tail of its output), which is rolled back\n" +
+			"(exit 5). See docs/verification.md.\n\n" +
 			"A GitOps environment (environments.ENV.gitops) gets a commit instead: the same manifests\n" +
 			"as APP.yaml under its path in the environment repository, with Slipway-* trailers, pushed\n" +
 			"fast-forward; the engine (Flux, Argo CD) is nudged and the verdict is waited for on that\n" +

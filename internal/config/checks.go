@@ -13,9 +13,10 @@ import (
 // rollout succeeds only when every check passes. It is one of two kinds,
 // http or task.
 type Check struct {
-	HTTP *HTTPCheck `yaml:"http" doc:"GET requests to the new pods through the Kubernetes API server's pod proxy (no network path to the pods needed); see docs/verification.md"`
-	Task string     `yaml:"task" doc:"a ci.yaml task run by Slipway with SLIPWAY_ENVIRONMENT, SLIPWAY_NAMESPACE, SLIPWAY_VERSION, SLIPWAY_DIGEST and SLIPWAY_URL (port-forwarded through the API server to a new pod) set; it passes when it exits 0"`
-	Job  *JobCheck  `yaml:"job" doc:"a Kubernetes Job run in the environment's namespace, judged like a rollout, with its logs on failure: for checks that need the cluster's network; see docs/verification.md"`
+	HTTP   *HTTPCheck   `yaml:"http" doc:"GET requests to the new pods through the Kubernetes API server's pod proxy (no network path to the pods needed); see docs/verification.md"`
+	Task   string       `yaml:"task" doc:"a ci.yaml task run by Slipway with SLIPWAY_ENVIRONMENT, SLIPWAY_NAMESPACE, SLIPWAY_VERSION, SLIPWAY_DIGEST and SLIPWAY_URL (port-forwarded through the API server to a new pod) set; it passes when it exits 0"`
+	Job    *JobCheck    `yaml:"job" doc:"a Kubernetes Job run in the environment's namespace, judged like a rollout, with its logs on failure: for checks that need the cluster's network; see docs/verification.md"`
+	Metric *MetricCheck `yaml:"metric" doc:"a PromQL query against Prometheus's HTTP API, with a threshold held over a window; see docs/verification.md"`
 }
 
 // HTTPCheck sends GET requests to the new pods and judges their answers.
@@ -64,6 +65,8 @@ func (c Check) Kind() string {
 		return "task"
 	case c.Job != nil:
 		return "job"
+	case c.Metric != nil:
+		return "metric"
 	}
 	return ""
 }
@@ -80,6 +83,8 @@ func (c Check) String() string {
 			return "job of the deployed image"
 		}
 		return "job " + c.Job.Image
+	case "metric":
+		return "metric " + clip(c.Metric.Query, 80)
 	}
 	return "check"
 }
@@ -101,6 +106,9 @@ func defaultChecks(checks []Check) {
 	for i := range checks {
 		if j := checks[i].Job; j != nil && j.Timeout.Duration == 0 {
 			j.Timeout.Duration = DefaultJobTimeout
+		}
+		if m := checks[i].Metric; m != nil {
+			defaultMetric(m)
 		}
 		h := checks[i].HTTP
 		if h == nil {
@@ -151,14 +159,14 @@ func (v *validator) checkList(at string, checks []Check) {
 	for i, c := range checks {
 		ci := fmt.Sprintf("%s[%d]", at, i)
 		kinds := 0
-		for _, set := range []bool{c.HTTP != nil, c.Task != "", c.Job != nil} {
+		for _, set := range []bool{c.HTTP != nil, c.Task != "", c.Job != nil, c.Metric != nil} {
 			if set {
 				kinds++
 			}
 		}
 		switch {
 		case kinds > 1:
-			v.add(ci, "a check is one kind, but this one has %d of http, task and job; split it into checks of one each", kinds)
+			v.add(ci, "a check is one kind, but this one has %d of http, task, job and metric; split it into checks of one each", kinds)
 		case c.HTTP != nil:
 			v.httpCheck(ci+".http", *c.HTTP)
 		case c.Task != "":
@@ -167,8 +175,10 @@ func (v *validator) checkList(at string, checks []Check) {
 			}
 		case c.Job != nil:
 			v.jobCheck(ci+".job", *c.Job)
+		case c.Metric != nil:
+			v.metricCheck(ci+".metric", *c.Metric)
 		default:
-			v.add(ci, "a check needs one of http, task or job, e.g. {http: {path: /healthz}}, {task: smokeTest} or {job: {image: registry.example.com/smoke:1}}")
+			v.add(ci, "a check needs one of http, task, job or metric, e.g. {http: {path: /healthz}}, {task: smokeTest} or {job: {image: registry.example.com/smoke:1}}")
 		}
 	}
 }

@@ -16,11 +16,19 @@ func TestChecksConfig(t *testing.T) {
 		{"http in full", "    - http: {path: '/api/v1/ready;x=1', status: 204, body: '^ok$', count: 5, interval: 200ms, timeout: 2s}", ""},
 		{"task", "    - task: smokeTest", ""},
 		{"both kinds", "    - {http: {path: /}, task: smoke}", "environments.prod.checks[0]: a check is one kind"},
-		{"no kind", "    - {}", "a check needs one of http, task or job"},
-		{"unknown kind", "    - metric: {query: up}", `unknown field "metric"`},
+		{"no kind", "    - {}", "a check needs one of http, task, job or metric"},
+		{"unknown kind", "    - canary: {query: up}", `unknown field "canary"`},
+		{"metric", "    - metric: {url: 'http://127.0.0.1:9090', query: 'sum(rate(errors{namespace=\"{{.Namespace}}\"}[1m]))', max: 0.01, window: 1m, interval: 15s}", ""},
+		{"metric min", "    - metric: {url: 'https://prom.example.com/', query: 'up', min: 1, noData: pass}", ""},
+		{"metric no bound", "    - metric: {url: 'http://127.0.0.1:9090', query: up}", "a metric check needs max or min"},
+		{"metric not a number", "    - metric: {url: 'http://127.0.0.1:9090', query: up, max: lots}", `metric.max: "lots" is not a number`},
+		{"metric credentials", "    - metric: {url: 'http://bob:hunter2@127.0.0.1:9090', query: up, max: 1}", "the URL holds credentials"},
+		{"metric template", "    - metric: {url: 'http://127.0.0.1:9090', query: 'up{ns=\"{{.Namespace\"}', max: 1}", "do not parse"},
+		{"metric no data", "    - metric: {url: 'http://127.0.0.1:9090', query: up, max: 1, noData: ignore}", `"ignore" is not valid`},
+		{"metric window", "    - metric: {url: 'http://127.0.0.1:9090', query: up, max: 1, window: 2h}", "window must be at most 30m0s"},
 		{"job of the deployed image", "    - job: {command: [/app/smoke], env: {TARGET: http://hello}}", ""},
 		{"job", "    - job: {image: 'registry.example.com/team/smoke:1.0', args: [-v], timeout: 10m}", ""},
-		{"job and task", "    - {job: {}, task: smoke}", "has 2 of http, task and job"},
+		{"job and task", "    - {job: {}, task: smoke}", "has 2 of http, task, job and metric"},
 		{"job image", "    - job: {image: 'Not An Image'}", `environments.prod.checks[0].job.image: "Not An Image" is not an image reference`},
 		{"job env", "    - job: {env: {SLIPWAY_VERSION: x}}", "SLIPWAY_VERSION is set by Slipway"},
 		{"job timeout", "    - job: {timeout: 2h}", "timeout must be at most 1h0m0s"},
@@ -42,7 +50,7 @@ func TestChecksConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := ParseProject(ProjectFile, []byte(head+tt.checks+"\n"))
+			_, err := ParseProject(ProjectFile, []byte(head+tt.checks+"\n"))
 			if tt.problem == "" {
 				if err != nil {
 					t.Fatalf("unexpected problems: %v", err)
@@ -55,7 +63,6 @@ func TestChecksConfig(t *testing.T) {
 			if !strings.Contains(err.Error(), "slipway.yaml:") {
 				t.Errorf("the problem names no file:line: %v", err)
 			}
-			_ = p
 		})
 	}
 }
