@@ -43,7 +43,7 @@ var flagAllowed = map[string][]string{
 		"kubectl auth can-i %s %s -n %s --context %s",
 		"kubectl auth can-i %s %s --all-namespaces --context %s",
 	},
-	"internal/image/dockerfile.go": {"--platform", "--output"},
+	"internal/image/dockerfile.go": {"--platform", "--output", "--label", "--all"},
 }
 
 // TestNoCLIFlagsInCore keeps the command line's flags out of the core

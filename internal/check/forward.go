@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	//lint:ignore SA1019 client-go v0.36's portforward takes, and its dialers return and fail with, apimachinery's httpstream types, not k8s.io/streaming's
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
