@@ -78,6 +78,7 @@ func newApp(stdio Stdio) *cli.App {
 			keysCommand(),
 			deployCommand(),
 			statusCommand(),
+			serveCommand(),
 			historyCommand(),
 			rollbackCommand(),
 			doctorCommand(),

@@ -14,17 +14,65 @@ import (
 // statusFlags are status's: the cluster flags with --context taken more
 // than once for --all, and the fleet's filters and page.
 func statusFlags() []cli.Flag {
-	return []cli.Flag{
+	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "context", Usage: "kubeconfig `CONTEXT` (default: the environment's); with --all, repeat it to read several (default: the current one)"},
 		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: the environment's, $KUBECONFIG, ~/.kube/config)"},
 		&cli.BoolFlag{Name: "all", Usage: "every app Slipway deployed in the contexts, without a project (docs/fleet.md)"},
-		&cli.StringSliceFlag{Name: "app", Usage: "with --all, only `APP` (repeatable)"},
-		&cli.StringSliceFlag{Name: "env", Usage: "with --all, only environment `ENV` (repeatable)"},
-		&cli.StringSliceFlag{Name: "label", Usage: "with --all, only what runs pods labelled `KEY=VALUE` (or KEY), such as a team set in pod.yml (repeatable)"},
-		&cli.BoolFlag{Name: "failed", Usage: "with --all, only what is degraded or whose last deploy was rolled back"},
-		&cli.BoolFlag{Name: "drift", Usage: "with --all, only what runs otherwise than Slipway deployed it"},
-		&cli.StringFlag{Name: "html", Usage: "with --all, also write the fleet page to `FILE` (relative to -C, or absolute)"},
-		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: "with --all, how long each cluster has to answer"},
+	}
+	flags = append(flags, fleetFlags("with --all, ")...)
+	return append(flags, &cli.StringFlag{Name: "html", Usage: "with --all, also write the fleet page to `FILE` (relative to -C, or absolute)"})
+}
+
+// fleetFlags choose what of the fleet to show, and bound its reading;
+// each usage starts with prefix.
+func fleetFlags(prefix string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "app", Usage: prefix + "only `APP` (repeatable)"},
+		&cli.StringSliceFlag{Name: "env", Usage: prefix + "only environment `ENV` (repeatable)"},
+		&cli.StringSliceFlag{Name: "label", Usage: prefix + "only what runs pods labelled `KEY=VALUE` (or KEY), such as a team set in pod.yml (repeatable)"},
+		&cli.BoolFlag{Name: "failed", Usage: prefix + "only what is degraded or whose last deploy was rolled back"},
+		&cli.BoolFlag{Name: "drift", Usage: prefix + "only what runs otherwise than Slipway deployed it"},
+		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: prefix + "how long each cluster has to answer"},
+	}
+}
+
+// fleetOptions are the fleet's contexts, filters and bound from the
+// flags.
+func (c *command) fleetOptions() flow.FleetOptions {
+	return flow.FleetOptions{
+		Contexts: c.flags.StringSlice("context"), Kubeconfig: c.flags.String("kubeconfig"),
+		Timeout: c.flags.Duration("cluster-timeout"),
+		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"), Labels: c.flags.StringSlice("label"),
+			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift")},
+	}
+}
+
+func serveCommand() *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:7070", Usage: "listen on `HOST:PORT` (loopback by default; on loopback only requests for a loopback host are answered)"},
+		&cli.DurationFlag{Name: "refresh", Value: 30 * time.Second, Usage: "how often the page reloads and the clusters are read again (at least 1s)"},
+		&cli.StringSliceFlag{Name: "context", Usage: "kubeconfig `CONTEXT` to read (repeatable; default: the current one)"},
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config)"},
+	}
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve the fleet page live, read-only (docs/fleet.md)",
+		Description: "The page of status --all --html, served until Ctrl-C: it reloads itself every --refresh\n" +
+			"and the clusters are read again at most that often, however many readers there are. Only\n" +
+			"GET and HEAD of / and /fleet.json (the JSON of status --all -o json). No project needed.",
+		Flags: append(flags, fleetFlags("")...),
+		Action: action(func(c *command) error {
+			if _, err := c.args(0, 0, ""); err != nil {
+				return err
+			}
+			if c.flags.Duration("refresh") < time.Second {
+				return usagef("--refresh %s: at least 1s", c.flags.Duration("refresh"))
+			}
+			return flow.ServeFleet(c.ctx, flow.ServeOptions{FleetOptions: c.fleetOptions(), Addr: c.flags.String("addr"),
+				Refresh: c.flags.Duration("refresh"), Listening: func(url string) {
+					c.ui.Report(progress.Event{Kind: progress.Finish, Step: "serve", Msg: "serving the fleet page on " + url + " (read-only; Ctrl-C stops)"})
+				}})
+		}),
 	}
 }
 
@@ -53,12 +101,7 @@ func (c *command) statusAll() error {
 	if _, err := c.args(0, 0, ""); err != nil {
 		return usagef("status --all takes no ENV; choose environments with --env")
 	}
-	f := flow.ReadFleet(c.ctx, flow.FleetOptions{
-		Contexts: c.flags.StringSlice("context"), Kubeconfig: c.flags.String("kubeconfig"),
-		Timeout: c.flags.Duration("cluster-timeout"),
-		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"), Labels: c.flags.StringSlice("label"),
-			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift")},
-	})
+	f := flow.ReadFleet(c.ctx, c.fleetOptions())
 	if file := c.flags.String("html"); file != "" {
 		path, err := flow.WriteFleetPage(c.dir, file, f)
 		if err != nil {

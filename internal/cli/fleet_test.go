@@ -58,3 +58,10 @@ func TestStatusFleetFlagsNeedAll(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRefreshIsAtLeastASecond(t *testing.T) {
+	code, _, errs := run(t, t.TempDir(), "serve", "--refresh", "10ms")
+	if code != ExitUsage || !strings.Contains(errs, "at least 1s") {
+		t.Errorf("serve --refresh 10ms: exit %d, %s; want a usage error", code, errs)
+	}
+}

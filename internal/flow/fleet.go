@@ -3,6 +3,10 @@ package flow
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -85,4 +89,42 @@ func WriteFleetPage(dir, file string, f Fleet) (string, error) {
 		return "", err
 	}
 	return filepath.Join(root, rel), nil
+}
+
+// ServeOptions configure ServeFleet.
+type ServeOptions struct {
+	FleetOptions
+	// Addr is where to listen (default 127.0.0.1:7070: loopback).
+	Addr string
+	// Refresh is how often the page reloads itself and the clusters are
+	// read again (default 30s).
+	Refresh time.Duration
+	// Listening is told the URL once the server listens.
+	Listening func(url string)
+}
+
+// ServeFleet serves the fleet page and its JSON, read-only, until ctx is
+// done (see fleet.Handler).
+func ServeFleet(ctx context.Context, o ServeOptions) error {
+	addr := cmp.Or(o.Addr, "127.0.0.1:7070")
+	refresh := cmp.Or(o.Refresh, 30*time.Second)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	read := func(ctx context.Context) Fleet { return ReadFleet(ctx, o.FleetOptions) }
+	srv := &http.Server{Handler: fleet.Handler(read, refresh, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
+	if o.Listening != nil {
+		o.Listening("http://" + ln.Addr().String() + "/")
+	}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving the fleet page: %w", err)
+	}
+	return nil
 }

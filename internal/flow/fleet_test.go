@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,5 +60,38 @@ func TestReadFleetAcrossContexts(t *testing.T) {
 	}
 	if _, err := WriteFleetPage(dir, filepath.Join(t.TempDir(), "abs.html"), f); err != nil {
 		t.Errorf("WriteFleetPage to an absolute path: %v", err)
+	}
+}
+
+// TestServeFleet serves the fleet on a loopback port until the context
+// ends.
+func TestServeFleet(t *testing.T) {
+	client := deploy.NewCluster(fake.NewClientset(fleetDeployment("web", "prod", "web", "because")), "eu")
+	connect := func(config.Environment, deploy.ClusterOptions) (*deploy.Cluster, error) { return client, nil }
+	ctx, cancel := context.WithCancel(t.Context())
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeFleet(ctx, ServeOptions{FleetOptions: FleetOptions{Cluster: connect}, Addr: "127.0.0.1:0",
+			Listening: func(url string) { urls <- url }})
+	}()
+	url := <-urls
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "because") || !strings.Contains(string(body), `content="30"`) {
+		t.Errorf("GET %s: %d\n%.400s", url, resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeFleet = %v after the context ended, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeFleet did not stop with its context")
 	}
 }
