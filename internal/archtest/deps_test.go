@@ -57,8 +57,8 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// forwards) and run tasks; never git or registries.
 		"internal/check": concat(cliLibs, gitLibs, registryLib),
 		"internal/flow":  cliLibs,
-		// The fleet is read from clusters alone, and its page fetches
-		// nothing: no git, no registry, no network of its own but the API server's.
+		// The fleet is read from clusters alone, its page fetches
+		// nothing and its Handler only answers: no git, no registry.
 		"internal/fleet": concat(cliLibs, gitLibs, registryLib),
 		// Signing reads and writes registries, never git or clusters;
 		// deadlines are the standard library's only.
