@@ -89,7 +89,8 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 	page := writePage(t, sample())
 	dom := headless(t, page, "--dump-dom")
 	for _, want := range []string{"<th scope=\"row\">pay</th>", "✗ failed", "≠ drift", "↺ rolled-back", "◐ canary",
-		"◔ progressing", "✓ healthy", "2.4.1", "last deploy 2.5.0", "? unreachable", "prod-ap", "failed, rolled back"} {
+		"◔ progressing", "✓ healthy", "2.4.1", "last deploy 2.5.0", "? unreachable", "prod-ap", "failed, rolled back",
+		"<summary>search</summary>", hexA, "failed: 2.5.0 (sha256:bbbbbbbbbbbb"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page as Chromium built it lacks %q", want)
 		}
@@ -100,6 +101,9 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 	searched := headless(t, page+"#q=ann@example", "--dump-dom")
 	if n, all := strings.Count(searched, "<tr hidden"), strings.Count(searched, "<tr"); n == 0 || !strings.Contains(searched, "<tr><th scope=\"row\">pay</th>") {
 		t.Errorf("searching for ann@example hid %d of %d rows and kept pay's: want the rest hidden", n, all)
+	}
+	if !strings.Contains(searched, "<details open=\"\">\n<summary>pay</summary>") || !strings.Contains(searched, "<details hidden=\"\">\n<summary>web</summary>") {
+		t.Errorf("searching for ann@example did not open pay's details and hide web's")
 	}
 	dir := artifacts(t)
 	for _, size := range []struct{ name, window string }{{"desktop", "1280,800"}, {"phone", "390,844"}} {

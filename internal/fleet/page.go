@@ -69,6 +69,21 @@ type pageData struct {
 	Envs        []string
 	Apps        []appLine
 	Timeline    []event
+	Details     []appDetail
+}
+
+// appDetail is one app's rows in full, an environment a column: where,
+// what, and the deploy rolled back since.
+type appDetail struct {
+	Name   string
+	Heads  []string // environment (context)
+	Fields []field
+}
+
+// field is one line of an appDetail: a name, and per column its lines.
+type field struct {
+	Name  string
+	Cells [][]string
 }
 
 type appLine struct {
@@ -98,7 +113,58 @@ func pageOf(f Fleet) pageData {
 	}
 	d.Envs, d.Apps = matrix(f.Rows, len(f.Clusters) > 1, f.GeneratedAt)
 	d.Timeline = timeline(f.Rows)
+	d.Details = details(f.Rows)
 	return d
+}
+
+// details lists each app's rows in full, in the rows' order.
+func details(rows []Row) []appDetail {
+	var out []appDetail
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Name != clean(r.App) {
+			out = append(out, appDetail{Name: clean(r.App)})
+		}
+		a := &out[len(out)-1]
+		a.Heads = append(a.Heads, clean(r.Env+" ("+r.Context+")"))
+		for i, values := range detailValues(r) {
+			if i == len(a.Fields) {
+				a.Fields = append(a.Fields, field{Name: detailNames[i]})
+			}
+			for j := range values {
+				values[j] = clean(values[j])
+			}
+			a.Fields[i].Cells = append(a.Fields[i].Cells, values)
+		}
+	}
+	return out
+}
+
+var detailNames = []string{"Namespace/Deployment", "Version", "Digest", "Image", "Commit", "Revision", "Ready",
+	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since"}
+
+// detailValues are r's lines of each of detailNames.
+func detailValues(r Row) [][]string {
+	last := "-"
+	if l := r.Last; l != nil {
+		last = fmt.Sprintf("%s: %s (%s) at %s by %s%s", l.Outcome, cmp.Or(l.Version, "-"), cmp.Or(l.Digest, "-"),
+			stamp(l.DeployedAt), cmp.Or(l.DeployedBy, "-"), why(l.Reason))
+	}
+	drift := r.Drift
+	if len(drift) == 0 {
+		drift = []string{"-"}
+	}
+	one := func(s string) []string { return []string{cmp.Or(s, "-")} }
+	return [][]string{one(r.Namespace + "/" + r.Deployment), one(r.Version), one(r.Digest), one(r.Image), one(r.Commit),
+		one(fmt.Sprint(r.Revision)), one(fmt.Sprintf("%d/%d", r.Ready, r.Desired)), one(string(r.Health)),
+		one(stamp(r.DeployedAt)), one(r.DeployedBy), one(r.Reason), slices.Clone(drift), one(last)}
+}
+
+// stamp is a time as the page writes it in full; "-" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // matrix lays rows out by app (rows) and environment (columns).
