@@ -84,19 +84,7 @@ func TestRealControlPlane(t *testing.T) {
 	if got := requests.Load(); got != 2 {
 		t.Errorf("reading %d app environments took %d requests, want 2", len(f.Rows), got)
 	}
-	states := map[State]int{}
-	for _, r := range f.Rows {
-		if r.App < settled {
-			states[r.State]++
-		}
-	}
-	n := min(apps, 25)
-	want := map[State]int{Healthy: n*4 - n - 2, Canary: n, Drifted: 1, Failed: 1}
-	for s, n := range want {
-		if states[s] != n {
-			t.Errorf("%d rows %s, want %d (all: %v)", states[s], s, n, states)
-		}
-	}
+	checkStates(t, f, min(apps, 25))
 	if f.Clusters[1].Reachable || !f.Clusters[0].Reachable {
 		t.Errorf("clusters = %+v", f.Clusters)
 	}
@@ -105,6 +93,25 @@ func TestRealControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d app environments read in %s with 2 requests; the page is %d bytes", len(f.Rows), took.Round(time.Millisecond), len(page))
+}
+
+// checkStates checks the states of the first n apps, whose rollouts
+// settled: canaries, one drift, one failed deploy rolled back, and the
+// rest healthy.
+func checkStates(t *testing.T, f Fleet, n int) {
+	t.Helper()
+	states := map[State]int{}
+	for _, r := range f.Rows {
+		if r.App < settled {
+			states[r.State]++
+		}
+	}
+	want := map[State]int{Healthy: n*4 - n - 2, Canary: n, Drifted: 1, Failed: 1}
+	for s, n := range want {
+		if states[s] != n {
+			t.Errorf("%d rows %s, want %d (all: %v)", states[s], s, n, states)
+		}
+	}
 }
 
 var envs = []string{"dev", "showcase", "prod", "canary"} // prod makes the namespace its canary shares

@@ -11,17 +11,20 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 )
 
-func TestRows(t *testing.T) {
+// rowCase is a listing and the state its first row has.
+type rowCase struct {
+	name  string
+	deps  []appsv1.Deployment
+	rss   []appsv1.ReplicaSet
+	want  State
+	check func(t *testing.T, r Row)
+}
+
+func rowCases() []rowCase {
 	failedFirst := app{name: "pay", env: "prod", ns: "pay", version: "1.2.0", by: "ann", revision: 3}.deployment()
 	unmanaged := app{name: "other", env: "prod", ns: "x", version: "1"}.deployment()
 	delete(unmanaged.Labels, deploy.LabelManagedBy)
-	tests := []struct {
-		name  string
-		deps  []appsv1.Deployment
-		rss   []appsv1.ReplicaSet
-		want  State
-		check func(t *testing.T, r Row)
-	}{
+	return []rowCase{
 		{name: "healthy", deps: []appsv1.Deployment{app{name: "web", env: "prod", ns: "web", version: "1.0.0", by: "ann", reason: "release", team: "shop"}.deployment()},
 			want: Healthy, check: func(t *testing.T, r Row) {
 				if r.App != "web" || r.Env != "prod" || r.Version != "1.0.0" || r.DeployedBy != "ann" || r.Reason != "release" || r.Commit == "" || r.Labels["team"] != "shop" {
@@ -64,7 +67,10 @@ func TestRows(t *testing.T) {
 			}},
 		{name: "not Slipway's", deps: []appsv1.Deployment{unmanaged}, want: ""},
 	}
-	for _, tt := range tests {
+}
+
+func TestRows(t *testing.T) {
+	for _, tt := range rowCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			rows := Rows("prod-eu", tt.deps, tt.rss)
 			if tt.want == "" {
