@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 COSIGN_VERSION := v2.6.5
 ORAS_VERSION := v1.3.6
-APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm
+APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm chromium
 # The demo's own: its registries, git, curl, and openssl for the cluster's
 # certificates (as root hack/testenv/node.sh installs the node's).
 DEMO_APT_PACKAGES := docker-registry git curl openssl
