@@ -46,10 +46,7 @@ func TestRealNodeHTTPCheck(t *testing.T) {
 			t.Errorf("the failure does not say %q", want)
 		}
 	}
-	body := get(t, "http://"+p.service(t, "e2e-checks", "hello")+"/", 10*time.Second)
-	if want := "hello from " + v1; !strings.HasPrefix(body, want) {
-		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
-	}
+	answersAgain(t, "http://"+p.service(t, "e2e-checks", "hello")+"/", "hello from "+v1)
 }
 
 // smokeCI is a ci.yaml whose smoke task fetches SLIPWAY_URL, forwarded to
@@ -98,10 +95,7 @@ func TestRealNodeTaskCheck(t *testing.T) {
 	if strings.Contains(out, "SLIPWAY_URL is not set") {
 		t.Error("the forward failed")
 	}
-	body := get(t, "http://"+p.service(t, "e2e-tasks", "hello")+"/", 10*time.Second)
-	if want := "hello from " + v1; !strings.HasPrefix(body, want) {
-		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
-	}
+	answersAgain(t, "http://"+p.service(t, "e2e-tasks", "hello")+"/", "hello from "+v1)
 }
 
 // TestRealNodeJobCheck deploys examples/hello-go, then a version whose Job
@@ -138,8 +132,28 @@ func TestRealNodeJobCheck(t *testing.T) {
 	if jobs := kubectl(t, n, "", "-n", "e2e-jobs", "get", "jobs", "-o", "name"); !strings.Contains(jobs, "job.batch/hello-check-") {
 		t.Errorf("the failed Job is gone: %q", jobs)
 	}
-	body := get(t, "http://"+p.service(t, "e2e-jobs", "hello")+"/", 10*time.Second)
-	if want := "hello from " + v1; !strings.HasPrefix(body, want) {
-		t.Errorf("after the rollback the Service answers %q, want %s", body, want)
+	answersAgain(t, "http://"+p.service(t, "e2e-jobs", "hello")+"/", "hello from "+v1)
+}
+
+// answersAgain waits until the Service at url answers want again after a
+// rollback, 5 times in a row. A rollback's verdict comes once the old
+// version's pods are ready; kube-proxy learns of the endpoints' change a
+// moment later, and until then the failed version's pods, which drain
+// before they go (the preStop sleep Slipway renders), may still answer.
+func answersAgain(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for inRow := 0; ; {
+		body := get(t, url, 10*time.Second)
+		if inRow++; !strings.HasPrefix(body, want) {
+			inRow = 0
+		}
+		if inRow == 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the rollback the Service still answers %q, want %s", body, want)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
