@@ -86,9 +86,35 @@ type FailedError struct {
 // Error is a summary line, then the failing pods, the recent events, what
 // was done about it and the next step, one per line.
 func (e *FailedError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Summary())
+	b.WriteString(e.Evidence())
+	switch {
+	case e.Result.RolledBack && e.Result.RolledBackTo > 0:
+		fmt.Fprintf(&b, "\nrolled back to revision %d, which is running again", e.Result.RolledBackTo)
+	case e.Result.RolledBack:
+		b.WriteString("\nremoved the new Deployment: there was nothing to roll back to")
+	default:
+		b.WriteString("\nleft as it is (--no-rollback)")
+	}
+	if h := e.Result.Verdict.Hint; h != "" {
+		b.WriteString("\nnext: " + h)
+	}
+	return b.String()
+}
+
+// Summary is the first line of Error: what failed, and why.
+func (e *FailedError) Summary() string {
+	v := e.Result.Verdict
+	return fmt.Sprintf("deploying %s to %s failed: %s: %s", e.Result.Version, e.Result.Env, v.Reason, v.Message)
+}
+
+// Evidence is what Error lists after the summary, each on a line of its
+// own after a newline: the failing pods with their last log lines, the
+// recent events and the failed checks' output.
+func (e *FailedError) Evidence() string {
 	v := e.Result.Verdict
 	var b strings.Builder
-	fmt.Fprintf(&b, "deploying %s to %s failed: %s: %s", e.Result.Version, e.Result.Env, v.Reason, v.Message)
 	for _, p := range v.Pods {
 		fmt.Fprintf(&b, "\npod %s", p.Pod)
 		if p.Container != "" {
@@ -112,17 +138,6 @@ func (e *FailedError) Error() string {
 		fmt.Fprintf(&b, "\nevent %s", ev)
 	}
 	checkLines(&b, v)
-	switch {
-	case e.Result.RolledBack && e.Result.RolledBackTo > 0:
-		fmt.Fprintf(&b, "\nrolled back to revision %d, which is running again", e.Result.RolledBackTo)
-	case e.Result.RolledBack:
-		b.WriteString("\nremoved the new Deployment: there was nothing to roll back to")
-	default:
-		b.WriteString("\nleft as it is (--no-rollback)")
-	}
-	if v.Hint != "" {
-		b.WriteString("\nnext: " + v.Hint)
-	}
 	return b.String()
 }
 

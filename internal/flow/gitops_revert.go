@@ -26,14 +26,8 @@ func (e *GitOpsFailedError) Error() string {
 	v := e.Result.Verdict
 	var b strings.Builder
 	fe := deploy.FailedError{Result: e.Result}
-	first, rest, _ := strings.Cut(fe.Error(), "\n")
-	fmt.Fprintf(&b, "%s (commit %s)", first, short.Commit(e.GitOps.Commit))
-	for _, l := range strings.Split(rest, "\n") {
-		if strings.HasPrefix(l, "rolled back") || strings.HasPrefix(l, "removed the new") || strings.HasPrefix(l, "left as it is") || strings.HasPrefix(l, "next: ") || l == "" {
-			continue
-		}
-		b.WriteString("\n" + l)
-	}
+	fmt.Fprintf(&b, "%s (commit %s)", fe.Summary(), short.Commit(e.GitOps.Commit))
+	b.WriteString(fe.Evidence())
 	switch {
 	case e.RevertErr != nil:
 		fmt.Fprintf(&b, "\nreverting it failed: %v", e.RevertErr)
