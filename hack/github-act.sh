@@ -52,7 +52,9 @@ slipway_version=0.0.0-act # no release: go install of it would fail
 k8s=$root/hack/testenv/k8s.sh
 reg=$root/hack/testenv/registry.sh
 
-fail() { echo "github-act.sh: $*" >&2; exit 1; }
+script=github-act.sh
+# shellcheck source=hack/lib/static-site-ci.sh
+source "$root/hack/lib/static-site-ci.sh"
 for tool in go git curl; do
 	command -v "$tool" >/dev/null || fail "needs $tool"
 done
@@ -62,46 +64,20 @@ if [ ! -x "$act" ]; then
 fi
 [ "${NO_BUILD:-}" = 1 ] || make -C "$root" --no-print-directory build >/dev/null
 
-work=$(mktemp -d)
-export SLIPWAY_TESTENV=$work/testenv
-k8s_pid=
-cleanup() {
-	[ -z "$k8s_pid" ] || wait "$k8s_pid" 2>/dev/null || true
-	"$k8s" stop >/dev/null 2>&1 || true
-	"$reg" stop "$dev_port" "$rc_port" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-"$reg" start "$dev_port" "$rc_port" >/dev/null 2>&1
-# The control plane starts while the first run goes, which needs none.
-"$k8s" start >"$work/k8s.out" 2>"$work/k8s.log" &
-k8s_pid=$!
+start_env
 
-# project NAME: the example, as committed, in $work/NAME, a fresh git
-# repository whose origin is the bare repository $work/NAME-remote.git, its
-# registries moved to our ports. Prints the directory.
-project() {
+# origin_hook NAME: act's actions/checkout copies the local repository of
+# project NAME at the start of each job; GitHub's fetches the repository,
+# with the tags earlier jobs pushed (fetch-depth: 0). So that a later job's
+# copy holds the release tag, as it would on GitHub, the origin passes the
+# tags pushed to it on to the local repository.
+origin_hook() {
 	local dir=$work/$1
-	mkdir -p "$dir"
-	git -C "$root" ls-files -z examples/static-site | while IFS= read -r -d '' f; do
-		mkdir -p "$dir/$(dirname "${f#examples/static-site/}")"
-		cp "$root/$f" "$dir/${f#examples/static-site/}"
-	done
-	sed -i -e "s/127\.0\.0\.1:5000/127.0.0.1:$dev_port/" -e "s/127\.0\.0\.1:5001/127.0.0.1:$rc_port/" "$dir/slipway.yaml"
-	git init -q --bare "$work/$1-remote.git"
-	git -C "$dir" init -q -b main
-	git -C "$dir" remote add origin "file://$work/$1-remote.git"
-	# act's actions/checkout copies this local repository at the start of
-	# each job; GitHub's fetches the repository, with the tags earlier jobs
-	# pushed (fetch-depth: 0). So that a later job's copy holds the release
-	# tag, as it would on GitHub, the origin passes the tags pushed to it
-	# on to this repository.
 	cat >"$work/$1-remote.git/hooks/post-receive" <<-HOOK
 		#!/bin/sh
 		exec env -u GIT_DIR git -C '$dir' fetch -q origin '+refs/tags/*:refs/tags/*'
 	HOOK
 	chmod +x "$work/$1-remote.git/hooks/post-receive"
-	echo "$dir"
 }
 
 # commit DIR: generates the workflow and commits everything. bin/slipway is
@@ -146,26 +122,10 @@ fetched() {
 	[ -z "$got" ] || fail "act fetched actions: $got"
 }
 
-# has LOG PATTERN...: every extended regular expression matches a line of LOG.
-has() {
-	local log=$1
-	shift
-	for p in "$@"; do
-		grep -Eq -- "$p" "$log" || fail "the output has no line matching '$p'; it was:
-$(cat "$log")"
-	done
-}
-
-# digest PORT: the digest of web/docs:0.1.0 in the registry on PORT.
-digest() {
-	curl -fsSI -H 'Accept: application/vnd.oci.image.index.v1+json' \
-		"http://127.0.0.1:$1/v2/web/docs/manifests/0.1.0" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
-}
-
 ## 1. A broken ciBuild: the run fails and nothing is pushed.
 broken=$(project broken)
-sed -i 's/^  ciBuild: .*/  ciBuild: exit 1/' "$broken/ci.yaml"
-grep -q '^  ciBuild: exit 1$' "$broken/ci.yaml" || fail "could not break ciBuild in ci.yaml"
+origin_hook broken
+break_ci_build "$broken"
 commit "$broken"
 # Verbose, to show how act handles actions/checkout: it copies this local
 # repository into the job's workspace instead of running the action.
@@ -176,30 +136,21 @@ fi
 has "$work/broken.log" 'Skipping local actions/checkout because workdir was already copied' '❌  Failure - Main ciBuild' "Error: Job 'ciBuild \.\.\. promote dev to rc' failed"
 ! grep -Eq '⭐ Run Main (release|build|push dev)$' "$work/broken.log" || fail "steps ran after ciBuild failed"
 ! grep -Eq '\[docs/deploy prod\]' "$work/broken.log" || fail "deploy prod ran after ciBuild failed"
-[ -z "$(git -C "$work/broken-remote.git" tag)" ] || fail "the failed run pushed tags: $(git -C "$work/broken-remote.git" tag)"
-for port in "$dev_port" "$rc_port"; do
-	catalog=$(curl -fsS "http://127.0.0.1:$port/v2/_catalog")
-	[ "$catalog" = '{"repositories":[]}' ] || fail "the failed run pushed to 127.0.0.1:$port: $catalog"
-done
+nothing_pushed broken
 fetched broken
 echo "github-act.sh: a failing ciBuild fails the run; nothing pushed" >&2
 
 ## 2. The example's workflow, from ciBuild to deploy prod.
-wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8s.log")"
-k8s_pid=
-kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
+cluster_up
 # The broken run deployed nothing either.
-if kubectl get deployments -A -o name | grep -q docs; then
-	fail "the failed run made Deployments: $(kubectl get deployments -A -o name)"
-fi
+no_deployments
 site=$(project static-site)
+origin_hook static-site
 # Signed, as a team keeping its keys in repository secrets would: push signs
 # with the key in DOCS_SIGNING_KEY (its password in
 # DOCS_SIGNING_KEY_PASSWORD), and deploy prod verifies with the public key in
 # DOCS_VERIFY_KEY.
-password=pw-$RANDOM$RANDOM$RANDOM
-mkdir -p "$work/keys"
-SLIPWAY_SIGNING_PASSWORD=$password "$root/bin/slipway" -C "$work/keys" keys generate >/dev/null 2>&1
+make_keys
 echo 'signing: {key: env://DOCS_SIGNING_KEY}' >>"$site/slipway.yaml"
 sed -i 's/^\(  prod: {.*\)}$/\1, verify: {key: env:\/\/DOCS_VERIFY_KEY}}/' "$site/slipway.yaml"
 grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "could not add verify to prod in slipway.yaml"
@@ -253,20 +204,10 @@ done
 fetched static-site
 
 # End state: the tag, one digest in both registries, Deployments of it.
-tag=$(git -C "$work/static-site-remote.git" tag)
-[ "$tag" = v0.1.0 ] || fail "the remote has tags '$tag', want v0.1.0"
 pushed=$(grep -Eo "${job}\| 127\.0\.0\.1:$dev_port/web/docs@sha256:[0-9a-f]{64}\$" "$work/run.log" | sed 's/.*@//' | sort -u)
 # push dev and deploy dev print it.
 [ -n "$pushed" ] && [ "$(echo "$pushed" | wc -l)" = 1 ] || fail "push dev and deploy dev printed digests '$pushed', want one"
-for port in "$dev_port" "$rc_port"; do
-	d=$(digest "$port")
-	[ "$d" = "$pushed" ] || fail "127.0.0.1:$port has web/docs:0.1.0 at '$d', want the pushed $pushed"
-done
-for pair in "docs-dev:$dev_port" "docs-prod:$rc_port"; do
-	ns=${pair%%:*} port=${pair##*:}
-	image=$(kubectl get deployment docs -n "$ns" -o 'jsonpath={.spec.template.spec.containers[0].image}')
-	[ "$image" = "127.0.0.1:$port/web/docs@$pushed" ] || fail "the Deployment in $ns runs '$image', want 127.0.0.1:$port/web/docs@$pushed"
-done
+end_state static-site "$pushed"
 # No secret reaches the output or the generated file: not the key, its
 # password, nor the kubeconfig's client key.
 key_line=$(sed -n 2p "$work/keys/cosign.key")

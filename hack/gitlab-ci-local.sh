@@ -44,7 +44,9 @@ glci=$tools/node_modules/.bin/gitlab-ci-local
 k8s=$root/hack/testenv/k8s.sh
 reg=$root/hack/testenv/registry.sh
 
-fail() { echo "gitlab-ci-local.sh: $*" >&2; exit 1; }
+script=gitlab-ci-local.sh
+# shellcheck source=hack/lib/static-site-ci.sh
+source "$root/hack/lib/static-site-ci.sh"
 for tool in node npm rsync git curl; do
 	command -v "$tool" >/dev/null || fail "needs $tool (apt-get install nodejs npm rsync git curl)"
 done
@@ -62,37 +64,7 @@ if [ ! -x "$glci" ]; then
 fi
 [ "${NO_BUILD:-}" = 1 ] || make -C "$root" --no-print-directory build >/dev/null
 
-work=$(mktemp -d)
-export SLIPWAY_TESTENV=$work/testenv
-k8s_pid=
-cleanup() {
-	[ -z "$k8s_pid" ] || wait "$k8s_pid" 2>/dev/null || true
-	"$k8s" stop >/dev/null 2>&1 || true
-	"$reg" stop "$dev_port" "$rc_port" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-"$reg" start "$dev_port" "$rc_port" >/dev/null 2>&1
-# The control plane starts while the first pipeline runs, which needs none.
-"$k8s" start >"$work/k8s.out" 2>"$work/k8s.log" &
-k8s_pid=$!
-
-# project NAME: the example, as committed, in $work/NAME, a fresh git
-# repository whose origin is the bare repository $work/NAME-remote.git, its
-# registries moved to our ports. Prints the directory.
-project() {
-	local dir=$work/$1
-	mkdir -p "$dir"
-	git -C "$root" ls-files -z examples/static-site | while IFS= read -r -d '' f; do
-		mkdir -p "$dir/$(dirname "${f#examples/static-site/}")"
-		cp "$root/$f" "$dir/${f#examples/static-site/}"
-	done
-	sed -i -e "s/127\.0\.0\.1:5000/127.0.0.1:$dev_port/" -e "s/127\.0\.0\.1:5001/127.0.0.1:$rc_port/" "$dir/slipway.yaml"
-	git init -q --bare "$work/$1-remote.git"
-	git -C "$dir" init -q -b main
-	git -C "$dir" remote add origin "file://$work/$1-remote.git"
-	echo "$dir"
-}
+start_env
 
 # commit DIR: generates .gitlab-ci.yml and commits everything.
 commit() {
@@ -115,26 +87,9 @@ run() {
 		--variable "DOCS_KUBECONFIG=$SLIPWAY_TESTENV/kubeconfig" "$@")
 }
 
-# has LOG PATTERN...: every extended regular expression matches a line of LOG.
-has() {
-	local log=$1
-	shift
-	for p in "$@"; do
-		grep -Eq -- "$p" "$log" || fail "the output has no line matching '$p'; it was:
-$(cat "$log")"
-	done
-}
-
-# digest PORT: the digest of web/docs:0.1.0 in the registry on PORT.
-digest() {
-	curl -fsSI -H 'Accept: application/vnd.oci.image.index.v1+json' \
-		"http://127.0.0.1:$1/v2/web/docs/manifests/0.1.0" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
-}
-
 ## 1. A broken ciBuild: the pipeline fails and nothing is pushed.
 broken=$(project broken)
-sed -i 's/^  ciBuild: .*/  ciBuild: exit 1/' "$broken/ci.yaml"
-grep -q '^  ciBuild: exit 1$' "$broken/ci.yaml" || fail "could not break ciBuild in ci.yaml"
+break_ci_build "$broken"
 commit "$broken"
 if run broken >"$work/broken.log" 2>&1; then
 	fail "the pipeline whose ciBuild fails passed:
@@ -143,28 +98,18 @@ fi
 has "$work/broken.log" '^ FAIL +ciBuild'
 ! grep -Eq '^(release|build|push-dev) +\$ ' "$work/broken.log" || fail "jobs ran after ciBuild failed:
 $(cat "$work/broken.log")"
-[ -z "$(git -C "$work/broken-remote.git" tag)" ] || fail "the failed pipeline pushed tags: $(git -C "$work/broken-remote.git" tag)"
-for port in "$dev_port" "$rc_port"; do
-	catalog=$(curl -fsS "http://127.0.0.1:$port/v2/_catalog")
-	[ "$catalog" = '{"repositories":[]}' ] || fail "the failed pipeline pushed to 127.0.0.1:$port: $catalog"
-done
+nothing_pushed broken
 echo "gitlab-ci-local.sh: a failing ciBuild fails the pipeline; nothing pushed" >&2
 
 ## 2. The example's pipeline, from ciBuild to deploy prod.
-wait "$k8s_pid" || fail "the control plane did not start: $(tail -n 20 "$work/k8s.log")"
-k8s_pid=
-kubectl() { "$("$k8s" bin)/kubectl" --kubeconfig "$SLIPWAY_TESTENV/kubeconfig" "$@"; }
+cluster_up
 # The broken pipeline deployed nothing either.
-if kubectl get deployments -A -o name | grep -q docs; then
-	fail "the failed pipeline made Deployments: $(kubectl get deployments -A -o name)"
-fi
+no_deployments
 site=$(project static-site)
 # Signed, as a team keeping its keys in CI variables would: push signs with
 # the key in DOCS_SIGNING_KEY (its password in DOCS_SIGNING_KEY_PASSWORD),
 # and deploy prod verifies with the public key in DOCS_VERIFY_KEY.
-password=pw-$RANDOM$RANDOM$RANDOM
-mkdir -p "$work/keys"
-SLIPWAY_SIGNING_PASSWORD=$password "$root/bin/slipway" -C "$work/keys" keys generate >/dev/null 2>&1
+make_keys
 echo 'signing: {key: env://DOCS_SIGNING_KEY}' >>"$site/slipway.yaml"
 sed -i 's/^\(  prod: {.*\)}$/\1, verify: {key: env:\/\/DOCS_VERIFY_KEY}}/' "$site/slipway.yaml"
 grep -q 'verify: {key: env://DOCS_VERIFY_KEY}}$' "$site/slipway.yaml" || fail "could not add verify to prod in slipway.yaml"
@@ -209,19 +154,9 @@ has "$work/prod.log" '^ PASS +deploy-prod *$' \
 	"^deploy-prod +> ✓ deploy +docs 0\\.1\\.0 runs in prod \\(revision 1"
 
 # End state: the tag, one digest in both registries, Deployments of it.
-tag=$(git -C "$work/static-site-remote.git" tag)
-[ "$tag" = v0.1.0 ] || fail "the remote has tags '$tag', want v0.1.0"
 pushed=$(grep -Eo "^push-dev +> 127\\.0\\.0\\.1:$dev_port/web/docs@sha256:[0-9a-f]{64}\$" "$work/pipeline.log" | sed 's/.*@//')
 [ -n "$pushed" ] || fail "push-dev printed no digest"
-for port in "$dev_port" "$rc_port"; do
-	d=$(digest "$port")
-	[ "$d" = "$pushed" ] || fail "127.0.0.1:$port has web/docs:0.1.0 at '$d', want the pushed $pushed"
-done
-for pair in "docs-dev:$dev_port" "docs-prod:$rc_port"; do
-	ns=${pair%%:*} port=${pair##*:}
-	image=$(kubectl get deployment docs -n "$ns" -o 'jsonpath={.spec.template.spec.containers[0].image}')
-	[ "$image" = "127.0.0.1:$port/web/docs@$pushed" ] || fail "the Deployment in $ns runs '$image', want 127.0.0.1:$port/web/docs@$pushed"
-done
+end_state static-site "$pushed"
 # No secret reaches the output or the generated file.
 key_line=$(sed -n 2p "$work/keys/cosign.key")
 for f in "$work/pipeline.log" "$work/prod.log" "$site/.gitlab-ci.yml"; do
