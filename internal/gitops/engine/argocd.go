@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // ApplicationGVR is the Argo CD kind the adapter reads and nudges.
@@ -255,10 +257,10 @@ func (a *ArgoCD) Wait(ctx context.Context, app Application, commit string, desce
 	for {
 		s, err := a.status(ctx, app)
 		if err != nil {
-			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, shortSHA(commit), err)
+			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, short.Commit(commit), err)
 		}
 		if s.Newer, err = descendant(ctx, []string{s.Revision, s.OpRevision}, commit, descends, asked); err != nil {
-			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, shortSHA(commit), err)
+			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, short.Commit(commit), err)
 		}
 		s.Expired = !time.Now().Before(deadline)
 		if o := ClassifyApplication(s, commit); o.Final() {
@@ -266,7 +268,7 @@ func (a *ArgoCD) Wait(ctx context.Context, app Application, commit string, desce
 		}
 		select {
 		case <-ctx.Done():
-			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, shortSHA(commit), ctx.Err())
+			return Outcome{}, fmt.Errorf("waiting for Application %s to apply %s: %w", app, short.Commit(commit), ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -298,7 +300,7 @@ func descendant(ctx context.Context, revs []string, commit string, descends Desc
 		if !ok {
 			var err error
 			if is, err = descends(ctx, c, commit); err != nil {
-				return "", fmt.Errorf("asking whether %s descends from %s: %w", shortSHA(c), shortSHA(commit), err)
+				return "", fmt.Errorf("asking whether %s descends from %s: %w", short.Commit(c), short.Commit(commit), err)
 			}
 			asked[c] = is
 		}

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // Phases of an Argo CD operation (status.operationState.phase).
@@ -62,7 +64,7 @@ func ClassifyApplication(s ApplicationStatus, commit string) Outcome {
 	case ours && running && s.Expired:
 		o.State, o.Reason = Failed, "SyncNotFinished"
 		o.Message = fmt.Sprintf("Argo CD's sync of %s was still %s at the deadline: %s",
-			shortSHA(commit), strings.ToLower(s.Phase), opMessage(s, commit))
+			short.Commit(commit), strings.ToLower(s.Phase), opMessage(s, commit))
 	case ours && running:
 		// Not final: the sync may yet fail.
 	case revisionIs(s.Revision, commit) && s.Sync == "Synced":
@@ -70,7 +72,7 @@ func ClassifyApplication(s ApplicationStatus, commit string) Outcome {
 		o.State, o.Confirmed = Applied, true
 	case s.Newer != "":
 		o.State, o.Commit = Superseded, s.Newer
-		o.Message = fmt.Sprintf("the engine moved on to %s, a newer commit", shortSHA(s.Newer))
+		o.Message = fmt.Sprintf("the engine moved on to %s, a newer commit", short.Commit(s.Newer))
 	case s.NoAutoSync != "":
 		o.State, o.Reason = NotPickedUp, "AutoSyncOff"
 		o.Message = "Argo CD never syncs this Application by itself (" + s.NoAutoSync +
@@ -87,7 +89,7 @@ func opMessage(s ApplicationStatus, commit string) string {
 	if m := Quote(s.OpMessage); m != "" {
 		return m
 	}
-	return fmt.Sprintf("Argo CD's sync of %s ended in phase %s", shortSHA(commit), s.Phase)
+	return fmt.Sprintf("Argo CD's sync of %s ended in phase %s", short.Commit(commit), s.Phase)
 }
 
 // appNotPickedUp says why Argo CD never synced commit: the Application's
@@ -95,7 +97,7 @@ func opMessage(s ApplicationStatus, commit string) string {
 func appNotPickedUp(s ApplicationStatus, commit string) (reason, msg string) {
 	for _, c := range s.Conditions {
 		if strings.HasSuffix(c.Type, "Error") {
-			return c.Type, fmt.Sprintf("Argo CD never synced %s (%s): %s", shortSHA(commit), comparedTo(s), Quote(c.Message))
+			return c.Type, fmt.Sprintf("Argo CD never synced %s (%s): %s", short.Commit(commit), comparedTo(s), Quote(c.Message))
 		}
 	}
 	if revisionIs(s.Revision, commit) {
@@ -103,9 +105,9 @@ func appNotPickedUp(s ApplicationStatus, commit string) (reason, msg string) {
 		if sync == "" {
 			sync = "Unknown"
 		}
-		return "NotSynced", fmt.Sprintf("Argo CD compared the Application to %s but never synced it (sync status %s)", shortSHA(commit), Quote(sync))
+		return "NotSynced", fmt.Sprintf("Argo CD compared the Application to %s but never synced it (sync status %s)", short.Commit(commit), Quote(sync))
 	}
-	return "RevisionNotSeen", fmt.Sprintf("Argo CD never compared the Application to %s (%s)", shortSHA(commit), comparedTo(s))
+	return "RevisionNotSeen", fmt.Sprintf("Argo CD never compared the Application to %s (%s)", short.Commit(commit), comparedTo(s))
 }
 
 // comparedTo says which commit Argo CD last compared the Application to.

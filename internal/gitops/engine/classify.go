@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/slipwayhq/slipway/internal/short"
 	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
@@ -94,7 +95,7 @@ func Classify(s Status, commit string) Outcome {
 		o.Confirmed = revisionIs(s.Applied, commit) && s.Ready.Status == "True"
 	case s.Newer != "":
 		o.State, o.Commit = Superseded, s.Newer
-		o.Message = fmt.Sprintf("the engine moved on to %s, a newer commit", shortSHA(s.Newer))
+		o.Message = fmt.Sprintf("the engine moved on to %s, a newer commit", short.Commit(s.Newer))
 	case s.Suspended:
 		o.State, o.Reason = NotPickedUp, "Suspended"
 		o.Message = "the Kustomization is suspended (spec.suspend: true): Flux applies nothing; resume it (flux resume kustomization)"
@@ -130,14 +131,14 @@ func building(s Status, commit string) bool {
 func notPickedUp(s Status, commit string) (reason, msg string) {
 	switch {
 	case !revisionIs(s.Source, commit) && s.SourceReady.Status == "False":
-		return s.SourceReady.Reason, "the source never fetched " + shortSHA(commit) + ": " + Quote(s.SourceReady.Message)
+		return s.SourceReady.Reason, "the source never fetched " + short.Commit(commit) + ": " + Quote(s.SourceReady.Message)
 	case !revisionIs(s.Source, commit):
-		return "SourceNotFetched", fmt.Sprintf("the source never fetched %s (it is at %s)", shortSHA(commit), orNone(s.Source))
+		return "SourceNotFetched", fmt.Sprintf("the source never fetched %s (it is at %s)", short.Commit(commit), orNone(s.Source))
 	case s.Ready.Message != "":
 		return "NotAttempted", fmt.Sprintf("the source has %s but the Kustomization never attempted it (it is at %s): %s",
-			shortSHA(commit), orNone(s.Attempted), Quote(s.Ready.Message))
+			short.Commit(commit), orNone(s.Attempted), Quote(s.Ready.Message))
 	}
-	return "NotAttempted", fmt.Sprintf("the source has %s but the Kustomization never attempted it (it is at %s)", shortSHA(commit), orNone(s.Attempted))
+	return "NotAttempted", fmt.Sprintf("the source has %s but the Kustomization never attempted it (it is at %s)", short.Commit(commit), orNone(s.Attempted))
 }
 
 // RevisionCommit is the commit of a Flux revision: "main@sha1:C",
@@ -174,13 +175,6 @@ func Quote(msg string) string {
 		i--
 	}
 	return msg[:i] + "…"
-}
-
-func shortSHA(c string) string {
-	if len(c) > 12 {
-		return c[:12]
-	}
-	return c
 }
 
 func orNone(s string) string {

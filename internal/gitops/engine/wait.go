@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/slipwayhq/slipway/internal/short"
 )
 
 // Descends says whether commit descends from ancestor in the environment
@@ -28,10 +30,10 @@ func (f *Flux) Wait(ctx context.Context, k Kustomization, commit string, descend
 	for {
 		s, err := f.status(ctx, k)
 		if err != nil {
-			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), err)
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, short.Commit(commit), err)
 		}
 		if s.Newer, err = newer(ctx, s, commit, descends, asked); err != nil {
-			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), err)
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, short.Commit(commit), err)
 		}
 		s.Expired = !time.Now().Before(deadline)
 		if o := Classify(s, commit); o.Final() {
@@ -39,7 +41,7 @@ func (f *Flux) Wait(ctx context.Context, k Kustomization, commit string, descend
 		}
 		select {
 		case <-ctx.Done():
-			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, shortSHA(commit), ctx.Err())
+			return Outcome{}, fmt.Errorf("waiting for %s to apply %s: %w", k, short.Commit(commit), ctx.Err())
 		case <-tick.C:
 		}
 	}
