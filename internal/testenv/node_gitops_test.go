@@ -138,32 +138,9 @@ func waitJSONPath(t *testing.T, n *testenv.Node, ns, object, jsonpath, want stri
 	return 0
 }
 
-// gitopsDeployment is what the GitOps test reads of the app's Deployment.
-type gitopsDeployment struct {
-	Metadata struct {
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
-		Replicas int32 `json:"replicas"`
-		Template struct {
-			Spec struct {
-				Containers []struct {
-					Image string `json:"image"`
-				} `json:"containers"`
-			} `json:"spec"`
-		} `json:"template"`
-	} `json:"spec"`
-	Status struct {
-		Replicas        int32 `json:"replicas"`
-		UpdatedReplicas int32 `json:"updatedReplicas"`
-		ReadyReplicas   int32 `json:"readyReplicas"`
-	} `json:"status"`
-}
-
-func getDeployment(t *testing.T, n *testenv.Node) gitopsDeployment {
+func getDeployment(t *testing.T, n *testenv.Node) liveDeployment {
 	t.Helper()
-	var d gitopsDeployment
+	var d liveDeployment
 	if err := json.Unmarshal([]byte(kubectl(t, n, "", "-n", gitopsNS, "get", "deploy", gitopsApp, "-o", "json")), &d); err != nil {
 		t.Fatal(err)
 	}

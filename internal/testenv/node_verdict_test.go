@@ -276,23 +276,7 @@ func (p *verdictProject) deployRefused(t *testing.T, want ...string) {
 func (p *verdictProject) expectGood(t *testing.T) {
 	t.Helper()
 	raw := kubectl(t, p.n, "", "-n", verdictNS, "get", "deploy", "verdict", "-o", "json")
-	var d struct {
-		Spec struct {
-			Replicas int32 `json:"replicas"`
-			Template struct {
-				Spec struct {
-					Containers []struct {
-						Image string `json:"image"`
-					} `json:"containers"`
-				} `json:"spec"`
-			} `json:"template"`
-		} `json:"spec"`
-		Status struct {
-			Replicas        int32 `json:"replicas"`
-			UpdatedReplicas int32 `json:"updatedReplicas"`
-			ReadyReplicas   int32 `json:"readyReplicas"`
-		} `json:"status"`
-	}
+	var d liveDeployment
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		t.Fatal(err)
 	}
@@ -566,4 +550,28 @@ func TestRealNodeVerdicts(t *testing.T) {
 			t.Errorf("error %q, hint %q; want OOMKilled and the memory limit named", r.jsonErr, v.Hint)
 		}
 	})
+}
+
+// liveDeployment is what the real-node tests read of a Deployment
+// (kubectl get -o json).
+type liveDeployment struct {
+	Metadata struct {
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Spec struct {
+		Replicas int32 `json:"replicas"`
+		Template struct {
+			Spec struct {
+				Containers []struct {
+					Image string `json:"image"`
+				} `json:"containers"`
+			} `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+	Status struct {
+		Replicas        int32 `json:"replicas"`
+		UpdatedReplicas int32 `json:"updatedReplicas"`
+		ReadyReplicas   int32 `json:"readyReplicas"`
+	} `json:"status"`
 }
