@@ -24,22 +24,8 @@ reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
 arch=$(go env GOARCH)
 
 proj=$work/hello
-mkdir -p "$proj"
-cp "$root"/examples/hello-go/{main.go,go.mod,Makefile,pod.yml} "$proj/"
-# A readiness probe every second, as bench/node.sh has it: both sides'
-# medians then measure the rollouts, not a lost probe period.
-sed -i 's|^        httpGet: {path: /healthz, port: 8080}$|&\n        periodSeconds: 1|' "$proj/pod.yml"
-grep -q 'periodSeconds: 1' "$proj/pod.yml" || { echo "bench/checks.sh: could not set the probe period" >&2; exit 1; }
-cat >"$proj/slipway.yaml" <<YAML
-apiVersion: slipway/v1
-app: hello
-image:
-  base: scratch
-  platforms: [linux/$arch]
-  layers: [{from: "dist/{{.OS}}_{{.Arch}}/hello", to: /app/hello, mode: "0755"}]
-  entrypoint: [/app/hello]
-  ports: [8080]
-registries: {local: {url: $reg/bench, insecure: true}}
+hello_project "$proj" "$reg"
+cat >>"$proj/slipway.yaml" <<YAML
 environments:
   plain: {registry: local, context: slipway-local, namespace: bench-plain, replicas: 3}
   checked:

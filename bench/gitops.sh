@@ -84,22 +84,8 @@ git_url=http://$(cat "$work/githttp.addr")
 export SLIPWAY_GIT_USERNAME=$git_user SLIPWAY_GIT_PASSWORD=$git_pass SLIPWAY_ACTOR=bench
 
 proj=$work/hello
-mkdir -p "$proj"
-cp "$root"/examples/hello-go/{main.go,go.mod,Makefile,pod.yml} "$proj/"
-# A readiness probe every second, as in bench/node.sh: the three ways then
-# measure the rollouts rather than where a 10 s probe period falls.
-sed -i 's|^        httpGet: {path: /healthz, port: 8080}$|&\n        periodSeconds: 1|' "$proj/pod.yml"
-grep -q 'periodSeconds: 1' "$proj/pod.yml" || die "could not set the probe period"
-cat >"$proj/slipway.yaml" <<YAML
-apiVersion: slipway/v1
-app: hello
-image:
-  base: scratch
-  platforms: [linux/$arch]
-  layers: [{from: "dist/{{.OS}}_{{.Arch}}/hello", to: /app/hello, mode: "0755"}]
-  entrypoint: [/app/hello]
-  ports: [8080]
-registries: {local: {url: $reg/bench, insecure: true}}
+hello_project "$proj" "$reg"
+cat >>"$proj/slipway.yaml" <<YAML
 environments:
   direct: {registry: local, context: slipway-local, namespace: bench-direct, replicas: 3}
   gitops:

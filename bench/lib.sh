@@ -17,3 +17,29 @@ timed() { local -n _out=$1; shift; local a b; a=$(now); "$@" >/dev/null 2>&1 || 
 
 need_crane() { [ -x "$root/bin/crane" ] || go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"; }
 need_slipway() { (cd "$root" && CGO_ENABLED=0 go build -trimpath -o bin/slipway ./cmd/slipway); }
+
+# hello_project DIR REGISTRY: examples/hello-go in DIR, its readiness probe
+# every second rather than every 10 (whether a pod's first probe beats its
+# listen is a race, and a lost one costs a whole period: with 1s the
+# medians measure the rollouts themselves), and a slipway.yaml with its
+# image and the registry local (REGISTRY/bench), for the caller to add the
+# environments and deploy settings to.
+hello_project() {
+  local dir=$1 reg=$2 arch
+  arch=$(go env GOARCH)
+  mkdir -p "$dir"
+  cp "$root"/examples/hello-go/{main.go,go.mod,Makefile,pod.yml} "$dir/"
+  sed -i 's|^        httpGet: {path: /healthz, port: 8080}$|&\n        periodSeconds: 1|' "$dir/pod.yml"
+  grep -q 'periodSeconds: 1' "$dir/pod.yml" || { echo "bench: could not set the probe period" >&2; exit 1; }
+  cat >"$dir/slipway.yaml" <<YAML
+apiVersion: slipway/v1
+app: hello
+image:
+  base: scratch
+  platforms: [linux/$arch]
+  layers: [{from: "dist/{{.OS}}_{{.Arch}}/hello", to: /app/hello, mode: "0755"}]
+  entrypoint: [/app/hello]
+  ports: [8080]
+registries: {local: {url: $reg/bench, insecure: true}}
+YAML
+}

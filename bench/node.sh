@@ -29,23 +29,8 @@ reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
 arch=$(go env GOARCH)
 
 proj=$work/hello
-mkdir -p "$proj"
-cp "$root"/examples/hello-go/{main.go,go.mod,Makefile,pod.yml} "$proj/"
-# A readiness probe every second rather than every 10: whether a pod's first
-# probe beats its listen is a race, and a lost one costs a whole period, to
-# either side; with 1s both sides' medians measure the rollouts themselves.
-sed -i 's|^        httpGet: {path: /healthz, port: 8080}$|&\n        periodSeconds: 1|' "$proj/pod.yml"
-grep -q 'periodSeconds: 1' "$proj/pod.yml" || { echo "bench/node.sh: could not set the probe period" >&2; exit 1; }
-cat >"$proj/slipway.yaml" <<YAML
-apiVersion: slipway/v1
-app: hello
-image:
-  base: scratch
-  platforms: [linux/$arch]
-  layers: [{from: "dist/{{.OS}}_{{.Arch}}/hello", to: /app/hello, mode: "0755"}]
-  entrypoint: [/app/hello]
-  ports: [8080]
-registries: {local: {url: $reg/bench, insecure: true}}
+hello_project "$proj" "$reg"
+cat >>"$proj/slipway.yaml" <<YAML
 environments:
   sw: {registry: local, context: slipway-local, namespace: bench-slipway, replicas: 3}
   kc: {registry: local, context: slipway-local, namespace: bench-kubectl, replicas: 3}
