@@ -74,37 +74,12 @@ if ip link show slw-host >/dev/null 2>&1 && ! "$node" status >/dev/null 2>&1; th
   exit 1
 fi
 
-if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
-  step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
-else
-  step() { printf '\n== %s\n' "$*" >&2; }
-fi
+# shellcheck source=hack/lib/demo.sh
+source "$root/hack/lib/demo.sh"
 
 "$root/hack/install-deps.sh" git curl openssl
 mkdir -p "$work/bin"
-deps_log=$work/deps.log
-step "the cluster's binaries and Flux's controllers (make demo-deps flux-deps), in the background: built once, then cached; log: $deps_log"
-# A session of its own, so that the demo ending early stops all of the build.
-env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS setsid make -C "$root" --no-print-directory demo-deps flux-deps \
-  >"$deps_log" 2>&1 </dev/null &
-deps_pid=$!
-stop_deps() { if [ -n "$deps_pid" ]; then kill -- "-$deps_pid" 2>/dev/null || true; fi; }
-trap stop_deps EXIT
-
-wait_deps() {
-  local rc=0
-  if kill -0 "$deps_pid" 2>/dev/null; then
-    step "waiting for the cluster's binaries and Flux's controllers (follow: tail -f $deps_log)"
-  fi
-  wait "$deps_pid" || rc=$?
-  deps_pid=""
-  grep -E '^(k8s|node|flux)\.sh: (built|installed)|^install-deps:' "$deps_log" >&2 || true
-  if [ "$rc" -ne 0 ]; then
-    echo "make demo-deps flux-deps failed (exit $rc); the last lines of $deps_log:" >&2
-    tail -n 40 "$deps_log" >&2
-    exit 1
-  fi
-}
+start_deps "the cluster's binaries and Flux's controllers" demo-deps flux-deps
 
 step "bin/slipway (make build) and the git server (hack/testenv/githttp)"
 make -C "$root" --no-print-directory build
@@ -199,30 +174,11 @@ deploy:
   timeout: 2m
 YAML
   printf 'dist/\n.slipway/\n' >"$app/.gitignore"
-  git -C "$app" init -q -b main
-  git -C "$app" add -A
-  git -C "$app" -c user.name=Demo -c user.email=demo@localhost commit -q -m "feat: hello service"
+  commit_app "$app"
 fi
 cd "$app"
 
-step "slipway config check"
-"$slipway" config check
-
-step "slipway release   (tags v0.1.0; on a re-run: already released)"
-"$slipway" release
-
-step "slipway version"
-version=$("$slipway" version)
-echo "$version"
-
-step "compile the service for each platform (the team's own build: make dist)"
-make -s dist VERSION="$version"
-
-step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
-"$slipway" build
-
-step "slipway push dev"
-"$slipway" push dev
+ship_to_dev
 
 wait_deps
 step "a local Kubernetes control plane and a real node (context slipway-local)"

@@ -54,40 +54,12 @@ if [ "${1:-}" = deps ]; then
   exit 0
 fi
 
-if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then
-  step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
-else
-  step() { printf '\n== %s\n' "$*" >&2; }
-fi
+# shellcheck source=hack/lib/demo.sh
+source "$root/hack/lib/demo.sh"
 
 "$root/hack/install-deps.sh" git curl
 mkdir -p "$work"
-deps_log=$work/deps.log
-step "the cluster's binaries (make demo-deps), in the background: built once, then cached; log: $deps_log"
-# A session of its own, so that the demo ending early stops all of the build.
-# (Not a process group leader, setsid runs it in this process: $! is the group.)
-env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS setsid make -C "$root" --no-print-directory demo-deps \
-  >"$deps_log" 2>&1 </dev/null &
-deps_pid=$!
-stop_deps() { if [ -n "$deps_pid" ]; then kill -- "-$deps_pid" 2>/dev/null || true; fi; }
-trap stop_deps EXIT
-
-# wait_deps: wait for make demo-deps; if it failed, fail with its log.
-wait_deps() {
-  local rc=0
-  if kill -0 "$deps_pid" 2>/dev/null; then
-    step "waiting for the cluster's binaries (make demo-deps; follow: tail -f $deps_log)"
-  fi
-  wait "$deps_pid" || rc=$?
-  deps_pid=""
-  # What it built and how long it took, if anything.
-  grep -E '^(k8s|node)\.sh: (built|installed)|^install-deps:' "$deps_log" >&2 || true
-  if [ "$rc" -ne 0 ]; then
-    echo "make demo-deps failed (exit $rc); the last lines of $deps_log:" >&2
-    tail -n 40 "$deps_log" >&2
-    exit 1
-  fi
-}
+start_deps "the cluster's binaries" demo-deps
 
 step "bin/slipway (make build)"
 make -C "$root" --no-print-directory build
@@ -100,30 +72,11 @@ if [ ! -d "$app/.git" ]; then
   step "a fresh copy of examples/hello-go, as its own git repository"
   mkdir -p "$work"
   cp -r "$root/examples/hello-go" "$app"
-  git -C "$app" init -q -b main
-  git -C "$app" add -A
-  git -C "$app" -c user.name=Demo -c user.email=demo@localhost commit -q -m "feat: hello service"
+  commit_app "$app"
 fi
 cd "$app"
 
-step "slipway config check"
-"$slipway" config check
-
-step "slipway release   (tags v0.1.0; on a re-run: already released)"
-"$slipway" release
-
-step "slipway version"
-version=$("$slipway" version)
-echo "$version"
-
-step "compile the service for each platform (the team's own build: make dist)"
-make -s dist VERSION="$version"
-
-step "slipway build   (daemonless, reproducible; on a re-run: up to date)"
-"$slipway" build
-
-step "slipway push dev"
-"$slipway" push dev
+ship_to_dev
 
 wait_deps
 if [ "$real_node" = 1 ]; then
