@@ -117,14 +117,7 @@ func appsMatching(apps []Application, repoURL, branch, path string) []Applicatio
 
 // named says whether x is the Application Object names.
 func (a *ArgoCD) named(x Application) bool {
-	ns, name, ok := strings.Cut(a.Object, "/")
-	if !ok {
-		ns, name = a.Namespace, a.Object
-		if ns == "" {
-			ns = argoNamespace
-		}
-	}
-	return x.Namespace == ns && x.Name == name
+	return isObject(a.Object, a.Namespace, argoNamespace, x.Namespace, x.Name)
 }
 
 // describeApp says what x applies, its values quoted: they are the

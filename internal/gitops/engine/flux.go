@@ -92,14 +92,7 @@ func (f *Flux) Find(ctx context.Context, repoURL, branch, path string) (Kustomiz
 
 // named says whether k is the Kustomization Object names.
 func (f *Flux) named(k Kustomization) bool {
-	ns, name, ok := strings.Cut(f.Object, "/")
-	if !ok {
-		ns, name = f.Namespace, f.Object
-		if ns == "" {
-			ns = "flux-system"
-		}
-	}
-	return k.Namespace == ns && k.Name == name
+	return isObject(f.Object, f.Namespace, "flux-system", k.Namespace, k.Name)
 }
 
 // describe says what k applies, its values quoted: they are the cluster's.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"net"
 	"net/url"
 	"path"
@@ -57,4 +58,14 @@ type Source struct {
 // matches says whether s is the environment at url, branch and path.
 func (s Source) matches(url, branch, p string) bool {
 	return RepoKey(s.URL) == RepoKey(url) && s.Branch == branch && PathKey(s.Path) == PathKey(p)
+}
+
+// isObject says whether the object ns/name is the one object names:
+// NAMESPACE/NAME, or NAME in namespace (def when namespace is "").
+func isObject(object, namespace, def, ns, name string) bool {
+	wantNS, wantName, ok := strings.Cut(object, "/")
+	if !ok {
+		wantNS, wantName = cmp.Or(namespace, def), object
+	}
+	return ns == wantNS && name == wantName
 }
