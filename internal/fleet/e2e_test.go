@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/testenv"
@@ -187,14 +188,20 @@ func live(a app, tag string) appsv1.Deployment {
 func driftAndRollback(t *testing.T, client kubernetes.Interface) {
 	t.Helper()
 	ctx := t.Context()
+	// The deployment controller writes the Deployments too: an update
+	// that lost to it is made again on what it wrote.
 	update := func(app string, change func(d *appsv1.Deployment)) {
 		ns := app + "-prod"
-		d, err := client.AppsV1().Deployments(ns).Get(ctx, app, metav1.GetOptions{})
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := client.AppsV1().Deployments(ns).Get(ctx, app, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			change(d)
+			_, err = client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		change(d)
-		if _, err := client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
