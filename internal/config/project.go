@@ -90,6 +90,7 @@ type Environment struct {
 	Verify          *Verify      `yaml:"verify" doc:"deploy only images with a valid signature by this cosign public key (exit 3 otherwise)"`
 	GitOps          *GitOps      `yaml:"gitops" doc:"deploy by a commit to an environment repository, which Flux or Argo CD applies, instead of applying to the cluster (see docs/gitops.md)"`
 	Checks          []Check      `yaml:"checks" doc:"after-rollout checks, run after deploy.checks: the rollout succeeds only when they pass, and is rolled back when one fails (see docs/verification.md)"`
+	Analysis        *Analysis    `yaml:"analysis" doc:"for a canary: Prometheus queries comparing its pods with those of the environment it is a canary of, for a window after its rollout; a failing one fails the canary's deploy, and a gate on the canary needs it passed (see docs/verification.md)"`
 	// Name is the key under environments.
 	Name string `yaml:"-"`
 }

@@ -52,6 +52,7 @@ func (p *Project) Validate() error {
 	v.supplyChain(p)
 	v.gitOps(p)
 	v.checks(p)
+	v.analyses(p)
 	if p.Deploy.Port < 1 || p.Deploy.Port > 65535 {
 		v.add("deploy.port", "port must be 1 to 65535, got %d", p.Deploy.Port)
 	}
