@@ -68,17 +68,23 @@ func (r *Runner) metric(ctx context.Context, m config.MetricCheck, t deploy.Chec
 // metricQuery fills in the query's {{.Namespace}}, {{.Environment}},
 // {{.Version}} and {{.Pods}}.
 func metricQuery(text string, t deploy.CheckTarget) (string, error) {
+	return fillQuery(text, t.Namespace, t.Env, t.Version, t.Pods)
+}
+
+// fillQuery fills in a query's {{.Namespace}}, {{.Environment}},
+// {{.Version}} and {{.Pods}} (pods as a regular expression, a|b).
+func fillQuery(text, namespace, env, version string, pods []string) (string, error) {
 	tmpl, err := template.New("query").Option("missingkey=error").Parse(text)
 	if err != nil {
 		return "", err
 	}
-	pods := make([]string, len(t.Pods))
-	for i, p := range t.Pods {
-		pods[i] = regexp.QuoteMeta(p)
+	quoted := make([]string, len(pods))
+	for i, p := range pods {
+		quoted[i] = regexp.QuoteMeta(p)
 	}
 	var b strings.Builder
-	err = tmpl.Execute(&b, map[string]string{"Namespace": t.Namespace, "Environment": t.Env,
-		"Version": t.Version, "Pods": strings.Join(pods, "|")})
+	err = tmpl.Execute(&b, map[string]string{"Namespace": namespace, "Environment": env,
+		"Version": version, "Pods": strings.Join(quoted, "|")})
 	return b.String(), err
 }
 
@@ -117,9 +123,16 @@ func sampleLines(samples []sample) []string {
 	return tail(b.String())
 }
 
-// promQuery asks Prometheus at base for the instant query q; the answer
-// is bounded in time (metricTimeout) and size (maxPromAnswer).
+// promQuery asks Prometheus at base for the instant query q with
+// r.HTTPClient (see promQuery).
 func (r *Runner) promQuery(ctx context.Context, base, q string) ([]sample, error) {
+	return promQuery(ctx, r.HTTPClient, base, q)
+}
+
+// promQuery asks Prometheus at base for the instant query q with client
+// (nil for http.DefaultClient); the answer is bounded in time
+// (metricTimeout) and size (maxPromAnswer).
+func promQuery(ctx context.Context, client *http.Client, base, q string) ([]sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, metricTimeout)
 	defer cancel()
 	u := strings.TrimSuffix(base, "/") + "/api/v1/query?" + url.Values{"query": {q}}.Encode()
@@ -127,7 +140,6 @@ func (r *Runner) promQuery(ctx context.Context, base, q string) ([]sample, error
 	if err != nil {
 		return nil, fmt.Errorf("making the query: %w", err)
 	}
-	client := r.HTTPClient
 	if client == nil {
 		client = http.DefaultClient
 	}

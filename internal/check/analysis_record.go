@@ -1,0 +1,98 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/slipwayhq/slipway/internal/deploy"
+)
+
+// AnnotationAnalysis, on a canary's Deployment, records the outcome of its
+// last analysis: an AnalysisRecord as JSON.
+const AnnotationAnalysis = "slipway.dev/analysis"
+
+// analysisManager is the field manager of AnnotationAnalysis: not
+// deploy.FieldManager, so that the next apply leaves the record alone.
+const analysisManager = "slipway-analysis"
+
+// maxRecord bounds the annotation read back: a record is a few hundred
+// bytes.
+const maxRecord = 4 << 10
+
+// AnalysisRecord is the outcome of a canary's analysis of one digest.
+type AnalysisRecord struct {
+	Digest string `json:"digest"`
+	// Verdict is "passed" or "failed".
+	Verdict string    `json:"verdict"`
+	At      time.Time `json:"at"`
+	Message string    `json:"message,omitempty"`
+}
+
+// Passed reports whether the analysis passed.
+func (r AnalysisRecord) Passed() bool { return r.Verdict == "passed" }
+
+func verdictOf(passed bool) string {
+	if passed {
+		return "passed"
+	}
+	return "failed"
+}
+
+// digestOf returns the digest of an image reference by digest.
+func digestOf(image string) string {
+	if i := strings.LastIndex(image, "@"); i >= 0 {
+		return image[i+1:]
+	}
+	return image
+}
+
+// ReadAnalysisRecord reads the record in a Deployment's annotations: nil
+// when there is none. Its message is cleaned for a terminal.
+func ReadAnalysisRecord(annotations map[string]string) (*AnalysisRecord, error) {
+	text, ok := annotations[AnnotationAnalysis]
+	if !ok {
+		return nil, nil
+	}
+	if len(text) > maxRecord {
+		return nil, fmt.Errorf("reading annotation %s: it is %d bytes, more than a record's %d", AnnotationAnalysis, len(text), maxRecord)
+	}
+	var r AnalysisRecord
+	if err := json.Unmarshal([]byte(text), &r); err != nil {
+		return nil, fmt.Errorf("reading annotation %s: %w", AnnotationAnalysis, err)
+	}
+	r.Digest, r.Verdict, r.Message = clean(r.Digest), clean(r.Verdict), clean(r.Message)
+	return &r, nil
+}
+
+// record writes rec on t's Deployment.
+func (a *Analysis) record(ctx context.Context, t deploy.CheckTarget, rec AnalysisRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	text, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("writing the analysis record: %w", err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationAnalysis: string(text)}}})
+	if err != nil {
+		return fmt.Errorf("writing the analysis record: %w", err)
+	}
+	_, err = a.Client.AppsV1().Deployments(t.Namespace).Patch(ctx, t.Deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: analysisManager})
+	if err != nil {
+		return fmt.Errorf("annotating Deployment %s/%s: %w", t.Namespace, t.Deployment, err)
+	}
+	return nil
+}
+
+// clip cuts s to at most n bytes, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
