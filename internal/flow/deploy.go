@@ -94,6 +94,7 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 	if err != nil {
 		return DeployResult{}, err
 	}
+	checker = r.withAnalysis(env, cluster, checker, o)
 	lockReason := o.Reason // why, before the gate's note is added
 	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
 		return DeployResult{}, err

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/check"
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/remedy"
 	"github.com/slipwayhq/slipway/internal/short"
+	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
 // ErrGate is matched when an environment's requirement refuses a deploy.
@@ -41,6 +43,28 @@ func Gate(env string, req config.Requirement, st deploy.EnvStatus, digest string
 			return refuse("it has run this digest for %s of the %s soak; %s to go",
 				healthyFor.Round(time.Second), soak, (soak - healthyFor).Round(time.Second))
 		}
+	}
+	return nil
+}
+
+// AnalysisGate decides, for environment env whose requirement req names
+// a canary with an analysis, whether the analysis recorded on the
+// canary's Deployment (rec, nil when none; readErr when it could not be
+// read) lets env run digest: it must be of digest, and passed.
+func AnalysisGate(env string, req config.Requirement, rec *check.AnalysisRecord, readErr error, digest string) error {
+	refuse := func(format string, args ...any) error {
+		return remedy.With(fmt.Errorf("%w: %s requires %s: %s", ErrGate, env, req.Env, fmt.Sprintf(format, args...)),
+			remedy.Remedy{Kind: remedy.SkipGate, Env: req.Env})
+	}
+	switch {
+	case readErr != nil:
+		return refuse("its analysis cannot be read (%s)", termtext.Clean(readErr.Error()))
+	case rec == nil:
+		return refuse("no analysis of this digest is recorded on its Deployment; deploy %s again to run it", req.Env)
+	case rec.Digest != digest:
+		return refuse("its last analysis was of %s, not %s", short.Digest(rec.Digest), short.Digest(digest))
+	case !rec.Passed():
+		return refuse("its analysis of this digest failed at %s: %s", rec.At.Format(time.RFC3339), rec.Message)
 	}
 	return nil
 }
@@ -90,6 +114,9 @@ func (r *Runner) checkGate(ctx context.Context, env config.Environment, digest s
 	req, _ := r.Project.Environments.Get(env.Requires.Env)
 	st := r.clusterStatus(ctx, req, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig}, false)
 	if err := Gate(env.Name, *env.Requires, st, digest, r.make.Now()); err != nil {
+		return fmt.Errorf("deploying to %s: %w", env.Name, err)
+	}
+	if err := r.analysisGate(ctx, env, req, digest, o); err != nil {
 		return fmt.Errorf("deploying to %s: %w", env.Name, err)
 	}
 	progress.Or(o.Progress).Report(progress.Event{Kind: progress.Info, Step: "gate", Msg: fmt.Sprintf("%s runs this digest, healthy", req.Name)})
