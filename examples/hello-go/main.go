@@ -6,6 +6,11 @@
 // HELLO_SHUTDOWN=immediate makes it exit at once on SIGTERM instead, as a
 // service without graceful shutdown would (used to show what a deploy
 // without a drain costs).
+//
+// /metrics serves its requests by handler and status code, and their
+// durations, in Prometheus's text format. HELLO_FAIL_PERCENT=N makes it
+// answer 500 to N in every 100 requests for its page (used to show a
+// canary that breaks under load).
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,26 +33,12 @@ var version = "dev"
 const closeWindow = 2 * time.Second
 
 func main() {
-	var draining atomic.Bool
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if draining.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if draining.Load() {
-			w.Header().Set("Connection", "close")
-		}
-		fmt.Fprintf(w, "hello from %s\n", version)
-	})
-	addr := ":8080"
-	if p := os.Getenv("PORT"); p != "" {
-		addr = ":" + p
+	failPercent, err := strconv.Atoi(os.Getenv("HELLO_FAIL_PERCENT"))
+	if err != nil || failPercent < 0 || failPercent > 100 {
+		failPercent = 0
 	}
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var draining atomic.Bool
+	srv := &http.Server{Addr: addr(), Handler: newMux(&draining, failPercent), ReadHeaderTimeout: 5 * time.Second}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
@@ -63,8 +55,45 @@ func main() {
 			log.Printf("shutdown: %v", err)
 		}
 	}()
-	log.Printf("hello %s listening on %s", version, addr)
+	log.Printf("hello %s listening on %s", version, srv.Addr)
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// addr is where hello listens: :8080, or :$PORT.
+func addr() string {
+	if p := os.Getenv("PORT"); p != "" {
+		return ":" + p
+	}
+	return ":8080"
+}
+
+// newMux serves hello's pages, counted in /metrics; failPercent in every
+// 100 requests for / are answered 500.
+func newMux(draining *atomic.Bool, failPercent int) *http.ServeMux {
+	m := newMetrics()
+	var pages atomic.Uint64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", m.count("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	mux.HandleFunc("/", m.count("/", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		// The failures are spread evenly: request n fails when it takes
+		// n*failPercent/100 to the next whole number.
+		if n := pages.Add(1); n*uint64(failPercent)/100 != (n-1)*uint64(failPercent)/100 {
+			http.Error(w, "failing on purpose (HELLO_FAIL_PERCENT)", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "hello from %s\n", version)
+	}))
+	mux.HandleFunc("/metrics", m.serve)
+	return mux
 }
