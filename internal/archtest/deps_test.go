@@ -56,7 +56,10 @@ func TestImportsFlowOneWay(t *testing.T) {
 		// After-rollout checks reach the cluster (the pod proxy, port
 		// forwards) and run tasks; never git or registries.
 		"internal/check": concat(cliLibs, gitLibs, registryLib),
-		"internal/flow":  cliLibs,
+		// Notifications are HTTP requests of a verdict the caller made:
+		// no git, registries or clusters.
+		"internal/notify": concat(cliLibs, gitLibs, registryLib, kubeLibs),
+		"internal/flow":   cliLibs,
 		// The fleet is read from clusters alone, its page fetches
 		// nothing and its Handler only answers: no git, no registry.
 		"internal/fleet": concat(cliLibs, gitLibs, registryLib),

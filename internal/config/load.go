@@ -214,4 +214,5 @@ func (p *Project) applyDefaults() {
 	}
 	dp.Timeout.Duration = cmp.Or(dp.Timeout.Duration, 5*time.Minute)
 	defaultChecks(dp.Checks)
+	defaultNotify(p.Notify)
 }

@@ -20,6 +20,7 @@ type Project struct {
 	Environments Environments `yaml:"environments" doc:"named deployment targets"`
 	Deploy       Deploy       `yaml:"deploy" doc:"how the app is deployed"`
 	Signing      *Signing     `yaml:"signing" doc:"sign every pushed image with a cosign key; see docs/supply-chain.md"`
+	Notify       []Notify     `yaml:"notify" doc:"targets told the verdict of every deploy: a signed webhook, Slack, GitHub or GitLab commit statuses; see docs/notifications.md"`
 
 	// Dir is the directory slipway.yaml was loaded from.
 	Dir string `yaml:"-"`

@@ -53,6 +53,7 @@ func (p *Project) Validate() error {
 	v.gitOps(p)
 	v.checks(p)
 	v.analyses(p)
+	v.notify(p)
 	if p.Deploy.Port < 1 || p.Deploy.Port > 65535 {
 		v.add("deploy.port", "port must be 1 to 65535, got %d", p.Deploy.Port)
 	}
