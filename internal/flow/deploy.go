@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"regexp"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/image"
 	"github.com/slipwayhq/slipway/internal/projfs"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/remedy"
@@ -62,6 +64,9 @@ type DeployResult struct {
 	Diff      string `json:"diff,omitempty"`
 	// GitOps is what a deploy to a GitOps environment committed.
 	GitOps *GitOpsResult `json:"gitops,omitempty"`
+	// Commit is the app repository's commit deployed, when known: HEAD's,
+	// or the one the image's org.opencontainers.image.revision names.
+	Commit string `json:"-"`
 }
 
 // Deploy rolls the project's image out to the environment called envName:
@@ -72,8 +77,17 @@ type DeployResult struct {
 // already runs the digest, healthy, is not deployed. The rollout runs
 // under the environment's deploy lock (deploy.LockName: a canary shares
 // its main environment's), so a second deploy or rollback of it fails
-// fast, or waits o.WaitLock.
+// fast, or waits o.WaitLock. Its verdict is then told to slipway.yaml's
+// notify targets (see notifyDeploy).
 func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
+	start := time.Now()
+	res, err := r.deploy(ctx, envName, o)
+	r.notifyDeploy(ctx, envName, res, err, o, start)
+	return res, err
+}
+
+// deploy is Deploy before its verdict is told.
+func (r *Runner) deploy(ctx context.Context, envName string, o DeployOptions) (DeployResult, error) {
 	if env, err := r.Project.Environment(envName); err == nil {
 		if err := checkWait(env, o); err != nil {
 			return DeployResult{}, err
@@ -97,7 +111,7 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 	checker = r.withAnalysis(env, cluster, checker, o)
 	lockReason := o.Reason // why, before the gate's note is added
 	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
-		return DeployResult{}, err
+		return DeployResult{Result: planned(env, in), Commit: in.Commit}, err
 	}
 	res, err := deploy.Deploy(ctx, deploy.Options{
 		Render: in, Cluster: cluster, Timeout: o.Timeout, NoRollback: o.NoRollback,
@@ -108,9 +122,9 @@ func (r *Runner) Deploy(ctx context.Context, envName string, o DeployOptions) (D
 		},
 	})
 	if err != nil {
-		return DeployResult{Result: res}, err
+		return DeployResult{Result: res, Commit: in.Commit}, err
 	}
-	return DeployResult{Result: res}, r.retireCanaries(ctx, env, digest, o)
+	return DeployResult{Result: res, Commit: in.Commit}, r.retireCanaries(ctx, env, digest, o)
 }
 
 // checkWait refuses what a deploy of env cannot do: wait for the verdict
@@ -264,9 +278,16 @@ func (r *Runner) target(ctx context.Context, env config.Environment, o DeployOpt
 		return in, fmt.Errorf("deploying %s %s to %s: %w", p.App, version, env.Name, err)
 	}
 	in.ImageUser = &cfg.Config.User
+	if rev := cfg.Config.Labels[image.AnnotationRevision]; in.Commit == "" && fullCommit.MatchString(rev) {
+		in.Commit = rev // --version: the commit the image was built from
+	}
 	in.PullSecret, err = pullSecret(reg, client.Host())
 	return in, err
 }
+
+// fullCommit is a full git commit hash, as an image's revision label
+// holds one.
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // pullSecret is the .dockerconfigjson of an image pull secret for reg, from
 // its SLIPWAY_REGISTRY_<NAME>_* variables, when reg asks for one.

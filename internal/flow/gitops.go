@@ -76,7 +76,7 @@ func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o Dep
 	}
 	digest := in.Image[strings.Index(in.Image, "@")+1:]
 	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
-		return DeployResult{}, err
+		return DeployResult{Result: planned(env, in), Commit: in.Commit}, err
 	}
 	file, err := gitOpsManifests(in, o.Progress)
 	if err != nil {
@@ -96,11 +96,11 @@ func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o Dep
 	dr := planned(env, in)
 	dr.UpToDate = !res.Changed
 	if w == nil {
-		return DeployResult{Result: dr, GitOps: res}, nil
+		return DeployResult{Result: dr, GitOps: res, Commit: in.Commit}, nil
 	}
 	dr.Deployment = w.name
 	err = w.judge(ctx, res, &dr)
-	return DeployResult{Result: dr, GitOps: res}, err
+	return DeployResult{Result: dr, GitOps: res, Commit: in.Commit}, err
 }
 
 // commitApp commits file as the app's file under env's path and pushes

@@ -10,6 +10,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/gitops/engine"
+	"github.com/slipwayhq/slipway/internal/notify"
 	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/release"
@@ -37,6 +38,9 @@ type Factory struct {
 	// Words says a next step that an error carries, as the text following
 	// the error's message (default none: reports leave next steps out).
 	Words func(remedy.Remedy) string
+	// Notify tells targets a deploy's verdict (default notify.Send with
+	// its default bounds).
+	Notify func(ctx context.Context, targets []notify.Target, ev notify.Event) []notify.Result
 }
 
 // Runner runs Slipway's steps for one project with the clients its
