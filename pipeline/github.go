@@ -208,7 +208,7 @@ func githubWorkflow(p *plan) ([]byte, error) {
 	head = append(head, githubNeeds(p)...)
 	for _, c := range p.usedCreds() {
 		for _, s := range ghSecrets(c) {
-			if strings.HasPrefix(s, "GITHUB_") && !(c.kind == credGit && s == "GITHUB_TOKEN") {
+			if strings.HasPrefix(s, "GITHUB_") && !(c.kind == credGit && s == "GITHUB_TOKEN") && !ghWorkflowToken(c) {
 				return nil, fmt.Errorf("credential makes the secret name %s, but GitHub reserves names starting GITHUB_", s)
 			}
 		}
@@ -273,8 +273,8 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 	if p.agent.Image != "" {
 		set(m, "container", set(ymap(), "image", ystr(ghEscape(p.agent.Image))))
 	}
-	if j.perm {
-		set(m, "permissions", set(ymap(), "contents", ystr("write")))
+	if perms := ghJobPermissions(j); perms != nil {
+		set(m, "permissions", perms)
 	}
 	steps, err := githubJobSteps(p, j)
 	if err != nil {
@@ -282,6 +282,30 @@ func githubJob(p *plan, j *ghJob) (*yaml.Node, error) {
 	}
 	set(m, "steps", steps)
 	return m, nil
+}
+
+// ghJobPermissions are job j's permissions beyond the workflow's
+// (contents: read), nil when it needs none: contents: write for a
+// release's tag, statuses: write for a github notify target's commit
+// statuses set with the workflow's token.
+func ghJobPermissions(j *ghJob) *yaml.Node {
+	statuses := false
+	for _, s := range j.steps {
+		for _, c := range s.st.creds {
+			statuses = statuses || ghWorkflowToken(c)
+		}
+	}
+	if !j.perm && !statuses {
+		return nil
+	}
+	perms := set(ymap(), "contents", ystr("read"))
+	if j.perm {
+		perms = set(ymap(), "contents", ystr("write"))
+	}
+	if statuses {
+		set(perms, "statuses", ystr("write"))
+	}
+	return perms
 }
 
 // ghJobCond is the if of job j: its own condition, and, when a job it
@@ -459,7 +483,7 @@ func githubStep(p *plan, j *ghJob, s ghStep) (*yaml.Node, error) {
 				fmt.Sprintf(`(umask 077 && printf '%%s\n' "$%s_DATA" > "$%s")`, c.vars[0], c.vars[0]))
 		default:
 			for i, v := range c.vars {
-				set(env, v, ystr("${{ secrets."+names[i]+" }}"))
+				set(env, v, ystr(ghSecretRef(c, names[i])))
 			}
 		}
 	}
@@ -505,7 +529,7 @@ func githubImageStep(p *plan, st *step, m, env *yaml.Node) (*yaml.Node, error) {
 	set(m, "uses", ystr("docker://"+p.image))
 	for _, c := range st.creds {
 		for i, v := range c.vars {
-			set(env, v, ystr("${{ secrets."+ghSecrets(c)[i]+" }}"))
+			set(env, v, ystr(ghSecretRef(c, ghSecrets(c)[i])))
 		}
 	}
 	if len(env.Content) > 0 {
@@ -529,14 +553,7 @@ func allInImage(p *plan, j *ghJob) bool {
 // provide: each secret and what it is for, the release token, approvals
 // and Slipway itself.
 func githubNeeds(p *plan) []string {
-	var out []string
-	if creds := p.usedCreds(); len(creds) > 0 {
-		out = append(out, "", "Repository secrets it reads (Settings > Secrets and variables > Actions;",
-			"names from ci.yaml credentials; a kubeconfig secret holds the file's content):")
-		for _, c := range creds {
-			out = append(out, "  "+strings.Join(ghSecrets(c), ", ")+": "+c.what())
-		}
-	}
+	out := githubSecretNeeds(p)
 	if _, ok := p.gitCred(); !ok && p.hasRelease() {
 		out = append(out, "", "The release step pushes its tag with the workflow's own token (github.token),",
 			"which its job's permissions (contents: write) allow. Where rules protect tags,",
@@ -578,6 +595,40 @@ func githubNeeds(p *plan) []string {
 			"to an image that has it, or agent.slipway to a command that runs it.")
 	}
 	return out
+}
+
+// githubSecretNeeds are the header lines listing the repository secrets
+// the workflow reads, and saying which variable the workflow's own token
+// fills instead.
+func githubSecretNeeds(p *plan) []string {
+	var out, secrets []string
+	workflowToken := false
+	for _, c := range p.usedCreds() {
+		if ghWorkflowToken(c) {
+			workflowToken = true
+			continue
+		}
+		secrets = append(secrets, "  "+strings.Join(ghSecrets(c), ", ")+": "+c.what())
+	}
+	if len(secrets) > 0 {
+		out = append(out, "", "Repository secrets it reads (Settings > Secrets and variables > Actions;",
+			"names from ci.yaml credentials; a kubeconfig secret holds the file's content):")
+		out = append(out, secrets...)
+	}
+	if workflowToken {
+		out = append(out, "", "Commit statuses (slipway.yaml notify github) are set with the workflow's own",
+			"token (github.token), which the deploy jobs' permissions (statuses: write) allow.")
+	}
+	return out
+}
+
+// ghSecretRef is the expression filling a variable of credential c from
+// its secret name: the secret, or the workflow's own token.
+func ghSecretRef(c credential, name string) string {
+	if ghWorkflowToken(c) {
+		return "${{ github.token }}"
+	}
+	return "${{ secrets." + name + " }}"
 }
 
 // ghSecrets names the GitHub secrets a credential reads: the ID upper-cased

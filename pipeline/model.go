@@ -101,6 +101,7 @@ const (
 	credSigning                  // a secret text push steps sign images with
 	credVerify                   // a public key deploy steps verify images with
 	credGitOps                   // a token deploy steps push to an environment repository with
+	credNotify                   // a secret deploy steps tell a notify target the verdict with
 )
 
 // gitPurpose is the ci.yaml credentials purpose of the git credential:
@@ -123,9 +124,9 @@ type credential struct {
 	kind     credKind
 	vars     []string // one variable, or the username and password variables
 	registry string   // the registry a username and password are for
-	envs     []string // the environments whose deploy steps get a credVerify or credGitOps
+	envs     []string // the environments whose deploy steps get a credVerify, credGitOps or credNotify
 	promote  bool     // a credSigning goes to promote steps too (signing.promote)
-	about    string   // what a credSigning, credVerify or credGitOps holds
+	about    string   // what a credSigning, credVerify, credGitOps or credNotify holds
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -162,6 +163,7 @@ func newPlan(in Input, module string) (*plan, error) {
 	p.creds = append(p.creds, sc...)
 	p.gitops = gitopsEnvs(proj)
 	p.creds = append(p.creds, gitopsCreds(proj, p.creds, p.env)...)
+	p.creds = append(p.creds, notifyCreds(proj, p.creds, p.env)...)
 	n := newNamer()
 	for _, s := range ci.Pipeline {
 		l, lerrs := newLevel(p, ci, proj, s, n)
@@ -433,8 +435,9 @@ func credentials(m map[string]string) []credential {
 // to deploy steps only; the git credential to release steps only; a
 // registry's username and password to build (the base image may come from
 // any registry) and to the push, promote and deploy steps using that
-// registry; a public key or a GitOps token to the deploy steps of its
-// environments; any other credential to every step.
+// registry; a public key, a GitOps token or a notify target's secret to
+// the deploy steps of its environments; any other credential to every
+// step.
 func (c credential) usedBy(st *step) bool {
 	switch c.kind {
 	case credGit:
@@ -443,7 +446,7 @@ func (c credential) usedBy(st *step) bool {
 		return st.kind == config.StepDeploy
 	case credSigning:
 		return st.kind == config.StepPush || (c.promote && st.kind == config.StepPromote)
-	case credVerify, credGitOps:
+	case credVerify, credGitOps, credNotify:
 		for _, e := range c.envs {
 			if st.kind == config.StepDeploy && st.deploy == e {
 				return true
@@ -565,7 +568,7 @@ func (c credential) what() string {
 			return c.about + ", for push and promote steps"
 		}
 		return c.about + ", for push steps"
-	case credVerify, credGitOps:
+	case credVerify, credGitOps, credNotify:
 		return c.about + ", for deploy " + strings.Join(c.envs, ", deploy ")
 	}
 	return "ci.yaml credential " + c.purpose + ", for every step"
