@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"tags":     listTags,
 			"gitserve": serveGit,
 			"flux":     useFlux,
+			"receiver": receiver,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
