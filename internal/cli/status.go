@@ -90,6 +90,9 @@ func (c *command) statusTable(st []flow.EnvStatus, verifying bool) {
 		if s.GitOps != nil {
 			notes = append([]string{gitOpsText(*s.GitOps)}, notes...)
 		}
+		if note := checksNote(s); note != "" {
+			notes = append(notes, note)
+		}
 		text := strings.Join(notes, "; ")
 		row := []string{s.Env, dash(s.Version), shortDigest(s.Digest), readyText(s),
 			ago(s.DeployedAt), dash(s.DeployedBy), string(s.Health)}
@@ -103,6 +106,28 @@ func (c *command) statusTable(st []flow.EnvStatus, verifying bool) {
 		header = append(header, "VERIFIED")
 	}
 	c.ui.Table(append(header, "NOTES"), rows)
+}
+
+// checksNote is the note of the last checks run in the environment: which
+// passed, or which failed and why, and when; "" when none ran.
+func checksNote(s flow.EnvStatus) string {
+	rec := s.Checks
+	if rec == nil || len(rec.Checks) == 0 {
+		return ""
+	}
+	of := ""
+	if rec.Digest != s.Digest {
+		of = " for " + dash(rec.Version)
+	}
+	if rec.Passed {
+		names := make([]string, len(rec.Checks))
+		for i, r := range rec.Checks {
+			names[i] = r.Check
+		}
+		return fmt.Sprintf("checks passed%s %s: %s", of, ago(rec.At), strings.Join(names, ", "))
+	}
+	last := rec.Checks[len(rec.Checks)-1]
+	return fmt.Sprintf("checks failed%s %s: %s: %s", of, ago(rec.At), last.Check, last.Message)
 }
 
 // gitOpsText is the note of a GitOps environment: the repository's head

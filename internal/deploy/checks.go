@@ -86,6 +86,10 @@ func (c *Cluster) RunChecks(ctx context.Context, ch Checker, in RenderInput, dep
 	if err != nil {
 		return fmt.Errorf("checking %s in %s: %w", in.Version, in.Env.Name, err)
 	}
+	if err := c.recordChecks(ctx, t.Namespace, t.Deployment, newChecksRecord(in, results, time.Now())); err != nil {
+		// The record is for status to show; the verdict stands without it.
+		o.Progress.Report(progress.Event{Kind: progress.Warn, Step: "checks", Msg: err.Error()})
+	}
 	f := failedCheck(results)
 	if f == nil {
 		names := make([]string, len(results))

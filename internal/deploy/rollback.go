@@ -135,7 +135,13 @@ func rollbackConfig(d *appsv1.Deployment, to *appsv1.ReplicaSet, fieldManager st
 }
 
 // restoredAnnotation reports whether a rollback takes annotation k from
-// the ReplicaSet rolled back to.
+// the ReplicaSet rolled back to. The records of the last checks and of a
+// canary's last analysis (check.AnnotationAnalysis) are not: they say
+// what happened last, the failure that led to the rollback included, and
+// their own managers own them.
 func restoredAnnotation(k string) bool {
+	if k == AnnotationChecks || k == "slipway.dev/analysis" {
+		return false
+	}
 	return strings.HasPrefix(k, "slipway.dev/") || k == AnnotationCause
 }

@@ -45,6 +45,9 @@ type EnvStatus struct {
 	Drift []string   `json:"drift,omitempty"`
 	Error string     `json:"error,omitempty"`
 	Pods  []PodState `json:"pods,omitempty"`
+	// Checks are the results of the last after-rollout checks run on the
+	// Deployment: of what runs, or of a rollout rolled back since.
+	Checks *ChecksRecord `json:"checks,omitempty"`
 }
 
 // PodState is one pod of an environment.
@@ -104,6 +107,7 @@ func (s *EnvStatus) describe(d *appsv1.Deployment) {
 		s.DeployedAt = t
 	}
 	s.Revision = revisionOf(d)
+	s.Checks = ReadChecksRecord(a)
 	s.Desired = 1
 	if d.Spec.Replicas != nil {
 		s.Desired = *d.Spec.Replicas

@@ -1,0 +1,101 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/slipwayhq/slipway/internal/termtext"
+)
+
+// AnnotationChecks, on a Deployment, records the results of the last
+// after-rollout checks run on it: a ChecksRecord as JSON.
+const AnnotationChecks = "slipway.dev/checks"
+
+// checksManager owns AnnotationChecks: not FieldManager, so that the next
+// apply (and a rollback) leaves the record of the last checks alone.
+const checksManager = "slipway-checks"
+
+// Bounds of a checks record: what is written, and what is read back.
+const (
+	maxRecordChecks  = 20
+	maxRecordMessage = 200
+	maxChecksRecord  = 8 << 10
+)
+
+// ChecksRecord is the outcome of the checks of one rollout.
+type ChecksRecord struct {
+	Version string    `json:"version"`
+	Digest  string    `json:"digest"`
+	Passed  bool      `json:"passed"`
+	At      time.Time `json:"at"`
+	// Checks are the checks run, in order, up to the first that failed.
+	Checks []CheckResult `json:"checks"`
+}
+
+// newChecksRecord is the record of results, the checks of in at now,
+// bounded: at most maxRecordChecks results, messages cut, no output.
+func newChecksRecord(in RenderInput, results []CheckResult, now time.Time) ChecksRecord {
+	rec := ChecksRecord{Version: in.Version, Digest: digestOf(in.Image), Passed: failedCheck(results) == nil, At: now.UTC().Truncate(time.Second)}
+	for _, r := range results[:min(len(results), maxRecordChecks)] {
+		rec.Checks = append(rec.Checks, CheckResult{Check: clipText(r.Check, maxRecordMessage), Passed: r.Passed, Message: clipText(r.Message, maxRecordMessage)})
+	}
+	return rec
+}
+
+// recordChecks writes rec on Deployment ns/name.
+func (c *Cluster) recordChecks(ctx context.Context, ns, name string, rec ChecksRecord) error {
+	text, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("writing the checks record: %w", err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationChecks: string(text)}}})
+	if err != nil {
+		return fmt.Errorf("writing the checks record: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: checksManager}); err != nil {
+		return fmt.Errorf("annotating Deployment %s/%s with the checks' results: %w", ns, name, err)
+	}
+	return nil
+}
+
+// ReadChecksRecord reads the checks record in a Deployment's annotations:
+// nil when there is none, or it is not one (too large, not JSON: others
+// can write annotations). Its text is cleaned for a terminal.
+func ReadChecksRecord(annotations map[string]string) *ChecksRecord {
+	text, ok := annotations[AnnotationChecks]
+	if !ok || len(text) > maxChecksRecord {
+		return nil
+	}
+	var rec ChecksRecord
+	if err := json.Unmarshal([]byte(text), &rec); err != nil {
+		return nil
+	}
+	rec.Version, rec.Digest = termtext.Clean(rec.Version), termtext.Clean(rec.Digest)
+	if len(rec.Checks) > maxRecordChecks {
+		rec.Checks = rec.Checks[:maxRecordChecks]
+	}
+	for i := range rec.Checks {
+		r := &rec.Checks[i]
+		r.Check, r.Message, r.Output = termtext.CleanLines(r.Check, maxRecordMessage), termtext.CleanLines(r.Message, maxRecordMessage), nil
+	}
+	return &rec
+}
+
+// clipText cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}
