@@ -84,7 +84,8 @@ func (a *Analysis) Check(ctx context.Context, t deploy.CheckTarget) ([]deploy.Ch
 }
 
 // analyse compares t's pods with a.Main's, round after round, until the
-// window has gone by or a metric breaks its bounds.
+// window has gone by (the last round at its end) or a metric breaks its
+// bounds.
 func (a *Analysis) analyse(ctx context.Context, t deploy.CheckTarget) (deploy.CheckResult, error) {
 	cfg := a.Config
 	res := deploy.CheckResult{Check: AnalysisCheck}
@@ -109,7 +110,8 @@ func (a *Analysis) analyse(ctx context.Context, t deploy.CheckTarget) (deploy.Ch
 			return res, nil
 		}
 		rep.Report(progress.Event{Kind: progress.Info, Step: "analysis", Msg: fmt.Sprintf("round %d, %s of %s: %s", n, at, cfg.Window.Duration, roundText(cfg.Metrics, a.Main.Env, readings))})
-		if time.Since(start)+cfg.Interval.Duration > cfg.Window.Duration {
+		left := cfg.Window.Duration - time.Since(start)
+		if left <= 0 {
 			if msg := noData(cfg.Metrics, a.Main.Env, tallies); msg != "" {
 				res.Message = fmt.Sprintf("after %d rounds in %s: %s", n, at, msg)
 				return res, nil
@@ -117,7 +119,9 @@ func (a *Analysis) analyse(ctx context.Context, t deploy.CheckTarget) (deploy.Ch
 			res.Passed, res.Message = true, fmt.Sprintf("held over %s: %d rounds, every metric within its bounds against %s", at, n, a.Main.Env)
 			return res, nil
 		}
-		if err := sleep(ctx, cfg.Interval.Duration); err != nil {
+		// The last round comes at the window's end, not before: a soak
+		// that the window defaults to is over once the analysis is.
+		if err := sleep(ctx, min(cfg.Interval.Duration, left)); err != nil {
 			return res, err
 		}
 	}

@@ -160,11 +160,15 @@ func TestAnalysis(t *testing.T) {
 				Config: config.Analysis{URL: srv.URL, Window: config.Duration{Duration: tt.window}, Interval: config.Duration{Duration: 10 * time.Millisecond},
 					Metrics: []config.AnalysisMetric{{Name: "error-rate", MaxIncrease: "0.01", NoData: "fail",
 						Query: `sum(rate(errors{namespace="{{.Namespace}}",pod=~"{{.Pods}}",version="{{.Version}}"}[1m]))`}}}}
+			t0 := time.Now()
 			got, err := a.Check(context.Background(), canaryTarget)
 			if err != nil || len(got) != 1 {
 				t.Fatalf("Check = %v, %v", got, err)
 			}
 			res := got[0]
+			if took := time.Since(t0); res.Passed && took < tt.window {
+				t.Errorf("the analysis passed after %s, within its window of %s", took, tt.window)
+			}
 			if res.Check != "canary analysis" || res.Passed != tt.passed || !strings.Contains(res.Message, tt.message) {
 				t.Errorf("result = %+v, want passed %v with %q", res, tt.passed, tt.message)
 			}
