@@ -10,6 +10,9 @@ STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 COSIGN_VERSION := v2.6.5
 ORAS_VERSION := v1.3.6
+# axe-core, the fleet page's accessibility checker in its browser test,
+# from the npm registry (npm checks the tarball's integrity).
+AXE_VERSION := 4.14.1
 APT_PACKAGES := docker-registry git curl openssl groovy jq rsync nodejs npm chromium
 # The demo's own: its registries, git, curl, and openssl for the cluster's
 # certificates (as root hack/testenv/node.sh installs the node's).
@@ -51,6 +54,8 @@ deps: ## install what the test suite needs, when missing
 	@test -x $(BIN)/actionlint || $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@test -x $(BIN)/cosign || $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 	@test -x $(BIN)/oras || $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+	@test -f $(BIN)/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js || \
+		npm install --prefix $(BIN)/axe-core-$(AXE_VERSION) --no-audit --no-fund --no-save axe-core@$(AXE_VERSION) >/dev/null
 
 lint: deps ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -90,7 +90,9 @@ func TestBrowserShowsTheFleet(t *testing.T) {
 	dom := headless(t, page, "--dump-dom")
 	for _, want := range []string{"<th scope=\"row\">pay</th>", "✗ failed", "≠ drift", "↺ rolled-back", "◐ canary",
 		"◔ progressing", "✓ healthy", "2.4.1", "last deploy 2.5.0", "? unreachable", "prod-ap", "failed, rolled back",
-		"<summary>search</summary>", hexA, "failed: 2.5.0 (sha256:bbbbbbbbbbbb"} {
+		"<summary>search</summary>", hexA, "failed: 2.5.0 (sha256:bbbbbbbbbbbb",
+		"✗ failed: 2.5.0 (bbbbbbbbbbbb)", "✓ http GET /healthz", "✗ http GET /pay: request 2 of 5: answered 500, want 200 &lt;b&gt;\\x1b[2J",
+		"6: 2.5.0 (bbbbbbbbbbbb) at", "5: 2.4.1 (bbbbbbbbbbbb) at"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the page as Chromium built it lacks %q", want)
 		}

@@ -3,6 +3,7 @@ package fleet
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +60,27 @@ type Row struct {
 	TargetVersion string `json:"targetVersion,omitempty"`
 	// Last is a deploy that does not run any more: failed and rolled
 	// back by Slipway, or undone by slipway rollback.
-	Last  *Attempt `json:"lastAttempt,omitempty"`
-	State State    `json:"state"`
+	Last *Attempt `json:"lastAttempt,omitempty"`
+	// History is the Deployment's revisions that Slipway stamped, newest
+	// first: its ReplicaSets, as many as Kubernetes keeps (at most
+	// maxHistory).
+	History []Revision `json:"history,omitempty"`
+	State   State      `json:"state"`
 }
+
+// Revision is one rollout of a Deployment, as its ReplicaSet records it.
+type Revision struct {
+	Revision   int64     `json:"revision"`
+	Version    string    `json:"version,omitempty"`
+	Digest     string    `json:"digest,omitempty"`
+	DeployedAt time.Time `json:"deployedAt,omitzero"`
+	DeployedBy string    `json:"deployedBy,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// maxHistory bounds a row's history: Kubernetes keeps 10 old ReplicaSets
+// by default.
+const maxHistory = 12
 
 // Attempt is a deploy that no longer runs.
 type Attempt struct {
@@ -115,7 +134,29 @@ func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
 		r.CanaryOf = svc
 	}
 	r.Last = lastAttempt(d, r.DeployedAt, rss)
+	r.History = history(rss)
 	return r
+}
+
+// history is the revisions of rss that Slipway stamped, newest first, at
+// most maxHistory.
+func history(rss []*appsv1.ReplicaSet) []Revision {
+	var out []Revision
+	for _, rs := range rss {
+		a := rs.Annotations
+		n, err := strconv.ParseInt(a[deploy.AnnotationRevision], 10, 64)
+		if err != nil || a[deploy.AnnotationVersion] == "" {
+			continue
+		}
+		rev := Revision{Revision: n, Version: a[deploy.AnnotationVersion], Digest: a[deploy.AnnotationDigest],
+			DeployedBy: a[deploy.AnnotationBy], Reason: a[deploy.AnnotationReason]}
+		if t, err := time.Parse(time.RFC3339, a[deploy.AnnotationAt]); err == nil {
+			rev.DeployedAt = t
+		}
+		out = append(out, rev)
+	}
+	slices.SortFunc(out, func(a, b Revision) int { return cmp.Compare(b.Revision, a.Revision) })
+	return out[:min(len(out), maxHistory)]
 }
 
 // ownLabels are the labels of a pod template besides Slipway's: those

@@ -140,7 +140,7 @@ func details(rows []Row) []appDetail {
 }
 
 var detailNames = []string{"Namespace/Deployment", "Version", "Digest", "Image", "Commit", "Revision", "Ready",
-	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since"}
+	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since", "Last checks", "History"}
 
 // detailValues are r's lines of each of detailNames.
 func detailValues(r Row) [][]string {
@@ -156,7 +156,42 @@ func detailValues(r Row) [][]string {
 	one := func(s string) []string { return []string{cmp.Or(s, "-")} }
 	return [][]string{one(r.Namespace + "/" + r.Deployment), one(r.Version), one(r.Digest), one(r.Image), one(r.Commit),
 		one(fmt.Sprint(r.Revision)), one(fmt.Sprintf("%d/%d", r.Ready, r.Desired)), one(string(r.Health)),
-		one(stamp(r.DeployedAt)), one(r.DeployedBy), one(r.Reason), slices.Clone(drift), one(last)}
+		one(stamp(r.DeployedAt)), one(r.DeployedBy), one(r.Reason), slices.Clone(drift), one(last),
+		checkLines(r.Checks), historyLines(r.History)}
+}
+
+// checkLines are the lines of the last checks' record: the outcome, then
+// each check with its mark.
+func checkLines(rec *deploy.ChecksRecord) []string {
+	if rec == nil || len(rec.Checks) == 0 {
+		return []string{"-"}
+	}
+	outcome := "✗ failed"
+	if rec.Passed {
+		outcome = "✓ passed"
+	}
+	out := []string{fmt.Sprintf("%s: %s (%s) at %s", outcome, cmp.Or(rec.Version, "-"), ShortDigest(rec.Digest), stamp(rec.At))}
+	for _, c := range rec.Checks {
+		line := "✓ " + c.Check
+		if !c.Passed {
+			line = "✗ " + c.Check + ": " + c.Message
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// historyLines are a row's revisions, newest first, one line each.
+func historyLines(revs []Revision) []string {
+	if len(revs) == 0 {
+		return []string{"-"}
+	}
+	out := make([]string, len(revs))
+	for i, v := range revs {
+		out[i] = fmt.Sprintf("%d: %s (%s) at %s by %s%s", v.Revision, cmp.Or(v.Version, "-"), ShortDigest(v.Digest),
+			stamp(v.DeployedAt), cmp.Or(v.DeployedBy, "-"), why(v.Reason))
+	}
+	return out
 }
 
 // stamp is a time as the page writes it in full; "-" for none.

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"github.com/slipwayhq/slipway/internal/deploy"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,7 +24,11 @@ func sample() Fleet {
 		payProd,
 		app{name: "pay", env: "dev", ns: "pay-dev", version: "2.5.0", by: "ci", image: "docker.io/someone/pay:debug"}.deployment(),
 	}
-	rss := []appsv1.ReplicaSet{replicaSet(payProd, 6, "2.5.0", "cy", "faster checkout", now.Add(-20*time.Minute))}
+	payProd.Annotations[deploy.AnnotationChecks] = `{"version":"2.5.0","digest":"sha256:bbbbbbbbbbbb` + hexA[19:] + `","passed":false,"at":"` +
+		now.Add(-19*time.Minute).Format(time.RFC3339) + `","checks":[{"check":"http GET /healthz","passed":true},` +
+		`{"check":"http GET /pay","passed":false,"message":"request 2 of 5: answered 500, want 200 <b>\u001b[2J"}]}`
+	rss := []appsv1.ReplicaSet{replicaSet(payProd, 6, "2.5.0", "cy", "faster checkout", now.Add(-20*time.Minute)),
+		replicaSet(payProd, 5, "2.4.1", "ann@example.com", "quarterly fees", now.Add(-time.Hour))}
 	us := []appsv1.Deployment{
 		app{name: "search", env: "prod", ns: "search", version: "0.9.0", by: "dee", rolling: true, at: now.Add(-2 * time.Minute)}.deployment(),
 		app{name: "search", env: "staging", ns: "search-stg", version: "0.8.0", by: "dee", reason: "0.9.0 leaks memory",
