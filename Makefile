@@ -67,8 +67,8 @@ lint: deps ## gofmt, go vet, staticcheck
 # them as root too.
 REALNODE := $(shell [ "$$(id -u)" = 0 ] && [ "$${SLIPWAY_REALNODE:-1}" != 0 ] && echo 1 || echo 0)
 
-node-deps: ## as root: build what the real node needs (kubelet, kube-proxy, containerd), when missing
-	@if [ "$(REALNODE)" = 1 ]; then hack/testenv/node.sh install; \
+node-deps: ## as root: build what the real node needs (kubelet, kube-proxy, containerd) and install Prometheus, when missing
+	@if [ "$(REALNODE)" = 1 ]; then hack/testenv/node.sh install && hack/testenv/prometheus.sh install; \
 	else echo "make: not root (or SLIPWAY_REALNODE=0): the real-node tests (TestRealNode*) skip"; fi
 
 # Flux CD's source-controller and kustomize-controller for the GitOps tests,
@@ -120,6 +120,7 @@ demo-gitops-down: ## stop what make demo-gitops started (git server, Flux, node,
 test-node: ## as root: only the tests on a real node (hack/testenv/node.sh), verbose, with their timings
 	@hack/install-deps.sh $(APT_PACKAGES)
 	@hack/testenv/node.sh install
+	@hack/testenv/prometheus.sh install
 	SLIPWAY_REALNODE=1 $(GO) test -count=1 -timeout 30m -v -run 'RealNode' ./internal/testenv/
 
 clean:
