@@ -78,7 +78,7 @@ func (a *Analysis) Check(ctx context.Context, t deploy.CheckTarget) ([]deploy.Ch
 		res.Message = fmt.Sprintf("%s; but recording it on Deployment %s/%s failed, so no gate can see it: %s", res.Message, t.Namespace, t.Deployment, clean(err.Error()))
 	}
 	if !res.Passed {
-		progress.Or(a.Progress).Report(progress.Event{Kind: progress.Warn, Step: "analysis", Msg: AnalysisCheck + " failed: " + res.Message})
+		progress.Or(a.Progress).Report(progress.Event{Kind: progress.Warn, Step: "checks", Msg: AnalysisCheck + " failed: " + res.Message})
 	}
 	return append(out, res), nil
 }
