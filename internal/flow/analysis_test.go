@@ -27,7 +27,7 @@ func TestAnalysisGate(t *testing.T) {
 		want    string // "" passes
 	}{
 		{"passed", &check.AnalysisRecord{Digest: digest, Verdict: "passed", At: at}, nil, ""},
-		{"none", nil, nil, "no analysis of this digest is recorded on its Deployment; deploy canary again to run it"},
+		{"none", nil, nil, "no analysis of this digest is recorded on its Deployment (one deployed before it had an analysis, or whose analysis was interrupted)"},
 		{"another digest", &check.AnalysisRecord{Digest: "sha256:bbbbbbbbbbbb2222", Verdict: "passed", At: at}, nil,
 			"its last analysis was of sha256:bbbbbbbbbbbb, not sha256:aaaaaaaaaaaa"},
 		{"failed", &check.AnalysisRecord{Digest: digest, Verdict: "failed", At: at, Message: "round 2: error-rate: the canary's 0.3 is above 0.01"}, nil,

@@ -60,7 +60,7 @@ func AnalysisGate(env string, req config.Requirement, rec *check.AnalysisRecord,
 	case readErr != nil:
 		return refuse("its analysis cannot be read (%s)", termtext.Clean(readErr.Error()))
 	case rec == nil:
-		return refuse("no analysis of this digest is recorded on its Deployment; deploy %s again to run it", req.Env)
+		return refuse("no analysis of this digest is recorded on its Deployment (one deployed before it had an analysis, or whose analysis was interrupted)")
 	case rec.Digest != digest:
 		return refuse("its last analysis was of %s, not %s", short.Digest(rec.Digest), short.Digest(digest))
 	case !rec.Passed():
