@@ -9,8 +9,9 @@
 # repository's own actions/checkout act copies the local repository (.git
 # included) into the job's workspace instead of fetching the action, and
 # actions/cache, which the steps installing Slipway use, is mapped to a
-# stand-in (hack/act/cache). Generated as a release would (--slipway-version),
-# each job has those steps; finding bin/slipway on the PATH, it skips the
+# stand-in (hack/act/cache, a cache in a directory of the test's). Generated
+# as a release would (--slipway-version 0.0.0-act), each job has those
+# steps; in runs 1 and 2, finding bin/slipway on the PATH, it skips the
 # cache and the install.
 #
 #  1. A copy whose ciBuild fails (its command is `exit 1`), run verbose to
@@ -28,6 +29,15 @@
 #     v0.1.0, both registries 0.1.0 with one digest, docs-dev and docs-prod a
 #     Deployment of that digest, and no output or generated file the key,
 #     its password or the kubeconfig's client key (act masks secrets too).
+#  3. A workflow of one task (slipway --version), run twice on a runner
+#     without slipway on its PATH, each time with an empty tool cache, as a
+#     fresh GitHub runner: cold, the cache misses, go install builds
+#     v0.0.0-act (fresh Go caches) from a local module proxy made from this
+#     checkout's HEAD, and the cache's post step saves it; warm, the cache
+#     restores it and go does not run. Each job must run the installed
+#     v0.0.0-act; the script prints the seconds act measured for the steps
+#     that install Slipway (Find, Restore and its post step, Install) in
+#     each, asserting only which way each took.
 #
 #   ACT_VERSION   nektos/act's version, built from the Go module proxy into
 #                 bin/act-VERSION (pinned below)
@@ -48,14 +58,14 @@ export SLIPWAY_SCHEDULER_PORT=${SLIPWAY_SCHEDULER_PORT:-30459}
 export SLIPWAY_KWOK_PORT=${SLIPWAY_KWOK_PORT:-30250}
 export SLIPWAY_NODES=${SLIPWAY_NODES:-1}
 act=$root/bin/act-$act_version/act
-slipway_version=0.0.0-act # no release: go install of it would fail
+slipway_version=0.0.0-act # no release: only the module proxy of run 3 has it
 k8s=$root/hack/testenv/k8s.sh
 reg=$root/hack/testenv/registry.sh
 
 script=github-act.sh
 # shellcheck source=hack/lib/static-site-ci.sh
 source "$root/hack/lib/static-site-ci.sh"
-for tool in go git curl; do
+for tool in go git curl node tar; do
 	command -v "$tool" >/dev/null || fail "needs $tool"
 done
 if [ ! -x "$act" ]; then
@@ -83,8 +93,9 @@ origin_hook() {
 # commit DIR: generates the workflow and commits everything. bin/slipway is
 # no release: --slipway-version stands for the release that would generate
 # the file, so each job has the steps that install Slipway on a runner
-# without it (Find Slipway, actions/cache, go install of that version). Here
-# Find Slipway finds bin/slipway on the PATH and the other two are skipped.
+# without it (Find Slipway, actions/cache, go install of that version). In
+# runs 1 and 2 Find Slipway finds bin/slipway on the PATH and the other two
+# are skipped.
 commit() {
 	(cd "$1" && PATH=$root/bin:$PATH slipway pipeline generate --target github --slipway-version "$slipway_version" >/dev/null)
 	git -C "$1" add -A
@@ -101,14 +112,17 @@ commit() {
 # act runs each step on a pseudo-terminal, where GitHub gives none:
 # NO_COLOR keeps slipway's output as plain as on GitHub. actions/cache, which
 # act would download even for a step it skips, is mapped to a stand-in
-# (hack/act/cache, which caches nothing), only for this offline test.
+# (hack/act/cache), only for this offline test; its entries are in
+# $work/actions-cache. The array run_env (VAR=VALUE ...) adds to or
+# overrides that environment.
+run_env=()
 run() {
 	local name=$1
 	shift
 	mkdir -p "$work/home"
 	(cd "$work/$name" && env -u KUBECONFIG NO_COLOR=1 HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
 		ACT_DISABLE_VERSION_CHECK=1 HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost \
-		PATH="$root/bin:$PATH" "$act" push -P ubuntu-latest=-self-hosted \
+		SLIPWAY_ACT_CACHE="$work/actions-cache" PATH="$root/bin:$PATH" ${run_env[@]+"${run_env[@]}"} "$act" push -P ubuntu-latest=-self-hosted \
 		--action-cache-path "$work/$name-act" --no-cache-server --container-daemon-socket - \
 		--local-repository "actions/cache@v4=$root/hack/act/cache" "$@" </dev/null)
 }
@@ -120,6 +134,45 @@ fetched() {
 	local got
 	got=$(find "$work/$1-act" -mindepth 1 -maxdepth 1 -regextype posix-extended ! -regex '.*/[0-9a-f]{16}' ! -name tool_cache 2>/dev/null)
 	[ -z "$got" ] || fail "act fetched actions: $got"
+}
+
+# goproxy: $work/goproxy, a Go module proxy in GOPROXY's file:// form
+# holding github.com/slipwayhq/slipway v$slipway_version: go mod download
+# makes the module's .info, .mod and .zip from a clone of this checkout's
+# HEAD tagged with that version (git reads the clone for
+# https://github.com/slipwayhq/slipway), so a job's go install builds that
+# version as it would from proxy.golang.org. Dependencies come from the
+# host's module cache, which go reads as a file:// proxy too.
+goproxy() {
+	git clone -q --bare --depth 1 "file://$root" "$work/slipway.git"
+	git -C "$work/slipway.git" tag "v$slipway_version" HEAD
+	printf '[url "file://%s"]\n\tinsteadOf = https://github.com/slipwayhq/slipway\n' "$work/slipway.git" >"$work/goproxy.gitconfig"
+	(cd "$work" && env GIT_CONFIG_GLOBAL="$work/goproxy.gitconfig" GIT_CONFIG_NOSYSTEM=1 GOPROXY=direct \
+		GONOSUMDB=github.com/slipwayhq/slipway GOMODCACHE="$work/goproxy" GOFLAGS=-modcacherw GOTOOLCHAIN=local \
+		go mod download "github.com/slipwayhq/slipway@v$slipway_version") ||
+		fail "could not make the module proxy of github.com/slipwayhq/slipway v$slipway_version"
+}
+
+# seconds LOG STEP...: the seconds act measured for the steps of LOG's job
+# named STEP ("Main Find Slipway"), added up. act ends a step's
+# "✅  Success - STEP" line with its time as Go prints durations (1m2.5s,
+# 3.2s, 15.1ms, 870µs).
+seconds() {
+	local log=$1 step d total=0
+	shift
+	for step in "$@"; do
+		d=$(grep -F "✅  Success - $step [" "$log" | sed -n 's/.*\[\([^]]*\)\]$/\1/p')
+		[ "$(echo "$d" | wc -w)" = 1 ] || fail "no time for step '$step' in $log"
+		total=$(echo "$d" | awk -v t="$total" '{
+			s = $0
+			while (match(s, /^[0-9.]+(h|m|s|ms|µs|us|ns)/)) {
+				n = substr(s, 1, RLENGTH); s = substr(s, RLENGTH + 1); u = n; sub(/^[0-9.]+/, "", u)
+				t += n * (u == "h" ? 3600 : u == "m" ? 60 : u == "s" ? 1 : u == "ms" ? 1e-3 : u == "ns" ? 1e-9 : 1e-6)
+			}
+			print t
+		}')
+	done
+	printf '%.2f' "$total"
 }
 
 ## 1. A broken ciBuild: the run fails and nothing is pushed.
@@ -215,4 +268,52 @@ client_key=$(sed -n 's/^ *client-key-data: //p' "$SLIPWAY_TESTENV/kubeconfig" | 
 for f in "$work/run.log" "$work/list.log" "$wf"; do
 	! grep -qF -e "$password" -e "$key_line" ${client_key:+-e "${client_key:0:40}"} "$f" || fail "$f holds a secret"
 done
-echo "github-act.sh: ok (tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod; deploy prod ran with no approval under act)"
+echo "github-act.sh: tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod; deploy prod ran with no approval under act" >&2
+
+## 3. Slipway installed on a runner without it, cold and then warm.
+# The runner's PATH: ours without bin/ (make puts it first).
+runner_path=$(echo "$PATH" | tr ':' '\n' | grep -Fvx -e "$root/bin" -e "$root/bin/" | paste -sd: -)
+found=$(PATH=$runner_path && command -v slipway) &&
+	fail "slipway is on the PATH without bin/ ($found), so the jobs would run it instead of installing one"
+goproxy
+modcache=$(go env GOMODCACHE)
+key="slipway-$slipway_version-[A-Za-z]+-[A-Za-z0-9]+"
+install_steps=("Main Find Slipway" "Main Restore Slipway $slipway_version" "Main Install Slipway $slipway_version" "Post Restore Slipway $slipway_version")
+dir=$(project install)
+printf 'apiVersion: slipway/v1\ntasks:\n  ciVersion: command -v slipway && slipway --version\npipeline:\n  - ciVersion\n' >"$dir/ci.yaml"
+commit "$dir"
+ij='\[docs/ciVersion\] +'
+for phase in cold warm; do
+	# Each run on a fresh runner: no tool cache, bin/ off the PATH, the
+	# job's Go (GOPATH, GOCACHE) fresh, reading the proxy goproxy made and
+	# the host's module cache. Offline, the Go checksum database cannot be
+	# reached: GOSUMDB=off. GOTOOLCHAIN=local: this Go, no other downloaded.
+	rm -rf "$work/install-act/tool_cache"
+	run_env=(PATH="$runner_path" GOPATH="$work/go-$phase" GOCACHE="$work/go-$phase/cache" GOTOOLCHAIN=local GOSUMDB=off
+		GOPROXY="file://$work/goproxy/cache/download,file://$modcache/cache/download")
+	run install >"$work/install-$phase.log" 2>&1 || fail "the $phase install run failed:
+$(cat "$work/install-$phase.log")"
+	run_env=()
+	cat "$work/install-$phase.log"
+	has "$work/install-$phase.log" "${ij}⭐ Run Main Find Slipway\$" \
+		"${ij}✅  Success - Main Install Slipway $slipway_version \[" \
+		"${ij}\| $work/install-act/tool_cache/slipway/$slipway_version/slipway\$" \
+		"${ij}\| slipway version v$slipway_version\$" \
+		"${ij}🏁  Job succeeded"
+	! grep -q 'slipway on the PATH' "$work/install-$phase.log" || fail "the $phase job found slipway on the PATH"
+done
+chmod -R u+w "$work/go-cold" # go's module cache is read-only; cleanup removes it
+fetched install
+# Cold: a miss, go install of the version from the proxy, the entry saved.
+has "$work/install-cold.log" "${ij}\| Cache not found for input keys: $key\$" "${ij}⚙  ::set-output:: cache-hit=false\$" \
+	"${ij}\| Cache saved with key: $key\$"
+[ -d "$work/go-cold/pkg/mod/github.com/slipwayhq/slipway@v$slipway_version" ] || fail "the cold job did not go install v$slipway_version"
+# Warm: a hit (cache-hit true), nothing saved, and go never ran: it would
+# have made the job's GOPATH or GOCACHE.
+has "$work/install-warm.log" "${ij}\| Cache restored from key: $key\$" "${ij}⚙  ::set-output:: cache-hit=true\$" \
+	"${ij}\| Cache hit occurred on the primary key $key, not saving cache\.\$"
+[ ! -e "$work/go-warm" ] || fail "go ran in the warm job: $(ls "$work/go-warm")"
+cold=$(seconds "$work/install-cold.log" "${install_steps[@]}")
+warm=$(seconds "$work/install-warm.log" "${install_steps[@]}")
+echo "github-act.sh: installing Slipway took a job ${cold} s cold (go install, the cache saved) and ${warm} s warm (restored from the cache)" >&2
+echo "github-act.sh: ok"
