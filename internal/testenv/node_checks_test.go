@@ -1,6 +1,7 @@
 package testenv_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"regexp"
@@ -47,6 +48,51 @@ func TestRealNodeHTTPCheck(t *testing.T) {
 		}
 	}
 	answersAgain(t, "http://"+p.service(t, "e2e-checks", "hello")+"/", "hello from "+v1)
+	fleetSaysRolledBack(t, p, v1, v2)
+}
+
+// fleetSaysRolledBack reads the fleet from the real node's cluster, as
+// slipway status --all does with no project: hello in dev runs v1 with
+// both pods ready (the kubelet's own readiness), is marked failed for v2's
+// rollout, rolled back since, and its details hold v2's failed checks and
+// both rollouts, v1's newest (a rollback is a new revision). status dev
+// says the same of the checks.
+func fleetSaysRolledBack(t *testing.T, p *nodeProject, v1, v2 string) {
+	t.Helper()
+	var f struct {
+		Rows []struct {
+			App, Environment, Version, Health, State string
+			Ready, Desired                           int
+			Checks                                   *struct {
+				Version string
+				Passed  bool
+			}
+			History []struct{ Version string }
+		}
+	}
+	if err := json.Unmarshal([]byte(p.run(t, p.slipway, "status", "--all", "--context", "slipway-local", "-o", "json")), &f); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range f.Rows {
+		if r.App != "hello" || r.Environment != "dev" {
+			continue
+		}
+		found = true
+		if r.Version != v1 || r.Health != "healthy" || r.Ready != 2 || r.Desired != 2 || r.State != "failed" {
+			t.Errorf("the fleet's row of hello in dev: %+v; want %s healthy on 2 of 2 pods, failed since", r, v1)
+		}
+		if r.Checks == nil || r.Checks.Passed || r.Checks.Version != v2 || len(r.History) != 2 || r.History[0].Version != v1 || r.History[1].Version != v2 {
+			// The rollback made v1's ReplicaSet the newest revision again.
+			t.Errorf("the fleet's row of hello in dev has checks %+v and history %+v; want %s's failed checks, then %s and %s", r.Checks, r.History, v2, v1, v2)
+		}
+	}
+	if !found {
+		t.Errorf("the fleet has no row of hello in dev: %+v", f.Rows)
+	}
+	if out := p.run(t, p.slipway, "status", "dev"); !strings.Contains(out, "checks failed for "+v2) {
+		t.Errorf("status dev does not show the failed checks:\n%s", out)
+	}
 }
 
 // smokeCI is a ci.yaml whose smoke task fetches SLIPWAY_URL, forwarded to
