@@ -31,7 +31,10 @@ func fleetFlags(prefix string) []cli.Flag {
 		&cli.StringSliceFlag{Name: "env", Usage: prefix + "only environment `ENV` (repeatable)"},
 		&cli.StringSliceFlag{Name: "label", Usage: prefix + "only what runs pods labelled `KEY=VALUE` (or KEY), such as a team set in pod.yml (repeatable)"},
 		&cli.BoolFlag{Name: "failed", Usage: prefix + "only what is degraded or whose last deploy was rolled back"},
-		&cli.BoolFlag{Name: "drift", Usage: prefix + "only what runs otherwise than Slipway deployed it"},
+		&cli.BoolFlag{Name: "drift", Usage: prefix + "only what runs otherwise than Slipway deployed it (with --registries, or whose version tag points elsewhere)"},
+		&cli.BoolFlag{Name: "registries", Usage: prefix + "also ask each image's registry: its signature, its promotion record, where its version tag points"},
+		&cli.BoolFlag{Name: "unsigned", Usage: prefix + "only what runs an image without a valid signature (asks the registries)"},
+		&cli.StringFlag{Name: "key", Usage: prefix + "verify signatures with the cosign public key `KEY` (a file, or env://NAME; asks the registries)"},
 		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: prefix + "how long each cluster has to answer"},
 	}
 }
@@ -43,7 +46,8 @@ func (c *command) fleetOptions() flow.FleetOptions {
 		Contexts: c.flags.StringSlice("context"), Kubeconfig: c.flags.String("kubeconfig"),
 		Timeout: c.flags.Duration("cluster-timeout"),
 		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"), Labels: c.flags.StringSlice("label"),
-			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift")},
+			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift"), Unsigned: c.flags.Bool("unsigned")},
+		Registries: c.flags.Bool("registries") || c.flags.String("key") != "", Key: c.flags.String("key"), UserAgent: UserAgent(),
 	}
 }
 
@@ -79,7 +83,7 @@ func serveCommand() *cli.Command {
 // statusClusterOptions are the cluster options of a project's status:
 // one context at most.
 func (c *command) statusClusterOptions() (flow.ClusterOptions, error) {
-	for _, n := range []string{"app", "env", "label", "failed", "drift", "html", "cluster-timeout"} {
+	for _, n := range []string{"app", "env", "label", "failed", "drift", "html", "cluster-timeout", "registries", "unsigned", "key"} {
 		if c.flags.IsSet(n) {
 			return flow.ClusterOptions{}, usagef("--%s needs --all", n)
 		}
@@ -101,7 +105,10 @@ func (c *command) statusAll() error {
 	if _, err := c.args(0, 0, ""); err != nil {
 		return usagef("status --all takes no ENV; choose environments with --env")
 	}
-	f := flow.ReadFleet(c.ctx, c.fleetOptions())
+	f, err := flow.ReadFleet(c.ctx, c.fleetOptions())
+	if err != nil {
+		return err
+	}
 	if file := c.flags.String("html"); file != "" {
 		path, err := flow.WriteFleetPage(c.dir, file, f)
 		if err != nil {

@@ -65,7 +65,53 @@ type Row struct {
 	// first: its ReplicaSets, as many as Kubernetes keeps (at most
 	// maxHistory).
 	History []Revision `json:"history,omitempty"`
-	State   State      `json:"state"`
+	// Registry is what the registry the image comes from says of it, when
+	// asked (status --all --registries).
+	Registry *RegistryState `json:"registry,omitempty"`
+	State    State          `json:"state"`
+}
+
+// RegistryState is what an image's registry says of it: its signature,
+// its promotions, and where its version tag points now.
+type RegistryState struct {
+	// Signature is verified or unverified (with a key), signed or
+	// unsigned (without one: a cosign signature is there or not), or
+	// unknown (the registry could not say); SignatureProblem says why
+	// when not verified or signed.
+	Signature        string `json:"signature"`
+	SignatureProblem string `json:"signatureProblem,omitempty"`
+	// Promotion is the newest promotion record of the digest in this
+	// repository, if any: which registry it came from, when and by whom.
+	Promotion *Promotion `json:"promotion,omitempty"`
+	// TagDigest is the digest the version tag points at now, "" when the
+	// tag is gone; TagDrift says it is not what runs.
+	TagDigest string `json:"tagDigest,omitempty"`
+	TagDrift  bool   `json:"tagDrift,omitempty"`
+	// Error is why the registry could not be read, in part or whole.
+	Error string `json:"error,omitempty"`
+}
+
+// Promotion is a promotion record's summary.
+type Promotion struct {
+	From   string    `json:"from"`
+	Source string    `json:"source,omitempty"`
+	When   time.Time `json:"when,omitzero"`
+	Who    string    `json:"who,omitempty"`
+}
+
+// Signature states of a RegistryState.
+const (
+	SigVerified   = "verified"
+	SigUnverified = "unverified"
+	SigSigned     = "signed"
+	SigUnsigned   = "unsigned"
+	SigUnknown    = "unknown"
+)
+
+// Unsigned reports whether the registry says the row's image has no
+// valid signature: unsigned, or unverified by the key given.
+func (r Row) Unsigned() bool {
+	return r.Registry != nil && (r.Registry.Signature == SigUnsigned || r.Registry.Signature == SigUnverified)
 }
 
 // Revision is one rollout of a Deployment, as its ReplicaSet records it.
@@ -270,8 +316,12 @@ type Filter struct {
 	Labels []string
 	// Failed keeps rows whose state is failed or rolled-back.
 	Failed bool
-	// Drift keeps rows with drift.
+	// Drift keeps rows with drift, in the cluster or (read with the
+	// registries) of the version tag.
 	Drift bool
+	// Unsigned keeps rows whose image has no valid signature (read with
+	// the registries).
+	Unsigned bool
 }
 
 // Select returns the rows f chooses, in order.
@@ -282,7 +332,8 @@ func Select(rows []Row, f Filter) []Row {
 		case len(f.Apps) > 0 && !slices.Contains(f.Apps, r.App),
 			len(f.Envs) > 0 && !slices.Contains(f.Envs, r.Env),
 			f.Failed && r.State != Failed && r.State != RolledBack,
-			f.Drift && len(r.Drift) == 0,
+			f.Drift && len(r.Drift) == 0 && (r.Registry == nil || !r.Registry.TagDrift),
+			f.Unsigned && !r.Unsigned(),
 			!hasLabels(r, f.Labels):
 			continue
 		}

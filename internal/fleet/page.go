@@ -140,7 +140,7 @@ func details(rows []Row) []appDetail {
 }
 
 var detailNames = []string{"Namespace/Deployment", "Version", "Digest", "Image", "Commit", "Revision", "Ready",
-	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since", "Last checks", "History"}
+	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since", "Last checks", "History", "Registry"}
 
 // detailValues are r's lines of each of detailNames.
 func detailValues(r Row) [][]string {
@@ -157,7 +157,36 @@ func detailValues(r Row) [][]string {
 	return [][]string{one(r.Namespace + "/" + r.Deployment), one(r.Version), one(r.Digest), one(r.Image), one(r.Commit),
 		one(fmt.Sprint(r.Revision)), one(fmt.Sprintf("%d/%d", r.Ready, r.Desired)), one(string(r.Health)),
 		one(stamp(r.DeployedAt)), one(r.DeployedBy), one(r.Reason), slices.Clone(drift), one(last),
-		checkLines(r.Checks), historyLines(r.History)}
+		checkLines(r.Checks), historyLines(r.History), registryLines(r)}
+}
+
+// registryLines are what the registry says of the image: its signature,
+// its newest promotion, and its version tag; "-" when not asked.
+func registryLines(r Row) []string {
+	g := r.Registry
+	if g == nil {
+		return []string{"-"}
+	}
+	sig := "signature: " + g.Signature
+	if g.SignatureProblem != "" {
+		sig += " (" + g.SignatureProblem + ")"
+	}
+	out := []string{sig}
+	if p := g.Promotion; p != nil {
+		out = append(out, fmt.Sprintf("promoted from %s at %s by %s", cmp.Or(p.From, "-"), stamp(p.When), cmp.Or(p.Who, "-")))
+	} else {
+		out = append(out, "no promotion record")
+	}
+	switch {
+	case g.TagDrift && g.TagDigest == "":
+		out = append(out, "tag "+r.Version+": gone")
+	case g.TagDigest != "":
+		out = append(out, "tag "+r.Version+": "+ShortDigest(g.TagDigest))
+	}
+	if g.Error != "" {
+		out = append(out, "error: "+g.Error)
+	}
+	return out
 }
 
 // checkLines are the lines of the last checks' record: the outcome, then
@@ -327,8 +356,36 @@ func Notes(r Row, now time.Time) []string {
 		}
 		notes = append(notes, n)
 	}
+	notes = append(notes, registryNotes(r)...)
 	if r.Error != "" {
 		notes = append(notes, r.Error)
+	}
+	return notes
+}
+
+// registryNotes are what a reader should know of what the registry says:
+// an image without a valid signature, a version tag moved or gone, a
+// registry that could not be read.
+func registryNotes(r Row) []string {
+	g := r.Registry
+	if g == nil {
+		return nil
+	}
+	var notes []string
+	switch g.Signature {
+	case SigUnsigned:
+		notes = append(notes, "unsigned: no cosign signature in the registry")
+	case SigUnverified:
+		notes = append(notes, "signature not verified: "+g.SignatureProblem)
+	}
+	switch {
+	case g.TagDrift && g.TagDigest == "":
+		notes = append(notes, "tag "+r.Version+" is gone from the registry")
+	case g.TagDrift:
+		notes = append(notes, "tag "+r.Version+" now points at "+ShortDigest(g.TagDigest)+", not what runs")
+	}
+	if g.Error != "" {
+		notes = append(notes, "registry: "+g.Error)
 	}
 	return notes
 }

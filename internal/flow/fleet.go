@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/fleet"
 	"github.com/slipwayhq/slipway/internal/projfs"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // Fleet is what Slipway runs across clusters (status --all).
@@ -38,13 +40,48 @@ type FleetOptions struct {
 	Cluster func(env config.Environment, o deploy.ClusterOptions) (*deploy.Cluster, error)
 	// Now is the time the fleet is read at (default time.Now).
 	Now func() time.Time
+	// Registries also asks the registry of each image what it says of it:
+	// its signature, promotions and version tag (see readRegistries).
+	// Filter.Unsigned implies it.
+	Registries bool
+	// Key verifies the images' signatures: a cosign public key file, or
+	// env://NAME; without it a signature is only looked for.
+	Key       string
+	UserAgent string
+
+	verifier sign.Verifier
+}
+
+// loadKey reads o.Key, once.
+func (o *FleetOptions) loadKey() error {
+	if o.Key == "" || o.verifier != nil {
+		return nil
+	}
+	pem, err := sign.ReadKey(o.Key, ".", os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("reading the fleet's verify key %s: %w", o.Key, err)
+	}
+	if o.verifier, err = sign.LoadVerifier(pem); err != nil {
+		return fmt.Errorf("reading the key %s: %w", o.Key, err)
+	}
+	return nil
 }
 
 // ReadFleet reads every Slipway-managed Deployment in each context, with
 // list calls, and keeps the rows o.Filter chooses. It needs no project:
 // the clusters hold what runs. A context that cannot be read is reported
-// as unreachable in the result; it does not fail the rest.
-func ReadFleet(ctx context.Context, o FleetOptions) Fleet {
+// as unreachable in the result; it does not fail the rest. With
+// o.Registries, the registries of the rows kept are asked too; the error
+// is only for an o.Key that cannot be read.
+func ReadFleet(ctx context.Context, o FleetOptions) (Fleet, error) {
+	if err := o.loadKey(); err != nil {
+		return Fleet{}, err
+	}
+	return readFleet(ctx, o), nil
+}
+
+// readFleet is ReadFleet once its key is read.
+func readFleet(ctx context.Context, o FleetOptions) Fleet {
 	connect := o.Cluster
 	if connect == nil {
 		connect = deploy.Connect
@@ -65,6 +102,14 @@ func ReadFleet(ctx context.Context, o FleetOptions) Fleet {
 		}
 	}
 	f := fleet.Collect(ctx, srcs, fleet.Options{Timeout: o.Timeout, Now: o.Now})
+	// What the registries decide is chosen once they were asked, and only
+	// the rows the rest chooses are asked about.
+	first := o.Filter
+	first.Unsigned, first.Drift = false, false
+	f.Rows = fleet.Select(f.Rows, first)
+	if o.Registries || o.Filter.Unsigned {
+		readRegistries(ctx, f.Rows, o.verifier, o.UserAgent)
+	}
 	f.Rows = fleet.Select(f.Rows, o.Filter)
 	return f
 }
@@ -107,12 +152,15 @@ type ServeOptions struct {
 // done (see fleet.Handler).
 func ServeFleet(ctx context.Context, o ServeOptions) error {
 	addr := cmp.Or(o.Addr, "127.0.0.1:7070")
+	if err := o.loadKey(); err != nil {
+		return err
+	}
 	refresh := cmp.Or(o.Refresh, 30*time.Second)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	read := func(ctx context.Context) Fleet { return ReadFleet(ctx, o.FleetOptions) }
+	read := func(ctx context.Context) Fleet { return readFleet(ctx, o.FleetOptions) }
 	srv := &http.Server{Handler: fleet.Handler(read, refresh, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
 	if o.Listening != nil {
 		o.Listening("http://" + ln.Addr().String() + "/")

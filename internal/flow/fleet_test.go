@@ -39,8 +39,11 @@ func TestReadFleetAcrossContexts(t *testing.T) {
 		}
 		return nil, errors.New("no context " + o.Context)
 	}
-	f := ReadFleet(t.Context(), FleetOptions{Contexts: []string{"eu", "us"}, Cluster: connect,
+	f, err := ReadFleet(t.Context(), FleetOptions{Contexts: []string{"eu", "us"}, Cluster: connect,
 		Filter: FleetFilter{Envs: []string{"prod"}}, Now: func() time.Time { return time.Unix(0, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(f.Rows) != 1 || f.Rows[0].App != "web" || f.Rows[0].Env != "prod" {
 		t.Fatalf("rows = %+v, want web in prod", f.Rows)
 	}
