@@ -68,8 +68,47 @@ type Row struct {
 	// Registry is what the registry the image comes from says of it, when
 	// asked (status --all --registries).
 	Registry *RegistryState `json:"registry,omitempty"`
-	State    State          `json:"state"`
+	// GitOps is, for a Deployment a GitOps engine applies, the engine's
+	// object and what the environment repository holds for the app.
+	GitOps *GitOpsState `json:"gitops,omitempty"`
+	State  State        `json:"state"`
 }
+
+// GitOpsState is a GitOps environment as its repository and engine say:
+// the last commit of the app's file, and what the engine did with it.
+type GitOpsState struct {
+	// Engine is flux; Object the Kustomization that applied the
+	// Deployment, NAMESPACE/NAME (from the labels Flux writes).
+	Engine string `json:"engine"`
+	Object string `json:"object"`
+	// Repo, Branch and Path are what the object applies.
+	Repo   string `json:"repo,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Path   string `json:"path,omitempty"`
+	// Commit is the last commit of the app's file there, with its
+	// trailers' version, digest, who and why.
+	Commit  string    `json:"commit,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Digest  string    `json:"digest,omitempty"`
+	By      string    `json:"by,omitempty"`
+	When    time.Time `json:"when,omitzero"`
+	Reason  string    `json:"reason,omitempty"`
+	// Outcome is what the engine did with Commit: applied, failed,
+	// pending, superseded or notPickedUp; Message its words.
+	Outcome string `json:"outcome,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Pending says the repository holds another digest than what runs,
+	// and the engine has not applied it yet.
+	Pending bool `json:"pending,omitempty"`
+	// Error is why the object or the repository could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// Labels Flux's kustomize-controller writes on what it applies.
+const (
+	FluxNameLabel      = "kustomize.toolkit.fluxcd.io/name"
+	FluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
+)
 
 // RegistryState is what an image's registry says of it: its signature,
 // its promotions, and where its version tag points now.
@@ -107,6 +146,15 @@ const (
 	SigUnsigned   = "unsigned"
 	SigUnknown    = "unknown"
 )
+
+// Drifted reports whether what runs differs from what Slipway deployed:
+// in the cluster, from the version tag (read with the registries), or
+// from what the GitOps engine applied from the repository.
+func (r Row) Drifted() bool {
+	g := r.GitOps
+	return len(r.Drift) > 0 || r.Registry != nil && r.Registry.TagDrift ||
+		g != nil && g.Outcome == "applied" && g.Digest != "" && g.Digest != r.Digest
+}
 
 // Unsigned reports whether the registry says the row's image has no
 // valid signature: unsigned, or unverified by the key given.
@@ -181,6 +229,9 @@ func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
 	}
 	r.Last = lastAttempt(d, r.DeployedAt, rss)
 	r.History = history(rss)
+	if name, ns := d.Labels[FluxNameLabel], d.Labels[FluxNamespaceLabel]; name != "" && ns != "" {
+		r.GitOps = &GitOpsState{Engine: "flux", Object: ns + "/" + name}
+	}
 	return r
 }
 
@@ -332,7 +383,7 @@ func Select(rows []Row, f Filter) []Row {
 		case len(f.Apps) > 0 && !slices.Contains(f.Apps, r.App),
 			len(f.Envs) > 0 && !slices.Contains(f.Envs, r.Env),
 			f.Failed && r.State != Failed && r.State != RolledBack,
-			f.Drift && len(r.Drift) == 0 && (r.Registry == nil || !r.Registry.TagDrift),
+			f.Drift && !r.Drifted(),
 			f.Unsigned && !r.Unsigned(),
 			!hasLabels(r, f.Labels):
 			continue

@@ -140,7 +140,7 @@ func details(rows []Row) []appDetail {
 }
 
 var detailNames = []string{"Namespace/Deployment", "Version", "Digest", "Image", "Commit", "Revision", "Ready",
-	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since", "Last checks", "History", "Registry"}
+	"Health", "Deployed", "By", "Why", "Drift", "Rolled back since", "Last checks", "History", "Registry", "GitOps"}
 
 // detailValues are r's lines of each of detailNames.
 func detailValues(r Row) [][]string {
@@ -157,7 +157,30 @@ func detailValues(r Row) [][]string {
 	return [][]string{one(r.Namespace + "/" + r.Deployment), one(r.Version), one(r.Digest), one(r.Image), one(r.Commit),
 		one(fmt.Sprint(r.Revision)), one(fmt.Sprintf("%d/%d", r.Ready, r.Desired)), one(string(r.Health)),
 		one(stamp(r.DeployedAt)), one(r.DeployedBy), one(r.Reason), slices.Clone(drift), one(last),
-		checkLines(r.Checks), historyLines(r.History), registryLines(r)}
+		checkLines(r.Checks), historyLines(r.History), registryLines(r), gitOpsLines(r.GitOps)}
+}
+
+// gitOpsLines are what the environment repository holds and what the
+// engine did with it; "-" for a direct environment.
+func gitOpsLines(g *GitOpsState) []string {
+	if g == nil {
+		return []string{"-"}
+	}
+	out := []string{g.Engine + " " + g.Object}
+	if g.Repo != "" {
+		out = append(out, fmt.Sprintf("%s branch %s path %s", g.Repo, cmp.Or(g.Branch, "-"), cmp.Or(g.Path, ".")))
+	}
+	if g.Commit != "" {
+		out = append(out, fmt.Sprintf("commit %s: %s (%s) at %s by %s%s", shortCommit(g.Commit), cmp.Or(g.Version, "-"),
+			ShortDigest(g.Digest), stamp(g.When), cmp.Or(g.By, "-"), why(g.Reason)))
+	}
+	if g.Outcome != "" {
+		out = append(out, strings.TrimSpace(g.Outcome+" "+g.Message))
+	}
+	if g.Error != "" {
+		out = append(out, "error: "+g.Error)
+	}
+	return out
 }
 
 // registryLines are what the registry says of the image: its signature,
@@ -357,11 +380,38 @@ func Notes(r Row, now time.Time) []string {
 		notes = append(notes, n)
 	}
 	notes = append(notes, registryNotes(r)...)
+	notes = append(notes, gitOpsNotes(r)...)
 	if r.Error != "" {
 		notes = append(notes, r.Error)
 	}
 	return notes
 }
+
+// gitOpsNotes say what a GitOps environment's repository holds, when it
+// is not what runs, and what the engine did with it.
+func gitOpsNotes(r Row) []string {
+	g := r.GitOps
+	if g == nil {
+		return nil
+	}
+	switch {
+	case g.Error != "":
+		return []string{"gitops " + g.Object + ": " + g.Error}
+	case g.Commit == "":
+		return []string{"gitops " + g.Object + ": the repository holds no commit of the app"}
+	case g.Pending:
+		return []string{fmt.Sprintf("pending: the repository holds %s (%s, commit %s by %s), not applied yet", cmp.Or(g.Version, "-"),
+			ShortDigest(g.Digest), shortCommit(g.Commit), cmp.Or(g.By, "-"))}
+	case g.Outcome == "failed" || g.Outcome == "notPickedUp":
+		return []string{fmt.Sprintf("gitops %s %s commit %s: %s", g.Object, g.Outcome, shortCommit(g.Commit), g.Message)}
+	case g.Digest != "" && g.Digest != r.Digest:
+		return []string{fmt.Sprintf("drift: the repository holds %s (%s, commit %s), the engine applied it, but %s runs", cmp.Or(g.Version, "-"),
+			ShortDigest(g.Digest), shortCommit(g.Commit), ShortDigest(r.Digest))}
+	}
+	return nil
+}
+
+func shortCommit(c string) string { return c[:min(len(c), 12)] }
 
 // registryNotes are what a reader should know of what the registry says:
 // an image without a valid signature, a version tag moved or gone, a

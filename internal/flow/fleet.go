@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/deploy"
 	"github.com/slipwayhq/slipway/internal/fleet"
@@ -48,6 +50,9 @@ type FleetOptions struct {
 	// env://NAME; without it a signature is only looked for.
 	Key       string
 	UserAgent string
+	// Dynamic makes the client that reads a cluster's GitOps engine
+	// objects (default: from its configuration), for tests.
+	Dynamic func(c *deploy.Cluster) (dynamic.Interface, error)
 
 	verifier sign.Verifier
 }
@@ -91,6 +96,7 @@ func readFleet(ctx context.Context, o FleetOptions) Fleet {
 		names = []string{""}
 	}
 	srcs := make([]fleet.Source, len(names))
+	clusters := map[string]*deploy.Cluster{}
 	for i, n := range names {
 		c, err := connect(config.Environment{Name: "context " + cmp.Or(n, "(current)")}, deploy.ClusterOptions{Context: n, Kubeconfig: o.Kubeconfig})
 		srcs[i] = fleet.Source{Context: cmp.Or(n, "(current context)"), Err: err}
@@ -99,6 +105,7 @@ func readFleet(ctx context.Context, o FleetOptions) Fleet {
 			if n == "" {
 				srcs[i].Context = c.Context
 			}
+			clusters[srcs[i].Context] = c
 		}
 	}
 	f := fleet.Collect(ctx, srcs, fleet.Options{Timeout: o.Timeout, Now: o.Now})
@@ -110,6 +117,11 @@ func readFleet(ctx context.Context, o FleetOptions) Fleet {
 	if o.Registries || o.Filter.Unsigned {
 		readRegistries(ctx, f.Rows, o.verifier, o.UserAgent)
 	}
+	dyn := o.Dynamic
+	if dyn == nil {
+		dyn = func(c *deploy.Cluster) (dynamic.Interface, error) { return dynamicOf(c) }
+	}
+	readGitOps(ctx, f.Rows, func(context string) (dynamic.Interface, error) { return dyn(clusters[context]) })
 	f.Rows = fleet.Select(f.Rows, o.Filter)
 	return f
 }

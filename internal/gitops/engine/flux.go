@@ -125,6 +125,10 @@ func atMost8[T any](xs []T, none string, say func(T) string) string {
 	return strings.Join(s, ", ")
 }
 
+// List reads every Kustomization with a GitRepository source (in
+// Namespace, or all), with what it applies.
+func (f *Flux) List(ctx context.Context) ([]Kustomization, error) { return f.list(ctx) }
+
 // list reads every Kustomization with a GitRepository source, and the
 // source's URL and branch.
 func (f *Flux) list(ctx context.Context) ([]Kustomization, error) {

@@ -1,0 +1,65 @@
+package flow
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	dynfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/slipwayhq/slipway/internal/deploy"
+	"github.com/slipwayhq/slipway/internal/fleet"
+	"github.com/slipwayhq/slipway/internal/gitops/engine"
+)
+
+// TestFleetGitOps reads a GitOps environment through its repository, as
+// status --all does with no project: the Kustomization named by the
+// labels Flux writes leads to the repository, whose last commit of the
+// app's file gives version, digest, who and why. Applied by Flux, what
+// runs is that commit's; not applied yet, the row is pending; a
+// Kustomization that is gone says so.
+func TestFleetGitOps(t *testing.T) {
+	ctx := context.Background()
+	f, e := gitOpsFixture(t)
+	digest := f.push("dev", "1.2.3")
+	if _, err := f.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), NoWait: true, Reason: "ship it"}); err != nil {
+		t.Fatal(err)
+	}
+	commit := e.head()
+	objs := fluxPair("flux-system", "dev", e.url, "main", "./envs/dev")
+	applied := objs[1].(*unstructured.Unstructured)
+	applied.Object["status"] = map[string]any{"lastAttemptedRevision": "main@sha1:" + commit, "lastAppliedRevision": "main@sha1:" + commit,
+		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}}}
+	objs = append(objs, fluxPair("flux-system", "later", e.url, "main", "./envs/dev")...)
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		engine.KustomizationGVR: "KustomizationList", engine.GitRepositoryGVR: "GitRepositoryList"}, objs...)
+	row := func(object, running string) fleet.Row {
+		return fleet.Row{Context: "c", App: "hello", EnvStatus: deploy.EnvStatus{Env: "dev", Digest: running},
+			GitOps: &fleet.GitOpsState{Engine: "flux", Object: object}}
+	}
+	rows := []fleet.Row{row("flux-system/dev", digest), row("flux-system/later", "sha256:"+strings.Repeat("0", 64)), row("flux-system/gone", digest)}
+	readGitOps(ctx, rows, func(string) (dynamic.Interface, error) { return dyn, nil })
+
+	g := rows[0].GitOps
+	if g.Error != "" || g.Commit != commit || g.Version != "1.2.3" || g.Digest != digest || g.By != "alice" || g.Reason != "ship it" ||
+		g.Outcome != "applied" || g.Pending || g.Repo != e.url || g.Path != "./envs/dev" {
+		t.Errorf("applied: %+v", g)
+	}
+	if n := fleet.Notes(rows[0], f.now); len(n) != 0 {
+		t.Errorf("applied has notes %q", n)
+	}
+	if g := rows[1].GitOps; g.Error != "" || g.Commit != commit || g.Outcome != "pending" || !g.Pending {
+		t.Errorf("pending: %+v", g)
+	}
+	if n := strings.Join(fleet.Notes(rows[1], f.now), "; "); !strings.Contains(n, "pending: the repository holds 1.2.3") {
+		t.Errorf("pending's notes: %s", n)
+	}
+	if g := rows[2].GitOps; !strings.Contains(g.Error, "the Kustomization that applied it is gone") {
+		t.Errorf("gone: %+v", g)
+	}
+	f.noSecret(t, gitPass)
+}
