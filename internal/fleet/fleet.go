@@ -77,8 +77,9 @@ type Row struct {
 // GitOpsState is a GitOps environment as its repository and engine say:
 // the last commit of the app's file, and what the engine did with it.
 type GitOpsState struct {
-	// Engine is flux; Object the Kustomization that applied the
-	// Deployment, NAMESPACE/NAME (from the labels Flux writes).
+	// Engine is flux or argocd; Object the Kustomization or Application
+	// that applied the Deployment, NAMESPACE/NAME (from the labels Flux
+	// writes, or Argo CD's tracking annotation).
 	Engine string `json:"engine"`
 	Object string `json:"object"`
 	// Repo, Branch and Path are what the object applies.
@@ -102,6 +103,24 @@ type GitOpsState struct {
 	Pending bool `json:"pending,omitempty"`
 	// Error is why the object or the repository could not be read.
 	Error string `json:"error,omitempty"`
+}
+
+// ArgoTrackingAnnotation is what Argo CD's annotation tracking writes on
+// what it applies: APP:GROUP/KIND:NAMESPACE/NAME, APP being NAMESPACE_NAME
+// of an Application outside Argo CD's own namespace.
+const ArgoTrackingAnnotation = "argocd.argoproj.io/tracking-id"
+
+// argoApp is the Application, NAMESPACE/NAME, a tracking ID names; ""
+// when it names none. An APP without a namespace is in argocd.
+func argoApp(id string) string {
+	app, _, ok := strings.Cut(id, ":")
+	if !ok || app == "" || len(app) > 253 {
+		return ""
+	}
+	if ns, name, ok := strings.Cut(app, "_"); ok && ns != "" && name != "" {
+		return ns + "/" + name
+	}
+	return "argocd/" + app
 }
 
 // Labels Flux's kustomize-controller writes on what it applies.
@@ -231,6 +250,8 @@ func row(context string, d *appsv1.Deployment, rss []*appsv1.ReplicaSet) Row {
 	r.History = history(rss)
 	if name, ns := d.Labels[FluxNameLabel], d.Labels[FluxNamespaceLabel]; name != "" && ns != "" {
 		r.GitOps = &GitOpsState{Engine: "flux", Object: ns + "/" + name}
+	} else if app := argoApp(d.Annotations[ArgoTrackingAnnotation]); app != "" {
+		r.GitOps = &GitOpsState{Engine: "argocd", Object: app}
 	}
 	return r
 }

@@ -140,3 +140,19 @@ func TestSelect(t *testing.T) {
 		})
 	}
 }
+
+// TestArgoApp reads the Application an Argo CD tracking ID names.
+func TestArgoApp(t *testing.T) {
+	for id, want := range map[string]string{
+		"hello-prod:apps/Deployment:hello/hello":      "argocd/hello-prod",
+		"team_hello-prod:apps/Deployment:hello/hello": "team/hello-prod",
+		"":                        "",
+		"no-colon":                "",
+		":apps/Deployment:ns/n":   "",
+		"_x:apps/Deployment:ns/n": "argocd/_x",
+	} {
+		if got := argoApp(id); got != want {
+			t.Errorf("argoApp(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

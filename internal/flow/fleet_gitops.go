@@ -24,28 +24,28 @@ const fleetGitOpsTimeout = 20 * time.Second
 // many rows it holds.
 type fleetRepo struct{ url, branch, path string }
 
-// readGitOps fills, for the rows of Deployments that Flux applies (their
-// Row.GitOps names the Kustomization), what the environment repository
-// holds for the app: the last commit of APP.yaml under the Kustomization's
-// path, with its trailers, and what Flux did with that commit. The
-// clusters name the repositories (each Kustomization's GitRepository); no
-// project is needed. Each repository is read once, within
+// readGitOps fills, for the rows of Deployments that a GitOps engine
+// applied (Row.GitOps names its Flux Kustomization or Argo CD
+// Application), what the environment repository holds for the app: the
+// last commit of APP.yaml under the object's path, with its trailers, and
+// what the engine did with that commit. The clusters name the
+// repositories (each Kustomization's GitRepository, each Application's
+// source); no project is needed. Each repository is read once, within
 // fleetGitOpsTimeout; one that cannot be read says so in its rows.
 func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) (dynamic.Interface, error)) {
 	byContext := map[string][]int{}
 	for i, r := range rows {
-		if r.GitOps != nil && r.GitOps.Engine == "flux" {
+		if r.GitOps != nil {
 			byContext[r.Context] = append(byContext[r.Context], i)
 		}
 	}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	repos := map[fleetRepo]*repoRead{}
+	repos := &repoReads{m: map[fleetRepo]*repoRead{}}
 	for context, idx := range byContext {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readContextGitOps(ctx, rows, idx, context, dyn, &mu, repos)
+			readContextGitOps(ctx, rows, idx, context, dyn, repos)
 		}()
 	}
 	wg.Wait()
@@ -58,62 +58,107 @@ type repoRead struct {
 	err  error
 }
 
+// repoReads are the repositories read, by URL, branch and path.
+type repoReads struct {
+	mu sync.Mutex
+	m  map[fleetRepo]*repoRead
+}
+
+// open opens the repository of key once, however many rows ask.
+func (rs *repoReads) open(ctx context.Context, key fleetRepo) (*gitops.Repo, error) {
+	rs.mu.Lock()
+	rr, ok := rs.m[key]
+	if !ok {
+		rr = &repoRead{}
+		rs.m[key] = rr
+	}
+	rs.mu.Unlock()
+	rr.once.Do(func() {
+		octx, cancel := contextWithTimeout(ctx)
+		defer cancel()
+		rr.repo, rr.err = gitops.Open(octx, gitops.Options{URL: key.url, Branch: key.branch, Path: strings.TrimPrefix(key.path, "./")})
+	})
+	return rr.repo, rr.err
+}
+
+// engineObject is a GitOps engine's object as the fleet reads it: what it
+// applies, and how to ask what it did with a commit.
+type engineObject struct {
+	source engine.Source
+	look   func(ctx context.Context, commit string) (engine.Outcome, error)
+}
+
+// engineObjects lists the objects of both engines in a cluster, by
+// ENGINE NAMESPACE/NAME; an engine whose objects cannot be listed (its
+// CRD is not installed) has none, and its error.
+func engineObjects(ctx context.Context, client dynamic.Interface, engines map[string]bool) (map[string]engineObject, map[string]error) {
+	out, errs := map[string]engineObject{}, map[string]error{}
+	lctx, cancel := contextWithTimeout(ctx)
+	defer cancel()
+	if engines["flux"] {
+		f := &engine.Flux{Client: client}
+		ks, err := f.List(lctx)
+		errs["flux"] = err
+		for _, k := range ks {
+			out["flux "+k.String()] = engineObject{source: k.Source, look: func(ctx context.Context, c string) (engine.Outcome, error) { return f.Look(ctx, k, c) }}
+		}
+	}
+	if engines["argocd"] {
+		a := &engine.ArgoCD{Client: client}
+		apps, err := a.List(lctx)
+		errs["argocd"] = err
+		for _, app := range apps {
+			if _, seen := out["argocd "+app.String()]; seen || app.Source.URL == "" {
+				continue
+			}
+			out["argocd "+app.String()] = engineObject{source: app.Source, look: func(ctx context.Context, c string) (engine.Outcome, error) { return a.Look(ctx, app, c) }}
+		}
+	}
+	return out, errs
+}
+
 // readContextGitOps is readGitOps for the rows idx of one context.
-func readContextGitOps(ctx context.Context, rows []fleet.Row, idx []int, context string, dyn func(string) (dynamic.Interface, error), mu *sync.Mutex, repos map[fleetRepo]*repoRead) {
-	fail := func(err error) {
+func readContextGitOps(ctx context.Context, rows []fleet.Row, idx []int, context string, dyn func(string) (dynamic.Interface, error), repos *repoReads) {
+	client, err := dyn(context)
+	if err != nil {
 		for _, i := range idx {
 			rows[i].GitOps.Error = rowError(err)
 		}
-	}
-	client, err := dyn(context)
-	if err != nil {
-		fail(err)
 		return
 	}
-	f := &engine.Flux{Client: client}
-	lctx, cancel := contextWithTimeout(ctx)
-	defer cancel()
-	all, err := f.List(lctx)
-	if err != nil {
-		fail(err)
-		return
+	engines := map[string]bool{}
+	for _, i := range idx {
+		engines[rows[i].GitOps.Engine] = true
 	}
-	byName := map[string]engine.Kustomization{}
-	for _, k := range all {
-		byName[k.String()] = k
-	}
+	objs, errs := engineObjects(ctx, client, engines)
 	for _, i := range idx {
 		g := rows[i].GitOps
-		k, ok := byName[g.Object]
-		if !ok {
-			g.Error = "the Kustomization that applied it is gone, or applies no GitRepository"
+		obj, ok := objs[g.Engine+" "+g.Object]
+		switch {
+		case errs[g.Engine] != nil:
+			g.Error = rowError(errs[g.Engine])
+			continue
+		case !ok:
+			g.Error = "the object that applied it is gone, or applies no git repository"
 			continue
 		}
-		g.Repo, g.Branch, g.Path = k.Source.URL, k.Source.Branch, k.Source.Path
-		mu.Lock()
-		key := fleetRepo{url: g.Repo, branch: g.Branch, path: g.Path}
-		rr, ok := repos[key]
-		if !ok {
-			rr = &repoRead{}
-			repos[key] = rr
+		g.Repo, g.Branch, g.Path = obj.source.URL, obj.source.Branch, obj.source.Path
+		branch := g.Branch
+		if branch == "HEAD" {
+			branch = "" // the default branch, taken to be main
 		}
-		mu.Unlock()
-		rr.once.Do(func() {
-			octx, cancel := contextWithTimeout(ctx)
-			defer cancel()
-			rr.repo, rr.err = gitops.Open(octx, gitops.Options{URL: key.url, Branch: key.branch, Path: strings.TrimPrefix(key.path, "./")})
-		})
-		if rr.err != nil {
-			g.Error = rowError(rr.err)
+		repo, err := repos.open(ctx, fleetRepo{url: g.Repo, branch: branch, path: g.Path})
+		if err != nil {
+			g.Error = rowError(err)
 			continue
 		}
-		fillGitOps(ctx, g, rr.repo, f, k, rows[i])
+		fillGitOps(ctx, g, repo, obj, rows[i])
 	}
 }
 
 // fillGitOps fills g from the last commit of r's app file in repo, and
-// what Flux's Kustomization k did with it.
-func fillGitOps(ctx context.Context, g *fleet.GitOpsState, repo *gitops.Repo, f *engine.Flux, k engine.Kustomization, r fleet.Row) {
+// what the engine's object did with it.
+func fillGitOps(ctx context.Context, g *fleet.GitOpsState, repo *gitops.Repo, obj engineObject, r fleet.Row) {
 	hctx, cancel := contextWithTimeout(ctx)
 	defer cancel()
 	hist, err := repo.History(hctx, 1, gitops.AppFile(r.App))
@@ -130,7 +175,7 @@ func fillGitOps(ctx context.Context, g *fleet.GitOpsState, repo *gitops.Repo, f 
 	if g.By == "" {
 		g.By = h.Author
 	}
-	out, err := f.Look(hctx, k, h.Commit)
+	out, err := obj.look(hctx, h.Commit)
 	if err != nil {
 		g.Error = rowError(err)
 		return

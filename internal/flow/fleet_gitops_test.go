@@ -21,7 +21,9 @@ import (
 // labels Flux writes leads to the repository, whose last commit of the
 // app's file gives version, digest, who and why. Applied by Flux, what
 // runs is that commit's; not applied yet, the row is pending; a
-// Kustomization that is gone says so.
+// Kustomization that is gone says so. An Argo CD Application (simulated:
+// its status written by the test as Argo CD writes it) is read the same
+// way.
 func TestFleetGitOps(t *testing.T) {
 	ctx := context.Background()
 	f, e := gitOpsFixture(t)
@@ -35,13 +37,21 @@ func TestFleetGitOps(t *testing.T) {
 	applied.Object["status"] = map[string]any{"lastAttemptedRevision": "main@sha1:" + commit, "lastAppliedRevision": "main@sha1:" + commit,
 		"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}}}
 	objs = append(objs, fluxPair("flux-system", "later", e.url, "main", "./envs/dev")...)
+	// Argo CD's Application, simulated: its status as Argo CD writes it
+	// once a sync of the commit succeeded.
+	app := argoApp("team", "hello-dev", e.url, "main", "envs/dev").(*unstructured.Unstructured)
+	app.Object["status"] = map[string]any{"sync": map[string]any{"status": "Synced", "revision": commit},
+		"operationState": map[string]any{"phase": "Succeeded", "syncResult": map[string]any{"revision": commit}}}
+	objs = append(objs, app)
 	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		engine.KustomizationGVR: "KustomizationList", engine.GitRepositoryGVR: "GitRepositoryList"}, objs...)
+		engine.KustomizationGVR: "KustomizationList", engine.GitRepositoryGVR: "GitRepositoryList", engine.ApplicationGVR: "ApplicationList"}, objs...)
 	row := func(object, running string) fleet.Row {
 		return fleet.Row{Context: "c", App: "hello", EnvStatus: deploy.EnvStatus{Env: "dev", Digest: running},
 			GitOps: &fleet.GitOpsState{Engine: "flux", Object: object}}
 	}
-	rows := []fleet.Row{row("flux-system/dev", digest), row("flux-system/later", "sha256:"+strings.Repeat("0", 64)), row("flux-system/gone", digest)}
+	rows := []fleet.Row{row("flux-system/dev", digest), row("flux-system/later", "sha256:"+strings.Repeat("0", 64)), row("flux-system/gone", digest),
+		row("team/hello-dev", digest)}
+	rows[3].GitOps.Engine = "argocd"
 	readGitOps(ctx, rows, func(string) (dynamic.Interface, error) { return dyn, nil })
 
 	g := rows[0].GitOps
@@ -58,8 +68,11 @@ func TestFleetGitOps(t *testing.T) {
 	if n := strings.Join(fleet.Notes(rows[1], f.now), "; "); !strings.Contains(n, "pending: the repository holds 1.2.3") {
 		t.Errorf("pending's notes: %s", n)
 	}
-	if g := rows[2].GitOps; !strings.Contains(g.Error, "the Kustomization that applied it is gone") {
+	if g := rows[2].GitOps; !strings.Contains(g.Error, "the object that applied it is gone") {
 		t.Errorf("gone: %+v", g)
+	}
+	if g := rows[3].GitOps; g.Error != "" || g.Commit != commit || g.Digest != digest || g.Outcome != "applied" || g.Pending {
+		t.Errorf("argocd (simulated): %+v", g)
 	}
 	f.noSecret(t, gitPass)
 }

@@ -148,6 +148,10 @@ func listedApps(xs []Application) string {
 }
 
 // list reads every Application: one entry per git source.
+// List reads every Application (in Namespace, or all), one per git source
+// (see appSources).
+func (a *ArgoCD) List(ctx context.Context) ([]Application, error) { return a.list(ctx) }
+
 func (a *ArgoCD) list(ctx context.Context) ([]Application, error) {
 	l, err := a.Client.Resource(ApplicationGVR).Namespace(a.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
