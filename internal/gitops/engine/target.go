@@ -35,14 +35,21 @@ func (f *Flux) Target(ctx context.Context, repoURL, branch, path string) (Target
 }
 
 // Look reads k and its GitRepository once and classifies commit, without
-// a deadline or newer commits.
+// a deadline or newer commits; a commit Flux applied before counts as
+// applied while Flux reconciles it again.
 func (f *Flux) Look(ctx context.Context, k Kustomization, commit string) (Outcome, error) {
 	s, err := f.status(ctx, k)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("looking at %s: %w", k, err)
 	}
 	s.Suspended = false // a suspension after our commit was applied stops nothing
-	return Classify(s, commit), nil
+	o := Classify(s, commit)
+	if o.State == Pending && revisionIs(s.Applied, commit) {
+		// Flux reconciles the commit it applied again (a nudge, its
+		// interval): that it builds it once more undoes nothing.
+		o.State, o.Confirmed = Applied, s.Ready.Status == "True"
+	}
+	return o, nil
 }
 
 // fluxTarget is a Kustomization bound to its adapter.
