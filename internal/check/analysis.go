@@ -50,7 +50,7 @@ type Analysis struct {
 var _ deploy.Checker = (*Analysis)(nil)
 
 // AnalysisCheck names a canary analysis among a deploy's checks.
-const AnalysisCheck = "canary analysis"
+const AnalysisCheck = deploy.AnalysisCheckName
 
 // Check runs a.Checks on t, then, when they passed, the analysis, whose
 // result comes last; the outcome is recorded on t's Deployment, and a

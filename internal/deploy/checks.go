@@ -19,6 +19,10 @@ import (
 // of its after-rollout checks failed.
 const ReasonCheckFailed = "CheckFailed"
 
+// AnalysisCheckName names a canary's analysis among the results of its
+// checks (check.AnalysisCheck).
+const AnalysisCheckName = "canary analysis"
+
 // CheckTarget is what after-rollout checks run against: the new pods of a
 // rollout whose verdict succeeded.
 type CheckTarget struct {
@@ -102,6 +106,9 @@ func (c *Cluster) RunChecks(ctx context.Context, ch Checker, in RenderInput, dep
 	v.Phase, v.Reason = PhaseFailed, ReasonCheckFailed
 	v.Message = fmt.Sprintf("the pods are ready, but check %s failed: %s", f.Check, f.Message)
 	v.Hint = fmt.Sprintf("fix what the check found, or the check in slipway.yaml (environments.%s.checks or deploy.checks), and deploy again", in.Env.Name)
+	if f.Check == AnalysisCheckName {
+		v.Hint = fmt.Sprintf("fix what the canary's analysis found, or its metrics in slipway.yaml (environments.%s.analysis), and deploy again", in.Env.Name)
+	}
 	return nil
 }
 

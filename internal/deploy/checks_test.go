@@ -39,6 +39,7 @@ func TestDeployChecks(t *testing.T) {
 	}{
 		{"passing", []CheckResult{passed, passed}, false},
 		{"failing", []CheckResult{passed, failed}, true},
+		{"analysis failing", []CheckResult{passed, {Check: AnalysisCheckName, Message: "round 2: error-rate: the canary's 0.5 is above 0.05"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +73,17 @@ func TestDeployChecks(t *testing.T) {
 			}
 			if res.Verdict.Reason != ReasonCheckFailed {
 				t.Errorf("reason = %s, want %s", res.Verdict.Reason, ReasonCheckFailed)
+			}
+			// The record of the checks outlives the rollback, for status.
+			st := c.Status(context.Background(), testNS, "hello", false)
+			if st.Version != "1.2.3" || st.Checks == nil || st.Checks.Passed || st.Checks.Version != "1.2.4" || len(st.Checks.Checks) != 2 {
+				t.Errorf("status after the rollback: %s with checks %+v, want 1.2.3 with 1.2.4's failed checks", st.Version, st.Checks)
+			}
+			if tt.results[1].Check == AnalysisCheckName {
+				if !strings.Contains(res.Verdict.Hint, "environments.dev.analysis") {
+					t.Errorf("hint %q does not point at the analysis", res.Verdict.Hint)
+				}
+				return
 			}
 			for _, want := range []string{"CheckFailed: the pods are ready, but check http GET /healthz failed: pod hello-r2-1 answered 500",
 				"\ncheck http GET /healthz, its output ends:\n  | database unreachable",
