@@ -19,6 +19,12 @@
 #     v0.1.0, both registries 0.1.0 with one digest, docs-dev and docs-prod a
 #     Deployment of that digest, and no output or generated file the key or
 #     its password.
+#  3. The example with prod a GitOps environment (engine none) of an
+#     environment repository that hack/testenv/githttp serves over smart
+#     HTTP with basic auth: deploy-prod, given SLIPWAY_GITOPS_PROD_TOKEN as
+#     a CI/CD variable, commits prod's manifests pinned to the promoted
+#     digest, with the deploy's trailers, and ends (--no-wait); the token is
+#     in no output or generated file.
 #
 #   GITLAB_CI_LOCAL_VERSION  the npm package's version (pinned below)
 #   PORT                     the dev registry's port (default 15500; rc is
@@ -162,4 +168,55 @@ key_line=$(sed -n 2p "$work/keys/cosign.key")
 for f in "$work/pipeline.log" "$work/prod.log" "$site/.gitlab-ci.yml"; do
 	! grep -qF -e "$password" -e "$key_line" "$f" || fail "$f holds the signing key or its password"
 done
-echo "gitlab-ci-local.sh: ok (tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod)"
+echo "gitlab-ci-local.sh: tag $tag pushed; $pushed in 127.0.0.1:$dev_port and :$rc_port, deployed to docs-dev and docs-prod" >&2
+
+## 3. prod as a GitOps environment: deploy-prod commits to an environment
+## repository served over smart HTTP with basic auth, with the token the
+## generated job hands it (SLIPWAY_GITOPS_PROD_TOKEN as SLIPWAY_GIT_TOKEN).
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/githttp" ./hack/testenv/githttp)
+mkdir -p "$work/git"
+git init -q --bare -b main "$work/git/env.git"
+seed=$work/env-seed
+git init -q -b main "$seed"
+echo "resources: []" >"$seed/kustomization.yaml"
+git -C "$seed" add -A
+git -C "$seed" -c user.name=Ops -c user.email=ops@example.com commit -qm "the environment repository"
+git -C "$seed" push -q "$work/git/env.git" main
+git_token=tok-$RANDOM$RANDOM$RANDOM
+GITHTTP_PASS=$git_token "$work/githttp" -root "$work/git" -user x-access-token -addr-file "$work/githttp.addr" \
+	>/dev/null 2>"$work/githttp.log" </dev/null &
+git_pid=$!
+trap 'kill "$git_pid" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 1 100); do [ -s "$work/githttp.addr" ] && break; sleep 0.05; done
+[ -s "$work/githttp.addr" ] || fail "the git server did not start: $(cat "$work/githttp.log")"
+env_url=http://$(cat "$work/githttp.addr")/env.git
+ops=$(project gitops)
+# Its own repositories and namespaces, apart from run 2's.
+sed -i -e "s|/web, insecure|/ops, insecure|" -e "s/docs-dev/docs-ops-dev/" \
+	-e "s|^\(  prod: {.*\)}\$|\1, gitops: {repo: \"$env_url\", path: envs/prod}}|" "$ops/slipway.yaml"
+grep -q "gitops: {repo: \"$env_url\", path: envs/prod}}\$" "$ops/slipway.yaml" || fail "could not make prod a GitOps environment in slipway.yaml"
+commit "$ops"
+has "$ops/.gitlab-ci.yml" '^#   SLIPWAY_GITOPS_PROD_TOKEN: ' '^ +SLIPWAY_GIT_TOKEN: \$SLIPWAY_GITOPS_PROD_TOKEN$' \
+	'deploy prod --no-deps --no-wait'
+echo "SLIPWAY_GITOPS_PROD_TOKEN: $git_token" >"$work/ops-variables.yml"
+run gitops --variables-file ../ops-variables.yml >"$work/ops.log" 2>&1 || fail "the GitOps pipeline failed:
+$(cat "$work/ops.log")"
+run gitops --variables-file ../ops-variables.yml deploy-prod >"$work/ops-prod.log" 2>&1 || fail "deploy-prod (GitOps) failed:
+$(cat "$work/ops-prod.log")"
+cat "$work/ops-prod.log"
+has "$work/ops-prod.log" '^ PASS +deploy-prod *$' '^deploy-prod +> committed, verdict pending [0-9a-f]{40}$'
+ops_pushed=$(grep -Eo "^push-dev +> 127\.0\.0\.1:$dev_port/ops/docs@sha256:[0-9a-f]{64}\$" "$work/ops.log" | sed 's/.*@//')
+[ -n "$ops_pushed" ] || fail "push-dev printed no digest"
+# The environment repository holds the commit: prod's manifests pinned to the
+# promoted digest in rc, with the deploy's trailers.
+git -C "$work/git/env.git" show main:envs/prod/docs.yaml | grep -q "image: 127\.0\.0\.1:$rc_port/ops/docs@$ops_pushed\$" ||
+	fail "envs/prod/docs.yaml does not pin 127.0.0.1:$rc_port/ops/docs@$ops_pushed: $(git -C "$work/git/env.git" show main:envs/prod/docs.yaml | grep image:)"
+msg=$(git -C "$work/git/env.git" log -1 --format=%B main)
+for want in "Slipway-Version: 0.1.0" "Slipway-Digest: $ops_pushed" "Slipway-Env: prod"; do
+	grep -qxF "$want" <<<"$msg" || fail "the commit's message lacks '$want':
+$msg"
+done
+for f in "$work/ops.log" "$work/ops-prod.log" "$ops/.gitlab-ci.yml"; do
+	! grep -qF "$git_token" "$f" || fail "$f holds the git token"
+done
+echo "gitlab-ci-local.sh: ok (run 2: tag $tag, $pushed deployed to docs-dev and docs-prod; run 3: prod committed to the environment repository at $(git -C "$work/git/env.git" rev-parse --short main))"
