@@ -485,15 +485,7 @@ const (
 // credentials or env already fill is left to them. A file key needs nothing
 // from CI (it is in the checkout, or put there by a task).
 func signingCreds(proj *config.Project, have []credential, env []envVar) ([]credential, error) {
-	filled := map[string]bool{}
-	for _, c := range have {
-		for _, v := range c.vars {
-			filled[v] = true
-		}
-	}
-	for _, v := range env {
-		filled[v.name] = true
-	}
+	filled := filledVars(have, env)
 	var errs []error
 	keyVar := func(at, ref string) string {
 		name, ok := strings.CutPrefix(ref, envKeyPrefix)
@@ -540,6 +532,21 @@ func signingCreds(proj *config.Project, have []credential, env []envVar) ([]cred
 		sort.Strings(out[i].envs)
 	}
 	return out, errors.Join(errs...)
+}
+
+// filledVars are the variables that credentials have or variables env
+// already fill.
+func filledVars(have []credential, env []envVar) map[string]bool {
+	filled := map[string]bool{}
+	for _, c := range have {
+		for _, v := range c.vars {
+			filled[v] = true
+		}
+	}
+	for _, v := range env {
+		filled[v.name] = true
+	}
+	return filled
 }
 
 // kindName describes the credential kind for people setting it up.

@@ -17,15 +17,7 @@ const githubTokenVar = "GITHUB_TOKEN"
 // variable. Those that ci.yaml's credentials or env already fill are left
 // to them.
 func notifyCreds(proj *config.Project, have []credential, env []envVar) []credential {
-	filled := map[string]bool{}
-	for _, c := range have {
-		for _, v := range c.vars {
-			filled[v] = true
-		}
-	}
-	for _, v := range env {
-		filled[v.name] = true
-	}
+	filled := filledVars(have, env)
 	var out []credential
 	byVar := map[string]int{}
 	for _, n := range proj.Notify {

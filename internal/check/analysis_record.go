@@ -7,9 +7,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/slipwayhq/slipway/internal/deploy"
 )
 
@@ -74,17 +71,8 @@ func ReadAnalysisRecord(annotations map[string]string) (*AnalysisRecord, error) 
 func (a *Analysis) record(ctx context.Context, t deploy.CheckTarget, rec AnalysisRecord) error {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	text, err := json.Marshal(rec)
-	if err != nil {
+	if err := deploy.Annotate(ctx, a.Client, t.Namespace, t.Deployment, analysisManager, AnnotationAnalysis, rec); err != nil {
 		return fmt.Errorf("writing the analysis record: %w", err)
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationAnalysis: string(text)}}})
-	if err != nil {
-		return fmt.Errorf("writing the analysis record: %w", err)
-	}
-	_, err = a.Client.AppsV1().Deployments(t.Namespace).Patch(ctx, t.Deployment, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: analysisManager})
-	if err != nil {
-		return fmt.Errorf("annotating Deployment %s/%s: %w", t.Namespace, t.Deployment, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipwayhq/slipway/internal/termtext"
 )
@@ -49,18 +50,28 @@ func newChecksRecord(in RenderInput, results []CheckResult, now time.Time) Check
 
 // recordChecks writes rec on Deployment ns/name.
 func (c *Cluster) recordChecks(ctx context.Context, ns, name string, rec ChecksRecord) error {
-	text, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("writing the checks record: %w", err)
+	if err := Annotate(ctx, c.Client, ns, name, checksManager, AnnotationChecks, rec); err != nil {
+		return fmt.Errorf("recording the checks' results: %w", err)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationChecks: string(text)}}})
+	return nil
+}
+
+// Annotate sets annotation key of Deployment ns/name to value as JSON,
+// with a merge patch under field manager manager (not FieldManager, so
+// that the next apply leaves it alone), within 10s.
+func Annotate(ctx context.Context, client kubernetes.Interface, ns, name, manager, key string, value any) error {
+	text, err := json.Marshal(value)
 	if err != nil {
-		return fmt.Errorf("writing the checks record: %w", err)
+		return fmt.Errorf("encoding annotation %s: %w", key, err)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: string(text)}}})
+	if err != nil {
+		return fmt.Errorf("encoding annotation %s: %w", key, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := c.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: checksManager}); err != nil {
-		return fmt.Errorf("annotating Deployment %s/%s with the checks' results: %w", ns, name, err)
+	if _, err := client.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: manager}); err != nil {
+		return fmt.Errorf("annotating Deployment %s/%s: %w", ns, name, err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 // naming a loopback host are answered, so that a web page elsewhere
 // cannot reach the fleet by pointing a name of its own at 127.0.0.1.
 func Handler(read func(context.Context) Fleet, refresh time.Duration, addr string) http.Handler {
-	s := &server{read: read, refresh: refresh, loopback: isLoopback(addr)}
+	s := &server{read: read, refresh: refresh, loopback: IsLoopback(addr)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /fleet.json", s.json)
@@ -73,7 +73,7 @@ func (s *server) guard(next http.Handler) http.Handler {
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "read-only", http.StatusMethodNotAllowed)
-		case s.loopback && !isLoopback(r.Host):
+		case s.loopback && !IsLoopback(r.Host):
 			http.Error(w, "this server answers requests for a loopback host only", http.StatusMisdirectedRequest)
 		default:
 			next.ServeHTTP(w, r)
@@ -81,9 +81,9 @@ func (s *server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// isLoopback reports whether hostport names a loopback host: localhost,
+// IsLoopback reports whether hostport names a loopback host: localhost,
 // or an address of 127.0.0.0/8 or ::1.
-func isLoopback(hostport string) bool {
+func IsLoopback(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host = hostport

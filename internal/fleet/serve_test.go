@@ -97,8 +97,8 @@ func TestServeReadsAgainAfterRefresh(t *testing.T) {
 func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{"127.0.0.1:7070": true, "localhost:1": true, "[::1]:80": true, "127.1.2.3": true,
 		"0.0.0.0:7070": false, ":7070": false, "10.0.0.1:80": false, "attacker.example": false, "localhost.attacker.example:80": false} {
-		if got := isLoopback(addr); got != want {
-			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -84,7 +83,7 @@ func askRegistry(ctx context.Context, im fleetImage, v sign.Verifier, userAgent 
 	st := &fleet.RegistryState{Signature: fleet.SigUnknown}
 	host, path, _ := strings.Cut(im.repo, "/")
 	dir, app := filepath.Split(path)
-	c, err := registry.New(registry.Options{Registry: config.Registry{URL: host + "/" + strings.TrimSuffix(dir, "/"), Insecure: loopbackHost(host)}, UserAgent: userAgent})
+	c, err := registry.New(registry.Options{Registry: config.Registry{URL: host + "/" + strings.TrimSuffix(dir, "/"), Insecure: fleet.IsLoopback(host)}, UserAgent: userAgent})
 	if err != nil {
 		st.Error = rowError(err)
 		return st
@@ -158,21 +157,6 @@ func newestPromotion(ctx context.Context, c *registry.Client, app string, h v1.H
 	}
 	r := recs[len(recs)-1]
 	return &fleet.Promotion{From: termtext.Clean(r.From), Source: termtext.Clean(r.Source), When: r.When, Who: termtext.Clean(r.Who)}, nil
-}
-
-// loopbackHost reports whether host (with a port, maybe) is a loopback
-// name or address, reached over plain HTTP as the registries' own client
-// does.
-func loopbackHost(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // rowError is err's message for a fleet row: one line, cleaned, bounded.
