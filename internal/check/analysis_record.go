@@ -34,6 +34,7 @@ type AnalysisRecord struct {
 // Passed reports whether the analysis passed.
 func (r AnalysisRecord) Passed() bool { return r.Verdict == "passed" }
 
+// verdictOf is a record's verdict: passed or failed.
 func verdictOf(passed bool) string {
 	if passed {
 		return "passed"

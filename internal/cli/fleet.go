@@ -35,6 +35,7 @@ func fleetFlags(prefix string) []cli.Flag {
 		&cli.BoolFlag{Name: "registries", Usage: prefix + "also ask each image's registry: its signature, its promotion record, where its version tag points"},
 		&cli.BoolFlag{Name: "unsigned", Usage: prefix + "only what runs an image without a valid signature (asks the registries)"},
 		&cli.StringFlag{Name: "key", Usage: prefix + "verify signatures with the cosign public key `KEY` (a file, or env://NAME; asks the registries)"},
+		&cli.StringSliceFlag{Name: "git-host", Usage: prefix + "send SLIPWAY_GIT_TOKEN (or SLIPWAY_GIT_USERNAME and _PASSWORD) to git `HOST` when reading GitOps environments' repositories, which cluster objects name (repeatable)"},
 		&cli.DurationFlag{Name: "cluster-timeout", Value: 10 * time.Second, Usage: prefix + "how long each cluster has to answer"},
 	}
 }
@@ -48,6 +49,7 @@ func (c *command) fleetOptions() flow.FleetOptions {
 		Filter: flow.FleetFilter{Apps: c.flags.StringSlice("app"), Envs: c.flags.StringSlice("env"), Labels: c.flags.StringSlice("label"),
 			Failed: c.flags.Bool("failed"), Drift: c.flags.Bool("drift"), Unsigned: c.flags.Bool("unsigned")},
 		Registries: c.flags.Bool("registries") || c.flags.String("key") != "", Key: c.flags.String("key"), UserAgent: UserAgent(),
+		GitHosts: c.flags.StringSlice("git-host"),
 	}
 }
 
@@ -83,7 +85,7 @@ func serveCommand() *cli.Command {
 // statusClusterOptions are the cluster options of a project's status:
 // one context at most.
 func (c *command) statusClusterOptions() (flow.ClusterOptions, error) {
-	for _, n := range []string{"app", "env", "label", "failed", "drift", "html", "cluster-timeout", "registries", "unsigned", "key"} {
+	for _, n := range []string{"app", "env", "label", "failed", "drift", "html", "cluster-timeout", "registries", "unsigned", "key", "git-host"} {
 		if c.flags.IsSet(n) {
 			return flow.ClusterOptions{}, usagef("--%s needs --all", n)
 		}

@@ -30,7 +30,7 @@ type AnalysisMetric struct {
 	Max         string `yaml:"max" doc:"the canary's value must be at most this number"`
 	MaxRatio    string `yaml:"maxRatio" doc:"the canary's value must be at most this many times the main environment's (or within maxIncrease of it, whichever allows more)"`
 	MaxIncrease string `yaml:"maxIncrease" doc:"the canary's value must be at most the main environment's plus this number (or within maxRatio of it, whichever allows more)"`
-	NoData      string `yaml:"noData" enum:"fail,pass" doc:"what a window in which the canary (or, for maxRatio and maxIncrease, the main environment) never had a value means (default fail)"`
+	NoData      string `yaml:"noData" enum:"fail,pass" doc:"what a window in which the canary (or, for maxRatio and maxIncrease without max, the main environment) never had a value means (default fail)"`
 }
 
 // Defaults and bounds of a canary analysis.

@@ -197,7 +197,7 @@ func (v *validator) notifyTarget(at string, n Notify) {
 		v.add(at, "a target is one kind, but this one has %d of webhook, slack, github and gitlab; split it into targets of one each", kinds)
 	case n.Webhook != nil:
 		if _, isRef := EnvRef(n.Webhook.URL); !isRef && v.src.Has(at+".webhook.url") {
-			if msg := notifyURLProblem(n.Webhook.URL); msg != "" {
+			if msg := NotifyURLProblem(n.Webhook.URL); msg != "" {
 				v.add(at+".webhook.url", "%s", msg)
 			}
 		}
@@ -248,15 +248,16 @@ func (v *validator) apiURL(at, raw string) {
 	if !v.src.Has(at) {
 		return
 	}
-	if msg := notifyURLProblem(raw); msg != "" {
+	if msg := NotifyURLProblem(raw); msg != "" {
 		v.add(at, "%s", msg)
 	}
 }
 
-// notifyURLProblem says what is wrong with a URL Slipway posts to, ""
+// NotifyURLProblem says what is wrong with a URL Slipway posts to, ""
 // when nothing: it must be http(s) with a host and carry no credentials,
-// which would be printed wherever the URL is.
-func notifyURLProblem(raw string) string {
+// which would be printed wherever the URL is (and it never quotes one
+// that does). Deploys check a URL read from env://NAME with it too.
+func NotifyURLProblem(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "":

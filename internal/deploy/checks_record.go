@@ -1,9 +1,11 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,10 +44,32 @@ type ChecksRecord struct {
 // bounded: at most maxRecordChecks results, messages cut, no output.
 func newChecksRecord(in RenderInput, results []CheckResult, now time.Time) ChecksRecord {
 	rec := ChecksRecord{Version: in.Version, Digest: digestOf(in.Image), Passed: failedCheck(results) == nil, At: now.UTC().Truncate(time.Second)}
-	for _, r := range results[:min(len(results), maxRecordChecks)] {
+	kept := results
+	if len(kept) > maxRecordChecks {
+		// The last result is the one that failed, when one did: keep it.
+		kept = append(slices.Clone(results[:maxRecordChecks-1]), results[len(results)-1])
+	}
+	for _, r := range kept {
 		rec.Checks = append(rec.Checks, CheckResult{Check: clipText(r.Check, maxRecordMessage), Passed: r.Passed, Message: clipText(r.Message, maxRecordMessage)})
 	}
+	// Escapes can make the text longer than its bytes: drop the results
+	// before the last until the record fits what ReadChecksRecord reads.
+	for len(rec.Checks) > 1 && len(encodeJSON(rec)) > maxChecksRecord {
+		rec.Checks = slices.Delete(rec.Checks, len(rec.Checks)-2, len(rec.Checks)-1)
+	}
 	return rec
+}
+
+// encodeJSON is v as Annotate writes it, without HTML escaping; nil when
+// it cannot be encoded.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // recordChecks writes rec on Deployment ns/name.
@@ -60,9 +84,9 @@ func (c *Cluster) recordChecks(ctx context.Context, ns, name string, rec ChecksR
 // with a merge patch under field manager manager (not FieldManager, so
 // that the next apply leaves it alone), within 10s.
 func Annotate(ctx context.Context, client kubernetes.Interface, ns, name, manager, key string, value any) error {
-	text, err := json.Marshal(value)
-	if err != nil {
-		return fmt.Errorf("encoding annotation %s: %w", key, err)
+	text := encodeJSON(value)
+	if text == nil {
+		return fmt.Errorf("encoding annotation %s: not JSON", key)
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: string(text)}}})
 	if err != nil {

@@ -22,8 +22,17 @@ func TestChecksRecord(t *testing.T) {
 	if m := rec.Checks[0].Message; len(m) > maxRecordMessage+len("…") || !strings.HasSuffix(m, "…") || rec.Checks[0].Output != nil {
 		t.Errorf("message %q output %v", m, rec.Checks[0].Output)
 	}
-	if failed := newChecksRecord(in, results, time.Now()); failed.Passed {
-		t.Error("a record with a failed check passed")
+	failed := newChecksRecord(in, results, time.Now())
+	if last := failed.Checks[len(failed.Checks)-1]; failed.Passed || last.Passed || len(encodeJSON(failed)) > maxChecksRecord {
+		t.Errorf("a record of 30 results, the last failed: passed %v, last %+v, %d bytes", failed.Passed, last, len(encodeJSON(failed)))
+	}
+	// Text that escapes long still fits.
+	var escapes []CheckResult
+	for range 20 {
+		escapes = append(escapes, CheckResult{Check: "task smoke", Message: strings.Repeat("\x01<", 100)})
+	}
+	if rec := newChecksRecord(in, escapes, time.Now()); len(encodeJSON(rec)) > maxChecksRecord || ReadChecksRecord(map[string]string{AnnotationChecks: string(encodeJSON(rec))}) == nil {
+		t.Errorf("a record of escaped text is %d bytes, over %d", len(encodeJSON(rec)), maxChecksRecord)
 	}
 	text, err := json.Marshal(rec)
 	if err != nil {

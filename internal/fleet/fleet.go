@@ -175,10 +175,11 @@ func (r Row) Drifted() bool {
 		g != nil && g.Outcome == "applied" && g.Digest != "" && g.Digest != r.Digest
 }
 
-// Unsigned reports whether the registry says the row's image has no
-// valid signature: unsigned, or unverified by the key given.
+// Unsigned reports whether the row's image is not shown to have a valid
+// signature: unsigned, unverified by the key given, or not known (the
+// registry did not say, or the pod runs an image by tag).
 func (r Row) Unsigned() bool {
-	return r.Registry != nil && (r.Registry.Signature == SigUnsigned || r.Registry.Signature == SigUnverified)
+	return r.Registry != nil && r.Registry.Signature != SigVerified && r.Registry.Signature != SigSigned
 }
 
 // Revision is one rollout of a Deployment, as its ReplicaSet records it.
@@ -391,8 +392,8 @@ type Filter struct {
 	// Drift keeps rows with drift, in the cluster or (read with the
 	// registries) of the version tag.
 	Drift bool
-	// Unsigned keeps rows whose image has no valid signature (read with
-	// the registries).
+	// Unsigned keeps rows whose image is not shown to have a valid
+	// signature (read with the registries; see Row.Unsigned).
 	Unsigned bool
 }
 

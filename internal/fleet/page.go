@@ -411,6 +411,7 @@ func gitOpsNotes(r Row) []string {
 	return nil
 }
 
+// shortCommit is a commit's first 12 hex digits.
 func shortCommit(c string) string { return c[:min(len(c), 12)] }
 
 // registryNotes are what a reader should know of what the registry says:

@@ -49,7 +49,8 @@ func (r *Runner) analysisGate(ctx context.Context, env, req config.Environment, 
 }
 
 // analysisRecord reads the analysis recorded on the Deployment of canary
-// env: nil when there is none (nor a Deployment).
+// env: nil when there is none; an error when the Deployment cannot be
+// read, or is missing.
 func (r *Runner) analysisRecord(ctx context.Context, env config.Environment, o DeployOptions) (*check.AnalysisRecord, error) {
 	c, err := r.cluster(env, deploy.ClusterOptions{Kubeconfig: o.Cluster.Kubeconfig})
 	if err != nil {

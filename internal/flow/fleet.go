@@ -50,6 +50,11 @@ type FleetOptions struct {
 	// env://NAME; without it a signature is only looked for.
 	Key       string
 	UserAgent string
+	// GitHosts are the hosts (HOST or HOST:PORT) that SLIPWAY_GIT_TOKEN,
+	// or SLIPWAY_GIT_USERNAME and SLIPWAY_GIT_PASSWORD, are sent to when
+	// GitOps environments are read through their repositories: those are
+	// named by cluster objects others may write.
+	GitHosts []string
 	// Dynamic makes the client that reads a cluster's GitOps engine
 	// objects (default: from its configuration), for tests.
 	Dynamic func(c *deploy.Cluster) (dynamic.Interface, error)
@@ -121,7 +126,7 @@ func readFleet(ctx context.Context, o FleetOptions) Fleet {
 	if dyn == nil {
 		dyn = func(c *deploy.Cluster) (dynamic.Interface, error) { return dynamicOf(c) }
 	}
-	readGitOps(ctx, f.Rows, func(context string) (dynamic.Interface, error) { return dyn(clusters[context]) })
+	readGitOps(ctx, f.Rows, func(context string) (dynamic.Interface, error) { return dyn(clusters[context]) }, o.GitHosts)
 	f.Rows = fleet.Select(f.Rows, o.Filter)
 	return f
 }

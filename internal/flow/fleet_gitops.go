@@ -4,6 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +19,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/fleet"
 	"github.com/slipwayhq/slipway/internal/gitops"
 	"github.com/slipwayhq/slipway/internal/gitops/engine"
+	"github.com/slipwayhq/slipway/internal/gitremote"
 )
 
 // fleetGitOpsTimeout bounds reading one environment repository, and one
@@ -32,7 +38,13 @@ type fleetRepo struct{ url, branch, path string }
 // repositories (each Kustomization's GitRepository, each Application's
 // source); no project is needed. Each repository is read once, within
 // fleetGitOpsTimeout; one that cannot be read says so in its rows.
-func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) (dynamic.Interface, error)) {
+//
+// The repositories are named by objects others may write (a tenant's
+// GitRepository), so only https, ssh and loopback http repositories are
+// read, and the git variables' credentials (SLIPWAY_GIT_TOKEN and the
+// username and password) go only to gitHosts; the SSH agent and a
+// credential helper choose by host themselves.
+func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) (dynamic.Interface, error), gitHosts []string) {
 	byContext := map[string][]int{}
 	for i, r := range rows {
 		if r.GitOps != nil {
@@ -40,7 +52,7 @@ func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) 
 		}
 	}
 	var wg sync.WaitGroup
-	repos := &repoReads{m: map[fleetRepo]*repoRead{}}
+	repos := &repoReads{m: map[fleetRepo]*repoRead{}, gitHosts: gitHosts}
 	for context, idx := range byContext {
 		wg.Add(1)
 		go func() {
@@ -51,21 +63,28 @@ func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) 
 	wg.Wait()
 }
 
-// repoRead is one repository's read, shared by the rows that need it.
+// repoRead is one repository's read, shared by the rows that need it; mu
+// keeps one reader at a time, as reading history may fetch more of it.
 type repoRead struct {
 	once sync.Once
 	repo *gitops.Repo
 	err  error
+	mu   sync.Mutex
 }
 
-// repoReads are the repositories read, by URL, branch and path.
+// repoReads are the repositories read, by URL, branch and path, and the
+// hosts the git variables' credentials may go to.
 type repoReads struct {
-	mu sync.Mutex
-	m  map[fleetRepo]*repoRead
+	mu       sync.Mutex
+	m        map[fleetRepo]*repoRead
+	gitHosts []string
 }
 
 // open opens the repository of key once, however many rows ask.
-func (rs *repoReads) open(ctx context.Context, key fleetRepo) (*gitops.Repo, error) {
+func (rs *repoReads) open(ctx context.Context, key fleetRepo) (*repoRead, error) {
+	if msg := clusterRepoProblem(key.url); msg != "" {
+		return nil, errors.New(msg)
+	}
 	rs.mu.Lock()
 	rr, ok := rs.m[key]
 	if !ok {
@@ -76,9 +95,60 @@ func (rs *repoReads) open(ctx context.Context, key fleetRepo) (*gitops.Repo, err
 	rr.once.Do(func() {
 		octx, cancel := contextWithTimeout(ctx)
 		defer cancel()
-		rr.repo, rr.err = gitops.Open(octx, gitops.Options{URL: key.url, Branch: key.branch, Path: strings.TrimPrefix(key.path, "./")})
+		auth := gitremote.Auth{Getenv: scopedGitEnv(key.url, rs.gitHosts)}
+		rr.repo, rr.err = gitops.Open(octx, gitops.Options{URL: key.url, Branch: key.branch, Path: strings.TrimPrefix(key.path, "./"), Auth: auth})
 	})
-	return rr.repo, rr.err
+	return rr, rr.err
+}
+
+// clusterRepoProblem says why a repository a cluster object names is not
+// read, "" when it is: only https, ssh (and scp-like) and http to a
+// loopback host; never a local path or file:// URL, which would show this
+// machine's repositories.
+func clusterRepoProblem(raw string) string {
+	if scpLike.MatchString(raw) {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return "not read: the object names no remote repository (a local path or file:// URL)"
+	case u.Scheme == "https" || u.Scheme == "ssh":
+		return ""
+	case u.Scheme == "http" && fleet.IsLoopback(u.Host):
+		return ""
+	}
+	return "not read: the object names a " + u.Scheme + ":// repository; only https, ssh and loopback http ones are"
+}
+
+// scpLike is git's user@host:path form of an ssh remote.
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]`)
+
+// scopedGitEnv reads the environment, but gives the git variables'
+// credentials only for a repository on one of hosts (HOST or HOST:PORT).
+func scopedGitEnv(raw string, hosts []string) func(string) string {
+	host := ""
+	if u, err := url.Parse(raw); err == nil {
+		host = u.Host
+	}
+	allowed := host != "" && (slices.Contains(hosts, host) || slices.Contains(hosts, hostOnly(host)))
+	return func(k string) string {
+		switch k {
+		case gitremote.EnvGitToken, gitremote.EnvGitUsername, gitremote.EnvGitPassword:
+			if !allowed {
+				return ""
+			}
+		}
+		return os.Getenv(k)
+	}
+}
+
+// hostOnly is HOST of HOST:PORT.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 // engineObject is a GitOps engine's object as the fleet reads it: what it
@@ -144,15 +214,21 @@ func readContextGitOps(ctx context.Context, rows []fleet.Row, idx []int, context
 		}
 		g.Repo, g.Branch, g.Path = obj.source.URL, obj.source.Branch, obj.source.Path
 		branch := g.Branch
-		if branch == "HEAD" {
+		switch {
+		case branch == "HEAD":
 			branch = "" // the default branch, taken to be main
+		case branch == "" || commitish.MatchString(branch):
+			g.Error = "not read: the object applies a tag, a version range or a commit, not a branch"
+			continue
 		}
-		repo, err := repos.open(ctx, fleetRepo{url: g.Repo, branch: branch, path: g.Path})
+		rr, err := repos.open(ctx, fleetRepo{url: g.Repo, branch: branch, path: g.Path})
 		if err != nil {
 			g.Error = rowError(err)
 			continue
 		}
-		fillGitOps(ctx, g, repo, obj, rows[i])
+		rr.mu.Lock()
+		fillGitOps(ctx, g, rr.repo, obj, rows[i])
+		rr.mu.Unlock()
 	}
 }
 
@@ -184,6 +260,9 @@ func fillGitOps(ctx context.Context, g *fleet.GitOpsState, repo *gitops.Repo, ob
 	g.Pending = g.Digest != "" && g.Digest != r.Digest && out.State == engine.Pending
 }
 
+// commitish is a revision that names a commit rather than a branch.
+var commitish = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+
 // outcomeWord is an engine state as the fleet's schema spells it.
 func outcomeWord(s engine.State) string {
 	if s == engine.NotPickedUp {
@@ -192,6 +271,7 @@ func outcomeWord(s engine.State) string {
 	return string(s)
 }
 
+// contextWithTimeout bounds one read of the GitOps side.
 func contextWithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, fleetGitOpsTimeout)
 }

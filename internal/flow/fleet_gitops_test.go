@@ -52,7 +52,19 @@ func TestFleetGitOps(t *testing.T) {
 	rows := []fleet.Row{row("flux-system/dev", digest), row("flux-system/later", "sha256:"+strings.Repeat("0", 64)), row("flux-system/gone", digest),
 		row("team/hello-dev", digest)}
 	rows[3].GitOps.Engine = "argocd"
-	readGitOps(ctx, rows, func(string) (dynamic.Interface, error) { return dyn, nil })
+	read := func(hosts ...string) {
+		for i := range rows {
+			*rows[i].GitOps = fleet.GitOpsState{Engine: rows[i].GitOps.Engine, Object: rows[i].GitOps.Object}
+		}
+		readGitOps(ctx, rows, func(string) (dynamic.Interface, error) { return dyn, nil }, hosts)
+	}
+	// The repository is named by the cluster: the git variables'
+	// credentials go only to the hosts given.
+	read()
+	if g := rows[0].GitOps; g.Commit != "" || g.Error == "" {
+		t.Errorf("read without the host allowed: %+v, want refused by the server", g)
+	}
+	read(strings.TrimPrefix(e.url[:strings.LastIndex(e.url, "/")], "http://"))
 
 	g := rows[0].GitOps
 	if g.Error != "" || g.Commit != commit || g.Version != "1.2.3" || g.Digest != digest || g.By != "alice" || g.Reason != "ship it" ||
@@ -75,4 +87,29 @@ func TestFleetGitOps(t *testing.T) {
 		t.Errorf("argocd (simulated): %+v", g)
 	}
 	f.noSecret(t, gitPass)
+}
+
+// TestClusterRepoProblem: only remote repositories are read of what a
+// cluster names, and plain http only on loopback.
+func TestClusterRepoProblem(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://git.example.com/team/env.git": true,
+		"ssh://git@git.example.com/team/env":   true,
+		"git@git.example.com:team/env.git":     true,
+		"http://127.0.0.1:3000/env.git":        true,
+		"http://git.example.com/env.git":       false,
+		"file:///srv/git/env.git":              false,
+		"/srv/git/env.git":                     false,
+		"../env.git":                           false,
+	} {
+		if got := clusterRepoProblem(raw) == ""; got != ok {
+			t.Errorf("clusterRepoProblem(%q) = %q", raw, clusterRepoProblem(raw))
+		}
+	}
+	env := scopedGitEnv("https://git.example.com/env.git", []string{"git.example.com"})
+	other := scopedGitEnv("https://evil.example.com/env.git", []string{"git.example.com"})
+	t.Setenv("SLIPWAY_GIT_TOKEN", "tok")
+	if env("SLIPWAY_GIT_TOKEN") != "tok" || other("SLIPWAY_GIT_TOKEN") != "" {
+		t.Error("the token goes to a host not allowed, or not to one allowed")
+	}
 }

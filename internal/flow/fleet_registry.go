@@ -3,7 +3,7 @@ package flow
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -37,36 +37,40 @@ type fleetImage struct{ repo, digest, version string }
 // read says so in its rows and holds up nothing else. With v, signatures
 // are verified with it.
 func readRegistries(ctx context.Context, rows []fleet.Row, v sign.Verifier, userAgent string) {
-	states := map[fleetImage]*fleet.RegistryState{}
+	index := map[fleetImage]int{}
+	var images []fleetImage
 	for _, r := range rows {
 		if im, ok := imageOf(r); ok {
-			states[im] = nil
+			if _, seen := index[im]; !seen {
+				index[im] = len(images)
+				images = append(images, im)
+			}
 		}
 	}
-	var mu sync.Mutex
+	// Each worker writes its own element: no map is shared.
+	states := make([]*fleet.RegistryState, len(images))
 	jobs := make(chan struct{}, fleetRegistryJobs)
 	var wg sync.WaitGroup
-	for im := range states {
+	for i, im := range images {
 		wg.Add(1)
 		jobs <- struct{}{}
 		go func() {
 			defer func() { <-jobs; wg.Done() }()
-			st := askRegistry(ctx, im, v, userAgent)
-			mu.Lock()
-			states[im] = st
-			mu.Unlock()
+			states[i] = askRegistry(ctx, im, v, userAgent)
 		}()
 	}
 	wg.Wait()
 	for i := range rows {
 		if im, ok := imageOf(rows[i]); ok {
-			rows[i].Registry = states[im]
+			rows[i].Registry = states[index[im]]
+		} else if rows[i].Image != "" {
+			rows[i].Registry = &fleet.RegistryState{Signature: fleet.SigUnknown, Error: "not asked: the pod runs an image by tag, not by digest"}
 		}
 	}
 }
 
-// imageOf is the image row r runs, by digest: what the pod template runs
-// when it is a reference by digest, else what Slipway deployed.
+// imageOf is the image row r runs: what the pod template runs, when it is
+// a reference by digest.
 func imageOf(r fleet.Row) (fleetImage, bool) {
 	ref := r.Image
 	if !strings.Contains(ref, "@sha256:") {
@@ -81,9 +85,18 @@ func askRegistry(ctx context.Context, im fleetImage, v sign.Verifier, userAgent 
 	ctx, cancel := context.WithTimeout(ctx, fleetRegistryTimeout)
 	defer cancel()
 	st := &fleet.RegistryState{Signature: fleet.SigUnknown}
-	host, path, _ := strings.Cut(im.repo, "/")
-	dir, app := filepath.Split(path)
-	c, err := registry.New(registry.Options{Registry: config.Registry{URL: host + "/" + strings.TrimSuffix(dir, "/"), Insecure: fleet.IsLoopback(host)}, UserAgent: userAgent})
+	ref, err := name.NewRepository(im.repo)
+	if err != nil {
+		st.Error = rowError(err)
+		return st
+	}
+	host := ref.RegistryStr()
+	dir, app := path.Split(ref.RepositoryStr())
+	url := host
+	if dir != "" {
+		url += "/" + strings.TrimSuffix(dir, "/")
+	}
+	c, err := registry.New(registry.Options{Registry: config.Registry{URL: url, Insecure: fleet.IsLoopback(host)}, UserAgent: userAgent})
 	if err != nil {
 		st.Error = rowError(err)
 		return st

@@ -100,6 +100,9 @@ func verdictEvent(res DeployResult, err error) (notify.Event, bool) {
 	case errors.As(err, &df):
 		ev = failedEvent(ev, df.Result, df.Result.RolledBack, err)
 		ev.RolledBackTo = df.Result.RolledBackTo
+	case res.Verdict != nil && res.Verdict.Phase == deploy.PhaseSucceeded:
+		// The rollout succeeded; what failed came after (retiring a canary).
+		ev.Event, ev.Message = notify.Succeeded, succeededMessage(res)+"; then: "+err.Error()
 	default:
 		return ev, false
 	}
@@ -139,7 +142,7 @@ func succeededMessage(res DeployResult) string {
 func notifyTarget(n config.Notify) (notify.Target, error) {
 	switch {
 	case n.Webhook != nil:
-		u, err := secretOrValue(n.Webhook.URL)
+		u, err := notifyURL(n.Webhook.URL)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +154,7 @@ func notifyTarget(n config.Notify) (notify.Target, error) {
 		}
 		return notify.Webhook{Label: n.Label(), URL: u, Secret: []byte(key)}, nil
 	case n.Slack != nil:
-		u, err := secretOrValue(n.Slack.URL)
+		u, err := notifyURL(n.Slack.URL)
 		return notify.Slack{Label: n.Label(), URL: u}, err
 	case n.GitHub != nil:
 		tok, err := secretOrValue(n.GitHub.Token)
@@ -161,6 +164,23 @@ func notifyTarget(n config.Notify) (notify.Target, error) {
 		return notify.GitLab{Label: n.Label(), API: n.GitLab.API, Project: n.GitLab.Project, Token: tok}, err
 	}
 	return nil, errors.New("it names no kind of target")
+}
+
+// notifyURL is the URL ref names (env://NAME or the URL itself), checked
+// as config check checks one written out; the message never quotes a URL
+// read from a variable, which is a secret.
+func notifyURL(ref string) (string, error) {
+	u, err := secretOrValue(ref)
+	if err != nil {
+		return "", err
+	}
+	if msg := config.NotifyURLProblem(u); msg != "" {
+		if name, ok := config.EnvRef(ref); ok {
+			return "", fmt.Errorf("variable %s does not hold an http(s) URL without credentials", name)
+		}
+		return "", errors.New(msg)
+	}
+	return u, nil
 }
 
 // secretOrValue is the value of variable NAME for env://NAME, or ref

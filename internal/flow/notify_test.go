@@ -129,8 +129,10 @@ func TestDeployNotifies(t *testing.T) {
 func TestNotifyMissingSecret(t *testing.T) {
 	f := newFixture(t)
 	h, u := newHook(t, "", http.StatusOK)
+	t.Setenv("SLIPWAY_TEST_BAD_SLACK", "ftp://hooks.example.com/secret-path")
 	f.p.Notify = []config.Notify{
 		{Slack: &config.SlackNotify{URL: "env://SLIPWAY_TEST_UNSET_SLACK"}},
+		{Name: "bad", Slack: &config.SlackNotify{URL: "env://SLIPWAY_TEST_BAD_SLACK"}},
 		{Webhook: &config.WebhookNotify{URL: u}},
 	}
 	f.push("dev", "1.2.3")
@@ -146,7 +148,8 @@ func TestNotifyMissingSecret(t *testing.T) {
 			warns = append(warns, e.Msg)
 		}
 	}
-	if len(warns) != 1 || warns[0] != "not telling slack: variable SLIPWAY_TEST_UNSET_SLACK is not set" {
+	if len(warns) != 2 || warns[0] != "not telling slack: variable SLIPWAY_TEST_UNSET_SLACK is not set" ||
+		warns[1] != "not telling bad: variable SLIPWAY_TEST_BAD_SLACK does not hold an http(s) URL without credentials" {
 		t.Errorf("warnings %q", warns)
 	}
 }
@@ -177,6 +180,8 @@ func TestVerdictEvent(t *testing.T) {
 		{"superseded", committed, fmt.Errorf("x: %w", ErrSuperseded), notify.Superseded, "Superseded", "gitops"},
 		{"not picked up", committed, fmt.Errorf("x: %w", ErrNotPickedUp), notify.Failed, "NotPickedUp", "gitops"},
 		{"bad input", DeployResult{}, config.ErrInvalid, "", "", ""},
+		{"succeeded, then retiring a canary failed", DeployResult{Result: deploy.Result{Env: "prod", Version: "1.0.0", Image: img,
+			Verdict: &deploy.Verdict{Phase: deploy.PhaseSucceeded}}}, errors.New("retiring canary: refused"), notify.Succeeded, "", "direct"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,7 @@ func Send(ctx context.Context, targets []Target, ev Event, o Options) []Result {
 	return out
 }
 
+// withDefaults is o with its zero fields filled.
 func (o Options) withDefaults() Options {
 	if o.Budget <= 0 {
 		o.Budget = DefaultBudget

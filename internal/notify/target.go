@@ -76,6 +76,7 @@ const (
 	gitlabDescription = 255
 )
 
+// Name is the webhook's label.
 func (w Webhook) Name() string      { return w.Label }
 func (w Webhook) secrets() []string { return []string{w.URL, string(w.Secret)} }
 
@@ -104,6 +105,7 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// Name is the Slack target's label.
 func (s Slack) Name() string      { return s.Label }
 func (s Slack) secrets() []string { return []string{s.URL} }
 
@@ -140,10 +142,12 @@ func SlackText(ev Event) string {
 	return b.String()
 }
 
+// slackEscape escapes s as Slack's mrkdwn asks: &, < and >.
 func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// Name is the GitHub target's label.
 func (g GitHub) Name() string      { return g.Label }
 func (g GitHub) secrets() []string { return []string{g.Token} }
 
@@ -183,6 +187,7 @@ var githubStates = map[string]string{
 	Succeeded: "success", Failed: "failure", RolledBack: "failure", Waiting: "pending", Superseded: "error",
 }
 
+// Name is the GitLab target's label.
 func (g GitLab) Name() string      { return g.Label }
 func (g GitLab) secrets() []string { return []string{g.Token} }
 

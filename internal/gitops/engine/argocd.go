@@ -147,11 +147,11 @@ func listedApps(xs []Application) string {
 	return atMost8(xs, "no Applications", func(x Application) string { return x.String() + " (" + describeApp(x) + ")" })
 }
 
-// list reads every Application: one entry per git source.
 // List reads every Application (in Namespace, or all), one per git source
 // (see appSources).
 func (a *ArgoCD) List(ctx context.Context) ([]Application, error) { return a.list(ctx) }
 
+// list reads every Application: one entry per git source.
 func (a *ArgoCD) list(ctx context.Context) ([]Application, error) {
 	l, err := a.Client.Resource(ApplicationGVR).Namespace(a.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
