@@ -285,11 +285,12 @@ commit "$dir"
 ij='\[docs/ciVersion\] +'
 for phase in cold warm; do
 	# Each run on a fresh runner: no tool cache, bin/ off the PATH, the
-	# job's Go (GOPATH, GOCACHE) fresh, reading the proxy goproxy made and
-	# the host's module cache. Offline, the Go checksum database cannot be
-	# reached: GOSUMDB=off. GOTOOLCHAIN=local: this Go, no other downloaded.
+	# job's Go (GOPATH, GOMODCACHE, GOCACHE) fresh, whatever the host's
+	# environment sets, reading the proxy goproxy made and the host's module
+	# cache. Offline, the Go checksum database cannot be reached:
+	# GOSUMDB=off. GOTOOLCHAIN=local: this Go, no other downloaded.
 	rm -rf "$work/install-act/tool_cache"
-	run_env=(PATH="$runner_path" GOPATH="$work/go-$phase" GOCACHE="$work/go-$phase/cache" GOTOOLCHAIN=local GOSUMDB=off
+	run_env=(PATH="$runner_path" GOPATH="$work/go-$phase" GOMODCACHE="$work/go-$phase/pkg/mod" GOCACHE="$work/go-$phase/cache" GOTOOLCHAIN=local GOSUMDB=off
 		GOPROXY="file://$work/goproxy/cache/download,file://$modcache/cache/download")
 	run install >"$work/install-$phase.log" 2>&1 || fail "the $phase install run failed:
 $(cat "$work/install-$phase.log")"
