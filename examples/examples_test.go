@@ -200,3 +200,28 @@ func retarget(t *testing.T, dir string, hosts map[string]string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExampleModules runs the tests of each example that is a Go module of
+// its own (hello-go's handlers and metrics), which go test ./... at the
+// repository's root does not reach.
+func TestExampleModules(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command")
+	}
+	mods, err := filepath.Glob("*/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mod := range mods {
+		dir := filepath.Dir(mod)
+		t.Run(dir, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), goBin, "test", "./...")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go test ./... in examples/%s: %v\n%s", dir, err, out)
+			}
+		})
+	}
+}
