@@ -32,7 +32,6 @@ export KUBECONFIG
 "$node" start >/dev/null 2>&1
 eval "$("$prom" start 2>/dev/null)"
 reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
-arch=$(go env GOARCH)
 
 proj=$work/hello
 hello_project "$proj" "$reg"
@@ -60,16 +59,7 @@ environments:
           maxIncrease: 0.05
 deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 60s}
 YAML
-printf '.slipway/\ndist/\n' >"$proj/.gitignore"
-cd "$proj"
-git init -q -b main
-
-# new_version: a new commit, version and digest, compiled and pushed.
-new_version() {
-  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
-  slipway release && make -s dist PLATFORMS="linux/$arch" VERSION="$(slipway version)" &&
-    slipway build && slipway push local
-} >/dev/null 2>&1
+hello_repo "$proj"
 
 # prom_value QUERY: the one value of an instant query, "" for none.
 prom_value() {

@@ -21,7 +21,6 @@ eval "$("$k8s" start 2>/dev/null)"
 export KUBECONFIG
 "$node" start >/dev/null 2>&1
 reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
-arch=$(go env GOARCH)
 
 proj=$work/hello
 hello_project "$proj" "$reg"
@@ -36,16 +35,7 @@ environments:
     checks: [{http: {path: /, body: '^hello from ', count: 5}}]
 deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: 60s}
 YAML
-printf '.slipway/\ndist/\n' >"$proj/.gitignore"
-cd "$proj"
-git init -q -b main
-
-# new_version: a new commit, version and digest, compiled and pushed.
-new_version() {
-  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
-  slipway release && make -s dist PLATFORMS="linux/$arch" VERSION="$(slipway version)" &&
-    slipway build && slipway push local
-} >/dev/null 2>&1
+hello_repo "$proj"
 
 # Both environments get a first revision, so every timed run is an update.
 new_version first

@@ -56,7 +56,6 @@ export KUBECONFIG
 "$flux" start >/dev/null 2>&1
 kubectl=$("$k8s" bin)/kubectl
 reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
-arch=$(go env GOARCH)
 
 # The git server: env.git for (b), flux.git for (c), each with one commit
 # holding its environment's empty directory (Flux applies it as an empty set).
@@ -102,9 +101,7 @@ environments:
     gitops: {repo: "$git_url/flux.git", branch: main, path: envs/flux-user, engine: flux}
 deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: ${deadline}s}
 YAML
-printf '.slipway/\ndist/\n' >"$proj/.gitignore"
-cd "$proj"
-git init -q -b main
+hello_repo "$proj"
 
 # Flux's objects, as slipway gitops bootstrap prints them, and the secret
 # of the git server's credentials they name.
@@ -119,13 +116,6 @@ for env in gitops flux-user; do
   "$kubectl" -n flux-system wait --for=condition=Ready --timeout=120s "kustomization/$env" >/dev/null ||
     die "Kustomization $env was not Ready: $("$kubectl" -n flux-system get "kustomization/$env" -o jsonpath='{.status.conditions}')"
 done
-
-# new_version: a new commit, version and digest, compiled and pushed.
-new_version() {
-  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
-  slipway release && make -s dist PLATFORMS="linux/$arch" VERSION="$(slipway version)" &&
-    slipway build && slipway push local
-} >/dev/null 2>&1
 
 # The Flux user's clone of flux.git; a commit of the manifests (c) pushes.
 clone=$work/flux-clone

@@ -43,3 +43,19 @@ image:
 registries: {local: {url: $reg/bench, insecure: true}}
 YAML
 }
+
+# hello_repo DIR: the hello project in DIR (hello_project, with its
+# environments appended) made a git repository, and the current directory.
+hello_repo() {
+  printf '.slipway/\ndist/\n' >"$1/.gitignore"
+  cd "$1" || exit 1
+  git init -q -b main
+}
+
+# new_version MSG: in the hello project, a new commit, version and digest,
+# compiled for this machine's architecture and pushed to registry local.
+new_version() {
+  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
+  slipway release && make -s dist PLATFORMS="linux/$(go env GOARCH)" VERSION="$(slipway version)" &&
+    slipway build && slipway push local
+} >/dev/null 2>&1

@@ -26,7 +26,6 @@ export KUBECONFIG
 "$node" start >/dev/null 2>&1
 kubectl=$("$k8s" bin)/kubectl
 reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
-arch=$(go env GOARCH)
 
 proj=$work/hello
 hello_project "$proj" "$reg"
@@ -36,16 +35,7 @@ environments:
   kc: {registry: local, context: slipway-local, namespace: bench-kubectl, replicas: 3}
 deploy: {pod: pod.yml, port: 8080, drain: 1s, timeout: ${deadline}s}
 YAML
-printf '.slipway/\ndist/\n' >"$proj/.gitignore"
-cd "$proj"
-git init -q -b main
-
-# new_version: a new commit, version and digest, compiled and pushed.
-new_version() {
-  git add -A && git -c user.name=b -c user.email=b@localhost commit -q --allow-empty -m "fix: $1"
-  slipway release && make -s dist PLATFORMS="linux/$arch" VERSION="$(slipway version)" &&
-    slipway build && slipway push local
-} >/dev/null 2>&1
+hello_repo "$proj"
 
 # Both namespaces get a first revision (and the image is on the node), so
 # every timed run is an update.

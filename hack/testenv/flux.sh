@@ -59,6 +59,9 @@ cache=$cache_root/testenv/flux-$flux_version
 bin=$cache/bin
 crds=$cache/crds
 state=$testenv/flux
+proc_dir=$state
+# shellcheck source=hack/lib/proc.sh
+source "$here/../lib/proc.sh"
 envfile=$state/flux.env
 flux_ns=${SLIPWAY_FLUX_NS:-flux-system}
 start_timeout=${SLIPWAY_START_TIMEOUT:-90}
@@ -204,23 +207,6 @@ install_controllers() {
 }
 
 # ---------------------------------------------------------------- processes
-
-# running NAME: is the recorded PID alive and exactly the process we started?
-running() {
-  local c=$1 pid
-  [ -f "$state/$c.pid" ] && [ -f "$state/$c.cmdline" ] || return 1
-  pid=$(cat "$state/$c.pid")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  # Read through a pipe: /proc files claim size 0, which `cmp -s` would trust.
-  # shellcheck disable=SC2002
-  [ -r "/proc/$pid/cmdline" ] && cat "/proc/$pid/cmdline" 2>/dev/null | cmp -s - "$state/$c.cmdline"
-}
-
-alive() { # PID: exists and is not a zombie
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
 
 # free_port: a port on 127.0.0.1 nothing listens on, not handed out before in
 # this run, from the kernel's ephemeral range: the fixed ports of the other
@@ -415,25 +401,6 @@ launch_all() {
     fi
     fail "$c" "exited just after it was ready"
   done
-}
-
-stop_one() {
-  local c=$1 pid i
-  if running "$c"; then
-    pid=$(cat "$state/$c.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 200); do
-      alive "$pid" || break
-      sleep 0.05
-    done
-    if running "$c"; then
-      log "$c (pid $pid) did not stop in 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
-    fi
-    log "stopped $c (pid $pid)"
-  fi
-  rm -f "$state/$c.pid" "$state/$c.cmdline"
 }
 
 stop_all() {

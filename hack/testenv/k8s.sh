@@ -51,6 +51,9 @@ cache=$cache_root/testenv/k8s-$k8s_version
 bin=$cache/bin
 stages=$cache/kwok-$kwok_version-stages
 state=$testenv/k8s
+proc_dir=$state
+# shellcheck source=hack/lib/proc.sh
+source "$here/../lib/proc.sh"
 pki=$state/pki
 kubeconfig=$testenv/kubeconfig
 
@@ -420,17 +423,6 @@ port_of() {
   esac
 }
 
-# running COMPONENT: is the recorded PID alive and exactly the process we started?
-running() {
-  local c=$1 pid
-  [ -f "$state/$c.pid" ] && [ -f "$state/$c.cmdline" ] || return 1
-  pid=$(cat "$state/$c.pid")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  # Read through a pipe: /proc files claim size 0, which `cmp -s` would trust.
-  # shellcheck disable=SC2002
-  [ -r "/proc/$pid/cmdline" ] && cat "/proc/$pid/cmdline" 2>/dev/null | cmp -s - "$state/$c.cmdline"
-}
-
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 launch() {
@@ -585,33 +577,6 @@ start() {
 
 node_ready() {
   kubectl_ get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -qx True
-}
-
-alive() { # PID: exists and is not a zombie
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
-
-stop_one() {
-  local c=$1 pid i
-  if running "$c"; then
-    pid=$(cat "$state/$c.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    # Wait until it has exited (gone, or a zombie awaiting its reaper), not
-    # just until its command line empties while it shuts down.
-    for i in $(seq 1 200); do
-      alive "$pid" || break
-      sleep 0.05
-    done
-    if running "$c"; then
-      log "$c (pid $pid) did not stop in 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
-    fi
-    log "stopped $c (pid $pid)"
-  fi
-  rm -f "$state/$c.pid" "$state/$c.cmdline"
 }
 
 stop_all() {

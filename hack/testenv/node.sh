@@ -128,6 +128,9 @@ ctr_sock=$ctr_dir/containerd.sock
 kubelet_dir=$state/kubelet
 pod_logs=$state/pod-logs
 run=$state/run
+proc_dir=$run
+# shellcheck source=hack/lib/proc.sh
+source "$here/../lib/proc.sh"
 logs=$state/logs
 pki=$state/pki
 
@@ -584,21 +587,6 @@ args_of() { # COMPONENT: its command line, one argument a line
 # in_namespace COMPONENT: does it run inside the node's network namespace?
 in_namespace() { case $1 in fwd-*-host | fwd-*-host-*) return 1 ;; *) return 0 ;; esac; }
 
-running() {
-  local c=$1 pid
-  [ -f "$run/$c.pid" ] && [ -f "$run/$c.cmdline" ] || return 1
-  pid=$(cat "$run/$c.pid")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  # shellcheck disable=SC2002
-  [ -r "/proc/$pid/cmdline" ] && cat "/proc/$pid/cmdline" 2>/dev/null | cmp -s - "$run/$c.cmdline"
-}
-
-alive() { # PID: exists and is not a zombie
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
-
 launch() {
   local c=$1 args=() pid i
   mapfile -t args < <(args_of "$c")
@@ -691,22 +679,6 @@ revive() {
 kubelet_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10248/healthz && node_ready; }
 proxy_healthy() { in_node curl -fsS -m 1 -o /dev/null http://127.0.0.1:10256/healthz; }
 containerd_up() { [ -S "$ctr_sock" ] && grep -q 'containerd successfully booted' "$logs/containerd.log"; }
-
-stop_one() {
-  local c=$1 pid i
-  if running "$c"; then
-    pid=$(cat "$run/$c.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 200); do alive "$pid" || break; sleep 0.05; done
-    if running "$c"; then
-      log "$c (pid $pid) did not stop in 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
-    fi
-    log "stopped $c (pid $pid)"
-  fi
-  rm -f "$run/$c.pid" "$run/$c.cmdline"
-}
 
 # ---------------------------------------------------------------- start
 

@@ -43,6 +43,9 @@ testenv=${SLIPWAY_TESTENV:-/tmp/slipway-testenv}
 # Absolute paths: they are part of the command line that identifies our process.
 case $testenv in /*) ;; *) testenv=$PWD/$testenv ;; esac
 state=$testenv/prometheus
+proc_dir=$state
+# shellcheck source=hack/lib/proc.sh
+source "$here/../lib/proc.sh"
 kubeconfig=$testenv/kubeconfig
 port=${SLIPWAY_PROMETHEUS_PORT:-19090}
 scrape=${SLIPWAY_PROMETHEUS_SCRAPE:-15s}
@@ -101,17 +104,6 @@ args() { # NAME: its command line, one argument a line
       ;;
     discover) printf '%s\n' bash "$self" discover ;;
   esac
-}
-
-# running NAME: is the recorded PID alive and exactly the process we started?
-running() {
-  local pid
-  [ -f "$state/$1.pid" ] && [ -f "$state/$1.cmdline" ] || return 1
-  pid=$(cat "$state/$1.pid")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  # Read through a pipe: /proc files claim size 0, which `cmp -s` would trust.
-  # shellcheck disable=SC2002
-  [ -r "/proc/$pid/cmdline" ] && cat "/proc/$pid/cmdline" 2>/dev/null | cmp -s - "$state/$1.cmdline"
 }
 
 # launch NAME: start it in a session of its own, its PID and command line
@@ -182,26 +174,6 @@ start() {
   launch discover
   log "started on $url (scrape every $scrape, pods' port $pod_port)"
   echo "export SLIPWAY_PROMETHEUS_URL=$url"
-}
-
-# stop_one NAME: TERM, then KILL after 10 s.
-stop_one() {
-  local pid i
-  if running "$1"; then
-    pid=$(cat "$state/$1.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 200); do
-      running "$1" || break
-      sleep 0.05
-    done
-    if running "$1"; then
-      log "$1 (pid $pid) did not stop in 10 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do running "$1" || break; sleep 0.05; done
-    fi
-    log "stopped $1 (pid $pid)"
-  fi
-  rm -f "$state/$1.pid" "$state/$1.cmdline"
 }
 
 stop() {
