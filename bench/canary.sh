@@ -11,27 +11,16 @@
 #   bench/canary.sh [RUNS]     (default 3)
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}
-[ "$(id -u)" -eq 0 ] || { echo "bench/canary.sh: the real node needs root" >&2; exit 1; }
-work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-export SLIPWAY_TESTENV=$work/testenv SLIPWAY_NODES=0 SLIPWAY_NODE_REGISTRY_PORT=${PORT:-29070}
-export SLIPWAY_APISERVER_PORT=29443 SLIPWAY_ETCD_PORT=29379 SLIPWAY_ETCD_PEER_PORT=29380 \
-  SLIPWAY_KCM_PORT=29457 SLIPWAY_SCHEDULER_PORT=29459 SLIPWAY_KWOK_PORT=29250
+real_node_env canary 29
 export SLIPWAY_PROMETHEUS_PORT=29090 SLIPWAY_PROMETHEUS_SCRAPE=15s
-k8s=$root/hack/testenv/k8s.sh
-node=$root/hack/testenv/node.sh
 prom=$root/hack/testenv/prometheus.sh
 load_pid=
 trap '[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null; "$prom" stop >/dev/null 2>&1;
   "$node" stop >/dev/null 2>&1; "$k8s" stop >/dev/null 2>&1; rm -rf "$work"' EXIT
 
-need_slipway
-"$node" install >/dev/null
 "$prom" install >/dev/null
-eval "$("$k8s" start 2>/dev/null)"
-export KUBECONFIG
-"$node" start >/dev/null 2>&1
+real_node_up
 eval "$("$prom" start 2>/dev/null)"
-reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
 
 proj=$work/hello
 hello_project "$proj" "$reg"

@@ -23,19 +23,14 @@
 # took 4 minutes here, setup included.
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}; deadline=${DEADLINE:-60}
-[ "$(id -u)" -eq 0 ] || { echo "bench/gitops.sh: the real node needs root" >&2; exit 1; }
 # One real node per machine: it owns the pod and service CIDRs and the bridge.
 if ip link show slw-host >/dev/null 2>&1; then
   echo "bench/gitops.sh: another real node runs here (link slw-host); stop it first (make demo-down, or its node.sh stop)" >&2
   exit 1
 fi
-work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-export SLIPWAY_TESTENV=$work/testenv SLIPWAY_KWOK=0 SLIPWAY_NODES=0 SLIPWAY_NODE_REGISTRY_PORT=${PORT:-20070}
-export SLIPWAY_APISERVER_PORT=20443 SLIPWAY_ETCD_PORT=20379 SLIPWAY_ETCD_PEER_PORT=20380 \
-  SLIPWAY_KCM_PORT=20457 SLIPWAY_SCHEDULER_PORT=20459 SLIPWAY_KWOK_PORT=20250
+real_node_env gitops 20
+export SLIPWAY_KWOK=0
 export FLUX_KC_ARGS=--feature-gates=CancelHealthCheckOnNewRevision=true FLUX_SC_ARGS=
-k8s=$root/hack/testenv/k8s.sh
-node=$root/hack/testenv/node.sh
 flux=$root/hack/testenv/flux.sh
 git_pid=""
 cleanup() {
@@ -46,16 +41,11 @@ cleanup() {
 trap cleanup EXIT
 die() { echo "bench/gitops.sh: $*" >&2; exit 1; }
 
-need_slipway
-"$node" install >/dev/null
 "$flux" install >/dev/null
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/githttp" ./hack/testenv/githttp)
-eval "$("$k8s" start 2>/dev/null)"
-export KUBECONFIG
-"$node" start >/dev/null 2>&1
+real_node_up
 "$flux" start >/dev/null 2>&1
 kubectl=$("$k8s" bin)/kubectl
-reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
 
 # The git server: env.git for (b), flux.git for (c), each with one commit
 # holding its environment's empty directory (Flux applies it as an empty set).

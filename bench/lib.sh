@@ -18,6 +18,33 @@ timed() { local -n _out=$1; shift; local a b; a=$(now); "$@" >/dev/null 2>&1 || 
 need_crane() { [ -x "$root/bin/crane" ] || go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"; }
 need_slipway() { (cd "$root" && CGO_ENABLED=0 go build -trimpath -o bin/slipway ./cmd/slipway); }
 
+# real_node_env NAME BASE: the setting of a benchmark on the real node (as
+# root): a work directory ($work), the control plane on ports BASE443,
+# BASE379 and so on (each benchmark its own BASE, apart from the tests'),
+# no simulated nodes, the node's pull port BASE070 (or $PORT), and $k8s
+# and $node; the caller traps their stop.
+real_node_env() {
+  [ "$(id -u)" -eq 0 ] || { echo "bench/$1.sh: the real node needs root" >&2; exit 1; }
+  work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
+  export SLIPWAY_TESTENV=$work/testenv SLIPWAY_NODES=0 SLIPWAY_NODE_REGISTRY_PORT=${PORT:-${2}070}
+  export SLIPWAY_APISERVER_PORT=${2}443 SLIPWAY_ETCD_PORT=${2}379 SLIPWAY_ETCD_PEER_PORT=${2}380 \
+    SLIPWAY_KCM_PORT=${2}457 SLIPWAY_SCHEDULER_PORT=${2}459 SLIPWAY_KWOK_PORT=${2}250
+  k8s=$root/hack/testenv/k8s.sh
+  node=$root/hack/testenv/node.sh
+}
+
+# real_node_up: bin/slipway, then the control plane and the real node of
+# real_node_env started (KUBECONFIG exported), and $reg, the node's
+# registry.
+real_node_up() {
+  need_slipway
+  "$node" install >/dev/null
+  eval "$("$k8s" start 2>/dev/null)"
+  export KUBECONFIG
+  "$node" start >/dev/null 2>&1
+  reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
+}
+
 # hello_project DIR REGISTRY: examples/hello-go in DIR, its readiness probe
 # every second rather than every 10 (whether a pod's first probe beats its
 # listen is a race, and a lost one costs a whole period: with 1s the

@@ -10,22 +10,10 @@
 #   bench/node.sh [RUNS]     (default 5; DEADLINE=60 seconds of progress deadline)
 source "$(dirname "$0")/lib.sh"
 runs=${1:-5}; deadline=${DEADLINE:-60}
-[ "$(id -u)" -eq 0 ] || { echo "bench/node.sh: the real node needs root" >&2; exit 1; }
-work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-export SLIPWAY_TESTENV=$work/testenv SLIPWAY_NODES=0 SLIPWAY_NODE_REGISTRY_PORT=${PORT:-28070}
-export SLIPWAY_APISERVER_PORT=28443 SLIPWAY_ETCD_PORT=28379 SLIPWAY_ETCD_PEER_PORT=28380 \
-  SLIPWAY_KCM_PORT=28457 SLIPWAY_SCHEDULER_PORT=28459 SLIPWAY_KWOK_PORT=28250
-k8s=$root/hack/testenv/k8s.sh
-node=$root/hack/testenv/node.sh
+real_node_env node 28
 trap '"$node" stop >/dev/null 2>&1; "$k8s" stop >/dev/null 2>&1; rm -rf "$work"' EXIT
-
-need_slipway
-"$node" install >/dev/null
-eval "$("$k8s" start 2>/dev/null)"
-export KUBECONFIG
-"$node" start >/dev/null 2>&1
+real_node_up
 kubectl=$("$k8s" bin)/kubectl
-reg=127.0.0.1:$SLIPWAY_NODE_REGISTRY_PORT
 
 proj=$work/hello
 hello_project "$proj" "$reg"
