@@ -69,7 +69,7 @@ func (a *Analysis) Check(ctx context.Context, t deploy.CheckTarget) ([]deploy.Ch
 	if err != nil {
 		return append(out, res), err
 	}
-	rec := AnalysisRecord{Digest: digestOf(t.Image), Verdict: verdictOf(res.Passed), At: time.Now().UTC(), Message: clip(res.Message, maxRecord/2)}
+	rec := AnalysisRecord{Digest: deploy.DigestOf(t.Image), Verdict: verdictOf(res.Passed), At: time.Now().UTC(), Message: clip(res.Message, maxRecord/2)}
 	if err := a.record(ctx, t, rec); err != nil {
 		if ctx.Err() != nil {
 			return append(out, res), ctx.Err()

@@ -43,13 +43,6 @@ func verdictOf(passed bool) string {
 }
 
 // digestOf returns the digest of an image reference by digest.
-func digestOf(image string) string {
-	if i := strings.LastIndex(image, "@"); i >= 0 {
-		return image[i+1:]
-	}
-	return image
-}
-
 // ReadAnalysisRecord reads the record in a Deployment's annotations: nil
 // when there is none. Its message is cleaned for a terminal.
 func ReadAnalysisRecord(annotations map[string]string) (*AnalysisRecord, error) {

@@ -43,14 +43,14 @@ type ChecksRecord struct {
 // newChecksRecord is the record of results, the checks of in at now,
 // bounded: at most maxRecordChecks results, messages cut, no output.
 func newChecksRecord(in RenderInput, results []CheckResult, now time.Time) ChecksRecord {
-	rec := ChecksRecord{Version: in.Version, Digest: digestOf(in.Image), Passed: failedCheck(results) == nil, At: now.UTC().Truncate(time.Second)}
+	rec := ChecksRecord{Version: in.Version, Digest: DigestOf(in.Image), Passed: failedCheck(results) == nil, At: now.UTC().Truncate(time.Second)}
 	kept := results
 	if len(kept) > maxRecordChecks {
 		// The last result is the one that failed, when one did: keep it.
 		kept = append(slices.Clone(results[:maxRecordChecks-1]), results[len(results)-1])
 	}
 	for _, r := range kept {
-		rec.Checks = append(rec.Checks, CheckResult{Check: clipText(r.Check, maxRecordMessage), Passed: r.Passed, Message: clipText(r.Message, maxRecordMessage)})
+		rec.Checks = append(rec.Checks, CheckResult{Check: termtext.Clip(r.Check, maxRecordMessage), Passed: r.Passed, Message: termtext.Clip(r.Message, maxRecordMessage)})
 	}
 	// Escapes can make the text longer than its bytes: drop the results
 	// before the last until the record fits what ReadChecksRecord reads.
@@ -123,14 +123,3 @@ func ReadChecksRecord(annotations map[string]string) *ChecksRecord {
 	return &rec
 }
 
-// clipText cuts s to at most n bytes on a rune boundary, marking the cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
-}

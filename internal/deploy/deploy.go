@@ -293,7 +293,7 @@ func (c *Cluster) current(ctx context.Context, m Manifests, image string, force 
 // runsAlready reports whether live runs image, healthy, and applying m
 // would change nothing (a server-side dry run keeps its generation).
 func (c *Cluster) runsAlready(ctx context.Context, live *appsv1.Deployment, m Manifests, image string, force bool) (bool, error) {
-	if live.Annotations[AnnotationDigest] != digestOf(image) || !healthy(live) {
+	if live.Annotations[AnnotationDigest] != DigestOf(image) || !healthy(live) {
 		return false, nil
 	}
 	// Keep the live deploy record in the dry run: a Deployment's

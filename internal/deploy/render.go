@@ -249,7 +249,7 @@ func (r rendering) deployment(spec corev1.PodSpec) *appsv1.Deployment {
 	podLabels := copyMap(in.Pod.Labels)
 	maps.Copy(podLabels, r.labels)
 	podAnnotations := copyMap(in.Pod.Annotations)
-	maps.Copy(podAnnotations, map[string]string{AnnotationVersion: in.Version, AnnotationCommit: in.Commit, AnnotationDigest: digestOf(in.Image)})
+	maps.Copy(podAnnotations, map[string]string{AnnotationVersion: in.Version, AnnotationCommit: in.Commit, AnnotationDigest: DigestOf(in.Image)})
 	replicas := int32(in.Env.ReplicaCount())
 	deadline := int32(max(p.Deploy.Timeout.Seconds(), 1))
 	maxUnavailable := intstr.FromInt32(0)
@@ -259,7 +259,7 @@ func (r rendering) deployment(spec corev1.PodSpec) *appsv1.Deployment {
 	dm.Annotations = map[string]string{
 		AnnotationVersion: in.Version,
 		AnnotationCommit:  in.Commit,
-		AnnotationDigest:  digestOf(in.Image),
+		AnnotationDigest:  DigestOf(in.Image),
 		AnnotationImage:   in.Image,
 		AnnotationCause:   fmt.Sprintf("slipway deploy %s %s", in.Env.Name, in.Version),
 	}
@@ -466,7 +466,9 @@ func hasPullSecret(spec corev1.PodSpec, name string) bool {
 	return false
 }
 
-func digestOf(ref string) string {
+// DigestOf is the digest (sha256:...) of an image reference by digest,
+// "" for one without.
+func DigestOf(ref string) string {
 	_, d, _ := strings.Cut(ref, "@")
 	return d
 }

@@ -100,7 +100,7 @@ func (r *Runner) deploy(ctx context.Context, envName string, o DeployOptions) (D
 	if err != nil {
 		return DeployResult{}, err
 	}
-	digest := in.Image[strings.Index(in.Image, "@")+1:]
+	digest := deploy.DigestOf(in.Image)
 	if res, ok := r.canaryDone(ctx, env, in, digest, o); ok {
 		return res, nil
 	}

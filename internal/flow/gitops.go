@@ -74,7 +74,7 @@ func (r *Runner) commitGitOps(ctx context.Context, env config.Environment, o Dep
 	if err != nil {
 		return DeployResult{}, err
 	}
-	digest := in.Image[strings.Index(in.Image, "@")+1:]
+	digest := deploy.DigestOf(in.Image)
 	if o.Reason, err = r.passGate(ctx, env, digest, o); err != nil {
 		return DeployResult{Result: planned(env, in), Commit: in.Commit}, err
 	}

@@ -72,10 +72,8 @@ func (r *Runner) notifyDeploy(ctx context.Context, envName string, res DeployRes
 // verdictEvent is the event a deploy's result and error tell, false when
 // they hold no verdict.
 func verdictEvent(res DeployResult, err error) (notify.Event, bool) {
-	ev := notify.Event{Schema: notify.Schema, Mode: "direct", Namespace: res.Namespace, Version: res.Version, Image: res.Image}
-	if i := strings.Index(res.Image, "@"); i >= 0 {
-		ev.Digest = res.Image[i+1:]
-	}
+	ev := notify.Event{Schema: notify.Schema, Mode: "direct", Namespace: res.Namespace, Version: res.Version, Image: res.Image,
+		Digest: deploy.DigestOf(res.Image)}
 	if res.GitOps != nil {
 		ev.Mode, ev.Commit = "gitops", res.GitOps.Commit
 	}

@@ -12,7 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/slipwayhq/slipway/internal/termtext"
 )
 
 // Target is one place a verdict is told.
@@ -131,10 +132,10 @@ func SlackText(ev Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s *%s*", icons[ev.Event], slackEscape(ev.Title()))
 	if ev.Message != "" {
-		fmt.Fprintf(&b, "\n%s", slackEscape(clip(ev.Message, 1500)))
+		fmt.Fprintf(&b, "\n%s", slackEscape(termtext.Clip(ev.Message, 1500)))
 	}
 	if ev.Who != "" || ev.Why != "" {
-		fmt.Fprintf(&b, "\nby %s: %s", slackEscape(ev.Who), slackEscape(clip(ev.Why, 300)))
+		fmt.Fprintf(&b, "\nby %s: %s", slackEscape(ev.Who), slackEscape(termtext.Clip(ev.Why, 300)))
 	}
 	if ev.Run != "" {
 		fmt.Fprintf(&b, "\n%s", slackEscape(ev.Run))
@@ -158,7 +159,7 @@ func (g GitHub) request(ctx context.Context, ev Event, _ string) (*http.Request,
 	owner, name, _ := strings.Cut(g.Repository, "/")
 	u := strings.TrimSuffix(g.API, "/") + "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/statuses/" + url.PathEscape(ev.SourceCommit)
 	body, err := json.Marshal(status{State: githubStates[ev.Event], Context: "slipway/" + ev.Environment,
-		Description: clip(ev.Title(), githubDescription), TargetURL: ev.Run})
+		Description: termtext.Clip(ev.Title(), githubDescription), TargetURL: ev.Run})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the status: %w", err)
 	}
@@ -197,7 +198,7 @@ func (g GitLab) request(ctx context.Context, ev Event, _ string) (*http.Request,
 	}
 	u := strings.TrimSuffix(g.API, "/") + "/projects/" + url.PathEscape(g.Project) + "/statuses/" + url.PathEscape(ev.SourceCommit)
 	body, err := json.Marshal(status{State: gitlabStates[ev.Event], Name: "slipway/" + ev.Environment,
-		Description: clip(ev.Title(), gitlabDescription), TargetURL: ev.Run})
+		Description: termtext.Clip(ev.Title(), gitlabDescription), TargetURL: ev.Run})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the status: %w", err)
 	}
@@ -223,16 +224,4 @@ func post(ctx context.Context, u string, body []byte) (*http.Request, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "slipway")
 	return req, nil
-}
-
-// clip shortens s to at most n bytes, on a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

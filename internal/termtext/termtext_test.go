@@ -104,3 +104,20 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+// TestClip cuts on a rune boundary, the marker within the bound.
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{strings.Repeat("é", 100), 11, "éééé…"},
+		{"short", 11, "short"},
+		{"abcdef", 4, "a…"},
+	} {
+		if got := Clip(c.in, c.n); got != c.want || len(got) > max(c.n, len(c.want)) {
+			t.Errorf("Clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
