@@ -122,4 +122,3 @@ func ReadChecksRecord(annotations map[string]string) *ChecksRecord {
 	}
 	return &rec
 }
-
