@@ -62,18 +62,7 @@ func TestAnalysisConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseProject(ProjectFile, []byte(analysisYAML(tt.soak, tt.analysis)))
-			if tt.problem == "" {
-				if err != nil {
-					t.Fatalf("unexpected problems: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.problem) {
-				t.Fatalf("err = %v, want a problem with %q", err, tt.problem)
-			}
-			if !strings.Contains(err.Error(), "slipway.yaml:") {
-				t.Errorf("the problem names no file:line: %v", err)
-			}
+			wantProblem(t, err, tt.problem)
 		})
 	}
 }

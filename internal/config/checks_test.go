@@ -51,18 +51,7 @@ func TestChecksConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseProject(ProjectFile, []byte(head+tt.checks+"\n"))
-			if tt.problem == "" {
-				if err != nil {
-					t.Fatalf("unexpected problems: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.problem) {
-				t.Fatalf("err = %v, want a problem with %q", err, tt.problem)
-			}
-			if !strings.Contains(err.Error(), "slipway.yaml:") {
-				t.Errorf("the problem names no file:line: %v", err)
-			}
+			wantProblem(t, err, tt.problem)
 		})
 	}
 }
@@ -140,5 +129,23 @@ func TestChecksSchema(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the schema lacks %s", want)
 		}
+	}
+}
+
+// wantProblem checks err, the error of parsing a project: none when problem
+// is "", else one holding problem and naming its file and line.
+func wantProblem(t *testing.T, err error, problem string) {
+	t.Helper()
+	if problem == "" {
+		if err != nil {
+			t.Fatalf("unexpected problems: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), problem) {
+		t.Fatalf("err = %v, want a problem with %q", err, problem)
+	}
+	if !strings.Contains(err.Error(), "slipway.yaml:") {
+		t.Errorf("the problem names no file:line: %v", err)
 	}
 }
