@@ -400,6 +400,21 @@ func (ts *Tasks) decodeNode(d *decoder, n *yaml.Node, path string) {
 		func(t *Task, name string) { t.Name = name })
 }
 
+func (s *Surge) decodeNode(d *decoder, n *yaml.Node, path string) {
+	problem := surgeExpected
+	if n.Kind == yaml.ScalarNode {
+		problem = surgeProblem(n.Value)
+	}
+	switch problem {
+	case "":
+		*s = Surge(n.Value)
+	case surgeExpected:
+		d.addf(n, path, "%s, got %s", problem, kindName(n))
+	default:
+		d.addf(n, path, "%s", problem)
+	}
+}
+
 func (r *Requirement) decodeNode(d *decoder, n *yaml.Node, path string) {
 	if n.Kind == yaml.ScalarNode {
 		r.Env = n.Value

@@ -213,6 +213,7 @@ func (p *Project) applyDefaults() {
 		dp.Stability.Duration = 3 * time.Second
 	}
 	dp.Timeout.Duration = cmp.Or(dp.Timeout.Duration, 5*time.Minute)
+	dp.Surge = cmp.Or(dp.Surge, DefaultSurge)
 	defaultChecks(dp.Checks)
 	defaultNotify(p.Notify)
 }

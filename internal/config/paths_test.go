@@ -190,6 +190,43 @@ func TestStabilityWithinTimeout(t *testing.T) {
 	}
 }
 
+func TestSurge(t *testing.T) {
+	tests := []struct {
+		surge string
+		want  string // a problem, "" for none; then the value
+		value Surge
+	}{
+		{"", "", "25%"},
+		{"2", "", "2"},
+		{"1000", "", "1000"},
+		{"100%", "", "100%"},
+		{`"1%"`, "", "1%"},
+		{"0", "slipway.yaml:3:17: deploy.surge: a number of pods must be 1 to 1000, got 0", ""},
+		{"1001", "a number of pods must be 1 to 1000, got 1001", ""},
+		{"0%", "a percentage must be 1% to 100%, got 0%", ""},
+		{"101%", "a percentage must be 1% to 100%, got 101%", ""},
+		{"-1", "a number of pods must be 1 to 1000, got -1", ""},
+		{strings.Repeat("9", 200), `such as 25% or 100%, got "99999`, ""},
+		{"007", `got "007"`, ""},
+		{"half", `got "half"`, ""},
+		{"25 %", `got "25 %"`, ""},
+		{"[1]", "deploy.surge: expected a number of pods such as 2, or a percentage of the replicas such as 25% or 100%, got a list", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.surge, func(t *testing.T) {
+			doc := "apiVersion: slipway/v1\napp: hello\ndeploy: {surge: " + tt.surge + "}\n"
+			if tt.surge == "" {
+				doc = "apiVersion: slipway/v1\napp: hello\n"
+			}
+			p, err := ParseProject(ProjectFile, []byte(doc))
+			checkProblem(t, err, tt.want)
+			if err == nil && p.Deploy.Surge != tt.value {
+				t.Errorf("surge = %q, want %q", p.Deploy.Surge, tt.value)
+			}
+		})
+	}
+}
+
 func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -128,5 +128,6 @@ type Deploy struct {
 	DisruptionBudget *bool    `yaml:"disruptionBudget" doc:"a PodDisruptionBudget (maxUnavailable 1) for environments of 2 or more replicas, so node drains take one pod at a time (default true)"`
 	Spread           *bool    `yaml:"spread" doc:"a soft topology spread of 2 or more replicas across nodes (default true)"`
 	Stability        Duration `yaml:"stability" doc:"how long a new pod must stay ready before it counts as available and old pods go (minReadySeconds; default 3s, 0s to turn off); shorter than timeout, as Kubernetes requires"`
+	Surge            Surge    `yaml:"surge" doc:"how many pods a rollout may start above the replica count at once (maxSurge): a number such as 2, or a percentage of the replicas such as 100% (every new pod at once: the fastest rollout, for twice the pods while it lasts); default 25%, and never fewer than one pod; old pods go only as new ones become available"`
 	Checks           []Check  `yaml:"checks" doc:"after-rollout checks of every environment, run before each environment's own checks (see docs/verification.md)"`
 }

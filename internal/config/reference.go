@@ -73,6 +73,8 @@ func typeName(t reflect.Type) (string, reflect.Type, string) {
 		return "map of name to environment", reflect.TypeOf(Environment{}), ".NAME"
 	case tasksType:
 		return "map of name to task (or command)", reflect.TypeOf(Task{}), ".NAME"
+	case surgeType:
+		return "integer, or percentage", nil, ""
 	case requirementType:
 		return "environment name, or mapping", t, ""
 	case stepType:

@@ -46,6 +46,7 @@ var (
 	requirementType  = reflect.TypeOf(Requirement{})
 	stepType         = reflect.TypeOf(Step{})
 	checkType        = reflect.TypeOf(Check{})
+	surgeType        = reflect.TypeOf(Surge(""))
 )
 
 func (g *schemaGen) ref(t reflect.Type) map[string]any {
@@ -97,6 +98,10 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	case tasksType:
 		return names(map[string]any{"anyOf": []any{
 			map[string]any{"type": "string"}, g.ref(reflect.TypeOf(Task{}))}})
+	case surgeType:
+		return map[string]any{"anyOf": []any{
+			map[string]any{"type": "integer", "minimum": 1, "maximum": maxSurgeCount},
+			map[string]any{"type": "string", "pattern": `^([1-9][0-9]?|100)%$`}}}
 	case requirementType:
 		return map[string]any{"anyOf": []any{map[string]any{"type": "string"}, g.ref(t)}}
 	case stepType:

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/remedy"
@@ -130,3 +133,37 @@ func (p *Project) ResolveRegistry(name string) (Registry, error) {
 	}
 	return Registry{}, &NameError{Kind: "registry", Name: name, Valid: valid, Hint: "name a registry or an environment of " + ProjectFile}
 }
+
+// Surge is how many pods a rollout may start above the replica count at
+// once (the Deployment's maxSurge): a count such as "2", or a percentage
+// of the replicas such as "25%" or "100%". Kubernetes rounds a percentage
+// up, so it is always at least one pod.
+type Surge string
+
+// DefaultSurge is Kubernetes' own default.
+const DefaultSurge Surge = "25%"
+
+// Bounds of a Surge.
+const (
+	maxSurgeCount   = 1000
+	maxSurgePercent = 100
+)
+
+// surgeProblem says what is wrong with s, "" when nothing; a value that
+// is no number is for the caller to quote.
+func surgeProblem(s string) string {
+	num, pct := strings.CutSuffix(s, "%")
+	n, err := strconv.Atoi(num)
+	switch {
+	case err != nil || num != strconv.Itoa(n):
+		return surgeExpected
+	case pct && (n < 1 || n > maxSurgePercent):
+		return fmt.Sprintf("a percentage must be 1%% to %d%%, got %s", maxSurgePercent, s)
+	case !pct && (n < 1 || n > maxSurgeCount):
+		return fmt.Sprintf("a number of pods must be 1 to %d, got %s", maxSurgeCount, s)
+	}
+	return ""
+}
+
+// surgeExpected says what a Surge may be.
+const surgeExpected = "expected a number of pods such as 2, or a percentage of the replicas such as 25% or 100%"

@@ -253,7 +253,7 @@ func (r rendering) deployment(spec corev1.PodSpec) *appsv1.Deployment {
 	replicas := int32(in.Env.ReplicaCount())
 	deadline := int32(max(p.Deploy.Timeout.Seconds(), 1))
 	maxUnavailable := intstr.FromInt32(0)
-	maxSurge := intstr.FromString("25%")
+	maxSurge := intstr.Parse(string(cmp.Or(p.Deploy.Surge, config.DefaultSurge)))
 	history := int32(10)
 	dm := r.meta(r.name)
 	dm.Annotations = map[string]string{

@@ -334,3 +334,35 @@ func TestRenderBudgetAndSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderSurge: deploy.surge is the Deployment's maxSurge, a count as a
+// number and a percentage as a string, Kubernetes' 25% when unset; no pod
+// is ever taken away before its replacement is available.
+func TestRenderSurge(t *testing.T) {
+	p, pod := example(t)
+	prod, _ := p.Environments.Get("prod")
+	tests := []struct {
+		surge config.Surge
+		want  string
+		isInt bool
+	}{
+		{"", "25%", false},
+		{"100%", "100%", false},
+		{"2", "2", true},
+	}
+	for _, tt := range tests {
+		pp := *p
+		pp.Deploy.Surge = tt.surge
+		m, err := Render(RenderInput{Project: &pp, Env: prod, Pod: pod, Image: "r.example.com/hello@" + digest})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ru := m.Deployment.Spec.Strategy.RollingUpdate
+		if got := ru.MaxSurge.String(); got != tt.want || (ru.MaxSurge.Type == 0) != tt.isInt {
+			t.Errorf("surge %q: maxSurge %s (type %d), want %s", tt.surge, got, ru.MaxSurge.Type, tt.want)
+		}
+		if ru.MaxUnavailable.String() != "0" {
+			t.Errorf("surge %q: maxUnavailable %s, want 0", tt.surge, ru.MaxUnavailable.String())
+		}
+	}
+}
