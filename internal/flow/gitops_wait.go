@@ -42,7 +42,7 @@ var (
 
 // gitOpsLook is how often the engine and the Deployment are looked at
 // while the engine applies a commit and the pods roll out.
-const gitOpsLook = 250 * time.Millisecond
+const gitOpsLook = engine.DefaultPoll
 
 // gitOpsWait is the wait for the verdict on a GitOps deploy: the engine's
 // object that applies the environment, the cluster, and the deploy lock,

@@ -46,7 +46,7 @@ type ArgoCD struct {
 	Object string
 	// Timeout bounds Wait's look for our commit (2m when 0).
 	Timeout time.Duration
-	// Poll is how often Wait reads the Application (250ms when 0).
+	// Poll is how often Wait reads the Application (DefaultPoll when 0).
 	Poll time.Duration
 	// Now is the clock of nudges (time.Now when nil).
 	Now func() time.Time
@@ -248,7 +248,7 @@ func (a *ArgoCD) Nudge(ctx context.Context, app Application) error {
 // end is an error too.
 func (a *ArgoCD) Wait(ctx context.Context, app Application, commit string, descends Descends) (Outcome, error) {
 	deadline := time.Now().Add(or(a.Timeout, 2*time.Minute))
-	tick := time.NewTicker(or(a.Poll, 250*time.Millisecond))
+	tick := time.NewTicker(or(a.Poll, DefaultPoll))
 	defer tick.Stop()
 	asked := map[string]bool{}
 	for {

@@ -43,7 +43,7 @@ type Flux struct {
 	Object string
 	// Timeout bounds Wait's look for our commit (2m when 0).
 	Timeout time.Duration
-	// Poll is how often Wait reads the objects (250ms when 0).
+	// Poll is how often Wait reads the objects (DefaultPoll when 0).
 	Poll time.Duration
 	// Now is the clock of nudges (time.Now when nil).
 	Now func() time.Time

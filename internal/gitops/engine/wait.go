@@ -12,6 +12,12 @@ import (
 	"github.com/slipwayhq/slipway/internal/short"
 )
 
+// DefaultPoll is how often Wait reads the engine's objects: a nudged
+// commit is applied within about a second, and every tenth of one a
+// verdict would wait for a poll is a tenth on every GitOps deploy. The
+// reads are GETs of one or two objects, for that second.
+const DefaultPoll = 100 * time.Millisecond
+
 // Descends says whether commit descends from ancestor in the environment
 // repository's branch: gitops.Repo.Descends of a Repo opened anew.
 type Descends func(ctx context.Context, commit, ancestor string) (bool, error)
@@ -24,7 +30,7 @@ type Descends func(ctx context.Context, commit, ancestor string) (bool, error)
 // wait; ctx's end is an error too.
 func (f *Flux) Wait(ctx context.Context, k Kustomization, commit string, descends Descends) (Outcome, error) {
 	deadline := time.Now().Add(or(f.Timeout, 2*time.Minute))
-	tick := time.NewTicker(or(f.Poll, 250*time.Millisecond))
+	tick := time.NewTicker(or(f.Poll, DefaultPoll))
 	defer tick.Stop()
 	asked := map[string]bool{}
 	for {
