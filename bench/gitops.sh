@@ -19,8 +19,10 @@
 # It also records what a plain `kubectl wait --for=condition=Ready` says
 # right after the push in (c): Ready, for the commit before (a false green).
 #   bench/gitops.sh [RUNS]     (default 3; DEADLINE=60 seconds of deploy timeout)
+# It does this twice: with the default rollout (deploy.surge 25%, one new
+# pod at a time), then with deploy.surge 100% (every new pod at once).
 # Each (c) waits for Flux's one-minute poll (up to about 75 s a run); 3 runs
-# took 4 minutes here, setup included.
+# took 4 minutes here, setup included; both rollouts, about 9.
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}; deadline=${DEADLINE:-60}
 # One real node per machine: it owns the pod and service CIDRs and the bridge.
@@ -134,7 +136,6 @@ deploy_ok() {
 # on until Ready is for the pushed commit. Appends to c (commit to Ready for
 # that commit), c_fetch (push to the GitRepository's artifact of it, whole
 # seconds: Flux writes lastUpdateTime so), and counts false greens.
-t_flux=(); c_fetch=(); false_green=0; false_green_secs=()
 flux_user() {
   local a pushed w b sha prev at fetched
   prev=$(git -C "$clone" rev-parse HEAD)
@@ -180,38 +181,52 @@ git -C "$clone" push -q origin main
 "$kubectl" -n flux-system wait --for=jsonpath='{.status.lastAppliedRevision}'="main@sha1:$(git -C "$clone" rev-parse HEAD)" \
   --timeout=180s kustomization/flux-user >/dev/null || die "Flux did not apply the Flux user's first revision"
 
-t_direct=(); t_gitops=(); g_own=()
-for i in $(seq 1 "$runs"); do
-  new_version "run $i"
-  render_flux_user
-  # The order rotates: a b c, b c a, c a b, ...
-  for k in $(seq 0 2); do
-    case $(( (i - 1 + k) % 3 )) in
-      0) deploy_ok t_direct direct ;;
-      1)
-        deploy_ok t_gitops gitops
-        grep -q '^succeeded [0-9a-f]\{40\}$' "$work/deploy.out" || die "the GitOps deploy did not say succeeded: $(cat "$work/deploy.out")"
-        g_own+=("$(sed -n 's/.*applied commit [0-9a-f]* (\([0-9.]*\)s).*/\1/p' "$work/deploy.err" | tail -n 1)")
-        ;;
-      2) flux_user ;;
-    esac
+# bench_case TITLE: RUNS timed rounds of the three, and their figures.
+bench_case() {
+  local i k ma mg mc
+  t_direct=(); t_gitops=(); g_own=(); t_flux=(); c_fetch=(); false_green=0; false_green_secs=()
+  for i in $(seq 1 "$runs"); do
+    new_version "$1, run $i"
+    render_flux_user
+    # The order rotates: a b c, b c a, c a b, ...
+    for k in $(seq 0 2); do
+      case $(( (i - 1 + k) % 3 )) in
+        0) deploy_ok t_direct direct ;;
+        1)
+          deploy_ok t_gitops gitops
+          grep -q '^succeeded [0-9a-f]\{40\}$' "$work/deploy.out" || die "the GitOps deploy did not say succeeded: $(cat "$work/deploy.out")"
+          g_own+=("$(sed -n 's/.*applied commit [0-9a-f]* (\([0-9.]*\)s).*/\1/p' "$work/deploy.err" | tail -n 1)")
+          ;;
+        2) flux_user ;;
+      esac
+    done
+    printf 'run %d: direct %s s, GitOps %s s, Flux user %s s\n' "$i" "${t_direct[-1]}" "${t_gitops[-1]}" "${t_flux[-1]}" >&2
   done
-  printf 'run %d: direct %s s, GitOps %s s, Flux user %s s\n' "$i" "${t_direct[-1]}" "${t_gitops[-1]}" "${t_flux[-1]}" >&2
-done
 
-ma=$(median "${t_direct[@]}"); mg=$(median "${t_gitops[@]}"); mc=$(median "${t_flux[@]}")
-printf '\nreal node + Flux v1.9.6: 3-replica rolling update of hello-go, commit to verdict, median of %d runs (order rotating)\n' "$runs"
-printf '  (a) slipway deploy, direct environment             %7.3f s\n' "$ma"
-printf '  (b) slipway deploy, GitOps environment (Flux)      %7.3f s   (Slipway'"'"'s own count from the push: %s s)\n' "$mg" "$(median "${g_own[@]}")"
-printf '  (c) git push + kubectl wait, Flux defaults         %7.3f s   (of which until Flux fetched the commit: %s s; GitRepository interval 1m, no nudge)\n' \
-  "$mc" "$(median "${c_fetch[@]}")"
-printf '  ratio GitOps/direct                                %7s   (goal <= 1.20)\n' "$(ratio "$mg" "$ma")"
-printf '  ratio Flux user/GitOps                             %7s   (goal >= 5)\n' "$(ratio "$mc" "$mg")"
-printf '  each run: direct %s; GitOps %s; Flux user %s (s)\n' "${t_direct[*]}" "${t_gitops[*]}" "${t_flux[*]}"
-printf '\nkubectl wait --for=condition=Ready kustomization/NAME right after the push\n'
-if [ "$false_green" -gt 0 ]; then
-  printf '  a false green in %d of %d runs: Ready=True after %s s, for the commit before the pushed one\n' \
-    "$false_green" "$runs" "$(median "${false_green_secs[@]}")"
-else
-  printf '  no false green seen: it never returned before Flux had applied the pushed commit\n'
-fi
+  ma=$(median "${t_direct[@]}"); mg=$(median "${t_gitops[@]}"); mc=$(median "${t_flux[@]}")
+  printf '\nreal node + Flux v1.9.6: 3-replica rolling update of hello-go, %s, commit to verdict, median of %d runs (order rotating)\n' "$1" "$runs"
+  printf '  (a) slipway deploy, direct environment             %7.3f s\n' "$ma"
+  printf '  (b) slipway deploy, GitOps environment (Flux)      %7.3f s   (Slipway'"'"'s own count from the push: %s s)\n' "$mg" "$(median "${g_own[@]}")"
+  printf '  (c) git push + kubectl wait, Flux defaults         %7.3f s   (of which until Flux fetched the commit: %s s; GitRepository interval 1m, no nudge)\n' \
+    "$mc" "$(median "${c_fetch[@]}")"
+  printf '  ratio GitOps/direct                                %7s   (goal <= 1.20)\n' "$(ratio "$mg" "$ma")"
+  printf '  ratio Flux user/GitOps                             %7s   (goal >= 5)\n' "$(ratio "$mc" "$mg")"
+  printf '  each run: direct %s; GitOps %s; Flux user %s (s)\n' "${t_direct[*]}" "${t_gitops[*]}" "${t_flux[*]}"
+  printf '\nkubectl wait --for=condition=Ready kustomization/NAME right after the push\n'
+  if [ "$false_green" -gt 0 ]; then
+    printf '  a false green in %d of %d runs: Ready=True after %s s, for the commit before the pushed one\n' \
+      "$false_green" "$runs" "$(median "${false_green_secs[@]}")"
+  else
+    printf '  no false green seen: it never returned before Flux had applied the pushed commit\n'
+  fi
+}
+
+# The same work twice: with Slipway's default rollout (deploy.surge 25%:
+# of 3 replicas, one new pod at a time, each ready for deploy.stability,
+# 3s, before the next), then with deploy.surge 100% (the 3 new pods at
+# once). The Flux user's poll costs the same in both; the ratio to it
+# grows as the rollout shortens.
+bench_case "deploy.surge 25% (the default: one pod at a time)"
+sed -i 's/^deploy: {pod: pod.yml, /&surge: 100%, /' slipway.yaml
+grep -q 'surge: 100%' slipway.yaml || die "could not set deploy.surge"
+bench_case "deploy.surge 100% (every new pod at once)"
