@@ -36,8 +36,13 @@ type copier struct {
 	dstOpts   []remote.Option
 	srcPuller *remote.Puller
 	dstPuller *remote.Puller
-	pusher    *remote.Pusher
-	recPusher *remote.Pusher // writes promotion records, uncounted
+	pusher    *remote.Pusher // uploads the image's blobs through go-containerregistry, counted
+	// putter puts every manifest and tag, and uploads the record's blobs
+	// (uncounted: they are not the image's). The record's blobs go up
+	// while the image's copy, which opens putter's session with the
+	// target then (its ping, and token where the registry wants one), so
+	// the puts that end a promotion need no session of their own.
+	putter *remote.Pusher
 	mount     bool           // same host: mount blobs instead of copying them
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
@@ -121,8 +126,7 @@ func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, sr
 	if c.pusher, err = remote.NewPusher(c.dstOpts...); err != nil {
 		return nil, fmt.Errorf("setting up the target registry: %w", err)
 	}
-	// Not c.pusher: the record's blobs are not the image's.
-	if c.recPusher, err = remote.NewPusher(to.RemoteOptions(ctx)...); err != nil {
+	if c.putter, err = remote.NewPusher(to.RemoteOptions(ctx)...); err != nil {
 		return nil, fmt.Errorf("setting up the target registry: %w", err)
 	}
 	return c, nil
@@ -380,7 +384,7 @@ func (c *copier) putManifests(ctx context.Context, pl *plan) error {
 	pl.manifests = nil
 	put := func(ctx context.Context, n node) error {
 		ref := c.dst.Digest(n.desc.Digest.String())
-		if err := c.pusher.Put(ctx, ref, rawManifest{raw: n.raw, mt: n.desc.MediaType}); err != nil {
+		if err := c.putter.Put(ctx, ref, rawManifest{raw: n.raw, mt: n.desc.MediaType}); err != nil {
 			return fmt.Errorf("writing manifest %s: %w", ref, c.dstErr(err))
 		}
 		return nil

@@ -448,7 +448,7 @@ func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 
 // putTag points t at the promoted image.
 func (p *promotion) putTag(ctx context.Context, t name.Tag) error {
-	if err := p.c.pusher.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
+	if err := p.c.putter.Put(ctx, t, rawManifest{raw: p.top.raw, mt: p.top.desc.MediaType}); err != nil {
 		return fmt.Errorf("tagging %s: %w", t, p.c.dstErr(err))
 	}
 	return nil

@@ -135,7 +135,7 @@ func (c *copier) uploadRecord(ctx context.Context, a *recordArtifact) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range []v1.Layer{a.config, a.layer} {
 		g.Go(func() error {
-			if err := c.recPusher.Upload(gctx, c.dst, l); err != nil {
+			if err := c.putter.Upload(gctx, c.dst, l); err != nil {
 				return fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
 			}
 			return nil
@@ -154,7 +154,7 @@ func (c *copier) putRecord(ctx context.Context, a *recordArtifact) error {
 	// moment (docker-registry answers the manifest with BLOB_UNKNOWN), so
 	// that case uploads again, a few times.
 	for try := 1; ; try++ {
-		err := c.recPusher.Put(ctx, ref, rawManifest{raw: a.raw, mt: types.OCIManifestSchema1})
+		err := c.putter.Put(ctx, ref, rawManifest{raw: a.raw, mt: types.OCIManifestSchema1})
 		if err == nil {
 			return nil
 		}

@@ -284,7 +284,7 @@ func (c *copier) putTag(ctx context.Context, t taggedNode) error {
 			return err
 		}
 	}
-	if err := c.pusher.Put(ctx, tag, rawManifest{raw: nd.raw, mt: nd.desc.MediaType}); err != nil {
+	if err := c.putter.Put(ctx, tag, rawManifest{raw: nd.raw, mt: nd.desc.MediaType}); err != nil {
 		return fmt.Errorf("tagging %s: %w", tag, c.dstErr(err))
 	}
 	return nil
