@@ -43,7 +43,7 @@ type copier struct {
 	// target then (its ping, and token where the registry wants one), so
 	// the puts that end a promotion need no session of their own.
 	putter *remote.Pusher
-	mount     bool           // same host: mount blobs instead of copying them
+	mount  bool // same host: mount blobs instead of copying them
 	// blobs reads the source's blobs; it authenticates with the source
 	// on first use only, as every blob may be mounted or skipped.
 	blobs func() (blobOpener, error)
