@@ -1,6 +1,7 @@
 # proc.sh: the processes a hack/testenv script starts, by name: NAME.pid
 # and NAME.cmdline (its command line, NUL-separated) in the directory
-# $proc_dir. Sourced; the caller sets proc_dir and defines log.
+# $proc_dir; and serialise, which makes their starts and stops take turns.
+# Sourced; the caller sets proc_dir and defines log.
 
 # running NAME: the process recorded as NAME runs, and is still that one:
 # its command line is the one recorded (a PID reused by another process
@@ -42,4 +43,12 @@ stop_one() {
     log "stopped $1 (pid $pid)"
   fi
   rm -f "$proc_dir/$1.pid" "$proc_dir/$1.cmdline"
+}
+
+# serialise DIR: holds the lock DIR/lock (on fd 9) until the script exits,
+# so that starts and stops on the same state directory take turns.
+serialise() {
+  mkdir -p "$1"
+  exec 9>"$1/lock"
+  flock 9
 }

@@ -433,12 +433,7 @@ env_() {
 cmd=${1:-status}
 shift || true
 case $cmd in
-  start | stop)
-    # Serialise starts and stops on the same state directory.
-    mkdir -p "$state"
-    exec 9>"$state/lock"
-    flock 9
-    ;;
+  start | stop) serialise "$state" ;; # starts and stops on one state directory take turns
 esac
 case $cmd in
   install) install_controllers ;;

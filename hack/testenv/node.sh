@@ -926,9 +926,7 @@ shift || true
 case $cmd in
   start | stop | proxy-stop | proxy-start | kill | revive)
     need_root
-    mkdir -p "$state"
-    exec 9>"$state/lock"
-    flock 9
+    serialise "$state"
     ;;
 esac
 case $cmd in

@@ -158,12 +158,8 @@ func (g GitHub) request(ctx context.Context, ev Event, _ string) (*http.Request,
 	}
 	owner, name, _ := strings.Cut(g.Repository, "/")
 	u := strings.TrimSuffix(g.API, "/") + "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/statuses/" + url.PathEscape(ev.SourceCommit)
-	body, err := json.Marshal(status{State: githubStates[ev.Event], Context: "slipway/" + ev.Environment,
+	req, err := postStatus(ctx, u, status{State: githubStates[ev.Event], Context: "slipway/" + ev.Environment,
 		Description: termtext.Clip(ev.Title(), githubDescription), TargetURL: ev.Run})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the status: %w", err)
-	}
-	req, err := post(ctx, u, body)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +179,15 @@ type status struct {
 	TargetURL   string `json:"target_url,omitempty"`
 }
 
+// postStatus is the POST of commit status st to u.
+func postStatus(ctx context.Context, u string, st status) (*http.Request, error) {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the status: %w", err)
+	}
+	return post(ctx, u, body)
+}
+
 // githubStates are the commit states of GitHub's API for each event.
 var githubStates = map[string]string{
 	Succeeded: "success", Failed: "failure", RolledBack: "failure", Waiting: "pending", Superseded: "error",
@@ -197,12 +202,8 @@ func (g GitLab) request(ctx context.Context, ev Event, _ string) (*http.Request,
 		return nil, ErrNoCommit
 	}
 	u := strings.TrimSuffix(g.API, "/") + "/projects/" + url.PathEscape(g.Project) + "/statuses/" + url.PathEscape(ev.SourceCommit)
-	body, err := json.Marshal(status{State: gitlabStates[ev.Event], Name: "slipway/" + ev.Environment,
+	req, err := postStatus(ctx, u, status{State: gitlabStates[ev.Event], Name: "slipway/" + ev.Environment,
 		Description: termtext.Clip(ev.Title(), gitlabDescription), TargetURL: ev.Run})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the status: %w", err)
-	}
-	req, err := post(ctx, u, body)
 	if err != nil {
 		return nil, err
 	}

@@ -166,15 +166,7 @@ func TestRealNodeCanary(t *testing.T) {
 
 	p.write(t, "pod.yml", string(withPodEnv(t, pod, map[string]string{"HELLO_FAIL_PERCENT": "50"})))
 	v3 := p.ship(t, "feat: a canary that breaks under load")
-	cmd := exec.Command(p.slipway, "deploy", "canary")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	b, err := cmd.CombinedOutput()
-	out = string(b)
-	t.Logf("slipway deploy canary %s: %s", v3, out)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Fatalf("deploy of the breaking canary = %v, want exit 5", err)
-	}
+	out = p.deployFails(t, "canary", v3, 5)
 	for _, want := range []string{"CheckFailed: the pods are ready, but check canary analysis failed: round ",
 		"error-rate: the canary's ", "(prod's ", "+ maxIncrease 0.05)"} {
 		if !strings.Contains(out, want) {
@@ -184,9 +176,10 @@ func TestRealNodeCanary(t *testing.T) {
 	if d := kubectl(t, n, "", "-n", ns, "get", "deploy", "-o", "name"); strings.Contains(d, "hello-canary") {
 		t.Errorf("the failed canary is still there: %q", d)
 	}
-	cmd = exec.Command(p.slipway, "deploy", "prod")
+	cmd := exec.Command(p.slipway, "deploy", "prod")
 	cmd.Dir, cmd.Env = p.dir, p.env
-	b, err = cmd.CombinedOutput()
+	b, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(string(b), "prod requires canary: nothing is deployed there") {
 		t.Errorf("deploy of %s to prod = %v, want the gate's refusal (exit 3):\n%s", v3, err, b)
 	}

@@ -2,8 +2,6 @@ package testenv_test
 
 import (
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,15 +30,7 @@ func TestRealNodeHTTPCheck(t *testing.T) {
 
 	p.write(t, "slipway.yaml", helloConfig("hello", n.Registry, "1s", checksEnv(`^hello from 9\.9\.9`)))
 	v2 := p.ship(t, "feat: the wrong page")
-	cmd := exec.Command(p.slipway, "deploy", "dev")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	b, err := cmd.CombinedOutput()
-	out = string(b)
-	t.Logf("slipway deploy %s: %s", v2, out)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Fatalf("deploy of the wrong page = %v, want exit 5", err)
-	}
+	out = p.deployFails(t, "dev", v2, 5)
 	for _, want := range []string{"CheckFailed", "check http GET / failed: request 1 of 4, to pod hello-",
 		`does not match "^hello from 9\\.9\\.9"`, "| hello from " + v2, "rolled back to revision 1"} {
 		if !strings.Contains(out, want) {
@@ -123,15 +113,7 @@ func TestRealNodeTaskCheck(t *testing.T) {
 
 	p.write(t, "ci.yaml", smokeCI("^goodbye"))
 	v2 := p.ship(t, "feat: a smoke test the page fails")
-	cmd := exec.Command(p.slipway, "deploy", "dev")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	b, err := cmd.CombinedOutput()
-	out = string(b)
-	t.Logf("slipway deploy %s: %s", v2, out)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Fatalf("deploy with the failing smoke task = %v, want exit 5", err)
-	}
+	out = p.deployFails(t, "dev", v2, 5)
 	for _, want := range []string{"CheckFailed: the pods are ready, but check task smoke failed: exited with status 1",
 		"| dev " + v2 + ": hello from " + v2, "| FAIL: wrong page", "rolled back to revision 1"} {
 		if !strings.Contains(out, want) {
@@ -160,15 +142,7 @@ func TestRealNodeJobCheck(t *testing.T) {
 		"    checks: [{job: {env: {PORT: no-such-port}, timeout: 60s}}]\n"
 	p.write(t, "slipway.yaml", helloConfig("hello", n.Registry, "1s", env))
 	v2 := p.ship(t, "feat: a Job check that fails")
-	cmd := exec.Command(p.slipway, "deploy", "dev")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	b, err := cmd.CombinedOutput()
-	out := string(b)
-	t.Logf("slipway deploy %s: %s", v2, out)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
-		t.Fatalf("deploy with the failing Job = %v, want exit 5", err)
-	}
+	out := p.deployFails(t, "dev", v2, 5)
 	for _, want := range []string{"CheckFailed: the pods are ready, but check job of the deployed image failed: the Job failed",
 		"kubectl -n e2e-jobs logs job/hello-check-", "no-such-port", "rolled back to revision 1"} {
 		if !strings.Contains(out, want) {

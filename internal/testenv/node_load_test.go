@@ -185,6 +185,22 @@ func (p *nodeProject) write(t *testing.T, file, content string) {
 	}
 }
 
+// deployFails runs slipway deploy ENV in the project, for a version that
+// should fail: it logs the output, fails the test unless slipway exits
+// with code, and returns the output (stdout and stderr).
+func (p *nodeProject) deployFails(t *testing.T, env, version string, code int) string {
+	t.Helper()
+	cmd := exec.Command(p.slipway, "deploy", env)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	b, err := cmd.CombinedOutput()
+	t.Logf("slipway deploy %s %s: %s", env, version, b)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != code {
+		t.Fatalf("deploy %s of %s = %v, want exit %d", env, version, err, code)
+	}
+	return string(b)
+}
+
 // run runs a command in the project, logs how long it took, and fails the
 // test if it fails.
 func (p *nodeProject) run(t *testing.T, name string, args ...string) string {
