@@ -107,6 +107,7 @@ type Client struct {
 	uploads   *uploads
 	cache     *sync.Map // Timeouts -> http.RoundTripper
 	peers     *peers    // the hosts tried and answered, shared by copies
+	pings     *pings    // the registry's answers to the version check, shared by copies
 	stats     *Stats    // may be nil
 	jobs      int
 	userAgent string
@@ -157,7 +158,7 @@ func New(o Options) (*Client, error) {
 	if c.timeouts, err = deadline.Resolve(o.Timeouts); err != nil {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
-	c.uploads, c.cache, c.peers, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, UnansweredRetries
+	c.uploads, c.cache, c.peers, c.pings, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, &pings{}, UnansweredRetries
 	return c, nil
 }
 
@@ -183,7 +184,7 @@ func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 		}))
 	}
 	var rt http.RoundTripper = &retryAfter{
-		next:     base.(http.RoundTripper),
+		next:     &pingMemo{next: base.(http.RoundTripper), p: c.pings},
 		tries:    retryAfterTries,
 		maxWait:  retryAfterMaxWait,
 		budget:   b,

@@ -1,0 +1,189 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/testutil"
+)
+
+// pingCounter counts the version checks a registry answers, and the TLS
+// handshakes tried on its plain-HTTP port.
+type pingCounter struct {
+	checks atomic.Int32
+	fail   atomic.Int32 // answer this many checks 503 first
+}
+
+func (p *pingCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			p.checks.Add(1)
+			if p.fail.Load() > 0 {
+				p.fail.Add(-1)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// tlsTries counts connections to l that open with a TLS handshake (the
+// first byte 0x16) and passes every connection on to the server.
+type tlsTries struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *tlsTries) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &peekConn{Conn: c, tries: &l.n}, nil
+}
+
+type peekConn struct {
+	net.Conn
+	tries *atomic.Int32
+	once  sync.Once
+}
+
+func (c *peekConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.once.Do(func() {
+		if n > 0 && b[0] == 0x16 {
+			c.tries.Add(1)
+		}
+	})
+	return n, err
+}
+
+// TestPingsRemembered: the transports of one command (a client's
+// go-containerregistry options, its blob reader and writer, and their
+// copies) ask a registry's version check once between them; on an
+// insecure registry that answers plain HTTP, TLS is tried once, not before
+// every check.
+func TestPingsRemembered(t *testing.T) {
+	noDockerConfig(t)
+	pc := &pingCounter{}
+	s := httptest.NewUnstartedServer(pc.wrap(testutil.QuietRegistry()))
+	l := &tlsTries{Listener: s.Listener}
+	s.Listener = l
+	s.Start()
+	t.Cleanup(s.Close)
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	repo, _ := c.Repo("hello")
+	c.Warm(ctx)
+	for i := 0; i < 3; i++ {
+		// The repository is empty: the list is a 404, after the check.
+		if _, err := remote.List(repo, c.WithStats(&Stats{}).RemoteOptions(ctx)...); err != nil && !IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.BlobReader(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BlobWriter(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	if n := pc.checks.Load(); n != 1 {
+		t.Errorf("the registry answered %d version checks, want 1", n)
+	}
+	if n := l.n.Load(); n != 1 {
+		t.Errorf("TLS was tried %d times on the plain-HTTP port, want 1", n)
+	}
+}
+
+// TestPingsFailedAskedAgain: a version check that failed is not
+// remembered: the next transport asks again, and the answer it gets is
+// remembered then.
+func TestPingsFailedAskedAgain(t *testing.T) {
+	noDockerConfig(t)
+	pc := &pingCounter{}
+	pc.fail.Store(1)
+	s := testutil.Registry(t, pc.wrap)
+	// No retries: the failed check ends the first setup.
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true},
+		Backoff: remote.Backoff{Steps: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	repo, _ := c.Repo("hello")
+	if _, err := c.BlobReader(ctx, repo); err == nil {
+		t.Fatal("the first setup succeeded against a 503 version check")
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := c.BlobReader(ctx, repo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pc.checks.Load(); n != 2 {
+		t.Errorf("the registry answered %d version checks, want 2 (the failed one, then one remembered)", n)
+	}
+}
+
+// TestPingMemoConcurrent: checks asked at once wait for the first one's
+// answer; a cancelled one is not remembered as a TLS failure.
+func TestPingMemoConcurrent(t *testing.T) {
+	var calls atomic.Int32
+	release := make(chan struct{})
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		calls.Add(1)
+		if r.URL.Scheme == "https" {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		}
+		<-release
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	m := &pingMemo{next: next, p: &pings{}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://reg.test/v2/", nil)
+			resp, err := m.RoundTrip(req)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = errors.New(resp.Status)
+			}
+			errs <- err
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://reg.test/v2/", nil)
+	go cancel()
+	if _, err := m.RoundTrip(req); err == nil {
+		t.Error("the cancelled HTTPS check succeeded")
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d checks reached the registry, want 2 (one HTTPS, one HTTP)", n)
+	}
+	if m.p.noTLS["reg.test"] {
+		t.Error("a cancelled HTTPS check was remembered as TLS failing")
+	}
+}
