@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -102,9 +103,11 @@ func (w *BlobWriter) Write(ctx context.Context, d v1.Descriptor, open func() (io
 // it was given up with (nil when written).
 type Gate func(ctx context.Context) (release func(error), err error)
 
-// WriteGated is Write, whose PUT with the bytes waits for gate (when not
-// nil): the HEAD and the POST, which carry nothing, go at once, so that
-// when one blob's bytes are sent the next one's session is open already.
+// WriteGated is Write, whose reading of the bytes and PUT with them wait
+// for gate (when not nil): the HEAD and the POST, which carry nothing, go
+// at once, so that when one blob's bytes are sent the next one's session
+// is open already, and the first blobs' bytes are opened while their
+// sessions start.
 func (w *BlobWriter) WriteGated(ctx context.Context, d v1.Descriptor, open func() (io.ReadCloser, error), gate Gate) (skipped bool, err error) {
 	if gate != nil {
 		// Once let through, a blob keeps its way until it is written or
@@ -144,18 +147,72 @@ func (w *BlobWriter) writeOnce(ctx context.Context, d v1.Descriptor, open func()
 	if has, err := w.has(ctx, d.Digest); err != nil || has {
 		return has, err
 	}
-	loc, err := w.start(ctx)
-	if err != nil {
-		return false, err
-	}
+	// The session starts at once, and the bytes are opened (for a blob
+	// read from another registry, a round trip of its own) once the gate
+	// lets them, whether or not the session has started by then.
+	var loc *url.URL
+	var serr error
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		loc, serr = w.start(ctx)
+	}()
 	if gate != nil {
 		release, err := gate(ctx)
 		if err != nil {
+			<-started
 			return false, err
 		}
 		defer release(nil) // the caller's release, in WriteGated, gets the outcome
 	}
-	return false, w.put(ctx, loc, d, open)
+	if d.Size == 0 {
+		<-started
+		if serr != nil {
+			return false, serr
+		}
+		return false, w.put(ctx, loc, d, open)
+	}
+	body, err := open()
+	<-started
+	if err != nil {
+		return false, err
+	}
+	if serr != nil {
+		body.Close()
+		return false, serr
+	}
+	first := &openedOnce{body: body, open: open}
+	defer first.closeUnused()
+	return false, w.put(ctx, loc, d, first.take)
+}
+
+// openedOnce hands out body the first time it is taken, then what open
+// returns (a redirect or a retry sends the bytes again, read anew).
+type openedOnce struct {
+	mu   sync.Mutex
+	body io.ReadCloser
+	open func() (io.ReadCloser, error)
+}
+
+func (o *openedOnce) take() (io.ReadCloser, error) {
+	o.mu.Lock()
+	b := o.body
+	o.body = nil
+	o.mu.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	return o.open()
+}
+
+// closeUnused closes body when it was never taken.
+func (o *openedOnce) closeUnused() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.body != nil {
+		o.body.Close()
+		o.body = nil
+	}
 }
 
 // url is the URL of path in the repository's registry.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -121,7 +122,9 @@ func TestBlobWriter(t *testing.T) {
 			want: "HEAD blob, POST uploads, PUT session"},
 		{name: "other bytes", bytes: bytes.ToUpper(blob), opened: 1, wantCode: transport.DigestInvalidErrorCode,
 			want: "HEAD blob, POST uploads, PUT session"},
-		{name: "location on an internal address", bytes: blob, wantErr: ErrRedirect,
+		// The bytes are opened (read from their source) while the session
+		// starts; none are sent.
+		{name: "location on an internal address", bytes: blob, opened: 1, wantErr: ErrRedirect,
 			answer: func(w http.ResponseWriter, r *http.Request) bool {
 				if r.Method != http.MethodPost {
 					return false
@@ -236,5 +239,52 @@ func TestRefusedWhole(t *testing.T) {
 	}
 	if refusedWhole(io.ErrUnexpectedEOF) {
 		t.Error("a broken connection is no refusal")
+	}
+}
+
+// TestBlobWriterOpensWhileSessionStarts: with the gate free, a blob's bytes
+// are opened while its upload session starts, not after: the registry
+// holds the POST until they are (a writer that waited for the session
+// first would show it waiting the whole hold).
+func TestBlobWriterOpensWhileSessionStarts(t *testing.T) {
+	noDockerConfig(t)
+	blob := []byte("bytes read while the session starts")
+	h, _, _ := v1.SHA256(bytes.NewReader(blob))
+	d := v1.Descriptor{Digest: h, Size: int64(len(blob)), MediaType: types.OCILayer}
+	opened := make(chan struct{})
+	var sawOpen atomic.Bool
+	log := &requestLog{answer: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost {
+			select {
+			case <-opened:
+				sawOpen.Store(true)
+			case <-time.After(2 * time.Second):
+			}
+		}
+		return false
+	}}
+	s := testutil.Registry(t, log.wrap)
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}, Backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	repo, _ := c.Repo("hello")
+	w, err := c.BlobWriter(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := func(context.Context) (func(error), error) { return func(error) {}, nil }
+	if _, err := w.WriteGated(ctx, d, func() (io.ReadCloser, error) {
+		close(opened)
+		return io.NopCloser(bytes.NewReader(blob)), nil
+	}, gate); err != nil {
+		t.Fatal(err)
+	}
+	if !sawOpen.Load() {
+		t.Error("the bytes were opened only after the upload session started")
+	}
+	if got, want := log.requests(), "HEAD blob, POST uploads, PUT session"; got != want {
+		t.Errorf("requests: %s\nwant:     %s", got, want)
 	}
 }
