@@ -113,6 +113,66 @@ func TestPromoteOverlapsTheCopy(t *testing.T) {
 	}
 }
 
+// TestPromoteLooksAtOnce: the target is asked whether it holds the image
+// while its version tag is looked at, not after (the tag answers first
+// only when the image is complete there).
+func TestPromoteLooksAtOnce(t *testing.T) {
+	img := randomImage(t, 4096, 2)
+	h := newHold()
+	dev := newServer(t, false, nil)
+	from := client(t, dev, "dev", "team")
+	digest := push(t, from, "hello", "1.0.0", img)
+	isHead := func(ref string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == http.MethodHead && r.URL.Path == "/v2/team/hello/manifests/"+ref
+		}
+	}
+	// Only the first look at the tag is held: the guard's, at the end,
+	// comes after the image's own look in any case.
+	var tagLooks atomic.Int32
+	firstTagLook := func(r *http.Request) bool { return isHead("1.0.0")(r) && tagLooks.Add(1) == 1 }
+	rc := newServer(t, false, h.wrap(firstTagLook, isHead(digest.String())))
+	to := client(t, rc, "rc", "team")
+	h.armed.Store(true)
+	if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if !h.overlapped() {
+		t.Error("the target was asked for the image only after its version tag answered")
+	}
+}
+
+// TestPromoteAsksEachRegistryOnce: a promotion sets up several transports
+// to each registry (the manifests', the blob reader's and writer's, the
+// record's); they share one version check per registry.
+func TestPromoteAsksEachRegistryOnce(t *testing.T) {
+	var checks [2]atomic.Int32
+	count := func(i int) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/" {
+					checks[i].Add(1)
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	dev, rc := newServer(t, false, count(0)), newServer(t, false, count(1))
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	digest := push(t, from, "hello", "1.0.0", randomImage(t, 4096, 3))
+	push(t, from, "hello", "sha256-"+digest.Hex+".sig", randomImage(t, 64, 1))
+	// A new client of the source: the pushes' asked already.
+	from = client(t, dev, "dev", "team")
+	checks[0].Store(0)
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Record: &Record{Who: "ci"}})
+	if err != nil || res.RecordDigest == "" || res.BlobsCopied == 0 {
+		t.Fatalf("promotion %+v, %v; want the image copied and recorded", res, err)
+	}
+	if s, d := checks[0].Load(), checks[1].Load(); s != 1 || d != 1 {
+		t.Errorf("the source answered %d version checks and the target %d; want 1 each", s, d)
+	}
+}
+
 // TestPromoteWriteOrder: whatever ran at once, what becomes visible in the
 // target comes in order: the image, its referrers, the record, the tag.
 // The version tag is looked at before it is written and once after, and
@@ -175,11 +235,12 @@ func TestPromoteSignedUpToDate(t *testing.T) {
 	}
 	// The source: the version's manifest, its tags, the referrers of the
 	// image and of the signature (the API, then the referrers tag), the
-	// signature's tag. The target: the version tag, the signature's tag,
-	// the image's referrers (the API, then the referrers tag).
+	// signature's tag. The target: the version tag and the image (at
+	// once), the signature's tag, the image's referrers (the API, then the
+	// referrers tag).
 	srcReqs, dstReqs := dev.log(), rc.log()
-	if len(srcReqs) > 7 || len(dstReqs) > 4 {
-		t.Errorf("re-run made %d source and %d target requests, want at most 7 and 4:\n%s\n%s",
+	if len(srcReqs) > 7 || len(dstReqs) > 5 {
+		t.Errorf("re-run made %d source and %d target requests, want at most 7 and 5:\n%s\n%s",
 			len(srcReqs), len(dstReqs), strings.Join(srcReqs, "\n"), strings.Join(dstReqs, "\n"))
 	}
 	for _, r := range append(srcReqs, dstReqs...) {

@@ -141,6 +141,9 @@ func Promote(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// The target is first needed once the source's manifest is read: its
+	// version check goes meanwhile.
+	warm(ctx, p.c.to)
 	if p.top, err = p.c.resolve(ctx, p.o); err != nil {
 		return Result{}, err
 	}
@@ -247,12 +250,11 @@ func (p *promotion) finish(err error) (Result, error) {
 
 // targetHolds says what the target holds already: whether the image is
 // complete there (by the first tag, whose digest there is existing[0], or
-// without tags by the manifest's digest), and which tags are still to
-// write.
-func (p *promotion) targetHolds(ctx context.Context, existing []v1.Hash) (complete bool, pending []name.Tag, err error) {
+// without tags by top, the look at the manifest's digest), and which tags
+// are still to write.
+func (p *promotion) targetHolds(existing []v1.Hash, top look) (complete bool, pending []name.Tag, err error) {
 	if len(p.tags) == 0 {
-		has, err := p.c.headTarget(ctx, p.dst.Digest(p.res.Digest))
-		return has == p.top.desc.Digest, nil, err
+		return top.exists, nil, nil
 	}
 	return p.c.pendingTags(p.tags, existing, p.top.desc.Digest, p.o.Force)
 }
@@ -297,16 +299,32 @@ func (p *promotion) transfer(ctx context.Context) (complete bool, pending []name
 }
 
 // targetTags finds the target tags to set and what the target holds (see
-// targetHolds).
+// targetHolds). The target's look at the image's manifest, which add takes
+// unless a tag shows the image complete, goes at the same time as the
+// tags': one round trip before the first blob instead of two.
 func (p *promotion) targetTags(ctx context.Context) (complete bool, pending []name.Tag, err error) {
 	var existing []v1.Hash
-	if p.tags, existing, err = p.c.tags(ctx, p.o, p.top.desc.Digest); err != nil {
+	var top look
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		p.tags, existing, err = p.c.tags(gctx, p.o, p.top.desc.Digest)
+		return err
+	})
+	g.Go(func() (err error) {
+		top.exists, top.n, err = p.c.lookUpNow(gctx, p.top, false)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return false, nil, err
 	}
+	if p.c.looks == nil {
+		p.c.looks = map[v1.Hash]look{}
+	}
+	p.c.looks[p.top.desc.Digest] = top
 	for _, t := range p.tags {
 		p.res.Tags = append(p.res.Tags, t.String())
 	}
-	return p.targetHolds(ctx, existing)
+	return p.targetHolds(existing, top)
 }
 
 // waitFor waits until ready is closed or ctx ends.

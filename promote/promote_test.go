@@ -360,17 +360,19 @@ func TestPromoteJobs(t *testing.T) {
 // tags listed once (for cosign's tags), and the referrers of the index and
 // of each platform's manifest listed (one request with the referrers API,
 // two without: the API, then the referrers tag). The target is asked for
-// the version tag and, when a record is wanted, the index's referrers.
+// the version tag and, at the same time, for the index itself (which a
+// first promotion needs next, so the look goes at once), and, when a
+// record is wanted, for the index's referrers.
 func TestPromoteUpToDate(t *testing.T) {
 	tests := []struct {
 		name             string
 		api, record      bool
 		wantSrc, wantDst int
 	}{
-		{"referrers tag, no record", false, false, 2 + 3*2, 1},
-		{"referrers tag, record", false, true, 2 + 3*2, 1 + 2},
-		{"referrers API, no record", true, false, 2 + 3, 1},
-		{"referrers API, record", true, true, 2 + 3, 1 + 1},
+		{"referrers tag, no record", false, false, 2 + 3*2, 2},
+		{"referrers tag, record", false, true, 2 + 3*2, 2 + 2},
+		{"referrers API, no record", true, false, 2 + 3, 2},
+		{"referrers API, record", true, true, 2 + 3, 2 + 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

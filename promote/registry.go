@@ -52,7 +52,19 @@ type (
 	blobWriting interface {
 		BlobWriter(ctx context.Context, repo name.Repository) (*registry.BlobWriter, error)
 	}
+	// warming asks the registry's version check ahead, remembered for
+	// the requests that follow.
+	warming interface {
+		Warm(ctx context.Context)
+	}
 )
+
+// warm has r answer its version check in the background, when it can.
+func warm(ctx context.Context, r Registry) {
+	if w, ok := r.(warming); ok {
+		go w.Warm(ctx)
+	}
+}
 
 // target describes r in side for messages and error classification.
 func target(r Registry, side registry.Side) registry.Target {
