@@ -145,11 +145,11 @@ func (a *pingAnswer) response(r *http.Request) *http.Response {
 // needs it (HTTPS first, then plain HTTP when insecure, as
 // go-containerregistry does), so that setting up credentials later finds
 // the answer remembered: a command with other work to do first (a
-// promotion reads the source) overlaps the round trips with it. Whatever
-// fails is left for that first request to meet and report.
+// promotion reads the source) overlaps the round trips with it. It tries
+// once, says nothing and leaves whatever fails for that first request to
+// meet, retry and report.
 func (c *Client) Warm(ctx context.Context) {
-	t := c.Timeouts(ctx)
-	client := &http.Client{Transport: c.transportFor(t, c.budget(ctx, t)), CheckRedirect: CheckRedirect}
+	client := &http.Client{Transport: &pingMemo{next: c.base(c.Timeouts(ctx)), p: c.pings}, CheckRedirect: CheckRedirect}
 	schemes := []string{"https"}
 	if c.reg.Insecure {
 		schemes = append(schemes, "http")

@@ -9,10 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
+	"github.com/slipwayhq/slipway/internal/faultnet"
+	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -185,5 +189,33 @@ func TestPingMemoConcurrent(t *testing.T) {
 	}
 	if m.p.noTLS["reg.test"] {
 		t.Error("a cancelled HTTPS check was remembered as TLS failing")
+	}
+}
+
+// TestWarmSaysNothing: a version check asked ahead of a registry that never
+// answers tries once and says nothing; the request that needs the answer
+// meets the failure, retries and reports it as before.
+func TestWarmSaysNothing(t *testing.T) {
+	noDockerConfig(t)
+	hp := faultnet.Silent(t)
+	var rec progress.Recorder
+	c, err := New(Options{
+		Registry: config.Registry{URL: hp + "/team"},
+		Keychain: authn.NewMultiKeychain(),
+		Backoff:  remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3},
+		Timeouts: Timeouts{TLS: 100 * time.Millisecond},
+		Progress: &rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faultnet.Within(t, 0, func() { c.Warm(context.Background()) })
+	if msgs := rec.Msgs(""); len(msgs) != 0 {
+		t.Errorf("the check asked ahead said %q", msgs)
+	}
+	faultnet.Within(t, 0, func() { _, err = c.Resolve(context.Background(), "hello", "1.0.0") })
+	checkFault(t, err, ErrTimeout, hp, "no TLS handshake within 100ms")
+	if len(rec.Msgs("registry")) == 0 {
+		t.Error("the request after the check asked ahead retried without saying so")
 	}
 }

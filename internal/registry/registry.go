@@ -169,22 +169,13 @@ func (c *Client) Timeouts(ctx context.Context) Timeouts {
 }
 
 // transportFor returns the transport for requests bounded by t: its base
-// (TLS, host routing, deadlines) built once for each t and shared, with
+// (TLS, host routing, deadlines) built once for each t and shared, the
+// registry's answer to the version check remembered (pings), with
 // Retry-After retries within b on top, counted in the Client's Stats, if
 // any.
 func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
-	base, ok := c.cache.Load(t)
-	if !ok {
-		pool, err := c.ca()
-		if err != nil {
-			return failedTransport{err}
-		}
-		base, _ = c.cache.LoadOrStore(t, newTransport(transportOptions{
-			host: c.Host(), insecure: c.reg.Insecure, pool: pool, timeouts: t, uploads: c.uploads, peers: c.peers,
-		}))
-	}
 	var rt http.RoundTripper = &retryAfter{
-		next:     &pingMemo{next: base.(http.RoundTripper), p: c.pings},
+		next:     &pingMemo{next: c.base(t), p: c.pings},
 		tries:    retryAfterTries,
 		maxWait:  retryAfterMaxWait,
 		budget:   b,
@@ -196,6 +187,22 @@ func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 		rt = &statsTransport{next: rt, stats: c.stats}
 	}
 	return rt
+}
+
+// base is the transport for requests bounded by t (TLS, host routing,
+// deadlines), built once for each t and shared.
+func (c *Client) base(t Timeouts) http.RoundTripper {
+	base, ok := c.cache.Load(t)
+	if !ok {
+		pool, err := c.ca()
+		if err != nil {
+			return failedTransport{err}
+		}
+		base, _ = c.cache.LoadOrStore(t, newTransport(transportOptions{
+			host: c.Host(), insecure: c.reg.Insecure, pool: pool, timeouts: t, uploads: c.uploads, peers: c.peers,
+		}))
+	}
+	return base.(http.RoundTripper)
 }
 
 // splitURL splits "host[:port][/prefix...]" into host and prefix.
