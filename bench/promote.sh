@@ -14,17 +14,21 @@
 # promotion, with the record and the referrers, but sets no version tag, so
 # it has no tag to guard against a concurrent promotion (nor the 50 ms the
 # guard waits for one to land): the difference between the two is what the
-# guard costs.
-#   bench/promote.sh [RUNS]       (default 3; SIZE_MB=256 LAYERS=8)
+# guard costs. Last, a smaller image across a network: the same registries
+# behind bench/lag, which delays every byte by DELAY (10ms) each way, as a
+# registry elsewhere would; there each client's round trips count more
+# than its bytes.
+#   bench/promote.sh [RUNS]       (default 3; SIZE_MB=256 LAYERS=8 DELAY=10ms)
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}; size_mb=${SIZE_MB:-256}; layers=${LAYERS:-8}
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-pa=${PORT_A:-5056}; pb=${PORT_B:-5057}
+pa=${PORT_A:-5056}; pb=${PORT_B:-5057}; la=${LAG_A:-5058}; lb=${LAG_B:-5059}; delay=${DELAY:-10ms}
 export SLIPWAY_TESTENV=$work/testenv
-trap '"$root/hack/testenv/registry.sh" stop "$pa" "$pb" >/dev/null 2>&1; rm -rf "$work"' EXIT
+lags=()
+trap 'kill "${lags[@]}" 2>/dev/null; "$root/hack/testenv/registry.sh" stop "$pa" "$pb" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 need_slipway; need_crane
-(cd "$root" && go build -o bin/floor ./bench/floor)
+(cd "$root" && go build -o bin/floor ./bench/floor && go build -o bin/lag ./bench/lag)
 "$root/hack/install-deps.sh" skopeo openssl
 # The signing key of the signed image's push: a key without encryption in
 # a variable, as a CI secret store hands it over.
@@ -54,9 +58,11 @@ project() {
     done
     echo "registries:"
     echo "  a: {url: 127.0.0.1:$pa/src, insecure: true}"
+    echo "  la: {url: 127.0.0.1:$la/src, insecure: true}"
     for i in $(seq 1 "$runs"); do
       echo "  b$i: {url: 127.0.0.1:$pb/s$i, insecure: true}"
       echo "  a$((i + 1)): {url: 127.0.0.1:$pa/same$i, insecure: true}"
+      echo "  lb$i: {url: 127.0.0.1:$lb/s$i, insecure: true}"
     done
     [ -z "$signed" ] || echo "signing: {key: env://PLAIN_KEY}"
   } >"$dir/slipway.yaml"
@@ -170,4 +176,42 @@ for _ in $(seq 1 "$runs"); do timed again sh -c "cd '$work/index' && slipway pro
 printf '\n  same-registry promotion     %7.3f s   (index; goal <= 0.200)\n' "$(median "${same[@]}")"
 printf '  the same, signed image      %7.3f s   (with the signature; goal <= 0.200)\n' "$(median "${same_signed[@]}")"
 printf '  repeated promotion          %7.3f s   (goal < 0.200)\n' "$(median "${again[@]}")"
+
+# Across a network: a 32 MB, 4-layer image through bench/lag in front of
+# each registry. The peers make about as many requests as Slipway before
+# the first blob and after the last; Slipway's promotion also writes the
+# record and guards the version tag (its settle is twice its own look and
+# write, so it grows with the round trip).
+"$root/bin/lag" -listen "127.0.0.1:$la" -to "127.0.0.1:$pa" -delay "$delay" 2>/dev/null & lags+=($!)
+"$root/bin/lag" -listen "127.0.0.1:$lb" -to "127.0.0.1:$pb" -delay "$delay" 2>/dev/null & lags+=($!)
+size_mb=32 layers=4 project small linux/amd64
+lag_case() {
+  local src=127.0.0.1:$la/src/small:0.1.0-SNAPSHOT i k dig
+  local tools=(slipway bydigest crane floor)
+  slipway_wall=(); slipway_cli=(); slipway_src=(); slipway_dst=()
+  bydigest_wall=(); bydigest_cli=(); bydigest_src=(); bydigest_dst=()
+  crane_wall=(); crane_cli=(); crane_src=(); crane_dst=()
+  floor_wall=(); floor_cli=(); floor_src=(); floor_dst=()
+  dig=$(crane digest --insecure "$src")
+  fresh_b
+  (cd "$work/small" && slipway promote la lb1 --no-deps >/dev/null) || { echo "slipway promote across the lag failed" >&2; exit 1; }
+  for i in $(seq 1 "$runs"); do
+    for k in 0 1 2 3; do
+      case ${tools[$(((i - 1 + k) % 4))]} in
+        slipway) measure slipway sh -c "cd '$work/small' && slipway promote la lb$i --no-deps" ;;
+        bydigest) measure bydigest sh -c "cd '$work/small' && slipway promote la lb$i --no-deps --digest $dig" ;;
+        crane) measure crane crane copy --insecure "$src" "127.0.0.1:$lb/c$i/small:1" ;;
+        floor) measure floor floor "$src" "127.0.0.1:$lb/f$i/small:1" ;;
+      esac
+    done
+  done
+  printf '\npromote of a 32 MB image across a network (%s each way), median of %d runs\n' "$delay" "$runs"
+  row slipway "slipway promote"
+  row bydigest "slipway promote --digest"
+  row crane "crane copy"
+  row floor "zero-copy floor client"
+  printf '  ratio slipway/crane         %5s\n' "$(ratio "$(median "${slipway_wall[@]}")" "$(median "${crane_wall[@]}")")"
+  printf '  ratio --digest/crane        %5s   (no version tag to guard)\n' "$(ratio "$(median "${bydigest_wall[@]}")" "$(median "${crane_wall[@]}")")"
+}
+lag_case
 printf '  load average                %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
