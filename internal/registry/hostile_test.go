@@ -660,3 +660,35 @@ func TestLargeBlobsPass(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadersAreBounded: a registry that answers with megabytes of headers
+// is refused at MaxHeaderSize, saying so, not read whole (net/http's own
+// bound is 10 MiB) or remembered.
+func TestHeadersAreBounded(t *testing.T) {
+	noDockerConfig(t)
+	var answers atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answers.Add(1)
+		for i := 0; i < 64; i++ {
+			w.Header().Add("X-Padding", strings.Repeat("x", 16<<10))
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(s.Close)
+	hp := strings.TrimPrefix(s.URL, "http://")
+	c, err := New(Options{Registry: config.Registry{URL: hp + "/team", Insecure: true},
+		Keychain: authn.NewMultiKeychain(), Backoff: remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faultnet.Within(t, 0, func() { _, err = c.Resolve(context.Background(), "hello", "1.0.0") })
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "256 KiB of headers") || !strings.Contains(err.Error(), hp) ||
+		strings.Contains(err.Error(), "insecure") {
+		t.Errorf("err = %v; want the registry's headers refused as beyond Slipway's bounds, naming it", err)
+	}
+	// The version check is asked over TLS, then over plain HTTP; neither
+	// is retried.
+	if n := answers.Load(); n != 1 {
+		t.Errorf("the registry was asked %d times over plain HTTP, want 1 (not retried)", n)
+	}
+}

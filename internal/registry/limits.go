@@ -27,6 +27,9 @@ const (
 	MaxIndexDepth = 4
 	// MaxIndexChildren bounds the manifests one index lists.
 	MaxIndexChildren = 1000
+	// MaxHeaderSize bounds the headers of every answer (net/http's own
+	// default is 10 MiB); a registry's are a few hundred bytes.
+	MaxHeaderSize = 256 << 10
 )
 
 // ErrTooLarge is matched by a *BoundError: a registry sent, or declared,

@@ -112,7 +112,7 @@ func (m *pingMemo) ask(r *http.Request, a *pingAnswer) (*http.Response, error) {
 	m.p.mu.Lock()
 	key := r.URL.Scheme + "://" + r.URL.Host
 	if keep {
-		a.ok, a.status, a.header = true, resp.StatusCode, resp.Header.Clone()
+		a.ok, a.status, a.header = true, resp.StatusCode, pingHeader(resp.Header)
 	} else if m.p.answers[key] == a {
 		delete(m.p.answers, key)
 	}
@@ -127,6 +127,18 @@ func (m *pingMemo) ask(r *http.Request, a *pingAnswer) (*http.Response, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPingBody))
 	resp.Body.Close()
 	return a.response(r), nil
+}
+
+// pingHeader is what of a version check's headers is kept: the challenge
+// and the API version, all go-containerregistry reads.
+func pingHeader(h http.Header) http.Header {
+	kept := http.Header{}
+	for _, k := range []string{"WWW-Authenticate", "Docker-Distribution-Api-Version"} {
+		for _, v := range h.Values(k) {
+			kept.Add(k, v)
+		}
+	}
+	return kept
 }
 
 // response is a's answer to r, with no body.

@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
@@ -74,13 +77,16 @@ func (c *peekConn) Read(b []byte) (int, error) {
 
 // TestPingsRemembered: the transports of one command (a client's
 // go-containerregistry options, its blob reader and writer, and their
-// copies) ask a registry's version check once between them; on an
-// insecure registry that answers plain HTTP, TLS is tried once, not before
-// every check.
+// copies) ask a registry's version check once between them, and each
+// still authenticates with the challenge remembered; on an insecure
+// registry that answers plain HTTP, TLS is tried once, not before every
+// check.
 func TestPingsRemembered(t *testing.T) {
 	noDockerConfig(t)
+	t.Setenv("SLIPWAY_REGISTRY_DEV_USERNAME", "ci")
+	t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", "s3cret")
 	pc := &pingCounter{}
-	s := httptest.NewUnstartedServer(pc.wrap(testutil.QuietRegistry()))
+	s := httptest.NewUnstartedServer(pc.wrap(testutil.BasicAuth("ci", "s3cret")(testutil.QuietRegistry())))
 	l := &tlsTries{Listener: s.Listener}
 	s.Listener = l
 	s.Start()
@@ -101,7 +107,15 @@ func TestPingsRemembered(t *testing.T) {
 	if _, err := c.BlobReader(ctx, repo); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.BlobWriter(ctx, repo); err != nil {
+	w, err := c.BlobWriter(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("written with the remembered challenge")
+	h, _, _ := v1.SHA256(bytes.NewReader(blob))
+	if _, err := w.Write(ctx, v1.Descriptor{Digest: h, Size: int64(len(blob))}, func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(blob)), nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if n := pc.checks.Load(); n != 1 {
@@ -217,5 +231,31 @@ func TestWarmSaysNothing(t *testing.T) {
 	checkFault(t, err, ErrTimeout, hp, "no TLS handshake within 100ms")
 	if len(rec.Msgs("registry")) == 0 {
 		t.Error("the request after the check asked ahead retried without saying so")
+	}
+}
+
+// TestPingMemoKeepsTheChallenge: the answer handed back, first and
+// remembered, carries the registry's challenge as it sent it.
+func TestPingMemoKeepsTheChallenge(t *testing.T) {
+	const challenge = `Bearer realm="https://auth.test/token",service="reg.test"`
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{}
+		h.Set("WWW-Authenticate", challenge)
+		h.Set("X-Other", "dropped")
+		return &http.Response{StatusCode: http.StatusUnauthorized, Header: h, Body: http.NoBody, Request: r}, nil
+	})
+	m := &pingMemo{next: next, p: &pings{}}
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodGet, "https://reg.test/v2/", nil)
+		resp, err := m.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || got != challenge {
+			t.Errorf("answer %d: %d with challenge %q, want 401 with %q", i+1, resp.StatusCode, got, challenge)
+		}
+		if resp.Header.Get("X-Other") != "" {
+			t.Errorf("answer %d kept a header the check does not read", i+1)
+		}
 	}
 }

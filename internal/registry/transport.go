@@ -52,6 +52,7 @@ func newTransport(o transportOptions) http.RoundTripper {
 	base = base.Clone()
 	base.DialContext = (&net.Dialer{Timeout: deadline.Backstop(o.timeouts.Connect), KeepAlive: 30 * time.Second}).DialContext
 	base.TLSHandshakeTimeout = deadline.Backstop(o.timeouts.TLS)
+	base.MaxResponseHeaderBytes = MaxHeaderSize
 	var other = base
 	if o.pool != nil {
 		other = base.Clone()
@@ -104,6 +105,11 @@ func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.peers.trying(req.URL.Host)
 	resp, err := next.RoundTrip(req)
 	if err != nil {
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			// net/http's words for MaxResponseHeaderBytes: a bound, not
+			// a failure to retry.
+			return nil, &BoundError{What: fmt.Sprintf("%s answered with more headers than Slipway reads", req.URL.Host), Bound: "256 KiB of headers"}
+		}
 		return resp, err
 	}
 	r.peers.answered(req.URL.Host)
