@@ -105,10 +105,11 @@ type Client struct {
 	timeouts  Timeouts                       // resolved: every field set
 	ca        func() (*x509.CertPool, error) // see lazyCA
 	uploads   *uploads
-	cache     *sync.Map // Timeouts -> http.RoundTripper
-	peers     *peers    // the hosts tried and answered, shared by copies
-	pings     *pings    // the registry's answers to the version check, shared by copies
-	stats     *Stats    // may be nil
+	cache     *sync.Map    // Timeouts -> http.RoundTripper
+	peers     *peers       // the hosts tried and answered, shared by copies
+	pings     *pings       // the registry's answers to the version check, shared by copies
+	noRefs    *noReferrers // the repositories whose registry lacks the referrers API, shared by copies
+	stats     *Stats       // may be nil
 	jobs      int
 	userAgent string
 	progress  progress.Reporter
@@ -158,7 +159,8 @@ func New(o Options) (*Client, error) {
 	if c.timeouts, err = deadline.Resolve(o.Timeouts); err != nil {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
-	c.uploads, c.cache, c.peers, c.pings, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, &pings{}, UnansweredRetries
+	c.uploads, c.cache, c.peers, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, UnansweredRetries
+	c.pings, c.noRefs = &pings{}, &noReferrers{}
 	return c, nil
 }
 
@@ -170,12 +172,13 @@ func (c *Client) Timeouts(ctx context.Context) Timeouts {
 
 // transportFor returns the transport for requests bounded by t: its base
 // (TLS, host routing, deadlines) built once for each t and shared, the
-// registry's answer to the version check remembered (pings), with
+// registry's answer to the version check remembered (pings), and which
+// repositories' registry lacks the referrers API (noReferrers), with
 // Retry-After retries within b on top, counted in the Client's Stats, if
 // any.
 func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 	var rt http.RoundTripper = &retryAfter{
-		next:     &pingMemo{next: c.base(t), p: c.pings},
+		next:     &pingMemo{next: &referrersMemo{next: c.base(t), n: c.noRefs}, p: c.pings},
 		tries:    retryAfterTries,
 		maxWait:  retryAfterMaxWait,
 		budget:   b,
