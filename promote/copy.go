@@ -308,20 +308,39 @@ func (c *copier) lookUp(ctx context.Context, n node, put bool) (bool, node, erro
 
 // lookUpNow is lookUp without the looks made ahead; it is safe for
 // concurrent use.
+//
+// When n's bytes are not known, they are read from the source while the
+// target answers, not after: most manifests looked up are missing there.
 func (c *copier) lookUpNow(ctx context.Context, n node, put bool) (bool, node, error) {
+	if n.raw != nil {
+		has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
+		return has == n.desc.Digest, n, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fetched node
+	ferr := make(chan error, 1)
+	go func() {
+		if err := registry.CheckManifestSize(n.desc); err != nil {
+			ferr <- fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
+			return
+		}
+		var err error
+		fetched, err = c.fetch(fctx, n.desc.Digest)
+		ferr <- err
+	}()
 	has, err := c.headTarget(ctx, c.dst.Digest(n.desc.Digest.String()))
 	if err != nil {
 		return false, n, err
 	}
 	exists := has == n.desc.Digest
-	if (exists && !put) || n.raw != nil {
-		return exists, n, nil
+	if exists && !put {
+		return exists, n, nil // the read is cancelled, its bytes not needed
 	}
-	if err := registry.CheckManifestSize(n.desc); err != nil {
-		return exists, n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(err))
+	if err := <-ferr; err != nil {
+		return exists, n, err
 	}
-	n, err = c.fetch(ctx, n.desc.Digest)
-	return exists, n, err
+	return exists, fetched, nil
 }
 
 // lookAhead looks up (see lookUp) the manifests of an index at once, Jobs
@@ -484,6 +503,19 @@ func (s *slots) wait(ctx context.Context) (func(error), error) {
 	}, nil
 }
 
+// unslotted is wait for a blob that sends no bytes: it takes no slot,
+// and fails only when ctx ended or another blob of the group failed.
+func (s *slots) unslotted(ctx context.Context) (func(error), error) {
+	if err := cmp.Or(ctx.Err(), s.stopped()); err != nil {
+		return nil, err
+	}
+	return func(err error) {
+		if err != nil && !errors.Is(err, errStopped) {
+			s.failed.Store(true)
+		}
+	}, nil
+}
+
 // stopped is errStopped once a blob of the group failed.
 func (s *slots) stopped() error {
 	if s.failed.Load() {
@@ -635,7 +667,17 @@ func (c *copier) upload(ctx context.Context, b *sourceBlob, sl *slots) (err erro
 		}
 	}
 	release := kept
-	if release == nil {
+	switch {
+	case release != nil:
+	case c.mount:
+		// A mount carries no bytes (the registry links the blob from the
+		// source repository): it takes no slot, and only copyBlobs' bound
+		// on blobs under way holds it back, also for a registry that will
+		// not mount and takes the bytes after all.
+		if release, err = sl.unslotted(ctx); err != nil {
+			return err
+		}
+	default:
 		if release, err = sl.wait(ctx); err != nil {
 			return err
 		}

@@ -142,6 +142,68 @@ func TestPromoteLooksAtOnce(t *testing.T) {
 	}
 }
 
+// TestPromoteMountsAtOnce: within one registry, blobs are mounted, which
+// carries no bytes: mounts do not wait for the slots that bound the blobs
+// whose bytes are on the way (one, here).
+func TestPromoteMountsAtOnce(t *testing.T) {
+	h := newHold()
+	isMount := func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("mount") }
+	var mounts atomic.Int32
+	first := func(r *http.Request) bool { return isMount(r) && mounts.Add(1) == 1 }
+	second := func(r *http.Request) bool { return isMount(r) && mounts.Load() >= 2 }
+	// go-containerregistry's registry keeps blobs for all repositories
+	// at once: the target's say they lack them, as a real one does.
+	unseen := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/v2/rcteam/hello/blobs/") {
+				http.NotFound(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := newServer(t, false, func(next http.Handler) http.Handler { return h.wrap(first, second)(unseen(next)) })
+	from, to := client(t, reg, "dev", "team"), client(t, reg, "rc", "rcteam")
+	push(t, from, "hello", "1.0.0", randomImage(t, 4096, 3))
+	h.armed.Store(true)
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-containerregistry's registry answers a mount 202 and takes the
+	// bytes: what counts is that each blob asked to mount.
+	if n := mounts.Load(); n < 4 || res.BlobsCopied+res.BlobsMounted != 4 {
+		t.Fatalf("%d mounts asked, result %+v; want each of the 4 blobs to ask", n, res)
+	}
+	if !h.overlapped() {
+		t.Error("a mount waited for the one before it")
+	}
+}
+
+// TestPromoteReadsWhileTheTargetAnswers: a platform's manifest is read
+// from the source while the target is asked whether it has it, not after.
+func TestPromoteReadsWhileTheTargetAnswers(t *testing.T) {
+	idx := platformIndex(t)
+	im, _ := idx.IndexManifest()
+	child := im.Manifests[0].Digest.String()
+	manifest := func(method string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return r.Method == method && r.URL.Path == "/v2/team/hello/manifests/"+child
+		}
+	}
+	h := newHold()
+	dev, rc := newServer(t, false, h.wrap(nil, manifest(http.MethodGet))), newServer(t, false, h.wrap(manifest(http.MethodHead), nil))
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	push(t, from, "hello", "1.0.0", idx)
+	h.armed.Store(true)
+	if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if !h.overlapped() {
+		t.Error("the platform's manifest was read from the source only after the target answered")
+	}
+}
+
 // TestPromoteAsksEachRegistryOnce: a promotion sets up several transports
 // to each registry (the manifests', the blob reader's and writer's, the
 // record's); they share one version check per registry.
