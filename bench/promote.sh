@@ -63,6 +63,7 @@ project() {
       echo "  b$i: {url: 127.0.0.1:$pb/s$i, insecure: true}"
       echo "  a$((i + 1)): {url: 127.0.0.1:$pa/same$i, insecure: true}"
       echo "  lb$i: {url: 127.0.0.1:$lb/s$i, insecure: true}"
+      echo "  la$((i + 1)): {url: 127.0.0.1:$la/same$i, insecure: true}"
     done
     [ -z "$signed" ] || echo "signing: {key: env://PLAIN_KEY}"
   } >"$dir/slipway.yaml"
@@ -212,6 +213,9 @@ lag_case() {
   row floor "zero-copy floor client"
   printf '  ratio slipway/crane         %5s\n' "$(ratio "$(median "${slipway_wall[@]}")" "$(median "${crane_wall[@]}")")"
   printf '  ratio --digest/crane        %5s   (no version tag to guard)\n' "$(ratio "$(median "${bydigest_wall[@]}")" "$(median "${crane_wall[@]}")")"
+  local same=()
+  for i in $(seq 1 "$runs"); do timed same sh -c "cd '$work/small' && slipway promote la la$((i + 1)) --no-deps"; done
+  printf '  same-registry promotion     %7.3f s   (blobs mounted: the fixed cost, in round trips)\n' "$(median "${same[@]}")"
 }
 lag_case
 printf '  load average                %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
