@@ -25,6 +25,9 @@ const (
 	// MaxErrorBody bounds the body of an answer that is not a success:
 	// go-git reads it whole into its error's message.
 	MaxErrorBody = 4 << 10
+	// MaxHeaders bounds the headers of every answer (net/http's own
+	// default is 10 MiB); a git server's are a few hundred bytes.
+	MaxHeaders = 256 << 10
 )
 
 // go-git picks a transport per URL scheme from one process-wide table, and
@@ -33,7 +36,9 @@ const (
 // go-git, gives every git remote Slipway talks to over HTTP the same
 // bounds, whichever package talks to it.
 func init() {
-	t := githttp.NewClient(&http.Client{Transport: Transport(http.DefaultTransport)})
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxResponseHeaderBytes = MaxHeaders
+	t := githttp.NewClient(&http.Client{Transport: Transport(base)})
 	client.InstallProtocol("http", t)
 	client.InstallProtocol("https", t)
 }
@@ -71,6 +76,10 @@ type bodyLimits struct{ next http.RoundTripper }
 func (b bodyLimits) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
+		if strings.Contains(err.Error(), "server response headers exceeded") {
+			// net/http's words for MaxResponseHeaderBytes.
+			return nil, fmt.Errorf("reading the answer's headers: %w: more than %d bytes", ErrTooLarge, MaxHeaders)
+		}
 		return nil, err
 	}
 	switch p := req.URL.Path; {

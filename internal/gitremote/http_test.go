@@ -93,6 +93,19 @@ func TestTransportBounds(t *testing.T) {
 			t.Errorf("reading the refs allocated %d MiB", grew>>20)
 		}
 	})
+	t.Run("megabytes of headers", func(t *testing.T) {
+		url := "http://" + faultnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i < 64; i++ {
+				w.Header().Add("X-Padding", strings.Repeat("x", 16<<10))
+			}
+			w.WriteHeader(http.StatusOK)
+		})) + "/team/env.git"
+		var err error
+		faultnet.Within(t, 0, func() { err = listRefs(context.Background(), url) })
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "headers") {
+			t.Fatalf("err = %v, want ErrTooLarge for the headers", Quote(err, nil))
+		}
+	})
 	t.Run("a server that never answers", func(t *testing.T) {
 		url := "http://" + faultnet.Silent(t) + "/team/env.git"
 		ctx := deadline.WithContext(context.Background(), deadline.Timeouts{Headers: 200 * time.Millisecond})
