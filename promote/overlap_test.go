@@ -132,13 +132,19 @@ func TestPromoteLooksAtOnce(t *testing.T) {
 	var tagLooks atomic.Int32
 	firstTagLook := func(r *http.Request) bool { return isHead("1.0.0")(r) && tagLooks.Add(1) == 1 }
 	rc := newServer(t, false, h.wrap(firstTagLook, isHead(digest.String())))
-	to := client(t, rc, "rc", "team")
+	promoteOverlaps(t, h, from, client(t, rc, "rc", "team"), "the target was asked for the image only after its version tag answered")
+}
+
+// promoteOverlaps arms h, promotes hello 1.0.0 from from to to, and fails
+// the test saying why when h saw no overlap.
+func promoteOverlaps(t *testing.T, h *hold, from, to Registry, why string) {
+	t.Helper()
 	h.armed.Store(true)
 	if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
 		t.Fatal(err)
 	}
 	if !h.overlapped() {
-		t.Error("the target was asked for the image only after its version tag answered")
+		t.Error(why)
 	}
 }
 
@@ -195,13 +201,7 @@ func TestPromoteReadsWhileTheTargetAnswers(t *testing.T) {
 	dev, rc := newServer(t, false, h.wrap(nil, manifest(http.MethodGet))), newServer(t, false, h.wrap(manifest(http.MethodHead), nil))
 	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
 	push(t, from, "hello", "1.0.0", idx)
-	h.armed.Store(true)
-	if _, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"}); err != nil {
-		t.Fatal(err)
-	}
-	if !h.overlapped() {
-		t.Error("the platform's manifest was read from the source only after the target answered")
-	}
+	promoteOverlaps(t, h, from, to, "the platform's manifest was read from the source only after the target answered")
 }
 
 // TestPromoteAsksEachRegistryOnce: a promotion sets up several transports

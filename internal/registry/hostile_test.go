@@ -405,24 +405,34 @@ func TestListTagsBounds(t *testing.T) {
 	}
 }
 
+// silentRegistry is a client, with no credentials, of a registry that
+// accepts connections and never completes the TLS handshake (at host:port
+// hp), retrying up to steps times (10ms apart) within retries; what it
+// reports goes to rec.
+func silentRegistry(t *testing.T, steps int, retries time.Duration) (c *Client, hp string, rec *progress.Recorder) {
+	t.Helper()
+	noDockerConfig(t)
+	hp, rec = faultnet.Silent(t), &progress.Recorder{}
+	c, err := New(Options{
+		Registry: config.Registry{URL: hp + "/team"},
+		Keychain: authn.NewMultiKeychain(),
+		Backoff:  remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: steps},
+		Timeouts: Timeouts{TLS: 100 * time.Millisecond, Retries: retries},
+		Progress: rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, hp, rec
+}
+
 // TestRetriesSaySo checks that a registry that accepts connections and
 // never completes the TLS handshake is reported while it is retried, and
 // given up on after the bound for hosts that never answered, though the
 // retry budget is far longer.
 func TestRetriesSaySo(t *testing.T) {
-	noDockerConfig(t)
-	hp := faultnet.Silent(t)
-	var rec progress.Recorder
-	c, err := New(Options{
-		Registry: config.Registry{URL: hp + "/team"},
-		Keychain: authn.NewMultiKeychain(),
-		Backoff:  remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 1000},
-		Timeouts: Timeouts{TLS: 100 * time.Millisecond, Retries: time.Hour},
-		Progress: &rec,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, hp, rec := silentRegistry(t, 1000, time.Hour)
+	var err error
 	c.unanswered = 500 * time.Millisecond
 	faultnet.Within(t, 0, func() { _, err = c.Resolve(context.Background(), "hello", "1.0.0") })
 	checkFault(t, err, ErrTimeout, hp, "no TLS handshake within 100ms")

@@ -11,15 +11,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/config"
 	"github.com/slipwayhq/slipway/internal/faultnet"
-	"github.com/slipwayhq/slipway/internal/progress"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -210,19 +207,8 @@ func TestPingMemoConcurrent(t *testing.T) {
 // answers tries once and says nothing; the request that needs the answer
 // meets the failure, retries and reports it as before.
 func TestWarmSaysNothing(t *testing.T) {
-	noDockerConfig(t)
-	hp := faultnet.Silent(t)
-	var rec progress.Recorder
-	c, err := New(Options{
-		Registry: config.Registry{URL: hp + "/team"},
-		Keychain: authn.NewMultiKeychain(),
-		Backoff:  remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3},
-		Timeouts: Timeouts{TLS: 100 * time.Millisecond},
-		Progress: &rec,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, hp, rec := silentRegistry(t, 3, 0)
+	var err error
 	faultnet.Within(t, 0, func() { c.Warm(context.Background()) })
 	if msgs := rec.Msgs(""); len(msgs) != 0 {
 		t.Errorf("the check asked ahead said %q", msgs)
