@@ -20,9 +20,10 @@ func promoteCommand() *cli.Command {
 			"registries. The version at HEAD (or --version, or --digest) is resolved to a digest once\n" +
 			"in FROM, then the manifest or whole index, every blob and the referrers (signatures,\n" +
 			"SBOMs, attestations) are copied so the digest in TO is byte-identical; the version tag\n" +
-			"is written last. Blobs TO has are skipped, the rest copied in parallel, largest first;\n" +
-			"within one registry they are mounted. Re-running copies only what is missing, including\n" +
-			"signatures and other artifacts attached in FROM since. A promotion record (from, to,\n" +
+			"is written last. Blobs TO has are skipped, the rest copied --jobs at a time, largest\n" +
+			"first; within one registry they are mounted, which carries no bytes, up to --jobs + 8 at\n" +
+			"once. Re-running copies only what is missing, including signatures and other artifacts\n" +
+			"attached in FROM since. A promotion record (from, to,\n" +
 			"version, commit, who, when) is attached to the digest in TO, once the image and every\n" +
 			"referrer are there, unless --no-record. With signing.promote in slipway.yaml, or --sign,\n" +
 			"the digest is signed in TO with signing.key (unless that key's signature came along) and\n" +
@@ -33,7 +34,7 @@ func promoteCommand() *cli.Command {
 			noDepsFlag(),
 			&cli.StringFlag{Name: "version", Usage: "promote this `VERSION` instead of the one at HEAD"},
 			&cli.StringFlag{Name: "digest", Usage: "promote exactly this `sha256:...`"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "parallel blob copies (default 4)"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "blobs whose bytes are copied at once (default 4)"},
 			&cli.BoolFlag{Name: "force", Usage: "move a version tag in TO that points at another digest"},
 			&cli.BoolFlag{Name: "no-record", Usage: "write no promotion record (nor its attestation)"},
 			&cli.BoolFlag{Name: "sign", Usage: "sign in TO and attest the promotion with signing.key, as signing.promote does"},
