@@ -53,6 +53,7 @@ func isPing(r *http.Request) bool {
 type pingMemo struct {
 	next http.RoundTripper
 	p    *pings
+	t    *tokens // told the realm of a Bearer challenge; may be nil
 }
 
 func (m *pingMemo) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -113,6 +114,7 @@ func (m *pingMemo) ask(r *http.Request, a *pingAnswer) (*http.Response, error) {
 	key := r.URL.Scheme + "://" + r.URL.Host
 	if keep {
 		a.ok, a.status, a.header = true, resp.StatusCode, pingHeader(resp.Header)
+		m.t.noteChallenge(a.header)
 	} else if m.p.answers[key] == a {
 		delete(m.p.answers, key)
 	}
@@ -161,7 +163,7 @@ func (a *pingAnswer) response(r *http.Request) *http.Response {
 // once, says nothing and leaves whatever fails for that first request to
 // meet, retry and report.
 func (c *Client) Warm(ctx context.Context) {
-	client := &http.Client{Transport: &pingMemo{next: c.base(c.Timeouts(ctx)), p: c.pings}, CheckRedirect: CheckRedirect}
+	client := &http.Client{Transport: &pingMemo{next: c.base(c.Timeouts(ctx)), p: c.pings, t: c.tokens}, CheckRedirect: CheckRedirect}
 	schemes := []string{"https"}
 	if c.reg.Insecure {
 		schemes = append(schemes, "http")

@@ -109,6 +109,7 @@ type Client struct {
 	peers     *peers       // the hosts tried and answered, shared by copies
 	pings     *pings       // the registry's answers to the version check, shared by copies
 	noRefs    *noReferrers // the repositories whose registry lacks the referrers API, shared by copies
+	tokens    *tokens      // the tokens its token server handed out, shared by copies
 	stats     *Stats       // may be nil
 	jobs      int
 	userAgent string
@@ -160,7 +161,7 @@ func New(o Options) (*Client, error) {
 		return nil, fmt.Errorf("setting up transport for registry %s: %w", c.Host(), err)
 	}
 	c.uploads, c.cache, c.peers, c.unanswered = &uploads{}, &sync.Map{}, &peers{}, UnansweredRetries
-	c.pings, c.noRefs = &pings{}, &noReferrers{}
+	c.pings, c.noRefs, c.tokens = &pings{}, &noReferrers{}, &tokens{}
 	return c, nil
 }
 
@@ -172,13 +173,17 @@ func (c *Client) Timeouts(ctx context.Context) Timeouts {
 
 // transportFor returns the transport for requests bounded by t: its base
 // (TLS, host routing, deadlines) built once for each t and shared, the
-// registry's answer to the version check remembered (pings), and which
-// repositories' registry lacks the referrers API (noReferrers), with
+// registry's answer to the version check (pings), its token server's
+// tokens (tokens) and which repositories' registry lacks the referrers
+// API (noReferrers) remembered, with
 // Retry-After retries within b on top, counted in the Client's Stats, if
 // any.
 func (c *Client) transportFor(t Timeouts, b *budget) http.RoundTripper {
 	var rt http.RoundTripper = &retryAfter{
-		next:     &pingMemo{next: &referrersMemo{next: c.base(t), n: c.noRefs}, p: c.pings},
+		next: &pingMemo{
+			next: &tokenMemo{next: &referrersMemo{next: c.base(t), n: c.noRefs}, t: c.tokens, now: time.Now},
+			p:    c.pings, t: c.tokens,
+		},
 		tries:    retryAfterTries,
 		maxWait:  retryAfterMaxWait,
 		budget:   b,
