@@ -172,3 +172,24 @@ func TestTokenMemo(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNoteChallenge: any challenge a registry sends is read without
+// failing, and at most a bounded realm is noted, only from Bearer ones.
+func FuzzNoteChallenge(f *testing.F) {
+	f.Add(`Bearer realm="https://auth.test/token",service="reg"`)
+	f.Add(`Basic realm="x"`)
+	f.Add(`bearer REALM="http://a/b?c=d" , scope="x"`)
+	f.Add(`Bearer realm=""`)
+	f.Fuzz(func(t *testing.T, v string) {
+		tk := &tokens{}
+		tk.noteChallenge(http.Header{"Www-Authenticate": {v}})
+		for r := range tk.realms {
+			if len(r) > 2048 || strings.Contains(r, "?") {
+				t.Errorf("noted realm %q", r)
+			}
+		}
+		if len(tk.realms) > 0 && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "bearer ") {
+			t.Errorf("a realm noted from %q", v)
+		}
+	})
+}
