@@ -53,6 +53,9 @@ type copier struct {
 	// rest go as go-containerregistry uploads them.
 	writer       func() (*registry.BlobWriter, error)
 	wholeRefused atomic.Bool
+	// recordWriter is writer for the record's blobs, which the counts
+	// of the promotion leave out.
+	recordWriter func() (*registry.BlobWriter, error)
 	jobs         int
 	// slots holds a token per blob being copied, so that plans copied at
 	// once stay within jobs together.
@@ -116,6 +119,7 @@ func newCopier(ctx context.Context, from, to Registry, stats *registry.Stats, sr
 	}
 	c.blobs = sync.OnceValues(func() (blobOpener, error) { return openBlobs(ctx, from, src) })
 	c.writer = sync.OnceValues(func() (*registry.BlobWriter, error) { return openWriter(ctx, counted, dst) })
+	c.recordWriter = sync.OnceValues(func() (*registry.BlobWriter, error) { return openWriter(ctx, to, dst) })
 	var err error
 	if c.srcPuller, err = remote.NewPuller(c.srcOpts...); err != nil {
 		return nil, fmt.Errorf("setting up the source registry: %w", err)

@@ -766,3 +766,25 @@ func TestPromotePlainRegistry(t *testing.T) {
 		t.Errorf("err = %v, want not found in the source registry %s", err, dev.host())
 	}
 }
+
+// TestPromoteRecordInThreeRequests: the record's blobs go as the image's
+// do, each a HEAD, a POST and a PUT with the bytes: no PATCH reaches the
+// target.
+func TestPromoteRecordInThreeRequests(t *testing.T) {
+	dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	push(t, from, "hello", "1.0.0", randomImage(t, 4096, 2))
+	rc.log()
+	res, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0", Record: &Record{Who: "ci"}})
+	if err != nil || res.RecordDigest == "" {
+		t.Fatalf("promotion %+v, %v; want it recorded", res, err)
+	}
+	if res.BlobsCopied != 3 {
+		t.Errorf("%d blobs copied, want the image's 3 (the record's are not counted)", res.BlobsCopied)
+	}
+	for _, r := range rc.log() {
+		if strings.HasPrefix(r, "PATCH ") {
+			t.Errorf("the target saw %s", r)
+		}
+	}
+}

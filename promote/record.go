@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -131,17 +133,42 @@ func newRecordArtifact(r Record, subject v1.Descriptor) (*recordArtifact, error)
 // uploadRecord uploads the blobs of the record artifact a into the target.
 // Blobs alone make nothing visible, so this may run while the image is
 // still being copied; putRecord writes the manifest that counts.
+//
+// Slipway's blob writer sends each in three requests (HEAD, POST, PUT with
+// the bytes), a round trip fewer than go-containerregistry's upload, which
+// is used when the target is not one of Slipway's clients or refuses a
+// blob sent whole.
 func (c *copier) uploadRecord(ctx context.Context, a *recordArtifact) error {
+	w, err := c.recordWriter()
+	if err != nil {
+		return fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range []v1.Layer{a.config, a.layer} {
 		g.Go(func() error {
-			if err := c.putter.Upload(gctx, c.dst, l); err != nil {
+			if err := c.uploadRecordBlob(gctx, w, l); err != nil {
 				return fmt.Errorf("writing promotion record: %w", named(c.records, registry.SideTarget, err))
 			}
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// uploadRecordBlob uploads l with w, or go-containerregistry's upload when
+// w is nil or the target refused l sent whole.
+func (c *copier) uploadRecordBlob(ctx context.Context, w *registry.BlobWriter, l v1.Layer) error {
+	if w != nil {
+		d, err := partial.Descriptor(l)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(ctx, *d, l.Compressed)
+		if !errors.Is(err, registry.ErrWholeBlobRefused) {
+			return err
+		}
+	}
+	return c.putter.Upload(ctx, c.dst, l)
 }
 
 // putRecord puts the manifest of the record artifact a, whose blobs
