@@ -165,25 +165,21 @@ func (w *BlobWriter) writeOnce(ctx context.Context, d v1.Descriptor, open func()
 		}
 		defer release(nil) // the caller's release, in WriteGated, gets the outcome
 	}
-	if d.Size == 0 {
-		<-started
-		if serr != nil {
-			return false, serr
+	if d.Size > 0 { // put sends no bytes for an empty blob
+		body, err := open()
+		if err != nil {
+			<-started
+			return false, err
 		}
-		return false, w.put(ctx, loc, d, open)
+		first := &openedOnce{body: body, open: open}
+		defer first.closeUnused()
+		open = first.take
 	}
-	body, err := open()
 	<-started
-	if err != nil {
-		return false, err
-	}
 	if serr != nil {
-		body.Close()
 		return false, serr
 	}
-	first := &openedOnce{body: body, open: open}
-	defer first.closeUnused()
-	return false, w.put(ctx, loc, d, first.take)
+	return false, w.put(ctx, loc, d, open)
 }
 
 // openedOnce hands out body the first time it is taken, then what open

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // pings remembers, for the life of a Client and its copies, how a registry
@@ -21,16 +22,13 @@ import (
 // Only answers the check can use are kept (200, or 401 with its
 // challenge); a check that failed, or was cancelled, is asked again.
 type pings struct {
+	answers shared[pingAnswer] // by scheme://host
 	mu      sync.Mutex
-	answers map[string]*pingAnswer // scheme://host -> answer, or one in flight
-	noTLS   map[string]bool        // host -> HTTPS failed (not cancelled)
+	noTLS   map[string]bool // host -> HTTPS failed (not cancelled)
 }
 
-// pingAnswer is a remembered answer; done is closed once it is known
-// whether it is one (ok).
+// pingAnswer is a remembered answer.
 type pingAnswer struct {
-	done   chan struct{}
-	ok     bool
 	status int
 	header http.Header
 }
@@ -60,75 +58,46 @@ func (m *pingMemo) RoundTrip(r *http.Request) (*http.Response, error) {
 	if m.p == nil || !isPing(r) {
 		return m.next.RoundTrip(r)
 	}
-	for {
-		a, lead, err := m.p.lookup(r)
-		if err != nil {
-			return nil, err
-		}
-		if lead {
-			return m.ask(r, a)
-		}
-		select {
-		case <-a.done:
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
-		}
-		if a.ok {
-			return a.response(r), nil
-		}
-		// The one asked first failed: ask again, from the start.
+	if r.URL.Scheme == "https" && m.p.plainHTTP(r.URL.Host) {
+		return nil, fmt.Errorf("pinging https://%s: %w", r.URL.Host, errPlainHTTP)
 	}
-}
-
-// lookup returns the answer for r's scheme and host, or, when none is known
-// or in flight, a new one that r is to fill (lead). HTTPS to a host that
-// answered plain HTTP after HTTPS failed is errPlainHTTP at once.
-func (p *pings) lookup(r *http.Request) (a *pingAnswer, lead bool, err error) {
 	key := r.URL.Scheme + "://" + r.URL.Host
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r.URL.Scheme == "https" && p.noTLS[r.URL.Host] {
-		if h, ok := p.answers["http://"+r.URL.Host]; ok && h.ok {
-			return nil, false, fmt.Errorf("pinging %s: %w", key, errPlainHTTP)
-		}
+	a, lead, err := m.p.answers.get(r.Context(), key, time.Now)
+	if err != nil {
+		return nil, err
 	}
-	if a, ok := p.answers[key]; ok {
-		return a, false, nil
+	if !lead {
+		return remembered(r, a.v.status, a.v.header, nil), nil
 	}
-	if p.answers == nil {
-		p.answers, p.noTLS = map[string]*pingAnswer{}, map[string]bool{}
-	}
-	if len(p.answers) >= maxPeers {
-		return &pingAnswer{done: make(chan struct{})}, true, nil // not remembered
-	}
-	a = &pingAnswer{done: make(chan struct{})}
-	p.answers[key] = a
-	return a, true, nil
-}
-
-// ask sends the version check r and fills a from its answer.
-func (m *pingMemo) ask(r *http.Request, a *pingAnswer) (*http.Response, error) {
 	resp, err := m.next.RoundTrip(r)
 	keep := err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized)
-	m.p.mu.Lock()
-	key := r.URL.Scheme + "://" + r.URL.Host
-	if keep {
-		a.ok, a.status, a.header = true, resp.StatusCode, pingHeader(resp.Header)
-		m.t.noteChallenge(a.header)
-	} else if m.p.answers[key] == a {
-		delete(m.p.answers, key)
-	}
 	if err != nil && r.URL.Scheme == "https" && r.Context().Err() == nil && !errors.Is(err, context.Canceled) {
+		m.p.mu.Lock()
+		if m.p.noTLS == nil {
+			m.p.noTLS = map[string]bool{}
+		}
 		m.p.noTLS[r.URL.Host] = true
+		m.p.mu.Unlock()
 	}
-	m.p.mu.Unlock()
-	close(a.done)
 	if !keep {
+		m.p.answers.settle(key, a, pingAnswer{}, false, time.Time{})
 		return resp, err
 	}
+	v := pingAnswer{status: resp.StatusCode, header: pingHeader(resp.Header)}
+	m.t.noteChallenge(v.header)
+	m.p.answers.settle(key, a, v, true, time.Time{})
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPingBody))
 	resp.Body.Close()
-	return a.response(r), nil
+	return remembered(r, v.status, v.header, nil), nil
+}
+
+// plainHTTP reports whether HTTPS to host failed where plain HTTP then
+// answered.
+func (p *pings) plainHTTP(host string) bool {
+	p.mu.Lock()
+	failed := p.noTLS[host]
+	p.mu.Unlock()
+	return failed && p.answers.good("http://"+host)
 }
 
 // pingHeader is what of a version check's headers is kept: the challenge
@@ -141,18 +110,6 @@ func pingHeader(h http.Header) http.Header {
 		}
 	}
 	return kept
-}
-
-// response is a's answer to r, with no body.
-func (a *pingAnswer) response(r *http.Request) *http.Response {
-	return &http.Response{
-		Status:     fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)),
-		StatusCode: a.status,
-		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:  a.header.Clone(),
-		Body:    http.NoBody,
-		Request: r,
-	}
 }
 
 // Warm sends the registry's version check ahead of the first request that

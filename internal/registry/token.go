@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -26,22 +25,15 @@ import (
 // token requests, and only answers that are JSON with a token are kept.
 type tokens struct {
 	mu      sync.Mutex
-	realms  map[string]bool         // scheme://host/path of each realm named
-	answers map[string]*tokenAnswer // request key -> answer, or one in flight
+	realms  map[string]bool // scheme://host/path of each realm named
+	answers shared[tokenAnswer]
 }
 
-// tokenAnswer is a remembered token response; done is closed once it is
-// known whether it is one (ok).
+// tokenAnswer is a remembered token response.
 type tokenAnswer struct {
-	done   chan struct{}
-	ok     bool
 	body   []byte
 	header http.Header
-	until  time.Time
 }
-
-// realmRE finds a Bearer challenge's realm.
-var realmRE = regexp.MustCompile(`(?i)\brealm="([^"]+)"`)
 
 // noteChallenge records the realm of a Bearer challenge in h.
 func (t *tokens) noteChallenge(h http.Header) {
@@ -52,17 +44,51 @@ func (t *tokens) noteChallenge(h http.Header) {
 		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "bearer ") {
 			continue
 		}
-		if m := realmRE.FindStringSubmatch(v); m != nil && len(m[1]) <= 2048 {
+		if realm, ok := bearerRealm(v); ok {
 			t.mu.Lock()
 			if t.realms == nil {
 				t.realms = map[string]bool{}
 			}
 			if len(t.realms) < maxPeers {
-				t.realms[realmKey(m[1])] = true
+				t.realms[realmKey(realm)] = true
 			}
 			t.mu.Unlock()
 		}
 	}
+}
+
+// bearerRealm is the realm="..." parameter of challenge v, when it is
+// there and at most 2 KiB.
+func bearerRealm(v string) (string, bool) {
+	// Lowered byte for byte (ASCII only), so that an index into it is one
+	// into v.
+	lower := []byte(v)
+	for i, b := range lower {
+		if 'A' <= b && b <= 'Z' {
+			lower[i] = b + 'a' - 'A'
+		}
+	}
+	for from := 0; ; {
+		i := bytes.Index(lower[from:], []byte(`realm="`))
+		if i < 0 {
+			return "", false
+		}
+		i += from
+		if i > 0 && isWordByte(lower[i-1]) {
+			from = i + 1
+			continue
+		}
+		rest := v[i+len(`realm="`):]
+		end := strings.IndexByte(rest, '"')
+		if end <= 0 || end > 2048 {
+			return "", false
+		}
+		return rest[:end], true
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || ('a' <= b && b <= 'z') || ('0' <= b && b <= '9')
 }
 
 // realmKey is a URL without its query.
@@ -85,26 +111,20 @@ type tokenMemo struct {
 
 func (m *tokenMemo) RoundTrip(r *http.Request) (*http.Response, error) {
 	key, r, err := m.key(r)
-	if err != nil || key == "" {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
 		return m.next.RoundTrip(r)
 	}
-	for {
-		a, lead := m.lookup(key)
-		if lead {
-			return m.ask(r, key, a)
-		}
-		select {
-		case <-a.done:
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
-		}
-		if a.ok {
-			return a.response(r), nil
-		}
+	a, lead, err := m.t.answers.get(r.Context(), key, m.now)
+	if err != nil {
+		return nil, err
 	}
+	if !lead {
+		return remembered(r, http.StatusOK, a.v.header, a.v.body), nil
+	}
+	return m.ask(r, key, a)
 }
 
 // key is what identifies r among token requests ("" when it is not one),
@@ -139,45 +159,19 @@ func (m *tokenMemo) key(r *http.Request) (string, *http.Request, error) {
 	return fmt.Sprintf("%x", h.Sum(nil)), r, nil
 }
 
-// lookup returns the answer for key while it lasts, or a new one for the
-// caller to fill (lead).
-func (m *tokenMemo) lookup(key string) (a *tokenAnswer, lead bool) {
-	m.t.mu.Lock()
-	defer m.t.mu.Unlock()
-	if a, ok := m.t.answers[key]; ok {
-		select {
-		case <-a.done:
-			if a.ok && m.now().Before(a.until) {
-				return a, false
-			}
-		default:
-			return a, false // in flight
-		}
-	}
-	if m.t.answers == nil {
-		m.t.answers = map[string]*tokenAnswer{}
-	}
-	a = &tokenAnswer{done: make(chan struct{})}
-	if len(m.t.answers) < maxPeers {
-		m.t.answers[key] = a
-	}
-	return a, true
-}
-
 // ask sends r and fills a from its answer: a 200 whose body, within
 // MaxDocumentSize, is JSON with a token, kept for half its lifetime (60s
 // when it does not say, as the token spec has it).
-func (m *tokenMemo) ask(r *http.Request, key string, a *tokenAnswer) (*http.Response, error) {
-	defer close(a.done)
+func (m *tokenMemo) ask(r *http.Request, key string, a *answer[tokenAnswer]) (*http.Response, error) {
 	resp, err := m.next.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		m.forget(key, a)
+		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
 		return resp, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
 	resp.Body.Close()
 	if err != nil {
-		m.forget(key, a)
+		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -187,34 +181,13 @@ func (m *tokenMemo) ask(r *http.Request, key string, a *tokenAnswer) (*http.Resp
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if len(body) > MaxDocumentSize || json.Unmarshal(body, &tok) != nil || (tok.Token == "" && tok.AccessToken == "") {
-		m.forget(key, a)
+		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
 		return resp, nil
 	}
 	life := 60 * time.Second
 	if tok.ExpiresIn > 0 && tok.ExpiresIn < 24*3600 {
 		life = time.Duration(tok.ExpiresIn) * time.Second
 	}
-	m.t.mu.Lock()
-	a.ok, a.body, a.header, a.until = true, body, resp.Header.Clone(), m.now().Add(life/2)
-	m.t.mu.Unlock()
+	m.t.answers.settle(key, a, tokenAnswer{body: body, header: resp.Header.Clone()}, true, m.now().Add(life/2))
 	return resp, nil
-}
-
-// forget drops a, which holds no token, so that the next request asks.
-func (m *tokenMemo) forget(key string, a *tokenAnswer) {
-	m.t.mu.Lock()
-	defer m.t.mu.Unlock()
-	if m.t.answers[key] == a {
-		delete(m.t.answers, key)
-	}
-}
-
-// response is a's answer to r.
-func (a *tokenAnswer) response(r *http.Request) *http.Response {
-	return &http.Response{
-		Status: "200 OK", StatusCode: http.StatusOK,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: a.header.Clone(), Body: io.NopCloser(bytes.NewReader(a.body)),
-		ContentLength: int64(len(a.body)), Request: r,
-	}
 }
