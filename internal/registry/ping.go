@@ -31,6 +31,12 @@ type pings struct {
 type pingAnswer struct {
 	status int
 	header http.Header
+	// scheme is the one that answered: a plain-HTTP check to a registry
+	// that is not insecure goes over HTTPS (see hostRouter), and
+	// go-containerregistry reads the scheme of the answer's request to
+	// decide whether the registry is insecure (and may then send
+	// credentials to a plain-HTTP token realm).
+	scheme string
 }
 
 // maxPingBody bounds what is read of a version check's body, which is
@@ -67,7 +73,7 @@ func (m *pingMemo) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if !lead {
-		return remembered(r, a.v.status, a.v.header, nil), nil
+		return remembered(withScheme(r, a.v.scheme), a.v.status, a.v.header, nil), nil
 	}
 	resp, err := m.next.RoundTrip(r)
 	keep := err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized)
@@ -80,15 +86,28 @@ func (m *pingMemo) RoundTrip(r *http.Request) (*http.Response, error) {
 		m.p.mu.Unlock()
 	}
 	if !keep {
-		m.p.answers.settle(key, a, pingAnswer{}, false, time.Time{})
+		m.p.answers.fail(key, a, r.Context(), err)
 		return resp, err
 	}
-	v := pingAnswer{status: resp.StatusCode, header: pingHeader(resp.Header)}
+	v := pingAnswer{status: resp.StatusCode, header: pingHeader(resp.Header), scheme: r.URL.Scheme}
+	if resp.Request != nil && resp.Request.URL != nil {
+		v.scheme = resp.Request.URL.Scheme
+	}
 	m.t.noteChallenge(v.header)
-	m.p.answers.settle(key, a, v, true, time.Time{})
+	m.p.answers.settle(a, v, time.Time{})
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxPingBody))
 	resp.Body.Close()
-	return remembered(r, v.status, v.header, nil), nil
+	return remembered(withScheme(r, v.scheme), v.status, v.header, nil), nil
+}
+
+// withScheme is r, or a copy of it sent with scheme instead.
+func withScheme(r *http.Request, scheme string) *http.Request {
+	if scheme == "" || r.URL.Scheme == scheme {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme = scheme
+	return r
 }
 
 // plainHTTP reports whether HTTPS to host failed where plain HTTP then
@@ -97,7 +116,8 @@ func (p *pings) plainHTTP(host string) bool {
 	p.mu.Lock()
 	failed := p.noTLS[host]
 	p.mu.Unlock()
-	return failed && p.answers.good("http://"+host)
+	a, ok := p.answers.value("http://" + host)
+	return failed && ok && a.scheme == "http"
 }
 
 // pingHeader is what of a version check's headers is kept: the challenge

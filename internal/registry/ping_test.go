@@ -3,14 +3,19 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -243,5 +248,81 @@ func TestPingMemoKeepsTheChallenge(t *testing.T) {
 		if resp.Header.Get("X-Other") != "" {
 			t.Errorf("answer %d kept a header the check does not read", i+1)
 		}
+	}
+}
+
+// TestPingMemoKeepsTheScheme: a plain-HTTP check that was sent over HTTPS
+// (a registry that is not insecure) is answered, first and remembered,
+// as the HTTPS request it became: go-containerregistry takes the scheme of
+// the answer's request for the registry's, and an "http" one would let it
+// send credentials to a plain-HTTP token realm. It is not taken for plain
+// HTTP answering where HTTPS failed either.
+func TestPingMemoKeepsTheScheme(t *testing.T) {
+	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Scheme == "http" { // as hostRouter upgrades it
+			r = r.Clone(r.Context())
+			r.URL.Scheme = "https"
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	m := &pingMemo{next: next, p: &pings{}}
+	m.p.noTLS = map[string]bool{"reg.test": true}
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodGet, "http://reg.test/v2/", nil)
+		resp, err := m.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Request.URL.Scheme; got != "https" {
+			t.Errorf("answer %d: its request's scheme is %q, want https", i+1, got)
+		}
+	}
+	if m.p.plainHTTP("reg.test") {
+		t.Error("an answer over HTTPS was taken for plain HTTP answering")
+	}
+}
+
+// TestNoCredentialsToPlainHTTPRealm: a registry that is not insecure, on a
+// loopback address (go-containerregistry checks it over HTTPS, then over
+// HTTP too, which Slipway sends over HTTPS), whose challenge names a
+// plain-HTTP token realm: the credentials never go there.
+func TestNoCredentialsToPlainHTTPRealm(t *testing.T) {
+	noDockerConfig(t)
+	t.Setenv("SLIPWAY_REGISTRY_DEV_USERNAME", "ci")
+	t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", "s3cret")
+	var leaked atomic.Value
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); ok {
+			leaked.Store(u + ":" + p)
+		}
+		_, _ = io.WriteString(w, `{"token":"t"}`)
+	}))
+	defer tokens.Close()
+	realm := "http://localhost:" + tokens.URL[strings.LastIndex(tokens.URL, ":")+1:] + "/token"
+	var checks atomic.Int32
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" && checks.Add(1) == 1 {
+			// The HTTPS check answers late, so the second one answers
+			// first.
+			time.Sleep(800 * time.Millisecond)
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`",service="reg"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer s.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", CA: ca}, Backoff: remote.Backoff{Steps: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := c.Repo("hello")
+	if _, err := remote.List(repo, c.RemoteOptions(context.Background())...); err == nil {
+		t.Error("listing through a plain-HTTP token realm succeeded")
+	}
+	if v := leaked.Load(); v != nil {
+		t.Errorf("credentials %q went to the plain-HTTP realm %s", v, realm)
 	}
 }

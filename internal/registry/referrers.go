@@ -30,7 +30,10 @@ type referrersMemo struct {
 	n    *noReferrers
 }
 
-// referrersRepo is the host/repository of a request to the referrers API.
+// referrersRepo is the host/repository of a request to the referrers API
+// (/v2/REPOSITORY/referrers/ALGORITHM:HEX): a repository may have
+// "referrers" among its path's parts (/v2/team/referrers/manifests/v1 is
+// not one), but a digest has no slash.
 func referrersRepo(r *http.Request) (string, bool) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return "", false
@@ -38,6 +41,11 @@ func referrersRepo(r *http.Request) (string, bool) {
 	p, ok := strings.CutPrefix(r.URL.Path, "/v2/")
 	i := strings.LastIndex(p, "/referrers/")
 	if !ok || i <= 0 {
+		return "", false
+	}
+	digest := p[i+len("/referrers/"):]
+	alg, hex, isDigest := strings.Cut(digest, ":")
+	if !isDigest || alg == "" || hex == "" || strings.Contains(digest, "/") {
 		return "", false
 	}
 	return r.URL.Host + "/" + p[:i], true

@@ -53,6 +53,16 @@ func TestReferrersMemo(t *testing.T) {
 		{"/v2/team/api/referrers/" + d2, 200, "", 5},
 		{"/v2/team/new/referrers/" + d1, 404, `{"errors":[{"code":"NAME_UNKNOWN"`, 6},
 		{"/v2/team/new/referrers/" + d2, 404, "", 7},
+		// An app named referrers: its manifests, blobs and tags are not
+		// the API, and a 404 for one (a tag not pushed yet) is not
+		// taken for the registry's lack of it.
+		{"/v2/team/referrers/manifests/v1", 404, "", 8},
+		{"/v2/team/referrers/manifests/v1", 404, "", 9},
+		{"/v2/team/referrers/blobs/" + d1, 404, "", 10},
+		{"/v2/team/referrers/tags/list", 404, "", 11},
+		{"/v2/team/referrers/referrers/" + d1, 404, "", 12},
+		{"/v2/team/referrers/referrers/" + d2, 404, "", 12},
+		{"/v2/team/referrers/manifests/v1", 404, "", 13},
 	}
 	for _, tt := range tests {
 		status, body := ask(tt.path)

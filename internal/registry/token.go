@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,19 @@ type tokens struct {
 type tokenAnswer struct {
 	body   []byte
 	header http.Header
+	token  string // the token in body, sent back as "Bearer TOKEN"
+}
+
+// forget drops the remembered answers that handed out token, which a
+// registry has just refused: go-containerregistry then asks for a new one
+// (the same request), which must reach the token server, as the token may
+// have been revoked, or granted less than is allowed now (pull on a
+// repository that did not exist yet).
+func (t *tokens) forget(token string) {
+	if t == nil || token == "" {
+		return
+	}
+	t.answers.drop(func(a tokenAnswer) bool { return a.token == token })
 }
 
 // noteChallenge records the realm of a Bearer challenge in h.
@@ -98,8 +112,12 @@ func realmKey(u string) string {
 }
 
 // maxTokenRequest bounds the body of a token request remembered (an OAuth2
-// form: a grant, a scope, a refresh token).
-const maxTokenRequest = 64 << 10
+// form: a grant, a scope, a refresh token), and maxTokenAnswer the body of
+// a token response remembered (go-containerregistry reads no more).
+const (
+	maxTokenRequest = 64 << 10
+	maxTokenAnswer  = 64 << 10
+)
 
 // tokenMemo answers repeated token requests from t, and sends everything
 // else to next.
@@ -115,7 +133,13 @@ func (m *tokenMemo) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if key == "" {
-		return m.next.RoundTrip(r)
+		resp, err := m.next.RoundTrip(r)
+		if err == nil && resp.StatusCode == http.StatusUnauthorized {
+			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+				m.t.forget(tok)
+			}
+		}
+		return resp, err
 	}
 	a, lead, err := m.t.answers.get(r.Context(), key, m.now)
 	if err != nil {
@@ -144,16 +168,23 @@ func (m *tokenMemo) key(r *http.Request) (string, *http.Request, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n%s\n", r.Method, r.URL.String(), r.Header.Get("Authorization"))
 	if r.Body != nil && r.Body != http.NoBody {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxTokenRequest+1))
-		r.Body.Close()
+		orig := r.Body
+		body, err := io.ReadAll(io.LimitReader(orig, maxTokenRequest+1))
 		if err != nil {
+			orig.Close()
 			return "", r, err
 		}
 		r = r.Clone(r.Context())
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		if len(body) > maxTokenRequest {
-			return "", r, nil // not remembered, sent as it came
+			// Not remembered: sent as it came, what was read first.
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(body), orig), orig}
+			return "", r, nil
 		}
+		orig.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		h.Write(body)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), r, nil
@@ -165,13 +196,13 @@ func (m *tokenMemo) key(r *http.Request) (string, *http.Request, error) {
 func (m *tokenMemo) ask(r *http.Request, key string, a *answer[tokenAnswer]) (*http.Response, error) {
 	resp, err := m.next.RoundTrip(r)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
+		m.t.answers.fail(key, a, r.Context(), err)
 		return resp, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxDocumentSize+1))
 	resp.Body.Close()
 	if err != nil {
-		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
+		m.t.answers.fail(key, a, r.Context(), err)
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -180,14 +211,16 @@ func (m *tokenMemo) ask(r *http.Request, key string, a *answer[tokenAnswer]) (*h
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int64  `json:"expires_in"`
 	}
-	if len(body) > MaxDocumentSize || json.Unmarshal(body, &tok) != nil || (tok.Token == "" && tok.AccessToken == "") {
-		m.t.answers.settle(key, a, tokenAnswer{}, false, time.Time{})
+	if len(body) > maxTokenAnswer || json.Unmarshal(body, &tok) != nil || (tok.Token == "" && tok.AccessToken == "") {
+		m.t.answers.fail(key, a, r.Context(), nil)
 		return resp, nil
 	}
 	life := 60 * time.Second
 	if tok.ExpiresIn > 0 && tok.ExpiresIn < 24*3600 {
 		life = time.Duration(tok.ExpiresIn) * time.Second
 	}
-	m.t.answers.settle(key, a, tokenAnswer{body: body, header: resp.Header.Clone()}, true, m.now().Add(life/2))
+	// go-containerregistry sends the access token, or else the token.
+	v := tokenAnswer{body: body, header: resp.Header.Clone(), token: cmp.Or(tok.AccessToken, tok.Token)}
+	m.t.answers.settle(a, v, m.now().Add(life/2))
 	return resp, nil
 }

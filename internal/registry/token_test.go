@@ -193,3 +193,105 @@ func FuzzNoteChallenge(f *testing.F) {
 		}
 	})
 }
+
+// TestRefusedTokenAskedAgain: a token the registry refuses (revoked, or
+// granting less than is allowed now: pull on a repository that did not
+// exist when it was handed out) is not handed out again from memory:
+// go-containerregistry's request for a new one reaches the token server.
+func TestRefusedTokenAskedAgain(t *testing.T) {
+	noDockerConfig(t)
+	t.Setenv("SLIPWAY_REGISTRY_DEV_USERNAME", "ci")
+	t.Setenv("SLIPWAY_REGISTRY_DEV_PASSWORD", "s3cret")
+	var exists atomic.Bool
+	var mu sync.Mutex
+	access := map[string]bool{} // token -> pull granted
+	var s *httptest.Server
+	s = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		challenge := func() {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.URL+`/token",service="reg",scope="repository:team/hello:pull"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		switch r.URL.Path {
+		case "/token":
+			mu.Lock()
+			tok := fmt.Sprintf("t%d", len(access)+1)
+			access[tok] = exists.Load()
+			mu.Unlock()
+			fmt.Fprintf(w, `{"token":%q,"expires_in":300}`, tok)
+		case "/v2/":
+			challenge()
+		default:
+			mu.Lock()
+			ok := access[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			mu.Unlock()
+			if !ok {
+				challenge()
+				return
+			}
+			_, _ = io.WriteString(w, `{"name":"team/hello","tags":["v1"]}`)
+		}
+	}))
+	defer s.Close()
+	c, err := New(Options{Name: "dev", Registry: config.Registry{URL: testutil.Host(s) + "/team", Insecure: true}, Backoff: remote.Backoff{Steps: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	repo, _ := c.Repo("hello")
+	if _, err := remote.List(repo, c.RemoteOptions(ctx)...); err == nil {
+		t.Fatal("listing a repository that did not exist yet succeeded")
+	}
+	exists.Store(true) // pushed since, by another transport
+	if _, err := remote.List(repo, c.RemoteOptions(ctx)...); err != nil {
+		t.Errorf("listing after the push: %v (%d tokens handed out)", err, len(access))
+	}
+}
+
+// TestTokenMemoBounds: a token request's body over the bound is sent
+// whole, not remembered; a token answer over 64 KiB (more than
+// go-containerregistry reads) is not remembered.
+func TestTokenMemoBounds(t *testing.T) {
+	var got atomic.Int64
+	var asked atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+		if r.URL.Query().Get("big") != "" {
+			fmt.Fprintf(w, `{"token":"t","pad":%q}`, strings.Repeat("p", maxTokenAnswer))
+			return
+		}
+		_, _ = io.WriteString(w, `{"token":"t"}`)
+	}))
+	defer s.Close()
+	tk := &tokens{}
+	tk.noteChallenge(http.Header{"Www-Authenticate": {`Bearer realm="` + s.URL + `/token"`}})
+	m := &tokenMemo{next: http.DefaultTransport, t: tk, now: time.Now}
+	body := "grant_type=refresh_token&refresh_token=" + strings.Repeat("a", maxTokenRequest+100)
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/token", strings.NewReader(body))
+		resp, err := m.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("a large token form: %v", err)
+		}
+		resp.Body.Close()
+		if got.Load() != int64(len(body)) {
+			t.Errorf("the token server got %d bytes of the form's %d", got.Load(), len(body))
+		}
+	}
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/token?big=1", nil)
+		resp, err := m.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if len(b) <= maxTokenAnswer {
+			t.Errorf("the large answer came back with %d bytes", len(b))
+		}
+	}
+	if n := asked.Load(); n != 4 {
+		t.Errorf("the token server was asked %d times, want 4 (nothing over the bounds remembered)", n)
+	}
+}
