@@ -56,6 +56,9 @@ func (v *validator) gitOps(p *Project) {
 		if e.CanaryOf != "" {
 			v.add(at, "a canary environment cannot be a GitOps one yet; drop canaryOf or gitops")
 		}
+		if p.App == "kustomization" {
+			v.add(at, "app %q would write its manifests to kustomization.yaml under the path, the file Flux and Argo CD build the directory from; rename the app, or make this environment a direct one", p.App)
+		}
 	}
 }
 

@@ -62,3 +62,17 @@ func TestGitOpsConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestGitOpsKustomizationApp: an app named kustomization would write the
+// environment's kustomization.yaml; a GitOps environment refuses it, a
+// direct one does not care.
+func TestGitOpsKustomizationApp(t *testing.T) {
+	const doc = "apiVersion: slipway/v1\napp: kustomization\nregistries: {dev: registry.example.com/team}\nenvironments:\n  dev: {registry: dev}\n"
+	if _, err := ParseProject(ProjectFile, []byte(doc)); err != nil {
+		t.Fatalf("a direct environment: %v", err)
+	}
+	_, err := ParseProject(ProjectFile, []byte(doc+"  prod:\n    registry: dev\n    gitops: {repo: https://git.example.com/env.git}\n"))
+	if err == nil || !strings.Contains(err.Error(), "environments.prod.gitops") || !strings.Contains(err.Error(), "kustomization.yaml") {
+		t.Errorf("err = %v, want a problem at environments.prod.gitops naming kustomization.yaml", err)
+	}
+}

@@ -64,8 +64,10 @@ func (w *gitOpsWait) revert(ctx context.Context, res *GitOpsResult, dr *deploy.R
 		return err
 	}
 	rep.Report(progress.Event{Kind: progress.Start, Step: "rollback", Msg: "reverting " + short.Commit(ours)})
+	// Only the app's file: the commit may have changed other apps' too
+	// (one written by hand for several), which are not this verdict's.
 	c, err := repo.Revert(ctx, ours, gitops.Trailers{App: w.r.Project.App, Env: w.env.Name, By: Actor(), Version: w.beforeVersion, Digest: w.before,
-		Reason: "the verdict on " + w.in.Version + " failed: " + dr.Verdict.Reason})
+		Reason: "the verdict on " + w.in.Version + " failed: " + dr.Verdict.Reason}, res.File)
 	if err != nil {
 		return err
 	}
@@ -93,7 +95,8 @@ func (w *gitOpsWait) revert(ctx context.Context, res *GitOpsResult, dr *deploy.R
 
 // wrote is the commit that wrote the app's file as res has it: res.Commit
 // when this deploy committed, else the last commit that changed the file,
-// when it holds res.Digest.
+// when its trailers say it deployed res.Digest of this app to this
+// environment.
 func (w *gitOpsWait) wrote(ctx context.Context, repo *gitops.Repo, res *GitOpsResult) (string, error) {
 	if res.Changed {
 		return res.Commit, nil
@@ -102,7 +105,7 @@ func (w *gitOpsWait) wrote(ctx context.Context, repo *gitops.Repo, res *GitOpsRe
 	if err != nil {
 		return "", err
 	}
-	if len(hist) == 0 || hist[0].Trailers.Digest != res.Digest {
+	if len(hist) == 0 || hist[0].Trailers.Digest != res.Digest || hist[0].Trailers.App != w.r.Project.App || hist[0].Trailers.Env != w.env.Name {
 		return "", fmt.Errorf("reverting %s: %w: the last commit to change %s is not a deploy of %s", w.env.Name, gitops.ErrConflict, res.File, short.Digest(res.Digest))
 	}
 	return hist[0].Commit, nil

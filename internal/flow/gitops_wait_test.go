@@ -463,3 +463,86 @@ func TestGitOpsVerdictChecks(t *testing.T) {
 		t.Errorf("%q does not name the check", err)
 	}
 }
+
+// TestGitOpsRevertTakesOnlyTheAppsFile: the commit a failed verdict
+// reverts was written by someone else, for this app and another (a
+// promotion squashed into one commit, with this app's trailers): deploy
+// commits nothing, its verdict fails, and the revert undoes this app's
+// file alone.
+func TestGitOpsRevertTakesOnlyTheAppsFile(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	ctx := context.Background()
+	f.push("dev", "1.2.3")
+	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := gitShow(e, "main:envs/dev/hello.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := f.push("dev", "1.2.4")
+	dry, err := g.runner().DryRun(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.work, "pull", "-q", "--ff-only", "origin", "main")
+	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/hello.yaml"), dry.Manifests, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const api = "kind: ConfigMap\nmetadata: {name: api}\n"
+	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/api.yaml"), []byte(api), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.work, "add", "-A")
+	e.git(e.work, "commit", "-q", "-m", "Promote hello and api (#12)\n\nSlipway-App: hello\nSlipway-Env: dev\nSlipway-Digest: "+next)
+	e.git(e.work, "push", "-q", "origin", "HEAD:main")
+	promo := e.head()
+
+	f.kube.crashImage(f.image("dev", next))
+	res, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	if !errors.Is(err, deploy.ErrFailed) {
+		t.Fatalf("Deploy: %v, want a failed verdict", err)
+	}
+	if res.GitOps.Changed || res.GitOps.Commit != promo || res.GitOps.Revert == "" {
+		t.Fatalf("changed %v, commit %s, revert %q; want nothing committed on %s, then a revert", res.GitOps.Changed, res.GitOps.Commit, res.GitOps.Revert, promo)
+	}
+	if got, err := gitShow(e, "main:envs/dev/api.yaml"); err != nil || got != api {
+		t.Errorf("the other app's file after the revert: %q, %v; want it kept", got, err)
+	}
+	if got, _ := gitShow(e, "main:envs/dev/hello.yaml"); got != before {
+		t.Errorf("hello.yaml after the revert is not what ran before")
+	}
+}
+
+// TestGitOpsRevertNeedsThisAppsCommit: the last commit to change the
+// app's file holds the digest, but its trailers name another app or
+// environment: it is not reverted.
+func TestGitOpsRevertNeedsThisAppsCommit(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	ctx := context.Background()
+	f.push("dev", "1.2.3")
+	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
+		t.Fatal(err)
+	}
+	next := f.push("dev", "1.2.4")
+	dry, err := g.runner().DryRun(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.work, "pull", "-q", "--ff-only", "origin", "main")
+	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/hello.yaml"), dry.Manifests, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.git(e.work, "commit", "-q", "-am", "copy from prod\n\nSlipway-App: hello\nSlipway-Env: prod\nSlipway-Digest: "+next)
+	e.git(e.work, "push", "-q", "origin", "HEAD:main")
+	promo := e.head()
+
+	f.kube.crashImage(f.image("dev", next))
+	res, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	if !errors.Is(err, gitops.ErrConflict) || res.GitOps.Revert != "" {
+		t.Errorf("Deploy: %v, revert %q; want a conflict and no revert", err, res.GitOps.Revert)
+	}
+	if e.head() != promo {
+		t.Errorf("the branch moved to %s", e.head())
+	}
+}

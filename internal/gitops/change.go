@@ -84,6 +84,23 @@ type change struct {
 	message string
 }
 
+// kustomizations are the names kustomize builds a directory from: the
+// environment's own, never Slipway's to write.
+var kustomizations = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// ownFile is name cleaned, when it may be Slipway's to write: not a
+// kustomization file.
+func ownFile(name string) (string, error) {
+	p, err := cleanPath("file", name, false)
+	if err != nil {
+		return "", err
+	}
+	if slices.Contains(kustomizations, path.Base(p)) {
+		return "", fmt.Errorf("checking file %s: %w: it is the directory's kustomization, which Slipway leaves to the environment's owners", quote(name), ErrInvalid)
+	}
+	return p, nil
+}
+
 // prepare checks ch against limits and makes it a change under dir (""
 // is the root).
 func prepare(ch Change, dir string, limits Limits) (change, error) {
@@ -96,7 +113,7 @@ func prepare(ch Change, dir string, limits Limits) (change, error) {
 	}
 	out := change{edits: map[string]entry{}}
 	for name, content := range ch.Files {
-		p, err := cleanPath("file", name, false)
+		p, err := ownFile(name)
 		if err != nil {
 			return change{}, err
 		}
@@ -108,7 +125,7 @@ func prepare(ch Change, dir string, limits Limits) (change, error) {
 		out.edits[path.Join(dir, p)] = entry{Hash: b.Hash(), Mode: filemode.Regular}
 	}
 	for _, name := range ch.Remove {
-		p, err := cleanPath("file", name, false)
+		p, err := ownFile(name)
 		if err != nil {
 			return change{}, err
 		}

@@ -119,14 +119,22 @@ func (r *Repo) setBranch(h plumbing.Hash) error {
 
 // Revert commits the files under the environment's path that commit
 // changed back to what its first parent held: Slipway's answer to a
-// failed verdict. commit must be on the branch's first-parent line within
-// Limits.Depth commits of the head. t.Reverts is set to commit.
-func (r *Repo) Revert(ctx context.Context, commit string, t Trailers) (Result, error) {
+// failed verdict. names (relative to the path) limit it to those files,
+// as a deploy's revert undoes only its app's file, whoever else's files
+// the commit changed too; with none, every file under the path. commit
+// must be on the branch's first-parent line within Limits.Depth commits
+// of the head. t.Reverts is set to commit.
+func (r *Repo) Revert(ctx context.Context, commit string, t Trailers, names ...string) (Result, error) {
 	c, parent, err := r.find(ctx, commit)
 	if err != nil {
 		return Result{}, err
 	}
-	edits, err := r.diff(c, parent)
+	var edits map[string]entry
+	if len(names) == 0 {
+		edits, err = r.diff(c, parent)
+	} else {
+		edits, err = r.undo(c, parent, names)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -217,6 +225,33 @@ func (r *Repo) diff(from, to *object.Commit) (map[string]entry, error) {
 	for p, e := range b {
 		if _, ok := a[p]; !ok {
 			edits[path.Join(r.dir, p)] = e
+		}
+	}
+	return edits, nil
+}
+
+// undo returns the edits that bring those of names that commit c changed
+// back to what parent (nil: a commit before the first) holds.
+func (r *Repo) undo(c, parent *object.Commit, names []string) (map[string]entry, error) {
+	edits := map[string]entry{}
+	for _, name := range names {
+		p, err := cleanPath("file", name, false)
+		if err != nil {
+			return nil, err
+		}
+		full := path.Join(r.dir, p)
+		now, err := lookup(r.loadTree, c.TreeHash, full)
+		if err != nil {
+			return nil, err
+		}
+		var before entry
+		if parent != nil {
+			if before, err = lookup(r.loadTree, parent.TreeHash, full); err != nil {
+				return nil, err
+			}
+		}
+		if now != before {
+			edits[full] = before
 		}
 	}
 	return edits, nil

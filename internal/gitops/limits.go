@@ -34,8 +34,9 @@ type Limits struct {
 	// Depth bounds how many commits of history History, Revert and
 	// Restore fetch and look at (1,000).
 	Depth int
-	// Files bounds the files one commit changes under the path, and those
-	// Restore compares (10,000).
+	// Files bounds the files one commit changes under the path, and the
+	// entries (files and directories) Revert and Restore look at under it
+	// (10,000).
 	Files int
 	// Timeout bounds each fetch and each push; 0 is the retries timeout of
 	// --network-timeout (or SLIPWAY_NETWORK_TIMEOUT), 2m by default.

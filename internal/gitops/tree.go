@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
@@ -57,8 +58,13 @@ func lookup(load loader, root plumbing.Hash, p string) (entry, error) {
 }
 
 // files returns every entry that is not a tree under the tree dir (zero:
-// none), by slash-separated path relative to it; more than max of them is
-// an error wrapping ErrTooLarge.
+// none), by slash-separated path relative to it. Visiting more than max
+// entries, directories counted (a few trees named again and again at
+// each level make millions of paths), is an error wrapping ErrTooLarge;
+// an entry whose name is not one part of a path ("", ".", "..", or with a
+// slash or NUL, which git's own checks refuse but a server may take) is
+// an error wrapping ErrConflict: joined to a path, it would name a file
+// elsewhere.
 func files(load loader, dir plumbing.Hash, max int) (map[string]entry, error) {
 	out := map[string]entry{}
 	if dir.IsZero() {
@@ -69,6 +75,7 @@ func files(load loader, dir plumbing.Hash, max int) (map[string]entry, error) {
 		prefix string
 	}
 	stack := []todo{{dir, ""}}
+	visited := 0
 	for len(stack) > 0 {
 		d := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -77,17 +84,26 @@ func files(load loader, dir plumbing.Hash, max int) (map[string]entry, error) {
 			return nil, err
 		}
 		for _, e := range t.Entries {
+			if visited++; visited > max {
+				return nil, fmt.Errorf("listing files: %w: more than %d entries", gitremote.ErrTooLarge, max)
+			}
+			if !pathPart(e.Name) {
+				return nil, fmt.Errorf("listing files: %w: %s holds an entry named %s, which is not a file name", ErrConflict, quote(cmp.Or(d.prefix, ".")), quote(e.Name))
+			}
 			p := path.Join(d.prefix, e.Name)
 			if e.Mode == filemode.Dir {
 				stack = append(stack, todo{e.Hash, p})
 				continue
 			}
-			if out[p] = (entry{e.Hash, e.Mode}); len(out) > max {
-				return nil, fmt.Errorf("listing files: %w: more than %d", gitremote.ErrTooLarge, max)
-			}
+			out[p] = entry{e.Hash, e.Mode}
 		}
 	}
 	return out, nil
+}
+
+// pathPart reports whether name can be one part of a slash-separated path.
+func pathPart(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }
 
 // editor makes trees with some paths changed, keeping the tree objects it
