@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -324,5 +325,28 @@ func TestTitle(t *testing.T) {
 	ev.Reason = "Gate"
 	if got := ev.Title(); got != "hello 1.4.0 to prod: waiting at a gate (Gate)" {
 		t.Error(got)
+	}
+}
+
+// TestEchoedURLSecretsRedacted: a receiver whose reply echoes the request
+// (Express's default 404 is "Cannot POST /path") shows neither the
+// secret path of a Slack URL nor a webhook's token in the query.
+func TestEchoedURLSecretsRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, "Cannot POST %s (path %s, query %s)", r.URL.RequestURI(), r.URL.Path, r.URL.RawQuery)
+	}))
+	defer srv.Close()
+	targets := []Target{
+		Slack{Label: "slack", URL: srv.URL + "/services/T000/B000/XXXXSECRETXXXX"},
+		Webhook{Label: "hook", URL: srv.URL + "/hook?token=SECRETQUERYTOKEN&team=a"},
+	}
+	for _, res := range Send(context.Background(), targets, Event{Event: Failed, App: "a", Environment: "prod"}, Options{}) {
+		if res.Err == nil {
+			t.Fatalf("%s: no warning for a 404", res.Target)
+		}
+		if msg := res.Err.Error(); strings.Contains(msg, "SECRET") || !strings.Contains(msg, "404") {
+			t.Errorf("%s: %s; want the 404 told without the URL's secret", res.Target, msg)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,10 @@ func host(u *url.URL) string {
 // redact replaces every secret in err's text.
 func redact(err error, secrets []string) error {
 	msg := err.Error()
+	// The longest first: a secret within another is not cut out of it,
+	// leaving the rest.
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	for _, s := range secrets {
 		if len(s) >= 4 {
 			msg = strings.ReplaceAll(msg, s, "[redacted]")

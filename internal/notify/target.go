@@ -77,9 +77,32 @@ const (
 	gitlabDescription = 255
 )
 
+// urlSecrets are the forms in which a URL that is itself a secret (its
+// path or query) may come back in a receiver's reply, which errors quote
+// ("Cannot POST /services/T0/B0/XXXX"): whole, its request URI, path
+// and query, escaped or not, and each of their parts of 8 bytes or more.
+func urlSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	out = append(out, u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery)
+	parts := strings.Split(u.Path, "/")
+	for _, vs := range u.Query() {
+		parts = append(parts, vs...)
+	}
+	for _, p := range parts {
+		if len(p) >= 8 {
+			out = append(out, p, url.PathEscape(p), url.QueryEscape(p))
+		}
+	}
+	return out
+}
+
 // Name is the webhook's label.
 func (w Webhook) Name() string      { return w.Label }
-func (w Webhook) secrets() []string { return []string{w.URL, string(w.Secret)} }
+func (w Webhook) secrets() []string { return append(urlSecrets(w.URL), string(w.Secret)) }
 
 func (w Webhook) request(ctx context.Context, ev Event, delivery string) (*http.Request, error) {
 	body, err := json.Marshal(ev)
@@ -108,7 +131,7 @@ func Sign(secret, body []byte) string {
 
 // Name is the Slack target's label.
 func (s Slack) Name() string      { return s.Label }
-func (s Slack) secrets() []string { return []string{s.URL} }
+func (s Slack) secrets() []string { return urlSecrets(s.URL) }
 
 func (s Slack) request(ctx context.Context, ev Event, _ string) (*http.Request, error) {
 	body, err := json.Marshal(map[string]string{"text": SlackText(ev)})
