@@ -56,6 +56,7 @@ func (c *command) fleetOptions() flow.FleetOptions {
 func serveCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:7070", Usage: "listen on `HOST:PORT` (loopback by default; on loopback only requests for a loopback host are answered)"},
+		&cli.StringSliceFlag{Name: "host", Usage: "off loopback, also answer requests for host `NAME` (repeatable); its IP addresses, localhost and this machine's name are answered always, other names never (DNS rebinding)"},
 		&cli.DurationFlag{Name: "refresh", Value: 30 * time.Second, Usage: "how often the page reloads and the clusters are read again (at least 1s)"},
 		&cli.StringSliceFlag{Name: "context", Usage: "kubeconfig `CONTEXT` to read (repeatable; default: the current one)"},
 		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: $KUBECONFIG, ~/.kube/config)"},
@@ -74,7 +75,7 @@ func serveCommand() *cli.Command {
 			if c.flags.Duration("refresh") < time.Second {
 				return usagef("--refresh %s: at least 1s", c.flags.Duration("refresh"))
 			}
-			return flow.ServeFleet(c.ctx, flow.ServeOptions{FleetOptions: c.fleetOptions(), Addr: c.flags.String("addr"),
+			return flow.ServeFleet(c.ctx, flow.ServeOptions{FleetOptions: c.fleetOptions(), Addr: c.flags.String("addr"), Hosts: c.flags.StringSlice("host"),
 				Refresh: c.flags.Duration("refresh"), Listening: func(url string) {
 					c.ui.Report(progress.Event{Kind: progress.Finish, Step: "serve", Msg: "serving the fleet page on " + url + " (read-only; Ctrl-C stops)"})
 				}})

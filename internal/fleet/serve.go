@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,11 +14,20 @@ import (
 // Handler serves the fleet, read-only: the page at / (reloading itself
 // every refresh) and its JSON at /fleet.json, GET and HEAD only. Clusters
 // are read on request at most once per refresh, however many readers
-// reload. When the server listens on loopback (addr), only requests
-// naming a loopback host are answered, so that a web page elsewhere
-// cannot reach the fleet by pointing a name of its own at 127.0.0.1.
-func Handler(read func(context.Context) Fleet, refresh time.Duration, addr string) http.Handler {
-	s := &server{read: read, refresh: refresh, loopback: IsLoopback(addr)}
+// reload, and a reader that goes away does not end the read the others
+// wait for. Only requests naming a host the server may be reached by are
+// answered, so that a web page elsewhere cannot read the fleet through a
+// name of its own pointed at this server (DNS rebinding): when it listens
+// on loopback (addr), a loopback host; otherwise also an IP address, this
+// machine's name, or one of hosts.
+func Handler(read func(context.Context) Fleet, refresh time.Duration, addr string, hosts ...string) http.Handler {
+	s := &server{read: read, refresh: refresh, loopback: IsLoopback(addr), hosts: map[string]bool{}}
+	for _, h := range hosts {
+		s.hosts[strings.ToLower(h)] = true
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		s.hosts[strings.ToLower(name)] = true
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /fleet.json", s.json)
@@ -27,6 +38,7 @@ type server struct {
 	read     func(context.Context) Fleet
 	refresh  time.Duration
 	loopback bool
+	hosts    map[string]bool // names answered besides IP addresses and localhost
 
 	mu   sync.Mutex
 	last Fleet
@@ -38,7 +50,10 @@ func (s *server) fleet(ctx context.Context) Fleet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.at.IsZero() || time.Since(s.at) >= s.refresh {
-		s.last, s.at = s.read(ctx), time.Now()
+		// Read for every reader: one that gives up (a closed tab) must not
+		// leave the others a fleet of clusters "unreachable: context
+		// canceled" until the next refresh. The read bounds itself.
+		s.last, s.at = s.read(context.WithoutCancel(ctx)), time.Now()
 	}
 	return s.last
 }
@@ -75,10 +90,23 @@ func (s *server) guard(next http.Handler) http.Handler {
 			http.Error(w, "read-only", http.StatusMethodNotAllowed)
 		case s.loopback && !IsLoopback(r.Host):
 			http.Error(w, "this server answers requests for a loopback host only", http.StatusMisdirectedRequest)
+		case !s.loopback && !s.answers(r.Host):
+			http.Error(w, "this server answers requests for its IP addresses, its machine's name and the names given with --host only", http.StatusMisdirectedRequest)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// answers reports whether a server on a non-loopback address answers a
+// request for hostport: an IP address, localhost, or a name it knows.
+func (s *server) answers(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	return net.ParseIP(strings.Trim(host, "[]")) != nil || host == "localhost" || s.hosts[host]
 }
 
 // IsLoopback reports whether hostport names a loopback host: localhost,

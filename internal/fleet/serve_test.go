@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,5 +101,89 @@ func TestIsLoopback(t *testing.T) {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestServeWildcardHosts: on an address that is not loopback (the test
+// hands Handler a wildcard address, listening on loopback all the same),
+// requests for an IP address, localhost, this machine's name or a name
+// given are answered; another name (DNS rebinding) is not.
+func TestServeWildcardHosts(t *testing.T) {
+	read := func(context.Context) Fleet { return sample() }
+	s := httptest.NewServer(Handler(read, time.Minute, "0.0.0.0:7070", "fleet.corp.example"))
+	t.Cleanup(s.Close)
+	me, _ := os.Hostname()
+	tests := []struct {
+		host string
+		code int
+	}{
+		{"", 200}, // 127.0.0.1:PORT
+		{"10.1.2.3:7070", 200},
+		{"[::1]:7070", 200},
+		{"localhost:7070", 200},
+		{me + ":7070", 200},
+		{"Fleet.Corp.Example:7070", 200},
+		{"fleet.corp.example.", 200},
+		{"attacker.example", 421},
+		{"fleet.corp.example.attacker.example", 421},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", s.URL+"/fleet.json", nil)
+		if tt.host != "" {
+			req.Host = tt.host
+		}
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("Host %q: %d, want %d", tt.host, resp.StatusCode, tt.code)
+		}
+	}
+}
+
+// TestServeReaderGoneAway: the first reader closes its request while the
+// clusters are read; the read goes on, and the next reader gets the fleet,
+// not one read under a cancelled request.
+func TestServeReaderGoneAway(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var reads atomic.Int64
+	read := func(ctx context.Context) Fleet {
+		if reads.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		if ctx.Err() != nil {
+			return Fleet{}
+		}
+		return sample()
+	}
+	s := httptest.NewServer(Handler(read, time.Minute, "127.0.0.1:7070"))
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/fleet.json", nil)
+		if resp, err := s.Client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	<-done
+	close(release)
+	resp, err := s.Client().Get(s.URL + "/fleet.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var f Fleet
+	if err := json.NewDecoder(resp.Body).Decode(&f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Rows) == 0 || reads.Load() != 1 {
+		t.Errorf("the next reader got %d rows after %d reads; want the fleet, read once", len(f.Rows), reads.Load())
 	}
 }

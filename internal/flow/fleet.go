@@ -158,6 +158,9 @@ type ServeOptions struct {
 	FleetOptions
 	// Addr is where to listen (default 127.0.0.1:7070: loopback).
 	Addr string
+	// Hosts are names answered off loopback besides IP addresses,
+	// localhost and this machine's name (see fleet.Handler).
+	Hosts []string
 	// Refresh is how often the page reloads itself and the clusters are
 	// read again (default 30s).
 	Refresh time.Duration
@@ -178,7 +181,7 @@ func ServeFleet(ctx context.Context, o ServeOptions) error {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	read := func(ctx context.Context) Fleet { return readFleet(ctx, o.FleetOptions) }
-	srv := &http.Server{Handler: fleet.Handler(read, refresh, ln.Addr().String()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: fleet.Handler(read, refresh, ln.Addr().String(), o.Hosts...), ReadHeaderTimeout: 10 * time.Second}
 	if o.Listening != nil {
 		o.Listening("http://" + ln.Addr().String() + "/")
 	}

@@ -23,8 +23,16 @@ import (
 )
 
 // fleetGitOpsTimeout bounds reading one environment repository, and one
-// context's engine objects.
-const fleetGitOpsTimeout = 20 * time.Second
+// context's engine objects; fleetGitOpsTotal bounds the whole read, which
+// reads fleetGitOpsJobs repositories of a context at once: the
+// repositories are named by objects tenants write, and a few pointed at a
+// server that never answers must not hold a page for minutes.
+const (
+	fleetGitOpsTimeout = 20 * time.Second
+	fleetGitOpsJobs    = 4
+)
+
+var fleetGitOpsTotal = 2 * fleetGitOpsTimeout
 
 // fleetRepo is one branch of an environment repository, read once however
 // many rows it holds.
@@ -37,7 +45,8 @@ type fleetRepo struct{ url, branch, path string }
 // what the engine did with that commit. The clusters name the
 // repositories (each Kustomization's GitRepository, each Application's
 // source); no project is needed. Each repository is read once, within
-// fleetGitOpsTimeout; one that cannot be read says so in its rows.
+// fleetGitOpsTimeout, and all within fleetGitOpsTotal; one that cannot be
+// read says so in its rows.
 //
 // The repositories are named by objects others may write (a tenant's
 // GitRepository), so only https, ssh and loopback http repositories are
@@ -45,6 +54,8 @@ type fleetRepo struct{ url, branch, path string }
 // username and password) go only to gitHosts; the SSH agent and a
 // credential helper choose by host themselves.
 func readGitOps(ctx context.Context, rows []fleet.Row, dyn func(context string) (dynamic.Interface, error), gitHosts []string) {
+	ctx, cancel := context.WithTimeout(ctx, fleetGitOpsTotal)
+	defer cancel()
 	byContext := map[string][]int{}
 	for i, r := range rows {
 		if r.GitOps != nil {
@@ -201,6 +212,8 @@ func readContextGitOps(ctx context.Context, rows []fleet.Row, idx []int, context
 		engines[rows[i].GitOps.Engine] = true
 	}
 	objs, errs := engineObjects(ctx, client, engines)
+	var wg sync.WaitGroup
+	jobs := make(chan struct{}, fleetGitOpsJobs)
 	for _, i := range idx {
 		g := rows[i].GitOps
 		obj, ok := objs[g.Engine+" "+g.Object]
@@ -212,24 +225,38 @@ func readContextGitOps(ctx context.Context, rows []fleet.Row, idx []int, context
 			g.Error = "the object that applied it is gone, or applies no git repository"
 			continue
 		}
-		g.Repo, g.Branch, g.Path = obj.source.URL, obj.source.Branch, obj.source.Path
-		branch := g.Branch
-		switch {
-		case branch == "HEAD":
-			branch = "" // the default branch, taken to be main
-		case branch == "" || commitish.MatchString(branch):
-			g.Error = "not read: the object applies a tag, a version range or a commit, not a branch"
-			continue
-		}
-		rr, err := repos.open(ctx, fleetRepo{url: g.Repo, branch: branch, path: g.Path})
-		if err != nil {
-			g.Error = rowError(err)
-			continue
-		}
-		rr.mu.Lock()
-		fillGitOps(ctx, g, rr.repo, obj, rows[i])
-		rr.mu.Unlock()
+		jobs <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-jobs }()
+			readRowGitOps(ctx, g, obj, rows[i], repos)
+		})
 	}
+	wg.Wait()
+}
+
+// readRowGitOps fills g, of row r, from the repository obj applies.
+func readRowGitOps(ctx context.Context, g *fleet.GitOpsState, obj engineObject, r fleet.Row, repos *repoReads) {
+	g.Repo, g.Branch, g.Path = obj.source.URL, obj.source.Branch, obj.source.Path
+	branch := g.Branch
+	switch {
+	case branch == "HEAD":
+		branch = "" // the default branch, taken to be main
+	case branch == "" || commitish.MatchString(branch):
+		g.Error = "not read: the object applies a tag, a version range or a commit, not a branch"
+		return
+	}
+	rr, err := repos.open(ctx, fleetRepo{url: g.Repo, branch: branch, path: g.Path})
+	switch {
+	case ctx.Err() != nil:
+		g.Error = fmt.Sprintf("not read: the fleet's repositories are read within %s, and this one was not done by then", fleetGitOpsTotal)
+		return
+	case err != nil:
+		g.Error = rowError(err)
+		return
+	}
+	rr.mu.Lock()
+	fillGitOps(ctx, g, rr.repo, obj, r)
+	rr.mu.Unlock()
 }
 
 // fillGitOps fills g from the last commit of r's app file in repo, and

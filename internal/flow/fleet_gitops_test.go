@@ -2,8 +2,12 @@ package flow
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -111,5 +115,54 @@ func TestClusterRepoProblem(t *testing.T) {
 	t.Setenv("SLIPWAY_GIT_TOKEN", "tok")
 	if env("SLIPWAY_GIT_TOKEN") != "tok" || other("SLIPWAY_GIT_TOKEN") != "" {
 		t.Error("the token goes to a host not allowed, or not to one allowed")
+	}
+}
+
+// TestFleetGitOpsReadBounded: rows whose objects (a tenant's) name
+// repositories on a server that takes connections and never answers: the
+// read of them all ends at fleetGitOpsTotal, and each such row says so.
+func TestFleetGitOpsReadBounded(t *testing.T) {
+	defer func(d time.Duration) { fleetGitOpsTotal = d }(fleetGitOpsTotal)
+	fleetGitOpsTotal = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	go func() { // accepts, never answers
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	var objs []runtime.Object
+	var rows []fleet.Row
+	for i := range 6 {
+		name := fmt.Sprintf("k%d", i)
+		objs = append(objs, fluxPair("tenant", name, fmt.Sprintf("https://%s/r%d.git", ln.Addr(), i), "main", "./envs")...)
+		rows = append(rows, fleet.Row{Context: "c", App: fmt.Sprintf("app%d", i), EnvStatus: deploy.EnvStatus{Env: "dev"},
+			GitOps: &fleet.GitOpsState{Engine: "flux", Object: "tenant/" + name}})
+	}
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		engine.KustomizationGVR: "KustomizationList", engine.GitRepositoryGVR: "GitRepositoryList", engine.ApplicationGVR: "ApplicationList"}, objs...)
+	readGitOps(context.Background(), rows, func(string) (dynamic.Interface, error) { return dyn, nil }, nil)
+	for _, r := range rows {
+		if !strings.Contains(r.GitOps.Error, "read within 300ms") {
+			t.Errorf("%s: %q, want it not read within the whole read's bound", r.App, r.GitOps.Error)
+		}
 	}
 }
