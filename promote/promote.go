@@ -357,8 +357,9 @@ func (p *promotion) putManifests(ctx context.Context, complete bool) error {
 }
 
 // prepareRecord looks for a record of this promotion among the target's
-// referrers of the image, when Options.Record asks for one, and reads it
-// to attest with a Signer; when there is none, it makes the new record and,
+// referrers of the image, when Options.Record asks for one, and with a
+// Signer reads it to attest, when it says what this run knows; when there
+// is none (or only one that says otherwise), it makes the new record and,
 // once ready is closed, uploads its blobs, for recordPromotion to put once
 // the image and every referrer are in.
 func (p *promotion) prepareRecord(ctx context.Context, ready <-chan struct{}) error {
@@ -373,29 +374,35 @@ func (p *promotion) prepareRecord(ctx context.Context, ready <-chan struct{}) er
 	if p.found, err = p.c.findRecord(ctx, descs, r); err != nil {
 		return err
 	}
-	if p.found == "" {
-		if p.artifact, err = newRecordArtifact(r, p.top.desc); err != nil {
-			return err
-		}
-		p.rec = &r
-		if err := waitFor(ctx, ready); err != nil {
-			return err
-		}
-		return p.c.uploadRecord(ctx, p.artifact)
-	}
 	p.rec = &r
-	if p.o.Signer == nil {
+	if p.found != "" && p.o.Signer != nil {
+		// Attest the promotion as recorded then (who and when), so that
+		// running it again finds the same statement. The record found is
+		// the target's word, which anyone who may push there can plant:
+		// the team's key signs it only when it says what this run knows
+		// (registries, environments, images, digest, version, commit);
+		// else this run records and attests its own.
+		h, _ := v1.NewHash(p.found)
+		found, err := readRecord(p.dst, h, p.c.records.RemoteOptions(ctx))
+		if err != nil {
+			return named(p.c.records, registry.SideTarget, err)
+		}
+		if found.sameContent(r) {
+			p.rec = &found
+			return nil
+		}
+		p.found = ""
+	}
+	if p.found != "" {
 		return nil
 	}
-	// Attest the promotion as recorded then, not as now, so that running
-	// it again finds the same statement.
-	h, _ := v1.NewHash(p.found)
-	found, err := readRecord(p.dst, h, p.c.records.RemoteOptions(ctx))
-	if err != nil {
-		return named(p.c.records, registry.SideTarget, err)
+	if p.artifact, err = newRecordArtifact(r, p.top.desc); err != nil {
+		return err
 	}
-	p.rec = &found
-	return nil
+	if err := waitFor(ctx, ready); err != nil {
+		return err
+	}
+	return p.c.uploadRecord(ctx, p.artifact)
 }
 
 // recordPromotion writes the promotion record that prepareRecord made,
@@ -418,48 +425,53 @@ func (p *promotion) recordPromotion(ctx context.Context) (recorded bool, rec *Re
 	return false, p.rec, nil
 }
 
-// writeTags writes the pending tags, guarding the version tag, and checks
-// the first tag names the promoted image. The tags after the version tag
-// are written while it settles: they only name the same image by its
-// commit, which a lost race does not make wrong.
+// writeTags writes the pending tags and checks that the first tag (the
+// version's) names the promoted image. The version tag is written last,
+// so that a promotion that fails on another tag leaves it unwritten; it
+// is guarded unless forced: looked at (while the other tags are written)
+// just before it is written and once more after it settled, so that of
+// two runs racing the loser says so (see registry.CheckTagWon for the
+// window this leaves).
 func (p *promotion) writeTags(ctx context.Context, pending []name.Tag) error {
 	digest := p.top.desc.Digest
-	verified := false
+	var version *name.Tag
 	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range pending {
-		// Registries have no conditional tag write: another promotion or
-		// push of the same version may have tagged it since pendingTags
-		// looked. Look again just before writing the version tag and once
-		// more after it settled, so that of two runs racing the loser says
-		// so (see registry.CheckTagWon for the window this leaves).
-		guard := !p.o.Force && t.String() == p.tags[0].String()
-		if !guard {
-			g.Go(func() error { return p.putTag(gctx, t) })
+		if t.String() == p.tags[0].String() {
+			version = &t
 			continue
 		}
-		began := time.Now()
-		if _, err := p.c.guardTag(ctx, t, digest); err != nil {
-			return err
-		}
-		if err := p.putTag(ctx, t); err != nil {
-			return err
-		}
-		g.Go(func() error {
-			// Another run's look-to-write gap is about this run's own.
-			if err := registry.SettleTag(gctx, time.Since(began)); err != nil {
-				return fmt.Errorf("tagging %s: %w", t, err)
-			}
-			got, err := p.c.guardTag(gctx, t, digest)
-			// Looked at after it settled: no need to look again.
-			verified = got == digest
-			return err
-		})
+		g.Go(func() error { return p.putTag(gctx, t) })
+	}
+	guard := version != nil && !p.o.Force
+	began := time.Now()
+	if guard {
+		// Registries have no conditional tag write: another promotion or
+		// push of the same version may have tagged it since pendingTags
+		// looked.
+		g.Go(func() error { _, err := p.c.guardTag(gctx, *version, digest); return err })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if len(pending) == 0 || verified {
-		return nil
+	if version != nil {
+		if err := p.putTag(ctx, *version); err != nil {
+			return err
+		}
+	}
+	if !guard {
+		if len(pending) == 0 {
+			return nil
+		}
+		return p.c.verify(ctx, p.tags[0], digest)
+	}
+	// Another run's look-to-write gap is about this run's own.
+	if err := registry.SettleTag(ctx, time.Since(began)); err != nil {
+		return fmt.Errorf("tagging %s: %w", version, err)
+	}
+	got, err := p.c.guardTag(ctx, *version, digest)
+	if err != nil || got == digest {
+		return err // looked at after it settled: no need to look again
 	}
 	return p.c.verify(ctx, p.tags[0], digest)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,4 +131,35 @@ func TestRacePromotions(t *testing.T) {
 		})
 	}
 	tally.Row(t, "promote: two promotions into one target at once")
+}
+
+// TestFailedTagLeavesNoVersionTag: the target refuses the commit tag; the
+// promotion fails, and the version tag, written last, is not there (with
+// --force too).
+func TestFailedTagLeavesNoVersionTag(t *testing.T) {
+	isolate(t)
+	refuse := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/git-") {
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	for _, force := range []bool{false, true} {
+		dev, rc := newServer(t, false, nil), newServer(t, false, refuse)
+		from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+		img := randomImage(t, 512, 1)
+		push(t, from, "hello", "1.0.0", img)
+		push(t, from, "hello", "git-0123456", img)
+		_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0",
+			Commit: "0123456789abcdef0123456789abcdef01234567", Force: force})
+		if err == nil {
+			t.Fatalf("force %v: the promotion succeeded though the commit tag was refused", force)
+		}
+		if exists(t, to, "hello", "1.0.0") {
+			t.Errorf("force %v: the promotion failed (%v) and left the version tag", force, err)
+		}
+	}
 }

@@ -72,6 +72,13 @@ func (r Record) same(o Record) bool {
 	return r.From == o.From && r.To == o.To && r.Digest == o.Digest && r.Version == o.Version
 }
 
+// sameContent reports whether r says all that o says of a promotion but
+// who made it and when.
+func (r Record) sameContent(o Record) bool {
+	r.Who, r.When = o.Who, o.When
+	return r == o
+}
+
 // annotations are the manifest annotations of a record.
 func (r Record) annotations() map[string]string {
 	a := map[string]string{

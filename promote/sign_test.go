@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/sign"
@@ -251,5 +254,57 @@ func TestPromoteSignsWithoutRecord(t *testing.T) {
 				t.Errorf("target signatures: %d, want 1", len(ls))
 			}
 		})
+	}
+}
+
+// TestPlantedRecordNotAttested: someone who may push to the target plants
+// a record of this promotion (its annotations right, its content forged:
+// another source, environment, commit and author). The team's key signs
+// only what this run knows, and the promotion records it.
+func TestPlantedRecordNotAttested(t *testing.T) {
+	isolate(t)
+	dev, rc := newServer(t, false, nil), newServer(t, false, nil)
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	digest := push(t, from, "hello", "1.0.0", randomImage(t, 512, 1))
+	ctx := context.Background()
+
+	forged := Record{From: "dev", To: "rc", FromEnvironment: "staging", ToEnvironment: "prod",
+		Source: "evil.example/x@" + digest.String(), Target: "evil.example/y@" + digest.String(),
+		Digest: digest.String(), Version: "1.0.0", Commit: "0123456789abcdef0123456789abcdef01234567",
+		Who: "security-team", When: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	raw, cfg, layer, err := recordManifest(forged, descriptor(t, from, "hello", digest.String()).Descriptor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := to.Repo("hello")
+	for _, l := range []v1.Layer{cfg, layer} {
+		if err := remote.WriteLayer(repo, l, to.RemoteOptions(ctx)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := remote.Put(repo.Digest(digestOf(raw).String()), rawManifest{raw: raw, mt: types.OCIManifestSchema1}, to.RemoteOptions(ctx)...); err != nil {
+		t.Fatal(err)
+	}
+
+	s, v := keyPair(t)
+	if _, err := Promote(ctx, Options{From: from, To: to, App: "hello", Version: "1.0.0", FromName: "dev", ToName: "rc",
+		Record: &Record{FromEnvironment: "dev", ToEnvironment: "prod", Who: "alice"}, Signer: s}); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := sign.VerifyAttestation(ctx, repo.Digest(digest.String()), v, PredicateType, to.RemoteOptions(ctx))
+	if err != nil || len(sts) == 0 {
+		t.Fatalf("verifying the attestation: %d statements, %v", len(sts), err)
+	}
+	for _, st := range sts {
+		p, err := ParsePredicate(st.PredicateType, st.Predicate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.From.Environment != "dev" || p.Who != "alice" || strings.HasPrefix(p.From.Image, "evil.example") || p.Commit == forged.Commit {
+			t.Errorf("the signed statement holds the target's word: from %q (%s), who %q, commit %q", p.From.Environment, p.From.Image, p.Who, p.Commit)
+		}
+		if p.PromotedAt.Equal(forged.When) {
+			t.Errorf("promoted at %s, the planted record's time", p.PromotedAt)
+		}
 	}
 }
