@@ -2,8 +2,11 @@ package promote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/faultnet"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/sign"
 )
 
 // TestPromoteTagPagesThatLoop promotes from a registry whose tag list
@@ -62,7 +66,7 @@ func TestPromoteTagPagesThatLoop(t *testing.T) {
 }
 
 // nested is an image in count indexes, each in the next.
-func nested(t *testing.T, count int) v1.ImageIndex {
+func nested(t testing.TB, count int) v1.ImageIndex {
 	t.Helper()
 	var idx v1.ImageIndex = mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
 		mutate.IndexAddendum{Add: randomImage(t, 64, 1)})
@@ -78,22 +82,33 @@ func nested(t *testing.T, count int) v1.ImageIndex {
 // before it reads the rest; within the bounds it copies.
 func TestPromoteBounds(t *testing.T) {
 	isolate(t)
+	lower := func(v *int, to int) func(t *testing.T) {
+		return func(t *testing.T) {
+			old := *v
+			*v = to
+			t.Cleanup(func() { *v = old })
+		}
+	}
 	tests := []struct {
-		name         string
-		top          func(t *testing.T) v1.ImageIndex
-		maxManifests int
-		wantErr      string
+		name    string
+		top     func(t testing.TB) v1.ImageIndex
+		set     func(t *testing.T) // lowers a bound
+		wantErr string
 	}{
-		{"indexes nested 4 deep", func(t *testing.T) v1.ImageIndex { return nested(t, registry.MaxIndexDepth) }, 0, ""},
-		{"indexes nested 12 deep", func(t *testing.T) v1.ImageIndex { return nested(t, 12) }, 0, "is nested 5 deep"},
-		{"more manifests than a promotion plans", func(t *testing.T) v1.ImageIndex { return platformIndex(t) }, 2, "list more than 2 manifests"},
+		{"indexes nested 4 deep", func(t testing.TB) v1.ImageIndex { return nested(t, registry.MaxIndexDepth) }, nil, ""},
+		{"indexes nested 12 deep", func(t testing.TB) v1.ImageIndex { return nested(t, 12) }, nil, "is nested 5 deep"},
+		{"more manifests than a promotion plans", platformIndex, lower(&maxManifests, 2), "list more than 2 manifests"},
+		{"more blobs than a promotion plans", platformIndex, lower(&maxBlobs, 2), "list more than 2 blobs"},
+		{"more manifest bytes than a promotion holds", platformIndex, func(t *testing.T) {
+			old := maxManifestBytes
+			maxManifestBytes = 300
+			t.Cleanup(func() { maxManifestBytes = old })
+		}, "are more than 300 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.maxManifests > 0 {
-				old := maxManifests
-				maxManifests = tt.maxManifests
-				t.Cleanup(func() { maxManifests = old })
+			if tt.set != nil {
+				tt.set(t)
 			}
 			dev, rc := newServer(t, false, nil), newServer(t, false, nil)
 			from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
@@ -127,5 +142,99 @@ func TestPromoteBounds(t *testing.T) {
 				t.Error("the target has the version tag of an image it did not receive")
 			}
 		})
+	}
+}
+
+// TestManifestLayersBounded: a manifest listing more layers than any
+// runtime stacks is refused as read, before a blob of it is planned.
+func TestManifestLayersBounded(t *testing.T) {
+	layers := make([]v1.Descriptor, maxLayers+1)
+	for i := range layers {
+		layers[i] = v1.Descriptor{MediaType: types.OCILayer, Size: 1, Digest: digestOf([]byte{byte(i), byte(i >> 8)})}
+	}
+	raw, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": types.OCIManifestSchema1,
+		"config": v1.Descriptor{MediaType: types.OCIConfigJSON, Size: 2, Digest: digestOf([]byte("{}"))}, "layers": layers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := references(raw, types.OCIManifestSchema1); !errors.Is(err, registry.ErrTooLarge) || !strings.Contains(err.Error(), "1001 layers") {
+		t.Errorf("references = %v, want ErrTooLarge for 1001 layers", err)
+	}
+	if _, err := references(raw[:0:0], types.OCIManifestSchema1); err == nil {
+		t.Error("an empty manifest was read")
+	}
+}
+
+// derivedReferrers answers the referrers API for any subject with n
+// descriptors made from the subject's digest, the same in every
+// registry, counting the lists asked for.
+func derivedReferrers(n int, count *atomic.Int64) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			i := strings.LastIndex(r.URL.Path, "/referrers/")
+			if i < 0 {
+				h.ServeHTTP(w, r)
+				return
+			}
+			count.Add(1)
+			subject := r.URL.Path[i+len("/referrers/"):]
+			ms := make([]v1.Descriptor, n)
+			for j := range ms {
+				ms[j] = v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: 100, Digest: digestOf(fmt.Appendf(nil, "%s/%d", subject, j))}
+			}
+			b, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": types.OCIImageIndex, "manifests": ms})
+			w.Header().Set("Content-Type", string(types.OCIImageIndex))
+			_, _ = w.Write(b)
+		})
+	}
+}
+
+// TestReferrerSubjectsBounded: both registries list, for every subject,
+// the same referrers (the target has them, so none is copied): their own
+// referrers are listed in turn, N + N^2 + ... subjects, up to the bound.
+func TestReferrerSubjectsBounded(t *testing.T) {
+	isolate(t)
+	old := maxManifests
+	maxManifests = 20
+	t.Cleanup(func() { maxManifests = old })
+	var srcLists, dstLists atomic.Int64
+	dev, rc := newServer(t, true, derivedReferrers(5, &srcLists)), newServer(t, true, derivedReferrers(5, &dstLists))
+	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")
+	push(t, from, "hello", "1.0.0", randomImage(t, 512, 1))
+	_, err := Promote(context.Background(), Options{From: from, To: to, App: "hello", Version: "1.0.0"})
+	if !errors.Is(err, registry.ErrTooLarge) || !strings.Contains(err.Error(), "more than 20 subjects") {
+		t.Errorf("Promote = %v, want ErrTooLarge for more than 20 subjects", err)
+	}
+	if n := srcLists.Load(); n > 21 {
+		t.Errorf("%d referrers lists read from the source, want it stopped at the bound", n)
+	}
+}
+
+// TestRecordsReadBounded: the records a listing reads are the record
+// artifacts, each once, and at most maxRecordReads of them; a promotion
+// attestation listed again in a target's cosign manifest is kept once.
+func TestRecordsReadBounded(t *testing.T) {
+	rec := func(i int) v1.Descriptor {
+		return v1.Descriptor{ArtifactType: ArtifactType, MediaType: types.OCIManifestSchema1, Size: 1, Digest: digestOf([]byte{byte(i), byte(i >> 8)})}
+	}
+	other := v1.Descriptor{ArtifactType: "application/vnd.dev.cosign.artifact.sig.v1+json", Digest: digestOf([]byte("sig"))}
+	descs := []v1.Descriptor{rec(1), other, rec(1), rec(2), rec(1)}
+	got, err := recordsToRead(descs)
+	if err != nil || len(got) != 2 {
+		t.Errorf("recordsToRead = %d, %v; want the 2 records, once each", len(got), err)
+	}
+	descs = nil
+	for i := range maxRecordReads + 1 {
+		descs = append(descs, rec(i))
+	}
+	if _, err := recordsToRead(descs); !errors.Is(err, registry.ErrTooLarge) {
+		t.Errorf("recordsToRead of %d records: %v, want ErrTooLarge", len(descs), err)
+	}
+
+	att := v1.Descriptor{MediaType: "application/vnd.dsse.envelope.v1+json", Digest: digestOf([]byte("att")),
+		Annotations: map[string]string{sign.PredicateTypeAnnotation: PredicateType}}
+	have := &v1.Manifest{Layers: slices.Repeat([]v1.Descriptor{att}, 300)}
+	if _, keep := attestationsToKeep(have, &v1.Manifest{}); len(keep) != 1 {
+		t.Errorf("an attestation listed 300 times is kept %d times, want once", len(keep))
 	}
 }

@@ -68,6 +68,7 @@ type copier struct {
 	stopMeter func()
 	seen      map[v1.Hash]bool // manifests planned or found in the target
 	looks     map[v1.Hash]look // manifests looked up ahead (lookAhead), not yet planned
+	held      int64            // bytes of the manifests planned (maxManifestBytes)
 	listed    map[v1.Hash]bool // subjects whose referrers were copied
 	// dstRefs caches the target's referrers of a subject, listed once
 	// (under refsMu, as the record and the referrers ask at once).
@@ -236,10 +237,30 @@ func (c *copier) add(ctx context.Context, pl *plan, n node, put bool) (node, err
 	return c.addAt(ctx, pl, n, put, 1)
 }
 
-// maxManifests bounds the manifests one promotion plans: indexes of
-// registry.MaxIndexChildren nested registry.MaxIndexDepth deep could list
-// far more than any image has.
-var maxManifests = 10_000
+// Bounds of what one promotion plans, far above any image's: indexes of
+// registry.MaxIndexChildren nested registry.MaxIndexDepth deep, and
+// manifests of registry.MaxDocumentSize, could list millions of
+// manifests, blobs and bytes, all held until the copy. maxManifests
+// bounds the manifests (and the subjects whose referrers are listed),
+// maxManifestBytes their bytes held at once, maxBlobs the blobs of a plan.
+var (
+	maxManifests     = 10_000
+	maxManifestBytes = int64(64 << 20)
+	maxBlobs         = 50_000
+)
+
+// bytesOf says n bytes in MiB, when whole.
+func bytesOf(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// bound is the error of a promotion past one of its bounds, at src's ref.
+func (c *copier) bound(ref name.Reference, what, bound string) error {
+	return fmt.Errorf("copying %s: %w", ref, c.srcErr(&registry.BoundError{What: what, Bound: bound}))
+}
 
 // addAt is add of a manifest depth deep: 1 for one that no index being
 // copied lists, 2 for a manifest of such an index. Indexes nested deeper
@@ -251,15 +272,18 @@ func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth in
 		return n, nil
 	}
 	c.seen[n.desc.Digest] = true
+	ref := c.src.Digest(n.desc.Digest.String())
 	if len(c.seen) > maxManifests {
-		return n, fmt.Errorf("copying %s: %w", c.src.Digest(n.desc.Digest.String()), c.srcErr(&registry.BoundError{
-			What:  fmt.Sprintf("the image and what is attached to it list more than %d manifests", maxManifests),
-			Bound: fmt.Sprintf("%d manifests in one promotion", maxManifests),
-		}))
+		return n, c.bound(ref, fmt.Sprintf("the image and what is attached to it list more than %d manifests", maxManifests),
+			fmt.Sprintf("%d manifests in one promotion", maxManifests))
 	}
 	exists, n, err := c.lookUp(ctx, n, put)
 	if err != nil || (exists && !put) {
 		return n, err
+	}
+	if c.held += int64(len(n.raw)); c.held > maxManifestBytes {
+		return n, c.bound(ref, fmt.Sprintf("the manifests of the image and what is attached to it are more than %s", bytesOf(maxManifestBytes)),
+			fmt.Sprintf("%s of manifests in one promotion", bytesOf(maxManifestBytes)))
 	}
 	if !exists {
 		r, err := references(n.raw, n.desc.MediaType)
@@ -284,6 +308,10 @@ func (c *copier) addAt(ctx context.Context, pl *plan, n node, put bool, depth in
 		}
 		for _, b := range r.blobs {
 			pl.blobs[b.Digest] = b
+		}
+		if len(pl.blobs) > maxBlobs {
+			return n, c.bound(ref, fmt.Sprintf("the image and what is attached to it list more than %d blobs", maxBlobs),
+				fmt.Sprintf("%d blobs in one promotion", maxBlobs))
 		}
 	}
 	pl.manifests = append(pl.manifests, n)
@@ -354,7 +382,11 @@ func (c *copier) lookUpNow(ctx context.Context, n node, put bool) (bool, node, e
 // and so is every one when they would take the promotion past
 // maxManifests, where addAt refuses them one by one.
 func (c *copier) lookAhead(ctx context.Context, descs []v1.Descriptor) error {
-	if len(descs) < 2 || len(c.seen)+len(descs) > maxManifests {
+	var declared int64
+	for _, d := range descs {
+		declared += max(d.Size, 0)
+	}
+	if len(descs) < 2 || len(c.seen)+len(descs) > maxManifests || c.held+declared > maxManifestBytes {
 		return nil
 	}
 	todo := make([]v1.Descriptor, 0, len(descs))

@@ -27,6 +27,10 @@ type refs struct {
 // (registry.ErrTooLarge). Foreign (non-distributable) layers are left out: registries do not
 // hold them. Unknown media types are read as an index when they list
 // manifests and as an image or artifact otherwise.
+// maxLayers bounds the layers of one manifest: a container runtime
+// stacks at most a few hundred (overlayfs 128 on most kernels).
+const maxLayers = 1000
+
 func references(raw []byte, mt types.MediaType) (refs, error) {
 	if mt.IsSchema1() {
 		return refs{}, fmt.Errorf("reading manifest: %w: %s", ErrUnsupported, mt)
@@ -54,6 +58,12 @@ func references(raw []byte, mt types.MediaType) (refs, error) {
 		}
 		r.manifests = m.Manifests
 		return r, nil
+	}
+	if len(m.Layers) > maxLayers {
+		return refs{}, fmt.Errorf("reading manifest: %w", &registry.BoundError{
+			What:  fmt.Sprintf("the manifest lists %d layers", len(m.Layers)),
+			Bound: fmt.Sprintf("%d layers in a manifest", maxLayers),
+		})
 	}
 	if m.Config != nil {
 		r.blobs = append(r.blobs, *m.Config)

@@ -217,6 +217,9 @@ func Records(ctx context.Context, c Registry, app string, digest v1.Hash) ([]Rec
 	}
 	opts := c.RemoteOptions(ctx)
 	descs, err := recordDescriptors(repo, digest, opts)
+	if err == nil {
+		descs, err = recordsToRead(descs)
+	}
 	if err != nil {
 		return nil, named(c, registry.SideNone, err)
 	}
@@ -288,16 +291,41 @@ func readRecord(repo name.Repository, h v1.Hash, opts []remote.Option) (Record, 
 	return r, nil
 }
 
+// maxRecordReads bounds the records one listing reads: each is a
+// manifest and a blob, and a referrers list of registry.MaxDocumentSize
+// could name tens of thousands.
+const maxRecordReads = 100
+
+// recordsToRead are the record artifacts among descs, each once, at most
+// maxRecordReads of them.
+func recordsToRead(descs []v1.Descriptor) ([]v1.Descriptor, error) {
+	var out []v1.Descriptor
+	seen := map[v1.Hash]bool{}
+	for _, d := range descs {
+		if d.ArtifactType != ArtifactType || seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		if len(out) == maxRecordReads {
+			return nil, &registry.BoundError{What: fmt.Sprintf("the image has more than %d promotion records", maxRecordReads),
+				Bound: fmt.Sprintf("%d promotion records read", maxRecordReads)}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // findRecord returns the digest of a record of the same promotion as want
 // among descs, the target's referrers of the digest, or "" when there is
 // none. Annotations decide without reading records; records without them
 // are read.
 func (c *copier) findRecord(ctx context.Context, descs []v1.Descriptor, want Record) (string, error) {
 	opts := c.records.RemoteOptions(ctx)
+	descs, err := recordsToRead(descs)
+	if err != nil {
+		return "", fmt.Errorf("looking for a promotion record: %w", named(c.records, registry.SideTarget, err))
+	}
 	for _, d := range descs {
-		if d.ArtifactType != ArtifactType {
-			continue
-		}
 		if from, ok := d.Annotations[AnnotationFrom]; ok {
 			got := Record{From: from, To: d.Annotations[AnnotationTo], Version: d.Annotations[AnnotationVersion], Digest: want.Digest}
 			if got.same(want) {

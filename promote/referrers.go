@@ -138,6 +138,10 @@ func (c *copier) referrersOf(ctx context.Context, rp *referrerPlan, subject v1.H
 		return nil
 	}
 	c.listed[subject] = true
+	if len(c.listed) > maxManifests {
+		return c.bound(c.src.Digest(subject.String()), fmt.Sprintf("the image and what is attached to it have more than %d subjects of referrers", maxManifests),
+			fmt.Sprintf("%d subjects listed in one promotion", maxManifests))
+	}
 	listed, err := c.planListed(ctx, rp, subject)
 	if err != nil {
 		return err

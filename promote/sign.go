@@ -114,8 +114,13 @@ func (c *copier) signTarget(ctx context.Context, o Options, digest v1.Hash, rec 
 	return upToDate && ar.UpToDate, nil
 }
 
-// maxKeptLayer bounds a promotion attestation layer read to keep it.
-const maxKeptLayer = 1 << 20
+// maxKeptLayer bounds a promotion attestation layer read to keep it, and
+// maxKeptLayers how many a merge keeps: a target's cosign manifest could
+// list tens of thousands.
+const (
+	maxKeptLayer  = 1 << 20
+	maxKeptLayers = 256
+)
 
 // mergeCosign handles a target's cosign tag t that points at another
 // manifest than the source's src. covered is true when every layer of the
@@ -152,6 +157,11 @@ func (c *copier) mergeCosign(ctx context.Context, t string, src v1.Hash) (covere
 	if covered || len(keep) == 0 {
 		return covered, false, nil
 	}
+	if len(keep) > maxKeptLayers {
+		return false, false, fmt.Errorf("merging %s: %w", tag, c.dstErr(&registry.BoundError{
+			What:  fmt.Sprintf("the target's %s lists %d promotion attestations the source's lacks", t, len(keep)),
+			Bound: fmt.Sprintf("%d attestations kept", maxKeptLayers)}))
+	}
 	img, err := c.sourceImage(src, t)
 	if err != nil {
 		return false, false, err
@@ -184,6 +194,9 @@ func attestationsToKeep(have, want *v1.Manifest) (covered bool, keep []v1.Descri
 	}
 	inTarget := map[v1.Hash]bool{}
 	for _, l := range have.Layers {
+		if inTarget[l.Digest] {
+			continue // listed again: kept once
+		}
 		inTarget[l.Digest] = true
 		if !inSource[l.Digest] && l.Annotations[sign.PredicateTypeAnnotation] == PredicateType {
 			keep = append(keep, l)

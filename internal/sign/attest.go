@@ -311,11 +311,18 @@ func attestations(img v1.Image, v Verifier, predicateType string) ([][]byte, err
 	}
 	dv := sigdsse.WrapVerifier(v)
 	var out [][]byte
+	var reads layerReads
 	for _, d := range m.Layers {
 		if d.MediaType != DSSEMediaType || d.Annotations[PredicateTypeAnnotation] != predicateType {
 			continue
 		}
-		b, err := readPayload(img, d.Digest)
+		if err := reads.layer(); err != nil {
+			return nil, fmt.Errorf("reading attestations: %w", err)
+		}
+		if _, again := reads.read[d.Digest]; again {
+			continue // the same envelope: the same statement
+		}
+		b, err := reads.payload(img, d.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("reading attestation layer %s: %w", d.Digest, err)
 		}

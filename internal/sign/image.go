@@ -357,6 +357,53 @@ func isNotFound(err error) bool {
 	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
 }
 
+// Bounds of the layers of one signature or attestation manifest that are
+// looked at: a registry lists them, each read up to maxPayload, and a
+// manifest of registry.MaxDocumentSize could list tens of thousands, or
+// one layer thousands of times.
+const (
+	maxSigLayers = 256
+	maxSigBytes  = 16 << 20
+)
+
+// layerReads bounds the layers of one manifest looked at (maxSigLayers)
+// and the bytes of their payloads read (maxSigBytes), each read once.
+type layerReads struct {
+	layers int
+	bytes  int
+	read   map[v1.Hash][]byte
+}
+
+// layer counts one more layer looked at, failing past maxSigLayers.
+func (r *layerReads) layer() error {
+	if r.layers++; r.layers > maxSigLayers {
+		return &registry.BoundError{What: fmt.Sprintf("the signature manifest lists more than %d layers", maxSigLayers),
+			Bound: fmt.Sprintf("%d layers of a signature manifest", maxSigLayers)}
+	}
+	return nil
+}
+
+// payload is the payload of img's layer h, read once, failing past
+// maxSigBytes in all.
+func (r *layerReads) payload(img v1.Image, h v1.Hash) ([]byte, error) {
+	if b, ok := r.read[h]; ok {
+		return b, nil
+	}
+	b, err := readPayload(img, h)
+	if err != nil {
+		return nil, err
+	}
+	if r.bytes += len(b); r.bytes > maxSigBytes {
+		return nil, &registry.BoundError{What: fmt.Sprintf("the layers of the signature manifest are more than %d MiB", maxSigBytes>>20),
+			Bound: fmt.Sprintf("%d MiB of a signature manifest's layers", maxSigBytes>>20)}
+	}
+	if r.read == nil {
+		r.read = map[v1.Hash][]byte{}
+	}
+	r.read[h] = b
+	return b, nil
+}
+
 // counts tallies the signatures of a signature image.
 type counts struct {
 	total       int // simple signing layers
@@ -371,16 +418,20 @@ func check(img v1.Image, ref name.Digest, v Verifier) (counts, error) {
 	if err != nil {
 		return n, fmt.Errorf("reading signature manifest: %w", err)
 	}
+	var reads layerReads
 	for _, d := range m.Layers {
 		if d.MediaType != SimpleSigningMediaType {
 			continue
+		}
+		if err := reads.layer(); err != nil {
+			return n, fmt.Errorf("reading the signatures of %s: %w", ref, err)
 		}
 		n.total++
 		sig, err := base64.StdEncoding.DecodeString(d.Annotations[SignatureAnnotation])
 		if err != nil || len(sig) == 0 {
 			continue
 		}
-		pl, err := readPayload(img, d.Digest)
+		pl, err := reads.payload(img, d.Digest)
 		if err != nil {
 			return n, fmt.Errorf("reading signature layer %s: %w", d.Digest, err)
 		}

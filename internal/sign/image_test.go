@@ -2,16 +2,22 @@ package sign
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
@@ -277,3 +283,67 @@ func TestCommitLooksAfterWriting(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureLayersBounded: a signature manifest listing its one layer
+// many times (a registry's doing) is read once per layer digest, and one
+// listing more layers than any signing leaves is refused.
+func TestSignatureLayersBounded(t *testing.T) {
+	ctx := context.Background()
+	var gets atomic.Int32
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+				gets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	host := testutil.Host(testutil.Registry(t, count))
+	ref := pushRandom(t, host, "team/app")
+	s, v := newSigner(t)
+	if _, err := Image(ctx, ref, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	tag := mustTag(t, ref)
+	desc, err := remote.Get(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	repeat := func(n int) {
+		t.Helper()
+		mm := m
+		mm.Layers = slices.Repeat(m.Layers[:1], n)
+		raw, err := json.Marshal(mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Put(tag, rawTaggable{raw: raw, mt: m.MediaType}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repeat(maxSigLayers)
+	gets.Store(0)
+	if err := Verify(ctx, ref, v, nil); err != nil {
+		t.Fatalf("verifying with the layer listed %d times: %v", maxSigLayers, err)
+	}
+	if n := gets.Load(); n > 2 {
+		t.Errorf("%d blob reads for one signature layer listed %d times", n, maxSigLayers)
+	}
+	repeat(maxSigLayers + 1)
+	if err := Verify(ctx, ref, v, nil); !errors.Is(err, registry.ErrTooLarge) {
+		t.Errorf("verifying with %d layers: %v, want ErrTooLarge", maxSigLayers+1, err)
+	}
+}
+
+// rawTaggable is a manifest put byte for byte.
+type rawTaggable struct {
+	raw []byte
+	mt  types.MediaType
+}
+
+func (r rawTaggable) RawManifest() ([]byte, error)        { return r.raw, nil }
+func (r rawTaggable) MediaType() (types.MediaType, error) { return r.mt, nil }
