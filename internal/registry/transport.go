@@ -95,7 +95,7 @@ type hostRouter struct {
 
 func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := r.other
-	if strings.EqualFold(req.URL.Host, r.host) {
+	if sameHost(req.URL.Host, r.host) {
 		next = r.own
 		if r.httpsOnly && req.URL.Scheme == "http" {
 			req = req.Clone(req.Context())
@@ -117,6 +117,20 @@ func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	return capDocument(req, resp, r.host, r.uploads)
+}
+
+// sameHost reports whether the hosts a and b (host or host:port) are the
+// same, port 443 being the one a host without a port is reached on: a
+// redirect to http://HOST:443/ is to the registry's host, whose token
+// go-containerregistry sends there, so it goes over HTTPS as well.
+func sameHost(a, b string) bool {
+	strip := func(h string) string {
+		if host, port, err := net.SplitHostPort(h); err == nil && port == "443" {
+			return host
+		}
+		return h
+	}
+	return strings.EqualFold(strip(a), strip(b))
 }
 
 // retryAfter retries requests answered 429 or 503 with a Retry-After

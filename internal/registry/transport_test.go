@@ -139,6 +139,11 @@ func TestHTTPSEnforced(t *testing.T) {
 		{"http://reg.example.com/v2/", "https"},
 		{"https://reg.example.com/v2/", "https"},
 		{"http://auth.example.com/token", "other:http"},
+		// A redirect to the registry's host on 443 spelled out, which
+		// go-containerregistry sends the registry's token to.
+		{"http://reg.example.com:443/v2/", "https"},
+		{"http://REG.example.com:443/v2/", "https"},
+		{"http://reg.example.com:8443/v2/", "other:http"},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(http.MethodGet, tt.url, nil)
