@@ -194,9 +194,9 @@ func derivedReferrers(n int, count *atomic.Int64) func(http.Handler) http.Handle
 // referrers are listed in turn, N + N^2 + ... subjects, up to the bound.
 func TestReferrerSubjectsBounded(t *testing.T) {
 	isolate(t)
-	old := maxManifests
-	maxManifests = 20
-	t.Cleanup(func() { maxManifests = old })
+	old := maxSubjects
+	maxSubjects = 20
+	t.Cleanup(func() { maxSubjects = old })
 	var srcLists, dstLists atomic.Int64
 	dev, rc := newServer(t, true, derivedReferrers(5, &srcLists)), newServer(t, true, derivedReferrers(5, &dstLists))
 	from, to := client(t, dev, "dev", "team"), client(t, rc, "rc", "team")

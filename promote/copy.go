@@ -241,10 +241,12 @@ func (c *copier) add(ctx context.Context, pl *plan, n node, put bool) (node, err
 // registry.MaxIndexChildren nested registry.MaxIndexDepth deep, and
 // manifests of registry.MaxDocumentSize, could list millions of
 // manifests, blobs and bytes, all held until the copy. maxManifests
-// bounds the manifests (and the subjects whose referrers are listed),
-// maxManifestBytes their bytes held at once, maxBlobs the blobs of a plan.
+// bounds the manifests, maxSubjects the subjects whose referrers are
+// listed, maxManifestBytes the manifests' bytes held at once, maxBlobs
+// the blobs of a plan.
 var (
 	maxManifests     = 10_000
+	maxSubjects      = 10_000
 	maxManifestBytes = int64(64 << 20)
 	maxBlobs         = 50_000
 )

@@ -138,9 +138,9 @@ func (c *copier) referrersOf(ctx context.Context, rp *referrerPlan, subject v1.H
 		return nil
 	}
 	c.listed[subject] = true
-	if len(c.listed) > maxManifests {
-		return c.bound(c.src.Digest(subject.String()), fmt.Sprintf("the image and what is attached to it have more than %d subjects of referrers", maxManifests),
-			fmt.Sprintf("%d subjects listed in one promotion", maxManifests))
+	if len(c.listed) > maxSubjects {
+		return c.bound(c.src.Digest(subject.String()), fmt.Sprintf("the image and what is attached to it have more than %d subjects of referrers", maxSubjects),
+			fmt.Sprintf("%d subjects listed in one promotion", maxSubjects))
 	}
 	listed, err := c.planListed(ctx, rp, subject)
 	if err != nil {

@@ -233,25 +233,20 @@ func (r *Repo) diff(from, to *object.Commit) (map[string]entry, error) {
 // undo returns the edits that bring those of names that commit c changed
 // back to what parent (nil: a commit before the first) holds.
 func (r *Repo) undo(c, parent *object.Commit, names []string) (map[string]entry, error) {
+	now, err := r.pick(c, names)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]entry{}
+	if parent != nil {
+		if before, err = r.pick(parent, names); err != nil {
+			return nil, err
+		}
+	}
 	edits := map[string]entry{}
-	for _, name := range names {
-		p, err := cleanPath("file", name, false)
-		if err != nil {
-			return nil, err
-		}
-		full := path.Join(r.dir, p)
-		now, err := lookup(r.loadTree, c.TreeHash, full)
-		if err != nil {
-			return nil, err
-		}
-		var before entry
-		if parent != nil {
-			if before, err = lookup(r.loadTree, parent.TreeHash, full); err != nil {
-				return nil, err
-			}
-		}
-		if now != before {
-			edits[full] = before
+	for p, e := range now {
+		if before[p] != e {
+			edits[p] = before[p]
 		}
 	}
 	return edits, nil
