@@ -101,21 +101,22 @@ func (s *server) guard(next http.Handler) http.Handler {
 // answers reports whether a server on a non-loopback address answers a
 // request for hostport: an IP address, localhost, or a name it knows.
 func (s *server) answers(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	host := strings.TrimSuffix(strings.ToLower(hostOf(hostport)), ".")
 	return net.ParseIP(strings.Trim(host, "[]")) != nil || host == "localhost" || s.hosts[host]
+}
+
+// hostOf is the host of host:port, or hostport when it has no port.
+func hostOf(hostport string) string {
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return host
+	}
+	return hostport
 }
 
 // IsLoopback reports whether hostport names a loopback host: localhost,
 // or an address of 127.0.0.0/8 or ::1.
 func IsLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
+	host := hostOf(hostport)
 	if host == "localhost" {
 		return true
 	}

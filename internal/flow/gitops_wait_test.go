@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -464,13 +465,13 @@ func TestGitOpsVerdictChecks(t *testing.T) {
 	}
 }
 
-// TestGitOpsRevertTakesOnlyTheAppsFile: the commit a failed verdict
-// reverts was written by someone else, for this app and another (a
-// promotion squashed into one commit, with this app's trailers): deploy
-// commits nothing, its verdict fails, and the revert undoes this app's
-// file alone.
-func TestGitOpsRevertTakesOnlyTheAppsFile(t *testing.T) {
-	f, e, g := fluxFixture(t)
+// handDeployed sets up a revert from someone else's commit: hello 1.2.3
+// deployed by Slipway, then a commit by hand that writes envs/dev/hello.yaml
+// as deploying 1.2.4 would, and the files extra, with message msg (the
+// digest of 1.2.4 appended to it), and 1.2.4's image crashing. It returns
+// hello.yaml as 1.2.3's deploy wrote it and the hand commit.
+func handDeployed(t *testing.T, f *fixture, e *envRepo, g *fakeEngine, extra map[string]string, msg string) (before, commit string) {
+	t.Helper()
 	ctx := context.Background()
 	f.push("dev", "1.2.3")
 	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
@@ -486,20 +487,32 @@ func TestGitOpsRevertTakesOnlyTheAppsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.git(e.work, "pull", "-q", "--ff-only", "origin", "main")
-	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/hello.yaml"), dry.Manifests, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	const api = "kind: ConfigMap\nmetadata: {name: api}\n"
-	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/api.yaml"), []byte(api), 0o644); err != nil {
-		t.Fatal(err)
+	files := map[string]string{"envs/dev/hello.yaml": string(dry.Manifests)}
+	maps.Copy(files, extra)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(e.work, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.git(e.work, "add", "-A")
-	e.git(e.work, "commit", "-q", "-m", "Promote hello and api (#12)\n\nSlipway-App: hello\nSlipway-Env: dev\nSlipway-Digest: "+next)
+	e.git(e.work, "commit", "-q", "-m", msg+next)
 	e.git(e.work, "push", "-q", "origin", "HEAD:main")
-	promo := e.head()
-
 	f.kube.crashImage(f.image("dev", next))
-	res, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	return before, e.head()
+}
+
+// TestGitOpsRevertTakesOnlyTheAppsFile: the commit a failed verdict
+// reverts was written by someone else, for this app and another (a
+// promotion squashed into one commit, with this app's trailers): deploy
+// commits nothing, its verdict fails, and the revert undoes this app's
+// file alone.
+func TestGitOpsRevertTakesOnlyTheAppsFile(t *testing.T) {
+	f, e, g := fluxFixture(t)
+	const api = "kind: ConfigMap\nmetadata: {name: api}\n"
+	before, promo := handDeployed(t, f, e, g, map[string]string{"envs/dev/api.yaml": api},
+		"Promote hello and api (#12)\n\nSlipway-App: hello\nSlipway-Env: dev\nSlipway-Digest: ")
+
+	res, err := g.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
 	if !errors.Is(err, deploy.ErrFailed) {
 		t.Fatalf("Deploy: %v, want a failed verdict", err)
 	}
@@ -519,26 +532,9 @@ func TestGitOpsRevertTakesOnlyTheAppsFile(t *testing.T) {
 // environment: it is not reverted.
 func TestGitOpsRevertNeedsThisAppsCommit(t *testing.T) {
 	f, e, g := fluxFixture(t)
-	ctx := context.Background()
-	f.push("dev", "1.2.3")
-	if _, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options()}); err != nil {
-		t.Fatal(err)
-	}
-	next := f.push("dev", "1.2.4")
-	dry, err := g.runner().DryRun(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.git(e.work, "pull", "-q", "--ff-only", "origin", "main")
-	if err := os.WriteFile(filepath.Join(e.work, "envs/dev/hello.yaml"), dry.Manifests, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.git(e.work, "commit", "-q", "-am", "copy from prod\n\nSlipway-App: hello\nSlipway-Env: prod\nSlipway-Digest: "+next)
-	e.git(e.work, "push", "-q", "origin", "HEAD:main")
-	promo := e.head()
+	_, promo := handDeployed(t, f, e, g, nil, "copy from prod\n\nSlipway-App: hello\nSlipway-Env: prod\nSlipway-Digest: ")
 
-	f.kube.crashImage(f.image("dev", next))
-	res, err := g.runner().Deploy(ctx, "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
+	res, err := g.runner().Deploy(context.Background(), "dev", DeployOptions{Options: f.options(), Version: "1.2.4"})
 	if !errors.Is(err, gitops.ErrConflict) || res.GitOps.Revert != "" {
 		t.Errorf("Deploy: %v, revert %q; want a conflict and no revert", err, res.GitOps.Revert)
 	}

@@ -47,7 +47,7 @@ func init() {
 type sshRead struct{ n atomic.Int64 }
 
 // tripped reports whether the session's connection read past MaxSSHRead.
-func (r *sshRead) tripped() bool { return r != nil && r.n.Load() > maxSSHRead }
+func (r *sshRead) tripped() bool { return r.n.Load() > maxSSHRead }
 
 // sessions hands each ssh session's counter to the dialer go-git calls.
 type sessions struct {
@@ -126,30 +126,34 @@ func (r *sshRead) err() error {
 type sshBounds struct{ next transport.Transport }
 
 func (t sshBounds) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
-	id, r := sshSessions.add()
-	s, err := t.next.NewUploadPackSession(bounded(ep, id), auth)
+	b, s, err := open(ep, auth, t.next.NewUploadPackSession)
 	if err != nil {
-		sshSessions.drop(id)
-		return nil, r.told(err)
+		return nil, err
 	}
-	return &uploadSession{UploadPackSession: s, id: id, r: r}, nil
+	return &uploadSession{bounded: b, s: s}, nil
 }
 
 func (t sshBounds) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
-	id, r := sshSessions.add()
-	s, err := t.next.NewReceivePackSession(bounded(ep, id), auth)
+	b, s, err := open(ep, auth, t.next.NewReceivePackSession)
 	if err != nil {
-		sshSessions.drop(id)
-		return nil, r.told(err)
+		return nil, err
 	}
-	return &receiveSession{ReceivePackSession: s, id: id, r: r}, nil
+	return &receiveSession{bounded: b, s: s}, nil
 }
 
-// bounded is ep dialed through the session id's counter.
-func bounded(ep *transport.Endpoint, id uint64) *transport.Endpoint {
+// open starts a session with newSession, its connection dialed through a
+// counter of its own.
+func open[S transport.Session](ep *transport.Endpoint, auth transport.AuthMethod,
+	newSession func(*transport.Endpoint, transport.AuthMethod) (S, error)) (bounded, S, error) {
+	id, r := sshSessions.add()
 	c := *ep
 	c.Proxy = transport.ProxyOptions{URL: sshScheme + "://" + strconv.FormatUint(id, 10)}
-	return &c
+	s, err := newSession(&c, auth)
+	if err != nil {
+		sshSessions.drop(id)
+		return bounded{}, s, r.told(err)
+	}
+	return bounded{Session: s, id: id, r: r}, s, nil
 }
 
 // told is err, or ErrTooLarge when the connection read too much.
@@ -160,54 +164,45 @@ func (r *sshRead) told(err error) error {
 	return err
 }
 
-type uploadSession struct {
-	transport.UploadPackSession
+// bounded is what sessions of both kinds do alike: the list of refs,
+// with the connection's errors told, and Close, which forgets the counter.
+type bounded struct {
+	transport.Session
 	id uint64
 	r  *sshRead
 }
 
-func (s *uploadSession) AdvertisedReferences() (*packp.AdvRefs, error) {
-	a, err := s.UploadPackSession.AdvertisedReferences()
-	return a, s.r.told(err)
+func (b bounded) AdvertisedReferences() (*packp.AdvRefs, error) {
+	a, err := b.Session.AdvertisedReferences()
+	return a, b.r.told(err)
 }
 
-func (s *uploadSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
-	a, err := s.UploadPackSession.AdvertisedReferencesContext(ctx)
-	return a, s.r.told(err)
+func (b bounded) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
+	a, err := b.Session.AdvertisedReferencesContext(ctx)
+	return a, b.r.told(err)
 }
 
-func (s *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
-	resp, err := s.UploadPackSession.UploadPack(ctx, req)
-	return resp, s.r.told(err)
+func (b bounded) Close() error {
+	defer sshSessions.drop(b.id)
+	return b.Session.Close()
 }
 
-func (s *uploadSession) Close() error {
-	defer sshSessions.drop(s.id)
-	return s.UploadPackSession.Close()
+type uploadSession struct {
+	bounded
+	s transport.UploadPackSession
+}
+
+func (u *uploadSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
+	resp, err := u.s.UploadPack(ctx, req)
+	return resp, u.r.told(err)
 }
 
 type receiveSession struct {
-	transport.ReceivePackSession
-	id uint64
-	r  *sshRead
+	bounded
+	s transport.ReceivePackSession
 }
 
-func (s *receiveSession) AdvertisedReferences() (*packp.AdvRefs, error) {
-	a, err := s.ReceivePackSession.AdvertisedReferences()
-	return a, s.r.told(err)
-}
-
-func (s *receiveSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
-	a, err := s.ReceivePackSession.AdvertisedReferencesContext(ctx)
-	return a, s.r.told(err)
-}
-
-func (s *receiveSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
-	rs, err := s.ReceivePackSession.ReceivePack(ctx, req)
-	return rs, s.r.told(err)
-}
-
-func (s *receiveSession) Close() error {
-	defer sshSessions.drop(s.id)
-	return s.ReceivePackSession.Close()
+func (rs *receiveSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
+	st, err := rs.s.ReceivePack(ctx, req)
+	return st, rs.r.told(err)
 }
